@@ -1,0 +1,185 @@
+# katatrace-bpf — top-level build.
+#
+#   make deps     install the Debian packages the build and tests need (idempotent)
+#   make          build ./katatrace-bpf (BPF objects embedded as skeletons)
+#   make run      deps + build + run the daemon with its embedded defaults
+#   make test     deps + unit tests (ASan/UBSan) + integration tests + fuzz smoke
+#   make fuzz     build the libFuzzer targets into build/fuzz/
+#   make bench    benchmarks (ratios measured side by side)
+#   make vmlinux  regenerate vmlinux/vmlinux.h from this host's BTF
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+GEN := $(BUILD)/gen
+OBJ := $(BUILD)/obj
+ASAN := $(BUILD)/asan
+FUZZ := $(BUILD)/fuzz
+BIN := katatrace-bpf
+
+WARN := -Wall -Wextra -Werror
+INCLUDES := -Iuser -Iexporters -Ibpf -I$(GEN) -I$(GEN)/proto
+CSTD := -std=c11 -D_GNU_SOURCE
+CFLAGS ?= -O2 -g
+override CFLAGS += $(CSTD) $(WARN) $(INCLUDES) -MMD -MP
+
+# Libraries a node may lack are linked statically; libcurl (TLS stack) and
+# libc stay dynamic.
+STATIC_LIBS := -lbpf -lelf -lz -ljson-c -lprotobuf-c
+LDLIBS := -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -lcurl -lpthread -lm
+
+# ---------------------------------------------------------------- sources
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/%.bpf.o)
+SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/%.skel.h)
+
+PROTOS := $(shell find exporters/proto -name '*.proto' | sort)
+PROTO_C := $(PROTOS:exporters/proto/%.proto=$(GEN)/proto/%.pb-c.c)
+PROTO_H := $(PROTO_C:.c=.h)
+
+LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c)) $(wildcard exporters/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
+MAIN_OBJ := $(OBJ)/user/main.o
+
+GENERATED := $(SKELS) $(PROTO_H)
+
+# ---------------------------------------------------------------- deps
+
+# Debian 12 packages: build, then test. Installed only when missing.
+DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
+DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl
+
+.PHONY: deps deps-test
+deps:
+	@tools/ensure-packages $(DEPS_BUILD)
+deps-test: deps
+	@tools/ensure-packages $(DEPS_TEST)
+	@tools/ensure-node
+
+# ---------------------------------------------------------------- build
+
+.PHONY: all
+all: $(BIN)
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJ)/%.o: %.c | $(GENERATED)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# protobuf-c output is not -Wextra clean; it is generated, not ours.
+$(OBJ)/gen/%.o: $(GEN)/%.c | $(GENERATED)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CFLAGS_GEN) -O2 -g $(INCLUDES) -w -c -o $@ $<
+
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: exporters/proto/%.proto $(PROTOS)
+	@mkdir -p $(GEN)/proto
+	$(PROTOC_C) --c_out=$(GEN)/proto -Iexporters/proto $<
+
+# BPF: CO-RE objects against the checked-in vmlinux.h, then skeletons.
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Wextra -Werror -D__TARGET_ARCH_$(ARCH) \
+	-Ivmlinux -Ibpf -I$(GEN)
+
+$(GEN)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/vmlinux.h
+	@mkdir -p $(GEN)
+	$(CLANG) $(BPF_CFLAGS) -c -o $@.tmp.o $<
+	$(BPFTOOL) gen object $@ $@.tmp.o
+	@rm -f $@.tmp.o
+
+$(GEN)/%.skel.h: $(GEN)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+.PHONY: vmlinux
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+# ---------------------------------------------------------------- run
+
+ARGS ?=
+.PHONY: run
+run: deps
+	$(MAKE) all
+	./$(BIN) run $(ARGS)
+
+# ---------------------------------------------------------------- tests
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_CFLAGS := $(CSTD) $(WARN) $(INCLUDES) -O1 -g $(SAN) -MMD -MP \
+	-DKT_TEST_VECTORS='"$(abspath tests/vectors)"'
+ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(ASAN)/%.o) $(PROTO_C:$(GEN)/%.c=$(ASAN)/gen/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(ASAN)/%.o)
+
+$(ASAN)/%.o: %.c | $(GENERATED)
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+$(ASAN)/gen/%.o: $(GEN)/%.c | $(GENERATED)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(INCLUDES) -O1 -g $(SAN) -w -c -o $@ $<
+
+$(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
+
+# Test helper programs (no sanitizers: they stand in for foreign processes).
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+.PHONY: test test-unit test-integration test-fuzz tools
+tools: $(TOOLS)
+
+test: deps-test
+	$(MAKE) all tools $(ASAN)/unit-tests fuzz
+	tests/run-all.sh
+
+test-unit: $(ASAN)/unit-tests
+	$(ASAN)/unit-tests
+
+test-integration: all tools
+	tests/run-all.sh --only integration
+
+# ---------------------------------------------------------------- fuzz
+
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/%)
+FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ)/obj/gen/%.o)
+
+$(FUZZ)/obj/%.o: %.c | $(GENERATED)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) -c -o $@ $<
+
+$(FUZZ)/obj/gen/%.o: $(GEN)/%.c | $(GENERATED)
+	@mkdir -p $(@D)
+	$(CLANG) $(CSTD) $(INCLUDES) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
+
+$(FUZZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
+
+.PHONY: fuzz
+fuzz: $(FUZZERS)
+
+test-fuzz: fuzz
+	tests/run-all.sh --only fuzz
+
+# ---------------------------------------------------------------- misc
+
+.PHONY: clean
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

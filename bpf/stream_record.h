@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Ring-buffer records shared by every capture program and the loader.
+ *
+ * A captured connection is a pair of byte streams (one per direction). The
+ * kernel side numbers every byte of each direction with a 64-bit offset, so
+ * userspace can reassemble out-of-order records and prove where bytes are
+ * missing. Plain C: included by BPF (vmlinux.h types) and by userspace.
+ */
+#ifndef KT_STREAM_RECORD_H
+#define KT_STREAM_RECORD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Payload bytes per DATA record; a write larger than this is split. */
+#define KT_CHUNK_SIZE 16384
+/*
+ * Records one write may produce. Together with KT_CHUNK_SIZE this is the
+ * documented per-write capture cap (KT_CHUNK_SIZE * KT_MAX_CHUNKS_PER_WRITE
+ * bytes, 2 MiB); the rest of a larger write is reported as a GAP record with
+ * KT_F_OVER_CAP, never silently dropped.
+ */
+#define KT_MAX_CHUNKS_PER_WRITE 128
+#define KT_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
+#define KT_COMM_LEN 16
+
+enum kt_rec_type {
+	KT_REC_CONN = 1,  /* first sight of a connection: path/addresses */
+	KT_REC_DATA = 2,  /* len payload bytes at offset follow the header */
+	KT_REC_GAP = 3,   /* len bytes at offset were sent but not captured */
+	KT_REC_CLOSE = 4, /* no more bytes will flow in direction dir */
+};
+
+enum kt_transport {
+	KT_TRANSPORT_UNIX = 1,  /* hybrid vsock: AF_UNIX stream */
+	KT_TRANSPORT_VSOCK = 2, /* AF_VSOCK / vhost-vsock */
+};
+
+/* Direction relative to the listening ("server") end of the connection. */
+enum kt_dir {
+	KT_DIR_TO_SERVER = 0, /* e.g. hypervisor -> <uds>_10240 listener */
+	KT_DIR_TO_CLIENT = 1,
+};
+
+/* Record flags. */
+#define KT_F_PRIOR_LOSS 0x1 /* a record before this one in the stream was lost */
+#define KT_F_OVER_CAP 0x2   /* GAP: write exceeded the per-write cap */
+#define KT_F_UNREADABLE 0x4 /* GAP: payload not readable (fault, kernel iter) */
+#define KT_F_UNSUPPORTED 0x8 /* GAP: sent by a syscall the probe cannot decode */
+
+/*
+ * Connection identity. For unix sockets: a = inode of the server end,
+ * b = inode of the client end (socket inode numbers are never reused while
+ * the counter does not wrap, so the pair is stable and unique).
+ */
+struct kt_conn_id {
+	__u64 a;
+	__u64 b;
+	__u32 transport; /* enum kt_transport */
+	__u32 _pad;
+};
+
+struct kt_rec_hdr {
+	__u32 type;  /* enum kt_rec_type */
+	__u32 flags; /* KT_F_* */
+	struct kt_conn_id conn;
+	__u64 ts_ns;  /* CLOCK_MONOTONIC */
+	__u64 offset; /* DATA/GAP: stream offset of the first byte */
+	__u32 len;    /* DATA: payload bytes following; GAP: bytes missing */
+	__u32 tid;    /* writer thread */
+	__u32 tgid;   /* writer process */
+	__u8 dir;     /* enum kt_dir */
+	__u8 _pad[3];
+	char comm[KT_COMM_LEN];  /* writer thread name */
+	char pcomm[KT_COMM_LEN]; /* writer process (group leader) name */
+};
+
+struct kt_rec_conn {
+	struct kt_rec_hdr hdr;
+	__u32 path_len;
+	char path[KT_PATH_MAX]; /* bound path of the server end */
+};
+
+struct kt_rec_data {
+	struct kt_rec_hdr hdr;
+	__u8 data[KT_CHUNK_SIZE];
+};
+
+/* Per-CPU counters, index into the "counters" map. */
+enum kt_counter {
+	KT_CNT_RB_FAIL = 0,   /* ring buffer reservation failures (lost records) */
+	KT_CNT_BYTES,         /* payload bytes captured */
+	KT_CNT_GAP_BYTES,     /* bytes reported as gaps */
+	KT_CNT_STREAM_FULL,   /* new connection not tracked: stream map full */
+	KT_CNT__MAX,
+};
+
+#endif /* KT_STREAM_RECORD_H */

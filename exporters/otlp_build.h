@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Span records -> OTLP ExportTraceServiceRequest (protobuf-c structs).
+ * Mapping rules: docs/decoders.md "OTLP mapping".
+ */
+#ifndef KT_OTLP_BUILD_H
+#define KT_OTLP_BUILD_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "span_record.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest kt_otlp_request;
+
+#define KT_SCOPE_NAME "kata-agent"
+#define KT_DEFAULT_SERVICE_NAME "kata-agent"
+
+struct kt_resource_cfg {
+	/*
+	 * service.name for spans whose agent resource has none or has the SDK
+	 * default "unknown_service" (JSON era); never NULL.
+	 */
+	const char *service_name;
+};
+
+/*
+ * Builds one request holding all n records (linked through ->next from head).
+ * Spans are grouped into one ResourceSpans per (origin, agent resource),
+ * in order of first appearance, each with a single ScopeSpans "kata-agent".
+ * Resource attributes: the agent's (sorted as sent), then service.name if the
+ * agent had none, then the origin's katatrace.* attributes.
+ * Everything is allocated in a; the request points into the records, which
+ * must outlive it. Returns NULL on allocation failure.
+ */
+kt_otlp_request *kt_otlp_build(const struct kt_span_record *head, const struct kt_resource_cfg *cfg,
+			       struct kt_arena *a);
+
+#endif

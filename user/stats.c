@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "stats.h"
+
+#include <inttypes.h>
+
+struct kt_stats kt_stats;
+
+void kt_stats_summary(FILE *out)
+{
+	fprintf(out,
+		"katatrace-bpf summary: bytes captured %" PRIu64 ", frames %" PRIu64
+		", spans exported %" PRIu64 ", decode errors %" PRIu64 ", lost records %" PRIu64
+		", gaps %" PRIu64 ", spans dropped %" PRIu64 "\n",
+		KT_STAT_GET(bytes_captured), KT_STAT_GET(frames), KT_STAT_GET(spans_exported),
+		KT_STAT_GET(decode_errors), KT_STAT_GET(lost_records), KT_STAT_GET(gaps),
+		KT_STAT_GET(spans_dropped));
+}
+
+void kt_stats_dump(FILE *out)
+{
+#define KT_STATS_PRINT(name, desc) \
+	fprintf(out, "%-18s %12" PRIu64 "  # %s\n", #name, KT_STAT_GET(name), desc);
+	KT_STATS_FIELDS(KT_STATS_PRINT)
+#undef KT_STATS_PRINT
+}

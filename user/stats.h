@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Process-wide counters. Every error path that drops or rejects something
+ * bumps one of these; the summary printed on exit and the periodic stats log
+ * read them. Updated with relaxed atomics from any thread.
+ */
+#ifndef KT_STATS_H
+#define KT_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define KT_STATS_FIELDS(X)                                                                 \
+	X(bytes_captured, "payload bytes received from capture")                            \
+	X(records, "capture records read")                                                   \
+	X(lost_records, "capture records lost (ring buffer full)")                           \
+	X(gap_bytes, "stream bytes known to be missing")                                     \
+	X(gaps, "stream gaps (lost, over-cap or unreadable data)")                           \
+	X(resyncs, "streams resynchronised at a later frame boundary")                       \
+	X(connections, "connections seen")                                                   \
+	X(frames, "complete frames")                                                         \
+	X(frames_truncated, "frames cut short by end of stream")                             \
+	X(frames_oversize, "frames over --max-frame (stream dropped)")                       \
+	X(decode_errors, "frames that failed to decode")                                     \
+	X(spans_decoded, "spans decoded")                                                    \
+	X(spans_exported, "spans accepted by the exporter")                                  \
+	X(spans_dropped, "spans dropped (queue full or exporter failure)")                   \
+	X(export_errors, "failed export attempts")                                           \
+	X(export_retries, "export attempts retried")
+
+struct kt_stats {
+#define KT_STATS_DECL(name, desc) uint64_t name;
+	KT_STATS_FIELDS(KT_STATS_DECL)
+#undef KT_STATS_DECL
+};
+
+extern struct kt_stats kt_stats;
+
+#define KT_STAT_ADD(field, n) __atomic_fetch_add(&kt_stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define KT_STAT_INC(field) KT_STAT_ADD(field, 1)
+#define KT_STAT_GET(field) __atomic_load_n(&kt_stats.field, __ATOMIC_RELAXED)
+
+/* The one-line exit summary. */
+void kt_stats_summary(FILE *out);
+/* Every counter, one "name value  # description" per line. */
+void kt_stats_dump(FILE *out);
+
+#endif
