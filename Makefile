@@ -50,6 +50,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 MAIN_OBJ := $(OBJ)/user/main.o
 
 GENERATED := $(SKELS) $(PROTO_H)
+.SECONDARY: $(BPF_OBJS)
 
 # ---------------------------------------------------------------- deps
 
@@ -64,6 +65,7 @@ deps:
 deps-test: deps
 	@tools/ensure-packages $(DEPS_TEST)
 	@tools/ensure-node
+	@tools/ensure-npm tests/receiver
 
 # ---------------------------------------------------------------- build
 
@@ -87,7 +89,8 @@ $(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: exporters/proto/%.proto $(PROTOS)
 	$(PROTOC_C) --c_out=$(GEN)/proto -Iexporters/proto $<
 
 # BPF: CO-RE objects against the checked-in vmlinux.h, then skeletons.
-BPF_CFLAGS := -target bpf -g -O2 -Wall -Wextra -Werror -D__TARGET_ARCH_$(ARCH) \
+# BPF_PROG/BPF_KPROBE expand to parameters a program need not use.
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -D__TARGET_ARCH_$(ARCH) \
 	-Ivmlinux -Ibpf -I$(GEN)
 
 $(GEN)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/vmlinux.h
@@ -134,9 +137,9 @@ $(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS)
 # Test helper programs (no sanitizers: they stand in for foreign processes).
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
-$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+$(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< -ljson-c -lpthread
 
 .PHONY: test test-unit test-integration test-fuzz tools
 tools: $(TOOLS)

@@ -19,10 +19,11 @@
 /*
  * Records one write may produce. Together with KT_CHUNK_SIZE this is the
  * documented per-write capture cap (KT_CHUNK_SIZE * KT_MAX_CHUNKS_PER_WRITE
- * bytes, 2 MiB); the rest of a larger write is reported as a GAP record with
- * KT_F_OVER_CAP, never silently dropped.
+ * bytes = 4 MiB, less when a writev has many small segments); the rest of a
+ * larger write is reported as a GAP record with KT_F_OVER_CAP, never
+ * silently dropped.
  */
-#define KT_MAX_CHUNKS_PER_WRITE 128
+#define KT_MAX_CHUNKS_PER_WRITE 256
 #define KT_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 #define KT_COMM_LEN 16
 
@@ -51,9 +52,8 @@ enum kt_dir {
 #define KT_F_UNSUPPORTED 0x8 /* GAP: sent by a syscall the probe cannot decode */
 
 /*
- * Connection identity. For unix sockets: a = inode of the server end,
- * b = inode of the client end (socket inode numbers are never reused while
- * the counter does not wrap, so the pair is stable and unique).
+ * Connection identity, constant over the connection's life and equal for
+ * both directions. unix: a = inode of the client end, b = 0.
  */
 struct kt_conn_id {
 	__u64 a;
@@ -79,8 +79,9 @@ struct kt_rec_hdr {
 
 struct kt_rec_conn {
 	struct kt_rec_hdr hdr;
+	__u64 server_ino; /* unix: inode of the server end, 0 if not accepted yet */
 	__u32 path_len;
-	char path[KT_PATH_MAX]; /* bound path of the server end */
+	char path[KT_PATH_MAX]; /* unix: bound path of the server end */
 };
 
 struct kt_rec_data {

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * unix_capture: capture AF_UNIX stream bytes of hybrid-vsock connections.
- * Shared between unix_capture.bpf.c and the loader (user/unix_loader.c).
+ * Shared between unix_capture.bpf.c and the loader (user/unix_capture.c).
+ *
+ * A connection is identified by the inode of its client end (the end that
+ * connected: the hypervisor for guest-initiated ports such as 10240). Socket
+ * inode numbers come from a global counter, so one inode names one
+ * connection for the lifetime of the host.
  */
 #ifndef KT_UNIX_CAPTURE_H
 #define KT_UNIX_CAPTURE_H
@@ -31,20 +36,24 @@ struct kt_unix_match {
 	} prefix[KT_MAX_PREFIXES];
 };
 
-/* Cached per-socket verdict; the inode guards against socket address reuse. */
+/*
+ * Cached per-socket verdict. ino and peer guard against reuse of the sock
+ * address by a later socket; ino is 0 for a server end cached before it was
+ * accepted (learnt from its client's first write).
+ */
 struct kt_unix_verdict {
 	__u64 ino;
+	__u64 peer;
+	__u64 client_ino; /* connection id */
 	__u8 match;
-	__u8 dir; /* direction of bytes written by this socket */
+	__u8 dir; /* direction of the bytes this socket writes */
 	__u8 _pad[6];
-	struct kt_conn_id conn;
 };
 
 /* Per-connection kernel state: next byte offset of each direction. */
 struct kt_stream_state {
 	__u64 offset[2];
-	__u32 lost[2];   /* a record of this direction was lost */
-	__u32 closed[2];
+	__u32 lost[2]; /* a record of this direction was lost: flag the next one */
 };
 
 #endif /* KT_UNIX_CAPTURE_H */

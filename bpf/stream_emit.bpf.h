@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel-side stream emitter shared by the capture programs: numbers the
+ * bytes of each direction, copies them from the writer's buffers into ring
+ * buffer records (split into KT_CHUNK_SIZE pieces), and reports what it
+ * could not copy as GAP records, so userspace always knows what is missing.
+ */
+#ifndef KT_STREAM_EMIT_BPF_H
+#define KT_STREAM_EMIT_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "stream_record.h"
+
+/* Sized by the loader before load (--ring-buffer-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KT_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Record under construction; per CPU because it is too big for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kt_rec_data);
+} data_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kt_rec_conn);
+} conn_scratch SEC(".maps");
+
+static __always_inline void count(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		*v += n; /* per-CPU slot: no atomics needed */
+}
+
+/* Where the bytes of one send live. */
+enum kt_src_kind {
+	KT_SRC_UBUF = 1,       /* one user buffer */
+	KT_SRC_IOV_USER = 2,   /* struct iovec array in user memory */
+	KT_SRC_IOV_KERNEL = 3, /* struct iovec array copied into the kernel */
+};
+
+struct kt_src {
+	__u64 base; /* UBUF: data; IOV: the iovec array */
+	__u64 nseg; /* IOV: number of iovecs */
+	__u64 skip; /* bytes of the first segment already consumed */
+	__u32 kind;
+};
+
+static __always_inline void fill_task(struct kt_rec_hdr *h)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->tid = (__u32)id;
+	h->tgid = id >> 32;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	BPF_CORE_READ_STR_INTO(&h->pcomm, t, group_leader, comm);
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+/* Emits a header-only record (GAP or CLOSE) built from the template h. */
+static __always_inline void emit_marker(struct kt_rec_hdr *h, __u32 type, __u32 flags,
+					__u64 off, __u64 len, __u32 *lost)
+{
+	__u32 saved_type = h->type, saved_flags = h->flags;
+
+	h->type = type;
+	h->flags = flags;
+	h->offset = off;
+	h->len = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
+	if (bpf_ringbuf_output(&events, h, sizeof(*h), 0)) {
+		count(KT_CNT_RB_FAIL, 1);
+		if (lost)
+			*lost = 1;
+	}
+	h->type = saved_type;
+	h->flags = saved_flags;
+}
+
+static __always_inline struct kt_rec_data *data_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&data_scratch, &zero);
+}
+
+/* State of one emit_stream() walk, carried across bpf_loop iterations. */
+struct emit_walk {
+	struct kt_src src;
+	__u64 total, done, base_off;
+	__u64 seg, seg_left, ptr;
+	__u32 lost;
+};
+
+/* One record: up to KT_CHUNK_SIZE bytes of the current segment. */
+static long emit_chunk(__u64 i, void *data)
+{
+	struct emit_walk *w = data;
+	struct kt_rec_data *rec = data_buf();
+
+	if (!rec || w->done >= w->total)
+		return 1;
+	if (w->seg_left == 0) {
+		struct iovec iov;
+		const struct iovec *p = (const struct iovec *)w->src.base + w->seg;
+		long err;
+
+		if (w->src.kind == KT_SRC_UBUF || w->seg >= w->src.nseg)
+			return 1;
+		if (w->src.kind == KT_SRC_IOV_KERNEL)
+			err = bpf_probe_read_kernel(&iov, sizeof(iov), p);
+		else
+			err = bpf_probe_read_user(&iov, sizeof(iov), p);
+		if (err)
+			return 1;
+		w->seg++;
+		if (iov.iov_len <= w->src.skip) {
+			w->src.skip -= iov.iov_len;
+			return 0;
+		}
+		w->ptr = (__u64)iov.iov_base + w->src.skip;
+		w->seg_left = iov.iov_len - w->src.skip;
+		w->src.skip = 0;
+	}
+
+	__u64 n = w->total - w->done;
+	if (n > w->seg_left)
+		n = w->seg_left;
+	if (n > KT_CHUNK_SIZE)
+		n = KT_CHUNK_SIZE;
+	if (n == 0)
+		return 1;
+
+	rec->hdr.offset = w->base_off + w->done;
+	rec->hdr.len = n;
+	if (bpf_probe_read_user(rec->data, n, (const void *)w->ptr)) {
+		emit_marker(&rec->hdr, KT_REC_GAP, rec->hdr.flags | KT_F_UNREADABLE,
+			    w->base_off + w->done, n, &w->lost);
+		count(KT_CNT_GAP_BYTES, n);
+	} else if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, 0)) {
+		count(KT_CNT_RB_FAIL, 1);
+		w->lost = 1;
+	} else {
+		count(KT_CNT_BYTES, n);
+	}
+	/* Only the first record after a loss carries the flag. */
+	rec->hdr.flags = w->lost ? KT_F_PRIOR_LOSS : 0;
+	w->lost = 0;
+	w->done += n;
+	w->ptr += n;
+	w->seg_left -= n;
+	return 0;
+}
+
+/* Fills the per-CPU record header for a send in direction dir of conn. */
+static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id *conn, __u8 dir,
+							__u32 *st_lost)
+{
+	struct kt_rec_data *rec = data_buf();
+
+	if (!rec)
+		return NULL;
+	rec->hdr.type = KT_REC_DATA;
+	rec->hdr.flags = 0;
+	rec->hdr.conn = *conn;
+	rec->hdr.dir = dir;
+	fill_task(&rec->hdr);
+	if (*st_lost) {
+		*st_lost = 0;
+		rec->hdr.flags = KT_F_PRIOR_LOSS;
+	}
+	return rec;
+}
+
+/*
+ * Emits `total` bytes sent in direction dir of conn, described by src.
+ * st_off/st_lost belong to the connection's kernel state for that direction.
+ */
+static __always_inline void emit_stream(const struct kt_conn_id *conn, __u8 dir,
+					const struct kt_src *src, __u64 total, __u64 *st_off,
+					__u32 *st_lost)
+{
+	if (total == 0)
+		return;
+	/* Reserve the byte range first: concurrent writers get disjoint ranges. */
+	__u64 base_off = __sync_fetch_and_add(st_off, total);
+	struct kt_rec_data *rec = start_record(conn, dir, st_lost);
+	if (!rec)
+		return;
+
+	struct emit_walk w = {
+		.src = *src,
+		.total = total,
+		.base_off = base_off,
+	};
+	if (src->kind == KT_SRC_UBUF) {
+		w.ptr = src->base + src->skip;
+		w.seg_left = total;
+	}
+	bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk, &w, 0);
+
+	rec = data_buf();
+	if (!rec)
+		return;
+	if (w.done < w.total) {
+		emit_marker(&rec->hdr, KT_REC_GAP, rec->hdr.flags | KT_F_OVER_CAP,
+			    base_off + w.done, w.total - w.done, &w.lost);
+		count(KT_CNT_GAP_BYTES, w.total - w.done);
+	}
+	if (w.lost)
+		*st_lost = 1;
+}
+
+/* A send whose bytes cannot be located (e.g. splice): keep offsets honest. */
+static __always_inline void emit_unsupported(const struct kt_conn_id *conn, __u8 dir,
+					     __u64 total, __u64 *st_off, __u32 *st_lost)
+{
+	if (total == 0)
+		return;
+	__u64 base_off = __sync_fetch_and_add(st_off, total);
+	struct kt_rec_data *rec = start_record(conn, dir, st_lost);
+	if (!rec)
+		return;
+	emit_marker(&rec->hdr, KT_REC_GAP, rec->hdr.flags | KT_F_UNSUPPORTED, base_off, total,
+		    st_lost);
+	count(KT_CNT_GAP_BYTES, total);
+}
+
+static __always_inline void emit_close(const struct kt_conn_id *conn, __u8 dir, __u64 off)
+{
+	__u32 no_loss = 0;
+	struct kt_rec_data *rec = start_record(conn, dir, &no_loss);
+
+	if (rec)
+		emit_marker(&rec->hdr, KT_REC_CLOSE, 0, off, 0, NULL);
+}
+
+#endif /* KT_STREAM_EMIT_BPF_H */

@@ -1,0 +1,37 @@
+#!/bin/bash
+# `katatrace-bpf decode`: golden framed streams and single frames of both
+# eras to OTLP/JSON lines, checked by the independent receiver code; bad
+# input gives a clear error and exit status.
+. "$(dirname "$0")/lib.sh"
+log "decode command"
+"$KT" decode "$VEC/framed_stream_otel017_json.bin" "$VEC/framed_stream_otel014_bincode.bin" \
+	>"$OUT/decoded.jsonl" 2>"$OUT/decode.err"
+check "decode of both golden streams exits 0" [ $? = 0 ]
+node "$RECV/otlpjson.js" "$OUT/decoded.jsonl" --out "$OUT/spans.jsonl" >"$OUT/otlpjson.log" 2>&1
+check "OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
+{
+	echo '{"service_name":"kata-agent","items":['
+	sep=""
+	while read -r label; do
+		for era in json bincode; do
+			[ $era = json ] && f=$VEC/framed_stream_otel017_json.bin || f=$VEC/framed_stream_otel014_bincode.bin
+			printf '%s{"expected":"%s/expected_%s.json","era":"%s","count":1,"origin":{"katatrace.transport":{"type":"string","value":"file"},"katatrace.file.path":{"type":"string","value":"%s"}}}\n' \
+				"$sep" "$VEC" "$label" "$era" "$f"
+			sep=","
+		done
+	done <"$VEC/stream_order.txt"
+	echo ']}'
+} >"$OUT/manifest.json"
+check_spans "$OUT/spans.jsonl"
+
+"$KT" decode --raw "$VEC/otel014_bincode_links.bin" >"$OUT/raw.jsonl" 2>"$OUT/raw.err"
+check "decode --raw of a bincode payload" [ $? = 0 -a "$(grep -c '"name":"links"' "$OUT/raw.jsonl")" = 1 ]
+"$KT" decode --raw --format bincode "$VEC/otel017_json_links.json" >/dev/null 2>"$OUT/wrong.err"
+rc=$?
+check "wrong era forced: exit 1 with an error naming the file" \
+	[ $rc = 1 ] && grep -q 'otel017_json_links.json: not a bincode span payload' "$OUT/wrong.err"
+"$KT" decode /nonexistent/file 2>"$OUT/missing.err" >/dev/null
+check "missing file: exit 2 naming it" [ $? = 2 ] && grep -q '/nonexistent/file' "$OUT/missing.err"
+"$KT" decode --format yaml x 2>"$OUT/usage.err" >/dev/null
+check "bad flag value: exit 2 naming the flag" [ $? = 2 ] && grep -q -- "--format: 'yaml'" "$OUT/usage.err"
+finish

@@ -1,0 +1,204 @@
+# shellcheck shell=bash
+# Helpers for the integration tests: real katatrace-bpf, real BPF on this
+# kernel, real unix sockets, a relaying "hypervisor" process, and the
+# independent OTLP receiver in tests/receiver (upstream OpenTelemetry code).
+#
+# A test sources this file, builds a workload, runs, and ends with
+# `finish`, which prints "N passed, N failed" and exits accordingly.
+
+set -u
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT_DIR" || exit 2
+KT=$ROOT_DIR/katatrace-bpf
+TOOLS=$ROOT_DIR/build/tools
+VEC=$ROOT_DIR/tests/vectors
+RECV=$ROOT_DIR/tests/receiver
+OUT=$(mktemp -d /tmp/katatrace-it.XXXXXX)
+PASSED=0
+FAILED=0
+PIDS=()
+
+log() { echo "[$(date +%T)] $*"; }
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "$FAILED" = 0 ] && [ -z "${KEEP_OUT:-}" ]; then rm -rf "$OUT"; else echo "artifacts kept in $OUT"; fi
+}
+trap cleanup EXIT
+
+check() { # description command...
+	local what=$1
+	shift
+	if "$@"; then
+		PASSED=$((PASSED + 1))
+		echo "  ok: $what"
+	else
+		FAILED=$((FAILED + 1))
+		echo "  FAILED: $what"
+	fi
+}
+
+# Adds the counts of a "N passed, N failed" line produced by a sub-checker.
+absorb_counts() { # file
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		FAILED=$((FAILED + 1))
+		echo "  FAILED: no result line in $1"
+		return
+	fi
+	PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+	FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" = 0 ]
+	exit $?
+}
+
+wait_for() { # seconds description command...
+	local secs=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + secs))
+	while ! "$@" 2>/dev/null; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "  timeout waiting for $what"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+start_receiver() { # extra receiver args...
+	rm -f "$OUT/port" "$OUT/spans.jsonl"
+	node "$RECV/receiver.js" --port-file "$OUT/port" --out "$OUT/spans.jsonl" "$@" \
+		>"$OUT/receiver.log" 2>&1 &
+	RECV_PID=$!
+	PIDS+=("$RECV_PID")
+	wait_for 20 "the OTLP receiver" test -s "$OUT/port" || return 1
+	RECV_URL="http://127.0.0.1:$(cat "$OUT/port")"
+}
+
+start_kt() { # katatrace-bpf run args...
+	"$KT" run --log-level debug "$@" >"$OUT/kt.out" 2>"$OUT/kt.log" &
+	KT_PID=$!
+	PIDS+=("$KT_PID")
+	if ! wait_for 30 "katatrace-bpf to be ready" grep -q ' ready: ' "$OUT/kt.log"; then
+		tail -n 30 "$OUT/kt.log"
+		return 1
+	fi
+}
+
+stop_kt() { # SIGTERM and wait for the flush
+	kill -TERM "$KT_PID" 2>/dev/null
+	local i
+	for i in $(seq 1 300); do
+		kill -0 "$KT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$KT_PID"
+	KT_RC=$?
+	SUMMARY=$(grep 'katatrace-bpf summary:' "$OUT/kt.log" | tail -n 1)
+	echo "  $SUMMARY"
+}
+
+summary_value() { # "spans exported" -> number
+	echo "$SUMMARY" | grep -oE "$1 [0-9]+" | awk '{print $NF}'
+}
+
+count_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+
+# ------------------------------------------------------------ workload
+#
+# Two sandboxes laid out as Kata does under $RUN_ROOT, five concurrent
+# connections from one relaying process:
+#   c1 -> clh sandbox: every golden span, JSON era, one stream
+#   c2 -> clh sandbox: every golden span, bincode era, one stream
+#   c3 -> fc sandbox:  generated spans of both eras in one stream: ids at the
+#                      edges of the 64/128-bit ranges, random ids, and
+#                      attributes of hundreds of KiB
+#   c4 -> fc sandbox:  hostile: a good frame, a frame of garbage, a good
+#                      frame, then a header announcing 2^63 bytes and one
+#                      more good frame that must never be decoded
+#   c5 -> clh sandbox: two golden spans (bincode values, JSON unicode)
+make_workload() {
+	RUN_ROOT=$OUT/root
+	SB_CLH=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+	SB_FC=fc-sandbox-42
+	mkdir -p "$RUN_ROOT/run/vc/vm/$SB_CLH" "$RUN_ROOT/run/vc/firecracker/$SB_FC/root"
+	UDS_CLH=$RUN_ROOT/run/vc/vm/$SB_CLH/clh.sock
+	UDS_FC=$RUN_ROOT/run/vc/firecracker/$SB_FC/root/kata.hvsock
+	LISTEN_CLH=${UDS_CLH}_10240
+	LISTEN_FC=${UDS_FC}_10240
+
+	mkdir -p "$OUT/gen"
+	"$TOOLS/vecgen" "$VEC" "$OUT/gen" "${SEED:-42}" 4 300,700 >"$OUT/gen/list" || return 1
+
+	# hostile pieces
+	printf '\x00\x00\x00\x00\x00\x00\x00\xc8' >"$OUT/garbage.bin"
+	head -c 200 /dev/urandom >>"$OUT/garbage.bin"
+	printf '\x80\x00\x00\x00\x00\x00\x00\x00' >"$OUT/oversize.bin"
+
+	local c3files=() e f x
+	while read -r e f x; do c3files+=("$f"); done <"$OUT/gen/list"
+	C1="$LISTEN_CLH=$VEC/framed_stream_otel017_json.bin"
+	C2="$LISTEN_CLH=$VEC/framed_stream_otel014_bincode.bin"
+	C3="$LISTEN_FC=$(IFS=,; echo "${c3files[*]}")"
+	C4="$LISTEN_FC=$VEC/framed_otel017_json_worked.bin,$OUT/garbage.bin,$VEC/framed_otel014_bincode_root.bin,$OUT/oversize.bin,$VEC/framed_otel017_json_values.bin"
+	C5="$LISTEN_CLH=$VEC/framed_otel014_bincode_values.bin,$VEC/framed_otel017_json_unicode.bin"
+	EXPECTED_SPANS=$((19 + 19 + ${#c3files[@]} + 2 + 2))
+}
+
+run_relay() { # extra hv-relay args...
+	"$TOOLS/hv-relay" --seed "${SEED:-42}" --pid-file "$OUT/relay.pid" "$@" "$C1" "$C2" "$C3" "$C4" "$C5"
+}
+
+# Writes the manifest for check.js; origins use the relay's pid.
+write_manifest() { # transport
+	local transport=${1:-hybrid-vsock} pid label e f x
+	pid=$(cat "$OUT/relay.pid")
+	origin() { # listener sandbox hypervisor
+		printf '{"katatrace.transport":{"type":"string","value":"%s"},"katatrace.socket.path":{"type":"string","value":"%s"},"katatrace.sandbox.id":{"type":"string","value":"%s"},"katatrace.hypervisor.name":{"type":"string","value":"%s"},"katatrace.hypervisor.pid":{"type":"i64","value":%s},"katatrace.hypervisor.comm":{"type":"string","value":"hv-relay"}}' \
+			"$transport" "$1" "$2" "$3" "$pid"
+	}
+	local o_clh o_fc
+	o_clh=$(origin "$LISTEN_CLH" "$SB_CLH" cloud-hypervisor)
+	o_fc=$(origin "$LISTEN_FC" "$SB_FC" firecracker)
+	{
+		echo '{"service_name":"kata-agent","items":['
+		local sep=""
+		while read -r label; do
+			printf '%s{"expected":"%s/expected_%s.json","era":"json","count":1,"origin":%s}\n' "$sep" "$VEC" "$label" "$o_clh"
+			sep=","
+			printf '%s{"expected":"%s/expected_%s.json","era":"bincode","count":1,"origin":%s}\n' "$sep" "$VEC" "$label" "$o_clh"
+		done <"$VEC/stream_order.txt"
+		while read -r e f x; do
+			printf ',{"expected":"%s","era":"%s","count":1,"origin":%s}\n' "$x" "$e" "$o_fc"
+		done <"$OUT/gen/list"
+		printf ',{"expected":"%s/expected_worked.json","era":"json","count":1,"origin":%s}\n' "$VEC" "$o_fc"
+		printf ',{"expected":"%s/expected_root.json","era":"bincode","count":1,"origin":%s}\n' "$VEC" "$o_fc"
+		printf ',{"expected":"%s/expected_values.json","era":"bincode","count":1,"origin":%s}\n' "$VEC" "$o_clh"
+		printf ',{"expected":"%s/expected_unicode.json","era":"json","count":1,"origin":%s}\n' "$VEC" "$o_clh"
+		echo ']}'
+	} >"$OUT/manifest.json"
+}
+
+# Compares what arrived with the manifest, field by field.
+check_spans() { # normalized spans file
+	node "$RECV/check.js" --manifest "$OUT/manifest.json" --got "$1" >"$OUT/check.log" 2>&1
+	sed 's/^/    /' "$OUT/check.log" | tail -n 25
+	absorb_counts "$OUT/check.log"
+}
+
+# The summary must account for the hostile connection exactly.
+check_summary() {
+	check "exit status 0 after SIGTERM" [ "$KT_RC" = 0 ]
+	check "summary: spans exported = $EXPECTED_SPANS" [ "$(summary_value 'spans exported')" = "$EXPECTED_SPANS" ]
+	check "summary: exactly one decode error (the garbage frame)" [ "$(summary_value 'decode errors')" = 1 ]
+	check "summary: no lost records" [ "$(summary_value 'lost records')" = 0 ]
+	check "log names the oversize frame's connection and sandbox" \
+		grep -q "sandbox $SB_FC: frame header announces 9223372036854775808 bytes" "$OUT/kt.log"
+}

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Sink mode: katatrace-bpf itself binds <uds>_10240 for each --socket-path,
+# drains every concurrent connection, and the spans come from the BPF
+# capture; exported over OTLP/HTTP to the independent receiver.
+. "$(dirname "$0")/lib.sh"
+log "sink mode + BPF capture + OTLP/HTTP"
+make_workload || exit 1
+start_receiver || finish
+start_kt --mode sink --socket-path "$UDS_CLH" --socket-path "$UDS_FC" --run-root "$RUN_ROOT" \
+	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || finish
+check "listeners bound" test -S "$LISTEN_CLH" -a -S "$LISTEN_FC"
+check "relay sent every stream" run_relay --max-chunk 65536
+write_manifest
+wait_for 30 "all spans at the receiver" [ "$(count_lines "$OUT/spans.jsonl")" -ge "$EXPECTED_SPANS" ]
+stop_kt
+check "listener sockets removed on exit" test ! -e "$LISTEN_CLH" -a ! -e "$LISTEN_FC"
+check_summary
+check_spans "$OUT/spans.jsonl"
+finish

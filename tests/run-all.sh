@@ -1,0 +1,63 @@
+#!/bin/bash
+# Runs every test suite: unit tests (criterion, ASan/UBSan), integration
+# tests (real BPF, real sockets, independent OTLP receiver) and a short run
+# of every fuzz target. The last line is "N passed, N failed" over all tests.
+#
+#   tests/run-all.sh [--only unit|integration|fuzz]
+set -u
+cd "$(dirname "$0")/.." || exit 2
+only=""
+[ "${1:-}" = "--only" ] && only=${2:-}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+passed=0
+failed=0
+suites_failed=()
+
+add() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+if [ -z "$only" ] || [ "$only" = unit ]; then
+	echo "=== unit tests (criterion, ASan/UBSan)"
+	build/asan/unit-tests --jobs 2 2>&1 | tee build/unit.log
+	rc=${PIPESTATUS[0]}
+	syn=$(grep -a 'Synthesis:' build/unit.log | tail -n 1)
+	p=$(echo "$syn" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+	f=$(echo "$syn" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
+	c=$(echo "$syn" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+	if [ -z "$p" ]; then add 0 1; suites_failed+=(unit); else
+		add "$p" $((f + c)); [ "$rc" = 0 ] || suites_failed+=(unit); fi
+fi
+
+if [ -z "$only" ] || [ "$only" = integration ]; then
+	for t in tests/integration/*.sh; do
+		[ "$(basename "$t")" = lib.sh ] && continue
+		echo "=== $t"
+		bash "$t" 2>&1 | tee build/it.log
+		rc=${PIPESTATUS[0]}
+		line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
+		if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
+		[ "$rc" = 0 ] || suites_failed+=("$t")
+	done
+fi
+
+if [ -z "$only" ] || [ "$only" = fuzz ]; then
+	for f in build/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		echo "=== $f (${FUZZ_SECONDS}s)"
+		corpus=$(mktemp -d)
+		cp tests/vectors/*.bin tests/vectors/otel017_json_*.json "$corpus"/
+		if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 \
+			"$corpus" >build/fuzz.log 2>&1; then
+			add 1 0
+			grep -a -E 'stat::number_of_executed_units' build/fuzz.log
+		else
+			add 0 1
+			suites_failed+=("$f")
+			tail -n 40 build/fuzz.log
+		fi
+		rm -rf "$corpus"
+	done
+fi
+
+[ ${#suites_failed[@]} = 0 ] || echo "failed suites: ${suites_failed[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ ${#suites_failed[@]} = 0 ]

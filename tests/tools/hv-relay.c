@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test stand-in for a hybrid-vsock hypervisor: for each CONN argument it
+ * connects to a unix socket and relays the given files as one byte stream,
+ * in random chunk sizes with a random choice of write(2), writev(2),
+ * sendto(2) and sendmsg(2), all connections concurrently (one thread each,
+ * one process, like a VMM's vsock worker threads).
+ *
+ * Usage: hv-relay [--seed N] [--max-chunk N] [--pid-file F] SOCKET=FILE[,FILE...] ...
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct conn {
+	pthread_t th;
+	char *socket;
+	char *files;
+	uint64_t seed;
+	size_t max_chunk;
+	int rc;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	/* xorshift64*: reproducible per connection from the seed */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1Dull;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "hv-relay: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *b = malloc(cap);
+	size_t r;
+	while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap)
+			b = realloc(b, cap *= 2);
+	}
+	fclose(f);
+	*len = n;
+	return b;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n, uint64_t *s, size_t max_chunk)
+{
+	while (n > 0) {
+		size_t chunk = 1 + rnd(s) % max_chunk;
+		if (chunk > n)
+			chunk = n;
+		ssize_t w;
+		switch (rnd(s) % 4) {
+		case 0:
+			w = write(fd, p, chunk);
+			break;
+		case 1: {
+			/* split the chunk over up to three iovecs */
+			struct iovec iov[3];
+			size_t a = chunk / 3, b = chunk / 3;
+			iov[0] = (struct iovec){ (void *)p, a };
+			iov[1] = (struct iovec){ (void *)(p + a), b };
+			iov[2] = (struct iovec){ (void *)(p + a + b), chunk - a - b };
+			w = writev(fd, iov, 3);
+			break;
+		}
+		case 2:
+			w = sendto(fd, p, chunk, 0, NULL, 0);
+			break;
+		default: {
+			struct iovec iov[2] = { { (void *)p, chunk / 2 },
+						{ (void *)(p + chunk / 2), chunk - chunk / 2 } };
+			struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+			w = sendmsg(fd, &m, 0);
+		}
+		}
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		if (rnd(s) % 16 == 0) {
+			struct timespec ts = { 0, (long)(rnd(s) % 2000000) };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return 0;
+}
+
+static void *relay(void *arg)
+{
+	struct conn *c = arg;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", c->socket);
+	for (int tries = 0; connect(fd, (struct sockaddr *)&a, sizeof(a)); tries++) {
+		if (tries > 100) {
+			fprintf(stderr, "hv-relay: connect %s: %s\n", c->socket, strerror(errno));
+			c->rc = 1;
+			close(fd);
+			return NULL;
+		}
+		usleep(20000);
+	}
+	char *save = NULL;
+	for (char *f = strtok_r(c->files, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		size_t n;
+		uint8_t *b = slurp(f, &n);
+		if (!b || send_all(fd, b, n, &c->seed, c->max_chunk)) {
+			fprintf(stderr, "hv-relay: sending %s to %s failed\n", f, c->socket);
+			c->rc = 1;
+		}
+		free(b);
+	}
+	close(fd);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 1;
+	size_t max_chunk = 4096;
+	int i = 1;
+
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+			seed = strtoull(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--max-chunk") == 0 && i + 1 < argc) {
+			max_chunk = strtoull(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc) {
+			FILE *f = fopen(argv[++i], "w");
+			if (f) {
+				fprintf(f, "%d\n", (int)getpid());
+				fclose(f);
+			}
+		} else {
+			fprintf(stderr, "usage: hv-relay [--seed N] [--max-chunk N] [--pid-file F] "
+					"SOCKET=FILE[,FILE...] ...\n");
+			return 2;
+		}
+	}
+	int n = argc - i;
+	struct conn *c = calloc((size_t)n + 1, sizeof(*c));
+	for (int k = 0; k < n; k++) {
+		char *eq = strchr(argv[i + k], '=');
+		if (!eq || max_chunk == 0) {
+			fprintf(stderr, "hv-relay: bad connection spec '%s'\n", argv[i + k]);
+			return 2;
+		}
+		*eq = '\0';
+		c[k].socket = argv[i + k];
+		c[k].files = eq + 1;
+		c[k].seed = seed * 1000003ull + (uint64_t)k + 1;
+		c[k].max_chunk = max_chunk;
+		pthread_create(&c[k].th, NULL, relay, &c[k]);
+	}
+	int rc = 0;
+	for (int k = 0; k < n; k++) {
+		pthread_join(c[k].th, NULL);
+		rc |= c[k].rc;
+	}
+	free(c);
+	return rc;
+}

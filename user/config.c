@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export_queue.h"
+#include "framer.h"
+#include "log.h"
+#include "otlp_build.h"
+
+enum {
+	OPT_MODE = 0x100,
+	OPT_CAPTURE,
+	OPT_ATTACH,
+	OPT_SOCKET_PATH,
+	OPT_CAPTURE_PATH,
+	OPT_VSOCK_PORT,
+	OPT_FORMAT,
+	OPT_EXPORTER,
+	OPT_OTLP_ENDPOINT,
+	OPT_OTLP_HEADERS,
+	OPT_OUTPUT,
+	OPT_SERVICE_NAME,
+	OPT_LOG_LEVEL,
+	OPT_MAX_FRAME,
+	OPT_BATCH_SIZE,
+	OPT_BATCH_TIMEOUT,
+	OPT_QUEUE_SIZE,
+	OPT_RING_BUFFER,
+	OPT_RUN_ROOT,
+	OPT_STATS_INTERVAL,
+	OPT_RAW,
+};
+
+static const struct option run_opts[] = {
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "capture", required_argument, NULL, OPT_CAPTURE },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
+	{ "capture-path", required_argument, NULL, OPT_CAPTURE_PATH },
+	{ "vsock-port", required_argument, NULL, OPT_VSOCK_PORT },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "exporter", required_argument, NULL, OPT_EXPORTER },
+	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
+	{ "otlp-headers", required_argument, NULL, OPT_OTLP_HEADERS },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
+	{ "trace-name", required_argument, NULL, OPT_SERVICE_NAME },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+	{ "batch-timeout", required_argument, NULL, OPT_BATCH_TIMEOUT },
+	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+	{ "ring-buffer-size", required_argument, NULL, OPT_RING_BUFFER },
+	{ "run-root", required_argument, NULL, OPT_RUN_ROOT },
+	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option decode_opts[] = {
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
+	{ "trace-name", required_argument, NULL, OPT_SERVICE_NAME },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void kt_usage(const char *cmd, int to_stderr)
+{
+	FILE *o = to_stderr ? stderr : stdout;
+
+	if (cmd && strcmp(cmd, "decode") == 0) {
+		fputs("Usage: katatrace-bpf decode [OPTIONS] FILE...\n"
+		      "\n"
+		      "Decode Kata agent trace streams captured to files (8-byte big-endian length +\n"
+		      "span payload, back to back) and print OTLP/JSON lines on stdout, one\n"
+		      "ExportTraceServiceRequest per line. \"-\" reads standard input.\n"
+		      "\n"
+		      "  --format auto|json|bincode  payload encoding (default auto: per frame)\n"
+		      "  --raw                       each FILE is one unframed payload\n"
+		      "  --max-frame BYTES           largest accepted payload (default 16M)\n"
+		      "  --service-name NAME         service.name where the agent sets none\n"
+		      "  --log-level LEVEL           error|warn|info|debug|trace (default warn)\n"
+		      "\n"
+		      "Exit status: 0 all frames decoded, 1 some frames rejected, 2 usage or I/O error.\n"
+		      "\n"
+		      "Examples:\n"
+		      "  katatrace-bpf decode capture.bin > spans.jsonl\n"
+		      "  katatrace-bpf decode --raw --format bincode span.bin\n",
+		      o);
+		return;
+	}
+	if (cmd && strcmp(cmd, "run") == 0) {
+		fputs("Usage: katatrace-bpf run [OPTIONS]\n"
+		      "\n"
+		      "Capture the Kata agent's trace spans in the kernel and export them as OTLP.\n"
+		      "\n"
+		      "Capture:\n"
+		      "  --mode sink|tap          sink (default): listen on <socket-path>_<port> for each\n"
+		      "                           --socket-path; tap: bind nothing, capture what another\n"
+		      "                           listener (e.g. kata-trace-forwarder) reads\n"
+		      "  --capture bpf|socket     bpf (default); socket: no BPF, decode what the sink reads\n"
+		      "  --attach auto|fentry|kprobe|tracepoint\n"
+		      "                           kernel attach strategy (default auto: first that works)\n"
+		      "  --socket-path PATH       hybrid-vsock socket (uds) of a sandbox; repeatable\n"
+		      "  --capture-path PREFIX    also capture listeners whose path starts with PREFIX\n"
+		      "  --vsock-port N           agent trace port (default 10240): captures *_N sockets\n"
+		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
+		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
+		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
+		      "  --run-root DIR           prefix of Kata's /run paths (default: none)\n"
+		      "\n"
+		      "Export:\n"
+		      "  --exporter otlp-http|file|console\n"
+		      "                           default: otlp-http if an endpoint is set (flag or\n"
+		      "                           OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), file if --output\n"
+		      "                           is set, else console\n"
+		      "  --otlp-endpoint URL      OTLP/HTTP collector, e.g. http://127.0.0.1:4318\n"
+		      "  --otlp-headers K=V,...   extra HTTP headers (also OTEL_EXPORTER_OTLP_HEADERS)\n"
+		      "  --output FILE            OTLP/JSON lines file for --exporter file (\"-\": stdout)\n"
+		      "  --service-name NAME      service.name where the agent sets none (default\n"
+		      "                           kata-agent; alias --trace-name; env OTEL_SERVICE_NAME)\n"
+		      "  --batch-size N           spans per export request (default 512)\n"
+		      "  --batch-timeout MS       longest a span waits for its batch (default 1000)\n"
+		      "  --queue-size N           spans queued while the collector is slow (default 100000)\n"
+		      "\n"
+		      "Other:\n"
+		      "  --log-level LEVEL        error|warn|info|debug|trace (default info)\n"
+		      "  --stats-interval SEC     log counters every SEC seconds (default 0: only at exit)\n"
+		      "\n"
+		      "SIGINT/SIGTERM flush everything and print a one-line summary.\n"
+		      "\n"
+		      "Examples:\n"
+		      "  # every hybrid-vsock sandbox on this node, spans printed on the console\n"
+		      "  katatrace-bpf run\n"
+		      "  # listen for one Cloud Hypervisor sandbox, export to a local collector\n"
+		      "  katatrace-bpf run --socket-path /run/vc/vm/$ID/clh.sock \\\n"
+		      "      --otlp-endpoint http://127.0.0.1:4318\n"
+		      "  # beside a running kata-trace-forwarder, OTLP/JSON lines to a file\n"
+		      "  katatrace-bpf run --mode tap --output /var/log/kata-spans.jsonl\n"
+		      "  # no BPF available: decode what the listener reads\n"
+		      "  katatrace-bpf run --capture socket --socket-path /run/vc/vm/$ID/clh.sock\n",
+		      o);
+		return;
+	}
+	fputs("Usage: katatrace-bpf COMMAND [OPTIONS]\n"
+	      "\n"
+	      "Host-side tracer for Kata Containers: captures the agent's trace spans from the\n"
+	      "hypervisors' sockets in the kernel (eBPF), decodes them and exports OTLP.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  run      capture and export (the daemon)\n"
+	      "  decode   decode captured trace streams from files to OTLP/JSON\n"
+	      "  version  print the version\n"
+	      "\n"
+	      "Run 'katatrace-bpf COMMAND --help' for the options of a command.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  katatrace-bpf run\n"
+	      "  katatrace-bpf run --mode tap --otlp-endpoint http://127.0.0.1:4318\n"
+	      "  katatrace-bpf decode capture.bin\n",
+	      o);
+}
+
+void kt_config_defaults(struct kt_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = KT_MODE_SINK;
+	c->capture = KT_CAPTURE_BPF;
+	c->attach = KT_ATTACH_AUTO;
+	c->vsock_port = 10240;
+	c->format = KT_FORMAT_AUTO;
+	c->exporter = KT_EXPORTER_DEFAULT;
+	c->service_name = NULL; /* resolved after parsing: flag > env > default */
+	c->max_frame = KT_DEFAULT_MAX_FRAME;
+	c->batch_size = 512;
+	c->batch_timeout_ms = 1000;
+	c->queue_size = 100000;
+	c->ringbuf_bytes = 16u << 20;
+	c->run_root = "";
+}
+
+__attribute__((noreturn, format(printf, 2, 3))) static void usage_error(const char *cmd,
+									 const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "katatrace-bpf %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'katatrace-bpf %s --help'.\n", cmd);
+	exit(2);
+}
+
+/* Unsigned number with an optional K/M/G (binary) suffix. */
+static int parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	unsigned shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift) {
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B')
+			end++;
+	}
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	v <<= shift;
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static uint64_t need_number(const char *cmd, const char *opt, const char *arg, uint64_t min,
+			    uint64_t max)
+{
+	uint64_t v;
+	if (parse_size(arg, max, &v) || v < min)
+		usage_error(cmd, "%s: '%s' is not a number in %llu..%llu", opt, arg,
+			    (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
+{
+	bool decode = strcmp(cmd, "decode") == 0;
+	const struct option *opts = decode ? decode_opts : run_opts;
+	int opt;
+
+	if (decode)
+		kt_log_level = KT_LOG_WARN;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			kt_usage(cmd, 0);
+			exit(0);
+		case OPT_MODE:
+			if (strcmp(optarg, "sink") == 0)
+				c->mode = KT_MODE_SINK;
+			else if (strcmp(optarg, "tap") == 0)
+				c->mode = KT_MODE_TAP;
+			else
+				usage_error(cmd, "--mode: '%s' is not sink or tap", optarg);
+			break;
+		case OPT_CAPTURE:
+			if (strcmp(optarg, "bpf") == 0)
+				c->capture = KT_CAPTURE_BPF;
+			else if (strcmp(optarg, "socket") == 0)
+				c->capture = KT_CAPTURE_SOCKET;
+			else
+				usage_error(cmd, "--capture: '%s' is not bpf or socket", optarg);
+			break;
+		case OPT_ATTACH:
+			if (kt_attach_parse(optarg, &c->attach))
+				usage_error(cmd, "--attach: '%s' is not auto, fentry, kprobe or tracepoint",
+					    optarg);
+			break;
+		case OPT_SOCKET_PATH:
+			if (c->n_socket_paths >= KT_MAX_SOCKET_PATHS)
+				usage_error(cmd, "--socket-path: at most %d", KT_MAX_SOCKET_PATHS);
+			if (!*optarg)
+				usage_error(cmd, "--socket-path: empty path");
+			c->socket_paths[c->n_socket_paths++] = optarg;
+			break;
+		case OPT_CAPTURE_PATH:
+			if (c->n_capture_paths >= KT_MAX_CAPTURE_PATHS)
+				usage_error(cmd, "--capture-path: at most %d", KT_MAX_CAPTURE_PATHS);
+			if (!*optarg)
+				usage_error(cmd, "--capture-path: empty prefix");
+			c->capture_paths[c->n_capture_paths++] = optarg;
+			break;
+		case OPT_VSOCK_PORT:
+			c->vsock_port = (unsigned)need_number(cmd, "--vsock-port", optarg, 1,
+							      0xfffffffeu);
+			break;
+		case OPT_FORMAT:
+			if (kt_format_parse(optarg, &c->format))
+				usage_error(cmd, "--format: '%s' is not auto, json or bincode", optarg);
+			break;
+		case OPT_EXPORTER:
+			if (strcmp(optarg, "console") == 0)
+				c->exporter = KT_EXPORTER_CONSOLE;
+			else if (strcmp(optarg, "file") == 0)
+				c->exporter = KT_EXPORTER_FILE;
+			else if (strcmp(optarg, "otlp-http") == 0)
+				c->exporter = KT_EXPORTER_OTLP_HTTP;
+			else
+				usage_error(cmd, "--exporter: '%s' is not otlp-http, file or console",
+					    optarg);
+			break;
+		case OPT_OTLP_ENDPOINT:
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				usage_error(cmd, "--otlp-endpoint: '%s' is not an http:// or https:// URL",
+					    optarg);
+			c->otlp_endpoint = optarg;
+			break;
+		case OPT_OTLP_HEADERS:
+			c->otlp_headers = optarg;
+			break;
+		case OPT_OUTPUT:
+			if (!*optarg)
+				usage_error(cmd, "--output: empty file name");
+			c->output = optarg;
+			break;
+		case OPT_SERVICE_NAME:
+			if (!*optarg)
+				usage_error(cmd, "--service-name: empty name");
+			c->service_name = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			if (kt_log_parse_level(optarg, &kt_log_level))
+				usage_error(cmd, "--log-level: '%s' is not error, warn, info, debug or trace",
+					    optarg);
+			break;
+		case OPT_MAX_FRAME:
+			c->max_frame = need_number(cmd, "--max-frame", optarg, KT_FRAME_MIN_PAYLOAD,
+						   1ull << 30);
+			break;
+		case OPT_BATCH_SIZE:
+			c->batch_size = need_number(cmd, "--batch-size", optarg, 1, 1u << 20);
+			break;
+		case OPT_BATCH_TIMEOUT:
+			c->batch_timeout_ms = need_number(cmd, "--batch-timeout", optarg, 1, 3600000);
+			break;
+		case OPT_QUEUE_SIZE:
+			c->queue_size = need_number(cmd, "--queue-size", optarg, 1, 1u << 24);
+			break;
+		case OPT_RING_BUFFER: {
+			uint64_t v = need_number(cmd, "--ring-buffer-size", optarg, 1u << 16, 1u << 30);
+			if (v & (v - 1))
+				usage_error(cmd, "--ring-buffer-size: %s is not a power of two", optarg);
+			c->ringbuf_bytes = v;
+			break;
+		}
+		case OPT_RUN_ROOT:
+			c->run_root = optarg;
+			break;
+		case OPT_STATS_INTERVAL:
+			c->stats_interval_s = (unsigned)need_number(cmd, "--stats-interval", optarg, 0,
+								    86400);
+			break;
+		case OPT_RAW:
+			c->raw = true;
+			break;
+		case ':':
+			usage_error(cmd, "%s needs a value", argv[optind - 1]);
+		default:
+			usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (decode) {
+		c->files = argv + optind;
+		c->n_files = (size_t)(argc - optind);
+		if (c->n_files == 0)
+			usage_error(cmd, "no input FILE");
+	} else if (optind < argc) {
+		usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	}
+	if (!c->service_name) {
+		const char *env = getenv("OTEL_SERVICE_NAME");
+		c->service_name = env && *env ? env : KT_DEFAULT_SERVICE_NAME;
+	}
+	if (!decode) {
+		if (c->exporter == KT_EXPORTER_FILE && !c->output)
+			usage_error(cmd, "--exporter file needs --output FILE");
+		if (c->capture == KT_CAPTURE_SOCKET && c->mode == KT_MODE_TAP)
+			usage_error(cmd, "--capture socket reads what the sink receives: it needs "
+					 "--mode sink");
+		if (c->capture == KT_CAPTURE_SOCKET && c->n_socket_paths == 0)
+			usage_error(cmd, "--capture socket needs at least one --socket-path");
+	}
+	return 0;
+}

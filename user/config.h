@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Command line configuration of the run and decode commands. */
+#ifndef KT_CONFIG_H
+#define KT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attach.h"
+#include "decode.h"
+
+enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
+enum kt_capture { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
+enum kt_exporter_kind {
+	KT_EXPORTER_DEFAULT, /* otlp-http if an endpoint is configured, else file/console */
+	KT_EXPORTER_CONSOLE,
+	KT_EXPORTER_FILE,
+	KT_EXPORTER_OTLP_HTTP,
+};
+
+#define KT_MAX_SOCKET_PATHS 64
+#define KT_MAX_CAPTURE_PATHS 4
+
+struct kt_config {
+	enum kt_mode mode;
+	enum kt_capture capture;
+	enum kt_attach attach;
+	const char *socket_paths[KT_MAX_SOCKET_PATHS];
+	size_t n_socket_paths;
+	const char *capture_paths[KT_MAX_CAPTURE_PATHS];
+	size_t n_capture_paths;
+	unsigned vsock_port;
+	enum kt_format format;
+	enum kt_exporter_kind exporter;
+	const char *otlp_endpoint;
+	const char *otlp_headers;
+	const char *output;
+	const char *service_name;
+	uint64_t max_frame;
+	size_t batch_size;
+	uint64_t batch_timeout_ms;
+	size_t queue_size;
+	uint64_t ringbuf_bytes;
+	const char *run_root;
+	unsigned stats_interval_s;
+	/* decode */
+	bool raw;
+	char **files;
+	size_t n_files;
+};
+
+void kt_config_defaults(struct kt_config *c);
+/*
+ * Parses argv of a subcommand ("run" or "decode"); argv[0] is the command.
+ * Returns 0, or exits: 0 after --help, 2 on a usage error (message printed).
+ */
+int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv);
+void kt_usage(const char *cmd, int to_stderr);
+
+#endif

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "export_queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "stats.h"
+
+struct kt_export_queue {
+	struct kt_export_queue_cfg cfg;
+	struct kt_exporter *exporter;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct kt_span_record *head, *tail;
+	size_t n;
+	uint64_t first_ns; /* arrival of the oldest queued span */
+	bool stopping;
+	uint64_t stop_deadline_ns;
+	uint64_t dropped_logged;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(mono_ns / 1000000000ull);
+	ts->tv_nsec = (long)(mono_ns % 1000000000ull);
+}
+
+/* Takes up to batch_max records off the queue. Caller holds the lock. */
+static struct kt_span_record *take_batch(struct kt_export_queue *q, size_t *count)
+{
+	struct kt_span_record *head = q->head, *last = NULL, *r = head;
+	size_t n = 0;
+
+	while (r && n < q->cfg.batch_max) {
+		last = r;
+		r = r->next;
+		n++;
+	}
+	if (last)
+		last->next = NULL;
+	q->head = r;
+	if (!r)
+		q->tail = NULL;
+	q->n -= n;
+	q->first_ns = now_ns();
+	*count = n;
+	return head;
+}
+
+/* Sleeps up to ms, returning early when the queue is stopping. */
+static void backoff_sleep(struct kt_export_queue *q, uint64_t ms)
+{
+	uint64_t until = now_ns() + ms * 1000000ull;
+	struct timespec ts;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping && until > q->stop_deadline_ns)
+		until = q->stop_deadline_ns;
+	deadline_ts(until, &ts);
+	while (now_ns() < until)
+		if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&q->lock);
+}
+
+static bool give_up(struct kt_export_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	bool over = q->stopping && now_ns() >= q->stop_deadline_ns;
+	pthread_mutex_unlock(&q->lock);
+	return over;
+}
+
+static void export_batch(struct kt_export_queue *q, struct kt_span_record *batch, size_t n)
+{
+	struct kt_arena a;
+	uint64_t delay = 100;
+
+	kt_arena_init(&a, 0);
+	kt_otlp_request *req = kt_otlp_build(batch, &q->cfg.resource, &a);
+	if (!req) {
+		kt_err("export: out of memory building a request of %zu spans", n);
+		KT_STAT_ADD(spans_dropped, n);
+		goto out;
+	}
+	for (;;) {
+		enum kt_export_result res = q->exporter->export(q->exporter, req, n);
+		if (res == KT_EXPORT_OK) {
+			KT_STAT_ADD(spans_exported, n);
+			break;
+		}
+		KT_STAT_INC(export_errors);
+		if (res == KT_EXPORT_FAIL || give_up(q)) {
+			kt_warn("export: %s: dropping %zu spans", q->exporter->name, n);
+			KT_STAT_ADD(spans_dropped, n);
+			break;
+		}
+		KT_STAT_INC(export_retries);
+		kt_debug("export: %s: retrying %zu spans in %llu ms", q->exporter->name, n,
+			 (unsigned long long)delay);
+		backoff_sleep(q, delay);
+		delay = delay * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : delay * 2;
+	}
+out:
+	kt_arena_free(&a);
+	kt_span_record_free_list(batch);
+}
+
+static void *export_thread(void *arg)
+{
+	struct kt_export_queue *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (!q->stopping && q->n < q->cfg.batch_max) {
+			if (q->n == 0) {
+				pthread_cond_wait(&q->cond, &q->lock);
+				continue;
+			}
+			uint64_t due = q->first_ns + q->cfg.batch_timeout_ms * 1000000ull;
+			if (now_ns() >= due)
+				break;
+			struct timespec ts;
+			deadline_ts(due, &ts);
+			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		}
+		if (q->n == 0 && q->stopping)
+			break;
+		if (q->n == 0)
+			continue;
+		size_t n;
+		struct kt_span_record *batch = take_batch(q, &n);
+		pthread_mutex_unlock(&q->lock);
+		export_batch(q, batch, n);
+		if (q->exporter->flush)
+			q->exporter->flush(q->exporter);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
+					      const struct kt_export_queue_cfg *cfg)
+{
+	struct kt_export_queue *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->cfg = *cfg;
+	if (q->cfg.batch_max == 0)
+		q->cfg.batch_max = 1;
+	q->exporter = e;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	int err = pthread_create(&q->thread, NULL, export_thread, q);
+	if (err) {
+		kt_err("export: cannot start thread: %s", strerror(err));
+		pthread_cond_destroy(&q->cond);
+		pthread_mutex_destroy(&q->lock);
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
+{
+	r->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->n >= q->cfg.queue_max) {
+		pthread_mutex_unlock(&q->lock);
+		KT_STAT_INC(spans_dropped);
+		uint64_t dropped = KT_STAT_GET(spans_dropped);
+		/* Log the first drop and then every 10000th. */
+		if (dropped == 1 || dropped % 10000 == 0)
+			kt_warn("export: queue full (%zu spans): dropping spans (%llu so far)",
+				q->cfg.queue_max, (unsigned long long)dropped);
+		kt_span_record_free(r);
+		return;
+	}
+	if (q->n == 0)
+		q->first_ns = now_ns();
+	if (q->tail)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->n++;
+	if (q->n == 1 || q->n >= q->cfg.batch_max)
+		pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void kt_export_queue_stop(struct kt_export_queue *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	q->stop_deadline_ns = now_ns() + q->cfg.shutdown_timeout_ms * 1000000ull;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	if (q->exporter->flush)
+		q->exporter->flush(q->exporter);
+	q->exporter->destroy(q->exporter);
+	kt_span_record_free_list(q->head);
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framer.h"
+#include "log.h"
+#include "sandbox_path.h"
+#include "stats.h"
+
+#define HASH_BUCKETS 16384 /* power of two */
+#define ERRORS_LOGGED_PER_CONN 5
+
+struct kt_conn {
+	struct kt_pipeline *p;
+	struct kt_conn *hnext;      /* hash chain */
+	struct kt_conn *prev, *next; /* activity list, most recent first */
+	struct kt_conn_id id;
+	char path[KT_PATH_MAX + 1];
+	const char *transport;
+	const char *path_key; /* resource attribute naming path */
+	uint32_t pid;
+	char comm[KT_COMM_LEN + 1];
+	bool have_sandbox;
+	struct kt_sandbox_ref sandbox;
+	char label[KT_PATH_MAX + 48];
+	struct kt_origin *origin; /* built at the first span */
+	struct kt_reasm reasm;
+	struct kt_framer framer;
+	uint64_t fed; /* bytes fed directly */
+	uint64_t frames;
+	unsigned errors_logged;
+};
+
+struct kt_pipeline {
+	struct kt_pipeline_cfg cfg;
+	kt_span_sink_fn sink;
+	void *sink_ctx;
+	struct kt_conn *buckets[HASH_BUCKETS];
+	struct kt_conn *lru_head, *lru_tail;
+	size_t n_conns;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static size_t conn_hash(const struct kt_conn_id *id)
+{
+	uint64_t h = id->a * 0x9e3779b97f4a7c15ull ^ id->b * 0xc2b2ae3d27d4eb4full ^ id->transport;
+	return (size_t)(h ^ (h >> 29)) & (HASH_BUCKETS - 1);
+}
+
+static bool conn_id_eq(const struct kt_conn_id *x, const struct kt_conn_id *y)
+{
+	return x->a == y->a && x->b == y->b && x->transport == y->transport;
+}
+
+/* Rate-limited per-connection log: a hostile guest cannot flood the log. */
+__attribute__((format(printf, 3, 4))) static void conn_log(struct kt_conn *c,
+							   enum kt_log_level lvl,
+							   const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (lvl <= KT_LOG_WARN && c->errors_logged >= ERRORS_LOGGED_PER_CONN) {
+		if (c->errors_logged++ == ERRORS_LOGGED_PER_CONN)
+			kt_warn("%s: further errors on this connection are only counted",
+				c->label);
+		return;
+	}
+	if (lvl <= KT_LOG_WARN)
+		c->errors_logged++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kt_log(lvl, "%s%s%s: %s", c->label, c->have_sandbox ? " sandbox " : "",
+	       c->have_sandbox ? c->sandbox.id : "", msg);
+}
+
+static void set_label(struct kt_conn *c)
+{
+	if (c->id.transport == KT_TRANSPORT_UNIX)
+		snprintf(c->label, sizeof(c->label), "unix conn %llu (%s)", (unsigned long long)c->id.a,
+			 c->path[0] ? c->path : "path unknown");
+	else
+		snprintf(c->label, sizeof(c->label), "%s %s", c->transport,
+			 c->path[0] ? c->path : "-");
+}
+
+static void set_path(struct kt_conn *c, const char *path, size_t n)
+{
+	if (n > KT_PATH_MAX)
+		n = KT_PATH_MAX;
+	memcpy(c->path, path, n);
+	c->path[n] = '\0';
+	c->have_sandbox = kt_sandbox_from_path(c->path, c->p->cfg.run_root, &c->sandbox);
+	set_label(c);
+}
+
+static void set_writer(struct kt_conn *c, uint32_t pid, const char *comm, size_t n)
+{
+	if (c->pid)
+		return;
+	c->pid = pid;
+	if (n > KT_COMM_LEN)
+		n = KT_COMM_LEN;
+	memcpy(c->comm, comm, n);
+	c->comm[n] = '\0'; /* comm may fill its buffer without a NUL */
+}
+
+static void kv_str(struct kt_kv *kv, const char *key, const char *val)
+{
+	kv->key = (struct kt_str){ key, strlen(key) };
+	kv->value.type = KT_VAL_STRING;
+	kv->value.s = (struct kt_str){ val, strlen(val) };
+}
+
+static void kv_int(struct kt_kv *kv, const char *key, int64_t v)
+{
+	kv->key = (struct kt_str){ key, strlen(key) };
+	kv->value.type = KT_VAL_I64;
+	kv->value.i = v;
+}
+
+/* The katatrace.* resource attributes of this connection (docs/operations.md). */
+static struct kt_origin *conn_origin(struct kt_conn *c)
+{
+	struct kt_kv kv[8];
+	struct kt_kvlist l = { 0, kv };
+
+	if (c->origin)
+		return c->origin;
+	kv_str(&kv[l.n++], "katatrace.transport", c->transport);
+	if (c->path[0])
+		kv_str(&kv[l.n++], c->path_key, c->path);
+	if (c->have_sandbox) {
+		kv_str(&kv[l.n++], "katatrace.sandbox.id", c->sandbox.id);
+		if (c->sandbox.hypervisor)
+			kv_str(&kv[l.n++], "katatrace.hypervisor.name", c->sandbox.hypervisor);
+	}
+	if (c->pid)
+		kv_int(&kv[l.n++], "katatrace.hypervisor.pid", c->pid);
+	if (c->comm[0])
+		kv_str(&kv[l.n++], "katatrace.hypervisor.comm", c->comm);
+	c->origin = kt_origin_new(&l, c->have_sandbox ? c->sandbox.id : NULL, c->label);
+	return c->origin;
+}
+
+/* ------------------------------------------------------------ stream callbacks */
+
+static size_t arena_limit(size_t payload)
+{
+	/* Decoded form is a small multiple of the wire form; bound hostile frames. */
+	return payload * 16 + (64u << 10);
+}
+
+static void on_frame(void *ctx, const uint8_t *payload, size_t len)
+{
+	struct kt_conn *c = ctx;
+	struct kt_decode_error err;
+	enum kt_format used;
+
+	KT_STAT_INC(frames);
+	c->frames++;
+	struct kt_span_record *r = kt_span_record_new(arena_limit(len));
+	if (!r) {
+		KT_STAT_INC(spans_dropped);
+		return;
+	}
+	if (kt_decode_span(c->p->cfg.format, payload, len, &r->arena, &r->span, &used, &err)) {
+		KT_STAT_INC(decode_errors);
+		conn_log(c, KT_LOG_WARN, "frame %" PRIu64 " (%zu bytes, %s) rejected: %s",
+			 c->frames, len, kt_format_name(used), err.msg);
+		kt_span_record_free(r);
+		return;
+	}
+	KT_STAT_INC(spans_decoded);
+	r->origin = kt_origin_get(conn_origin(c));
+	c->p->sink(c->p->sink_ctx, r);
+}
+
+static void on_oversize(void *ctx, uint64_t len)
+{
+	struct kt_conn *c = ctx;
+
+	KT_STAT_INC(frames_oversize);
+	c->errors_logged = 0; /* always worth saying: the stream is now dropped */
+	conn_log(c, KT_LOG_ERROR, "frame header announces %" PRIu64
+		 " bytes, over --max-frame %" PRIu64 ": dropping this stream",
+		 len, c->p->cfg.max_frame);
+}
+
+static void on_resynced(void *ctx, uint64_t skipped)
+{
+	struct kt_conn *c = ctx;
+
+	KT_STAT_INC(resyncs);
+	conn_log(c, KT_LOG_WARN, "resynchronised at a frame boundary after skipping %" PRIu64
+		 " bytes", skipped);
+}
+
+static bool on_validate(void *ctx, const uint8_t *payload, size_t len)
+{
+	struct kt_conn *c = ctx;
+	struct kt_arena a;
+	struct kt_span s;
+	struct kt_decode_error err;
+
+	kt_arena_init(&a, arena_limit(len));
+	bool ok = kt_decode_span(c->p->cfg.format, payload, len, &a, &s, NULL, &err) == 0;
+	kt_arena_free(&a);
+	return ok;
+}
+
+static const struct kt_framer_ops framer_ops = {
+	.frame = on_frame,
+	.oversize = on_oversize,
+	.resynced = on_resynced,
+	.validate = on_validate,
+};
+
+static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n)
+{
+	struct kt_conn *c = ctx;
+	(void)off;
+	kt_framer_push(&c->framer, p, n);
+}
+
+static void on_gap(void *ctx, uint64_t off, uint64_t len)
+{
+	struct kt_conn *c = ctx;
+
+	KT_STAT_INC(gaps);
+	KT_STAT_ADD(gap_bytes, len);
+	conn_log(c, KT_LOG_WARN, "%" PRIu64 " bytes at stream offset %" PRIu64
+		 " were not captured: dropping the frame they belong to", len, off);
+	kt_framer_gap(&c->framer);
+}
+
+static const struct kt_reasm_ops reasm_ops = { .data = on_data, .gap = on_gap };
+
+/* ------------------------------------------------------------ connection table */
+
+static void lru_unlink(struct kt_pipeline *p, struct kt_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->lru_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		p->lru_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void lru_touch(struct kt_pipeline *p, struct kt_conn *c)
+{
+	if (p->lru_head == c)
+		return;
+	lru_unlink(p, c);
+	c->next = p->lru_head;
+	if (p->lru_head)
+		p->lru_head->prev = c;
+	p->lru_head = c;
+	if (!p->lru_tail)
+		p->lru_tail = c;
+}
+
+static struct kt_conn *conn_find(struct kt_pipeline *p, const struct kt_conn_id *id)
+{
+	for (struct kt_conn *c = p->buckets[conn_hash(id)]; c; c = c->hnext)
+		if (conn_id_eq(&c->id, id))
+			return c;
+	return NULL;
+}
+
+/* Ends a connection: flushes what can still be decoded, then frees it. */
+static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
+{
+	kt_reasm_finish(&c->reasm);
+	uint64_t partial = kt_framer_finish(&c->framer);
+	if (partial) {
+		KT_STAT_INC(frames_truncated);
+		conn_log(c, KT_LOG_INFO, "stream ended inside a frame (%" PRIu64
+			 " bytes discarded)", partial);
+	}
+	conn_log(c, KT_LOG_DEBUG, "closed after %" PRIu64 " frames", c->frames);
+
+	struct kt_conn **pp = &p->buckets[conn_hash(&c->id)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	lru_unlink(p, c);
+	p->n_conns--;
+	kt_reasm_free(&c->reasm);
+	kt_framer_free(&c->framer);
+	kt_origin_put(c->origin);
+	free(c);
+}
+
+static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *id,
+				const char *transport, const char *path_key)
+{
+	if (p->n_conns >= p->cfg.max_conns && p->lru_tail) {
+		kt_warn("more than %zu connections: finishing the least recently active",
+			p->cfg.max_conns);
+		conn_finish(p, p->lru_tail);
+	}
+	struct kt_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->p = p;
+	c->id = *id;
+	c->transport = transport;
+	c->path_key = path_key;
+	set_label(c);
+	kt_reasm_init(&c->reasm, &p->cfg.reasm, &reasm_ops, c);
+	kt_framer_init(&c->framer, p->cfg.max_frame, &framer_ops, c);
+	size_t h = conn_hash(id);
+	c->hnext = p->buckets[h];
+	p->buckets[h] = c;
+	p->n_conns++;
+	lru_touch(p, c);
+	KT_STAT_INC(connections);
+	return c;
+}
+
+static const char *transport_name(uint32_t t)
+{
+	return t == KT_TRANSPORT_VSOCK ? "vsock" : "hybrid-vsock";
+}
+
+/* ------------------------------------------------------------ public */
+
+struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_sink_fn sink,
+				    void *sink_ctx)
+{
+	struct kt_pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->cfg = *cfg;
+	if (!p->cfg.run_root)
+		p->cfg.run_root = "";
+	p->sink = sink;
+	p->sink_ctx = sink_ctx;
+	return p;
+}
+
+void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns)
+{
+	const struct kt_rec_hdr *h = rec;
+
+	if (size < sizeof(*h)) {
+		kt_warn("capture: short record (%zu bytes) ignored", size);
+		return;
+	}
+	KT_STAT_INC(records);
+	struct kt_conn *c = conn_find(p, &h->conn);
+
+	switch (h->type) {
+	case KT_REC_CONN: {
+		const struct kt_rec_conn *cr = rec;
+		if (size < sizeof(*cr))
+			return;
+		/* The kernel forgot this connection and saw it again: a new instance. */
+		if (c)
+			conn_finish(p, c);
+		c = conn_new(p, &h->conn, transport_name(h->conn.transport),
+			     "katatrace.socket.path");
+		if (!c)
+			return;
+		set_path(c, cr->path, cr->path_len);
+		if (h->dir == KT_DIR_TO_SERVER)
+			set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
+		conn_log(c, KT_LOG_DEBUG, "new connection from pid %u (%s)", h->tgid,
+			 h->pcomm[0] ? c->comm : "?");
+		return;
+	}
+	case KT_REC_DATA:
+		if (size < sizeof(*h) + h->len) {
+			kt_warn("capture: truncated data record ignored");
+			return;
+		}
+		/* fallthrough */
+	case KT_REC_GAP:
+		/* Agent spans flow towards the listener; the other way is not ours. */
+		if (h->dir != KT_DIR_TO_SERVER)
+			return;
+		if (!c) {
+			c = conn_new(p, &h->conn, transport_name(h->conn.transport),
+				     "katatrace.socket.path");
+			if (!c)
+				return;
+		}
+		set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
+		lru_touch(p, c);
+		if (h->type == KT_REC_DATA) {
+			KT_STAT_ADD(bytes_captured, h->len);
+			kt_reasm_data(&c->reasm, h->offset, (const uint8_t *)(h + 1), h->len,
+				      h->flags & KT_F_PRIOR_LOSS, now_ns);
+		} else {
+			const char *why = h->flags & KT_F_OVER_CAP ? "over the per-write cap"
+					  : h->flags & KT_F_UNSUPPORTED
+						  ? "sent by a call the probe cannot read"
+						  : "unreadable";
+			conn_log(c, KT_LOG_WARN, "%u bytes %s", h->len, why);
+			kt_reasm_gap(&c->reasm, h->offset, h->len, now_ns);
+		}
+		return;
+	case KT_REC_CLOSE:
+		if (c && h->dir == KT_DIR_TO_SERVER)
+			conn_finish(p, c);
+		return;
+	default:
+		kt_warn("capture: unknown record type %u ignored", h->type);
+	}
+}
+
+struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_info *info)
+{
+	struct kt_conn *old = conn_find(p, &info->id);
+	if (old)
+		conn_finish(p, old);
+	bool file = info->transport && strcmp(info->transport, "file") == 0;
+	struct kt_conn *c = conn_new(p, &info->id, info->transport ? info->transport : "unknown",
+				     file ? "katatrace.file.path" : "katatrace.socket.path");
+	if (!c)
+		return NULL;
+	if (info->path)
+		set_path(c, info->path, strlen(info->path));
+	if (info->pid || info->comm)
+		set_writer(c, info->pid, info->comm ? info->comm : "",
+			   info->comm ? strlen(info->comm) : 0);
+	return c;
+}
+
+void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *data, size_t n)
+{
+	lru_touch(p, c);
+	KT_STAT_ADD(bytes_captured, n);
+	c->fed += n;
+	kt_framer_push(&c->framer, data, n);
+}
+
+void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c)
+{
+	conn_finish(p, c);
+}
+
+void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
+{
+	for (struct kt_conn *c = p->lru_head; c; c = c->next)
+		kt_reasm_tick(&c->reasm, now_ns);
+}
+
+void kt_pipeline_finish_all(struct kt_pipeline *p)
+{
+	while (p->lru_head)
+		conn_finish(p, p->lru_head);
+}
+
+size_t kt_pipeline_conn_count(const struct kt_pipeline *p)
+{
+	return p->n_conns;
+}
+
+void kt_pipeline_free(struct kt_pipeline *p)
+{
+	if (!p)
+		return;
+	kt_pipeline_finish_all(p);
+	free(p);
+}

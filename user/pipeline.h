@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * From capture records to decoded spans: keeps one entry per connection,
+ * reassembles its agent-to-host byte stream, frames it, decodes each frame
+ * and hands span records to a sink (the export queue). Errors stay inside
+ * their connection: a hostile stream cannot disturb the others.
+ *
+ * Fed by the BPF ring buffer (kt_pipeline_record) or directly with bytes
+ * (kt_pipeline_open/feed/close: socket capture and offline decoding).
+ */
+#ifndef KT_PIPELINE_H
+#define KT_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "reasm.h"
+#include "span_record.h"
+#include "stream_record.h"
+
+struct kt_pipeline_cfg {
+	enum kt_format format;
+	uint64_t max_frame;       /* payload cap (--max-frame) */
+	struct kt_reasm_cfg reasm;
+	size_t max_conns;         /* beyond it the least recently active is finished */
+	const char *run_root;     /* prefix of Kata's runtime paths ("" = /) */
+};
+
+#define KT_PIPELINE_DEFAULTS                                                                   \
+	{                                                                                       \
+		.format = KT_FORMAT_AUTO, .max_frame = 16u << 20,                               \
+		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
+		.max_conns = 65536, .run_root = "",                                             \
+	}
+
+typedef void (*kt_span_sink_fn)(void *ctx, struct kt_span_record *r);
+
+/* Static facts about a connection fed directly. */
+struct kt_conn_info {
+	struct kt_conn_id id;
+	const char *path;      /* socket path or file name; may be NULL */
+	uint32_t pid;          /* peer (hypervisor) process, 0 if unknown */
+	const char *comm;      /* its name, may be NULL */
+	const char *transport; /* katatrace.transport value, e.g. "hybrid-vsock" */
+};
+
+struct kt_pipeline;
+struct kt_conn;
+
+struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_sink_fn sink,
+				    void *sink_ctx);
+/* One ring buffer record (any struct kt_rec_*). */
+void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns);
+
+struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_info *info);
+/* In-order bytes of the agent-to-host direction. */
+void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *data, size_t n);
+/* End of stream; c is freed. */
+void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c);
+
+/* Periodic work: declares overdue reassembly holes. */
+void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns);
+/* Finishes every connection (shutdown). */
+void kt_pipeline_finish_all(struct kt_pipeline *p);
+size_t kt_pipeline_conn_count(const struct kt_pipeline *p);
+void kt_pipeline_free(struct kt_pipeline *p);
+
+#endif
