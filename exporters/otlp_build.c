@@ -351,66 +351,60 @@ static bool origin_has_key(const struct kt_origin *o, struct kt_str key)
 	return false;
 }
 
-static const struct kt_kvlist empty_list;
+/*
+ * The resource attributes a span gets, before the origin's: the agent's in
+ * their order with an SDK-default service.name replaced in place, or
+ * service.name appended when the agent sent none. An agent attribute whose
+ * key the origin also sets is left out: the transport is authoritative for
+ * katatrace.* and OTLP keys must be unique.
+ */
+struct eff_resource {
+	size_t n;
+	const struct kt_kv **kv;
+};
 
-static const struct kt_kvlist *agent_resource(const struct kt_span *s)
+static int effective_resource(const struct kt_span *s, const struct kt_origin *origin,
+			      const struct kt_kv *service, struct eff_resource *out,
+			      struct kt_arena *a)
 {
-	return s->resource_present ? &s->resource : &empty_list;
+	size_t n_agent = s->resource_present ? s->resource.n : 0;
+	out->n = 0;
+	out->kv = kt_arena_calloc(a, n_agent + 1, sizeof(*out->kv));
+	if (!out->kv)
+		return -1;
+	bool have_service = false;
+	for (size_t i = 0; i < n_agent; i++) {
+		const struct kt_kv *kv = &s->resource.kv[i];
+		if (origin_has_key(origin, kv->key))
+			continue;
+		if (str_eq(kv->key, service->key)) {
+			have_service = true;
+			if (is_default_service_name(&kv->value))
+				kv = service;
+		}
+		out->kv[out->n++] = kv;
+	}
+	if (!have_service && !origin_has_key(origin, service->key))
+		out->kv[out->n++] = service;
+	return 0;
 }
 
-/*
- * The agent's attributes in their order (service.name defaulted in place),
- * service.name appended when the agent sent none, then the origin's. An
- * agent attribute whose key the origin also sets is left out: the transport
- * is authoritative for katatrace.* and OTLP keys must be unique.
- */
-static pb_resource *build_resource(const struct kt_span *s, const struct kt_origin *origin,
-				   const struct kt_resource_cfg *cfg, struct kt_arena *a)
+static pb_resource *build_resource(const struct eff_resource *eff, const struct kt_origin *origin,
+				   struct kt_arena *a)
 {
-	const struct kt_kvlist *agent = agent_resource(s);
 	size_t n_origin = origin ? origin->attrs.n : 0;
-	size_t cap = agent->n + 1 + n_origin;
+	size_t n = eff->n + n_origin;
 	pb_resource *r = kt_arena_alloc(a, sizeof(*r));
 	pb_kv *kvs;
 	pb_any *vals;
-	pb_kv **ptrs = alloc_kvs(cap, &kvs, &vals, a);
+	pb_kv **ptrs = alloc_kvs(n ? n : 1, &kvs, &vals, a);
 	if (!r || !ptrs)
 		return NULL;
 	opentelemetry__proto__resource__v1__resource__init(r);
-
-	const char *svc = cfg && cfg->service_name ? cfg->service_name : KT_DEFAULT_SERVICE_NAME;
-	const struct kt_value svc_value = {
-		.type = KT_VAL_STRING,
-		.s = { .ptr = svc, .len = strlen(svc) },
-	};
-	const struct kt_str svc_key = { .ptr = "service.name", .len = strlen("service.name") };
-	bool have_service = false;
-	size_t n = 0;
-
-	for (size_t i = 0; i < agent->n; i++) {
-		const struct kt_kv *kv = &agent->kv[i];
-		const struct kt_value *v = &kv->value;
-		if (origin_has_key(origin, kv->key))
-			continue;
-		if (str_eq(kv->key, svc_key)) {
-			have_service = true;
-			if (is_default_service_name(v))
-				v = &svc_value;
-		}
-		if (fill_kv(&kvs[n], &vals[n], kv->key, v, a))
+	for (size_t i = 0; i < n; i++) {
+		const struct kt_kv *kv = i < eff->n ? eff->kv[i] : &origin->attrs.kv[i - eff->n];
+		if (fill_kv(&kvs[i], &vals[i], kv->key, &kv->value, a))
 			return NULL;
-		n++;
-	}
-	if (!have_service && !origin_has_key(origin, svc_key)) {
-		if (fill_kv(&kvs[n], &vals[n], svc_key, &svc_value, a))
-			return NULL;
-		n++;
-	}
-	for (size_t i = 0; i < n_origin; i++) {
-		const struct kt_kv *kv = &origin->attrs.kv[i];
-		if (fill_kv(&kvs[n], &vals[n], kv->key, &kv->value, a))
-			return NULL;
-		n++;
 	}
 	r->n_attributes = n;
 	r->attributes = ptrs;
@@ -492,46 +486,43 @@ static bool values_eq(const struct kt_value *x, const struct kt_value *y)
 	return true;
 }
 
-static bool kvlists_eq(const struct kt_kvlist *x, const struct kt_kvlist *y)
-{
-	if (x->n != y->n)
-		return false;
-	for (size_t i = 0; i < x->n; i++)
-		if (!str_eq(x->kv[i].key, y->kv[i].key) ||
-		    !values_eq(&x->kv[i].value, &y->kv[i].value))
-			return false;
-	return true;
-}
-
 struct group {
 	uint64_t hash;
 	uint64_t origin_id;
-	const struct kt_span_record *first;
+	const struct kt_origin *origin;
+	struct eff_resource res;
 	size_t n_spans;
-	pb_resource_spans *rs;
+	pb_scope_spans *ss;
 };
 
-static uint64_t group_hash(const struct kt_span_record *r)
+static uint64_t group_hash(uint64_t origin_id, const struct eff_resource *e)
 {
-	uint64_t oid = r->origin ? r->origin->id : 0;
-	const struct kt_kvlist *l = agent_resource(&r->span);
-	uint64_t h = fnv(0xcbf29ce484222325ull, &oid, sizeof(oid));
-	for (size_t i = 0; i < l->n; i++) {
-		h = fnv(h, &l->kv[i].key.len, sizeof(size_t));
-		h = fnv(h, l->kv[i].key.ptr, l->kv[i].key.len);
-		h = hash_value(h, &l->kv[i].value);
+	uint64_t h = fnv(0xcbf29ce484222325ull, &origin_id, sizeof(origin_id));
+	for (size_t i = 0; i < e->n; i++) {
+		h = fnv(h, &e->kv[i]->key.len, sizeof(size_t));
+		h = fnv(h, e->kv[i]->key.ptr, e->kv[i]->key.len);
+		h = hash_value(h, &e->kv[i]->value);
 	}
 	return h;
 }
 
-/* Absent and empty agent resources map to the same OTLP resource. */
-static bool same_group(const struct group *g, uint64_t h, const struct kt_span_record *r)
+static bool same_group(const struct group *g, uint64_t h, uint64_t origin_id,
+		       const struct eff_resource *e)
 {
-	uint64_t oid = r->origin ? r->origin->id : 0;
-	return g->hash == h && g->origin_id == oid &&
-	       kvlists_eq(agent_resource(&g->first->span), agent_resource(&r->span));
+	if (g->hash != h || g->origin_id != origin_id || g->res.n != e->n)
+		return false;
+	for (size_t i = 0; i < e->n; i++)
+		if (!str_eq(g->res.kv[i]->key, e->kv[i]->key) ||
+		    !values_eq(&g->res.kv[i]->value, &e->kv[i]->value))
+			return false;
+	return true;
 }
 
+/*
+ * Spans whose origin and resulting resource are the same share a
+ * ResourceSpans: an agent that sent no resource and one that sent the SDK
+ * default end up together.
+ */
 kt_otlp_request *kt_otlp_build(const struct kt_span_record *head, const struct kt_resource_cfg *cfg,
 			       struct kt_arena *a)
 {
@@ -546,6 +537,14 @@ kt_otlp_request *kt_otlp_build(const struct kt_span_record *head, const struct k
 	if (!n)
 		return req;
 
+	const char *svc = cfg && cfg->service_name ? cfg->service_name : KT_DEFAULT_SERVICE_NAME;
+	struct kt_kv *service = kt_arena_alloc(a, sizeof(*service));
+	if (!service)
+		return NULL;
+	service->key = (struct kt_str){ .ptr = "service.name", .len = strlen("service.name") };
+	service->value.type = KT_VAL_STRING;
+	service->value.s = (struct kt_str){ .ptr = svc, .len = strlen(svc) };
+
 	/* Pass 1: assign every record a group, in order of first appearance. */
 	struct group *groups = kt_arena_calloc(a, n, sizeof(*groups));
 	size_t *gidx = kt_arena_calloc(a, n, sizeof(*gidx));
@@ -553,14 +552,19 @@ kt_otlp_request *kt_otlp_build(const struct kt_span_record *head, const struct k
 		return NULL;
 	size_t n_groups = 0, i = 0;
 	for (const struct kt_span_record *r = head; r; r = r->next, i++) {
-		uint64_t h = group_hash(r);
+		struct eff_resource e;
+		if (effective_resource(&r->span, r->origin, service, &e, a))
+			return NULL;
+		uint64_t oid = r->origin ? r->origin->id : 0;
+		uint64_t h = group_hash(oid, &e);
 		size_t g = 0;
-		while (g < n_groups && !same_group(&groups[g], h, r))
+		while (g < n_groups && !same_group(&groups[g], h, oid, &e))
 			g++;
 		if (g == n_groups) {
 			groups[g].hash = h;
-			groups[g].origin_id = r->origin ? r->origin->id : 0;
-			groups[g].first = r;
+			groups[g].origin_id = oid;
+			groups[g].origin = r->origin;
+			groups[g].res = e;
 			n_groups++;
 		}
 		groups[g].n_spans++;
@@ -588,15 +592,15 @@ kt_otlp_request *kt_otlp_build(const struct kt_span_record *head, const struct k
 		ss_ptrs[0] = ss;
 		rs->n_scope_spans = 1;
 		rs->scope_spans = ss_ptrs;
-		rs->resource = build_resource(&groups[g].first->span, groups[g].first->origin, cfg, a);
+		rs->resource = build_resource(&groups[g].res, groups[g].origin, a);
 		if (!rs->resource)
 			return NULL;
-		groups[g].rs = rs;
+		groups[g].ss = ss;
 		rs_ptrs[g] = rs;
 	}
 	i = 0;
 	for (const struct kt_span_record *r = head; r; r = r->next, i++) {
-		pb_scope_spans *ss = groups[gidx[i]].rs->scope_spans[0];
+		pb_scope_spans *ss = groups[gidx[i]].ss;
 		pb_span *s = build_span(&r->span, a);
 		if (!s)
 			return NULL;

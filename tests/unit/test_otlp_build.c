@@ -436,6 +436,8 @@ Test(otlp_build, resource_service_name_rules)
 		r->span.resource = FX_LIST(a, fx_kv_bool(a, "a.bool", true),
 					   fx_kv_str(a, "service.name", cases[i].agent),
 					   fx_kv_str(a, "zz", "last"));
+		/* One origin each keeps the cases in separate ResourceSpans. */
+		r->origin = fx_origin("t", NULL);
 		fx_append(&fx.head, r);
 	}
 	kt_otlp_request *req = build();
@@ -443,7 +445,7 @@ Test(otlp_build, resource_service_name_rules)
 	for (size_t i = 0; i < n_cases; i++) {
 		size_t n;
 		const pb_kv *const *kv = res_attrs(req->resource_spans[i], &n);
-		cr_assert_eq(n, 3);
+		cr_assert_eq(n, 4);
 		assert_key(kv[0], "a.bool");
 		cr_assert_eq(kv[0]->value->value_case, AV(BOOL_VALUE));
 		assert_str_attr(kv[1], "service.name", cases[i].want);
@@ -464,24 +466,40 @@ Test(otlp_build, resource_non_string_service_name_kept)
 	cr_assert_eq(kv[0]->value->int_value, 5);
 }
 
-Test(otlp_build, resource_empty_agent_resource_like_absent)
+/* Absent, empty and SDK-default agent resources give the same resource. */
+Test(otlp_build, resource_equivalent_agent_resources_share_a_group)
 {
 	struct kt_span_record *a = fx_record("absent");
 	struct kt_span_record *b = fx_record("empty");
 	b->span.resource_present = true;
+	struct kt_span_record *c = fx_record("default");
+	c->span.resource_present = true;
+	c->span.resource = FX_LIST(&c->arena, fx_kv_str(&c->arena, "service.name", "unknown_service"));
+	struct kt_span_record *d = fx_record("explicit");
+	d->span.resource_present = true;
+	d->span.resource = FX_LIST(&d->arena, fx_kv_str(&d->arena, "service.name", "svc-from-flag"));
+	struct kt_span_record *other = fx_record("other-origin");
 	struct kt_origin *o = fx_origin("vsock", NULL);
 	a->origin = o;
 	b->origin = kt_origin_get(o);
+	c->origin = kt_origin_get(o);
+	d->origin = kt_origin_get(o);
+	other->origin = fx_origin("vsock", NULL);
 	fx_append(&fx.head, a);
+	fx_append(&fx.head, other);
 	fx_append(&fx.head, b);
+	fx_append(&fx.head, c);
+	fx_append(&fx.head, d);
 	kt_otlp_request *req = build();
-	cr_assert_eq(req->n_resource_spans, 1);
+	cr_assert_eq(req->n_resource_spans, 2);
 	size_t n;
 	const pb_kv *const *kv = res_attrs(req->resource_spans[0], &n);
 	cr_assert_eq(n, 2);
 	assert_str_attr(kv[0], "service.name", "svc-from-flag");
 	assert_str_attr(kv[1], "katatrace.transport", "vsock");
-	cr_assert_eq(req->resource_spans[0]->scope_spans[0]->n_spans, 2);
+	cr_assert_eq(req->resource_spans[0]->scope_spans[0]->n_spans, 4);
+	cr_assert_eq(req->resource_spans[1]->scope_spans[0]->n_spans, 1);
+	ASSERT_BIN_LIT(req->resource_spans[1]->scope_spans[0]->spans[0]->name, "other-origin");
 }
 
 Test(otlp_build, resource_origin_keys_override_agent)
