@@ -79,11 +79,9 @@ static char *decode_part(const char *s, size_t n)
 		}
 	}
 	out[o] = '\0';
-	/* A decoded NUL would silently cut the header short. */
-	if (memchr(out, '\0', o)) {
-		free(out);
-		return strdup("");
-	}
+	/* A decoded NUL would cut the header short: make the entry invalid. */
+	if (memchr(out, '\0', o))
+		out[0] = '\x01';
 	return out;
 }
 
@@ -101,7 +99,7 @@ static bool is_token(const char *s)
 static bool is_field_value(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 && *s != '\t')
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
 			return false;
 	return true;
 }
@@ -261,8 +259,8 @@ static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_re
 
 	h->resp_len = 0;
 	h->errbuf[0] = '\0';
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
 	CURLcode rc = curl_easy_perform(h->curl);
 	/* The handle must not keep a pointer to the freed body. */
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);

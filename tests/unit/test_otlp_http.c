@@ -409,12 +409,14 @@ Test(otlp_http, bad_scheme_is_fail)
 Test(otlp_http, header_injection_refused)
 {
 	server_start(1, 200);
-	struct kt_exporter *e = exporter("a=1%0d%0aInjected: yes,b=2", 5000);
+	struct kt_exporter *e = exporter("a=1%0d%0aInjected: yes,b=2,c=x%00y,d%0a=1", 5000);
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_OK);
 	server_join();
 	char v[64];
 	cr_assert_null(header(&srv.reqs[0], "Injected", v, sizeof(v)));
 	cr_assert_null(header(&srv.reqs[0], "a", v, sizeof(v)));
+	cr_assert_null(header(&srv.reqs[0], "c", v, sizeof(v)));
+	cr_assert_null(header(&srv.reqs[0], "d", v, sizeof(v)));
 	cr_assert_str_eq(header(&srv.reqs[0], "b", v, sizeof(v)), "2");
 }
 
