@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Console exporter: one line per span, for people watching a terminal.
+ *
+ *   2023-11-14T22:13:20.000005Z sandbox=<id|-> trace=<hex> span=<hex>
+ *   parent=<hex|-> "CreateContainer" 250.0ms internal unset mod="rpc.rs" ...
+ *
+ * Everything taken from a span is untrusted: control characters, C1 codes,
+ * line/paragraph separators, bidi overrides and invalid UTF-8 are escaped so
+ * that a span cannot forge lines or drive the terminal.
+ */
+#include "exporter.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+
+#define MAX_ATTRS 4	   /* attributes shown per span */
+#define MAX_VALUE_CHARS 48 /* characters of one value before "…" */
+#define MAX_NAME_CHARS 96
+#define MAX_ID_CHARS 64
+
+struct console {
+	struct kt_exporter base;
+	FILE *out;
+};
+
+struct line {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct line *l, const void *s, size_t n)
+{
+	if (l->oom || !n)
+		return;
+	if (l->cap - l->len < n + 1) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		while (cap - l->len < n + 1)
+			cap *= 2;
+		char *np = realloc(l->p, cap);
+		if (!np) {
+			l->oom = true;
+			return;
+		}
+		l->p = np;
+		l->cap = cap;
+	}
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = '\0';
+}
+
+static void puts_(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+static void putf(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct line *l, const char *fmt, ...)
+{
+	char buf[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(l, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* Decodes one UTF-8 sequence; returns its length, 0 if invalid. */
+static size_t utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
+{
+	uint8_t c = p[0];
+	size_t len;
+	uint32_t v, min;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		v = c & 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		v = c & 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		v = c & 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+/* Code points that could move the cursor, end the line or reorder text. */
+static bool cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	       cp == 0x200e || cp == 0x200f || cp == 0x061c || cp == 0xfeff;
+}
+
+/*
+ * Appends s escaped (backslash, and quote when quoted), keeping at most
+ * max_chars characters and marking the cut with "…".
+ */
+static void put_text(struct line *l, const uint8_t *s, size_t n, size_t max_chars, bool quoted)
+{
+	size_t chars = 0;
+	if (quoted)
+		put(l, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		if (chars == max_chars) {
+			puts_(l, "…");
+			break;
+		}
+		uint32_t cp;
+		size_t adv = utf8_decode(s + i, n - i, &cp);
+		if (!adv) {
+			putf(l, "\\x%02x", s[i]);
+			i++;
+		} else if (cp == '\\' || (quoted && cp == '"')) {
+			put(l, "\\", 1);
+			put(l, s + i, 1);
+			i++;
+		} else if (cp == '\n') {
+			puts_(l, "\\n");
+			i++;
+		} else if (cp == '\t') {
+			puts_(l, "\\t");
+			i++;
+		} else if (cp == '\r') {
+			puts_(l, "\\r");
+			i++;
+		} else if (cp_unsafe(cp)) {
+			if (cp < 0x100)
+				putf(l, "\\x%02x", (unsigned)cp);
+			else
+				putf(l, "\\u%04x", (unsigned)cp);
+			i += adv;
+		} else {
+			put(l, s + i, adv);
+			i += adv;
+		}
+		chars++;
+	}
+	if (quoted)
+		put(l, "\"", 1);
+}
+
+static void put_hex(struct line *l, ProtobufCBinaryData b)
+{
+	if (!b.len) {
+		put(l, "-", 1);
+		return;
+	}
+	for (size_t i = 0; i < b.len; i++)
+		putf(l, "%02x", b.data[i]);
+}
+
+/* Go-style durations: 512ns, 12.3µs, 250.0ms, 1.234s, 2m3.500s. */
+static void put_duration(struct line *l, uint64_t start, uint64_t end)
+{
+	if (end < start) {
+		put(l, "?", 1);
+		return;
+	}
+	uint64_t d = end - start;
+	if (d < 1000)
+		putf(l, "%" PRIu64 "ns", d);
+	else if (d < 1000000)
+		putf(l, "%.1fµs", (double)d / 1e3);
+	else if (d < 1000000000)
+		putf(l, "%.1fms", (double)d / 1e6);
+	else if (d < UINT64_C(60000000000))
+		putf(l, "%.3fs", (double)d / 1e9);
+	else
+		putf(l, "%" PRIu64 "m%.3fs", d / UINT64_C(60000000000),
+		     (double)(d % UINT64_C(60000000000)) / 1e9);
+}
+
+static void put_time(struct line *l, uint64_t ns)
+{
+	time_t secs = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	if (!gmtime_r(&secs, &tm)) {
+		putf(l, "%" PRIu64, ns);
+		return;
+	}
+	putf(l, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u / 1000u));
+}
+
+static const char *kind_name(int k)
+{
+	static const char *const names[] = { "unspecified", "internal", "server",
+					     "client",	    "producer", "consumer" };
+	return k >= 0 && k < 6 ? names[k] : "?";
+}
+
+static void put_value(struct line *l, const pb_any *v, size_t budget);
+
+static void put_scalar(struct line *l, const pb_any *v, size_t budget)
+{
+	switch (v->value_case) {
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+		put_text(l, v->string_value.data, v->string_value.len, budget, true);
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+		puts_(l, v->bool_value ? "true" : "false");
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+		putf(l, "%" PRId64, v->int_value);
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+		putf(l, "%g", v->double_value);
+		break;
+	default:
+		put(l, "?", 1);
+		break;
+	}
+}
+
+static void put_value(struct line *l, const pb_any *v, size_t budget)
+{
+	if (!v) {
+		put(l, "?", 1);
+		return;
+	}
+	if (v->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE) {
+		put_scalar(l, v, budget);
+		return;
+	}
+	const Opentelemetry__Proto__Common__V1__ArrayValue *a = v->array_value;
+	size_t n = a ? a->n_values : 0;
+	put(l, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 4) {
+			puts_(l, ",…");
+			break;
+		}
+		if (i)
+			put(l, ",", 1);
+		put_scalar(l, a->values[i], budget / 4);
+	}
+	put(l, "]", 1);
+}
+
+/* Bookkeeping attributes from tracing-opentelemetry; rarely what one wants. */
+static bool attr_is_noise(ProtobufCBinaryData key)
+{
+	static const char *const prefixes[] = { "code.", "thread." };
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (key.len >= n && memcmp(key.data, prefixes[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const pb_any *resource_attr(const pb_resource *r, const char *key)
+{
+	if (!r)
+		return NULL;
+	size_t n = strlen(key);
+	for (size_t i = 0; i < r->n_attributes; i++) {
+		const pb_kv *kv = r->attributes[i];
+		if (kv->key.len == n && memcmp(kv->key.data, key, n) == 0)
+			return kv->value;
+	}
+	return NULL;
+}
+
+static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
+{
+	put_time(l, s->start_time_unix_nano);
+	puts_(l, " sandbox=");
+	if (sandbox && sandbox->value_case ==
+			       OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+	    sandbox->string_value.len)
+		put_text(l, sandbox->string_value.data, sandbox->string_value.len, MAX_ID_CHARS,
+			 false);
+	else
+		put(l, "-", 1);
+	puts_(l, " trace=");
+	put_hex(l, s->trace_id);
+	puts_(l, " span=");
+	put_hex(l, s->span_id);
+	puts_(l, " parent=");
+	put_hex(l, s->parent_span_id);
+	put(l, " ", 1);
+	put_text(l, s->name.data, s->name.len, MAX_NAME_CHARS, true);
+	put(l, " ", 1);
+	put_duration(l, s->start_time_unix_nano, s->end_time_unix_nano);
+	put(l, " ", 1);
+	puts_(l, kind_name((int)s->kind));
+	put(l, " ", 1);
+	int code = s->status ? (int)s->status->code : 0;
+	puts_(l, code == 1 ? "ok" : code == 2 ? "error" : "unset");
+	if (s->status && s->status->message.len) {
+		put(l, ":", 1);
+		put_text(l, s->status->message.data, s->status->message.len, MAX_VALUE_CHARS,
+			 true);
+	}
+	size_t shown = 0, skipped = 0;
+	for (size_t i = 0; i < s->n_attributes; i++) {
+		const pb_kv *kv = s->attributes[i];
+		if (shown == MAX_ATTRS || attr_is_noise(kv->key)) {
+			skipped++;
+			continue;
+		}
+		put(l, " ", 1);
+		put_text(l, kv->key.data, kv->key.len, 32, false);
+		put(l, "=", 1);
+		put_value(l, kv->value, MAX_VALUE_CHARS);
+		shown++;
+	}
+	if (skipped)
+		putf(l, " (+%zu attrs)", skipped);
+	if (s->n_events)
+		putf(l, " events=%zu", s->n_events);
+	if (s->n_links)
+		putf(l, " links=%zu", s->n_links);
+	put(l, "\n", 1);
+}
+
+static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp_request *req,
+					    size_t n_spans)
+{
+	(void)n_spans;
+	struct console *c = (struct console *)e;
+	struct line l = { 0 };
+	for (size_t i = 0; i < req->n_resource_spans; i++) {
+		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = req->resource_spans[i];
+		const pb_any *sandbox = resource_attr(rs->resource, "katatrace.sandbox.id");
+		for (size_t j = 0; j < rs->n_scope_spans; j++) {
+			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[j];
+			for (size_t k = 0; k < ss->n_spans; k++)
+				format_span(&l, ss->spans[k], sandbox);
+		}
+	}
+	if (l.oom) {
+		free(l.p);
+		return KT_EXPORT_RETRY;
+	}
+	/* One write for the whole batch keeps lines whole. */
+	bool failed = l.len && fwrite(l.p, 1, l.len, c->out) != l.len;
+	free(l.p);
+	if (failed) {
+		clearerr(c->out);
+		return KT_EXPORT_FAIL;
+	}
+	return KT_EXPORT_OK;
+}
+
+static void console_flush(struct kt_exporter *e)
+{
+	fflush(((struct console *)e)->out);
+}
+
+static void console_destroy(struct kt_exporter *e)
+{
+	if (e) {
+		console_flush(e);
+		free(e);
+	}
+}
+
+struct kt_exporter *kt_exporter_console_new(FILE *out)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->base.name = "console";
+	c->base.export = console_export;
+	c->base.flush = console_flush;
+	c->base.destroy = console_destroy;
+	c->out = out ? out : stdout;
+	return &c->base;
+}

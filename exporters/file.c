@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * File exporter: OTLP/JSON lines (one ExportTraceServiceRequest per line),
+ * the format of the Collector's file exporter, so its output can be replayed
+ * with the Collector's otlpjsonfile receiver. The file is opened for append;
+ * "-" writes to stdout.
+ */
+#include "exporter.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "otlp_json.h"
+
+struct file_exporter {
+	struct kt_exporter base;
+	FILE *f;
+	bool is_stdout;
+	char *path;
+};
+
+static enum kt_export_result file_export(struct kt_exporter *e, const kt_otlp_request *req,
+					 size_t n_spans)
+{
+	(void)n_spans;
+	struct file_exporter *fe = (struct file_exporter *)e;
+	size_t len;
+	char *json = kt_otlp_json_encode(req, &len);
+	if (!json)
+		return KT_EXPORT_RETRY; /* out of memory: may pass */
+	/* The newline goes into the same write so a line is never split. */
+	json[len] = '\n';
+	size_t w = fwrite(json, 1, len + 1, fe->f);
+	free(json);
+	if (w != len + 1 || ferror(fe->f)) {
+		/* A partial line cannot be retried without duplicating data. */
+		kt_err("file exporter: writing %s: %s", fe->path, strerror(errno));
+		clearerr(fe->f);
+		return KT_EXPORT_FAIL;
+	}
+	return KT_EXPORT_OK;
+}
+
+static void file_flush(struct kt_exporter *e)
+{
+	struct file_exporter *fe = (struct file_exporter *)e;
+	if (fflush(fe->f) != 0) {
+		kt_err("file exporter: flushing %s: %s", fe->path, strerror(errno));
+		clearerr(fe->f);
+	}
+}
+
+static void file_destroy(struct kt_exporter *e)
+{
+	struct file_exporter *fe = (struct file_exporter *)e;
+	if (!fe)
+		return;
+	if (fe->is_stdout)
+		file_flush(e);
+	else if (fclose(fe->f) != 0)
+		kt_err("file exporter: closing %s: %s", fe->path, strerror(errno));
+	free(fe->path);
+	free(fe);
+}
+
+struct kt_exporter *kt_exporter_file_new(const char *path)
+{
+	struct file_exporter *fe = calloc(1, sizeof(*fe));
+	if (!fe)
+		return NULL;
+	fe->base.name = "file";
+	fe->base.export = file_export;
+	fe->base.flush = file_flush;
+	fe->base.destroy = file_destroy;
+	fe->is_stdout = strcmp(path, "-") == 0;
+	fe->path = strdup(fe->is_stdout ? "stdout" : path);
+	if (!fe->path) {
+		free(fe);
+		return NULL;
+	}
+	fe->f = fe->is_stdout ? stdout : fopen(path, "ae");
+	if (!fe->f) {
+		kt_err("file exporter: cannot open %s: %s", path, strerror(errno));
+		free(fe->path);
+		free(fe);
+		return NULL;
+	}
+	return &fe->base;
+}

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * OTLP/JSON writer. This is a streaming writer rather than json-c: the
+ * output has to match the Collector byte for byte (escapes such as \u0008
+ * where json-c writes \b, shortest round-trip doubles with Go's exponent
+ * rules, fields emitted only when non-zero) and must always be valid UTF-8,
+ * which json-c does not enforce. Building a json-c tree would also cost one
+ * allocation per value for output that is written once.
+ */
+#include "otlp_json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
+typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
+typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+
+/* ------------------------------------------------------------------ doubles */
+
+static bool reads_back(uint64_t m, int e, double x)
+{
+	char buf[48];
+	snprintf(buf, sizeof(buf), "%" PRIu64 "e%d", m, e);
+	return strtod(buf, NULL) == x;
+}
+
+static uint64_t pow10u(int n)
+{
+	uint64_t p = 1;
+	while (n-- > 0)
+		p *= 10;
+	return p;
+}
+
+/*
+ * Shortest (m, e) with m * 10^e == x after rounding to double. At each digit
+ * count the correctly rounded candidate is tried first; when it misses, the
+ * neighbour on the other side of x may still be inside x's rounding interval
+ * (which is asymmetric at powers of two), so it is tried too.
+ */
+static void shortest_digits(double x, uint64_t *mo, int *eo)
+{
+	for (int p = 1; p <= 17; p++) {
+		char buf[48];
+		snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
+		uint64_t m = 0;
+		const char *s = buf;
+		for (; *s && *s != 'e'; s++)
+			if (*s >= '0' && *s <= '9')
+				m = m * 10 + (uint64_t)(*s - '0');
+		int e = atoi(s + 1) - (p - 1);
+		if (reads_back(m, e, x)) {
+			*mo = m;
+			*eo = e;
+			return;
+		}
+		if (strtod(buf, NULL) > x) {
+			if (m == pow10u(p - 1)) {
+				/* Below 10^k the p-digit grid is ten times finer. */
+				m = pow10u(p) - 1;
+				e -= 1;
+			} else {
+				m -= 1;
+			}
+		} else {
+			m += 1;
+		}
+		if (reads_back(m, e, x)) {
+			*mo = m;
+			*eo = e;
+			return;
+		}
+	}
+	/* Unreachable: 17 significant digits always round-trip. */
+	char buf[48];
+	snprintf(buf, sizeof(buf), "%.16e", x);
+	*mo = 0;
+	*eo = 0;
+	for (const char *s = buf; *s && *s != 'e'; s++)
+		if (*s >= '0' && *s <= '9')
+			*mo = *mo * 10 + (uint64_t)(*s - '0');
+	*eo = atoi(strchr(buf, 'e') + 1) - 16;
+}
+
+size_t kt_json_format_double(double d, char out[32])
+{
+	const char *special = NULL;
+	if (isnan(d))
+		special = "NaN";
+	else if (isinf(d))
+		special = d > 0 ? "Infinity" : "-Infinity";
+	else if (d == 0)
+		special = signbit(d) ? "-0" : "0";
+	if (special) {
+		strcpy(out, special);
+		return strlen(out);
+	}
+
+	size_t n = 0;
+	if (d < 0)
+		out[n++] = '-';
+	double x = fabs(d);
+	uint64_t m;
+	int e;
+	shortest_digits(x, &m, &e);
+	while (m % 10 == 0) {
+		m /= 10;
+		e++;
+	}
+	char dig[24];
+	int k = snprintf(dig, sizeof(dig), "%" PRIu64, m);
+	int exp10 = e + k - 1; /* exponent of the leading digit */
+
+	if (x < 1e-6 || x >= 1e21) {
+		out[n++] = dig[0];
+		if (k > 1) {
+			out[n++] = '.';
+			memcpy(out + n, dig + 1, (size_t)k - 1);
+			n += (size_t)k - 1;
+		}
+		n += (size_t)snprintf(out + n, 32 - n, "e%c%d", exp10 < 0 ? '-' : '+', abs(exp10));
+	} else if (exp10 >= k - 1) {
+		memcpy(out + n, dig, (size_t)k);
+		n += (size_t)k;
+		for (int i = 0; i < exp10 - (k - 1); i++)
+			out[n++] = '0';
+	} else if (exp10 < 0) {
+		out[n++] = '0';
+		out[n++] = '.';
+		for (int i = 0; i < -exp10 - 1; i++)
+			out[n++] = '0';
+		memcpy(out + n, dig, (size_t)k);
+		n += (size_t)k;
+	} else {
+		memcpy(out + n, dig, (size_t)exp10 + 1);
+		n += (size_t)exp10 + 1;
+		out[n++] = '.';
+		memcpy(out + n, dig + exp10 + 1, (size_t)(k - exp10 - 1));
+		n += (size_t)(k - exp10 - 1);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* ------------------------------------------------------------------ buffer */
+
+struct jw {
+	char *p;
+	size_t len, cap;
+	bool oom;
+	/* One bit per open object: set once it has a member (comma needed). */
+	uint64_t more;
+	int depth;
+};
+
+static void put(struct jw *w, const void *s, size_t n)
+{
+	if (w->oom || !n)
+		return;
+	if (w->cap - w->len < n + 1) {
+		size_t cap = w->cap ? w->cap : 1024;
+		while (cap - w->len < n + 1) {
+			if (cap > SIZE_MAX / 2) {
+				w->oom = true;
+				return;
+			}
+			cap *= 2;
+		}
+		char *np = realloc(w->p, cap);
+		if (!np) {
+			w->oom = true;
+			return;
+		}
+		w->p = np;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+static void putc_(struct jw *w, char c)
+{
+	put(w, &c, 1);
+}
+
+static void puts_(struct jw *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+/* Requests built by otlp_build nest about ten levels deep. */
+static void obj_start(struct jw *w)
+{
+	putc_(w, '{');
+	if (w->depth >= 63) {
+		w->oom = true; /* treated like allocation failure */
+		return;
+	}
+	w->depth++;
+	w->more &= ~(1ull << w->depth);
+}
+
+static void obj_end(struct jw *w)
+{
+	putc_(w, '}');
+	if (w->depth > 0)
+		w->depth--;
+}
+
+static void field(struct jw *w, const char *name)
+{
+	if (w->more & (1ull << w->depth))
+		putc_(w, ',');
+	w->more |= 1ull << w->depth;
+	putc_(w, '"');
+	puts_(w, name);
+	puts_(w, "\":");
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len;
+	uint32_t cp, min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * The Collector's escaping: \" \\ \n \r \t, other C0 controls as \u00xx,
+ * everything else verbatim. Invalid UTF-8 bytes become \ufffd so every line
+ * is valid JSON.
+ */
+static void put_str(struct jw *w, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	putc_(w, '"');
+	size_t i = 0, run = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		const char *esc = NULL;
+		char ubuf[7];
+		size_t adv = 1;
+		if (c == '"')
+			esc = "\\\"";
+		else if (c == '\\')
+			esc = "\\\\";
+		else if (c == '\n')
+			esc = "\\n";
+		else if (c == '\r')
+			esc = "\\r";
+		else if (c == '\t')
+			esc = "\\t";
+		else if (c < 0x20) {
+			memcpy(ubuf, "\\u00", 4);
+			ubuf[4] = hex[c >> 4];
+			ubuf[5] = hex[c & 0xf];
+			ubuf[6] = '\0';
+			esc = ubuf;
+		} else if (c >= 0x80) {
+			adv = utf8_seq(s + i, n - i);
+			if (!adv) {
+				esc = "\\ufffd";
+				adv = 1;
+			}
+		}
+		if (esc) {
+			put(w, s + run, i - run);
+			puts_(w, esc);
+			i += adv;
+			run = i;
+		} else {
+			i += adv;
+		}
+	}
+	put(w, s + run, n - run);
+	putc_(w, '"');
+}
+
+static void put_cstr(struct jw *w, const char *s)
+{
+	put_str(w, (const uint8_t *)s, strlen(s));
+}
+
+static void put_u64(struct jw *w, uint64_t v)
+{
+	char buf[24];
+	put(w, buf, (size_t)snprintf(buf, sizeof(buf), "%" PRIu64, v));
+}
+
+/* 64-bit integers are JSON strings (protobuf JSON mapping). */
+static void put_u64_str(struct jw *w, uint64_t v)
+{
+	char buf[24];
+	put_cstr(w, (snprintf(buf, sizeof(buf), "%" PRIu64, v), buf));
+}
+
+static void put_i64_str(struct jw *w, int64_t v)
+{
+	char buf[24];
+	put_cstr(w, (snprintf(buf, sizeof(buf), "%" PRId64, v), buf));
+}
+
+static void put_double(struct jw *w, double d)
+{
+	char buf[32];
+	size_t n = kt_json_format_double(d, buf);
+	if (isfinite(d))
+		put(w, buf, n);
+	else
+		put_cstr(w, buf);
+}
+
+/* Ids are fixed-size arrays in the Collector: all-zero counts as empty. */
+static bool id_empty(ProtobufCBinaryData b)
+{
+	for (size_t i = 0; i < b.len; i++)
+		if (b.data[i])
+			return false;
+	return true;
+}
+
+static void id_field(struct jw *w, const char *name, ProtobufCBinaryData b)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (id_empty(b))
+		return;
+	field(w, name);
+	putc_(w, '"');
+	for (size_t i = 0; i < b.len; i++) {
+		putc_(w, hex[b.data[i] >> 4]);
+		putc_(w, hex[b.data[i] & 0xf]);
+	}
+	putc_(w, '"');
+}
+
+static void str_field(struct jw *w, const char *name, ProtobufCBinaryData b)
+{
+	if (!b.len)
+		return;
+	field(w, name);
+	put_str(w, b.data, b.len);
+}
+
+static void u32_field(struct jw *w, const char *name, uint32_t v)
+{
+	if (!v)
+		return;
+	field(w, name);
+	put_u64(w, v);
+}
+
+static void u64_str_field(struct jw *w, const char *name, uint64_t v)
+{
+	if (!v)
+		return;
+	field(w, name);
+	put_u64_str(w, v);
+}
+
+/* ------------------------------------------------------------------ messages */
+
+static void write_attrs(struct jw *w, const char *name, size_t n, pb_kv *const *kvs);
+
+static void write_any(struct jw *w, const pb_any *v)
+{
+	obj_start(w);
+	if (v) {
+		switch (v->value_case) {
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+			field(w, "stringValue");
+			put_str(w, v->string_value.data, v->string_value.len);
+			break;
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+			field(w, "boolValue");
+			puts_(w, v->bool_value ? "true" : "false");
+			break;
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+			field(w, "intValue");
+			put_i64_str(w, v->int_value);
+			break;
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+			field(w, "doubleValue");
+			put_double(w, v->double_value);
+			break;
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
+			if (!v->array_value)
+				break;
+			field(w, "arrayValue");
+			obj_start(w);
+			if (v->array_value->n_values) {
+				field(w, "values");
+				putc_(w, '[');
+				for (size_t i = 0; i < v->array_value->n_values; i++) {
+					if (i)
+						putc_(w, ',');
+					write_any(w, v->array_value->values[i]);
+				}
+				putc_(w, ']');
+			}
+			obj_end(w);
+			break;
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
+			if (!v->kvlist_value)
+				break;
+			field(w, "kvlistValue");
+			obj_start(w);
+			write_attrs(w, "values", v->kvlist_value->n_values, v->kvlist_value->values);
+			obj_end(w);
+			break;
+		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE: {
+			/* Standard base64, as protobuf JSON maps bytes. */
+			static const char b64[] =
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+			const uint8_t *p = v->bytes_value.data;
+			size_t n = v->bytes_value.len;
+			field(w, "bytesValue");
+			putc_(w, '"');
+			for (size_t i = 0; i < n; i += 3) {
+				uint32_t q = (uint32_t)p[i] << 16;
+				if (i + 1 < n)
+					q |= (uint32_t)p[i + 1] << 8;
+				if (i + 2 < n)
+					q |= p[i + 2];
+				char o[4] = { b64[q >> 18], b64[(q >> 12) & 63],
+					      i + 1 < n ? b64[(q >> 6) & 63] : '=',
+					      i + 2 < n ? b64[q & 63] : '=' };
+				put(w, o, 4);
+			}
+			putc_(w, '"');
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	obj_end(w);
+}
+
+static void write_kv(struct jw *w, const pb_kv *kv)
+{
+	obj_start(w);
+	str_field(w, "key", kv->key);
+	/* value is not nullable in the Collector's model: always written. */
+	field(w, "value");
+	write_any(w, kv->value);
+	obj_end(w);
+}
+
+static void write_attrs(struct jw *w, const char *name, size_t n, pb_kv *const *kvs)
+{
+	if (!n)
+		return;
+	field(w, name);
+	putc_(w, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			putc_(w, ',');
+		write_kv(w, kvs[i]);
+	}
+	putc_(w, ']');
+}
+
+static void write_event(struct jw *w, const pb_event *e)
+{
+	obj_start(w);
+	u64_str_field(w, "timeUnixNano", e->time_unix_nano);
+	str_field(w, "name", e->name);
+	write_attrs(w, "attributes", e->n_attributes, e->attributes);
+	u32_field(w, "droppedAttributesCount", e->dropped_attributes_count);
+	obj_end(w);
+}
+
+static void write_link(struct jw *w, const pb_link *l)
+{
+	obj_start(w);
+	id_field(w, "traceId", l->trace_id);
+	id_field(w, "spanId", l->span_id);
+	str_field(w, "traceState", l->trace_state);
+	write_attrs(w, "attributes", l->n_attributes, l->attributes);
+	u32_field(w, "droppedAttributesCount", l->dropped_attributes_count);
+	u32_field(w, "flags", l->flags);
+	obj_end(w);
+}
+
+static void write_span(struct jw *w, const pb_span *s)
+{
+	obj_start(w);
+	id_field(w, "traceId", s->trace_id);
+	id_field(w, "spanId", s->span_id);
+	str_field(w, "traceState", s->trace_state);
+	id_field(w, "parentSpanId", s->parent_span_id);
+	u32_field(w, "flags", s->flags);
+	str_field(w, "name", s->name);
+	u32_field(w, "kind", (uint32_t)s->kind);
+	u64_str_field(w, "startTimeUnixNano", s->start_time_unix_nano);
+	u64_str_field(w, "endTimeUnixNano", s->end_time_unix_nano);
+	write_attrs(w, "attributes", s->n_attributes, s->attributes);
+	u32_field(w, "droppedAttributesCount", s->dropped_attributes_count);
+	if (s->n_events) {
+		field(w, "events");
+		putc_(w, '[');
+		for (size_t i = 0; i < s->n_events; i++) {
+			if (i)
+				putc_(w, ',');
+			write_event(w, s->events[i]);
+		}
+		putc_(w, ']');
+	}
+	u32_field(w, "droppedEventsCount", s->dropped_events_count);
+	if (s->n_links) {
+		field(w, "links");
+		putc_(w, '[');
+		for (size_t i = 0; i < s->n_links; i++) {
+			if (i)
+				putc_(w, ',');
+			write_link(w, s->links[i]);
+		}
+		putc_(w, ']');
+	}
+	u32_field(w, "droppedLinksCount", s->dropped_links_count);
+	/* Status is not nullable in the Collector's model: always written. */
+	field(w, "status");
+	obj_start(w);
+	if (s->status) {
+		str_field(w, "message", s->status->message);
+		u32_field(w, "code", (uint32_t)s->status->code);
+	}
+	obj_end(w);
+	obj_end(w);
+}
+
+static void write_scope_spans(struct jw *w, const pb_scope_spans *ss)
+{
+	obj_start(w);
+	field(w, "scope");
+	obj_start(w);
+	if (ss->scope) {
+		str_field(w, "name", ss->scope->name);
+		str_field(w, "version", ss->scope->version);
+		write_attrs(w, "attributes", ss->scope->n_attributes, ss->scope->attributes);
+		u32_field(w, "droppedAttributesCount", ss->scope->dropped_attributes_count);
+	}
+	obj_end(w);
+	if (ss->n_spans) {
+		field(w, "spans");
+		putc_(w, '[');
+		for (size_t i = 0; i < ss->n_spans; i++) {
+			if (i)
+				putc_(w, ',');
+			write_span(w, ss->spans[i]);
+		}
+		putc_(w, ']');
+	}
+	str_field(w, "schemaUrl", ss->schema_url);
+	obj_end(w);
+}
+
+static void write_resource_spans(struct jw *w, const pb_resource_spans *rs)
+{
+	obj_start(w);
+	field(w, "resource");
+	obj_start(w);
+	if (rs->resource) {
+		write_attrs(w, "attributes", rs->resource->n_attributes, rs->resource->attributes);
+		u32_field(w, "droppedAttributesCount", rs->resource->dropped_attributes_count);
+	}
+	obj_end(w);
+	if (rs->n_scope_spans) {
+		field(w, "scopeSpans");
+		putc_(w, '[');
+		for (size_t i = 0; i < rs->n_scope_spans; i++) {
+			if (i)
+				putc_(w, ',');
+			write_scope_spans(w, rs->scope_spans[i]);
+		}
+		putc_(w, ']');
+	}
+	str_field(w, "schemaUrl", rs->schema_url);
+	obj_end(w);
+}
+
+char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len)
+{
+	struct jw w = { 0 };
+	obj_start(&w);
+	if (req->n_resource_spans) {
+		field(&w, "resourceSpans");
+		putc_(&w, '[');
+		for (size_t i = 0; i < req->n_resource_spans; i++) {
+			if (i)
+				putc_(&w, ',');
+			write_resource_spans(&w, req->resource_spans[i]);
+		}
+		putc_(&w, ']');
+	}
+	obj_end(&w);
+	if (w.oom) {
+		free(w.p);
+		return NULL;
+	}
+	w.p[w.len] = '\0';
+	if (len)
+		*len = w.len;
+	return w.p;
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+//
+// OTLP/HTTP trace receiver for tests: decodes ExportTraceServiceRequest with
+// the upstream OpenTelemetry JS root and appends one normalized JSON line per
+// span to --out.
+//
+//   receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE]
+//
+// Listens on 127.0.0.1 on a free port and writes the port number to F once
+// ready. --fail-first N answers 503 to the first N requests; --status CODE
+// answers CODE to every later request. Only 2xx answers record spans, and
+// they are on disk before the answer is sent. Exits 0 on SIGTERM/SIGINT.
+'use strict';
+
+const fs = require('fs');
+const http = require('http');
+const zlib = require('zlib');
+const { parseArgs } = require('./lib/args');
+const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
+const { normalizeRequest } = require('./lib/normalize');
+
+const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE]';
+const { opts } = parseArgs(process.argv.slice(2),
+	{ 'port-file': true, out: true, 'fail-first': false, status: false }, USAGE);
+let failFirst = Number(opts['fail-first'] || 0);
+const status = Number(opts.status || 200);
+const MAX_BODY = 64 * 1024 * 1024;
+
+fs.closeSync(fs.openSync(opts.out, 'a'));
+const okBody = Buffer.from(ExportTraceServiceResponse.encode({}).finish());
+let nRequests = 0;
+
+function log(msg) {
+	process.stderr.write(`receiver: ${msg}\n`);
+}
+
+function reply(res, code, body, type) {
+	res.writeHead(code, { 'Content-Type': type || 'text/plain', 'Content-Length': body.length });
+	res.end(body);
+}
+
+function handle(req, res, body) {
+	nRequests++;
+	if (req.url !== '/v1/traces') return reply(res, 404, Buffer.from('not found\n'));
+	if (req.method !== 'POST') return reply(res, 405, Buffer.from('POST only\n'));
+	const type = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
+	if (type !== 'application/x-protobuf')
+		return reply(res, 415, Buffer.from(`unsupported content type ${type}\n`));
+	if (failFirst > 0) {
+		failFirst--;
+		log(`request ${nRequests}: answering 503 (--fail-first)`);
+		return reply(res, 503, Buffer.from('try again\n'));
+	}
+	let spans;
+	try {
+		const enc = (req.headers['content-encoding'] || '').toLowerCase();
+		const raw = enc === 'gzip' ? zlib.gunzipSync(body) : body;
+		spans = normalizeRequest(ExportTraceServiceRequest.decode(raw));
+	} catch (e) {
+		log(`request ${nRequests}: undecodable body (${body.length} bytes): ${e.message}`);
+		return reply(res, 400, Buffer.from(`cannot decode: ${e.message}\n`));
+	}
+	if (status < 200 || status > 299) {
+		log(`request ${nRequests}: ${spans.length} span(s), answering ${status} (--status)`);
+		return reply(res, status, Buffer.from(`status ${status} requested\n`));
+	}
+	if (spans.length)
+		fs.appendFileSync(opts.out, spans.map((s) => `${JSON.stringify(s)}\n`).join(''));
+	log(`request ${nRequests}: ${spans.length} span(s)`);
+	reply(res, status, okBody, 'application/x-protobuf');
+}
+
+const server = http.createServer((req, res) => {
+	const chunks = [];
+	let size = 0;
+	req.on('data', (c) => {
+		size += c.length;
+		if (size > MAX_BODY) {
+			reply(res, 413, Buffer.from('too large\n'));
+			req.destroy();
+			return;
+		}
+		chunks.push(c);
+	});
+	req.on('end', () => {
+		if (size <= MAX_BODY) handle(req, res, Buffer.concat(chunks));
+	});
+});
+
+server.listen(0, '127.0.0.1', () => {
+	const port = String(server.address().port);
+	// Atomic: a reader never sees a half-written port number.
+	const tmp = `${opts['port-file']}.tmp${process.pid}`;
+	fs.writeFileSync(tmp, `${port}\n`);
+	fs.renameSync(tmp, opts['port-file']);
+	log(`listening on 127.0.0.1:${port}`);
+});
+
+function shutdown(sig) {
+	log(`${sig}: ${nRequests} request(s) handled, exiting`);
+	server.close();
+	server.closeAllConnections();
+	process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
