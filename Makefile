@@ -50,7 +50,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 MAIN_OBJ := $(OBJ)/user/main.o
 
 GENERATED := $(SKELS) $(PROTO_H)
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(PROTO_C) $(PROTO_H)
 
 # ---------------------------------------------------------------- deps
 
@@ -137,9 +137,9 @@ $(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS)
 # Test helper programs (no sanitizers: they stand in for foreign processes).
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
-$(BUILD)/tools/%: tests/tools/%.c
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -ljson-c -lpthread
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 .PHONY: test test-unit test-integration test-fuzz tools
 tools: $(TOOLS)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Span records -> OTLP ExportTraceServiceRequest (protobuf-c structs).
- * Mapping rules: docs/decoders.md "OTLP mapping".
+ * Mapping rules: docs/exporters.md.
  */
 #ifndef KT_OTLP_BUILD_H
 #define KT_OTLP_BUILD_H
@@ -27,10 +27,11 @@ struct kt_resource_cfg {
 
 /*
  * Builds one request holding all n records (linked through ->next from head).
- * Spans are grouped into one ResourceSpans per (origin, agent resource),
+ * Spans are grouped into one ResourceSpans per (origin, resulting resource),
  * in order of first appearance, each with a single ScopeSpans "kata-agent".
- * Resource attributes: the agent's (sorted as sent), then service.name if the
- * agent had none, then the origin's katatrace.* attributes.
+ * Resource attributes: the agent's (sorted as sent, minus keys the origin
+ * sets, so a guest cannot forge katatrace.*), then service.name if the agent
+ * had none, then the origin's katatrace.* attributes.
  * Everything is allocated in a; the request points into the records, which
  * must outlive it. Returns NULL on allocation failure.
  */
