@@ -46,8 +46,8 @@ static struct key_ref *sorted_unique(struct kt_dctx *d, const struct kt_kv *kv, 
 	for (size_t i = 1; i < n; i++) {
 		if (key_cmp(refs[i - 1].key, refs[i].key) == 0) {
 			char buf[48];
-			kt_dctx_fail(d, "duplicate key \"%s\"",
-				     kt_dctx_preview(refs[i].key, buf, sizeof(buf)));
+			kt_dctx_set_error(d, "duplicate key \"%s\"",
+					  kt_dctx_preview(refs[i].key, buf, sizeof(buf)));
 			return NULL;
 		}
 	}

@@ -41,8 +41,8 @@ static size_t left(const struct bc *c)
 static int take(struct bc *c, size_t k, const uint8_t **out)
 {
 	if (left(c) < k) {
-		kt_dctx_fail(&c->d, "truncated: %zu bytes needed at offset %zu, %zu left", k,
-			     c->pos, left(c));
+		kt_dctx_set_error(&c->d, "truncated: %zu bytes needed at offset %zu, %zu left", k,
+				  c->pos, left(c));
 		return -1;
 	}
 	*out = c->p + c->pos;
@@ -542,8 +542,8 @@ int kt_decode_bincode(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_
 		if (c.pos == n)
 			return 0;
 		kt_dctx_pop(&c.d, 0);
-		kt_dctx_fail(&c.d, "format mismatch: %zu trailing bytes after a complete span",
-			     n - c.pos);
+		kt_dctx_set_error(&c.d, "format mismatch: %zu trailing bytes after a complete span",
+				  n - c.pos);
 	}
 	memset(out, 0, sizeof(*out));
 	return -1;

@@ -56,7 +56,7 @@ static void append(char *msg, size_t size, size_t *k, const char *fmt, ...)
 		*k = (size_t)r < size - *k ? *k + (size_t)r : size - 1;
 }
 
-int kt_dctx_fail(struct kt_dctx *d, const char *fmt, ...)
+void kt_dctx_set_error(struct kt_dctx *d, const char *fmt, ...)
 {
 	char *msg = d->err->msg;
 	size_t size = sizeof(d->err->msg), k = 0;
@@ -82,16 +82,15 @@ int kt_dctx_fail(struct kt_dctx *d, const char *fmt, ...)
 		vsnprintf(msg + k, size - k, fmt, ap);
 		va_end(ap);
 	}
-	return -1;
 }
 
 void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size)
 {
 	void *p = kt_arena_calloc(d->a, nmemb, size);
 	if (!p)
-		kt_dctx_fail(d,
-			     "arena limit reached (%zu of %zu bytes used, %zu x %zu more wanted)",
-			     d->a->used, d->a->limit, nmemb, size);
+		kt_dctx_set_error(
+			d, "arena limit reached (%zu of %zu bytes used, %zu x %zu more wanted)",
+			d->a->used, d->a->limit, nmemb, size);
 	return p;
 }
 

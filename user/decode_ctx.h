@@ -44,8 +44,11 @@ size_t kt_dctx_index(struct kt_dctx *d, size_t i);
 size_t kt_dctx_key(struct kt_dctx *d, struct kt_str key);
 void kt_dctx_pop(struct kt_dctx *d, size_t mark);
 
-/* err->msg = "<path>: <message>"; returns -1. */
-int kt_dctx_fail(struct kt_dctx *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* err->msg = "<path>: <message>". */
+void kt_dctx_set_error(struct kt_dctx *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same, as an expression worth -1 (visibly, so compilers see the error paths). */
+#define kt_dctx_fail(d, ...) (kt_dctx_set_error((d), __VA_ARGS__), -1)
 
 /* Zeroed array from the arena; fails with a message when the limit is hit. */
 void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size);

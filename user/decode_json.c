@@ -384,7 +384,7 @@ static const struct jv *field(struct jc *c, const struct jv *o, const char *name
 	*mark = kt_dctx_field(&c->d, name);
 	const struct jv *v = member(o, name);
 	if (!v)
-		kt_dctx_fail(&c->d, "missing field");
+		kt_dctx_set_error(&c->d, "missing field");
 	return v;
 }
 
@@ -839,7 +839,7 @@ int kt_decode_json(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_spa
 	kt_dctx_init(&c.d, a, err);
 	memset(out, 0, sizeof(*out));
 	if (n > INT_MAX) {
-		kt_dctx_fail(&c.d, "payload of %zu bytes too large for the JSON parser", n);
+		kt_dctx_set_error(&c.d, "payload of %zu bytes too large for the JSON parser", n);
 		goto out;
 	}
 	/* The strict scan first: it is cheap and refuses what json-c would take. */
@@ -857,10 +857,11 @@ int kt_decode_json(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_spa
 				(uint64_t)sc->n_arrays * JSONC_ARRAY_COST +
 				(uint64_t)sc->n_values * JSONC_VALUE_COST;
 		if (a->used > a->limit || cost > a->limit - a->used) {
-			kt_dctx_fail(&c.d,
-				     "arena limit reached (%zu of %zu bytes used, parsing %zu JSON "
-				     "values needs about %llu bytes)",
-				     a->used, a->limit, sc->n_values, (unsigned long long)cost);
+			kt_dctx_set_error(
+				&c.d,
+				"arena limit reached (%zu of %zu bytes used, parsing %zu JSON "
+				"values needs about %llu bytes)",
+				a->used, a->limit, sc->n_values, (unsigned long long)cost);
 			goto out;
 		}
 	}
@@ -870,18 +871,18 @@ int kt_decode_json(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_spa
 		i++;
 	uint8_t first = i < n ? p[i] : 0; /* the scan saw a value, so i < n */
 	if (first != '{') {
-		kt_dctx_fail(&c.d, "expected object, found %s",
-			     first == '['		    ? "array"
-			     : first == '"'		    ? "string"
-			     : first == 'n'		    ? "null"
-			     : first == 't' || first == 'f' ? "boolean"
-							    : "number");
+		kt_dctx_set_error(&c.d, "expected object, found %s",
+				  first == '['			 ? "array"
+				  : first == '"'		 ? "string"
+				  : first == 'n'		 ? "null"
+				  : first == 't' || first == 'f' ? "boolean"
+								 : "number");
 		goto out;
 	}
 	if (parse(&c, p, n, &root) || build(&c, root, &top, NULL))
 		goto out;
 	if (c.ni != c.scan.n_nums || c.ki != c.scan.n_keys || c.oi != c.scan.n_objs) {
-		kt_dctx_fail(&c.d, "JSON parsers disagree on the document");
+		kt_dctx_set_error(&c.d, "JSON parsers disagree on the document");
 		goto out;
 	}
 	rc = dec_span(&c, &top, out);
