@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Strict UTF-8 validation (what a Rust String guarantees). */
+#ifndef KT_UTF8_H
+#define KT_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Offset of the first byte that is not part of a valid UTF-8 sequence, or n
+ * when all n bytes are valid. Rejects overlong forms, UTF-16 surrogates
+ * (U+D800..U+DFFF) and code points above U+10FFFF.
+ */
+size_t kt_utf8_check(const uint8_t *p, size_t n);
+
+#endif
