@@ -50,7 +50,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 MAIN_OBJ := $(OBJ)/user/main.o
 
 GENERATED := $(SKELS) $(PROTO_H)
-.SECONDARY: $(BPF_OBJS) $(PROTO_C) $(PROTO_H)
+.SECONDARY:
 
 # ---------------------------------------------------------------- deps
 
@@ -158,13 +158,14 @@ test-integration: all tools
 
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/%)
-FUZZ_CFLAGS := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all
+FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fno-sanitize-recover=all
+FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
+FUZZ_OBJ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ)/obj/gen/%.o)
 
 $(FUZZ)/obj/%.o: %.c | $(GENERATED)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) -c -o $@ $<
+	$(CLANG) $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
 
 $(FUZZ)/obj/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	@mkdir -p $(@D)
