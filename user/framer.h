@@ -41,6 +41,8 @@ struct kt_framer_ops {
 	bool (*validate)(void *ctx, const uint8_t *payload, size_t len);
 };
 
+struct kt_framer_scan; /* private */
+
 enum kt_framer_state {
 	KT_FRAMER_START,
 	KT_FRAMER_HEADER,
@@ -61,6 +63,7 @@ struct kt_framer {
 	size_t have;
 	size_t cap;
 	uint64_t skipped; /* bytes discarded in the current resync */
+	struct kt_framer_scan *scan; /* resync candidates */
 };
 
 void kt_framer_init(struct kt_framer *f, uint64_t max_payload, const struct kt_framer_ops *ops,

@@ -39,6 +39,7 @@ struct kt_reasm {
 	uint64_t next;            /* offset of the next byte to deliver */
 	struct kt_reasm_seg *pending; /* sorted by offset, non-overlapping */
 	size_t pending_bytes;
+	size_t pending_segs;      /* data segments and remembered GAP ranges */
 	uint64_t pending_since_ns; /* arrival time of the oldest pending segment */
 	/* statistics */
 	uint64_t dup_bytes;  /* bytes received again and discarded */
