@@ -25,6 +25,12 @@ if [ -z "$only" ] || [ "$only" = unit ]; then
 	c=$(echo "$syn" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
 	if [ -z "$p" ]; then add 0 1; suites_failed+=(unit); else
 		add "$p" $((f + c)); [ "$rc" = 0 ] || suites_failed+=(unit); fi
+	# Sanitizer reports from test workers do not fail criterion by themselves.
+	if grep -a -q -E 'ERROR: (Address|Leak|Memory)Sanitizer|runtime error:' build/unit.log; then
+		echo "sanitizer reports in the unit tests"
+		add 0 1
+		suites_failed+=(unit-sanitizers)
+	fi
 fi
 
 if [ -z "$only" ] || [ "$only" = integration ]; then

@@ -13,7 +13,8 @@ KT=$ROOT_DIR/katatrace-bpf
 TOOLS=$ROOT_DIR/build/tools
 VEC=$ROOT_DIR/tests/vectors
 RECV=$ROOT_DIR/tests/receiver
-OUT=$(mktemp -d /tmp/katatrace-it.XXXXXX)
+# Short: Kata paths with 64-hex sandbox ids must stay under sun_path (108).
+OUT=$(mktemp -d /tmp/kt.XXXXXX)
 PASSED=0
 FAILED=0
 PIDS=()
@@ -55,8 +56,16 @@ absorb_counts() { # file
 
 finish() {
 	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" = 0 ]
+	[ "$FAILED" = 0 ] && [ "$PASSED" -gt 0 ]
 	exit $?
+}
+
+# A step the rest of the test depends on failed.
+abort_test() { # description
+	FAILED=$((FAILED + 1))
+	echo "  FAILED: $1"
+	[ -f "$OUT/kt.log" ] && tail -n 20 "$OUT/kt.log" | sed 's/^/    kt: /'
+	finish
 }
 
 wait_for() { # seconds description command...
@@ -109,7 +118,10 @@ summary_value() { # "spans exported" -> number
 	echo "$SUMMARY" | grep -oE "$1 [0-9]+" | awk '{print $NF}'
 }
 
-count_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+count_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+# True once the receiver has written EXPECTED_SPANS spans.
+all_spans_arrived() { [ "$(count_lines "$OUT/spans.jsonl")" -ge "$EXPECTED_SPANS" ]; }
 
 # ------------------------------------------------------------ workload
 #
@@ -125,7 +137,7 @@ count_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 #                      more good frame that must never be decoded
 #   c5 -> clh sandbox: two golden spans (bincode values, JSON unicode)
 make_workload() {
-	RUN_ROOT=$OUT/root
+	RUN_ROOT=$OUT/r
 	SB_CLH=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 	SB_FC=fc-sandbox-42
 	mkdir -p "$RUN_ROOT/run/vc/vm/$SB_CLH" "$RUN_ROOT/run/vc/firecracker/$SB_FC/root"

@@ -4,9 +4,9 @@
 # flush on SIGTERM. The receiver's upstream protobufjs root parses the lines.
 . "$(dirname "$0")/lib.sh"
 log "sink mode + BPF capture + file exporter, flushed on SIGTERM"
-make_workload || exit 1
+make_workload || abort_test "workload generation"
 start_kt --socket-path "$UDS_CLH" --socket-path "$UDS_FC" --run-root "$RUN_ROOT" \
-	--output "$OUT/spans.otlp.jsonl" --batch-timeout 600000 || finish
+	--output "$OUT/spans.otlp.jsonl" --batch-timeout 600000 || abort_test "setup"
 check "relay sent every stream" run_relay --max-chunk 1500
 write_manifest
 sleep 0.5

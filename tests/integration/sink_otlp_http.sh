@@ -4,14 +4,14 @@
 # capture; exported over OTLP/HTTP to the independent receiver.
 . "$(dirname "$0")/lib.sh"
 log "sink mode + BPF capture + OTLP/HTTP"
-make_workload || exit 1
-start_receiver || finish
+make_workload || abort_test "workload generation"
+start_receiver || abort_test "setup"
 start_kt --mode sink --socket-path "$UDS_CLH" --socket-path "$UDS_FC" --run-root "$RUN_ROOT" \
-	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || finish
+	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
 check "listeners bound" test -S "$LISTEN_CLH" -a -S "$LISTEN_FC"
 check "relay sent every stream" run_relay --max-chunk 65536
 write_manifest
-wait_for 30 "all spans at the receiver" [ "$(count_lines "$OUT/spans.jsonl")" -ge "$EXPECTED_SPANS" ]
+check "every span reached the receiver before shutdown" wait_for 30 "all spans at the receiver" all_spans_arrived
 stop_kt
 check "listener sockets removed on exit" test ! -e "$LISTEN_CLH" -a ! -e "$LISTEN_FC"
 check_summary

@@ -5,19 +5,19 @@
 # independent receiver, which compares every field.
 . "$(dirname "$0")/lib.sh"
 log "tap mode + OTLP/HTTP"
-make_workload || exit 1
+make_workload || abort_test "workload generation"
 for l in "$LISTEN_CLH" "$LISTEN_FC"; do
 	socat -u "UNIX-LISTEN:$l,fork" OPEN:/dev/null &
 	PIDS+=($!)
 done
-wait_for 10 "socat listeners" test -S "$LISTEN_FC" -a -S "$LISTEN_CLH" || finish
-start_receiver || finish
-start_kt --mode tap --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --batch-timeout 200 || finish
+wait_for 10 "socat listeners" test -S "$LISTEN_FC" -a -S "$LISTEN_CLH" || abort_test "setup"
+start_receiver || abort_test "setup"
+start_kt --mode tap --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
 check "auto attach lands on a working strategy (tracepoint here)" \
 	grep -qE 'attached with (fentry|kprobe|tracepoint) strategy \(auto\)' "$OUT/kt.log"
 check "relay sent every stream" run_relay --max-chunk 3000
 write_manifest
-wait_for 30 "all spans at the receiver" [ "$(count_lines "$OUT/spans.jsonl")" -ge "$EXPECTED_SPANS" ]
+check "every span reached the receiver before shutdown" wait_for 30 "all spans at the receiver" all_spans_arrived
 stop_kt
 check_summary
 check_spans "$OUT/spans.jsonl"

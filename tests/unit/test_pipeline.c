@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The capture-to-span path with the real framer, reassembler and decoders:
+ * the golden multi-frame streams of both eras, fed as ring buffer records
+ * (split, shuffled, duplicated, lost, interleaved with hostile connections)
+ * must yield exactly the expected spans, and damage must stay local.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expect_span.h"
+#include "framer.h"
+#include "pipeline.h"
+#include "stats.h"
+#include "stream_record.h"
+
+#define MAX_GOT 256
+
+struct got {
+	struct kt_span_record *r[MAX_GOT];
+	char path[MAX_GOT][128];
+	size_t n;
+};
+
+static void collect(void *ctx, struct kt_span_record *r)
+{
+	struct got *g = ctx;
+	cr_assert_lt(g->n, MAX_GOT);
+	const struct kt_kv *kv = r->origin ? kt_kvlist_find(&r->origin->attrs, "katatrace.socket.path")
+					   : NULL;
+	snprintf(g->path[g->n], sizeof(g->path[0]), "%s", kv ? kv->value.s.ptr : "");
+	g->r[g->n++] = r;
+}
+
+static void got_free(struct got *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		kt_span_record_free(g->r[i]);
+	g->n = 0;
+}
+
+/* Spans of one path, in arrival order. */
+static size_t spans_of(const struct got *g, const char *path, const struct kt_span **out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->path[i], path) == 0)
+			out[n++] = &g->r[i]->span;
+	return n;
+}
+
+/* ------------------------------------------------------------ records */
+
+static uint8_t recbuf[sizeof(struct kt_rec_hdr) + KT_CHUNK_SIZE];
+
+static struct kt_rec_hdr *hdr_for(uint64_t conn, uint32_t type)
+{
+	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->conn.a = conn;
+	h->conn.transport = KT_TRANSPORT_UNIX;
+	h->dir = KT_DIR_TO_SERVER;
+	h->tgid = 4242;
+	memcpy(h->pcomm, "cloud-hyperviso", 15);
+	return h;
+}
+
+static void rec_conn(struct kt_pipeline *p, uint64_t conn, const char *path)
+{
+	struct kt_rec_conn c;
+	memset(&c, 0, sizeof(c));
+	memcpy(&c.hdr, hdr_for(conn, KT_REC_CONN), sizeof(c.hdr));
+	c.path_len = (uint32_t)strlen(path);
+	memcpy(c.path, path, c.path_len);
+	kt_pipeline_record(p, &c, sizeof(c), 0);
+}
+
+static void rec_data(struct kt_pipeline *p, uint64_t conn, uint64_t off, const uint8_t *d,
+		     size_t n, uint32_t flags, uint64_t now)
+{
+	struct kt_rec_hdr *h = hdr_for(conn, KT_REC_DATA);
+	h->offset = off;
+	h->len = (uint32_t)n;
+	h->flags = flags;
+	memcpy(h + 1, d, n);
+	kt_pipeline_record(p, recbuf, sizeof(*h) + n, now);
+}
+
+static void rec_gap(struct kt_pipeline *p, uint64_t conn, uint64_t off, uint64_t n)
+{
+	struct kt_rec_hdr *h = hdr_for(conn, KT_REC_GAP);
+	h->offset = off;
+	h->len = (uint32_t)n;
+	h->flags = KT_F_OVER_CAP;
+	kt_pipeline_record(p, recbuf, sizeof(*h), 0);
+}
+
+static void rec_close(struct kt_pipeline *p, uint64_t conn, uint64_t off)
+{
+	struct kt_rec_hdr *h = hdr_for(conn, KT_REC_CLOSE);
+	h->offset = off;
+	kt_pipeline_record(p, recbuf, sizeof(*h), 0);
+}
+
+static struct kt_pipeline *pipeline(struct got *g)
+{
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, g);
+	cr_assert_not_null(p);
+	return p;
+}
+
+static uint64_t seed = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return seed;
+}
+
+static const char *stream_file(enum kt_era era)
+{
+	return era == KT_ERA_JSON ? "framed_stream_otel017_json.bin"
+				  : "framed_stream_otel014_bincode.bin";
+}
+
+/* Offsets of each frame's header in a stream. */
+static size_t frame_offsets(const uint8_t *s, size_t n, size_t *offs)
+{
+	size_t k = 0;
+	for (size_t at = 0; at + 8 <= n; k++) {
+		offs[k] = at;
+		uint64_t len = 0;
+		for (int i = 0; i < 8; i++)
+			len = len << 8 | s[at + i];
+		at += 8 + len;
+	}
+	return k;
+}
+
+static void expect_all_labels(const struct kt_span **s, size_t n, enum kt_era era, long skip)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < kt_test_n_labels; i++) {
+		if ((long)i == skip)
+			continue;
+		cr_assert_lt(j, n, "missing span %s", kt_test_labels[i]);
+		kt_expect_span(s[j++], kt_test_labels[i], era);
+	}
+	cr_expect_eq(j, n, "%zu spans, expected %zu", n, j);
+}
+
+/* ------------------------------------------------------------ framer split test */
+
+struct frames {
+	size_t n;
+	size_t len[32];
+	uint8_t *data[32];
+};
+
+static void on_frame(void *ctx, const uint8_t *p, size_t n)
+{
+	struct frames *f = ctx;
+	cr_assert_lt(f->n, 32);
+	f->data[f->n] = malloc(n ? n : 1);
+	memcpy(f->data[f->n], p, n);
+	f->len[f->n++] = n;
+}
+
+static void on_oversize(void *ctx, uint64_t n)
+{
+	(void)ctx;
+	cr_assert(false, "oversize %llu", (unsigned long long)n);
+}
+
+static void on_resynced(void *ctx, uint64_t n)
+{
+	(void)ctx;
+	cr_assert(false, "resynced after %llu", (unsigned long long)n);
+}
+
+static bool on_validate(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	(void)p;
+	(void)n;
+	return true;
+}
+
+static const struct kt_framer_ops fops = { on_frame, on_oversize, on_resynced, on_validate };
+
+static void frames_free(struct frames *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->data[i]);
+	f->n = 0;
+}
+
+static void split_everywhere(enum kt_era era)
+{
+	size_t n;
+	uint8_t *s = kt_test_read_vector(stream_file(era), &n);
+	struct frames ref = { 0 }, f = { 0 };
+	struct kt_framer fr;
+
+	kt_framer_init(&fr, KT_DEFAULT_MAX_FRAME, &fops, &ref);
+	kt_framer_push(&fr, s, n);
+	cr_assert_eq(kt_framer_finish(&fr), 0);
+	kt_framer_free(&fr);
+	cr_assert_eq(ref.n, kt_test_n_labels);
+
+	/* Every split point gives byte-identical frames ... */
+	for (size_t k = 0; k <= n; k++) {
+		kt_framer_init(&fr, KT_DEFAULT_MAX_FRAME, &fops, &f);
+		kt_framer_push(&fr, s, k);
+		kt_framer_push(&fr, s + k, n - k);
+		cr_assert_eq(kt_framer_finish(&fr), 0);
+		kt_framer_free(&fr);
+		cr_assert_eq(f.n, ref.n, "split at %zu", k);
+		for (size_t i = 0; i < f.n; i++)
+			cr_assert(f.len[i] == ref.len[i] && !memcmp(f.data[i], ref.data[i], f.len[i]),
+				  "split at %zu: frame %zu differs", k, i);
+		frames_free(&f);
+	}
+	/* ... and those frames decode to exactly the expected spans. */
+	for (size_t i = 0; i < ref.n; i++) {
+		struct kt_arena a;
+		struct kt_span sp;
+		struct kt_decode_error err;
+		kt_arena_init(&a, 0);
+		cr_assert_eq(kt_decode_span(KT_FORMAT_AUTO, ref.data[i], ref.len[i], &a, &sp, NULL,
+					    &err),
+			     0, "%s: %s", kt_test_labels[i], err.msg);
+		kt_expect_span(&sp, kt_test_labels[i], era);
+		kt_arena_free(&a);
+	}
+	frames_free(&ref);
+	free(s);
+}
+
+Test(pipeline, json_stream_split_at_every_byte)
+{
+	split_everywhere(KT_ERA_JSON);
+}
+
+Test(pipeline, bincode_stream_split_at_every_byte)
+{
+	split_everywhere(KT_ERA_BINCODE);
+}
+
+/* ------------------------------------------------------------ record path */
+
+struct chunk {
+	uint64_t conn, off;
+	const uint8_t *p;
+	size_t n;
+};
+
+/* Both streams on two connections, cut in random chunks, shuffled within a
+ * window, 10% duplicated: every span of both, in order, exact. */
+Test(pipeline, records_shuffled_duplicated_two_connections)
+{
+	size_t nj, nb;
+	uint8_t *sj = kt_test_read_vector(stream_file(KT_ERA_JSON), &nj);
+	uint8_t *sb = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &nb);
+	struct chunk *c = calloc(nj + nb, sizeof(*c));
+	size_t nc = 0;
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+
+	rec_conn(p, 11, "/run/vc/vm/sbj/clh.sock_10240");
+	rec_conn(p, 22, "/run/kata/sbb/root/kata.hvsock_10240");
+	for (size_t oj = 0, ob = 0; oj < nj || ob < nb;) {
+		bool j = ob >= nb || (oj < nj && rnd() % 2);
+		size_t len = 1 + rnd() % 700;
+		if (j) {
+			len = len > nj - oj ? nj - oj : len;
+			c[nc++] = (struct chunk){ 11, oj, sj + oj, len };
+			oj += len;
+		} else {
+			len = len > nb - ob ? nb - ob : len;
+			c[nc++] = (struct chunk){ 22, ob, sb + ob, len };
+			ob += len;
+		}
+	}
+	for (size_t i = 0; i < nc; i++) { /* local shuffle: window of 8 */
+		size_t k = i + rnd() % 8;
+		if (k < nc) {
+			struct chunk t = c[i];
+			c[i] = c[k];
+			c[k] = t;
+		}
+	}
+	for (size_t i = 0; i < nc; i++) {
+		rec_data(p, c[i].conn, c[i].off, c[i].p, c[i].n, 0, 1);
+		if (rnd() % 10 == 0)
+			rec_data(p, c[i].conn, c[i].off, c[i].p, c[i].n, 0, 1);
+	}
+	rec_close(p, 11, nj);
+	rec_close(p, 22, nb);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+
+	const struct kt_span *s[MAX_GOT];
+	expect_all_labels(s, spans_of(&g, "/run/vc/vm/sbj/clh.sock_10240", s), KT_ERA_JSON, -1);
+	expect_all_labels(s, spans_of(&g, "/run/kata/sbb/root/kata.hvsock_10240", s),
+			  KT_ERA_BINCODE, -1);
+	cr_expect_eq(KT_STAT_GET(gaps), 0);
+	cr_expect_eq(KT_STAT_GET(decode_errors), 0);
+
+	/* The origin carries the sandbox and the writer. */
+	const struct kt_origin *o = g.r[0]->origin;
+	cr_assert_not_null(o);
+	cr_expect_not_null(kt_kvlist_find(&o->attrs, "katatrace.sandbox.id"));
+	const struct kt_kv *pid = kt_kvlist_find(&o->attrs, "katatrace.hypervisor.pid");
+	cr_assert_not_null(pid);
+	cr_expect_eq(pid->value.i, 4242);
+
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(c);
+	free(sj);
+	free(sb);
+}
+
+/* Bytes in the middle of one frame never captured (GAP record): that frame
+ * is dropped, every other span arrives intact. */
+static void gap_in_frame(enum kt_era era, bool prior_loss_flag)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(era), &n);
+	size_t nf = frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+	const size_t victim = 4;
+	size_t hole_at = offs[victim] + 8 + 40, hole_len = 30;
+
+	cr_assert_eq(nf, kt_test_n_labels);
+	rec_conn(p, 7, "/tmp/x_10240");
+	for (size_t at = 0; at < n;) {
+		size_t len = 1 + rnd() % 300;
+		if (at < hole_at && at + len > hole_at)
+			len = hole_at - at;
+		if (at == hole_at) {
+			if (!prior_loss_flag)
+				rec_gap(p, 7, at, hole_len);
+			at += hole_len;
+			size_t l2 = 1 + rnd() % 300;
+			l2 = l2 > n - at ? n - at : l2;
+			rec_data(p, 7, at, s + at, l2, prior_loss_flag ? KT_F_PRIOR_LOSS : 0, 1);
+			at += l2;
+			continue;
+		}
+		len = len > n - at ? n - at : len;
+		rec_data(p, 7, at, s + at, len, 0, 1);
+		at += len;
+	}
+	rec_close(p, 7, n);
+
+	const struct kt_span *sp[MAX_GOT];
+	expect_all_labels(sp, spans_of(&g, "/tmp/x_10240", sp), era, (long)victim);
+	cr_expect_eq(KT_STAT_GET(gaps), 1);
+	cr_expect_eq(KT_STAT_GET(gap_bytes), hole_len);
+	cr_expect_eq(KT_STAT_GET(resyncs), 1);
+	cr_expect_eq(KT_STAT_GET(decode_errors), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+Test(pipeline, gap_record_drops_only_the_damaged_json_frame)
+{
+	gap_in_frame(KT_ERA_JSON, false);
+}
+
+Test(pipeline, gap_record_drops_only_the_damaged_bincode_frame)
+{
+	gap_in_frame(KT_ERA_BINCODE, false);
+}
+
+Test(pipeline, lost_record_flagged_by_the_next_one)
+{
+	gap_in_frame(KT_ERA_JSON, true);
+}
+
+/* A hole with no proof of loss waits for the reordering window, then is
+ * declared by the tick. */
+Test(pipeline, hole_declared_after_timeout)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.reasm.hole_timeout_ns = 1000;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+
+	rec_conn(p, 9, "/tmp/y_10240");
+	size_t cut = offs[2] + 20; /* bytes [cut, cut + 10) never arrive */
+	rec_data(p, 9, 0, s, cut, 0, 100);
+	rec_data(p, 9, cut + 10, s + cut + 10, n - cut - 10, 0, 100);
+	cr_expect_eq(g.n, 2, "frames before the hole");
+	kt_pipeline_tick(p, 500);
+	cr_expect_eq(KT_STAT_GET(gaps), 0, "not yet overdue");
+	kt_pipeline_tick(p, 2000);
+	cr_expect_eq(KT_STAT_GET(gaps), 1);
+	cr_expect_eq(g.n, kt_test_n_labels - 1, "every frame but the damaged one");
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+/* A hostile connection (garbage frame, then a 2^63 header) next to a good
+ * one: the good one is untouched; the hostile one keeps its good frames up
+ * to the oversize header and nothing after it. */
+Test(pipeline, hostile_connection_is_isolated)
+{
+	size_t nj, nw, nr;
+	uint8_t *sj = kt_test_read_vector(stream_file(KT_ERA_JSON), &nj);
+	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &nw);
+	uint8_t *r = kt_test_read_vector("framed_otel014_bincode_root.bin", &nr);
+	uint8_t bad[8 + 200], over[8] = { 0x80 };
+	bad[7] = 200;
+	for (size_t i = 8; i < sizeof(bad); i++)
+		bad[i] = (uint8_t)rnd();
+	const struct {
+		const uint8_t *p;
+		size_t n;
+	} parts[] = { { w, nw }, { bad, sizeof(bad) }, { r, nr }, { over, 8 }, { w, nw } };
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+
+	rec_conn(p, 1, "/good_10240");
+	rec_conn(p, 2, "/evil_10240");
+	uint64_t off2 = 0;
+	size_t oj = 0;
+	for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
+		rec_data(p, 2, off2, parts[k].p, parts[k].n, 0, 1);
+		off2 += parts[k].n;
+		size_t l = nj / 5 + 1;
+		l = l > nj - oj ? nj - oj : l;
+		rec_data(p, 1, oj, sj + oj, l, 0, 1);
+		oj += l;
+	}
+	if (oj < nj)
+		rec_data(p, 1, oj, sj + oj, nj - oj, 0, 1);
+	rec_close(p, 1, nj);
+	rec_close(p, 2, off2);
+
+	const struct kt_span *s[MAX_GOT];
+	expect_all_labels(s, spans_of(&g, "/good_10240", s), KT_ERA_JSON, -1);
+	size_t ne = spans_of(&g, "/evil_10240", s);
+	cr_assert_eq(ne, 2);
+	kt_expect_span(s[0], "worked", KT_ERA_JSON);
+	kt_expect_span(s[1], "root", KT_ERA_BINCODE);
+	cr_expect_eq(KT_STAT_GET(decode_errors), 1);
+	cr_expect_eq(KT_STAT_GET(frames_oversize), 1);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(sj);
+	free(w);
+	free(r);
+}
+
+/* Capture that begins inside a frame: skip to the next provable frame. */
+Test(pipeline, capture_starting_mid_stream)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+	size_t start = offs[3] + 8; /* first byte seen: a payload, not a header */
+
+	rec_data(p, 5, 0, s + start, n - start, 0, 1);
+	rec_close(p, 5, n - start);
+	cr_expect_eq(g.n, kt_test_n_labels - 4);
+	for (size_t i = 0; i < g.n; i++)
+		kt_expect_span(&g.r[i]->span, kt_test_labels[i + 4], KT_ERA_JSON);
+	cr_expect_eq(KT_STAT_GET(frames_oversize), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+/* A stream that ends inside a frame: the complete frames count, the rest is
+ * reported as truncated, nothing corrupt is emitted. */
+Test(pipeline, end_of_stream_inside_a_frame)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+	size_t end = offs[10] + 50;
+
+	rec_data(p, 6, 0, s, end, 0, 1);
+	rec_close(p, 6, end);
+	cr_expect_eq(g.n, 10);
+	cr_expect_eq(KT_STAT_GET(frames_truncated), 1);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
