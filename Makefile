@@ -180,6 +180,15 @@ fuzz: $(FUZZERS)
 test-fuzz: fuzz
 	tests/run-all.sh --only fuzz
 
+# ---------------------------------------------------------------- bench
+
+$(BUILD)/bench: tests/bench/bench.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+.PHONY: bench
+bench: deps $(BUILD)/bench
+	$(BUILD)/bench tests/vectors
+
 # ---------------------------------------------------------------- misc
 
 .PHONY: clean

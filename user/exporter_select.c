@@ -24,9 +24,8 @@ struct kt_exporter *kt_exporter_from_config(const struct kt_config *cfg, const c
 			       "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT");
 			return NULL;
 		}
-		const char *headers = cfg->otlp_headers ? cfg->otlp_headers
-							: getenv("OTEL_EXPORTER_OTLP_HEADERS");
-		struct kt_otlp_http_cfg hc = { .url = url, .headers = headers, .timeout_ms = 10000 };
+		/* NULL headers / 0 timeout: the exporter reads the OTEL_* variables. */
+		struct kt_otlp_http_cfg hc = { .url = url, .headers = cfg->otlp_headers };
 		e = kt_exporter_otlp_http_new(&hc);
 		static char desc[512];
 		snprintf(desc, sizeof(desc), "OTLP/HTTP %s", url);
