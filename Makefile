@@ -144,14 +144,17 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 .PHONY: test test-unit test-integration test-fuzz tools
 tools: $(TOOLS)
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 test: deps-test
-	$(MAKE) all tools $(ASAN)/unit-tests fuzz
+	$(MAKE) -j$(NPROC) all tools $(ASAN)/unit-tests fuzz
 	tests/run-all.sh
 
 test-unit: $(ASAN)/unit-tests
-	$(ASAN)/unit-tests
+	tests/run-all.sh --only unit
 
-test-integration: all tools
+test-integration: deps-test
+	$(MAKE) -j$(NPROC) all tools
 	tests/run-all.sh --only integration
 
 # ---------------------------------------------------------------- fuzz
