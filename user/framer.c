@@ -279,7 +279,7 @@ static void compact(struct kt_framer *f)
 	}
 }
 
-static void accept(struct kt_framer *f, size_t idx, const uint8_t *p, size_t n)
+static void resync_accept(struct kt_framer *f, size_t idx, const uint8_t *p, size_t n)
 {
 	struct kt_framer_cand c = f->scan->c[idx];
 	uint64_t skipped = f->skipped + c.pos;
@@ -311,7 +311,7 @@ static void resync_push(struct kt_framer *f, const uint8_t *p, size_t n)
 		}
 		compact(f);
 		/*
-		 * Take no more than the earliest candidate end, so a frame
+		 * Take no more than the nearest candidate end, so a frame
 		 * found complete usually ends the window.
 		 */
 		size_t room = min_size(KT_SCAN_SLICE, limit - f->have);
@@ -331,7 +331,7 @@ static void resync_push(struct kt_framer *f, const uint8_t *p, size_t n)
 		n -= take;
 		long idx = scan_window(f);
 		if (idx >= 0) {
-			accept(f, (size_t)idx, p, n);
+			resync_accept(f, (size_t)idx, p, n);
 			return;
 		}
 	}

@@ -15,8 +15,8 @@
  *    ops->validate (a complete, exact decode). Bytes before it are skipped
  *    and reported through ops->resynced.
  *  - dead: everything is ignored until finish.
- * Memory held is bounded by max_payload + a header, and grows only as bytes
- * actually arrive.
+ * Memory held is bounded by max_payload + a header (+ the 36 bytes the
+ * resync filter looks at), and grows only as bytes actually arrive.
  */
 #ifndef KT_FRAMER_H
 #define KT_FRAMER_H
@@ -35,7 +35,10 @@ struct kt_framer_ops {
 	void (*frame)(void *ctx, const uint8_t *payload, size_t len);
 	/* A synced header announced len > max_payload: the stream is now dead. */
 	void (*oversize)(void *ctx, uint64_t len);
-	/* A provable frame was found after skipping `skipped` damaged bytes. */
+	/*
+	 * A provable frame was found after skipping `skipped` damaged bytes;
+	 * called right after that frame's ops->frame.
+	 */
 	void (*resynced)(void *ctx, uint64_t skipped);
 	/* During resync: does this candidate payload decode completely? */
 	bool (*validate)(void *ctx, const uint8_t *payload, size_t len);
