@@ -86,7 +86,7 @@ static int decode_raw(const struct kt_config *cfg, struct kt_export_queue *q, co
 	}
 	struct kt_span_record *r = kt_span_record_new(len * 16 + (64u << 10));
 	struct kt_decode_error err;
-	enum kt_format used;
+	enum kt_format used = cfg->format;
 	KT_STAT_INC(frames);
 	if (!r || kt_decode_span(cfg->format, data, len, &r->arena, &r->span, &used, &err)) {
 		KT_STAT_INC(decode_errors);
