@@ -60,7 +60,12 @@ void kt_mount_bpf_filesystems(void)
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	enum kt_log_level lvl = level == LIBBPF_WARN ? KT_LOG_INFO : KT_LOG_DEBUG;
+	/*
+	 * Probing strategies makes libbpf warn about every one the kernel refuses;
+	 * the loader says which failed and why in one line, so keep these for
+	 * --log-level debug (verifier logs included).
+	 */
+	enum kt_log_level lvl = level == LIBBPF_WARN ? KT_LOG_DEBUG : KT_LOG_TRACE;
 	char *msg = NULL;
 
 	if (lvl > kt_log_level || vasprintf(&msg, fmt, ap) < 0)

@@ -19,7 +19,7 @@ int kt_attach_parse(const char *s, enum kt_attach *out);
 /* Mounts tracefs (/sys/kernel/tracing) and bpffs (/sys/fs/bpf) if absent. */
 void kt_mount_bpf_filesystems(void);
 
-/* Routes libbpf's messages into our log (warnings at info, rest at debug). */
+/* Routes libbpf's messages into our log (warnings at debug, the rest at trace). */
 void kt_libbpf_log_init(void);
 
 #endif

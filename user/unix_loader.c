@@ -120,7 +120,8 @@ struct kt_unix_loader *kt_unix_loader_start(const struct kt_unix_loader_cfg *cfg
 		}
 	}
 	kt_err("unix capture: no attach strategy works on this kernel (%s requested); "
-	       "see docs/operations.md, or use --capture socket",
+	       "--log-level debug shows the kernel's reasons; see docs/capture.md, "
+	       "or use --capture socket",
 	       kt_attach_name(cfg->attach));
 	free(l);
 	return NULL;

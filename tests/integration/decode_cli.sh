@@ -26,6 +26,15 @@ check_spans "$OUT/spans.jsonl"
 
 "$KT" decode --raw "$VEC/otel014_bincode_links.bin" >"$OUT/raw.jsonl" 2>"$OUT/raw.err"
 check "decode --raw of a bincode payload" [ $? = 0 -a "$(grep -c '"name":"links"' "$OUT/raw.jsonl")" = 1 ]
+svc() { grep -o '"key":"service.name","value":{"stringValue":"[^"]*"' | sed 's/.*"stringValue":"//; s/"$//'; }
+check "service.name defaults to kata-agent where the agent sets none" \
+	[ "$("$KT" decode --raw "$VEC/otel014_bincode_root.bin" | svc)" = kata-agent ]
+check "OTEL_SERVICE_NAME sets it" \
+	[ "$(OTEL_SERVICE_NAME=svc-env "$KT" decode --raw "$VEC/otel014_bincode_root.bin" | svc)" = svc-env ]
+check "--trace-name (alias of --service-name) wins over the environment" \
+	[ "$(OTEL_SERVICE_NAME=svc-env "$KT" decode --trace-name svc-flag --raw "$VEC/otel014_bincode_root.bin" | svc)" = svc-flag ]
+check "the agent's own service.name is kept" \
+	[ "$("$KT" decode --service-name other --raw "$VEC/otel017_json_unicode.json" | svc)" = "agent-κ" ]
 "$KT" decode --raw --format bincode "$VEC/otel017_json_links.json" >/dev/null 2>"$OUT/wrong.err"
 rc=$?
 check "wrong era forced: exit 1 with an error naming the file" \

@@ -101,8 +101,8 @@ start_kt() { # katatrace-bpf run args...
 	fi
 }
 
-stop_kt() { # SIGTERM and wait for the flush
-	kill -TERM "$KT_PID" 2>/dev/null
+stop_kt() { # [signal, default TERM]; waits for the flush
+	kill -"${1:-TERM}" "$KT_PID" 2>/dev/null
 	local i
 	for i in $(seq 1 300); do
 		kill -0 "$KT_PID" 2>/dev/null || break
@@ -207,7 +207,7 @@ check_spans() { # normalized spans file
 
 # The summary must account for the hostile connection exactly.
 check_summary() {
-	check "exit status 0 after SIGTERM" [ "$KT_RC" = 0 ]
+	check "exit status 0 after the stop signal" [ "$KT_RC" = 0 ]
 	check "summary: spans exported = $EXPECTED_SPANS" [ "$(summary_value 'spans exported')" = "$EXPECTED_SPANS" ]
 	check "summary: exactly one decode error (the garbage frame)" [ "$(summary_value 'decode errors')" = 1 ]
 	check "summary: no lost records" [ "$(summary_value 'lost records')" = 0 ]

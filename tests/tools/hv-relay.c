@@ -6,9 +6,13 @@
  * sendto(2) and sendmsg(2), all connections concurrently (one thread each,
  * one process, like a VMM's vsock worker threads).
  *
- * Usage: hv-relay [--seed N] [--max-chunk N] [--pid-file F] SOCKET=FILE[,FILE...] ...
+ * Usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] [--pause-at BYTES:MS]
+ *                 [--pid-file F] SOCKET=FILE[,FILE...] ...
+ *   --whole-files     send each file with a single write(2)
+ *   --pause-at B:MS   each connection sleeps MS milliseconds once B bytes are sent
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +31,13 @@ struct conn {
 	uint64_t seed;
 	size_t max_chunk;
 	int rc;
+	uint64_t sent;
+	bool paused;
 };
+
+static bool whole_files;
+static uint64_t pause_at = UINT64_MAX;
+static long pause_ms;
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -58,12 +68,26 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return b;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n, uint64_t *s, size_t max_chunk)
+static int send_all(struct conn *c, int fd, const uint8_t *p, size_t n)
 {
+	uint64_t *s = &c->seed;
+
+	if (whole_files) {
+		ssize_t w = write(fd, p, n);
+		return w == (ssize_t)n ? 0 : -1;
+	}
 	while (n > 0) {
-		size_t chunk = 1 + rnd(s) % max_chunk;
+		size_t chunk = 1 + rnd(s) % c->max_chunk;
 		if (chunk > n)
 			chunk = n;
+		if (!c->paused && c->sent + chunk >= pause_at) {
+			chunk = pause_at - c->sent;
+			if (chunk == 0) {
+				usleep((useconds_t)pause_ms * 1000);
+				c->paused = true;
+				continue;
+			}
+		}
 		ssize_t w;
 		switch (rnd(s) % 4) {
 		case 0:
@@ -96,6 +120,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, uint64_t *s, size_t max_
 		}
 		p += w;
 		n -= (size_t)w;
+		c->sent += (uint64_t)w;
 		if (rnd(s) % 16 == 0) {
 			struct timespec ts = { 0, (long)(rnd(s) % 2000000) };
 			nanosleep(&ts, NULL);
@@ -124,7 +149,7 @@ static void *relay(void *arg)
 	for (char *f = strtok_r(c->files, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
 		size_t n;
 		uint8_t *b = slurp(f, &n);
-		if (!b || send_all(fd, b, n, &c->seed, c->max_chunk)) {
+		if (!b || send_all(c, fd, b, n)) {
 			fprintf(stderr, "hv-relay: sending %s to %s failed\n", f, c->socket);
 			c->rc = 1;
 		}
@@ -145,6 +170,12 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		} else if (strcmp(argv[i], "--max-chunk") == 0 && i + 1 < argc) {
 			max_chunk = strtoull(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--whole-files") == 0) {
+			whole_files = true;
+		} else if (strcmp(argv[i], "--pause-at") == 0 && i + 1 < argc) {
+			char *end;
+			pause_at = strtoull(argv[++i], &end, 0);
+			pause_ms = *end == ':' ? strtol(end + 1, NULL, 0) : 1000;
 		} else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc) {
 			FILE *f = fopen(argv[++i], "w");
 			if (f) {
@@ -152,8 +183,8 @@ int main(int argc, char **argv)
 				fclose(f);
 			}
 		} else {
-			fprintf(stderr, "usage: hv-relay [--seed N] [--max-chunk N] [--pid-file F] "
-					"SOCKET=FILE[,FILE...] ...\n");
+			fprintf(stderr, "usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] "
+					"[--pause-at BYTES:MS] [--pid-file F] SOCKET=FILE[,FILE...] ...\n");
 			return 2;
 		}
 	}
