@@ -19,10 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+#include "otlp_types.h"
+#include "utf8.h"
 
 #define MAX_ATTRS 4	   /* attributes shown per span */
 #define MAX_VALUE_CHARS 48 /* characters of one value before "…" */
@@ -78,44 +76,6 @@ static void putf(struct line *l, const char *fmt, ...)
 		put(l, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Decodes one UTF-8 sequence; returns its length, 0 if invalid. */
-static size_t utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
-{
-	uint8_t c = p[0];
-	size_t len;
-	uint32_t v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		v = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		v = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		v = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (p[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
 /* Code points that could move the cursor, end the line or reorder text. */
 static bool cp_unsafe(uint32_t cp)
 {
@@ -139,7 +99,7 @@ static void put_text(struct line *l, const uint8_t *s, size_t n, size_t max_char
 			break;
 		}
 		uint32_t cp;
-		size_t adv = utf8_decode(s + i, n - i, &cp);
+		size_t adv = kt_utf8_decode(s + i, n - i, &cp);
 		if (!adv) {
 			putf(l, "\\x%02x", s[i]);
 			i++;

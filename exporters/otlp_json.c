@@ -17,16 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+#include "otlp_types.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------------ doubles */
 
@@ -230,41 +222,6 @@ static void field(struct jw *w, const char *name)
 	puts_(w, "\":");
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	uint32_t cp, min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /*
  * The Collector's escaping: \" \\ \n \r \t, other C0 controls as \u00xx,
  * everything else verbatim. Invalid UTF-8 bytes become \ufffd so every line
@@ -297,7 +254,7 @@ static void put_str(struct jw *w, const uint8_t *s, size_t n)
 			ubuf[6] = '\0';
 			esc = ubuf;
 		} else if (c >= 0x80) {
-			adv = utf8_seq(s + i, n - i);
+			adv = kt_utf8_decode(s + i, n - i, NULL);
 			if (!adv) {
 				esc = "\\ufffd";
 				adv = 1;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Strict UTF-8 validation (what a Rust String guarantees). */
+/* Strict UTF-8 (what a Rust String guarantees): validation and decoding. */
 #ifndef KT_UTF8_H
 #define KT_UTF8_H
 
@@ -12,5 +12,12 @@
  * (U+D800..U+DFFF) and code points above U+10FFFF.
  */
 size_t kt_utf8_check(const uint8_t *p, size_t n);
+
+/*
+ * Length (1..4) of the valid UTF-8 sequence at p (n > 0 bytes available),
+ * storing its code point in *cp when cp is not NULL; 0 if the bytes there
+ * are not valid UTF-8 by the same rules as kt_utf8_check.
+ */
+size_t kt_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp);
 
 #endif
