@@ -76,23 +76,32 @@ static __always_inline void fill_task(struct kt_rec_hdr *h)
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
-/* Emits a header-only record (GAP or CLOSE) built from the template h. */
-static __always_inline void emit_marker(struct kt_rec_hdr *h, __u32 type, __u32 flags,
-					__u64 off, __u64 len, __u32 *lost)
+/*
+ * Outputs one record. *lost carries "a record of this stream was lost" from
+ * one record to the next: the first record that gets through after a loss
+ * says so (KT_F_PRIOR_LOSS), so userspace declares the hole at once.
+ */
+static __always_inline void send_rec(struct kt_rec_hdr *h, __u64 size, __u32 *lost)
 {
-	__u32 saved_type = h->type, saved_flags = h->flags;
+	if (*lost)
+		h->flags |= KT_F_PRIOR_LOSS;
+	if (bpf_ringbuf_output(&events, h, size, 0)) {
+		count(KT_CNT_RB_FAIL, 1);
+		*lost = 1;
+	} else {
+		*lost = 0;
+	}
+}
 
+/* A header-only record (GAP or CLOSE) from the template h. */
+static __always_inline void send_marker(struct kt_rec_hdr *h, __u32 type, __u32 flags, __u64 off,
+					__u64 len, __u32 *lost)
+{
 	h->type = type;
 	h->flags = flags;
 	h->offset = off;
 	h->len = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
-	if (bpf_ringbuf_output(&events, h, sizeof(*h), 0)) {
-		count(KT_CNT_RB_FAIL, 1);
-		if (lost)
-			*lost = 1;
-	}
-	h->type = saved_type;
-	h->flags = saved_flags;
+	send_rec(h, sizeof(*h), lost);
 }
 
 static __always_inline struct kt_rec_data *data_buf(void)
@@ -148,44 +157,35 @@ static long emit_chunk(__u64 i, void *data)
 	if (n == 0)
 		return 1;
 
-	rec->hdr.offset = w->base_off + w->done;
-	rec->hdr.len = n;
+	__u64 off = w->base_off + w->done;
 	if (bpf_probe_read_user(rec->data, n, (const void *)w->ptr)) {
-		emit_marker(&rec->hdr, KT_REC_GAP, rec->hdr.flags | KT_F_UNREADABLE,
-			    w->base_off + w->done, n, &w->lost);
+		send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE, off, n, &w->lost);
 		count(KT_CNT_GAP_BYTES, n);
-	} else if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, 0)) {
-		count(KT_CNT_RB_FAIL, 1);
-		w->lost = 1;
 	} else {
-		count(KT_CNT_BYTES, n);
+		rec->hdr.type = KT_REC_DATA;
+		rec->hdr.flags = 0;
+		rec->hdr.offset = off;
+		rec->hdr.len = n;
+		send_rec(&rec->hdr, sizeof(rec->hdr) + n, &w->lost);
+		if (!w->lost)
+			count(KT_CNT_BYTES, n);
 	}
-	/* Only the first record after a loss carries the flag. */
-	rec->hdr.flags = w->lost ? KT_F_PRIOR_LOSS : 0;
-	w->lost = 0;
 	w->done += n;
 	w->ptr += n;
 	w->seg_left -= n;
 	return 0;
 }
 
-/* Fills the per-CPU record header for a send in direction dir of conn. */
-static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id *conn, __u8 dir,
-							__u32 *st_lost)
+/* The per-CPU record with its header filled for a record of conn, dir. */
+static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id *conn, __u8 dir)
 {
 	struct kt_rec_data *rec = data_buf();
 
 	if (!rec)
 		return NULL;
-	rec->hdr.type = KT_REC_DATA;
-	rec->hdr.flags = 0;
 	rec->hdr.conn = *conn;
 	rec->hdr.dir = dir;
 	fill_task(&rec->hdr);
-	if (*st_lost) {
-		*st_lost = 0;
-		rec->hdr.flags = KT_F_PRIOR_LOSS;
-	}
 	return rec;
 }
 
@@ -201,7 +201,7 @@ static __always_inline void emit_stream(const struct kt_conn_id *conn, __u8 dir,
 		return;
 	/* Reserve the byte range first: concurrent writers get disjoint ranges. */
 	__u64 base_off = __sync_fetch_and_add(st_off, total);
-	struct kt_rec_data *rec = start_record(conn, dir, st_lost);
+	struct kt_rec_data *rec = start_record(conn, dir);
 	if (!rec)
 		return;
 
@@ -209,6 +209,7 @@ static __always_inline void emit_stream(const struct kt_conn_id *conn, __u8 dir,
 		.src = *src,
 		.total = total,
 		.base_off = base_off,
+		.lost = *st_lost,
 	};
 	if (src->kind == KT_SRC_UBUF) {
 		w.ptr = src->base + src->skip;
@@ -217,15 +218,12 @@ static __always_inline void emit_stream(const struct kt_conn_id *conn, __u8 dir,
 	bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk, &w, 0);
 
 	rec = data_buf();
-	if (!rec)
-		return;
-	if (w.done < w.total) {
-		emit_marker(&rec->hdr, KT_REC_GAP, rec->hdr.flags | KT_F_OVER_CAP,
-			    base_off + w.done, w.total - w.done, &w.lost);
+	if (rec && w.done < w.total) {
+		send_marker(&rec->hdr, KT_REC_GAP, KT_F_OVER_CAP, base_off + w.done,
+			    w.total - w.done, &w.lost);
 		count(KT_CNT_GAP_BYTES, w.total - w.done);
 	}
-	if (w.lost)
-		*st_lost = 1;
+	*st_lost = w.lost;
 }
 
 /* A send whose bytes cannot be located (e.g. splice): keep offsets honest. */
@@ -235,21 +233,22 @@ static __always_inline void emit_unsupported(const struct kt_conn_id *conn, __u8
 	if (total == 0)
 		return;
 	__u64 base_off = __sync_fetch_and_add(st_off, total);
-	struct kt_rec_data *rec = start_record(conn, dir, st_lost);
+	struct kt_rec_data *rec = start_record(conn, dir);
 	if (!rec)
 		return;
-	emit_marker(&rec->hdr, KT_REC_GAP, rec->hdr.flags | KT_F_UNSUPPORTED, base_off, total,
-		    st_lost);
+	__u32 lost = *st_lost;
+	send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNSUPPORTED, base_off, total, &lost);
+	*st_lost = lost;
 	count(KT_CNT_GAP_BYTES, total);
 }
 
 static __always_inline void emit_close(const struct kt_conn_id *conn, __u8 dir, __u64 off)
 {
-	__u32 no_loss = 0;
-	struct kt_rec_data *rec = start_record(conn, dir, &no_loss);
+	__u32 lost = 0;
+	struct kt_rec_data *rec = start_record(conn, dir);
 
 	if (rec)
-		emit_marker(&rec->hdr, KT_REC_CLOSE, 0, off, 0, NULL);
+		send_marker(&rec->hdr, KT_REC_CLOSE, 0, off, 0, &lost);
 }
 
 #endif /* KT_STREAM_EMIT_BPF_H */

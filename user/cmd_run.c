@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "export_queue.h"
+#include "clock.h"
 #include "log.h"
 #include "pipeline.h"
 #include "poller.h"
@@ -42,13 +43,6 @@ struct daemon {
 	unsigned ticks;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void to_queue(void *ctx, struct kt_span_record *r)
 {
 	kt_export_queue_push(ctx, r);
@@ -57,7 +51,7 @@ static void to_queue(void *ctx, struct kt_span_record *r)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct daemon *d = ctx;
-	kt_pipeline_record(d->pipeline, data, size, mono_ns());
+	kt_pipeline_record(d->pipeline, data, size, kt_mono_ns());
 	return 0;
 }
 
@@ -91,7 +85,7 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	(void)events;
 	if (read(d->tick_fd, &n, sizeof(n)) != sizeof(n))
 		return;
-	kt_pipeline_tick(d->pipeline, mono_ns());
+	kt_pipeline_tick(d->pipeline, kt_mono_ns());
 	d->ticks++;
 	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
 	if (every && d->ticks % every == 0) {

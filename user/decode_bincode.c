@@ -24,7 +24,6 @@
 #define MIN_CTX	   (16 + 8 + 1 + 1 + 1)
 #define MIN_EVENT  (MIN_STR + MIN_TIME + 8 + 4)
 #define MIN_LINK   (MIN_CTX + 8 + 4)
-#define NS_PER_SEC 1000000000u
 
 struct bc {
 	struct kt_dctx d;
@@ -146,13 +145,7 @@ static int rd_time(struct bc *c, uint64_t *ns)
 	uint32_t nanos;
 	if (rd_u64(c, &secs) || rd_u32(c, &nanos))
 		return -1;
-	if (nanos >= NS_PER_SEC)
-		return kt_dctx_fail(&c->d, "nanoseconds %u out of range", nanos);
-	if (secs > (UINT64_MAX - nanos) / NS_PER_SEC)
-		return kt_dctx_fail(&c->d, "time %llu s does not fit in u64 nanoseconds",
-				    (unsigned long long)secs);
-	*ns = secs * NS_PER_SEC + nanos;
-	return 0;
+	return kt_dctx_time(&c->d, secs, nanos, ns);
 }
 
 static double f64_bits(uint64_t bits)

@@ -126,3 +126,16 @@ const char *kt_dctx_preview(struct kt_str s, char *buf, size_t size)
 	buf[k] = '\0';
 	return buf;
 }
+
+int kt_dctx_time(struct kt_dctx *d, uint64_t secs, uint32_t nanos, uint64_t *ns)
+{
+	const uint64_t ns_per_sec = 1000000000u;
+
+	if (nanos >= ns_per_sec)
+		return kt_dctx_fail(d, "nanoseconds %u out of range", nanos);
+	if (secs > (UINT64_MAX - nanos) / ns_per_sec)
+		return kt_dctx_fail(d, "time %llu s does not fit in u64 nanoseconds",
+				    (unsigned long long)secs);
+	*ns = secs * ns_per_sec + nanos;
+	return 0;
+}

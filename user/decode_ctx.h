@@ -54,6 +54,8 @@ void kt_dctx_set_error(struct kt_dctx *d, const char *fmt, ...)
 void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size);
 /* NUL-terminated arena copy of n bytes (already validated UTF-8). */
 int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out);
+/* SystemTime (seconds, nanoseconds) -> unix nanoseconds; fails when out of range. */
+int kt_dctx_time(struct kt_dctx *d, uint64_t secs, uint32_t nanos, uint64_t *ns);
 
 /* Printable, truncated rendering of s for messages (control bytes as '?'). */
 const char *kt_dctx_preview(struct kt_str s, char *buf, size_t size);

@@ -34,7 +34,6 @@
 
 /* SpanData nests containers 7 deep (links.queue[].span_context.trace_state[][]). */
 #define JSON_MAX_DEPTH 16
-#define NS_PER_SEC     1000000000u
 
 typedef unsigned __int128 u128;
 
@@ -411,13 +410,7 @@ static int dec_time(struct jc *c, const struct jv *v, uint64_t *ns)
 	kt_dctx_pop(&c->d, mark);
 	if (field_u32(c, v, "nanos_since_epoch", &nanos))
 		return -1;
-	if (nanos >= NS_PER_SEC)
-		return kt_dctx_fail(&c->d, "nanoseconds %u out of range", nanos);
-	if (secs > (UINT64_MAX - nanos) / NS_PER_SEC)
-		return kt_dctx_fail(&c->d, "time %llu s does not fit in u64 nanoseconds",
-				    (unsigned long long)secs);
-	*ns = secs * NS_PER_SEC + nanos;
-	return 0;
+	return kt_dctx_time(&c->d, secs, nanos, ns);
 }
 
 static int dec_array(struct jc *c, const struct jv *v, struct kt_value *out)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "stats.h"
 
@@ -24,13 +25,6 @@ struct kt_export_queue {
 	uint64_t stop_deadline_ns;
 	uint64_t dropped_logged;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
 {
@@ -55,7 +49,7 @@ static struct kt_span_record *take_batch(struct kt_export_queue *q, size_t *coun
 	if (!r)
 		q->tail = NULL;
 	q->n -= n;
-	q->first_ns = now_ns();
+	q->first_ns = kt_mono_ns();
 	*count = n;
 	return head;
 }
@@ -63,14 +57,14 @@ static struct kt_span_record *take_batch(struct kt_export_queue *q, size_t *coun
 /* Sleeps up to ms, returning early when the queue is stopping. */
 static void backoff_sleep(struct kt_export_queue *q, uint64_t ms)
 {
-	uint64_t until = now_ns() + ms * 1000000ull;
+	uint64_t until = kt_mono_ns() + ms * 1000000ull;
 	struct timespec ts;
 
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping && until > q->stop_deadline_ns)
 		until = q->stop_deadline_ns;
 	deadline_ts(until, &ts);
-	while (now_ns() < until)
+	while (kt_mono_ns() < until)
 		if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&q->lock);
@@ -79,7 +73,7 @@ static void backoff_sleep(struct kt_export_queue *q, uint64_t ms)
 static bool give_up(struct kt_export_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
-	bool over = q->stopping && now_ns() >= q->stop_deadline_ns;
+	bool over = q->stopping && kt_mono_ns() >= q->stop_deadline_ns;
 	pthread_mutex_unlock(&q->lock);
 	return over;
 }
@@ -131,7 +125,7 @@ static void *export_thread(void *arg)
 				continue;
 			}
 			uint64_t due = q->first_ns + q->cfg.batch_timeout_ms * 1000000ull;
-			if (now_ns() >= due)
+			if (kt_mono_ns() >= due)
 				break;
 			struct timespec ts;
 			deadline_ts(due, &ts);
@@ -196,7 +190,7 @@ void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
 		return;
 	}
 	if (q->n == 0)
-		q->first_ns = now_ns();
+		q->first_ns = kt_mono_ns();
 	if (q->tail)
 		q->tail->next = r;
 	else
@@ -214,7 +208,7 @@ void kt_export_queue_stop(struct kt_export_queue *q)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
-	q->stop_deadline_ns = now_ns() + q->cfg.shutdown_timeout_ms * 1000000ull;
+	q->stop_deadline_ns = kt_mono_ns() + q->cfg.shutdown_timeout_ms * 1000000ull;
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
