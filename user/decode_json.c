@@ -668,12 +668,26 @@ static int dec_link(struct jc *c, const struct jv *v, struct kt_link *l)
 	return field_u32(c, v, "dropped_attributes_count", &l->dropped_attributes_count);
 }
 
+/* Decodes one element of an EvictedQueue into item. */
+typedef int (*queue_item_fn)(struct jc *c, const struct jv *v, void *item);
+
+static int dec_event_item(struct jc *c, const struct jv *v, void *item)
+{
+	return dec_event(c, v, item);
+}
+
+static int dec_link_item(struct jc *c, const struct jv *v, void *item)
+{
+	return dec_link(c, v, item);
+}
+
 /*
  * EvictedQueue: {"queue": null | [...], "max_len": u32, "dropped_count": u32}.
- * queue is an Option: serde also takes a missing one as None.
+ * queue is an Option: serde also takes a missing one as None. The elements
+ * (each item_size bytes) go to *items.
  */
-static int dec_queue(struct jc *c, const struct jv *v, const struct jv **queue, bool *present,
-		     uint32_t *max_len, uint32_t *dropped)
+static int dec_queue(struct jc *c, const struct jv *v, bool *present, uint32_t *max_len,
+		     uint32_t *dropped, size_t *n, void **items, size_t item_size, queue_item_fn one)
 {
 	if (want(c, v, JV_OBJ))
 		return -1;
@@ -685,48 +699,38 @@ static int dec_queue(struct jc *c, const struct jv *v, const struct jv **queue, 
 	if (field_u32(c, v, "max_len", max_len) || field_u32(c, v, "dropped_count", dropped))
 		return -1;
 	*present = q && q->t == JV_ARR;
-	*queue = q;
+	if (!*present)
+		return 0;
+	*n = q->arr.n;
+	char *out = kt_dctx_alloc(&c->d, q->arr.n, item_size);
+	if (!(*items = out))
+		return -1;
+	for (size_t i = 0; i < q->arr.n; i++) {
+		mark = kt_dctx_field(&c->d, "queue");
+		kt_dctx_index(&c->d, i);
+		if (one(c, &q->arr.v[i], out + i * item_size))
+			return -1;
+		kt_dctx_pop(&c->d, mark);
+	}
 	return 0;
 }
 
 static int dec_events(struct jc *c, const struct jv *v, struct kt_span *s)
 {
-	const struct jv *q;
-	if (dec_queue(c, v, &q, &s->events_present, &s->events_max_len, &s->events_dropped))
-		return -1;
-	if (!s->events_present)
-		return 0;
-	s->n_events = q->arr.n;
-	if (!(s->events = kt_dctx_alloc(&c->d, q->arr.n, sizeof(*s->events))))
-		return -1;
-	for (size_t i = 0; i < q->arr.n; i++) {
-		size_t mark = kt_dctx_field(&c->d, "queue");
-		kt_dctx_index(&c->d, i);
-		if (dec_event(c, &q->arr.v[i], &s->events[i]))
-			return -1;
-		kt_dctx_pop(&c->d, mark);
-	}
-	return 0;
+	void *items = NULL;
+	int rc = dec_queue(c, v, &s->events_present, &s->events_max_len, &s->events_dropped,
+			   &s->n_events, &items, sizeof(*s->events), dec_event_item);
+	s->events = items;
+	return rc;
 }
 
 static int dec_links(struct jc *c, const struct jv *v, struct kt_span *s)
 {
-	const struct jv *q;
-	if (dec_queue(c, v, &q, &s->links_present, &s->links_max_len, &s->links_dropped))
-		return -1;
-	if (!s->links_present)
-		return 0;
-	s->n_links = q->arr.n;
-	if (!(s->links = kt_dctx_alloc(&c->d, q->arr.n, sizeof(*s->links))))
-		return -1;
-	for (size_t i = 0; i < q->arr.n; i++) {
-		size_t mark = kt_dctx_field(&c->d, "queue");
-		kt_dctx_index(&c->d, i);
-		if (dec_link(c, &q->arr.v[i], &s->links[i]))
-			return -1;
-		kt_dctx_pop(&c->d, mark);
-	}
-	return 0;
+	void *items = NULL;
+	int rc = dec_queue(c, v, &s->links_present, &s->links_max_len, &s->links_dropped,
+			   &s->n_links, &items, sizeof(*s->links), dec_link_item);
+	s->links = items;
+	return rc;
 }
 
 /* Option<Resource>: null (or absent) is None; duplicates were refused in build. */
