@@ -102,6 +102,16 @@ $(GEN)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/vmlinux.h
 $(GEN)/%.skel.h: $(GEN)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
+# Fully static binary (no libcurl, hence no OTLP/HTTP) for minimal systems
+# such as the kernel test lane's initramfs.
+STATIC_SRCS := $(filter-out exporters/otlp_http.c,$(LIB_SRCS)) exporters/static/otlp_http_unavailable.c
+STATIC_OBJS := $(STATIC_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
+
+.PHONY: static
+static: $(BUILD)/katatrace-bpf.static
+$(BUILD)/katatrace-bpf.static: $(MAIN_OBJ) $(STATIC_OBJS)
+	$(CC) $(CFLAGS) -static -o $@ $^ -lbpf -lelf -lz -ljson-c -lprotobuf-c -lpthread -lm
+
 .PHONY: vmlinux
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
