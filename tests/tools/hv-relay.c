@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test stand-in for a hybrid-vsock hypervisor: for each CONN argument it
- * connects to a unix socket and relays the given files as one byte stream,
- * in random chunk sizes with a random choice of write(2), writev(2),
- * sendto(2) and sendmsg(2), all connections concurrently (one thread each,
- * one process, like a VMM's vsock worker threads).
+ * connects to a unix socket (or an AF_VSOCK address) and relays the given
+ * files as one byte stream, in random chunk sizes with a random choice of
+ * write(2), writev(2), sendto(2) and sendmsg(2), all connections
+ * concurrently (one thread each, one process, like a VMM's vsock worker
+ * threads).
  *
  * Usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] [--pause-at BYTES:MS]
- *                 [--pid-file F] SOCKET=FILE[,FILE...] ...
+ *                 [--pid-file F] TARGET=FILE[,FILE...] ...
+ *   TARGET            a unix socket path, or vsock:CID:PORT
  *   --whole-files     send each file with a single write(2)
  *   --pause-at B:MS   each connection sleeps MS milliseconds once B bytes are sent
  */
@@ -23,6 +25,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/vm_sockets.h>
 
 struct conn {
 	pthread_t th;
@@ -129,20 +133,56 @@ static int send_all(struct conn *c, int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Fills *a from a unix path or "vsock:CID:PORT"; returns its length, 0 if malformed. */
+static socklen_t target_addr(const char *target, struct sockaddr_storage *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (strncmp(target, "vsock:", 6) == 0) {
+		struct sockaddr_vm *vm = (struct sockaddr_vm *)a;
+		char *end;
+		unsigned long cid = strtoul(target + 6, &end, 10);
+		if (*end != ':' || cid > UINT32_MAX)
+			return 0;
+		unsigned long port = strtoul(end + 1, &end, 10);
+		if (*end || port > UINT32_MAX)
+			return 0;
+		vm->svm_family = AF_VSOCK;
+		vm->svm_cid = (unsigned)cid;
+		vm->svm_port = (unsigned)port;
+		return sizeof(*vm);
+	}
+	struct sockaddr_un *un = (struct sockaddr_un *)a;
+	if (strlen(target) >= sizeof(un->sun_path))
+		return 0;
+	un->sun_family = AF_UNIX;
+	memcpy(un->sun_path, target, strlen(target) + 1);
+	return sizeof(*un);
+}
+
 static void *relay(void *arg)
 {
 	struct conn *c = arg;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_storage a;
+	socklen_t alen = target_addr(c->socket, &a);
+	int fd = -1;
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", c->socket);
-	for (int tries = 0; connect(fd, (struct sockaddr *)&a, sizeof(a)); tries++) {
-		if (tries > 100) {
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		/* A failed vsock connect leaves the socket unusable: a new one per try. */
+		fd = socket(a.ss_family, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, alen) == 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 3) { /* the listener never came */
 			fprintf(stderr, "hv-relay: connect %s: %s\n", c->socket, strerror(errno));
 			c->rc = 1;
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			return NULL;
 		}
+		if (fd >= 0)
+			close(fd);
 		usleep(20000);
 	}
 	char *save = NULL;
@@ -184,7 +224,7 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] "
-					"[--pause-at BYTES:MS] [--pid-file F] SOCKET=FILE[,FILE...] ...\n");
+					"[--pause-at BYTES:MS] [--pid-file F] TARGET=FILE[,FILE...] ...\n");
 			return 2;
 		}
 	}
@@ -197,6 +237,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		*eq = '\0';
+		struct sockaddr_storage a;
+		if (!target_addr(argv[i + k], &a)) {
+			fprintf(stderr, "hv-relay: bad target '%s'\n", argv[i + k]);
+			return 2;
+		}
 		c[k].socket = argv[i + k];
 		c[k].files = eq + 1;
 		c[k].seed = seed * 1000003ull + (uint64_t)k + 1;
