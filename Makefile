@@ -4,6 +4,9 @@
 #   make          build ./katatrace-bpf (BPF objects embedded as skeletons)
 #   make run      deps + build + run the daemon with its embedded defaults
 #   make test     deps + unit tests (ASan/UBSan) + integration tests + fuzz smoke
+#                 + kernel lane
+#   make test-kernels  the kernel lane alone: Debian's 6.1 and 6.12 kernels under
+#                 QEMU (KERNELS=6.12 for one; docs/testing.md)
 #   make fuzz     build the libFuzzer targets into build/fuzz/
 #   make bench    benchmarks (ratios measured side by side)
 #   make vmlinux  regenerate vmlinux/vmlinux.h from this host's BTF
@@ -58,14 +61,17 @@ GENERATED := $(SKELS) $(PROTO_H)
 DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
 DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl
+DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
-.PHONY: deps deps-test
+.PHONY: deps deps-test deps-kernels
 deps:
 	@tools/ensure-packages $(DEPS_BUILD)
 deps-test: deps
 	@tools/ensure-packages $(DEPS_TEST)
 	@tools/ensure-node
 	@tools/ensure-npm tests/receiver
+deps-kernels: deps-test
+	@tools/ensure-packages $(DEPS_KERNELS)
 
 # ---------------------------------------------------------------- build
 
@@ -151,13 +157,20 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-.PHONY: test test-unit test-integration test-fuzz tools
+# Statically linked copies of the tools the kernel test lane runs inside its VMs.
+STATIC_TOOLS := $(BUILD)/tools-static/hv-relay $(BUILD)/tools-static/sock-drain
+$(BUILD)/tools-static/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static -o $@ $< -lpthread
+
+.PHONY: test test-unit test-integration test-fuzz test-kernels tools static-tools
 tools: $(TOOLS)
+static-tools: $(STATIC_TOOLS)
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-test: deps-test
-	$(MAKE) -j$(NPROC) all tools $(ASAN)/unit-tests fuzz
+test: deps-test deps-kernels
+	$(MAKE) -j$(NPROC) all tools static static-tools $(ASAN)/unit-tests fuzz
 	tests/run-all.sh
 
 test-unit: $(ASAN)/unit-tests
@@ -166,6 +179,11 @@ test-unit: $(ASAN)/unit-tests
 test-integration: deps-test
 	$(MAKE) -j$(NPROC) all tools
 	tests/run-all.sh --only integration
+
+# Downloads the kernel packages once, into build/kernels/.
+test-kernels: deps-kernels
+	$(MAKE) -j$(NPROC) static static-tools tools
+	tests/run-all.sh --only kernels
 
 # ---------------------------------------------------------------- fuzz
 

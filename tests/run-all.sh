@@ -1,9 +1,10 @@
 #!/bin/bash
 # Runs every test suite: unit tests (criterion, ASan/UBSan), integration
-# tests (real BPF, real sockets, independent OTLP receiver) and a short run
-# of every fuzz target. The last line is "N passed, N failed" over all tests.
+# tests (real BPF, real sockets, independent OTLP receiver), a short run
+# of every fuzz target and the kernel lane (stock kernels under QEMU). The
+# last line is "N passed, N failed" over all tests.
 #
-#   tests/run-all.sh [--only unit|integration|fuzz]
+#   tests/run-all.sh [--only unit|integration|fuzz|kernels]
 set -u
 cd "$(dirname "$0")/.." || exit 2
 only=""
@@ -62,6 +63,15 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
 		fi
 		rm -rf "$corpus"
 	done
+fi
+
+if [ -z "$only" ] || [ "$only" = kernels ]; then
+	echo "=== kernel lane (tests/kernel-lane)"
+	tests/kernel-lane/run.sh 2>&1 | tee build/kernels.log
+	rc=${PIPESTATUS[0]}
+	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/kernels.log | tail -n 1)
+	if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
+	[ "$rc" = 0 ] || suites_failed+=(kernels)
 fi
 
 [ ${#suites_failed[@]} = 0 ] || echo "failed suites: ${suites_failed[*]}"

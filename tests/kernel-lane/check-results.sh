@@ -1,0 +1,187 @@
+#!/bin/bash
+# Checks what one kernel's test VM left on its disk, scenario by scenario:
+# the sender and the listener moved every byte, katatrace-bpf attached with
+# the strategy asked for, exited cleanly and accounted for every span, and
+# its OTLP/JSON output matches the spans sent, field by field (parsed by
+# tests/receiver/otlpjson.js, compared by tests/receiver/check.js against a
+# manifest written here). Appends one row per scenario to TABLE:
+#   KERNEL STRATEGY PATH MATCHED/EXPECTED PASS|FAIL|n/a (refused: ...)
+# and ends with "N passed, N failed".
+#
+#   check-results.sh LABEL WORK RUN_DIR TABLE
+#
+# RUN_DIR holds out/ (the VM's /out), console.log and vm.rc; manifests,
+# normalized spans and checker logs are written there.
+set -u
+label=$1 WORK=$2 run=$3 table=$4
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+VEC=$ROOT/tests/vectors
+RECV=$ROOT/tests/receiver
+. "$ROOT/tests/kernel-lane/manifest.sh"
+. "$WORK/lane/lane.conf" # SEED PORT SCENARIOS
+out=$run/out
+PASSED=0
+FAILED=0
+SC_FAILED=0
+
+check() { # description command...
+	local what=$1
+	shift
+	if "$@"; then
+		PASSED=$((PASSED + 1))
+		echo "  ok: $what"
+	else
+		FAILED=$((FAILED + 1))
+		SC_FAILED=$((SC_FAILED + 1))
+		echo "  FAILED: $what"
+	fi
+}
+
+row() { # strategy path spans result
+	printf '%-6s %-10s %-15s %-7s %s\n' "$label" "$1" "$2" "$3" "$4" >>"$table"
+}
+
+value() { cat "$out/$1" 2>/dev/null; }
+
+sandbox_of() { awk -v s="$1" '$1 == s { print $2 }' "$WORK/lane/sandboxes"; }
+
+# A number from the scenario's summary line, e.g. "spans exported".
+summary_value() { value "$1.summary" | grep -oE "$2 [0-9]+" | awk '{print $NF}'; }
+
+# Major and minor version of the VM's kernel as one number (6.12 -> 612).
+kernel_version() { value kernel | awk -F'[.-]' '{ printf "%d", $1 * 100 + $2 }'; }
+
+# ------------------------------------------------------------ pieces
+
+check_listener() { # scenario conns-file peer-prefix: every connection of the list, every byte
+	local s=$1 n bytes peers
+	n=$(grep -c . "$2")
+	bytes=$(conns_bytes "$2")
+	peers=$(grep '^conn ' "$out/$s.drain" 2>/dev/null | grep -vc "peer $3")
+	check "$s: the listener got $n connections from $3, $bytes bytes, all closed" \
+		[ "$(grep '^total connections' "$out/$s.drain" 2>/dev/null)" = \
+		"total connections $n closed $n bytes $bytes" -a "$peers" = 0 ]
+}
+
+check_tracer() { # scenario strategy expected-spans expected-bytes
+	local s=$1
+	check "$s: katatrace-bpf attached with the $2 strategy" \
+		grep -qE "attached with $2 strategy$" "$out/$s.log"
+	check "$s: exit status 0 after SIGTERM" [ "$(value "$s.rc")" = 0 ]
+	echo "    $(value "$s.summary")"
+	check "$s: summary: spans exported $3" [ "$(summary_value "$s" 'spans exported')" = "$3" ]
+	check "$s: summary: bytes captured $4" [ "$(summary_value "$s" 'bytes captured')" = "$4" ]
+	check "$s: summary: no decode errors, lost records or gaps" \
+		[ "$(summary_value "$s" 'decode errors')/$(summary_value "$s" 'lost records')/$(summary_value "$s" gaps)" = 0/0/0 ]
+}
+
+# Every span sent, field by field, with the origin's resource attributes.
+# Sets MATCHED and EXPECTED.
+check_spans() { # scenario conns-file origin-json
+	local s=$1 m=$run/$1.manifest.json got=$run/$1.spans.jsonl log=$run/$1.check.log
+	MATCHED=0
+	EXPECTED=0
+	if ! write_manifest "$2" "$3" >"$m"; then
+		check "$s: manifest written" false
+		return
+	fi
+	EXPECTED=$(manifest_count "$m")
+	: >"$got"
+	if [ -s "$out/$s.jsonl" ]; then
+		node "$RECV/otlpjson.js" "$out/$s.jsonl" --out "$got" >"$run/$s.otlpjson.log" 2>&1
+		check "$s: OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
+	else
+		check "$s: spans written to $s.jsonl" false
+	fi
+	node "$RECV/check.js" --manifest "$m" --got "$got" >"$log" 2>&1
+	local line problems
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ] || grep -q '^ERROR' "$log"; then
+		check "$s: check.js ran" false
+		sed 's/^/    /' "$log" | head -n 5
+		return
+	fi
+	PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+	FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+	SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+	problems=$(grep -cE '^(MISSING|MISMATCH) ' "$log")
+	MATCHED=$((EXPECTED - problems))
+	echo "  check.js: $line ($MATCHED of $EXPECTED spans matched exactly)"
+	grep -vE '^[0-9]+ passed' "$log" | head -n 6 | cut -c1-300 | sed 's/^/    /'
+	[ "$(grep -vcE '^[0-9]+ passed' "$log")" -le 6 ] || echo "    ... (all of it in $log)"
+}
+
+verdict() { if [ "$SC_FAILED" = 0 ]; then echo PASS; else echo FAIL; fi; }
+
+# ------------------------------------------------------------ scenarios
+
+# Tap mode beside sock-drain; unix (hybrid vsock) or vsock_loopback.
+check_tap() { # scenario strategy path
+	local s=$1 conns=$WORK/lane/conns.tap origin peer
+	check "$s: the relay sent every stream (exit 0)" [ "$(value "$s.relay.rc")" = 0 ]
+	if [ "$3" = unix ]; then
+		local sandbox
+		sandbox=$(sandbox_of "$s")
+		origin=$(origin_hybrid "/run/vc/vm/$sandbox/clh.sock_$PORT" "$sandbox" "$(value "$s.relay.pid")")
+		peer="pid $(value "$s.relay.pid")"
+	else
+		origin=$(origin_vsock_loopback "$PORT")
+		peer="cid 1 port"
+	fi
+	check_listener "$s" "$conns" "$peer"
+	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$(conns_bytes "$conns")"
+	check_spans "$s" "$conns" "$origin"
+	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)"
+}
+
+# A strategy this kernel lacks: katatrace-bpf must refuse it, clearly.
+check_refused() { # scenario strategy path
+	local s=$1 msg
+	msg=$(grep -oE "no attach strategy works on this kernel \($2 requested\)" "$out/$s.log" 2>/dev/null | head -n 1)
+	check "$s: katatrace-bpf refuses the $2 strategy on $(value kernel) (exit 1)" [ "$(value "$s.rc")" = 1 ]
+	check "$s: its error says so" [ -n "$msg" ]
+	if [ "$SC_FAILED" = 0 ]; then row "$2" "$3" - "n/a (refused: $msg)"; else row "$2" "$3" - FAIL; fi
+}
+
+# sink mode in the VM, a nested QEMU guest (CID 3) sending over vhost-vsock.
+check_guest() { # scenario strategy path
+	local s=$1 conns=$WORK/lane/conns.guest sandbox pid accel note=""
+	sandbox=$(sandbox_of "$s")
+	pid=$(value "$s.qemu.pid")
+	accel=$(value "$s.l3-accel")
+	[[ $accel == tcg* ]] && note=" (L3 guest under TCG${accel#tcg})"
+	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}"
+	tr -d '\r' <"$out/$s.guest.console" 2>/dev/null | grep -E '^guest:' | sed 's/^/    /'
+	check "$s: the nested guest sent every stream (relay exit 0)" \
+		grep -q '^guest: relay rc=0' "$out/$s.guest.console"
+	check "$s: its QEMU exited 0, pid recorded" [ "$(value "$s.qemu.rc")" = 0 -a -n "$pid" ]
+	if grep -q '^address in use' "$out/$s.drain" 2>/dev/null; then
+		check "$s: katatrace-bpf (sink) holds vsock port $PORT" true
+	else
+		check_listener "$s" "$conns" "cid 3 port"
+	fi
+	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$(conns_bytes "$conns")"
+	check_spans "$s" "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")"
+	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
+}
+
+# ------------------------------------------------------------ main
+
+echo "--- $label: checks"
+check "$label: the VM powered off by itself" [ "$(cat "$run/vm.rc" 2>/dev/null)" = 0 ]
+check "$label: every scenario ran to its end" [ -f "$out/finished" ]
+for s in $SCENARIOS; do
+	strategy=${s##*-} path=${s%-*}
+	SC_FAILED=0
+	t=$(awk -v s="$s" '$1 == s { printf "%.1f s", $3 - $2 }' "$out/timings" 2>/dev/null)
+	echo "- $label $s (${t:-did not run})"
+	if [ "$strategy" = tracepoint ] && [ "$(kernel_version)" -lt 605 ] 2>/dev/null; then
+		check_refused "$s" "$strategy" "$path"
+	elif [ "$path" = vhost-guest ]; then
+		check_guest "$s" "$strategy" "$path"
+	else
+		check_tap "$s" "$strategy" "$path"
+	fi
+done
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]

@@ -1,0 +1,56 @@
+#!/bin/bash
+# Writes what the kernel lane's VMs send, and what the host later expects:
+#
+#   WORK/lane/          copied to /lane in the test VM
+#     lane.conf         SEED, PORT, SCENARIOS
+#     sandboxes         "SCENARIO SANDBOX_ID" (64 hex digits, fresh each run)
+#     conns.tap         one line per concurrent connection of the tap scenarios:
+#                       the files it carries, comma separated, as /lane/... paths
+#     conns.guest       the same for the nested guest
+#     vec/              the two golden streams
+#     gen/              generated span variants (framed)
+#   WORK/expected/      expected_*.json of the variants, and their list
+#                       ("ERA FRAMED_FILE EXPECTED_FILE", see tests/tools/vecgen.c)
+#
+#   make-workload.sh WORK SEED "SCENARIO ..."
+set -euo pipefail
+work=$1 seed=$2 scenarios=$3
+root=$(cd "$(dirname "$0")/../.." && pwd)
+vec=$root/tests/vectors
+lane=$work/lane
+
+rm -rf "$lane" "$work/expected"
+mkdir -p "$lane/vec" "$lane/gen" "$work/expected"
+cp "$vec/framed_stream_otel017_json.bin" "$vec/framed_stream_otel014_bincode.bin" "$lane/vec/"
+
+# Edge and random ids (3 random per era) and one 300 KiB attribute per era.
+"$root/build/tools/vecgen" "$vec" "$lane/gen" "$seed" 3 300 >"$work/expected/list.gen"
+mv "$lane"/gen/expected_*.json "$work/expected/"
+sed "s|$lane/gen/expected_|$work/expected/expected_|" "$work/expected/list.gen" >"$work/expected/list"
+rm "$work/expected/list.gen"
+
+vm_files() { # era -> the variants of that era as /lane paths, comma separated
+	awk -v e="$1" '$1 == e { n = split($2, p, "/"); printf "%s/lane/gen/%s", s, p[n]; s = "," }' \
+		"$work/expected/list"
+}
+{
+	echo /lane/vec/framed_stream_otel017_json.bin
+	echo /lane/vec/framed_stream_otel014_bincode.bin
+	vm_files json
+	echo
+	vm_files bincode
+	echo
+} >"$lane/conns.tap"
+{
+	echo /lane/vec/framed_stream_otel017_json.bin
+	echo /lane/vec/framed_stream_otel014_bincode.bin
+} >"$lane/conns.guest"
+
+for s in $scenarios; do
+	echo "$s $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+done >"$lane/sandboxes"
+cat >"$lane/lane.conf" <<EOF
+SEED=$seed
+PORT=10240
+SCENARIOS="$scenarios"
+EOF

@@ -1,0 +1,163 @@
+# shellcheck shell=dash
+# The kernel lane's scenarios, run inside the test VM by /init (busybox sh).
+# A scenario is named PATH-STRATEGY (e.g. unix-kprobe) and leaves its results
+# in /out/SCENARIO.*:
+#   .jsonl          spans written by katatrace-bpf (OTLP/JSON lines)
+#   .log            katatrace-bpf's log; .summary its last line; .rc its exit status
+#   .drain          the listener's report (tests/tools/sock-drain.c)
+#   .relay.rc/.pid/.log    the sender (tests/tools/hv-relay.c)
+#   .guest.console  .qemu.pid  .qemu.rc  .l3-accel     the nested guest
+BIN=/lane/bin
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "lane: $*"; }
+
+wait_until() { # SECONDS COMMAND...: true once COMMAND is, polling every 0.1 s
+	local n=$(($1 * 10))
+	shift
+	until "$@" 2>/dev/null; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+alive() { [ -e "/proc/$1/status" ] && ! grep -q '^State:.*zombie' "/proc/$1/status"; }
+
+sandbox_of() { awk -v s="$1" '$1 == s { print $2 }' /lane/sandboxes; }
+
+# ------------------------------------------------------------ listener
+
+start_drain() { # scenario address
+	"$BIN/sock-drain" "$2" >"/out/$1.drain" 2>&1 &
+	DRAIN_PID=$!
+	wait_until 10 grep -q -e '^listening on' -e '^address in use' "/out/$1.drain"
+}
+
+stop_drain() {
+	kill -TERM "$DRAIN_PID" 2>/dev/null
+	wait "$DRAIN_PID"
+}
+
+# The listener saw end of stream on at least N connections.
+drained() { [ "$(grep -c '^closed conn' "/out/$1.drain")" -ge "$2" ]; }
+
+# ------------------------------------------------------------ katatrace-bpf
+
+kt_settled() { grep -q ' ready: ' "/out/$1.log" || ! alive "$KT_PID"; }
+
+start_kt() { # scenario run-args...: false if it exited (or hung) instead of getting ready
+	local s=$1
+	shift
+	"$BIN/katatrace-bpf" run "$@" --output "/out/$s.jsonl" --batch-timeout 200 \
+		--log-level debug 2>"/out/$s.log" &
+	KT_PID=$!
+	wait_until 120 kt_settled "$s"
+	grep -q ' ready: ' "/out/$s.log" && return 0
+	stop_kt "$s"
+	say "$s: katatrace-bpf did not start: $(cat "/out/$s.summary")"
+	return 1
+}
+
+stop_kt() { # scenario: SIGTERM, then its exit status and summary line
+	local guard
+	kill -TERM "$KT_PID" 2>/dev/null
+	(sleep 60 && kill -KILL "$KT_PID" 2>/dev/null) &
+	guard=$!
+	wait "$KT_PID"
+	echo $? >"/out/$1.rc"
+	kill "$guard" 2>/dev/null
+	tail -n 1 "/out/$1.log" >"/out/$1.summary"
+}
+
+# ------------------------------------------------------------ sender
+
+run_relay() { # scenario target conns-file: one connection per line of the file
+	local s=$1 target=$2 conns=$3 files
+	set --
+	while read -r files; do set -- "$@" "$target=$files"; done <"$conns"
+	timeout 120 "$BIN/hv-relay" --seed "$SEED" --pid-file "/out/$s.relay.pid" "$@" \
+		>"/out/$s.relay.log" 2>&1
+	echo $? >"/out/$s.relay.rc"
+}
+
+# ------------------------------------------------------------ scenarios
+
+# Tap mode beside a foreign listener: the relay's connections go to the
+# listener, katatrace-bpf captures them in the kernel.
+tap_scenario() { # scenario strategy listen-address relay-target
+	local s=$1
+	start_drain "$s" "$3" || say "$s: the listener did not start"
+	if start_kt "$s" --mode tap --attach "$2"; then
+		run_relay "$s" "$4" /lane/conns.tap
+		wait_until 30 drained "$s" "$(wc -l </lane/conns.tap)" ||
+			say "$s: the listener still has open connections"
+		sleep 0.5 # the last records on their way through the ring buffer
+		stop_kt "$s"
+	fi
+	stop_drain
+}
+
+# AF_VSOCK over vsock_loopback (CID 1).
+scenario_vsock_loopback() { # scenario strategy
+	tap_scenario "$1" "$2" "vsock:$PORT" "vsock:1:$PORT"
+}
+
+# Hybrid vsock: the listener is a unix socket laid out as Kata's Cloud
+# Hypervisor sandboxes have it, under the real /run.
+scenario_unix() { # scenario strategy
+	local dir
+	dir=/run/vc/vm/$(sandbox_of "$1")
+	mkdir -p "$dir"
+	tap_scenario "$1" "$2" "unix:$dir/clh.sock_$PORT" "$dir/clh.sock_$PORT"
+}
+
+# A real guest over vhost-vsock: katatrace-bpf in sink mode listens on
+# AF_VSOCK port PORT itself; a nested QEMU guest (CID 3) sends the golden
+# streams to CID 2. sock-drain listens too in case the port is still free
+# (it reports "address in use" otherwise), so the traffic is always counted.
+# Without nested KVM (or with L3_ACCEL=tcg on the kernel command line) the
+# guest runs under TCG inside TCG: much slower, and only with -cpu qemu64.
+scenario_vhost_guest() { # scenario strategy
+	local s=$1 accel=kvm cpu=host limit=150 why="" qemu
+	if [ ! -e /dev/kvm ]; then
+		why="no nested KVM"
+	elif [ "${L3_ACCEL:-}" = tcg ]; then
+		why="L3_ACCEL=tcg"
+	fi
+	if [ -n "$why" ]; then
+		accel=tcg cpu=qemu64 limit=400
+		say "$s: the nested guest runs under TCG ($why)"
+	fi
+	echo "$accel${why:+: $why}" >"/out/$s.l3-accel"
+	start_kt "$s" --attach "$2" || return 0
+	start_drain "$s" "vsock:$PORT"
+	timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 256M -smp 1 -M pc \
+		-bios /usr/share/qemu/qboot.rom -name "sandbox-$(sandbox_of "$s")" \
+		-device vhost-vsock-pci,guest-cid=3 -kernel /lane/l3/vmlinuz -initrd /lane/l3/initrd.cpio \
+		-append "console=ttyS0 panic=-1 quiet SEED=$SEED PORT=$PORT" \
+		-nographic -no-reboot -nodefaults -serial stdio -pidfile /run/l3.pid \
+		</dev/null >"/out/$s.guest.console" 2>&1 &
+	qemu=$!
+	# QEMU removes its pid file when it exits: keep a copy.
+	wait_until 30 test -s /run/l3.pid && cp /run/l3.pid "/out/$s.qemu.pid"
+	wait "$qemu"
+	echo $? >"/out/$s.qemu.rc"
+	if grep -q '^listening on' "/out/$s.drain"; then
+		wait_until 10 drained "$s" "$(wc -l </lane/conns.guest)" ||
+			say "$s: the listener still has open connections"
+	fi
+	sleep 0.5
+	stop_kt "$s"
+	stop_drain
+}
+
+run_scenario() { # PATH-STRATEGY
+	local strategy=${1##*-} path=${1%-*}
+	case $path in
+	vsock-loopback) scenario_vsock_loopback "$1" "$strategy" ;;
+	unix) scenario_unix "$1" "$strategy" ;;
+	vhost-guest) scenario_vhost_guest "$1" "$strategy" ;;
+	*) say "unknown scenario $1" ;;
+	esac
+}
