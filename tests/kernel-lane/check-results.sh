@@ -66,7 +66,7 @@ check_listener() { # scenario conns-file peer-prefix: every connection of the li
 check_tracer() { # scenario strategy expected-spans expected-bytes
 	local s=$1
 	check "$s: katatrace-bpf attached with the $2 strategy" \
-		grep -qE "attached with $2 strategy$" "$out/$s.log"
+		grep -sqE "attached with $2 strategy$" "$out/$s.log"
 	check "$s: exit status 0 after SIGTERM" [ "$(value "$s.rc")" = 0 ]
 	echo "    $(value "$s.summary")"
 	check "$s: summary: spans exported $3" [ "$(summary_value "$s" 'spans exported')" = "$3" ]
@@ -151,9 +151,9 @@ check_guest() { # scenario strategy path
 	accel=$(value "$s.l3-accel")
 	[[ $accel == tcg* ]] && note=" (L3 guest under TCG${accel#tcg})"
 	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}"
-	tr -d '\r' <"$out/$s.guest.console" 2>/dev/null | grep -E '^guest:' | sed 's/^/    /'
+	grep -sE '^guest:' "$out/$s.guest.console" | tr -d '\r' | sed 's/^/    /'
 	check "$s: the nested guest sent every stream (relay exit 0)" \
-		grep -q '^guest: relay rc=0' "$out/$s.guest.console"
+		grep -sq '^guest: relay rc=0' "$out/$s.guest.console"
 	check "$s: its QEMU exited 0, pid recorded" [ "$(value "$s.qemu.rc")" = 0 -a -n "$pid" ]
 	if grep -q '^address in use' "$out/$s.drain" 2>/dev/null; then
 		check "$s: katatrace-bpf (sink) holds vsock port $PORT" true
@@ -175,7 +175,12 @@ for s in $SCENARIOS; do
 	SC_FAILED=0
 	t=$(awk -v s="$s" '$1 == s { printf "%.1f s", $3 - $2 }' "$out/timings" 2>/dev/null)
 	echo "- $label $s (${t:-did not run})"
-	if [ "$strategy" = tracepoint ] && [ "$(kernel_version)" -lt 605 ] 2>/dev/null; then
+	if ! compgen -G "$out/$s.*" >/dev/null; then
+		check "$s: ran in the VM and left results" false
+		conns=$WORK/lane/conns.tap
+		[ "$path" = vhost-guest ] && conns=$WORK/lane/conns.guest
+		row "$strategy" "$path" "0/$(manifest_count <(write_manifest "$conns" '{}'))" FAIL
+	elif [ "$strategy" = tracepoint ] && [ "$(kernel_version)" -lt 605 ] 2>/dev/null; then
 		check_refused "$s" "$strategy" "$path"
 	elif [ "$path" = vhost-guest ]; then
 		check_guest "$s" "$strategy" "$path"

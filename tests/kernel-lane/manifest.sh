@@ -10,11 +10,12 @@
 # of each path, in the order it writes them. Adjust here.
 
 # attrs KEY TYPE VALUE ...: a JSON object of typed values, in this order.
+# An i64 that was not recorded becomes -1, which no span can carry.
 attrs() {
 	local out="{" sep="" v
 	while [ $# -ge 3 ]; do
 		case $2 in
-		i64) [[ $3 =~ ^-?[0-9]+$ ]] && v=$3 || v='"not recorded"' ;;
+		i64) [[ $3 =~ ^-?[0-9]+$ ]] && v=$3 || v=-1 ;;
 		*) v="\"$3\"" ;;
 		esac
 		out+="$sep\"$1\":{\"type\":\"$2\",\"value\":$v}"
