@@ -504,3 +504,87 @@ Test(pipeline, end_of_stream_inside_a_frame)
 	got_free(&g);
 	free(s);
 }
+
+/* ------------------------------------------------------------ vsock */
+
+static const struct kt_kv *origin_attr(const struct kt_span_record *r, const char *key)
+{
+	return r->origin ? kt_kvlist_find(&r->origin->attrs, key) : NULL;
+}
+
+/* vsock records (guest CID 3, guest port 1027 -> host port 10240): the
+ * stream decodes as any other, and the resource names the CID and port. */
+Test(pipeline, vsock_connection)
+{
+	size_t n;
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	struct got g = { 0 };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.proc_root = "/nonexistent"; /* no process to find behind the CID */
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	uint64_t a = (uint64_t)3 << 32 | 1027;
+	struct kt_rec_hdr *h;
+
+	for (size_t off = 0; off < n;) {
+		size_t len = 1 + rnd() % 4000;
+		len = len > n - off ? n - off : len;
+		h = hdr_for(0, KT_REC_DATA);
+		h->conn.a = a;
+		h->conn.b = 10240;
+		h->conn.transport = KT_TRANSPORT_VSOCK;
+		memcpy(h->comm, "vhost-4242", 10);
+		h->offset = off;
+		h->len = (uint32_t)len;
+		memcpy(h + 1, s + off, len);
+		kt_pipeline_record(p, recbuf, sizeof(*h) + len, 1);
+		off += len;
+	}
+	h = hdr_for(0, KT_REC_CLOSE);
+	h->conn.a = a;
+	h->conn.b = 10240;
+	h->conn.transport = KT_TRANSPORT_VSOCK;
+	kt_pipeline_record(p, recbuf, sizeof(*h), 1);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+
+	const struct kt_span *sp[MAX_GOT];
+	for (size_t i = 0; i < g.n; i++)
+		sp[i] = &g.r[i]->span;
+	expect_all_labels(sp, g.n, KT_ERA_BINCODE, -1);
+	const struct kt_kv *kv = origin_attr(g.r[0], "katatrace.transport");
+	cr_assert_not_null(kv);
+	cr_expect(kt_str_eq(kv->value.s, "vsock"));
+	kv = origin_attr(g.r[0], "katatrace.vsock.cid");
+	cr_assert_not_null(kv);
+	cr_expect_eq(kv->value.i, 3);
+	kv = origin_attr(g.r[0], "katatrace.vsock.port");
+	cr_assert_not_null(kv);
+	cr_expect_eq(kv->value.i, 10240);
+	/* the vhost worker's name gives the QEMU pid; without /proc, nothing else */
+	kv = origin_attr(g.r[0], "katatrace.hypervisor.pid");
+	cr_assert_not_null(kv);
+	cr_expect_eq(kv->value.i, 4242);
+	cr_expect_null(origin_attr(g.r[0], "katatrace.hypervisor.comm"));
+	cr_expect_null(origin_attr(g.r[0], "katatrace.sandbox.id"));
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+/* Records taken at the reading socket carry the reader's identity, which
+ * must not be reported as the sending hypervisor. */
+Test(pipeline, reader_task_is_not_the_sender)
+{
+	size_t n;
+	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &n);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+
+	rec_data(p, 3, 0, w, n, KT_F_TASK_IS_READER, 1);
+	rec_close(p, 3, n);
+	cr_assert_eq(g.n, 1);
+	cr_expect_null(origin_attr(g.r[0], "katatrace.hypervisor.pid"));
+	cr_expect_null(origin_attr(g.r[0], "katatrace.hypervisor.comm"));
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(w);
+}
