@@ -97,6 +97,7 @@ enum kt_counter {
 	KT_CNT_BYTES,         /* payload bytes captured */
 	KT_CNT_GAP_BYTES,     /* bytes reported as gaps */
 	KT_CNT_STREAM_FULL,   /* new connection not tracked: stream map full */
+	KT_CNT_FRAG_BYTES,    /* vsock: payload bytes read from page frags */
 	KT_CNT__MAX,
 };
 

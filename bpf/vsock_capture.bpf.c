@@ -160,6 +160,7 @@ static __always_inline void emit_frags(const struct kt_conn_id *conn, __u8 dir,
 			if (flen > total - done)
 				flen = total - done;
 			emit_range(conn, dir, &src, flen, base_off + done, lost, 0);
+			count(KT_CNT_FRAG_BYTES, flen);
 			done += flen;
 		}
 	}

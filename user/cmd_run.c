@@ -58,8 +58,15 @@ static int on_record(void *ctx, void *data, size_t size)
 static void update_kernel_counters(struct daemon *d)
 {
 	uint64_t c[KT_CNT__MAX];
-	if (d->capture && kt_capture_counters(d->capture, c) == 0)
+	if (d->capture && kt_capture_counters(d->capture, c) == 0) {
 		__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
+		kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
+			 "%llu untracked connections, %llu bytes from page frags",
+			 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
+			 (unsigned long long)c[KT_CNT_RB_FAIL],
+			 (unsigned long long)c[KT_CNT_STREAM_FULL],
+			 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
+	}
 }
 
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
