@@ -439,8 +439,13 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		/* fallthrough */
 	case KT_REC_GAP:
 		/* Agent spans flow towards the listener; the other way is not ours. */
-		if (h->dir != KT_DIR_TO_SERVER)
+		if (h->dir != KT_DIR_TO_SERVER) {
+			if (h->type == KT_REC_DATA) {
+				KT_STAT_ADD(bytes_captured, h->len);
+				KT_STAT_ADD(bytes_to_client, h->len);
+			}
 			return;
+		}
 		if (!c) {
 			c = conn_new(p, &h->conn, transport_name(h->conn.transport),
 				     "katatrace.socket.path");
