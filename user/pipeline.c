@@ -35,7 +35,9 @@ struct kt_conn {
 	struct kt_origin *origin; /* built at the first span */
 	struct kt_reasm reasm;
 	struct kt_framer framer;
-	uint64_t fed; /* bytes fed directly */
+	uint64_t fed;     /* bytes fed directly */
+	bool direct;      /* fed by kt_pipeline_feed: its owner closes it */
+	uint64_t last_ns; /* last record (CLOCK_MONOTONIC) */
 	uint64_t frames;
 	unsigned errors_logged;
 };
@@ -423,6 +425,7 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 			     "katatrace.socket.path");
 		if (!c)
 			return;
+		c->last_ns = now_ns;
 		if (cr->path_len)
 			set_path(c, cr->path, cr->path_len);
 		if (h->dir == KT_DIR_TO_SERVER)
@@ -451,9 +454,16 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 				     "katatrace.socket.path");
 			if (!c)
 				return;
+			/*
+			 * No CONN record: capture began mid-connection (or the
+			 * connection was idle-collected). Earlier bytes will never
+			 * come, so the stream starts here, not at a hole.
+			 */
+			c->reasm.next = h->offset;
 		}
 		writer_from_record(c, h);
 		lru_touch(p, c);
+		c->last_ns = now_ns;
 		if (h->type == KT_REC_DATA) {
 			KT_STAT_ADD(bytes_captured, h->len);
 			kt_reasm_data(&c->reasm, h->offset, (const uint8_t *)(h + 1), h->len,
@@ -491,6 +501,7 @@ struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_inf
 	if (info->pid || info->comm)
 		set_writer(c, info->pid, info->comm ? info->comm : "",
 			   info->comm ? strlen(info->comm) : 0);
+	c->direct = true;
 	return c;
 }
 
@@ -511,6 +522,21 @@ void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
 {
 	for (struct kt_conn *c = p->lru_head; c; c = c->next)
 		kt_reasm_tick(&c->reasm, now_ns);
+	/*
+	 * Connections whose end was never seen (a guest that vanished without
+	 * RST, a missed CLOSE) are finished after idle_timeout_ns of silence.
+	 * A live agent that sends again later simply starts a new entry.
+	 */
+	struct kt_conn *c = p->lru_tail;
+	while (c && p->cfg.idle_timeout_ns && now_ns - c->last_ns > p->cfg.idle_timeout_ns) {
+		struct kt_conn *prev = c->prev;
+		if (!c->direct) {
+			conn_log(c, KT_LOG_DEBUG, "idle for %llu s: finished",
+				 (unsigned long long)((now_ns - c->last_ns) / 1000000000ull));
+			conn_finish(p, c);
+		}
+		c = prev;
+	}
 }
 
 void kt_pipeline_finish_all(struct kt_pipeline *p)

@@ -588,3 +588,54 @@ Test(pipeline, reader_task_is_not_the_sender)
 	got_free(&g);
 	free(w);
 }
+
+/* First sight of a connection in the middle of its stream (no CONN record):
+ * the bytes before are not a hole to wait for or report. */
+Test(pipeline, first_record_mid_stream_is_not_a_gap)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+
+	rec_data(p, 8, offs[5], s + offs[5], n - offs[5], 0, 1);
+	rec_close(p, 8, n);
+	cr_expect_eq(g.n, kt_test_n_labels - 5);
+	cr_expect_eq(KT_STAT_GET(gaps), 0);
+	cr_expect_eq(KT_STAT_GET(resyncs), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+/* A connection whose end is never seen is finished after the idle timeout;
+ * if it speaks again it is simply a new entry. */
+Test(pipeline, idle_connections_are_collected)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.idle_timeout_ns = 1000;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+
+	rec_conn(p, 4, "/x_10240");
+	rec_data(p, 4, 0, s, offs[10], 0, 100);
+	cr_expect_eq(g.n, 10);
+	kt_pipeline_tick(p, 600);
+	cr_expect_eq(kt_pipeline_conn_count(p), 1, "not idle long enough");
+	kt_pipeline_tick(p, 2000);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+	/* the agent sends its next frames on the same connection */
+	rec_data(p, 4, offs[10], s + offs[10], n - offs[10], 0, 3000);
+	rec_close(p, 4, n);
+	cr_expect_eq(g.n, kt_test_n_labels);
+	for (size_t i = 0; i < g.n; i++)
+		kt_expect_span(&g.r[i]->span, kt_test_labels[i], KT_ERA_JSON);
+	cr_expect_eq(KT_STAT_GET(gaps), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
