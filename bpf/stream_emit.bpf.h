@@ -50,11 +50,18 @@ static __always_inline void count(__u32 idx, __u64 n)
 		*v += n; /* per-CPU slot: no atomics needed */
 }
 
+/* Per-connection kernel state: next byte offset of each direction. */
+struct kt_stream_state {
+	__u64 offset[2];
+	__u32 lost[2]; /* a record of this direction was lost: flag the next one */
+};
+
 /* Where the bytes of one send live. */
 enum kt_src_kind {
 	KT_SRC_UBUF = 1,       /* one user buffer */
 	KT_SRC_IOV_USER = 2,   /* struct iovec array in user memory */
 	KT_SRC_IOV_KERNEL = 3, /* struct iovec array copied into the kernel */
+	KT_SRC_KBUF = 4,       /* one kernel buffer (a packet's payload) */
 };
 
 struct kt_src {
@@ -110,28 +117,48 @@ static __always_inline struct kt_rec_data *data_buf(void)
 	return bpf_map_lookup_elem(&data_scratch, &zero);
 }
 
-/* State of one emit_stream() walk, carried across bpf_loop iterations. */
+/*
+ * State of one emit_range() walk, carried across bpf_loop iterations. It
+ * lives in a per-CPU map rather than on the stack: the verifier does not
+ * track map contents value by value, so it checks the loop body once
+ * instead of once per distinct walk state.
+ */
 struct emit_walk {
 	struct kt_src src;
 	__u64 total, done, base_off;
 	__u64 seg, seg_left, ptr;
 	__u32 lost;
+	__u32 flags; /* extra KT_F_* for every record */
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emit_walk);
+} walk_scratch SEC(".maps");
+
+static __always_inline struct emit_walk *walk_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&walk_scratch, &zero);
+}
 
 /* One record: up to KT_CHUNK_SIZE bytes of the current segment. */
 static long emit_chunk(__u64 i, void *data)
 {
-	struct emit_walk *w = data;
+	struct emit_walk *w = walk_buf();
 	struct kt_rec_data *rec = data_buf();
 
-	if (!rec || w->done >= w->total)
+	if (!w || !rec || w->done >= w->total)
 		return 1;
 	if (w->seg_left == 0) {
 		struct iovec iov;
 		const struct iovec *p = (const struct iovec *)w->src.base + w->seg;
 		long err;
 
-		if (w->src.kind == KT_SRC_UBUF || w->seg >= w->src.nseg)
+		if (w->src.kind == KT_SRC_UBUF || w->src.kind == KT_SRC_KBUF ||
+		    w->seg >= w->src.nseg)
 			return 1;
 		if (w->src.kind == KT_SRC_IOV_KERNEL)
 			err = bpf_probe_read_kernel(&iov, sizeof(iov), p);
@@ -158,12 +185,15 @@ static long emit_chunk(__u64 i, void *data)
 		return 1;
 
 	__u64 off = w->base_off + w->done;
-	if (bpf_probe_read_user(rec->data, n, (const void *)w->ptr)) {
-		send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE, off, n, &w->lost);
+	long err = w->src.kind == KT_SRC_KBUF
+			   ? bpf_probe_read_kernel(rec->data, n, (const void *)w->ptr)
+			   : bpf_probe_read_user(rec->data, n, (const void *)w->ptr);
+	if (err) {
+		send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE | w->flags, off, n, &w->lost);
 		count(KT_CNT_GAP_BYTES, n);
 	} else {
 		rec->hdr.type = KT_REC_DATA;
-		rec->hdr.flags = 0;
+		rec->hdr.flags = w->flags;
 		rec->hdr.offset = off;
 		rec->hdr.len = n;
 		send_rec(&rec->hdr, sizeof(rec->hdr) + n, &w->lost);
@@ -190,41 +220,61 @@ static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id 
 }
 
 /*
+ * Emits the `total` bytes described by src as stream bytes
+ * [base_off, base_off + total) of direction dir of conn. *lost carries the
+ * stream's loss flag in and out.
+ */
+static __always_inline void emit_range(const struct kt_conn_id *conn, __u8 dir,
+				       const struct kt_src *src, __u64 total, __u64 base_off,
+				       __u32 *lost, __u32 flags)
+{
+	struct kt_rec_data *rec = start_record(conn, dir);
+	struct emit_walk *w = walk_buf();
+	if (!rec || !w)
+		return;
+
+	*w = (struct emit_walk){
+		.src = *src,
+		.total = total,
+		.base_off = base_off,
+		.lost = *lost,
+		.flags = flags,
+	};
+	if (src->kind == KT_SRC_UBUF || src->kind == KT_SRC_KBUF) {
+		w->ptr = src->base + src->skip;
+		w->seg_left = total;
+	}
+	bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk, NULL, 0);
+
+	rec = data_buf();
+	w = walk_buf();
+	if (!rec || !w)
+		return;
+	if (w->done < total) {
+		send_marker(&rec->hdr, KT_REC_GAP, KT_F_OVER_CAP | flags, base_off + w->done,
+			    total - w->done, &w->lost);
+		count(KT_CNT_GAP_BYTES, total - w->done);
+	}
+	*lost = w->lost;
+}
+
+/*
  * Emits `total` bytes sent in direction dir of conn, described by src.
  * st_off/st_lost belong to the connection's kernel state for that direction.
  */
-static __always_inline void emit_stream(const struct kt_conn_id *conn, __u8 dir,
-					const struct kt_src *src, __u64 total, __u64 *st_off,
-					__u32 *st_lost)
+static __always_inline void emit_stream_flagged(const struct kt_conn_id *conn, __u8 dir,
+						const struct kt_src *src, __u64 total,
+						__u64 *st_off, __u32 *st_lost, __u32 flags)
 {
 	if (total == 0)
 		return;
 	/* Reserve the byte range first: concurrent writers get disjoint ranges. */
 	__u64 base_off = __sync_fetch_and_add(st_off, total);
-	struct kt_rec_data *rec = start_record(conn, dir);
-	if (!rec)
-		return;
-
-	struct emit_walk w = {
-		.src = *src,
-		.total = total,
-		.base_off = base_off,
-		.lost = *st_lost,
-	};
-	if (src->kind == KT_SRC_UBUF) {
-		w.ptr = src->base + src->skip;
-		w.seg_left = total;
-	}
-	bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk, &w, 0);
-
-	rec = data_buf();
-	if (rec && w.done < w.total) {
-		send_marker(&rec->hdr, KT_REC_GAP, KT_F_OVER_CAP, base_off + w.done,
-			    w.total - w.done, &w.lost);
-		count(KT_CNT_GAP_BYTES, w.total - w.done);
-	}
-	*st_lost = w.lost;
+	emit_range(conn, dir, src, total, base_off, st_lost, flags);
 }
+
+#define emit_stream(conn, dir, src, total, st_off, st_lost) \
+	emit_stream_flagged(conn, dir, src, total, st_off, st_lost, 0)
 
 /* A send whose bytes cannot be located (e.g. splice): keep offsets honest. */
 static __always_inline void emit_unsupported(const struct kt_conn_id *conn, __u8 dir,

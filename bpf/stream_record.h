@@ -50,10 +50,12 @@ enum kt_dir {
 #define KT_F_OVER_CAP 0x2   /* GAP: write exceeded the per-write cap */
 #define KT_F_UNREADABLE 0x4 /* GAP: payload not readable (fault, kernel iter) */
 #define KT_F_UNSUPPORTED 0x8 /* GAP: sent by a syscall the probe cannot decode */
+#define KT_F_TASK_IS_READER 0x10 /* tid/tgid/comm are the local reader, not the sender */
 
 /*
  * Connection identity, constant over the connection's life and equal for
  * both directions. unix: a = inode of the client end, b = 0.
+ * vsock: a = guest CID << 32 | guest port, b = host port.
  */
 struct kt_conn_id {
 	__u64 a;
@@ -95,6 +97,7 @@ enum kt_counter {
 	KT_CNT_BYTES,         /* payload bytes captured */
 	KT_CNT_GAP_BYTES,     /* bytes reported as gaps */
 	KT_CNT_STREAM_FULL,   /* new connection not tracked: stream map full */
+	KT_CNT_FRAG_BYTES,    /* vsock: payload bytes read from page frags */
 	KT_CNT__MAX,
 };
 

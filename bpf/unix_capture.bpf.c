@@ -17,6 +17,7 @@
  * down its sending side.
  */
 #include "stream_emit.bpf.h"
+#include "syscall_src.bpf.h"
 #include "unix_capture.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -428,73 +429,6 @@ int BPF_KRETPROBE(kt_kretprobe_recv, int ret)
 
 /* ------------------------------------------------------------ tracepoints */
 
-#if defined(__TARGET_ARCH_x86)
-#define NR_write 1
-#define NR_writev 20
-#define NR_sendto 44
-#define NR_sendmsg 46
-#define syscall_nr(regs) BPF_CORE_READ(regs, orig_ax)
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_write 64
-#define NR_writev 66
-#define NR_sendto 206
-#define NR_sendmsg 211
-#define syscall_nr(regs) BPF_CORE_READ((struct user_pt_regs *)(regs), syscallno)
-#else
-#error "syscall numbers: unsupported architecture"
-#endif
-
-/* Is fd, in the current task, the file of socket sock? */
-static __always_inline bool fd_is(struct socket *sock, long fd)
-{
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return false;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return false;
-	return BPF_CORE_READ(f, private_data) == sock;
-}
-
-/* Locates the bytes of the syscall that is sending on sk, from its arguments. */
-static __always_inline bool syscall_src(struct sock *sk, struct kt_src *src)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	long nr = syscall_nr(regs);
-	long fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	__u64 arg2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
-
-	if (!fd_is(BPF_CORE_READ(sk, sk_socket), fd))
-		return false;
-	src->skip = 0;
-	if (nr == NR_write || nr == NR_sendto) {
-		src->kind = KT_SRC_UBUF;
-		src->base = arg2;
-		return true;
-	}
-	if (nr == NR_writev) {
-		src->kind = KT_SRC_IOV_USER;
-		src->base = arg2;
-		src->nseg = PT_REGS_PARM3_CORE_SYSCALL(regs);
-		return true;
-	}
-	if (nr == NR_sendmsg) {
-		struct user_msghdr m;
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)arg2))
-			return false;
-		src->kind = KT_SRC_IOV_USER;
-		src->base = (__u64)m.msg_iov;
-		src->nseg = m.msg_iovlen;
-		return true;
-	}
-	return false; /* sendmmsg, splice, io_uring, kernel senders */
-}
-
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
 {
@@ -502,7 +436,7 @@ int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
 
 	if (ret <= 0 || !unix_verdict(sk))
 		return 0;
-	bool ok = syscall_src(sk, &src);
+	bool ok = syscall_src(sk, &src, false);
 	capture_send(sk, &src, ret, !ok);
 	return 0;
 }

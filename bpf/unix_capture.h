@@ -50,10 +50,4 @@ struct kt_unix_verdict {
 	__u8 _pad[6];
 };
 
-/* Per-connection kernel state: next byte offset of each direction. */
-struct kt_stream_state {
-	__u64 offset[2];
-	__u32 lost[2]; /* a record of this direction was lost: flag the next one */
-};
-
 #endif /* KT_UNIX_CAPTURE_H */

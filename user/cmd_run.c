@@ -25,7 +25,7 @@
 #include "poller.h"
 #include "sink.h"
 #include "stats.h"
-#include "unix_loader.h"
+#include "capture.h"
 
 #define TICK_MS 100
 
@@ -34,7 +34,7 @@ struct daemon {
 	int epfd;
 	struct kt_export_queue *queue;
 	struct kt_pipeline *pipeline;
-	struct kt_unix_loader *loader;
+	struct kt_capture *capture;
 	struct ring_buffer *rb;
 	struct kt_sink *sink;
 	struct kt_poll_handler sig_h, tick_h, rb_h;
@@ -58,8 +58,15 @@ static int on_record(void *ctx, void *data, size_t size)
 static void update_kernel_counters(struct daemon *d)
 {
 	uint64_t c[KT_CNT__MAX];
-	if (d->loader && kt_unix_loader_counters(d->loader, c) == 0)
+	if (d->capture && kt_capture_counters(d->capture, c) == 0) {
 		__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
+		kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
+			 "%llu untracked connections, %llu bytes from page frags",
+			 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
+			 (unsigned long long)c[KT_CNT_RB_FAIL],
+			 (unsigned long long)c[KT_CNT_STREAM_FULL],
+			 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
+	}
 }
 
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
@@ -86,6 +93,8 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	if (read(d->tick_fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	kt_pipeline_tick(d->pipeline, kt_mono_ns());
+	if (d->capture)
+		kt_capture_tick(d->capture);
 	d->ticks++;
 	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
 	if (every && d->ticks % every == 0) {
@@ -140,22 +149,23 @@ static int setup_bpf(struct daemon *d)
 	/*
 	 * Listeners named <uds>_<port> (every --socket-path, every Kata
 	 * sandbox) match the port suffix; --capture-path adds prefixes for
-	 * listeners named otherwise.
+	 * listeners named otherwise. vsock: connections to host port <port>.
 	 */
-	struct kt_unix_loader_cfg lc = {
+	struct kt_capture_cfg cc = {
 		.attach = cfg->attach,
 		.ports = ports,
 		.n_ports = 1,
 		.prefixes = cfg->capture_paths,
 		.n_prefixes = cfg->n_capture_paths,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
+		.vsock = true,
 	};
 	kt_mount_bpf_filesystems();
 	kt_libbpf_log_init();
-	d->loader = kt_unix_loader_start(&lc);
-	if (!d->loader)
+	d->capture = kt_capture_start(&cc);
+	if (!d->capture)
 		return -1;
-	d->rb = ring_buffer__new(kt_unix_loader_ringbuf_fd(d->loader), on_record, d, NULL);
+	d->rb = ring_buffer__new(kt_capture_ringbuf_fd(d->capture), on_record, d, NULL);
 	if (!d->rb) {
 		kt_err("ring buffer: %s", strerror(errno));
 		return -1;
@@ -204,18 +214,23 @@ int kt_cmd_run(const struct kt_config *cfg)
 			.n_paths = cfg->n_socket_paths,
 			.port = cfg->vsock_port,
 			.feed = cfg->capture == KT_CAPTURE_SOCKET,
+			.vsock = true,
+			.vsock_cid = cfg->vsock_cid,
+			.vsock_required = cfg->vsock_cid_set,
 		};
 		d.sink = kt_sink_start(&sc, d.epfd, d.pipeline);
 		if (!d.sink)
 			goto out;
 		if (cfg->n_socket_paths == 0)
-			kt_info("sink: no --socket-path given: capturing whatever listens on *_%u",
+			kt_info("sink: no --socket-path given: hybrid-vsock sockets *_%u are captured "
+				"where another process listens",
 				cfg->vsock_port);
 	}
-	kt_info("ready: capture %s%s%s, exporting to %s",
-		cfg->capture == KT_CAPTURE_BPF ? "bpf/" : "socket",
-		cfg->capture == KT_CAPTURE_BPF ? kt_attach_name(kt_unix_loader_strategy(d.loader)) : "",
-		cfg->mode == KT_MODE_TAP ? " (tap)" : " (sink)", what);
+	char desc[96] = "socket";
+	if (d.capture)
+		kt_capture_describe(d.capture, desc, sizeof(desc));
+	kt_info("ready: %s mode, capture %s, exporting to %s",
+		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, what);
 
 	while (!d.stop) {
 		struct epoll_event ev[32];
@@ -240,7 +255,7 @@ out:
 		kt_pipeline_free(d.pipeline);
 	kt_export_queue_stop(d.queue);
 	ring_buffer__free(d.rb);
-	kt_unix_loader_stop(d.loader);
+	kt_capture_stop(d.capture);
 	if (d.sig_fd >= 0)
 		close(d.sig_fd);
 	if (d.tick_fd >= 0)

@@ -20,6 +20,7 @@ enum {
 	OPT_SOCKET_PATH,
 	OPT_CAPTURE_PATH,
 	OPT_VSOCK_PORT,
+	OPT_VSOCK_CID,
 	OPT_FORMAT,
 	OPT_EXPORTER,
 	OPT_OTLP_ENDPOINT,
@@ -44,6 +45,7 @@ static const struct option run_opts[] = {
 	{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
 	{ "capture-path", required_argument, NULL, OPT_CAPTURE_PATH },
 	{ "vsock-port", required_argument, NULL, OPT_VSOCK_PORT },
+	{ "vsock-cid", required_argument, NULL, OPT_VSOCK_CID },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "exporter", required_argument, NULL, OPT_EXPORTER },
 	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
@@ -105,15 +107,18 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "Capture the Kata agent's trace spans in the kernel and export them as OTLP.\n"
 		      "\n"
 		      "Capture:\n"
-		      "  --mode sink|tap          sink (default): listen on <socket-path>_<port> for each\n"
-		      "                           --socket-path; tap: bind nothing, capture what another\n"
-		      "                           listener (e.g. kata-trace-forwarder) reads\n"
+		      "  --mode sink|tap          sink (default): listen on vsock port <port> and on\n"
+		      "                           <socket-path>_<port> for each --socket-path; tap: bind\n"
+		      "                           nothing, capture what another listener (e.g.\n"
+		      "                           kata-trace-forwarder) reads\n"
 		      "  --capture bpf|socket     bpf (default); socket: no BPF, decode what the sink reads\n"
 		      "  --attach auto|fentry|kprobe|tracepoint\n"
 		      "                           kernel attach strategy (default auto: first that works)\n"
 		      "  --socket-path PATH       hybrid-vsock socket (uds) of a sandbox; repeatable\n"
 		      "  --capture-path PREFIX    also capture listeners whose path starts with PREFIX\n"
-		      "  --vsock-port N           agent trace port (default 10240): captures *_N sockets\n"
+		      "  --vsock-port N           agent trace port (default 10240): captures vsock host\n"
+		      "                           port N and *_N unix sockets\n"
+		      "  --vsock-cid CID|any      sink: vsock address to listen on (default any)\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -178,6 +183,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->capture = KT_CAPTURE_BPF;
 	c->attach = KT_ATTACH_AUTO;
 	c->vsock_port = 10240;
+	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
 	c->service_name = NULL; /* resolved after parsing: flag > env > default */
@@ -298,6 +304,14 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			c->vsock_port = (unsigned)need_number(cmd, "--vsock-port", optarg, 1,
 							      0xfffffffeu);
 			break;
+		case OPT_VSOCK_CID:
+			if (strcmp(optarg, "any") == 0)
+				c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
+			else
+				c->vsock_cid = (unsigned)need_number(cmd, "--vsock-cid", optarg, 0,
+								     0xfffffffeu);
+			c->vsock_cid_set = true;
+			break;
 		case OPT_FORMAT:
 			if (kt_format_parse(optarg, &c->format))
 				usage_error(cmd, "--format: '%s' is not auto, json or bincode", optarg);
@@ -391,8 +405,6 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		if (c->capture == KT_CAPTURE_SOCKET && c->mode == KT_MODE_TAP)
 			usage_error(cmd, "--capture socket reads what the sink receives: it needs "
 					 "--mode sink");
-		if (c->capture == KT_CAPTURE_SOCKET && c->n_socket_paths == 0)
-			usage_error(cmd, "--capture socket needs at least one --socket-path");
 	}
 	return 0;
 }

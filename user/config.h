@@ -11,7 +11,7 @@
 #include "decode.h"
 
 enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
-enum kt_capture { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
+enum kt_capture_mode { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
 enum kt_exporter_kind {
 	KT_EXPORTER_DEFAULT, /* otlp-http if an endpoint is configured, else file/console */
 	KT_EXPORTER_CONSOLE,
@@ -24,13 +24,15 @@ enum kt_exporter_kind {
 
 struct kt_config {
 	enum kt_mode mode;
-	enum kt_capture capture;
+	enum kt_capture_mode capture;
 	enum kt_attach attach;
 	const char *socket_paths[KT_MAX_SOCKET_PATHS];
 	size_t n_socket_paths;
 	const char *capture_paths[KT_MAX_CAPTURE_PATHS];
 	size_t n_capture_paths;
 	unsigned vsock_port;
+	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
+	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */
 	enum kt_format format;
 	enum kt_exporter_kind exporter;
 	const char *otlp_endpoint;

@@ -11,6 +11,7 @@
 #include "framer.h"
 #include "log.h"
 #include "sandbox_path.h"
+#include "vsock_owner.h"
 #include "stats.h"
 
 #define HASH_BUCKETS 16384 /* power of two */
@@ -24,15 +25,19 @@ struct kt_conn {
 	char path[KT_PATH_MAX + 1];
 	const char *transport;
 	const char *path_key; /* resource attribute naming path */
-	uint32_t pid;
-	char comm[KT_COMM_LEN + 1];
+	uint32_t pid;                     /* process that sent the bytes */
+	char comm[KT_COMM_LEN + 1];       /* its name */
+	char thread[KT_COMM_LEN + 1];     /* name of the sending thread (vsock: vhost-<pid>) */
+	uint32_t vsock_cid, vsock_port;   /* vsock: guest CID, host port */
 	bool have_sandbox;
 	struct kt_sandbox_ref sandbox;
 	char label[KT_PATH_MAX + 48];
 	struct kt_origin *origin; /* built at the first span */
 	struct kt_reasm reasm;
 	struct kt_framer framer;
-	uint64_t fed; /* bytes fed directly */
+	uint64_t fed;     /* bytes fed directly */
+	bool direct;      /* fed by kt_pipeline_feed: its owner closes it */
+	uint64_t last_ns; /* last record (CLOCK_MONOTONIC) */
 	uint64_t frames;
 	unsigned errors_logged;
 };
@@ -84,7 +89,10 @@ __attribute__((format(printf, 3, 4))) static void conn_log(struct kt_conn *c,
 
 static void set_label(struct kt_conn *c)
 {
-	if (c->id.transport == KT_TRANSPORT_UNIX)
+	if (c->id.transport == KT_TRANSPORT_VSOCK)
+		snprintf(c->label, sizeof(c->label), "vsock cid %u port %u->%u", c->vsock_cid,
+			 (unsigned)(c->id.a & 0xffffffffu), c->vsock_port);
+	else if (c->id.transport == KT_TRANSPORT_UNIX)
 		snprintf(c->label, sizeof(c->label), "unix conn %llu (%s)", (unsigned long long)c->id.a,
 			 c->path[0] ? c->path : "path unknown");
 	else
@@ -102,15 +110,29 @@ static void set_path(struct kt_conn *c, const char *path, size_t n)
 	set_label(c);
 }
 
+static void copy_comm(char *dst, const char *src, size_t n)
+{
+	if (n > KT_COMM_LEN)
+		n = KT_COMM_LEN;
+	memcpy(dst, src, n);
+	dst[n] = '\0'; /* comm may fill its buffer without a NUL */
+}
+
 static void set_writer(struct kt_conn *c, uint32_t pid, const char *comm, size_t n)
 {
 	if (c->pid)
 		return;
 	c->pid = pid;
-	if (n > KT_COMM_LEN)
-		n = KT_COMM_LEN;
-	memcpy(c->comm, comm, n);
-	c->comm[n] = '\0'; /* comm may fill its buffer without a NUL */
+	copy_comm(c->comm, comm, n);
+}
+
+/* The task of a record, when it is the sender (not a local reader). */
+static void writer_from_record(struct kt_conn *c, const struct kt_rec_hdr *h)
+{
+	if (c->pid || (h->flags & KT_F_TASK_IS_READER))
+		return;
+	set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
+	copy_comm(c->thread, h->comm, sizeof(h->comm));
 }
 
 static void kv_str(struct kt_kv *kv, const char *key, const char *val)
@@ -130,19 +152,40 @@ static void kv_int(struct kt_kv *kv, const char *key, int64_t v)
 /* The katatrace.* resource attributes of this connection (docs/operations.md). */
 static struct kt_origin *conn_origin(struct kt_conn *c)
 {
-	struct kt_kv kv[8];
+	struct kt_kv kv[10];
 	struct kt_kvlist l = { 0, kv };
+	struct kt_vsock_owner owner;
 
 	if (c->origin)
 		return c->origin;
 	kv_str(&kv[l.n++], "katatrace.transport", c->transport);
 	if (c->path[0])
 		kv_str(&kv[l.n++], c->path_key, c->path);
-	if (c->have_sandbox) {
-		kv_str(&kv[l.n++], "katatrace.sandbox.id", c->sandbox.id);
-		if (c->sandbox.hypervisor)
-			kv_str(&kv[l.n++], "katatrace.hypervisor.name", c->sandbox.hypervisor);
+	if (c->id.transport == KT_TRANSPORT_VSOCK) {
+		kv_int(&kv[l.n++], "katatrace.vsock.cid", c->vsock_cid);
+		kv_int(&kv[l.n++], "katatrace.vsock.port", c->vsock_port);
+		/* The sender here is a vhost worker or a kernel thread: ask who owns the CID. */
+		if (kt_vsock_owner_lookup(c->vsock_cid, c->thread[0] ? c->thread : NULL,
+					  c->p->cfg.run_root, c->p->cfg.proc_root, &owner)) {
+			if (owner.sandbox[0]) {
+				c->have_sandbox = true;
+				memcpy(c->sandbox.id, owner.sandbox, sizeof(owner.sandbox));
+				c->sandbox.hypervisor = owner.hypervisor;
+				set_label(c);
+			}
+			c->pid = owner.pid;
+			snprintf(c->comm, sizeof(c->comm), "%s", owner.comm);
+			if (owner.hypervisor)
+				c->sandbox.hypervisor = owner.hypervisor;
+		} else {
+			c->pid = 0;
+			c->comm[0] = '\0';
+		}
 	}
+	if (c->have_sandbox)
+		kv_str(&kv[l.n++], "katatrace.sandbox.id", c->sandbox.id);
+	if (c->sandbox.hypervisor)
+		kv_str(&kv[l.n++], "katatrace.hypervisor.name", c->sandbox.hypervisor);
 	if (c->pid)
 		kv_int(&kv[l.n++], "katatrace.hypervisor.pid", c->pid);
 	if (c->comm[0])
@@ -320,6 +363,10 @@ static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *
 	c->id = *id;
 	c->transport = transport;
 	c->path_key = path_key;
+	if (id->transport == KT_TRANSPORT_VSOCK) {
+		c->vsock_cid = (uint32_t)(id->a >> 32);
+		c->vsock_port = (uint32_t)id->b;
+	}
 	set_label(c);
 	kt_reasm_init(&c->reasm, &p->cfg.reasm, &reasm_ops, c);
 	kt_framer_init(&c->framer, p->cfg.max_frame, &framer_ops, c);
@@ -348,6 +395,8 @@ struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_s
 	p->cfg = *cfg;
 	if (!p->cfg.run_root)
 		p->cfg.run_root = "";
+	if (!p->cfg.proc_root)
+		p->cfg.proc_root = "/proc";
 	p->sink = sink;
 	p->sink_ctx = sink_ctx;
 	return p;
@@ -376,9 +425,11 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 			     "katatrace.socket.path");
 		if (!c)
 			return;
-		set_path(c, cr->path, cr->path_len);
+		c->last_ns = now_ns;
+		if (cr->path_len)
+			set_path(c, cr->path, cr->path_len);
 		if (h->dir == KT_DIR_TO_SERVER)
-			set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
+			writer_from_record(c, h);
 		conn_log(c, KT_LOG_DEBUG, "new connection from pid %u (%s)", h->tgid,
 			 h->pcomm[0] ? c->comm : "?");
 		return;
@@ -391,16 +442,28 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		/* fallthrough */
 	case KT_REC_GAP:
 		/* Agent spans flow towards the listener; the other way is not ours. */
-		if (h->dir != KT_DIR_TO_SERVER)
+		if (h->dir != KT_DIR_TO_SERVER) {
+			if (h->type == KT_REC_DATA) {
+				KT_STAT_ADD(bytes_captured, h->len);
+				KT_STAT_ADD(bytes_to_client, h->len);
+			}
 			return;
+		}
 		if (!c) {
 			c = conn_new(p, &h->conn, transport_name(h->conn.transport),
 				     "katatrace.socket.path");
 			if (!c)
 				return;
+			/*
+			 * No CONN record: capture began mid-connection (or the
+			 * connection was idle-collected). Earlier bytes will never
+			 * come, so the stream starts here, not at a hole.
+			 */
+			c->reasm.next = h->offset;
 		}
-		set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
+		writer_from_record(c, h);
 		lru_touch(p, c);
+		c->last_ns = now_ns;
 		if (h->type == KT_REC_DATA) {
 			KT_STAT_ADD(bytes_captured, h->len);
 			kt_reasm_data(&c->reasm, h->offset, (const uint8_t *)(h + 1), h->len,
@@ -438,6 +501,7 @@ struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_inf
 	if (info->pid || info->comm)
 		set_writer(c, info->pid, info->comm ? info->comm : "",
 			   info->comm ? strlen(info->comm) : 0);
+	c->direct = true;
 	return c;
 }
 
@@ -458,6 +522,21 @@ void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
 {
 	for (struct kt_conn *c = p->lru_head; c; c = c->next)
 		kt_reasm_tick(&c->reasm, now_ns);
+	/*
+	 * Connections whose end was never seen (a guest that vanished without
+	 * RST, a missed CLOSE) are finished after idle_timeout_ns of silence.
+	 * A live agent that sends again later simply starts a new entry.
+	 */
+	struct kt_conn *c = p->lru_tail;
+	while (c && p->cfg.idle_timeout_ns && now_ns - c->last_ns > p->cfg.idle_timeout_ns) {
+		struct kt_conn *prev = c->prev;
+		if (!c->direct) {
+			conn_log(c, KT_LOG_DEBUG, "idle for %llu s: finished",
+				 (unsigned long long)((now_ns - c->last_ns) / 1000000000ull));
+			conn_finish(p, c);
+		}
+		c = prev;
+	}
 }
 
 void kt_pipeline_finish_all(struct kt_pipeline *p)

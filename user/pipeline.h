@@ -24,14 +24,17 @@ struct kt_pipeline_cfg {
 	uint64_t max_frame;       /* payload cap (--max-frame) */
 	struct kt_reasm_cfg reasm;
 	size_t max_conns;         /* beyond it the least recently active is finished */
+	uint64_t idle_timeout_ns; /* a connection silent this long is finished (0: never) */
 	const char *run_root;     /* prefix of Kata's runtime paths ("" = /) */
+	const char *proc_root;    /* where /proc is ("/proc") */
 };
 
 #define KT_PIPELINE_DEFAULTS                                                                   \
 	{                                                                                       \
 		.format = KT_FORMAT_AUTO, .max_frame = 16u << 20,                               \
 		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
-		.max_conns = 65536, .run_root = "",                                             \
+		.max_conns = 65536, .idle_timeout_ns = 600000000000ull, .run_root = "",         \
+		.proc_root = "/proc",                                                           \
 	}
 
 typedef void (*kt_span_sink_fn)(void *ctx, struct kt_span_record *r);
@@ -44,6 +47,8 @@ struct kt_conn_info {
 	const char *comm;      /* its name, may be NULL */
 	const char *transport; /* katatrace.transport value, e.g. "hybrid-vsock" */
 };
+/* For transport "vsock", id.transport is KT_TRANSPORT_VSOCK and id.a/id.b
+ * follow bpf/stream_record.h (CID << 32 | guest port, host port). */
 
 struct kt_pipeline;
 struct kt_conn;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/vm_sockets.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -34,7 +35,8 @@ struct sink_listener {
 	struct kt_poll_handler h;
 	struct kt_sink *sink;
 	int fd;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool vsock;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unix path, or a label */
 };
 
 struct kt_sink {
@@ -43,6 +45,7 @@ struct kt_sink {
 	struct kt_pipeline *p;
 	struct sink_listener *listeners;
 	size_t n_listeners;
+	struct sink_listener vsock;
 	struct sink_conn *conns;
 	size_t n_conns;
 	uint64_t next_id;
@@ -110,7 +113,10 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 	(void)events;
 
 	for (;;) {
-		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_vm vm = { 0 };
+		socklen_t alen = sizeof(vm);
+		int fd = accept4(l->fd, l->vsock ? (struct sockaddr *)&vm : NULL,
+				 l->vsock ? &alen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				kt_warn("sink %s: accept: %s", l->path, strerror(errno));
@@ -127,14 +133,23 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 		c->fd = fd;
 		struct ucred cred = { 0 };
 		socklen_t cl = sizeof(cred);
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-		if (s->cfg.feed) {
+		if (!l->vsock)
+			getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+		if (s->cfg.feed && l->vsock) {
+			struct kt_conn_info info = {
+				.id = { .a = (uint64_t)vm.svm_cid << 32 | vm.svm_port,
+					.b = s->cfg.port,
+					.transport = KT_TRANSPORT_VSOCK },
+				.transport = "vsock",
+			};
+			c->pc = kt_pipeline_open(s->p, &info);
+		} else if (s->cfg.feed) {
 			char comm[32];
 			peer_comm(cred.pid, comm, sizeof(comm));
 			/* High bit: never equal to a kernel socket inode. */
 			struct kt_conn_info info = {
 				.id = { .a = (1ull << 63) | ++s->next_id,
-					.transport = 1 /* KT_TRANSPORT_UNIX */ },
+					.transport = KT_TRANSPORT_UNIX },
 				.path = l->path,
 				.pid = (uint32_t)cred.pid,
 				.comm = comm,
@@ -154,7 +169,11 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 			s->conns->prev = c;
 		s->conns = c;
 		s->n_conns++;
-		kt_debug("sink %s: connection from pid %d", l->path, (int)cred.pid);
+		if (l->vsock)
+			kt_debug("sink %s: connection from cid %u port %u", l->path, vm.svm_cid,
+				 vm.svm_port);
+		else
+			kt_debug("sink %s: connection from pid %d", l->path, (int)cred.pid);
 	}
 }
 
@@ -230,6 +249,49 @@ static int listen_on(struct kt_sink *s, struct sink_listener *l, const char *bas
 	return 0;
 }
 
+/* 0: listening; 1: skipped (said why); -1: error. */
+static int listen_vsock(struct kt_sink *s, struct sink_listener *l)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = s->cfg.vsock_cid,
+				 .svm_port = s->cfg.port };
+	if (s->cfg.vsock_cid == VMADDR_CID_ANY)
+		snprintf(l->path, sizeof(l->path), "vsock port %u", s->cfg.port);
+	else
+		snprintf(l->path, sizeof(l->path), "vsock cid %u port %u", s->cfg.vsock_cid,
+			 s->cfg.port);
+	l->vsock = true;
+	l->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		kt_log(s->cfg.vsock_required ? KT_LOG_ERROR : KT_LOG_INFO,
+		       "sink: no AF_VSOCK on this host (%s): not listening on %s", strerror(errno),
+		       l->path);
+		return s->cfg.vsock_required ? -1 : 1;
+	}
+	if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) || listen(l->fd, 128)) {
+		int e = errno;
+		close(l->fd);
+		l->fd = -1;
+		if (e == EADDRINUSE && !s->cfg.vsock_required) {
+			kt_warn("sink: %s is in use by another listener (a kata-trace-forwarder?): "
+				"capturing beside it",
+				l->path);
+			return 1;
+		}
+		kt_log(s->cfg.vsock_required ? KT_LOG_ERROR : KT_LOG_WARN,
+		       "sink: cannot listen on %s: %s", l->path, strerror(e));
+		return s->cfg.vsock_required ? -1 : 1;
+	}
+	l->h.fn = on_listener;
+	l->sink = s;
+	if (kt_poll_add(s->epfd, l->fd, &l->h)) {
+		close(l->fd);
+		l->fd = -1;
+		return -1;
+	}
+	kt_info("sink: listening on %s", l->path);
+	return 0;
+}
+
 struct kt_sink *kt_sink_start(const struct kt_sink_cfg *cfg, int epfd, struct kt_pipeline *p)
 {
 	struct kt_sink *s = calloc(1, sizeof(*s));
@@ -242,12 +304,15 @@ struct kt_sink *kt_sink_start(const struct kt_sink_cfg *cfg, int epfd, struct kt
 	s->listeners = calloc(cfg->n_paths ? cfg->n_paths : 1, sizeof(*s->listeners));
 	if (!s->buf || !s->listeners)
 		goto fail;
+	s->vsock.fd = -1;
 	for (size_t i = 0; i < cfg->n_paths; i++) {
 		s->listeners[i].fd = -1;
 		if (listen_on(s, &s->listeners[i], cfg->socket_paths[i]))
 			goto fail;
 		s->n_listeners++;
 	}
+	if (cfg->vsock && listen_vsock(s, &s->vsock) < 0)
+		goto fail;
 	return s;
 fail:
 	kt_sink_stop(s);
@@ -272,6 +337,10 @@ void kt_sink_stop(struct kt_sink *s)
 			close(l->fd);
 			unlink(l->path);
 		}
+	}
+	if (s->vsock.fd >= 0) {
+		kt_poll_del(s->epfd, s->vsock.fd);
+		close(s->vsock.fd);
 	}
 	free(s->listeners);
 	free(s->buf);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sink mode: the listener the agent's traffic needs. For each --socket-path
- * P it binds P_<port> (as kata-trace-forwarder does), accepts any number of
- * concurrent connections and drains them. With BPF capture the bytes read
+ * P it binds P_<port> (as kata-trace-forwarder does), and AF_VSOCK
+ * (cid, port) for QEMU guests; accepts any number of concurrent connections
+ * and drains them. With BPF capture the bytes read
  * are discarded (the kernel side already captured them); with socket
  * capture they are fed to the pipeline.
  */
@@ -19,6 +20,15 @@ struct kt_sink_cfg {
 	size_t n_paths;
 	unsigned port;
 	bool feed; /* --capture socket */
+	/*
+	 * Also listen on AF_VSOCK (vsock_cid, port), as kata-trace-forwarder
+	 * does for QEMU guests. Where the host has no vsock, or another
+	 * listener holds the port, this is skipped with a message, unless
+	 * vsock_required.
+	 */
+	bool vsock;
+	unsigned vsock_cid;
+	bool vsock_required;
 };
 
 struct kt_sink;

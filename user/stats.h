@@ -12,6 +12,7 @@
 
 #define KT_STATS_FIELDS(X)                                                                 \
 	X(bytes_captured, "payload bytes received from capture")                            \
+	X(bytes_to_client, "of which towards the connecting end (not decoded)")              \
 	X(records, "capture records read")                                                   \
 	X(lost_records, "capture records lost (ring buffer full)")                           \
 	X(gap_bytes, "stream bytes known to be missing")                                     \

@@ -22,7 +22,7 @@
 
 #include "decode.h"
 #include "log.h"
-#include "unix_loader.h"
+#include "capture.h"
 
 #define WRITES 200000
 #define ROUNDS 5
@@ -162,15 +162,15 @@ int main(int argc, char **argv)
 	double base_capt = write_cost(captured.wfd);
 
 	unsigned port = 10240;
-	struct kt_unix_loader_cfg lc = { .attach = KT_ATTACH_AUTO, .ports = &port, .n_ports = 1,
-					 .ringbuf_bytes = 16u << 20 };
+	struct kt_capture_cfg cc = { .attach = KT_ATTACH_AUTO, .ports = &port, .n_ports = 1,
+				     .ringbuf_bytes = 16u << 20 };
 	kt_mount_bpf_filesystems();
-	struct kt_unix_loader *l = kt_unix_loader_start(&lc);
+	struct kt_capture *l = kt_capture_start(&cc);
 	if (!l) {
 		fprintf(stderr, "bench: cannot attach the capture programs (root?)\n");
 		return 1;
 	}
-	struct ring_buffer *rb = ring_buffer__new(kt_unix_loader_ringbuf_fd(l), discard, NULL, NULL);
+	struct ring_buffer *rb = ring_buffer__new(kt_capture_ringbuf_fd(l), discard, NULL, NULL);
 	pthread_t consumer;
 	pthread_create(&consumer, NULL, consume, rb);
 	double att_null = write_cost(devnull);
@@ -179,12 +179,13 @@ int main(int argc, char **argv)
 	atomic_store(&stop_consumer, true);
 	pthread_join(consumer, NULL);
 	uint64_t cnt[KT_CNT__MAX];
-	kt_unix_loader_counters(l, cnt);
-	const char *strategy = kt_attach_name(kt_unix_loader_strategy(l));
+	kt_capture_counters(l, cnt);
+	char strategy[96];
+	kt_capture_describe(l, strategy, sizeof(strategy));
 	ring_buffer__free(rb);
-	kt_unix_loader_stop(l);
+	kt_capture_stop(l);
 
-	printf("capture cost, %s strategy, 64-byte write(2), best of %d x %d (ns per write):\n",
+	printf("capture cost (%s), 64-byte write(2), best of %d x %d (ns per write):\n",
 	       strategy, ROUNDS, WRITES);
 	printf("  %-34s %10s %10s %8s\n", "", "detached", "attached", "ratio");
 	printf("  %-34s %10.0f %10.0f %8.2f\n", "/dev/null (not a socket)", base_null, att_null,

@@ -13,20 +13,20 @@ probe() { # strategy -> exit status of a short run
 	wait $pid
 }
 probe auto
-check "auto: logs its choice and starts" grep -qE 'attached with [a-z]+ strategy \(auto\)' "$OUT/auto.log"
-chosen=$(grep -oE 'attached with [a-z]+ strategy' "$OUT/auto.log" | awk '{print $3}')
+check "auto: logs its choice and starts" grep -qE 'unix capture: attached with [a-z]+ strategy \(auto\)' "$OUT/auto.log"
+chosen=$(grep -oE 'unix capture: attached with [a-z]+ strategy' "$OUT/auto.log" | awk '{print $5}')
 echo "  auto chose: $chosen"
 for s in fentry kprobe tracepoint; do
 	probe $s
 	rc=$?
-	if grep -q "attached with $s strategy" "$OUT/$s.log"; then
+	if grep -q "unix capture: attached with $s strategy" "$OUT/$s.log"; then
 		check "$s: works here, exit 0 on SIGTERM" [ $rc = 0 ]
 	else
 		check "$s: refused by this kernel, exit 1 with a clear error" \
 			[ $rc = 1 ] && grep -q "no attach strategy works on this kernel ($s requested)" "$OUT/$s.log"
 	fi
 done
-check "the strategy auto chose also works when asked for" grep -q "attached with $chosen strategy" "$OUT/$chosen.log"
+check "the strategy auto chose also works when asked for" grep -q "unix capture: attached with $chosen strategy" "$OUT/$chosen.log"
 # Mounts: the program mounts tracefs/bpffs itself when they are missing.
 if mountpoint -q /sys/kernel/tracing && [ -z "${CI_NO_UNMOUNT:-}" ]; then
 	umount /sys/kernel/tracing 2>/dev/null

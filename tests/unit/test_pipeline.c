@@ -504,3 +504,138 @@ Test(pipeline, end_of_stream_inside_a_frame)
 	got_free(&g);
 	free(s);
 }
+
+/* ------------------------------------------------------------ vsock */
+
+static const struct kt_kv *origin_attr(const struct kt_span_record *r, const char *key)
+{
+	return r->origin ? kt_kvlist_find(&r->origin->attrs, key) : NULL;
+}
+
+/* vsock records (guest CID 3, guest port 1027 -> host port 10240): the
+ * stream decodes as any other, and the resource names the CID and port. */
+Test(pipeline, vsock_connection)
+{
+	size_t n;
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	struct got g = { 0 };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.proc_root = "/nonexistent"; /* no process to find behind the CID */
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	uint64_t a = (uint64_t)3 << 32 | 1027;
+	struct kt_rec_hdr *h;
+
+	for (size_t off = 0; off < n;) {
+		size_t len = 1 + rnd() % 4000;
+		len = len > n - off ? n - off : len;
+		h = hdr_for(0, KT_REC_DATA);
+		h->conn.a = a;
+		h->conn.b = 10240;
+		h->conn.transport = KT_TRANSPORT_VSOCK;
+		memcpy(h->comm, "vhost-4242", 10);
+		h->offset = off;
+		h->len = (uint32_t)len;
+		memcpy(h + 1, s + off, len);
+		kt_pipeline_record(p, recbuf, sizeof(*h) + len, 1);
+		off += len;
+	}
+	h = hdr_for(0, KT_REC_CLOSE);
+	h->conn.a = a;
+	h->conn.b = 10240;
+	h->conn.transport = KT_TRANSPORT_VSOCK;
+	kt_pipeline_record(p, recbuf, sizeof(*h), 1);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+
+	const struct kt_span *sp[MAX_GOT];
+	for (size_t i = 0; i < g.n; i++)
+		sp[i] = &g.r[i]->span;
+	expect_all_labels(sp, g.n, KT_ERA_BINCODE, -1);
+	const struct kt_kv *kv = origin_attr(g.r[0], "katatrace.transport");
+	cr_assert_not_null(kv);
+	cr_expect(kt_str_eq(kv->value.s, "vsock"));
+	kv = origin_attr(g.r[0], "katatrace.vsock.cid");
+	cr_assert_not_null(kv);
+	cr_expect_eq(kv->value.i, 3);
+	kv = origin_attr(g.r[0], "katatrace.vsock.port");
+	cr_assert_not_null(kv);
+	cr_expect_eq(kv->value.i, 10240);
+	/* the vhost worker's name gives the QEMU pid; without /proc, nothing else */
+	kv = origin_attr(g.r[0], "katatrace.hypervisor.pid");
+	cr_assert_not_null(kv);
+	cr_expect_eq(kv->value.i, 4242);
+	cr_expect_null(origin_attr(g.r[0], "katatrace.hypervisor.comm"));
+	cr_expect_null(origin_attr(g.r[0], "katatrace.sandbox.id"));
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+/* Records taken at the reading socket carry the reader's identity, which
+ * must not be reported as the sending hypervisor. */
+Test(pipeline, reader_task_is_not_the_sender)
+{
+	size_t n;
+	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &n);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+
+	rec_data(p, 3, 0, w, n, KT_F_TASK_IS_READER, 1);
+	rec_close(p, 3, n);
+	cr_assert_eq(g.n, 1);
+	cr_expect_null(origin_attr(g.r[0], "katatrace.hypervisor.pid"));
+	cr_expect_null(origin_attr(g.r[0], "katatrace.hypervisor.comm"));
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(w);
+}
+
+/* First sight of a connection in the middle of its stream (no CONN record):
+ * the bytes before are not a hole to wait for or report. */
+Test(pipeline, first_record_mid_stream_is_not_a_gap)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+
+	rec_data(p, 8, offs[5], s + offs[5], n - offs[5], 0, 1);
+	rec_close(p, 8, n);
+	cr_expect_eq(g.n, kt_test_n_labels - 5);
+	cr_expect_eq(KT_STAT_GET(gaps), 0);
+	cr_expect_eq(KT_STAT_GET(resyncs), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}
+
+/* A connection whose end is never seen is finished after the idle timeout;
+ * if it speaks again it is simply a new entry. */
+Test(pipeline, idle_connections_are_collected)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.idle_timeout_ns = 1000;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+
+	rec_conn(p, 4, "/x_10240");
+	rec_data(p, 4, 0, s, offs[10], 0, 100);
+	cr_expect_eq(g.n, 10);
+	kt_pipeline_tick(p, 600);
+	cr_expect_eq(kt_pipeline_conn_count(p), 1, "not idle long enough");
+	kt_pipeline_tick(p, 2000);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+	/* the agent sends its next frames on the same connection */
+	rec_data(p, 4, offs[10], s + offs[10], n - offs[10], 0, 3000);
+	rec_close(p, 4, n);
+	cr_expect_eq(g.n, kt_test_n_labels);
+	for (size_t i = 0; i < g.n; i++)
+		kt_expect_span(&g.r[i]->span, kt_test_labels[i], KT_ERA_JSON);
+	cr_expect_eq(KT_STAT_GET(gaps), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+	free(s);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * vsock_capture: capture AF_VSOCK streams between guests and the host (QEMU
+ * with vhost-vsock; vsock_loopback). Shared between vsock_capture.bpf.c and
+ * the loader (user/vsock_loader.c).
+ *
+ * A connection is (guest CID, guest port, host port). Directions follow the
+ * listening end: for a host port (the agent's trace port 10240, where the
+ * guest connects to the host) guest->host is KT_DIR_TO_SERVER.
+ */
+#ifndef KT_VSOCK_CAPTURE_H
+#define KT_VSOCK_CAPTURE_H
+
+#include "stream_record.h"
+
+#define KT_VSOCK_MAX_PORTS 8
+
+/* Host ports to capture are the keys of the "vsock_ports" hash map. */
+
+/* virtio_vsock_hdr.op */
+#define KT_VSOCK_OP_REQUEST 1
+#define KT_VSOCK_OP_RESPONSE 2
+#define KT_VSOCK_OP_RST 3
+#define KT_VSOCK_OP_SHUTDOWN 4
+#define KT_VSOCK_OP_RW 5
+/* virtio_vsock_hdr.flags for SHUTDOWN */
+#define KT_VSOCK_SHUTDOWN_SEND 2
+
+static inline __u64 kt_vsock_conn_a(__u32 cid, __u32 guest_port)
+{
+	return (__u64)cid << 32 | guest_port;
+}
+
+#endif /* KT_VSOCK_CAPTURE_H */
