@@ -63,16 +63,20 @@ check_listener() { # scenario conns-file peer-prefix: every connection of the li
 		"total connections $n closed $n bytes $bytes" -a "$peers" = 0 ]
 }
 
-check_tracer() { # scenario strategy expected-spans expected-bytes
-	local s=$1
+check_tracer() { # scenario strategy expected-spans expected-bytes expected-decode-errors
+	local s=$1 errors=${5:-0}
 	check "$s: katatrace-bpf attached with the $2 strategy" \
 		grep -sqE "attached with $2 strategy$" "$out/$s.log"
 	check "$s: exit status 0 after SIGTERM" [ "$(value "$s.rc")" = 0 ]
 	echo "    $(value "$s.summary")"
 	check "$s: summary: spans exported $3" [ "$(summary_value "$s" 'spans exported')" = "$3" ]
 	check "$s: summary: bytes captured $4" [ "$(summary_value "$s" 'bytes captured')" = "$4" ]
-	check "$s: summary: no decode errors, lost records or gaps" \
-		[ "$(summary_value "$s" 'decode errors')/$(summary_value "$s" 'lost records')/$(summary_value "$s" gaps)" = 0/0/0 ]
+	check "$s: summary: $errors decode errors (the garbage frames), no lost records or gaps" \
+		[ "$(summary_value "$s" 'decode errors')/$(summary_value "$s" 'lost records')/$(summary_value "$s" gaps)" = "$errors/0/0" ]
+	if [ "$errors" != 0 ]; then
+		check "$s: the oversize header's connection is named and dropped" \
+			grep -sq 'frame header announces 9223372036854775808 bytes' "$out/$s.log"
+	fi
 }
 
 # Every span sent, field by field, with the origin's resource attributes.
@@ -129,7 +133,8 @@ check_tap() { # scenario strategy path
 		peer="cid 1 port"
 	fi
 	check_listener "$s" "$conns" "$peer"
-	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$(conns_bytes "$conns")"
+	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$(conns_bytes "$conns")" \
+		"$(conns_decode_errors "$conns")"
 	check_spans "$s" "$conns" "$origin"
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)"
 }

@@ -5,7 +5,8 @@
 #     lane.conf         SEED, PORT, SCENARIOS
 #     sandboxes         "SCENARIO SANDBOX_ID" (64 hex digits, fresh each run)
 #     conns.tap         one line per concurrent connection of the tap scenarios:
-#                       the files it carries, comma separated, as /lane/... paths
+#                       the files it carries, comma separated, as /lane/... paths;
+#                       the last one is hostile (garbage and an oversize header)
 #     conns.guest       the same for the nested guest
 #     vec/              the two golden streams
 #     gen/              generated span variants (framed)
@@ -21,7 +22,15 @@ lane=$work/lane
 
 rm -rf "$lane" "$work/expected"
 mkdir -p "$lane/vec" "$lane/gen" "$work/expected"
-cp "$vec/framed_stream_otel017_json.bin" "$vec/framed_stream_otel014_bincode.bin" "$lane/vec/"
+cp "$vec/framed_stream_otel017_json.bin" "$vec/framed_stream_otel014_bincode.bin" \
+	"$vec/framed_otel017_json_worked.bin" "$vec/framed_otel014_bincode_root.bin" \
+	"$vec/framed_otel017_json_values.bin" "$lane/vec/"
+
+# Hostile pieces (as in tests/integration/lib.sh): a frame of garbage with a
+# valid length, and a header announcing 2^63 bytes.
+mkdir -p "$lane/hostile"
+{ printf '\x00\x00\x00\x00\x00\x00\x00\xc8'; head -c 200 /dev/urandom; } >"$lane/hostile/garbage.bin"
+printf '\x80\x00\x00\x00\x00\x00\x00\x00' >"$lane/hostile/oversize.bin"
 
 # Edge and random ids (3 random per era) and one 300 KiB attribute per era.
 "$root/build/tools/vecgen" "$vec" "$lane/gen" "$seed" 3 300 >"$work/expected/list.gen"
@@ -40,6 +49,8 @@ vm_files() { # era -> the variants of that era as /lane paths, comma separated
 	echo
 	vm_files bincode
 	echo
+	# hostile: good, garbage, good, 2^63 header, and a frame never decoded
+	echo /lane/vec/framed_otel017_json_worked.bin,/lane/hostile/garbage.bin,/lane/vec/framed_otel014_bincode_root.bin,/lane/hostile/oversize.bin,/lane/vec/framed_otel017_json_values.bin
 } >"$lane/conns.tap"
 {
 	echo /lane/vec/framed_stream_otel017_json.bin

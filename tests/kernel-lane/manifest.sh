@@ -68,6 +68,9 @@ file_spans() {
 		[[ $base == *bincode* ]] && era=bincode
 		while read -r label; do echo "$VEC/expected_$label.json $era"; done <"$VEC/stream_order.txt"
 		;;
+	framed_otel017_json_*.bin) echo "$VEC/expected_${base#framed_otel017_json_}" | sed 's/\.bin$/.json json/' ;;
+	framed_otel014_bincode_*.bin) echo "$VEC/expected_${base#framed_otel014_bincode_}" | sed 's/\.bin$/.json bincode/' ;;
+	garbage.bin) ;; # a frame that does not decode: counted, no span
 	var*.bin)
 		awk -v b="$base" '{ n = split($2, p, "/"); if (p[n] == b) print $3, $1 }' "$WORK/expected/list" |
 			grep . || { echo "manifest: $1 is not in $WORK/expected/list" >&2; return 1; }
@@ -82,6 +85,15 @@ file_spans() {
 # Every file of a connection list (one connection per line, files comma separated).
 conns_files() { tr ',' '\n' <"$1" | grep .; }
 
+# The files whose spans arrive: on each connection, those before a header
+# over the frame cap (oversize.bin), after which the stream is dropped.
+conns_decoded_files() {
+	awk -F, '{ for (i = 1; i <= NF; i++) { if ($i ~ /oversize\.bin$/) break; print $i } }' "$1" | grep .
+}
+
+# Frames that reach the decoder and must fail (garbage.bin before any oversize).
+conns_decode_errors() { conns_decoded_files "$1" | grep -c 'garbage\.bin$'; }
+
 # Bytes a connection list sends in all.
 conns_bytes() {
 	local f total=0
@@ -94,9 +106,10 @@ conns_bytes() {
 write_manifest() {
 	local f spans exp era sep=""
 	echo '{"service_name":"kata-agent","items":['
-	for f in $(conns_files "$1"); do
+	for f in $(conns_decoded_files "$1"); do
 		spans=$(file_spans "$f") || return 1
 		while read -r exp era; do
+			[ -n "$exp" ] || continue # a file with no spans (garbage)
 			printf '%s{"expected":"%s","era":"%s","count":1,"origin":%s}\n' "$sep" "$exp" "$era" "$2"
 			sep=,
 		done <<<"$spans"
