@@ -28,10 +28,12 @@ sandbox_of() { awk -v s="$1" '$1 == s { print $2 }' /lane/sandboxes; }
 
 # ------------------------------------------------------------ listener
 
-start_drain() { # scenario address
-	"$BIN/sock-drain" "$2" >"/out/$1.drain" 2>&1 &
+start_drain() { # scenario [--echo] address
+	local s=$1
+	shift
+	"$BIN/sock-drain" "$@" >"/out/$s.drain" 2>&1 &
 	DRAIN_PID=$!
-	wait_until 10 grep -q -e '^listening on' -e '^address in use' "/out/$1.drain"
+	wait_until 10 grep -q -e '^listening on' -e '^address in use' "/out/$s.drain"
 }
 
 stop_drain() {
@@ -118,7 +120,7 @@ scenario_unix() { # scenario strategy
 # (it reports "address in use" otherwise), so the traffic is always counted.
 # Without nested KVM (or with L3_ACCEL=tcg on the kernel command line) the
 # guest runs under TCG inside TCG: much slower, and only with -cpu qemu64.
-scenario_vhost_guest() { # scenario strategy
+scenario_vhost_guest() { # scenario strategy [echo]
 	local s=$1 accel=kvm cpu=host limit=150 why="" qemu
 	if [ ! -e /dev/kvm ]; then
 		why="no nested KVM"
@@ -130,8 +132,14 @@ scenario_vhost_guest() { # scenario strategy
 		say "$s: the nested guest runs under TCG ($why)"
 	fi
 	echo "$accel${why:+: $why}" >"/out/$s.l3-accel"
-	start_kt "$s" --attach "$2" || return 0
-	start_drain "$s" "vsock:$PORT"
+	if [ -n "${3:-}" ]; then
+		# tap beside a listener that answers: bytes also flow host -> guest
+		start_drain "$s" --echo "vsock:$PORT"
+		start_kt "$s" --mode tap --attach "$2" || { stop_drain; return 0; }
+	else
+		start_kt "$s" --attach "$2" || return 0
+		start_drain "$s" "vsock:$PORT"
+	fi
 	timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 256M -smp 1 -M pc \
 		-bios /usr/share/qemu/qboot.rom -name "sandbox-$(sandbox_of "$s")" \
 		-device vhost-vsock-pci,guest-cid=3 -kernel /lane/l3/vmlinuz -initrd /lane/l3/initrd.cpio \
@@ -148,6 +156,8 @@ scenario_vhost_guest() { # scenario strategy
 			say "$s: the listener still has open connections"
 	fi
 	sleep 0.5
+	kill -HUP "$KT_PID" 2>/dev/null # every counter into its log
+	sleep 0.3
 	stop_kt "$s"
 	stop_drain
 }
@@ -158,6 +168,7 @@ run_scenario() { # PATH-STRATEGY
 	vsock-loopback) scenario_vsock_loopback "$1" "$strategy" ;;
 	unix) scenario_unix "$1" "$strategy" ;;
 	vhost-guest) scenario_vhost_guest "$1" "$strategy" ;;
+	vhost-echo) scenario_vhost_guest "$1" "$strategy" echo ;;
 	*) say "unknown scenario $1" ;;
 	esac
 }

@@ -4,13 +4,16 @@
  * unix socket path or on an AF_VSOCK port (any CID), accepts any number of
  * connections concurrently and reads everything they send, discarding it.
  *
- * Usage: sock-drain unix:PATH | vsock:PORT
+ * Usage: sock-drain [--echo] unix:PATH | vsock:PORT
+ *   --echo   write everything read back to its sender (a listener that
+ *            answers, so bytes flow towards the connecting end too)
  *
  * Prints on stdout (flushed line by line):
  *   listening on ADDRESS                        once the socket listens
  *   closed conn N peer P bytes B                when connection N reaches end of stream
  *   conn N peer P bytes B open|closed           for every connection, on SIGTERM/SIGINT
  *   total connections N closed N bytes B        last line, on SIGTERM/SIGINT
+ *   echoed bytes E                              with --echo, before the total
  * P is "cid C port P" for vsock peers and "pid P" for unix peers.
  *
  * Exit status: 0 after a stop signal, 3 when the address is already in use,
@@ -105,10 +108,16 @@ static void describe_peer(int fd, struct conn *c)
 
 int main(int argc, char **argv)
 {
+	bool echo = argc == 3 && strcmp(argv[1], "--echo") == 0;
+	if (echo) {
+		argv++;
+		argc--;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: sock-drain unix:PATH | vsock:PORT\n");
+		fprintf(stderr, "usage: sock-drain [--echo] unix:PATH | vsock:PORT\n");
 		return 2;
 	}
+	uint64_t echoed = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: poll returns */
 	sigaction(SIGTERM, &sa, NULL);
@@ -152,6 +161,14 @@ int main(int argc, char **argv)
 			ssize_t r = read(c->fd, buf, sizeof(buf));
 			if (r > 0) {
 				c->bytes += (uint64_t)r;
+				/* Best effort: a peer that has gone takes no more. */
+				for (ssize_t o = 0; echo && o < r;) {
+					ssize_t w = write(c->fd, buf + o, (size_t)(r - o));
+					if (w <= 0)
+						break;
+					o += w;
+					echoed += (uint64_t)w;
+				}
 			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
 				if (r < 0)
 					fprintf(stderr, "sock-drain: read: %s\n", strerror(errno));
@@ -187,6 +204,8 @@ int main(int argc, char **argv)
 		total += conns[i].bytes;
 		closed += conns[i].fd < 0;
 	}
+	if (echo)
+		printf("echoed bytes %" PRIu64 "\n", echoed);
 	printf("total connections %zu closed %zu bytes %" PRIu64 "\n", n, closed, total);
 	if (argv[1][0] == 'u')
 		unlink(argv[1] + 5);
