@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,6 +160,23 @@ static socklen_t target_addr(const char *target, struct sockaddr_storage *a)
 	return sizeof(*un);
 }
 
+/* Reads (and drops) until end of stream; false after 10 s without it. */
+static bool drain_until_eof(int fd)
+{
+	char buf[4096];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	for (;;) {
+		int r = poll(&p, 1, 10000);
+		if (r <= 0)
+			return false;
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return errno == ECONNRESET;
+	}
+}
+
 static void *relay(void *arg)
 {
 	struct conn *c = arg;
@@ -194,6 +212,15 @@ static void *relay(void *arg)
 			c->rc = 1;
 		}
 		free(b);
+	}
+	/*
+	 * Half-close and wait for the listener to close in turn: then it has
+	 * read every byte. A sender that exits (or a guest that powers off)
+	 * right after its last write can lose what is still in flight.
+	 */
+	if (shutdown(fd, SHUT_WR) == 0 && !drain_until_eof(fd)) {
+		fprintf(stderr, "hv-relay: %s did not close after our end of stream\n", c->socket);
+		c->rc = 1;
 	}
 	close(fd);
 	return NULL;
