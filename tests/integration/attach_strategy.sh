@@ -27,6 +27,10 @@ for s in fentry kprobe tracepoint; do
 	fi
 done
 check "the strategy auto chose also works when asked for" grep -q "unix capture: attached with $chosen strategy" "$OUT/$chosen.log"
+# vsock capture loads on this kernel too (AF_VSOCK traffic itself needs a
+# vsock transport, which only the kernel lane's VMs have).
+check "vsock capture: auto attaches a strategy here" \
+	grep -qE 'vsock capture: attached with [a-z]+ strategy \(auto\)' "$OUT/auto.log"
 # Mounts: the program mounts tracefs/bpffs itself when they are missing.
 if mountpoint -q /sys/kernel/tracing && [ -z "${CI_NO_UNMOUNT:-}" ]; then
 	umount /sys/kernel/tracing 2>/dev/null

@@ -65,8 +65,13 @@ check_listener() { # scenario conns-file peer-prefix: every connection of the li
 
 check_tracer() { # scenario strategy expected-spans expected-bytes expected-decode-errors
 	local s=$1 errors=${5:-0}
-	check "$s: katatrace-bpf attached with the $2 strategy" \
-		grep -sqE "attached with $2 strategy$" "$out/$s.log"
+	if [ "$2" = socket ]; then
+		check "$s: no BPF program attached (--capture socket)" \
+			bash -c "! grep -sq 'attached with' '$out/$s.log'"
+	else
+		check "$s: katatrace-bpf attached with the $2 strategy" \
+			grep -sqE "attached with $2 strategy$" "$out/$s.log"
+	fi
 	check "$s: exit status 0 after SIGTERM" [ "$(value "$s.rc")" = 0 ]
 	echo "    $(value "$s.summary")"
 	check "$s: summary: spans exported $3" [ "$(summary_value "$s" 'spans exported')" = "$3" ]
@@ -139,6 +144,19 @@ check_tap() { # scenario strategy path
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)"
 }
 
+# katatrace-bpf as the AF_VSOCK listener itself (sink mode).
+check_sink() { # scenario strategy path
+	local s=$1 conns=$WORK/lane/conns.tap
+	check "$s: the relay sent every stream and saw the sink close each (exit 0)" \
+		[ "$(value "$s.relay.rc")" = 0 ]
+	check "$s: the sink listened on vsock port $PORT" \
+		grep -sq "sink: listening on vsock port $PORT" "$out/$s.log"
+	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$(conns_bytes "$conns")" \
+		"$(conns_decode_errors "$conns")"
+	check_spans "$s" "$conns" "$(origin_vsock_loopback "$PORT")"
+	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)"
+}
+
 # A strategy this kernel lacks: katatrace-bpf must refuse it, clearly.
 check_refused() { # scenario strategy path
 	local s=$1 msg
@@ -207,6 +225,8 @@ for s in $SCENARIOS; do
 		check_refused "$s" "$strategy" "$path"
 	elif [[ $path == vhost-* ]]; then
 		check_guest "$s" "$strategy" "$path"
+	elif [ "$path" = vsock-sink ]; then
+		check_sink "$s" "$strategy" "$path"
 	else
 		check_tap "$s" "$strategy" "$path"
 	fi

@@ -24,7 +24,8 @@ LANE=$ROOT/tests/kernel-lane
 WORK=$ROOT/build/kernel-lane
 KERNELS=${KERNELS:-"6.1 6.12"}
 ALL_SCENARIOS=(vsock-loopback-fentry vsock-loopback-kprobe unix-fentry unix-kprobe
-	vsock-loopback-tracepoint vhost-guest-fentry vhost-echo-kprobe)
+	vsock-loopback-tracepoint vsock-sink-fentry vsock-sink-socket vhost-guest-fentry
+	vhost-echo-kprobe)
 read -r -a list <<<"${SCENARIOS:-${ALL_SCENARIOS[*]}}"
 SCENARIOS=${list[*]}
 SEED=${SEED:-42}

@@ -105,6 +105,19 @@ scenario_vsock_loopback() { # scenario strategy
 	tap_scenario "$1" "$2" "vsock:$PORT" "vsock:1:$PORT"
 }
 
+# Sink mode on AF_VSOCK: katatrace-bpf itself listens on port PORT and
+# serves the relay's concurrent connections (over vsock_loopback). Strategy
+# "socket" is --capture socket: no BPF, the sink's own reads are decoded.
+scenario_vsock_sink() { # scenario strategy
+	local s=$1 how="--attach $2"
+	[ "$2" = socket ] && how="--capture socket"
+	# shellcheck disable=SC2086
+	start_kt "$s" --mode sink $how || return 0
+	run_relay "$s" "vsock:1:$PORT" /lane/conns.tap
+	sleep 0.5
+	stop_kt "$s"
+}
+
 # Hybrid vsock: the listener is a unix socket laid out as Kata's Cloud
 # Hypervisor sandboxes have it, under the real /run.
 scenario_unix() { # scenario strategy
@@ -166,6 +179,7 @@ run_scenario() { # PATH-STRATEGY
 	local strategy=${1##*-} path=${1%-*}
 	case $path in
 	vsock-loopback) scenario_vsock_loopback "$1" "$strategy" ;;
+	vsock-sink) scenario_vsock_sink "$1" "$strategy" ;;
 	unix) scenario_unix "$1" "$strategy" ;;
 	vhost-guest) scenario_vhost_guest "$1" "$strategy" ;;
 	vhost-echo) scenario_vhost_guest "$1" "$strategy" echo ;;
