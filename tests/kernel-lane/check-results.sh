@@ -202,6 +202,13 @@ check_guest() { # scenario strategy path
 		sent=$((sent + ${echoed:-0}))
 	fi
 	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$sent"
+	if [ "$(kernel_version)" -ge 617 ] 2>/dev/null; then
+		# vhost_vsock puts large packets in page frags since 6.17
+		local frags
+		frags=$(grep -oE '[0-9]+ bytes from page frags' "$out/$s.log" | tail -n 1 | awk '{print $1}')
+		check "$s: large packets arrived nonlinear and were read from their page frags ($frags bytes)" \
+			[ "${frags:-0}" -gt 0 ]
+	fi
 	check_spans "$s" "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")"
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
 }

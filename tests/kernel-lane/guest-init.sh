@@ -13,6 +13,6 @@ done </lib/modules/load-order
 echo "guest: up at $(cut -d' ' -f1 /proc/uptime)s"
 set --
 while read -r files; do set -- "$@" "vsock:2:$PORT=$files"; done </lane/conns
-/lane/bin/hv-relay --seed "$SEED" "$@"
+/lane/bin/hv-relay --seed "$SEED" --max-chunk 65536 "$@"
 echo "guest: relay rc=$? at $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f

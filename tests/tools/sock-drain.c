@@ -5,8 +5,9 @@
  * connections concurrently and reads everything they send, discarding it.
  *
  * Usage: sock-drain [--echo] unix:PATH | vsock:PORT
- *   --echo   write everything read back to its sender (a listener that
- *            answers, so bytes flow towards the connecting end too)
+ *   --echo   write what it reads back to its sender as far as the sender's
+ *            buffer takes it without blocking (a listener that answers, so
+ *            bytes flow towards the connecting end too)
  *
  * Prints on stdout (flushed line by line):
  *   listening on ADDRESS                        once the socket listens
@@ -161,9 +162,14 @@ int main(int argc, char **argv)
 			ssize_t r = read(c->fd, buf, sizeof(buf));
 			if (r > 0) {
 				c->bytes += (uint64_t)r;
-				/* Best effort: a peer that has gone takes no more. */
+				/*
+				 * Best effort and never blocking: a sender that does
+				 * not read its echo while it sends must not stall the
+				 * listener. What was not taken is not counted.
+				 */
 				for (ssize_t o = 0; echo && o < r;) {
-					ssize_t w = write(c->fd, buf + o, (size_t)(r - o));
+					ssize_t w = send(c->fd, buf + o, (size_t)(r - o),
+							 MSG_DONTWAIT | MSG_NOSIGNAL);
 					if (w <= 0)
 						break;
 					o += w;
