@@ -4,6 +4,11 @@
  * export queue, driven by one epoll loop; signals arrive via signalfd so
  * shutdown happens in the loop, in order: drain the kernel ring buffer,
  * close listeners, finish every stream, flush the exporter, print a summary.
+ *
+ * Start-up runs as root: exporter (its output file), BPF programs, then the
+ * broker (user/broker.h), which binds the listeners and discovers the
+ * sandboxes; then the daemon drops to --user with no capabilities before
+ * any thread exists, and only then reads guest data.
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -17,8 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "commands.h"
+#include "discovery.h"
 #include "export_queue.h"
+#include "privdrop.h"
+#include "sandbox_registry.h"
 #include "clock.h"
 #include "log.h"
 #include "pipeline.h"
@@ -28,6 +37,8 @@
 #include "capture.h"
 
 #define TICK_MS 100
+/* A sandbox that went away still names the spans that arrive after it. */
+#define KT_SANDBOX_LINGER_NS (120ull * 1000000000ull)
 
 struct daemon {
 	const struct kt_config *cfg;
@@ -37,7 +48,9 @@ struct daemon {
 	struct kt_capture *capture;
 	struct ring_buffer *rb;
 	struct kt_sink *sink;
-	struct kt_poll_handler sig_h, tick_h, rb_h;
+	struct kt_broker *broker;
+	struct kt_sandbox_registry *registry;
+	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
 	int sig_fd, tick_fd;
 	bool stop;
 	unsigned ticks;
@@ -45,7 +58,11 @@ struct daemon {
 
 static void to_queue(void *ctx, struct kt_span_record *r)
 {
-	kt_export_queue_push(ctx, r);
+	struct daemon *d = ctx;
+	if (d->queue)
+		kt_export_queue_push(d->queue, r);
+	else
+		kt_span_record_free(r); /* start-up failed */
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -55,17 +72,82 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
+{
+	(void)ctx;
+	__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
+	kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
+		 "%llu untracked connections, %llu bytes from page frags",
+		 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
+		 (unsigned long long)c[KT_CNT_RB_FAIL], (unsigned long long)c[KT_CNT_STREAM_FULL],
+		 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
+}
+
+/* The BPF counters are read by the broker: the bpf() syscall may need privilege. */
 static void update_kernel_counters(struct daemon *d)
 {
-	uint64_t c[KT_CNT__MAX];
-	if (d->capture && kt_capture_counters(d->capture, c) == 0) {
-		__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
-		kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
-			 "%llu untracked connections, %llu bytes from page frags",
-			 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
-			 (unsigned long long)c[KT_CNT_RB_FAIL],
-			 (unsigned long long)c[KT_CNT_STREAM_FULL],
-			 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
+	if (d->broker && d->capture)
+		kt_broker_request_counters(d->broker);
+}
+
+/* ------------------------------------------------------------ broker reports */
+
+static void on_listen(void *ctx, uint64_t key, int fd, const char *label, bool vsock)
+{
+	struct daemon *d = ctx;
+	if (!d->sink) {
+		close(fd);
+		return;
+	}
+	kt_sink_add_listener(d->sink, fd, key, label, vsock);
+}
+
+static void on_unlisten(void *ctx, uint64_t key)
+{
+	struct daemon *d = ctx;
+	if (d->sink)
+		kt_sink_remove_listener(d->sink, key);
+}
+
+static void on_sandbox(void *ctx, const struct kt_sandbox_meta *m)
+{
+	struct daemon *d = ctx;
+	if (!kt_sandbox_meta_valid(m)) {
+		kt_warn("broker: malformed sandbox description ignored");
+		return;
+	}
+	bool known = kt_registry_by_id(d->registry, m->id) != NULL;
+	if (kt_registry_put(d->registry, m) == 0 && !known)
+		kt_info("sandbox %s: %s%s%s%s%s", m->id, m->hypervisor[0] ? m->hypervisor : "hypervisor ?",
+			m->pod_name[0] ? ", pod " : "", m->pod_namespace,
+			m->pod_name[0] ? "/" : "", m->pod_name);
+}
+
+static void on_sandbox_gone(void *ctx, const char *id)
+{
+	struct daemon *d = ctx;
+	kt_info("sandbox %s: gone", id);
+	kt_registry_gone(d->registry, id, kt_mono_ns());
+}
+
+static const struct kt_broker_ops broker_ops = {
+	.listen = on_listen,
+	.unlisten = on_unlisten,
+	.sandbox = on_sandbox,
+	.sandbox_gone = on_sandbox_gone,
+	.counters = on_counters,
+};
+
+static void on_broker(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, broker_h));
+	(void)events;
+	if (kt_broker_dispatch(d->broker) < 0) {
+		/* Nothing new is bound or discovered, but what runs keeps running. */
+		kt_err("broker (pid %d) exited: new sandboxes will not be served", kt_broker_pid(d->broker));
+		kt_poll_del(d->epfd, kt_broker_fd(d->broker));
+		kt_broker_stop(d->broker);
+		d->broker = NULL;
 	}
 }
 
@@ -93,14 +175,14 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	if (read(d->tick_fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	kt_pipeline_tick(d->pipeline, kt_mono_ns());
-	if (d->capture)
-		kt_capture_tick(d->capture);
+	kt_registry_tick(d->registry, kt_mono_ns());
 	d->ticks++;
 	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
 	if (every && d->ticks % every == 0) {
 		update_kernel_counters(d);
-		kt_info("stats: %zu connections, %zu sink connections", kt_pipeline_conn_count(d->pipeline),
-			kt_sink_connections(d->sink));
+		kt_info("stats: %zu connections, %zu sandboxes, %zu listeners, %zu sink connections",
+			kt_pipeline_conn_count(d->pipeline), kt_registry_live(d->registry),
+			kt_sink_listeners(d->sink), kt_sink_connections(d->sink));
 		kt_stats_summary(stderr);
 	}
 }
@@ -174,6 +256,67 @@ static int setup_bpf(struct daemon *d)
 	return kt_poll_add(d->epfd, ring_buffer__epoll_fd(d->rb), &d->rb_h);
 }
 
+static int start_broker(struct daemon *d)
+{
+	const struct kt_config *cfg = d->cfg;
+	uint32_t port = cfg->vsock_port;
+	struct kt_discovery_config dc = {
+		.run_root = cfg->run_root,
+		.templates = cfg->n_sandbox_paths ? cfg->sandbox_paths : NULL,
+		.ntemplates = cfg->n_sandbox_paths,
+		.bundle_patterns = cfg->n_bundle_paths ? cfg->bundle_paths : NULL,
+		.nbundle_patterns = cfg->n_bundle_paths,
+		.ports = &port,
+		.nports = 1,
+	};
+	struct kt_broker_cfg bc = {
+		.socket_paths = cfg->socket_paths,
+		.n_paths = cfg->n_socket_paths,
+		.port = cfg->vsock_port,
+		.sink = cfg->mode == KT_MODE_SINK,
+		.vsock = true,
+		.vsock_cid = cfg->vsock_cid,
+		.vsock_required = cfg->vsock_cid_set,
+		.discover = cfg->discovery,
+		.discovery = &dc,
+		.capture = d->capture,
+	};
+	d->broker = kt_broker_start(&bc, &broker_ops, d);
+	if (!d->broker)
+		return -1;
+	d->broker_h.fn = on_broker;
+	return kt_poll_add(d->epfd, kt_broker_fd(d->broker), &d->broker_h);
+}
+
+static int drop_privileges(struct daemon *d)
+{
+	const struct kt_config *cfg = d->cfg;
+	char err[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (kt_user_lookup(cfg->user, &uid, &gid, err, sizeof(err))) {
+		kt_err("%s", err);
+		return -1;
+	}
+	if (uid == 0) {
+		kt_warn("--user %s: keeping every privilege", cfg->user);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		kt_info("running as uid %u already: no privileges to drop", (unsigned)geteuid());
+		return 0;
+	}
+	if (kt_drop_to_user(uid, gid, err, sizeof(err))) {
+		kt_err("cannot drop privileges: %s", err);
+		return -1;
+	}
+	kt_info("running as %s (uid %u), no capabilities; broker pid %d keeps what binding "
+		"sockets and discovery need",
+		cfg->user, (unsigned)uid, kt_broker_pid(d->broker));
+	return 0;
+}
+
 int kt_cmd_run(const struct kt_config *cfg)
 {
 	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1 };
@@ -185,6 +328,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 		kt_err("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
+	/* Created (output file opened) while still privileged; its thread starts later. */
 	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
 	if (!e)
 		goto out;
@@ -193,44 +337,48 @@ int kt_cmd_run(const struct kt_config *cfg)
 	qc.batch_timeout_ms = cfg->batch_timeout_ms;
 	qc.queue_max = cfg->queue_size;
 	qc.resource.service_name = cfg->service_name;
+
+	d.registry = kt_registry_new(KT_SANDBOX_LINGER_NS);
+	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
+	pc.format = cfg->format;
+	pc.max_frame = cfg->max_frame;
+	pc.run_root = cfg->run_root;
+	pc.registry = d.registry;
+	d.pipeline = d.registry ? kt_pipeline_new(&pc, to_queue, &d) : NULL;
+	if (!d.pipeline) {
+		e->destroy(e);
+		goto out;
+	}
+	if (cfg->mode == KT_MODE_SINK) {
+		struct kt_sink_cfg sc = {
+			.port = cfg->vsock_port,
+			.feed = cfg->capture == KT_CAPTURE_SOCKET,
+		};
+		d.sink = kt_sink_new(&sc, d.epfd, d.pipeline);
+		if (!d.sink) {
+			e->destroy(e);
+			goto out;
+		}
+	}
+	if ((cfg->capture == KT_CAPTURE_BPF && setup_bpf(&d)) || start_broker(&d) ||
+	    drop_privileges(&d)) {
+		e->destroy(e);
+		goto out;
+	}
 	d.queue = kt_export_queue_start(e, &qc);
 	if (!d.queue) {
 		e->destroy(e);
 		goto out;
 	}
-	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
-	pc.format = cfg->format;
-	pc.max_frame = cfg->max_frame;
-	pc.run_root = cfg->run_root;
-	d.pipeline = kt_pipeline_new(&pc, to_queue, d.queue);
-	if (!d.pipeline)
-		goto out;
-
-	if (cfg->capture == KT_CAPTURE_BPF && setup_bpf(&d))
-		goto out;
-	if (cfg->mode == KT_MODE_SINK) {
-		struct kt_sink_cfg sc = {
-			.socket_paths = cfg->socket_paths,
-			.n_paths = cfg->n_socket_paths,
-			.port = cfg->vsock_port,
-			.feed = cfg->capture == KT_CAPTURE_SOCKET,
-			.vsock = true,
-			.vsock_cid = cfg->vsock_cid,
-			.vsock_required = cfg->vsock_cid_set,
-		};
-		d.sink = kt_sink_start(&sc, d.epfd, d.pipeline);
-		if (!d.sink)
-			goto out;
-		if (cfg->n_socket_paths == 0)
-			kt_info("sink: no --socket-path given: hybrid-vsock sockets *_%u are captured "
-				"where another process listens",
-				cfg->vsock_port);
-	}
+	if (d.sink && kt_sink_listeners(d.sink) == 0 && !cfg->discovery)
+		kt_info("sink: no listener: hybrid-vsock sockets *_%u are captured where another "
+			"process listens",
+			cfg->vsock_port);
 	char desc[96] = "socket";
 	if (d.capture)
 		kt_capture_describe(d.capture, desc, sizeof(desc));
-	kt_info("ready: %s mode, capture %s, exporting to %s",
-		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, what);
+	kt_info("ready: %s mode, capture %s, %zu sandboxes, exporting to %s",
+		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, kt_registry_live(d.registry), what);
 
 	while (!d.stop) {
 		struct epoll_event ev[32];
@@ -249,11 +397,13 @@ out:
 	/* Everything the kernel captured so far is still decoded and exported. */
 	if (d.rb)
 		ring_buffer__consume(d.rb);
-	update_kernel_counters(&d);
 	kt_sink_stop(d.sink);
+	/* Last kernel counters, socket files removed, broker reaped. */
+	kt_broker_stop(d.broker);
 	if (d.pipeline)
 		kt_pipeline_free(d.pipeline);
 	kt_export_queue_stop(d.queue);
+	kt_registry_free(d.registry);
 	ring_buffer__free(d.rb);
 	kt_capture_stop(d.capture);
 	if (d.sig_fd >= 0)

@@ -11,6 +11,7 @@
 #include "export_queue.h"
 #include "framer.h"
 #include "log.h"
+#include "discovery.h"
 #include "otlp_build.h"
 
 enum {
@@ -36,6 +37,11 @@ enum {
 	OPT_RUN_ROOT,
 	OPT_STATS_INTERVAL,
 	OPT_RAW,
+	OPT_USER,
+	OPT_NO_DISCOVERY,
+	OPT_SANDBOX_PATH,
+	OPT_BUNDLE_PATH,
+	OPT_DUMP_ONLY,
 };
 
 static const struct option run_opts[] = {
@@ -61,6 +67,12 @@ static const struct option run_opts[] = {
 	{ "ring-buffer-size", required_argument, NULL, OPT_RING_BUFFER },
 	{ "run-root", required_argument, NULL, OPT_RUN_ROOT },
 	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "no-discovery", no_argument, NULL, OPT_NO_DISCOVERY },
+	{ "sandbox-path", required_argument, NULL, OPT_SANDBOX_PATH },
+	{ "bundle-path", required_argument, NULL, OPT_BUNDLE_PATH },
+	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
+	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -101,6 +113,36 @@ void kt_usage(const char *cmd, int to_stderr)
 		      o);
 		return;
 	}
+	if (cmd && strcmp(cmd, "forwarder") == 0) {
+		fputs("Usage: katatrace-bpf [OPTIONS]   (or installed as kata-trace-forwarder)\n"
+		      "\n"
+		      "Without a command katatrace-bpf is a drop-in for kata-trace-forwarder: its\n"
+		      "flags keep their meanings, and spans go to an OTLP/gRPC collector at\n"
+		      "http://localhost:4317 unless --otlp-endpoint or OTEL_EXPORTER_OTLP_* say\n"
+		      "otherwise. Unlike the forwarder it needs no per-sandbox instance (every\n"
+		      "sandbox on the node is discovered), serves any number of connections, and\n"
+		      "keeps running while the collector is down (spans are queued and retried).\n"
+		      "Every option of 'katatrace-bpf run --help' is accepted too.\n"
+		      "\n"
+		      "  --socket-path PATH       hypervisor socket: listen on PATH_<vsock-port>\n"
+		      "  --vsock-cid CID|any      vsock address to listen on (default any)\n"
+		      "  --vsock-port N           agent trace port (default 10240)\n"
+		      "  --trace-name NAME        service.name of the spans (default kata-agent)\n"
+		      "  --otlp-endpoint URL      collector (default http://localhost:4317, gRPC)\n"
+		      "  --dump-only              print spans on stdout instead of forwarding them\n"
+		      "  -l, --log-level LEVEL    critical|error|warn|info|debug|trace (default info)\n"
+		      "  -v, --version            print the version\n"
+		      "\n"
+		      "Examples (the commands of Kata's tracing documentation):\n"
+		      "  # QEMU\n"
+		      "  katatrace-bpf --trace-name kata-agent\n"
+		      "  # Cloud Hypervisor, sandbox \"foo\"\n"
+		      "  sudo katatrace-bpf --trace-name kata-agent --socket-path /run/vc/vm/foo/clh.sock\n"
+		      "  # Firecracker, spans on stdout\n"
+		      "  sudo katatrace-bpf --dump-only --socket-path /run/vc/firecracker/foo/root/kata.hvsock\n",
+		      o);
+		return;
+	}
 	if (cmd && strcmp(cmd, "run") == 0) {
 		fputs("Usage: katatrace-bpf run [OPTIONS]\n"
 		      "\n"
@@ -138,8 +180,21 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --batch-timeout MS       longest a span waits for its batch (default 1000)\n"
 		      "  --queue-size N           spans queued while the collector is slow (default 100000)\n"
 		      "\n"
+		      "Node-wide operation:\n"
+		      "  --no-discovery           do not watch the run root for Kata sandboxes\n"
+		      "  --sandbox-path HV=PATH   a sandbox layout to watch, PATH with {ID}; repeatable,\n"
+		      "                           replaces the defaults (docs/discovery.md), e.g.\n"
+		      "                           cloud-hypervisor=/run/vc/vm/{ID}/clh.sock\n"
+		      "  --bundle-path PATTERN    where OCI bundles with the pods' CRI annotations are,\n"
+		      "                           with * and {ID}; repeatable (default: containerd's\n"
+		      "                           and CRI-O's)\n"
+		      "  --user USER              identity after start-up (default nobody, no\n"
+		      "                           capabilities; a broker process keeps what binding\n"
+		      "                           sockets needs); --user root keeps every privilege\n"
+		      "\n"
 		      "Other:\n"
-		      "  --log-level LEVEL        error|warn|info|debug|trace (default info)\n"
+		      "  --dump-only              same as --exporter console (kata-trace-forwarder's flag)\n"
+		      "  -l, --log-level LEVEL    error|warn|info|debug|trace (default info)\n"
 		      "  --stats-interval SEC     log counters every SEC seconds (default 0: only at exit)\n"
 		      "\n"
 		      "SIGINT/SIGTERM flush everything and print a one-line summary.\n"
@@ -158,6 +213,7 @@ void kt_usage(const char *cmd, int to_stderr)
 		return;
 	}
 	fputs("Usage: katatrace-bpf COMMAND [OPTIONS]\n"
+	      "       katatrace-bpf [FORWARDER OPTIONS]   (drop-in for kata-trace-forwarder)\n"
 	      "\n"
 	      "Host-side tracer for Kata Containers: captures the agent's trace spans from the\n"
 	      "hypervisors' sockets in the kernel (eBPF), decodes them and exports OTLP.\n"
@@ -167,7 +223,8 @@ void kt_usage(const char *cmd, int to_stderr)
 	      "  decode   decode captured trace streams from files to OTLP/JSON\n"
 	      "  version  print the version\n"
 	      "\n"
-	      "Run 'katatrace-bpf COMMAND --help' for the options of a command.\n"
+	      "Run 'katatrace-bpf COMMAND --help' for the options of a command, and\n"
+	      "'katatrace-bpf help forwarder' for the kata-trace-forwarder compatible form.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  katatrace-bpf run\n"
@@ -193,6 +250,8 @@ void kt_config_defaults(struct kt_config *c)
 	c->queue_size = 100000;
 	c->ringbuf_bytes = 16u << 20;
 	c->run_root = "";
+	c->user = "nobody";
+	c->discovery = true;
 }
 
 __attribute__((noreturn, format(printf, 2, 3))) static void usage_error(const char *cmd,
@@ -260,10 +319,13 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		kt_log_level = KT_LOG_WARN;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, decode ? ":hl:" : ":hl:v", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
-			kt_usage(cmd, 0);
+			kt_usage(c->forwarder ? "forwarder" : cmd, 0);
+			exit(0);
+		case 'v':
+			printf("katatrace-bpf %s\n", KT_VERSION);
 			exit(0);
 		case OPT_MODE:
 			if (strcmp(optarg, "sink") == 0)
@@ -346,6 +408,7 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 				usage_error(cmd, "--service-name: empty name");
 			c->service_name = optarg;
 			break;
+		case 'l':
 		case OPT_LOG_LEVEL:
 			if (kt_log_parse_level(optarg, &kt_log_level))
 				usage_error(cmd, "--log-level: '%s' is not error, warn, info, debug or trace",
@@ -381,6 +444,36 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		case OPT_RAW:
 			c->raw = true;
 			break;
+		case OPT_USER:
+			if (!*optarg)
+				usage_error(cmd, "--user: empty name");
+			c->user = optarg;
+			break;
+		case OPT_NO_DISCOVERY:
+			c->discovery = false;
+			break;
+		case OPT_SANDBOX_PATH: {
+			struct kt_disc_template t;
+			char why[200];
+			if (c->n_sandbox_paths >= KT_MAX_SANDBOX_PATHS)
+				usage_error(cmd, "--sandbox-path: at most %d", KT_MAX_SANDBOX_PATHS);
+			if (kt_disc_template_parse(optarg, &t, why, sizeof(why)))
+				usage_error(cmd, "--sandbox-path: %s", why);
+			c->sandbox_paths[c->n_sandbox_paths++] = optarg;
+			break;
+		}
+		case OPT_BUNDLE_PATH: {
+			char why[200];
+			if (c->n_bundle_paths >= KT_MAX_BUNDLE_PATHS)
+				usage_error(cmd, "--bundle-path: at most %d", KT_MAX_BUNDLE_PATHS);
+			if (kt_bundle_pattern_check(optarg, why, sizeof(why)))
+				usage_error(cmd, "--bundle-path: %s", why);
+			c->bundle_paths[c->n_bundle_paths++] = optarg;
+			break;
+		}
+		case OPT_DUMP_ONLY:
+			c->dump_only = true;
+			break;
 		case ':':
 			usage_error(cmd, "%s needs a value", argv[optind - 1]);
 		default:
@@ -400,6 +493,9 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		c->service_name = env && *env ? env : KT_DEFAULT_SERVICE_NAME;
 	}
 	if (!decode) {
+		/* kata-trace-forwarder's --dump-only: spans to stdout, nothing forwarded. */
+		if (c->dump_only)
+			c->exporter = KT_EXPORTER_CONSOLE;
 		if (c->exporter == KT_EXPORTER_FILE && !c->output)
 			usage_error(cmd, "--exporter file needs --output FILE");
 		if (c->capture == KT_CAPTURE_SOCKET && c->mode == KT_MODE_TAP)

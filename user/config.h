@@ -10,6 +10,10 @@
 #include "attach.h"
 #include "decode.h"
 
+#ifndef KT_VERSION
+#define KT_VERSION "0.2.0"
+#endif
+
 enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
 enum kt_capture_mode { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
 enum kt_exporter_kind {
@@ -21,6 +25,8 @@ enum kt_exporter_kind {
 
 #define KT_MAX_SOCKET_PATHS 64
 #define KT_MAX_CAPTURE_PATHS 4
+#define KT_MAX_SANDBOX_PATHS 32
+#define KT_MAX_BUNDLE_PATHS 8
 
 struct kt_config {
 	enum kt_mode mode;
@@ -46,6 +52,19 @@ struct kt_config {
 	uint64_t ringbuf_bytes;
 	const char *run_root;
 	unsigned stats_interval_s;
+	const char *user;       /* the daemon's identity after start-up ("nobody") */
+	bool discovery;         /* watch the run root for sandboxes */
+	const char *sandbox_paths[KT_MAX_SANDBOX_PATHS]; /* discovery templates HV=PATH */
+	size_t n_sandbox_paths;
+	const char *bundle_paths[KT_MAX_BUNDLE_PATHS];   /* OCI bundle patterns */
+	size_t n_bundle_paths;
+	bool dump_only;         /* kata-trace-forwarder's --dump-only */
+	/*
+	 * Set by the caller before parsing: invoked the kata-trace-forwarder way
+	 * (no command, or as kata-trace-forwarder). Its defaults apply: export
+	 * over OTLP/gRPC to http://localhost:4317 unless told otherwise.
+	 */
+	bool forwarder;
 	/* decode */
 	bool raw;
 	char **files;

@@ -11,6 +11,7 @@
 #include "framer.h"
 #include "log.h"
 #include "sandbox_path.h"
+#include "sandbox_registry.h"
 #include "vsock_owner.h"
 #include "stats.h"
 
@@ -31,8 +32,11 @@ struct kt_conn {
 	uint32_t vsock_cid, vsock_port;   /* vsock: guest CID, host port */
 	bool have_sandbox;
 	struct kt_sandbox_ref sandbox;
+	char hypervisor[32]; /* discovery's name, which sandbox.hypervisor may point at */
 	char label[KT_PATH_MAX + 48];
 	struct kt_origin *origin; /* built at the first span */
+	uint64_t reg_version;     /* registry version when origin was last checked */
+	uint64_t reg_gen;         /* generation of the registry entry origin used */
 	struct kt_reasm reasm;
 	struct kt_framer framer;
 	uint64_t fed;     /* bytes fed directly */
@@ -149,10 +153,34 @@ static void kv_int(struct kt_kv *kv, const char *key, int64_t v)
 	kv->value.i = v;
 }
 
-/* The katatrace.* resource attributes of this connection (docs/operations.md). */
+static const struct kt_sandbox_entry *conn_entry(const struct kt_conn *c)
+{
+	const struct kt_sandbox_registry *reg = c->p->cfg.registry;
+	if (c->have_sandbox)
+		return kt_registry_by_id(reg, c->sandbox.id);
+	if (c->id.transport == KT_TRANSPORT_VSOCK)
+		return kt_registry_by_cid(reg, c->vsock_cid);
+	return NULL;
+}
+
+/* True when discovery learnt something about this connection's sandbox. */
+static bool origin_stale(struct kt_conn *c)
+{
+	uint64_t v = kt_registry_version(c->p->cfg.registry);
+	if (v == c->reg_version)
+		return false;
+	c->reg_version = v;
+	const struct kt_sandbox_entry *e = conn_entry(c);
+	return (e ? e->gen : 0) != c->reg_gen;
+}
+
+/*
+ * The resource attributes of this connection (docs/operations.md):
+ * OpenTelemetry's k8s.* names where they exist, katatrace.* for the rest.
+ */
 static struct kt_origin *conn_origin(struct kt_conn *c)
 {
-	struct kt_kv kv[10];
+	struct kt_kv kv[16];
 	struct kt_kvlist l = { 0, kv };
 	struct kt_vsock_owner owner;
 
@@ -182,6 +210,29 @@ static struct kt_origin *conn_origin(struct kt_conn *c)
 			c->comm[0] = '\0';
 		}
 	}
+	const struct kt_sandbox_entry *e = conn_entry(c);
+	const struct kt_sandbox_meta *m = e ? &e->meta : NULL;
+	c->reg_gen = e ? e->gen : 0;
+	c->reg_version = kt_registry_version(c->p->cfg.registry);
+	if (m && !c->have_sandbox) {
+		c->have_sandbox = true;
+		snprintf(c->sandbox.id, sizeof(c->sandbox.id), "%s", m->id);
+		set_label(c);
+	}
+	if (m && m->hypervisor[0]) {
+		snprintf(c->hypervisor, sizeof(c->hypervisor), "%s", m->hypervisor);
+		c->sandbox.hypervisor = c->hypervisor;
+	}
+	if (m && m->hypervisor_pid && !c->pid)
+		c->pid = m->hypervisor_pid;
+	if (m && m->pod_name[0])
+		kv_str(&kv[l.n++], "k8s.pod.name", m->pod_name);
+	if (m && m->pod_namespace[0])
+		kv_str(&kv[l.n++], "k8s.namespace.name", m->pod_namespace);
+	if (m && m->pod_uid[0])
+		kv_str(&kv[l.n++], "k8s.pod.uid", m->pod_uid);
+	if (m && m->container_names[0])
+		kv_str(&kv[l.n++], "katatrace.k8s.container.names", m->container_names);
 	if (c->have_sandbox)
 		kv_str(&kv[l.n++], "katatrace.sandbox.id", c->sandbox.id);
 	if (c->sandbox.hypervisor)
@@ -190,6 +241,8 @@ static struct kt_origin *conn_origin(struct kt_conn *c)
 		kv_int(&kv[l.n++], "katatrace.hypervisor.pid", c->pid);
 	if (c->comm[0])
 		kv_str(&kv[l.n++], "katatrace.hypervisor.comm", c->comm);
+	if (m && m->guest_cid && c->id.transport != KT_TRANSPORT_VSOCK)
+		kv_int(&kv[l.n++], "katatrace.vsock.cid", m->guest_cid);
 	c->origin = kt_origin_new(&l, c->have_sandbox ? c->sandbox.id : NULL, c->label);
 	return c->origin;
 }
@@ -223,6 +276,10 @@ static void on_frame(void *ctx, const uint8_t *payload, size_t len)
 		return;
 	}
 	KT_STAT_INC(spans_decoded);
+	if (c->origin && origin_stale(c)) {
+		kt_origin_put(c->origin);
+		c->origin = NULL;
+	}
 	r->origin = kt_origin_get(conn_origin(c));
 	c->p->sink(c->p->sink_ctx, r);
 }

@@ -27,6 +27,8 @@ struct kt_pipeline_cfg {
 	uint64_t idle_timeout_ns; /* a connection silent this long is finished (0: never) */
 	const char *run_root;     /* prefix of Kata's runtime paths ("" = /) */
 	const char *proc_root;    /* where /proc is ("/proc") */
+	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
+	const struct kt_sandbox_registry *registry;
 };
 
 #define KT_PIPELINE_DEFAULTS                                                                   \
@@ -52,6 +54,7 @@ struct kt_conn_info {
 
 struct kt_pipeline;
 struct kt_conn;
+struct kt_sandbox_registry;
 
 struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_sink_fn sink,
 				    void *sink_ctx);

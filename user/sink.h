@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Sink mode: the listener the agent's traffic needs. For each --socket-path
- * P it binds P_<port> (as kata-trace-forwarder does), and AF_VSOCK
- * (cid, port) for QEMU guests; accepts any number of concurrent connections
- * and drains them. With BPF capture the bytes read
+ * Sink mode: serving the listeners the agent's traffic needs. The broker
+ * (user/broker.c) binds them — <uds>_<port> for every --socket-path and
+ * every discovered hybrid-vsock sandbox, AF_VSOCK (cid, port) for QEMU
+ * guests — and hands the fds over; the sink accepts any number of
+ * concurrent connections and drains them. With BPF capture the bytes read
  * are discarded (the kernel side already captured them); with socket
  * capture they are fed to the pipeline.
  */
@@ -12,31 +13,31 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kt_pipeline;
 
 struct kt_sink_cfg {
-	const char *const *socket_paths;
-	size_t n_paths;
-	unsigned port;
-	bool feed; /* --capture socket */
-	/*
-	 * Also listen on AF_VSOCK (vsock_cid, port), as kata-trace-forwarder
-	 * does for QEMU guests. Where the host has no vsock, or another
-	 * listener holds the port, this is skipped with a message, unless
-	 * vsock_required.
-	 */
-	bool vsock;
-	unsigned vsock_cid;
-	bool vsock_required;
+	unsigned port; /* host port of vsock connections (pipeline key) */
+	bool feed;     /* --capture socket */
 };
 
 struct kt_sink;
 
-/* Binds every listener; NULL (errors logged) if one cannot be bound. */
-struct kt_sink *kt_sink_start(const struct kt_sink_cfg *cfg, int epfd, struct kt_pipeline *p);
+struct kt_sink *kt_sink_new(const struct kt_sink_cfg *cfg, int epfd, struct kt_pipeline *p);
+/*
+ * Serves the listening socket fd (taken over; closed on error). key names
+ * it for kt_sink_remove_listener; label is its unix path or a vsock text.
+ */
+int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *label, bool vsock);
+/*
+ * Stops accepting on the listener (what is queued is accepted first);
+ * connections it accepted drain until their peer ends them.
+ */
+void kt_sink_remove_listener(struct kt_sink *s, uint64_t key);
+size_t kt_sink_listeners(const struct kt_sink *s);
 size_t kt_sink_connections(const struct kt_sink *s);
-/* Closes listeners and connections and removes the socket files. */
+/* Closes listeners and connections; the broker removes the socket files. */
 void kt_sink_stop(struct kt_sink *s);
 
 #endif

@@ -8,10 +8,15 @@
  * threads).
  *
  * Usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] [--pause-at BYTES:MS]
- *                 [--pid-file F] TARGET=FILE[,FILE...] ...
+ *                 [--connect-timeout S] [--uds PATH] [--pid-file F] TARGET=FILE[,FILE...] ...
  *   TARGET            a unix socket path, or vsock:CID:PORT
  *   --whole-files     send each file with a single write(2)
  *   --pause-at B:MS   each connection sleeps MS milliseconds once B bytes are sent
+ *   --connect-timeout S  keep retrying to connect for S seconds (default 3), as
+ *                     a guest's agent keeps exporting until a listener is there
+ *   --uds PATH        first bind and listen on PATH, the hypervisor's own hybrid
+ *                     vsock socket (what a VMM creates before its guest boots);
+ *                     removed on exit
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -41,6 +46,7 @@ struct conn {
 };
 
 static bool whole_files;
+static long connect_timeout_s = 3;
 static uint64_t pause_at = UINT64_MAX;
 static long pause_ms;
 
@@ -192,7 +198,7 @@ static void *relay(void *arg)
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, alen) == 0)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= 3) { /* the listener never came */
+		if (t.tv_sec - t0.tv_sec >= connect_timeout_s) { /* the listener never came */
 			fprintf(stderr, "hv-relay: connect %s: %s\n", c->socket, strerror(errno));
 			c->rc = 1;
 			if (fd >= 0)
@@ -226,6 +232,9 @@ static void *relay(void *arg)
 	return NULL;
 }
 
+static const char *uds_path;
+static int uds_fd = -1;
+
 int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
@@ -243,6 +252,18 @@ int main(int argc, char **argv)
 			char *end;
 			pause_at = strtoull(argv[++i], &end, 0);
 			pause_ms = *end == ':' ? strtol(end + 1, NULL, 0) : 1000;
+		} else if (strcmp(argv[i], "--connect-timeout") == 0 && i + 1 < argc) {
+			connect_timeout_s = strtol(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--uds") == 0 && i + 1 < argc) {
+			struct sockaddr_un ua = { .sun_family = AF_UNIX };
+			uds_path = argv[++i];
+			snprintf(ua.sun_path, sizeof(ua.sun_path), "%s", uds_path);
+			uds_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+			if (uds_fd < 0 || bind(uds_fd, (struct sockaddr *)&ua, sizeof(ua)) ||
+			    listen(uds_fd, 1)) {
+				fprintf(stderr, "hv-relay: --uds %s: %s\n", uds_path, strerror(errno));
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc) {
 			FILE *f = fopen(argv[++i], "w");
 			if (f) {
@@ -251,7 +272,7 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] "
-					"[--pause-at BYTES:MS] [--pid-file F] TARGET=FILE[,FILE...] ...\n");
+					"[--pause-at BYTES:MS] [--connect-timeout S] [--uds PATH] [--pid-file F] TARGET=FILE[,FILE...] ...\n");
 			return 2;
 		}
 	}
@@ -281,5 +302,9 @@ int main(int argc, char **argv)
 		rc |= c[k].rc;
 	}
 	free(c);
+	if (uds_fd >= 0) {
+		close(uds_fd);
+		unlink(uds_path);
+	}
 	return rc;
 }
