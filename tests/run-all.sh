@@ -52,6 +52,9 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
 		echo "=== $f (${FUZZ_SECONDS}s)"
 		corpus=$(mktemp -d)
 		cp tests/vectors/*.bin tests/vectors/otel017_json_*.json "$corpus"/
+		# a target's own seeds, if it has any
+		seeds=tests/fuzz/corpus/$(basename "$f")
+		[ -d "$seeds" ] && cp "$seeds"/* "$corpus"/
 		if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 \
 			"$corpus" >build/fuzz.log 2>&1; then
 			add 1 0

@@ -25,9 +25,9 @@ static const char *component(const char *p, char *out, size_t outsz, size_t *len
 	return p[n] == '/' ? p + n + 1 : NULL;
 }
 
-static bool valid_id(const char *id, size_t n)
+bool kt_sandbox_id_valid(const char *id, size_t n)
 {
-	if (n == 0 || n > KT_SANDBOX_ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+	if (n == 0 || n > KT_SANDBOX_ID_MAX || (id[0] == '.' && (n == 1 || (n == 2 && id[1] == '.'))))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!id_char(id[i]))
@@ -68,7 +68,7 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 		/* /run/vc/vm/<id>/... : the sandbox's VM directory */
 		if (strcmp(first, "vm") == 0 || strcmp(first, "sbs") == 0) {
 			const char *tail = component(rest, second, sizeof(second), &n2);
-			if (!tail || !valid_id(second, n2))
+			if (!tail || !kt_sandbox_id_valid(second, n2))
 				return false;
 			memcpy(out->id, second, n2 + 1);
 			out->hypervisor = hypervisor_from_file(tail);
@@ -76,7 +76,7 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 		}
 		/* /run/vc/<hypervisor binary>/<id>/root/... : jailed VMM */
 		const char *tail = component(rest, second, sizeof(second), &n2);
-		if (!tail || strncmp(tail, "root/", 5) != 0 || !valid_id(second, n2))
+		if (!tail || strncmp(tail, "root/", 5) != 0 || !kt_sandbox_id_valid(second, n2))
 			return false;
 		memcpy(out->id, second, n2 + 1);
 		if (strcmp(first, "firecracker") == 0)
@@ -89,13 +89,13 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 			return false;
 		if (strcmp(first, "firecracker") == 0) {
 			const char *tail = component(rest, second, sizeof(second), &n2);
-			if (tail && valid_id(second, n2)) {
+			if (tail && kt_sandbox_id_valid(second, n2)) {
 				memcpy(out->id, second, n2 + 1);
 				out->hypervisor = "firecracker";
 				return true;
 			}
 		}
-		if (!valid_id(first, n1))
+		if (!kt_sandbox_id_valid(first, n1))
 			return false;
 		memcpy(out->id, first, n1 + 1);
 		if (strncmp(rest, "root/kata.hvsock", 16) == 0)

@@ -28,4 +28,7 @@ struct kt_sandbox_ref {
  */
 bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_ref *out);
 
+/* Is id[0..n) a plausible sandbox identifier (the rule above)? */
+bool kt_sandbox_id_valid(const char *id, size_t n);
+
 #endif

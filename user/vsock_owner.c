@@ -3,28 +3,17 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sandbox_meta.h"
 
 #define CMDLINE_MAX (64u << 10)
 
 const char *kt_hypervisor_from_comm(const char *comm)
 {
-	static const struct {
-		const char *prefix, *name;
-	} known[] = {
-		{ "qemu", "qemu" },
-		{ "firecracker", "firecracker" },
-		{ "cloud-hyperviso", "cloud-hypervisor" },
-		{ "stratovirt", "stratovirt" },
-		{ "containerd-shim", "dragonball" }, /* runtime-rs runs Dragonball in-process */
-	};
-	for (size_t i = 0; comm && i < sizeof(known) / sizeof(known[0]); i++)
-		if (strncmp(comm, known[i].prefix, strlen(known[i].prefix)) == 0)
-			return known[i].name;
-	return NULL;
+	return kt_meta_hypervisor_from_comm(comm);
 }
 
 /* Reads a small /proc file; returns its length or -1. NUL-terminated. */
@@ -37,16 +26,6 @@ static long read_small(const char *path, char *buf, size_t cap)
 	fclose(f);
 	buf[n] = '\0';
 	return (long)n;
-}
-
-static bool valid_id(const char *s, size_t n)
-{
-	if (n == 0 || n > KT_SANDBOX_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return false;
-	return true;
 }
 
 /* The "-name sandbox-<id>[,...]" of a QEMU command line (NUL-separated). */
@@ -62,7 +41,7 @@ static void sandbox_from_cmdline(const char *cmd, long n, char *out)
 		if (strncmp(v, "sandbox-", 8) == 0) {
 			v += 8;
 			size_t idl = strcspn(v, ",");
-			if (valid_id(v, idl)) {
+			if (kt_sandbox_id_valid(v, idl)) {
 				memcpy(out, v, idl);
 				out[idl] = '\0';
 			}
@@ -110,33 +89,21 @@ static void fill_from_pid(const char *proc_root, struct kt_vsock_owner *o)
 /* Kata's persist.json files: the sandbox whose agent URL has this CID. */
 static void from_persist(uint32_t cid, const char *run_root, struct kt_vsock_owner *o)
 {
-	char dir[512], url[64];
+	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/run/vc/sbs", run_root);
-	snprintf(url, sizeof(url), "vsock://%u:", cid);
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *e;
+	struct kt_sandbox_meta m;
 	while ((e = readdir(d))) {
-		if (!valid_id(e->d_name, strlen(e->d_name)))
+		/* persist.json and the pid file only: no bundles */
+		if (kt_sandbox_meta_fill_ex(run_root, e->d_name, NULL, 0, &m) != 0 || m.guest_cid != cid)
 			continue;
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s/persist.json", dir, e->d_name);
-		json_object *root = json_object_from_file(path);
-		if (!root)
-			continue;
-		json_object *as, *u, *hs, *pid;
-		if (json_object_object_get_ex(root, "AgentState", &as) &&
-		    json_object_object_get_ex(as, "URL", &u) &&
-		    strncmp(json_object_get_string(u), url, strlen(url)) == 0) {
-			memcpy(o->sandbox, e->d_name, strlen(e->d_name) + 1); /* valid_id: fits */
-			if (!o->pid && json_object_object_get_ex(root, "HypervisorState", &hs) &&
-			    json_object_object_get_ex(hs, "Pid", &pid))
-				o->pid = (uint32_t)json_object_get_int64(pid);
-			json_object_put(root);
-			break;
-		}
-		json_object_put(root);
+		memcpy(o->sandbox, m.id, sizeof(o->sandbox));
+		if (!o->pid)
+			o->pid = m.hypervisor_pid;
+		break;
 	}
 	closedir(d);
 }
