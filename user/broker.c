@@ -127,8 +127,10 @@ static int recv_msg(int sock, struct msg *m, int *fd, int flags)
 struct bound {
 	struct bound *next;
 	uint64_t key;
-	int fd;       /* our copy: proves the file is still ours when removing it */
+	int fd;       /* our copy of the listener */
 	bool vsock;
+	dev_t dev;    /* the socket file as bound: only that one is removed */
+	ino_t ino;
 	char path[KT_PATH_MAX];
 };
 
@@ -161,16 +163,17 @@ static struct bound *bound_find(struct child *c, const char *path)
 	return NULL;
 }
 
-/* Removes the socket file only if it is still the one we bound. */
+/*
+ * Removes the socket file only if it is still the one we bound (a new
+ * sandbox or another listener may have replaced it since).
+ */
 static void unlink_ours(const struct bound *b)
 {
-	struct stat fs, ps;
-	if (b->vsock)
+	struct stat ps;
+	if (b->vsock || lstat(b->path, &ps) != 0)
 		return;
-	if (fstat(b->fd, &fs) == 0 && lstat(b->path, &ps) == 0 && S_ISSOCK(ps.st_mode) &&
-	    fs.st_ino != ps.st_ino)
-		return;
-	unlink(b->path);
+	if (S_ISSOCK(ps.st_mode) && ps.st_dev == b->dev && ps.st_ino == b->ino)
+		unlink(b->path);
 }
 
 static int bind_and_send(struct child *c, const char *path, bool vsock, char *err, size_t errlen)
@@ -191,6 +194,11 @@ static int bind_and_send(struct child *c, const char *path, bool vsock, char *er
 	b->fd = fd;
 	b->vsock = vsock;
 	snprintf(b->path, sizeof(b->path), "%s", path);
+	struct stat st;
+	if (!vsock && lstat(path, &st) == 0) {
+		b->dev = st.st_dev;
+		b->ino = st.st_ino;
+	}
 	b->next = c->bound;
 	c->bound = b;
 	memset(&c->m, 0, sizeof(c->m));

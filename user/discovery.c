@@ -808,11 +808,16 @@ static void finish(struct kt_discovery *d)
 		d->rewalk = false;
 		rewalk(d, false);
 	}
-	/* a sandbox seen for the first time: its own bundles now, not at the next tick */
+	/*
+	 * A sandbox seen for the first time: its bundles now, not at the next
+	 * tick — its own and its containers' (those carry other ids), so every
+	 * bundle directory is listed; only new or changed config.json are read.
+	 */
 	for (struct sandbox *s = d->dirty; d->nbp && s; s = s->dirty_next) {
-		size_t budget = KT_META_BUNDLES_MAX;
-		if (!s->up)
-			kt_bundle_walk(d->rootfd, (const char *const *)d->bp, d->nbp, s->id, &budget, bundle_seen, d);
+		if (!s->up) {
+			bundles_rescan(d);
+			break;
+		}
 	}
 	struct sandbox *s;
 	while ((s = d->dirty)) {

@@ -99,10 +99,19 @@ static int set_caps(const int *keep, size_t n, const int *bound, size_t n_bound,
 		return -1;
 	}
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct cur[_LINUX_CAPABILITY_U32S_3] = { 0 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
+	if (syscall(SYS_capget, &h, cur)) {
+		snprintf(err, errlen, "cannot read capabilities: %s", strerror(errno));
+		return -1;
+	}
+	/* Only what we hold can be kept (a container may grant less). */
 	for (size_t i = 0; i < n; i++) {
-		d[keep[i] / 32].effective |= 1u << (keep[i] % 32);
-		d[keep[i] / 32].permitted |= 1u << (keep[i] % 32);
+		uint32_t bit = 1u << (keep[i] % 32);
+		if (keep[i] / 32 < _LINUX_CAPABILITY_U32S_3 && (cur[keep[i] / 32].permitted & bit)) {
+			d[keep[i] / 32].effective |= bit;
+			d[keep[i] / 32].permitted |= bit;
+		}
 	}
 	if (syscall(SYS_capset, &h, d)) {
 		snprintf(err, errlen, "cannot set capabilities: %s", strerror(errno));

@@ -78,7 +78,7 @@ check "a broker process runs beside the daemon" [ -n "$BROKER_PID" ]
 
 # Least privilege, read from the kernel's view of the running processes.
 check "daemon: uid and gid nobody (real, effective, saved, fs)" \
-	[ "$(status_field "$KT_PID" Uid)" = "65534	65534	65534	65534" -a "$(status_field "$KT_PID" Gid)" = "65534	65534	65534	65534" ]
+	[ "$(status_field "$KT_PID" Uid)" = "65534 65534 65534 65534" -a "$(status_field "$KT_PID" Gid)" = "65534 65534 65534 65534" ]
 check "daemon: no supplementary groups" [ -z "$(status_field "$KT_PID" Groups)" ]
 for set in CapInh CapPrm CapEff CapBnd CapAmb; do
 	check "daemon: $set empty" [ "$(status_field "$KT_PID" $set)" = 0000000000000000 ]
@@ -86,7 +86,7 @@ done
 check "daemon: no_new_privs" [ "$(status_field "$KT_PID" NoNewPrivs)" = 1 ]
 check "daemon: no thread has a capability" \
 	bash -c "! grep -h '^CapEff' /proc/$KT_PID/task/*/status | grep -v 0000000000000000"
-check "broker: root with a reduced capability set (no CAP_SETUID, no CAP_NET_ADMIN)" \
+check "broker: uid 0 with a reduced capability set (no CAP_SETUID, no CAP_NET_ADMIN)" \
 	bash -c "eff=\$((16#$(status_field "$BROKER_PID" CapEff))); [ \$eff -ne 0 ] && [ \$((eff >> 7 & 1)) = 0 ] && [ \$((eff >> 12 & 1)) = 0 ]"
 check "broker: no_new_privs" [ "$(status_field "$BROKER_PID" NoNewPrivs)" = 1 ]
 
