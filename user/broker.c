@@ -25,6 +25,8 @@
 #include "privdrop.h"
 
 #define READY_TIMEOUT_MS 30000
+#define OWNER_TIMEOUT_MS 2000
+#define STASH_MAX 4096
 #define STOP_TIMEOUT_MS 5000
 
 #ifndef CAP_PERFMON
@@ -43,9 +45,11 @@ enum msg_type {
 	M_SANDBOX,
 	M_GONE,
 	M_COUNTERS,
+	M_OWNER,
 	/* daemon -> broker */
 	M_WANT_COUNTERS = 64,
 	M_QUIT,
+	M_WANT_OWNER,
 };
 
 /* One fixed-size message per SOCK_SEQPACKET datagram; fds ride along. */
@@ -58,12 +62,22 @@ struct msg {
 	struct kt_sandbox_meta meta;
 };
 
+/* A message that arrived while waiting for an answer, kept for later. */
+struct stashed {
+	struct stashed *next;
+	int fd;
+	struct msg m;
+};
+
 struct kt_broker {
 	int sock;
 	pid_t pid;
 	const struct kt_broker_ops *ops;
 	void *ctx;
 	struct msg m;
+	struct stashed *stash, **stash_tail;
+	size_t n_stash;
+	uint64_t next_query;
 };
 
 /* ------------------------------------------------------------ transport */
@@ -285,6 +299,22 @@ static void answer(struct child *c)
 			if (c->cfg->capture && kt_capture_counters(c->cfg->capture, c->m.counters) == 0 &&
 			    send_msg(c->sock, &c->m, -1))
 				c->quit = true;
+		} else if (in.type == M_WANT_OWNER) {
+			struct kt_vsock_owner o;
+			in.text[sizeof(in.text) - 1] = '\0';
+			bool found = kt_vsock_owner_lookup((uint32_t)in.vsock, in.text[0] ? in.text : NULL,
+							   c->cfg->run_root, "/proc", &o);
+			memset(&c->m, 0, sizeof(c->m));
+			c->m.type = M_OWNER;
+			c->m.key = in.key;
+			c->m.vsock = found;
+			c->m.meta.hypervisor_pid = o.pid;
+			snprintf(c->m.meta.id, sizeof(c->m.meta.id), "%s", o.sandbox);
+			snprintf(c->m.meta.hypervisor, sizeof(c->m.meta.hypervisor), "%s",
+				 o.hypervisor ? o.hypervisor : "");
+			snprintf(c->m.text, sizeof(c->m.text), "%s", o.comm);
+			if (send_msg(c->sock, &c->m, -1))
+				c->quit = true;
 		} else if (in.type == M_QUIT) {
 			c->quit = true;
 			return;
@@ -476,6 +506,7 @@ struct kt_broker *kt_broker_start(const struct kt_broker_cfg *cfg, const struct 
 	}
 	b->sock = sv[0];
 	b->pid = pid;
+	b->stash_tail = &b->stash;
 	b->ops = ops;
 	b->ctx = ctx;
 	/* Until READY: the start-up listeners and the sandboxes running now. */
@@ -517,6 +548,16 @@ int kt_broker_pid(const struct kt_broker *b)
 
 int kt_broker_dispatch(struct kt_broker *b)
 {
+	while (b->stash) {
+		struct stashed *st = b->stash;
+		b->stash = st->next;
+		if (!b->stash)
+			b->stash_tail = &b->stash;
+		b->n_stash--;
+		b->m = st->m;
+		deliver(b, st->fd);
+		free(st);
+	}
 	for (int i = 0; i < 64; i++) {
 		int fd;
 		int r = recv_msg(b->sock, &b->m, &fd, MSG_DONTWAIT);
@@ -527,6 +568,81 @@ int kt_broker_dispatch(struct kt_broker *b)
 		deliver(b, fd);
 	}
 	return 0;
+}
+
+static void stash(struct kt_broker *b, int fd)
+{
+	struct stashed *st = b->n_stash < STASH_MAX ? malloc(sizeof(*st)) : NULL;
+	if (!st) {
+		/* Cannot keep it: deliver now rather than lose a listener. */
+		deliver(b, fd);
+		return;
+	}
+	st->next = NULL;
+	st->fd = fd;
+	st->m = b->m;
+	*b->stash_tail = st;
+	b->stash_tail = &st->next;
+	b->n_stash++;
+}
+
+/* The resolved names may only be static strings (kt_vsock_owner.hypervisor). */
+static const char *known_hypervisor(const char *name)
+{
+	static const char *const names[] = { "qemu", "cloud-hypervisor", "firecracker",
+					     "dragonball", "stratovirt" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
+		     struct kt_vsock_owner *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!b || b->sock < 0)
+		return false;
+	uint64_t q = ++b->next_query;
+	memset(&b->m, 0, sizeof(b->m));
+	b->m.type = M_WANT_OWNER;
+	b->m.key = q;
+	b->m.vsock = cid;
+	if (writer_comm)
+		snprintf(b->m.text, sizeof(b->m.text), "%s", writer_comm);
+	if (send_msg(b->sock, &b->m, -1))
+		return false;
+	uint64_t deadline = kt_mono_ns() + OWNER_TIMEOUT_MS * 1000000ull;
+	for (;;) {
+		int fd;
+		struct pollfd pf = { .fd = b->sock, .events = POLLIN };
+		uint64_t now = kt_mono_ns();
+		if (now >= deadline || poll(&pf, 1, (int)((deadline - now) / 1000000)) <= 0) {
+			kt_warn("broker: no answer about guest CID %u", cid);
+			return false;
+		}
+		int r = recv_msg(b->sock, &b->m, &fd, MSG_DONTWAIT);
+		if (r < 0)
+			return false;
+		if (r == 0)
+			continue;
+		if (b->m.type != M_OWNER || b->m.key != q) {
+			stash(b, fd);
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		struct kt_sandbox_meta *m = &b->m.meta;
+		m->id[sizeof(m->id) - 1] = '\0';
+		m->hypervisor[sizeof(m->hypervisor) - 1] = '\0';
+		out->pid = m->hypervisor_pid;
+		memcpy(out->comm, b->m.text, sizeof(out->comm) - 1);
+		out->comm[sizeof(out->comm) - 1] = '\0';
+		out->hypervisor = known_hypervisor(m->hypervisor);
+		if (kt_sandbox_id_valid(m->id, strlen(m->id)))
+			snprintf(out->sandbox, sizeof(out->sandbox), "%s", m->id);
+		return b->m.vsock != 0;
+	}
 }
 
 void kt_broker_request_counters(struct kt_broker *b)
@@ -569,5 +685,12 @@ void kt_broker_stop(struct kt_broker *b)
 		b->sock = -1;
 	}
 	reap(b);
+	while (b->stash) {
+		struct stashed *st = b->stash;
+		b->stash = st->next;
+		if (st->fd >= 0)
+			close(st->fd);
+		free(st);
+	}
 	free(b);
 }

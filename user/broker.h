@@ -32,6 +32,7 @@
 #include "discovery.h"
 #include "sandbox_meta.h"
 #include "stream_record.h"
+#include "vsock_owner.h"
 
 struct kt_capture;
 
@@ -47,6 +48,7 @@ struct kt_broker_cfg {
 	bool discover;       /* watch the run root */
 	const struct kt_discovery_config *discovery;
 	struct kt_capture *capture; /* may be NULL (--capture socket) */
+	const char *run_root;       /* for CID owner lookups ("" = /) */
 };
 
 /* What the broker tells the daemon; called from kt_broker_dispatch(). */
@@ -73,6 +75,14 @@ struct kt_broker *kt_broker_start(const struct kt_broker_cfg *cfg, const struct 
 int kt_broker_fd(const struct kt_broker *b);
 /* Reads every waiting message; returns -1 once the broker is gone. */
 int kt_broker_dispatch(struct kt_broker *b);
+/*
+ * Who is behind a guest CID, looked up by the broker (vsock_owner.h): the
+ * hypervisor's /proc entries may be closed to the unprivileged daemon.
+ * Waits for the answer (bounded); other messages meanwhile are kept for
+ * the next kt_broker_dispatch(). Returns what kt_vsock_owner_lookup does.
+ */
+bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
+		     struct kt_vsock_owner *out);
 /* The answer arrives later through ops->counters. */
 void kt_broker_request_counters(struct kt_broker *b);
 /*

@@ -130,6 +130,17 @@ static void on_sandbox_gone(void *ctx, const char *id)
 	kt_registry_gone(d->registry, id, kt_mono_ns());
 }
 
+static bool owner_via_broker(void *ctx, uint32_t cid, const char *writer_comm,
+			     struct kt_vsock_owner *out)
+{
+	struct daemon *d = ctx;
+	if (!d->broker) {
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	return kt_broker_owner(d->broker, cid, writer_comm, out);
+}
+
 static const struct kt_broker_ops broker_ops = {
 	.listen = on_listen,
 	.unlisten = on_unlisten,
@@ -138,17 +149,23 @@ static const struct kt_broker_ops broker_ops = {
 	.counters = on_counters,
 };
 
-static void on_broker(struct kt_poll_handler *h, uint32_t events)
+/* Everything the broker said: before ring buffer records, so they meet a current registry. */
+static void broker_drain(struct daemon *d)
 {
-	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, broker_h));
-	(void)events;
-	if (kt_broker_dispatch(d->broker) < 0) {
+	if (d->broker && kt_broker_dispatch(d->broker) < 0) {
 		/* Nothing new is bound or discovered, but what runs keeps running. */
 		kt_err("broker (pid %d) exited: new sandboxes will not be served", kt_broker_pid(d->broker));
 		kt_poll_del(d->epfd, kt_broker_fd(d->broker));
 		kt_broker_stop(d->broker);
 		d->broker = NULL;
 	}
+}
+
+static void on_broker(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, broker_h));
+	(void)events;
+	broker_drain(d);
 }
 
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
@@ -174,6 +191,7 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	(void)events;
 	if (read(d->tick_fd, &n, sizeof(n)) != sizeof(n))
 		return;
+	broker_drain(d); /* what arrived during an owner lookup */
 	kt_pipeline_tick(d->pipeline, kt_mono_ns());
 	kt_registry_tick(d->registry, kt_mono_ns());
 	d->ticks++;
@@ -191,6 +209,7 @@ static void on_ringbuf(struct kt_poll_handler *h, uint32_t events)
 {
 	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, rb_h));
 	(void)events;
+	broker_drain(d);
 	int n = ring_buffer__consume(d->rb);
 	if (n < 0 && n != -EINTR)
 		kt_warn("ring buffer: %s", strerror(-n));
@@ -280,6 +299,7 @@ static int start_broker(struct daemon *d)
 		.discover = cfg->discovery,
 		.discovery = &dc,
 		.capture = d->capture,
+		.run_root = cfg->run_root,
 	};
 	d->broker = kt_broker_start(&bc, &broker_ops, d);
 	if (!d->broker)
@@ -344,6 +364,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.max_frame = cfg->max_frame;
 	pc.run_root = cfg->run_root;
 	pc.registry = d.registry;
+	pc.owner_lookup = owner_via_broker;
+	pc.owner_ctx = &d;
 	d.pipeline = d.registry ? kt_pipeline_new(&pc, to_queue, &d) : NULL;
 	if (!d.pipeline) {
 		e->destroy(e);

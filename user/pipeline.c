@@ -193,8 +193,13 @@ static struct kt_origin *conn_origin(struct kt_conn *c)
 		kv_int(&kv[l.n++], "katatrace.vsock.cid", c->vsock_cid);
 		kv_int(&kv[l.n++], "katatrace.vsock.port", c->vsock_port);
 		/* The sender here is a vhost worker or a kernel thread: ask who owns the CID. */
-		if (kt_vsock_owner_lookup(c->vsock_cid, c->thread[0] ? c->thread : NULL,
-					  c->p->cfg.run_root, c->p->cfg.proc_root, &owner)) {
+		const struct kt_pipeline_cfg *cfg = &c->p->cfg;
+		const char *writer = c->thread[0] ? c->thread : NULL;
+		bool found = cfg->owner_lookup
+				     ? cfg->owner_lookup(cfg->owner_ctx, c->vsock_cid, writer, &owner)
+				     : kt_vsock_owner_lookup(c->vsock_cid, writer, cfg->run_root,
+							     cfg->proc_root, &owner);
+		if (found) {
 			if (owner.sandbox[0]) {
 				c->have_sandbox = true;
 				memcpy(c->sandbox.id, owner.sandbox, sizeof(owner.sandbox));

@@ -18,6 +18,7 @@
 #include "reasm.h"
 #include "span_record.h"
 #include "stream_record.h"
+#include "vsock_owner.h"
 
 struct kt_pipeline_cfg {
 	enum kt_format format;
@@ -29,6 +30,14 @@ struct kt_pipeline_cfg {
 	const char *proc_root;    /* where /proc is ("/proc") */
 	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
 	const struct kt_sandbox_registry *registry;
+	/*
+	 * Who is behind a guest CID (vsock_owner.h). NULL: kt_vsock_owner_lookup
+	 * here, with run_root and proc_root. The daemon asks its broker, since
+	 * an unprivileged process may not read a hypervisor's /proc entries.
+	 */
+	bool (*owner_lookup)(void *ctx, uint32_t cid, const char *writer_comm,
+			     struct kt_vsock_owner *out);
+	void *owner_ctx;
 };
 
 #define KT_PIPELINE_DEFAULTS                                                                   \

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,9 @@ static void fill_from_pid(const char *proc_root, struct kt_vsock_owner *o)
 	if (!buf)
 		return;
 	snprintf(path, sizeof(path), "%s/%u/comm", proc_root, o->pid);
-	if (read_small(path, buf, sizeof(o->comm)) > 0) {
+	if (read_small(path, buf, sizeof(o->comm)) < 0) {
+		kt_debug("vsock owner: %s: %s", path, strerror(errno));
+	} else {
 		buf[strcspn(buf, "\n")] = '\0';
 		snprintf(o->comm, sizeof(o->comm), "%s", buf);
 		o->hypervisor = kt_hypervisor_from_comm(o->comm);

@@ -639,3 +639,133 @@ Test(pipeline, idle_connections_are_collected)
 	got_free(&g);
 	free(s);
 }
+
+/* ------------------------------------------------------------ discovery attribution */
+
+#include "sandbox_registry.h"
+
+static struct kt_sandbox_meta meta_for(const char *id, uint32_t cid)
+{
+	struct kt_sandbox_meta m;
+	memset(&m, 0, sizeof(m));
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.hypervisor, sizeof(m.hypervisor), "qemu");
+	snprintf(m.pod_name, sizeof(m.pod_name), "web-0");
+	snprintf(m.pod_namespace, sizeof(m.pod_namespace), "shop");
+	snprintf(m.pod_uid, sizeof(m.pod_uid), "1f0e-uid");
+	m.guest_cid = cid;
+	m.hypervisor_pid = 777;
+	return m;
+}
+
+static void send_stream(struct kt_pipeline *p, uint64_t a, const uint8_t *s, size_t from, size_t to)
+{
+	for (size_t off = from; off < to;) {
+		size_t len = to - off > 3000 ? 3000 : to - off;
+		struct kt_rec_hdr *h = hdr_for(0, KT_REC_DATA);
+		h->conn.a = a;
+		h->conn.b = 10240;
+		h->conn.transport = KT_TRANSPORT_VSOCK;
+		h->offset = off;
+		h->len = (uint32_t)len;
+		memcpy(h + 1, s + off, len);
+		kt_pipeline_record(p, recbuf, sizeof(*h) + len, 1);
+		off += len;
+	}
+}
+
+static void expect_str_attr(const struct kt_span_record *r, const char *key, const char *want)
+{
+	const struct kt_kv *kv = origin_attr(r, key);
+	if (!want) {
+		cr_expect_null(kv, "%s present", key);
+		return;
+	}
+	cr_assert_not_null(kv, "%s missing", key);
+	cr_expect(kt_str_eq(kv->value.s, want), "%s = %.*s, want %s", key, (int)kv->value.s.len,
+		  kv->value.s.ptr, want);
+}
+
+/* A vsock connection's CID names the sandbox and pod discovery reported,
+ * and what discovery learns later reaches the connection's next spans. */
+Test(pipeline, registry_attributes_by_cid_and_later_updates)
+{
+	size_t n;
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
+	size_t offs[64];
+	size_t frames = frame_offsets(s, n, offs);
+	cr_assert_gt(frames, 2);
+	struct got g = { 0 };
+	struct kt_sandbox_registry *reg = kt_registry_new(1000);
+	struct kt_sandbox_meta m = meta_for("sb-cid-9", 9);
+	cr_assert_eq(kt_registry_put(reg, &m), 0);
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.proc_root = "/nonexistent";
+	cfg.run_root = "/nonexistent";
+	cfg.registry = reg;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	uint64_t a = (uint64_t)9 << 32 | 2000;
+
+	send_stream(p, a, s, 0, offs[2]); /* two frames */
+	cr_assert_eq(g.n, 2);
+	expect_str_attr(g.r[0], "katatrace.sandbox.id", "sb-cid-9");
+	expect_str_attr(g.r[0], "k8s.pod.name", "web-0");
+	expect_str_attr(g.r[0], "k8s.namespace.name", "shop");
+	expect_str_attr(g.r[0], "k8s.pod.uid", "1f0e-uid");
+	expect_str_attr(g.r[0], "katatrace.hypervisor.name", "qemu");
+	expect_str_attr(g.r[0], "katatrace.k8s.container.names", NULL);
+	cr_expect_eq(origin_attr(g.r[0], "katatrace.hypervisor.pid")->value.i, 777);
+	cr_expect_eq(g.r[0]->origin, g.r[1]->origin, "one origin per connection");
+
+	/* a container started: the connection's next spans say so */
+	snprintf(m.container_names, sizeof(m.container_names), "app,sidecar");
+	cr_assert_eq(kt_registry_put(reg, &m), 0);
+	send_stream(p, a, s, offs[2], n);
+	cr_assert_eq(g.n, frames);
+	expect_str_attr(g.r[0], "katatrace.k8s.container.names", NULL);
+	expect_str_attr(g.r[2], "katatrace.k8s.container.names", "app,sidecar");
+	expect_str_attr(g.r[2], "k8s.pod.name", "web-0");
+	cr_expect_neq(g.r[1]->origin, g.r[2]->origin);
+	cr_expect_eq(g.r[2]->origin, g.r[frames - 1]->origin, "rebuilt once, not per span");
+
+	/* an unchanged put changes nothing */
+	uint64_t v = kt_registry_version(reg);
+	cr_assert_eq(kt_registry_put(reg, &m), 0);
+	cr_expect_eq(kt_registry_version(reg), v);
+	kt_pipeline_free(p);
+	kt_registry_free(reg);
+	got_free(&g);
+	free(s);
+}
+
+/* A hybrid-vsock path names the sandbox; discovery adds the pod. */
+Test(pipeline, registry_attributes_by_path)
+{
+	size_t n;
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
+	struct got g = { 0 };
+	struct kt_sandbox_registry *reg = kt_registry_new(1000);
+	struct kt_sandbox_meta m = meta_for("sbpath", 3);
+	snprintf(m.hypervisor, sizeof(m.hypervisor), "cloud-hypervisor");
+	snprintf(m.hvsock_path, sizeof(m.hvsock_path), "/run/vc/vm/sbpath/clh.sock");
+	m.hypervisor_pid = 0;
+	cr_assert_eq(kt_registry_put(reg, &m), 0);
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.registry = reg;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	rec_conn(p, 1, "/run/vc/vm/sbpath/clh.sock_10240");
+	rec_data(p, 1, 0, s, n, 0, 1);
+	rec_close(p, 1, n);
+	cr_assert_gt(g.n, 0);
+	expect_str_attr(g.r[0], "katatrace.sandbox.id", "sbpath");
+	expect_str_attr(g.r[0], "k8s.pod.name", "web-0");
+	expect_str_attr(g.r[0], "katatrace.hypervisor.name", "cloud-hypervisor");
+	/* the writer is the hypervisor here */
+	cr_expect_eq(origin_attr(g.r[0], "katatrace.hypervisor.pid")->value.i, 4242);
+	/* hybrid vsock: the CID from persist.json is reported too */
+	cr_expect_eq(origin_attr(g.r[0], "katatrace.vsock.cid")->value.i, 3);
+	kt_pipeline_free(p);
+	kt_registry_free(reg);
+	got_free(&g);
+	free(s);
+}
