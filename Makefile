@@ -110,7 +110,8 @@ $(GEN)/%.skel.h: $(GEN)/%.bpf.o
 
 # Fully static binary (no libcurl, hence no OTLP/HTTP) for minimal systems
 # such as the kernel test lane's initramfs.
-STATIC_SRCS := $(filter-out exporters/otlp_http.c,$(LIB_SRCS)) exporters/static/otlp_http_unavailable.c
+CURL_SRCS := exporters/otlp_http.c exporters/otlp_curl.c
+STATIC_SRCS := $(filter-out $(CURL_SRCS),$(LIB_SRCS)) exporters/static/otlp_http_unavailable.c
 STATIC_OBJS := $(STATIC_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 
 .PHONY: static
