@@ -88,7 +88,8 @@ start_receiver() { # extra receiver args...
 	RECV_PID=$!
 	PIDS+=("$RECV_PID")
 	wait_for 20 "the OTLP receiver" test -s "$OUT/port" || return 1
-	RECV_URL="http://127.0.0.1:$(cat "$OUT/port")"
+	# With a path: an endpoint without one means OTLP/gRPC.
+	RECV_URL="http://127.0.0.1:$(cat "$OUT/port")/v1/traces"
 }
 
 start_kt() { # katatrace-bpf run args...
