@@ -108,9 +108,11 @@ $(GEN)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/vmlinux.h
 $(GEN)/%.skel.h: $(GEN)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-# Fully static binary (no libcurl, hence no OTLP/HTTP) for minimal systems
-# such as the kernel test lane's initramfs.
-STATIC_SRCS := $(filter-out exporters/otlp_http.c,$(LIB_SRCS)) exporters/static/otlp_http_unavailable.c
+# Fully static binary (no libcurl, hence no OTLP/HTTP or OTLP/gRPC) for
+# minimal systems such as the kernel test lane's initramfs.
+CURL_SRCS := exporters/otlp_http.c exporters/otlp_grpc.c exporters/otlp_curl.c
+STATIC_SRCS := $(filter-out $(CURL_SRCS),$(LIB_SRCS)) exporters/static/otlp_http_unavailable.c \
+	exporters/static/otlp_grpc_unavailable.c
 STATIC_OBJS := $(STATIC_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 
 .PHONY: static

@@ -7,6 +7,7 @@
 #ifndef KT_EXPORTER_H
 #define KT_EXPORTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -50,5 +51,40 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
  * is appended. Returns a malloc'ed string or NULL.
  */
 char *kt_otlp_http_resolve_url(const char *explicit_endpoint);
+
+struct kt_otlp_grpc_cfg {
+	/* scheme://host:port of the collector, e.g. http://127.0.0.1:4317. */
+	const char *endpoint;
+	/* Extra metadata, OTEL_EXPORTER_OTLP_HEADERS syntax: k=v,k2=v2 (URL-encoded). */
+	const char *headers;
+	long timeout_ms;
+};
+/*
+ * OTLP/gRPC: unary calls to TraceService/Export over HTTP/2 (h2c with prior
+ * knowledge for http://, TLS with ALPN h2 for https://).
+ */
+struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg);
+
+/*
+ * The endpoint configured for traces, as given: explicit (flag) >
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT > OTEL_EXPORTER_OTLP_ENDPOINT (empty
+ * values skipped). NULL when none. *source (may be NULL) names where it
+ * came from ("--otlp-endpoint" or the variable).
+ */
+const char *kt_otlp_configured_endpoint(const char *explicit_endpoint, const char **source);
+
+/* True when the URL names a path other than "/" after its authority. */
+bool kt_otlp_url_has_path(const char *url);
+
+/* "host:port" without a scheme: a name, IPv4 address or [IPv6] and a port 1..65535. */
+bool kt_otlp_is_host_port(const char *s);
+
+/*
+ * The gRPC target of an endpoint: http(s)://authority, without any path,
+ * query or fragment (*dropped_path set when there was one), or
+ * http://host:port for a bare host:port. NULL when the endpoint is neither
+ * (or out of memory). Returns a malloc'ed string.
+ */
+char *kt_otlp_grpc_target(const char *endpoint, bool *dropped_path);
 
 #endif

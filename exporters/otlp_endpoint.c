@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* OTLP/HTTP traces URL from the flag and the OpenTelemetry environment. */
+/*
+ * OTLP endpoints from the flag and the OpenTelemetry environment: the
+ * OTLP/HTTP traces URL and the OTLP/gRPC target.
+ */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "exporter.h"
 
@@ -24,8 +29,7 @@ static char *append_traces_path(const char *base)
 	return concat(base, n && base[n - 1] == '/' ? "v1/traces" : "/v1/traces");
 }
 
-/* True when the URL names a path other than "/" after its authority. */
-static bool url_has_path(const char *url)
+bool kt_otlp_url_has_path(const char *url)
 {
 	const char *p = strstr(url, "://");
 	p = p ? p + 3 : url;
@@ -36,7 +40,7 @@ static bool url_has_path(const char *url)
 char *kt_otlp_http_resolve_url(const char *explicit_endpoint)
 {
 	if (explicit_endpoint && *explicit_endpoint)
-		return url_has_path(explicit_endpoint) ? strdup(explicit_endpoint)
+		return kt_otlp_url_has_path(explicit_endpoint) ? strdup(explicit_endpoint)
 						       : append_traces_path(explicit_endpoint);
 	const char *v = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 	if (v && *v)
@@ -45,4 +49,86 @@ char *kt_otlp_http_resolve_url(const char *explicit_endpoint)
 	if (v && *v)
 		return append_traces_path(v);
 	return NULL;
+}
+
+const char *kt_otlp_configured_endpoint(const char *explicit_endpoint, const char **source)
+{
+	static const char *const vars[] = { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+					    "OTEL_EXPORTER_OTLP_ENDPOINT" };
+	const char *from = "--otlp-endpoint", *v = explicit_endpoint;
+	for (size_t i = 0; i < 2 && !(v && *v); i++) {
+		from = vars[i];
+		v = getenv(vars[i]);
+	}
+	if (!v || !*v)
+		return NULL;
+	if (source)
+		*source = from;
+	return v;
+}
+
+static bool is_port(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || n > 5 || strspn(p, "0123456789") != n)
+		return false;
+	long v = strtol(p, NULL, 10);
+	return v >= 1 && v <= 65535;
+}
+
+bool kt_otlp_is_host_port(const char *s)
+{
+	const char *colon;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close == s + 1 || close[1] != ':')
+			return false;
+		for (const char *p = s + 1; p < close; p++)
+			if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+				return false;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || colon == s)
+			return false;
+		for (const char *p = s; p < colon; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+				return false;
+	}
+	return is_port(colon + 1);
+}
+
+/* Length of "http://" or "https://" at the start of s (any case); 0 if neither. */
+static size_t http_scheme_len(const char *s)
+{
+	if (strncasecmp(s, "http://", 7) == 0)
+		return 7;
+	if (strncasecmp(s, "https://", 8) == 0)
+		return 8;
+	return 0;
+}
+
+char *kt_otlp_grpc_target(const char *endpoint, bool *dropped_path)
+{
+	*dropped_path = false;
+	size_t scheme = http_scheme_len(endpoint);
+	if (!scheme)
+		return kt_otlp_is_host_port(endpoint) ? concat("http://", endpoint) : NULL;
+	const char *auth = endpoint + scheme;
+	size_t n = strcspn(auth, "/?#");
+	if (n == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)auth[i] <= 0x20 || auth[i] == 0x7f || auth[i] == '@')
+			return NULL;
+	*dropped_path = auth[n] != '\0' && strcmp(auth + n, "/") != 0;
+	char *t = malloc(scheme + n + 1);
+	if (t) {
+		/* The scheme in lower case: curl and the logs see one spelling. */
+		for (size_t i = 0; i < scheme; i++)
+			t[i] = (char)tolower((unsigned char)endpoint[i]);
+		memcpy(t + scheme, auth, n);
+		t[scheme + n] = '\0';
+	}
+	return t;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "export_queue.h"
+#include "exporter.h"
 #include "framer.h"
 #include "log.h"
 #include "discovery.h"
@@ -25,6 +26,7 @@ enum {
 	OPT_FORMAT,
 	OPT_EXPORTER,
 	OPT_OTLP_ENDPOINT,
+	OPT_OTLP_PROTOCOL,
 	OPT_OTLP_HEADERS,
 	OPT_OUTPUT,
 	OPT_SERVICE_NAME,
@@ -55,6 +57,7 @@ static const struct option run_opts[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "exporter", required_argument, NULL, OPT_EXPORTER },
 	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
+	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
 	{ "otlp-headers", required_argument, NULL, OPT_OTLP_HEADERS },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
@@ -167,12 +170,19 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --run-root DIR           prefix of Kata's /run paths (default: none)\n"
 		      "\n"
 		      "Export:\n"
-		      "  --exporter otlp-http|file|console\n"
-		      "                           default: otlp-http if an endpoint is set (flag or\n"
+		      "  --exporter otlp-grpc|otlp-http|file|console\n"
+		      "                           default: OTLP if an endpoint is set (flag or\n"
 		      "                           OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), file if --output\n"
 		      "                           is set, else console\n"
-		      "  --otlp-endpoint URL      OTLP/HTTP collector, e.g. http://127.0.0.1:4318\n"
-		      "  --otlp-headers K=V,...   extra HTTP headers (also OTEL_EXPORTER_OTLP_HEADERS)\n"
+		      "  --otlp-endpoint URL      collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
+		      "                           a path (OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces)\n"
+		      "                           or host:port (OTLP/gRPC, plain text)\n"
+		      "  --otlp-protocol grpc|http/protobuf\n"
+		      "                           OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
+		      "                           default: http/protobuf if the endpoint has a path,\n"
+		      "                           else grpc)\n"
+		      "  --otlp-headers K=V,...   extra headers / gRPC metadata (also\n"
+		      "                           OTEL_EXPORTER_OTLP_HEADERS)\n"
 		      "  --output FILE            OTLP/JSON lines file for --exporter file (\"-\": stdout)\n"
 		      "  --service-name NAME      service.name where the agent sets none (default\n"
 		      "                           kata-agent; alias --trace-name; env OTEL_SERVICE_NAME)\n"
@@ -204,7 +214,10 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  katatrace-bpf run\n"
 		      "  # listen for one Cloud Hypervisor sandbox, export to a local collector\n"
 		      "  katatrace-bpf run --socket-path /run/vc/vm/$ID/clh.sock \\\n"
-		      "      --otlp-endpoint http://127.0.0.1:4318\n"
+		      "      --otlp-endpoint http://127.0.0.1:4317\n"
+		      "  # the same over OTLP/HTTP\n"
+		      "  katatrace-bpf run --socket-path /run/vc/vm/$ID/clh.sock \\\n"
+		      "      --otlp-endpoint http://127.0.0.1:4318/v1/traces\n"
 		      "  # beside a running kata-trace-forwarder, OTLP/JSON lines to a file\n"
 		      "  katatrace-bpf run --mode tap --output /var/log/kata-spans.jsonl\n"
 		      "  # no BPF available: decode what the listener reads\n"
@@ -228,9 +241,20 @@ void kt_usage(const char *cmd, int to_stderr)
 	      "\n"
 	      "Examples:\n"
 	      "  katatrace-bpf run\n"
-	      "  katatrace-bpf run --mode tap --otlp-endpoint http://127.0.0.1:4318\n"
+	      "  katatrace-bpf run --mode tap --otlp-endpoint http://127.0.0.1:4317\n"
 	      "  katatrace-bpf decode capture.bin\n",
 	      o);
+}
+
+int kt_otlp_protocol_parse(const char *s, enum kt_otlp_protocol *out)
+{
+	if (strcmp(s, "grpc") == 0)
+		*out = KT_OTLP_PROTOCOL_GRPC;
+	else if (strcmp(s, "http/protobuf") == 0)
+		*out = KT_OTLP_PROTOCOL_HTTP_PROTOBUF;
+	else
+		return -1;
+	return 0;
 }
 
 void kt_config_defaults(struct kt_config *c)
@@ -385,15 +409,26 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 				c->exporter = KT_EXPORTER_FILE;
 			else if (strcmp(optarg, "otlp-http") == 0)
 				c->exporter = KT_EXPORTER_OTLP_HTTP;
+			else if (strcmp(optarg, "otlp-grpc") == 0)
+				c->exporter = KT_EXPORTER_OTLP_GRPC;
 			else
-				usage_error(cmd, "--exporter: '%s' is not otlp-http, file or console",
+				usage_error(cmd,
+					    "--exporter: '%s' is not otlp-grpc, otlp-http, file or console",
 					    optarg);
 			break;
 		case OPT_OTLP_ENDPOINT:
-			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
-				usage_error(cmd, "--otlp-endpoint: '%s' is not an http:// or https:// URL",
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0 &&
+			    !kt_otlp_is_host_port(optarg))
+				usage_error(cmd,
+					    "--otlp-endpoint: '%s' is not an http:// or https:// URL "
+					    "or host:port",
 					    optarg);
 			c->otlp_endpoint = optarg;
+			break;
+		case OPT_OTLP_PROTOCOL:
+			if (kt_otlp_protocol_parse(optarg, &c->otlp_protocol))
+				usage_error(cmd, "--otlp-protocol: '%s' is not grpc or http/protobuf",
+					    optarg);
 			break;
 		case OPT_OTLP_HEADERS:
 			c->otlp_headers = optarg;
@@ -498,6 +533,11 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			c->exporter = KT_EXPORTER_CONSOLE;
 		if (c->exporter == KT_EXPORTER_FILE && !c->output)
 			usage_error(cmd, "--exporter file needs --output FILE");
+		if ((c->exporter == KT_EXPORTER_OTLP_GRPC &&
+		     c->otlp_protocol == KT_OTLP_PROTOCOL_HTTP_PROTOBUF) ||
+		    (c->exporter == KT_EXPORTER_OTLP_HTTP &&
+		     c->otlp_protocol == KT_OTLP_PROTOCOL_GRPC))
+			usage_error(cmd, "--exporter and --otlp-protocol disagree");
 		if (c->capture == KT_CAPTURE_SOCKET && c->mode == KT_MODE_TAP)
 			usage_error(cmd, "--capture socket reads what the sink receives: it needs "
 					 "--mode sink");

@@ -17,11 +17,22 @@
 enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
 enum kt_capture_mode { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
 enum kt_exporter_kind {
-	KT_EXPORTER_DEFAULT, /* otlp-http if an endpoint is configured, else file/console */
+	KT_EXPORTER_DEFAULT, /* chosen by kt_exporter_resolve (user/exporter_select.c) */
 	KT_EXPORTER_CONSOLE,
 	KT_EXPORTER_FILE,
 	KT_EXPORTER_OTLP_HTTP,
+	KT_EXPORTER_OTLP_GRPC,
 };
+
+/* OTLP transport: --otlp-protocol, else OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL. */
+enum kt_otlp_protocol {
+	KT_OTLP_PROTOCOL_UNSET,
+	KT_OTLP_PROTOCOL_GRPC,          /* "grpc" */
+	KT_OTLP_PROTOCOL_HTTP_PROTOBUF, /* "http/protobuf" */
+};
+
+/* kata-trace-forwarder's default --otlp-endpoint: OTLP/gRPC on localhost. */
+#define KT_FORWARDER_OTLP_ENDPOINT "http://localhost:4317"
 
 #define KT_MAX_SOCKET_PATHS 64
 #define KT_MAX_CAPTURE_PATHS 4
@@ -41,7 +52,22 @@ struct kt_config {
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */
 	enum kt_format format;
 	enum kt_exporter_kind exporter;
-	const char *otlp_endpoint;
+	enum kt_otlp_protocol otlp_protocol; /* --otlp-protocol; UNSET: from the environment */
+	const char *otlp_endpoint;           /* --otlp-endpoint */
+	/*
+	 * OTLP/gRPC endpoint for when none is configured (no --otlp-endpoint and
+	 * no OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT). NULL (the default): none, and
+	 * without an endpoint the daemon exports to --output or the console.
+	 *
+	 * A profile that should behave like kata-trace-forwarder sets it to
+	 * KT_FORWARDER_OTLP_ENDPOINT and leaves exporter at KT_EXPORTER_DEFAULT:
+	 * then, unless an endpoint, --output, --exporter or an http/protobuf
+	 * protocol says otherwise, spans go over OTLP/gRPC to
+	 * http://localhost:4317. It is also the endpoint of an explicit
+	 * KT_EXPORTER_OTLP_GRPC (--exporter otlp-grpc) without one. It is never
+	 * used for OTLP/HTTP.
+	 */
+	const char *default_otlp_endpoint;
 	const char *otlp_headers;
 	const char *output;
 	const char *service_name;
@@ -72,6 +98,8 @@ struct kt_config {
 };
 
 void kt_config_defaults(struct kt_config *c);
+/* "grpc" or "http/protobuf"; -1 for anything else. */
+int kt_otlp_protocol_parse(const char *s, enum kt_otlp_protocol *out);
 /*
  * Parses argv of a subcommand ("run" or "decode"); argv[0] is the command.
  * Returns 0, or exits: 0 after --help, 2 on a usage error (message printed).

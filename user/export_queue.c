@@ -24,6 +24,7 @@ struct kt_export_queue {
 	bool stopping;
 	uint64_t stop_deadline_ns;
 	uint64_t dropped_logged;
+	uint64_t dropped_unsent; /* spans dropped at shutdown without an attempt */
 };
 
 static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
@@ -54,19 +55,24 @@ static struct kt_span_record *take_batch(struct kt_export_queue *q, size_t *coun
 	return head;
 }
 
-/* Sleeps up to ms, returning early when the queue is stopping. */
+/*
+ * Sleeps up to ms; once the queue is stopping (also when stop() comes
+ * during the sleep), no later than the shutdown deadline.
+ */
 static void backoff_sleep(struct kt_export_queue *q, uint64_t ms)
 {
 	uint64_t until = kt_mono_ns() + ms * 1000000ull;
 	struct timespec ts;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->stopping && until > q->stop_deadline_ns)
-		until = q->stop_deadline_ns;
-	deadline_ts(until, &ts);
-	while (kt_mono_ns() < until)
-		if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT)
+	for (;;) {
+		uint64_t end = q->stopping && until > q->stop_deadline_ns ? q->stop_deadline_ns
+									  : until;
+		if (kt_mono_ns() >= end)
 			break;
+		deadline_ts(end, &ts);
+		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -90,20 +96,39 @@ static void export_batch(struct kt_export_queue *q, struct kt_span_record *batch
 		KT_STAT_ADD(spans_dropped, n);
 		goto out;
 	}
-	for (;;) {
+	/*
+	 * Transient failures are retried for as long as the daemon runs (the
+	 * queue bounds what waits meanwhile); once it is stopping, until the
+	 * shutdown deadline, after which no attempt is made at all, so that a
+	 * collector that hangs cannot hold the exit up batch after batch.
+	 */
+	for (bool tried = false;; tried = true) {
+		if (give_up(q)) {
+			if (tried)
+				kt_warn("export: %s: shutdown timeout reached: dropping %zu spans",
+					q->exporter->name, n);
+			else
+				q->dropped_unsent += n; /* logged once, by stop() */
+			KT_STAT_ADD(spans_dropped, n);
+			break;
+		}
+		if (tried) {
+			KT_STAT_INC(export_retries);
+			kt_debug("export: %s: retrying %zu spans", q->exporter->name, n);
+		}
 		enum kt_export_result res = q->exporter->export(q->exporter, req, n);
 		if (res == KT_EXPORT_OK) {
 			KT_STAT_ADD(spans_exported, n);
 			break;
 		}
 		KT_STAT_INC(export_errors);
-		if (res == KT_EXPORT_FAIL || give_up(q)) {
-			kt_warn("export: %s: dropping %zu spans", q->exporter->name, n);
+		if (res == KT_EXPORT_FAIL) {
+			kt_warn("export: %s: permanent failure: dropping %zu spans", q->exporter->name,
+				n);
 			KT_STAT_ADD(spans_dropped, n);
 			break;
 		}
-		KT_STAT_INC(export_retries);
-		kt_debug("export: %s: retrying %zu spans in %llu ms", q->exporter->name, n,
+		kt_debug("export: %s: next attempt for %zu spans in %llu ms", q->exporter->name, n,
 			 (unsigned long long)delay);
 		backoff_sleep(q, delay);
 		delay = delay * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : delay * 2;
@@ -212,6 +237,9 @@ void kt_export_queue_stop(struct kt_export_queue *q)
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
+	if (q->dropped_unsent)
+		kt_warn("export: %s: shutdown timeout reached: dropped %llu queued spans unsent",
+			q->exporter->name, (unsigned long long)q->dropped_unsent);
 	if (q->exporter->flush)
 		q->exporter->flush(q->exporter);
 	q->exporter->destroy(q->exporter);

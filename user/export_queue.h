@@ -2,8 +2,9 @@
 /*
  * Bounded span queue and the export thread: batches by size and time,
  * builds OTLP requests and hands them to the exporter, retrying transient
- * failures with exponential backoff so the capture path never blocks on a
- * slow or absent collector.
+ * failures with capped exponential backoff for as long as the daemon runs,
+ * so that a collector that is down loses nothing (up to queue_max spans
+ * wait meanwhile) and the capture path never blocks on it.
  */
 #ifndef KT_EXPORT_QUEUE_H
 #define KT_EXPORT_QUEUE_H
@@ -19,8 +20,8 @@ struct kt_export_queue_cfg {
 	size_t batch_max;          /* spans per request */
 	uint64_t batch_timeout_ms; /* oldest queued span waits at most this long */
 	size_t queue_max;          /* spans held; beyond it new spans are dropped */
-	uint64_t retry_max_ms;     /* backoff ceiling */
-	uint64_t shutdown_timeout_ms; /* how long stop() keeps retrying */
+	uint64_t retry_max_ms;     /* backoff ceiling (from 100 ms, doubling) */
+	uint64_t shutdown_timeout_ms; /* how long stop() keeps exporting and retrying */
 	struct kt_resource_cfg resource;
 };
 
@@ -38,7 +39,11 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg);
 /* Takes ownership of r (freed on drop or after export). */
 void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r);
-/* Exports everything queued (retrying up to shutdown_timeout_ms), then stops. */
+/*
+ * Exports everything queued, retrying until shutdown_timeout_ms after the
+ * call; what is still queued then is dropped (counted) without a further
+ * attempt. Then stops.
+ */
 void kt_export_queue_stop(struct kt_export_queue *q);
 
 #endif

@@ -28,6 +28,7 @@ int main(int argc, char **argv)
 	if (forwarder_style(argc, argv)) {
 		kt_config_defaults(&cfg);
 		cfg.forwarder = true;
+		cfg.default_otlp_endpoint = KT_FORWARDER_OTLP_ENDPOINT;
 		kt_config_parse(&cfg, "run", argc, argv);
 		return kt_cmd_run(&cfg);
 	}

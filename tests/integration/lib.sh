@@ -88,7 +88,25 @@ start_receiver() { # extra receiver args...
 	RECV_PID=$!
 	PIDS+=("$RECV_PID")
 	wait_for 20 "the OTLP receiver" test -s "$OUT/port" || return 1
-	RECV_URL="http://127.0.0.1:$(cat "$OUT/port")"
+	# With a path: an endpoint without one means OTLP/gRPC.
+	RECV_URL="http://127.0.0.1:$(cat "$OUT/port")/v1/traces"
+}
+
+# The OTLP/gRPC receiver (tests/receiver/grpc-receiver.js), same output file.
+start_grpc_receiver() { # extra receiver args (e.g. --port N)...
+	rm -f "$OUT/port" "$OUT/spans.jsonl"
+	node "$RECV/grpc-receiver.js" --port-file "$OUT/port" --out "$OUT/spans.jsonl" "$@" \
+		>>"$OUT/grpc-receiver.log" 2>&1 &
+	RECV_PID=$!
+	PIDS+=("$RECV_PID")
+	wait_for 20 "the OTLP/gRPC receiver" test -s "$OUT/port" || return 1
+	GRPC_PORT=$(cat "$OUT/port")
+	GRPC_URL="http://127.0.0.1:$GRPC_PORT"
+}
+
+stop_receiver() {
+	kill "$RECV_PID" 2>/dev/null
+	wait "$RECV_PID" 2>/dev/null
 }
 
 start_kt() { # katatrace-bpf run args...
@@ -203,6 +221,18 @@ check_spans() { # normalized spans file
 	node "$RECV/check.js" --manifest "$OUT/manifest.json" --got "$1" >"$OUT/check.log" 2>&1
 	sed 's/^/    /' "$OUT/check.log" | tail -n 25
 	absorb_counts "$OUT/check.log"
+}
+
+# Sink mode with katatrace-bpf already started: every stream through the
+# listeners, all spans at the receiver, then the stop and the summary.
+sink_round() {
+	check "listeners bound" test -S "$LISTEN_CLH" -a -S "$LISTEN_FC"
+	check "relay sent every stream" run_relay --max-chunk 65536
+	write_manifest
+	check "every span reached the receiver before shutdown" wait_for 30 "all spans at the receiver" all_spans_arrived
+	stop_kt
+	check "listener sockets removed on exit" test ! -e "$LISTEN_CLH" -a ! -e "$LISTEN_FC"
+	check_summary
 }
 
 # The summary must account for the hostile connection exactly.

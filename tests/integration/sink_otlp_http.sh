@@ -8,12 +8,6 @@ make_workload || abort_test "workload generation"
 start_receiver || abort_test "setup"
 start_kt --mode sink --socket-path "$UDS_CLH" --socket-path "$UDS_FC" --run-root "$RUN_ROOT" \
 	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
-check "listeners bound" test -S "$LISTEN_CLH" -a -S "$LISTEN_FC"
-check "relay sent every stream" run_relay --max-chunk 65536
-write_manifest
-check "every span reached the receiver before shutdown" wait_for 30 "all spans at the receiver" all_spans_arrived
-stop_kt
-check "listener sockets removed on exit" test ! -e "$LISTEN_CLH" -a ! -e "$LISTEN_FC"
-check_summary
+sink_round
 check_spans "$OUT/spans.jsonl"
 finish

@@ -13,12 +13,12 @@
 // they are on disk before the answer is sent. Exits 0 on SIGTERM/SIGINT.
 'use strict';
 
-const fs = require('fs');
 const http = require('http');
 const zlib = require('zlib');
 const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
 const { normalizeRequest } = require('./lib/normalize');
+const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
 
 const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE]';
 const { opts } = parseArgs(process.argv.slice(2),
@@ -27,13 +27,11 @@ let failFirst = Number(opts['fail-first'] || 0);
 const status = Number(opts.status || 200);
 const MAX_BODY = 64 * 1024 * 1024;
 
-fs.closeSync(fs.openSync(opts.out, 'a'));
+openSpanFile(opts.out);
 const okBody = Buffer.from(ExportTraceServiceResponse.encode({}).finish());
 let nRequests = 0;
 
-function log(msg) {
-	process.stderr.write(`receiver: ${msg}\n`);
-}
+const log = logger('receiver');
 
 function reply(res, code, body, type) {
 	res.writeHead(code, { 'Content-Type': type || 'text/plain', 'Content-Length': body.length });
@@ -65,8 +63,7 @@ function handle(req, res, body) {
 		log(`request ${nRequests}: ${spans.length} span(s), answering ${status} (--status)`);
 		return reply(res, status, Buffer.from(`status ${status} requested\n`));
 	}
-	if (spans.length)
-		fs.appendFileSync(opts.out, spans.map((s) => `${JSON.stringify(s)}\n`).join(''));
+	appendSpans(opts.out, spans);
 	log(`request ${nRequests}: ${spans.length} span(s)`);
 	reply(res, status, okBody, 'application/x-protobuf');
 }
@@ -90,10 +87,7 @@ const server = http.createServer((req, res) => {
 
 server.listen(0, '127.0.0.1', () => {
 	const port = String(server.address().port);
-	// Atomic: a reader never sees a half-written port number.
-	const tmp = `${opts['port-file']}.tmp${process.pid}`;
-	fs.writeFileSync(tmp, `${port}\n`);
-	fs.renameSync(tmp, opts['port-file']);
+	writePortFile(opts['port-file'], port);
 	log(`listening on 127.0.0.1:${port}`);
 });
 

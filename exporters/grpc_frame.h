@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gRPC over HTTP/2, the parts that need no HTTP client: the length-prefixed
+ * message framing, the response's status (grpc-status / grpc-message, in
+ * trailers or, for a trailers-only response, in the headers), its single
+ * response message, and what a status means for the export queue.
+ *
+ * Everything here reads what a collector sent: it is untrusted, and every
+ * buffer is bounded (tests/fuzz/fuzz_grpc_response.c).
+ */
+#ifndef KT_GRPC_FRAME_H
+#define KT_GRPC_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporter.h"
+#include "otlp_build.h"
+
+#define KT_GRPC_PREFIX_LEN 5
+#define KT_GRPC_MAX_BODY (64 * 1024) /* response body bytes kept; the rest is counted */
+#define KT_GRPC_MAX_MESSAGE 1024     /* decoded grpc-message bytes kept */
+
+/* The status codes (grpc/doc/statuscodes.md). */
+enum kt_grpc_code {
+	KT_GRPC_OK = 0,
+	KT_GRPC_CANCELLED = 1,
+	KT_GRPC_UNKNOWN = 2,
+	KT_GRPC_INVALID_ARGUMENT = 3,
+	KT_GRPC_DEADLINE_EXCEEDED = 4,
+	KT_GRPC_NOT_FOUND = 5,
+	KT_GRPC_ALREADY_EXISTS = 6,
+	KT_GRPC_PERMISSION_DENIED = 7,
+	KT_GRPC_RESOURCE_EXHAUSTED = 8,
+	KT_GRPC_FAILED_PRECONDITION = 9,
+	KT_GRPC_ABORTED = 10,
+	KT_GRPC_OUT_OF_RANGE = 11,
+	KT_GRPC_UNIMPLEMENTED = 12,
+	KT_GRPC_INTERNAL = 13,
+	KT_GRPC_UNAVAILABLE = 14,
+	KT_GRPC_DATA_LOSS = 15,
+	KT_GRPC_UNAUTHENTICATED = 16,
+};
+
+/* "UNAVAILABLE", ...; "?" for a code outside 0..16. */
+const char *kt_grpc_code_name(int code);
+
+/*
+ * What a status means for the batch, as the OTLP specification says for
+ * gRPC: OK; RETRY for CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
+ * ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS; FAIL for every other.
+ */
+enum kt_export_result kt_grpc_status_result(int code);
+
+/* The 5-byte prefix of an uncompressed message of len bytes. */
+void kt_grpc_frame_prefix(uint8_t out[KT_GRPC_PREFIX_LEN], uint32_t len);
+
+/*
+ * The request body: prefix + the packed request, in one malloc'ed buffer of
+ * *len bytes. NULL when out of memory or over 4 GiB.
+ */
+uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len);
+
+/* One response, fed from the HTTP client's header and body callbacks. */
+struct kt_grpc_response {
+	long http_status;     /* from the last status line; 0 before one */
+	bool have_status;     /* grpc-status seen, in the headers or the trailers */
+	bool status_invalid;  /* ... but its value was not a decimal number */
+	int status;           /* grpc-status (KT_GRPC_UNKNOWN if invalid) */
+	bool have_message;
+	bool message_truncated;
+	size_t message_len;
+	/* grpc-message, percent-decoded (kt_otlp_percent_decode), NUL-terminated */
+	char message[KT_GRPC_MAX_MESSAGE + 1];
+	char content_type[64];                 /* truncated; for logs */
+	size_t body_len;                       /* bytes kept in body */
+	uint64_t body_total;                   /* bytes received */
+	uint8_t body[KT_GRPC_MAX_BODY];
+};
+
+void kt_grpc_response_reset(struct kt_grpc_response *r);
+
+/*
+ * One header line as the HTTP client delivers it, "name: value" with or
+ * without the CRLF, status lines ("HTTP/2 200") and the empty line included.
+ * Trailers are header lines too. A status line starts a new response
+ * (1xx informational headers are forgotten).
+ */
+void kt_grpc_response_header(struct kt_grpc_response *r, const char *line, size_t len);
+
+/* Response body bytes: the first KT_GRPC_MAX_BODY are kept. */
+void kt_grpc_response_body(struct kt_grpc_response *r, const void *data, size_t len);
+
+/*
+ * The call's status: grpc-status when present; otherwise the status gRPC
+ * derives from the HTTP status (400 INTERNAL, 401 UNAUTHENTICATED, 403
+ * PERMISSION_DENIED, 404 UNIMPLEMENTED, 429/502/503/504 UNAVAILABLE, any
+ * other, 200 included, UNKNOWN).
+ */
+int kt_grpc_response_code(const struct kt_grpc_response *r);
+
+enum kt_grpc_msg {
+	KT_GRPC_MSG_OK,         /* exactly one uncompressed message */
+	KT_GRPC_MSG_NONE,       /* empty body */
+	KT_GRPC_MSG_SHORT,      /* a prefix or message cut short */
+	KT_GRPC_MSG_COMPRESSED, /* compressed flag set (none was negotiated) */
+	KT_GRPC_MSG_BAD_FLAG,   /* flag byte other than 0 or 1 */
+	KT_GRPC_MSG_TOO_LARGE,  /* over KT_GRPC_MAX_BODY */
+	KT_GRPC_MSG_TRAILING,   /* bytes after the message */
+};
+
+const char *kt_grpc_msg_str(enum kt_grpc_msg m);
+
+/*
+ * The response message in the body. On KT_GRPC_MSG_OK, *msg and *len point
+ * into r->body; otherwise they are NULL and 0.
+ */
+enum kt_grpc_msg kt_grpc_response_message(const struct kt_grpc_response *r, const uint8_t **msg,
+					  size_t *len);
+
+#endif

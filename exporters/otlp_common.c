@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Settings, log excerpts and responses shared by the OTLP exporters. */
+#include "otlp_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+/* ------------------------------------------------------------------ excerpts */
+
+void kt_otlp_excerpt(const void *data, size_t len, char out[KT_OTLP_EXCERPT_SIZE])
+{
+	const unsigned char *p = data;
+	size_t o = 0;
+	for (size_t i = 0; i < len && o < KT_OTLP_EXCERPT_LEN; i++) {
+		unsigned char c = p[i];
+		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : (c == '\n' || c == '\t') ? ' ' : '.';
+	}
+	if (len > KT_OTLP_EXCERPT_LEN) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* ------------------------------------------------------------------ headers */
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (unsigned char)tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+size_t kt_otlp_percent_decode(const char *in, size_t n, char *out, size_t cap, bool *truncated)
+{
+	size_t o = 0;
+	*truncated = false;
+	for (size_t i = 0; i < n; i++) {
+		if (o == cap) {
+			*truncated = true;
+			break;
+		}
+		int hi, lo;
+		if (in[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)in[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)in[i + 2])) >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
+}
+
+/* Percent-decodes and trims s[0..n) into a new string; NULL on ENOMEM. */
+static char *decode_part(const char *s, size_t n)
+{
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	bool truncated;
+	size_t o = kt_otlp_percent_decode(s, n, out, n, &truncated);
+	out[o] = '\0';
+	/* A decoded NUL would cut the header short: make the entry invalid. */
+	if (memchr(out, '\0', o))
+		out[0] = '\x01';
+	return out;
+}
+
+/* RFC 9110 token characters. */
+static bool is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+static bool is_field_value(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool is_refused(const char *key, const char *const *refused)
+{
+	for (; refused && *refused; refused++) {
+		size_t n = strlen(*refused);
+		if (n && (*refused)[n - 1] == '*') {
+			if (strncasecmp(key, *refused, n - 1) == 0)
+				return true;
+		} else if (strcasecmp(key, *refused) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)p[i]))
+			return false;
+	return true;
+}
+
+int kt_otlp_headers_parse(const char *spec, const char *who, const char *const *refused,
+			  kt_otlp_header_fn add, void *ud)
+{
+	const char *p = spec;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', n);
+		if (eq) {
+			char *k = decode_part(p, (size_t)(eq - p));
+			char *v = decode_part(eq + 1, n - (size_t)(eq - p) - 1);
+			int rc = 0;
+			if (!k || !v)
+				rc = -1;
+			else if (!is_token(k) || !is_field_value(v))
+				kt_warn("%s: ignoring invalid header entry %.*s", who, (int)n, p);
+			else if (is_refused(k, refused))
+				kt_warn("%s: ignoring header %s: the exporter sets it", who, k);
+			else
+				rc = add(ud, k, v) ? -1 : 0;
+			free(k);
+			free(v);
+			if (rc)
+				return -1;
+		} else if (n && !is_blank(p, n)) {
+			kt_warn("%s: ignoring header entry without '=': %.*s", who, (int)n, p);
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+const char *kt_otlp_env_headers(void)
+{
+	const char *v = getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+	if (!v || !*v)
+		v = getenv("OTEL_EXPORTER_OTLP_HEADERS");
+	return v;
+}
+
+long kt_otlp_env_timeout_ms(const char *who)
+{
+	const char *names[] = { "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT" };
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = getenv(names[i]);
+		if (!v || !*v)
+			continue;
+		char *end;
+		errno = 0;
+		long ms = strtol(v, &end, 10);
+		if (errno || *end || ms <= 0) {
+			kt_warn("%s: ignoring %s=%s (milliseconds expected)", who, names[i], v);
+			continue;
+		}
+		return ms;
+	}
+	return KT_OTLP_DEFAULT_TIMEOUT_MS;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+int kt_otlp_partial_success_parse(const uint8_t *buf, size_t len,
+				  struct kt_otlp_partial_success *ps)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r =
+		opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+			NULL, len, buf);
+	if (!r)
+		return -1;
+	const Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess *p =
+		r->partial_success;
+	int found = p && (p->rejected_spans || p->error_message.len);
+	if (found) {
+		ps->rejected_spans = p->rejected_spans;
+		kt_otlp_excerpt(p->error_message.data, p->error_message.len, ps->message);
+	}
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+		r, NULL);
+	return found;
+}
+
+int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, const char *who,
+				const char *where)
+{
+	struct kt_otlp_partial_success ps;
+	int rc = kt_otlp_partial_success_parse(buf, len, &ps);
+	if (rc < 0)
+		kt_debug("%s: %s: the response is not an ExportTraceServiceResponse", who, where);
+	else if (rc > 0)
+		kt_warn("%s: %s: collector rejected %lld span(s): %s", who, where,
+			(long long)ps.rejected_spans, ps.message[0] ? ps.message : "(no message)");
+	return rc;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the OTLP/HTTP and OTLP/gRPC exporters share and that needs no HTTP
+ * client: the OTEL_EXPORTER_OTLP_* header and timeout settings, log excerpts
+ * of what a collector sent, and the ExportTraceServiceResponse's
+ * partial_success.
+ */
+#ifndef KT_OTLP_COMMON_H
+#define KT_OTLP_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KT_OTLP_DEFAULT_TIMEOUT_MS 10000
+#define KT_OTLP_EXCERPT_LEN 200
+#define KT_OTLP_EXCERPT_SIZE (KT_OTLP_EXCERPT_LEN + 4)
+
+/*
+ * Printable excerpt of bytes a collector sent, for a log line: printable
+ * ASCII as is, newline and tab as a space, anything else as '.', cut at
+ * KT_OTLP_EXCERPT_LEN characters with "..." appended.
+ */
+void kt_otlp_excerpt(const void *data, size_t len, char out[KT_OTLP_EXCERPT_SIZE]);
+
+/*
+ * Percent-decodes in[0..n) into out[0..cap): "%XX" (either case) is a byte,
+ * anything else, malformed escapes included, is copied as is. Returns the
+ * decoded length; *truncated is set when out was too small.
+ */
+size_t kt_otlp_percent_decode(const char *in, size_t n, char *out, size_t cap, bool *truncated);
+
+/* Called with each valid header entry; non-zero stops the parse with an error. */
+typedef int (*kt_otlp_header_fn)(void *ud, const char *key, const char *value);
+
+/*
+ * Parses "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS syntax: keys and values
+ * URL-encoded, surrounding whitespace ignored) and calls add for each entry.
+ * Entries without '=', keys that are not HTTP tokens and values with control
+ * characters are skipped with a warning prefixed by who, and so are keys
+ * listed in refused (NULL-terminated, case-insensitive; an entry ending in
+ * '*' refuses every key with that prefix). Returns 0, or -1 when out of
+ * memory or when add failed.
+ */
+int kt_otlp_headers_parse(const char *spec, const char *who, const char *const *refused,
+			  kt_otlp_header_fn add, void *ud);
+
+/* OTEL_EXPORTER_OTLP_TRACES_HEADERS, else OTEL_EXPORTER_OTLP_HEADERS; NULL if neither. */
+const char *kt_otlp_env_headers(void);
+
+/*
+ * OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT
+ * (milliseconds), else KT_OTLP_DEFAULT_TIMEOUT_MS. Invalid values are
+ * ignored with a warning prefixed by who.
+ */
+long kt_otlp_env_timeout_ms(const char *who);
+
+struct kt_otlp_partial_success {
+	int64_t rejected_spans;
+	char message[KT_OTLP_EXCERPT_SIZE]; /* excerpt of error_message; "" if none */
+};
+
+/*
+ * Decodes an ExportTraceServiceResponse. Returns 1 when its partial_success
+ * reports rejected spans or a message (ps filled in), 0 when it reports
+ * nothing, -1 when buf is not an ExportTraceServiceResponse.
+ */
+int kt_otlp_partial_success_parse(const uint8_t *buf, size_t len,
+				  struct kt_otlp_partial_success *ps);
+
+/*
+ * Logs a warning "<who>: <where>: collector rejected N span(s): <message>"
+ * when the response reports a partial success, a debug line when it is not
+ * an ExportTraceServiceResponse. Returns what kt_otlp_partial_success_parse
+ * returned.
+ */
+int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, const char *who,
+				const char *where);
+
+#endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libcurl pieces shared by the OTLP/HTTP and OTLP/gRPC exporters. Not part
+ * of the static build (make static), which has no libcurl.
+ */
+#ifndef KT_OTLP_CURL_H
+#define KT_OTLP_CURL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+/* curl_global_init, once per process; 0, or -1 with an error logged. */
+int kt_curl_init(const char *who);
+
+/*
+ * POSTs body[0..len) with the handle as configured, and leaves the handle
+ * without a pointer to body.
+ */
+CURLcode kt_curl_post(CURL *c, const void *body, size_t len);
+
+/* Transport errors that a later attempt can get past. */
+bool kt_curl_error_retryable(CURLcode rc);
+
+/*
+ * Appends the user's headers (OTEL_EXPORTER_OTLP_HEADERS syntax, see
+ * kt_otlp_headers_parse) to *list as "Key: value" lines; keys are lower-cased
+ * when lower is set (HTTP/2 field names). Returns 0 or -1 (out of memory).
+ */
+int kt_curl_add_headers(struct curl_slist **list, const char *spec, const char *who,
+			const char *const *refused, bool lower);
+
+#endif

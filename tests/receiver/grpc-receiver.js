@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+//
+// OTLP/gRPC trace receiver for tests: serves
+// opentelemetry.proto.collector.trace.v1.TraceService/Export with @grpc/grpc-js
+// (h2c, no TLS), decodes each ExportTraceServiceRequest with the upstream
+// OpenTelemetry JS root and appends one normalized JSON line per span to
+// --out, exactly as receiver.js does for OTLP/HTTP.
+//
+//   grpc-receiver.js --out spans.jsonl [--port N] [--port-file F]
+//                    [--unavailable-first N] [--unavailable-for MS]
+//                    [--status CODE [--message TEXT]] [--partial-success N:TEXT]
+//
+// --port N listens on 127.0.0.1:N (default 0: a free port); the port is
+// written to F once the server listens. --unavailable-first N answers
+// UNAVAILABLE to the first N requests, --unavailable-for MS to every request
+// during the first MS milliseconds after it started listening. --status CODE
+// (a number or a name such as INVALID_ARGUMENT) answers CODE, with TEXT as
+// grpc-message, to every other request. --partial-success N:TEXT answers OK
+// with partial_success {rejected_spans: N, error_message: TEXT}. Only OK
+// answers record spans, and they are on disk before the answer is sent.
+// Exits 0 on SIGTERM/SIGINT.
+'use strict';
+
+const grpc = require('@grpc/grpc-js');
+const { parseArgs } = require('./lib/args');
+const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
+const { normalizeRequest } = require('./lib/normalize');
+const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
+
+const USAGE = 'usage: grpc-receiver.js --out spans.jsonl [--port N] [--port-file F] ' +
+	'[--unavailable-first N] [--unavailable-for MS] [--status CODE [--message TEXT]] ' +
+	'[--partial-success N:TEXT]';
+const { opts } = parseArgs(process.argv.slice(2), {
+	out: true, port: false, 'port-file': false, 'unavailable-first': false,
+	'unavailable-for': false, status: false, message: false, 'partial-success': false,
+}, USAGE);
+const log = logger('grpc-receiver');
+const MAX_MESSAGE = 64 * 1024 * 1024;
+const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+function usage(msg) {
+	process.stderr.write(`${msg}\n${USAGE}\n`);
+	process.exit(2);
+}
+
+function number(name, dflt) {
+	const v = opts[name];
+	if (v === undefined) return dflt;
+	if (!/^[0-9]+$/.test(v)) usage(`--${name}: '${v}' is not a number`);
+	return Number(v);
+}
+
+function statusCode(v) {
+	if (v === undefined) return grpc.status.OK;
+	if (/^[0-9]+$/.test(v)) return Number(v);
+	if (v in grpc.status) return grpc.status[v];
+	return usage(`--status: '${v}' is not a gRPC status code or name`);
+}
+
+const port = number('port', 0);
+let unavailableFirst = number('unavailable-first', 0);
+const unavailableForMs = number('unavailable-for', 0);
+const status = statusCode(opts.status);
+const statusName = Object.keys(grpc.status).find((k) => grpc.status[k] === status) || String(status);
+let partial = null;
+if (opts['partial-success'] !== undefined) {
+	const m = /^([0-9]+):(.*)$/s.exec(opts['partial-success']);
+	if (!m) usage("--partial-success: 'N:TEXT' expected");
+	partial = { rejectedSpans: Number(m[1]), errorMessage: m[2] };
+}
+
+openSpanFile(opts.out);
+const okBody = Buffer.from(ExportTraceServiceResponse.encode(
+	partial ? { partialSuccess: partial } : {}).finish());
+let nRequests = 0;
+let listeningSince = 0;
+
+// Custom metadata as "k=v" pairs for the log (the transport's own headers left out).
+function metadataText(md) {
+	const skip = new Set(['content-type', 'content-length', 'te', 'user-agent', 'grpc-timeout',
+		'grpc-accept-encoding', 'grpc-encoding', 'accept-encoding']);
+	return Object.entries(md.getMap())
+		.filter(([k]) => !skip.has(k))
+		.map(([k, v]) => `${k}=${Buffer.isBuffer(v) ? v.toString('hex') : v}`)
+		.join(' ');
+}
+
+function fail(callback, code, details) {
+	callback({ code, details });
+}
+
+function exportHandler(call, callback) {
+	const n = ++nRequests;
+	const body = call.request;
+	const md = metadataText(call.metadata);
+	const ua = call.metadata.get('user-agent').join(',');
+	const what = `request ${n} (${body.length} bytes, user-agent ${ua}${md ? `, metadata ${md}` : ''})`;
+	if (unavailableFirst > 0) {
+		unavailableFirst--;
+		log(`${what}: answering UNAVAILABLE (--unavailable-first)`);
+		return fail(callback, grpc.status.UNAVAILABLE, 'collector starting (--unavailable-first)');
+	}
+	if (unavailableForMs && Date.now() - listeningSince < unavailableForMs) {
+		log(`${what}: answering UNAVAILABLE (--unavailable-for)`);
+		return fail(callback, grpc.status.UNAVAILABLE, 'collector starting (--unavailable-for)');
+	}
+	let spans;
+	try {
+		spans = normalizeRequest(ExportTraceServiceRequest.decode(body));
+	} catch (e) {
+		log(`${what}: undecodable request: ${e.message}`);
+		return fail(callback, grpc.status.INVALID_ARGUMENT, `cannot decode: ${e.message}`);
+	}
+	if (status !== grpc.status.OK) {
+		log(`${what}: ${spans.length} span(s), answering ${statusName} (--status)`);
+		return fail(callback, status, opts.message === undefined ? '' : opts.message);
+	}
+	appendSpans(opts.out, spans);
+	log(`${what}: ${spans.length} span(s)`);
+	return callback(null, okBody);
+}
+
+// Raw buffers in and out: decoding happens in the handler, with upstream code.
+const identity = (b) => b;
+const service = {
+	Export: {
+		path: EXPORT_PATH,
+		requestStream: false,
+		responseStream: false,
+		requestSerialize: identity,
+		requestDeserialize: identity,
+		responseSerialize: identity,
+		responseDeserialize: identity,
+	},
+};
+
+const server = new grpc.Server({
+	'grpc.max_receive_message_length': MAX_MESSAGE,
+	'grpc.max_send_message_length': MAX_MESSAGE,
+});
+server.addService(service, { Export: exportHandler });
+server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+	if (err) {
+		log(`cannot listen on 127.0.0.1:${port}: ${err.message}`);
+		process.exit(1);
+	}
+	listeningSince = Date.now();
+	if (opts['port-file']) writePortFile(opts['port-file'], bound);
+	log(`listening on 127.0.0.1:${bound}`);
+});
+
+function shutdown(sig) {
+	log(`${sig}: ${nRequests} request(s) handled, exiting`);
+	server.forceShutdown();
+	process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
