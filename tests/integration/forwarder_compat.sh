@@ -76,10 +76,13 @@ check "--dump-only: exit status 0" [ "$KT_RC" = 0 ]
 start_fwd "$KT" || abort_test "setup (no options)"
 check "no options: runs and stops cleanly" stop_kt
 check "no options: exit status 0" [ "$KT_RC" = 0 ]
-start_fwd "$OUT/kata-trace-forwarder" --vsock-cid any --vsock-port 10240 --log-level warning --dump-only ||
+start_fwd "$OUT/kata-trace-forwarder" --vsock-cid any --vsock-port 10240 -l info --dump-only ||
 	abort_test "setup (--vsock-cid any)"
 stop_kt
-check "--vsock-cid any --vsock-port 10240 --log-level warning: exit status 0" [ "$KT_RC" = 0 ]
+check "--vsock-cid any --vsock-port 10240 -l info: exit status 0" [ "$KT_RC" = 0 ]
+for level in critical error warning warn info debug trace; do
+	check "--log-level $level is accepted" bash -c "\"$OUT/kata-trace-forwarder\" --log-level $level --version >/dev/null"
+done
 "$OUT/kata-trace-forwarder" --version >"$OUT/version" 2>&1
 check "--version" grep -q '^katatrace-bpf ' "$OUT/version"
 "$OUT/kata-trace-forwarder" --vsock-port 0 >/dev/null 2>"$OUT/bad.err"
