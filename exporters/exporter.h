@@ -34,12 +34,24 @@ struct kt_exporter *kt_exporter_console_new(FILE *out);
 /* OTLP/JSON lines, one ExportTraceServiceRequest per line; "-" = stdout. */
 struct kt_exporter *kt_exporter_file_new(const char *path);
 
+/*
+ * TLS files (PEM) given explicitly, by the flags; each NULL one comes from
+ * the environment (kt_otlp_tls_file in otlp_common.h). They are read when the
+ * exporter is created, while the daemon is still privileged.
+ */
+struct kt_otlp_tls_cfg {
+	const char *ca;          /* CA bundle trusted instead of the system's */
+	const char *client_cert; /* client certificate, for mutual TLS */
+	const char *client_key;  /* its private key; none: in client_cert's file */
+};
+
 struct kt_otlp_http_cfg {
 	/* Full URL of the traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
 	const char *url;
 	/* Extra headers, OTEL_EXPORTER_OTLP_HEADERS syntax: k=v,k2=v2 (URL-encoded). */
 	const char *headers;
 	long timeout_ms;
+	struct kt_otlp_tls_cfg tls;
 };
 struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg);
 
@@ -58,6 +70,7 @@ struct kt_otlp_grpc_cfg {
 	/* Extra metadata, OTEL_EXPORTER_OTLP_HEADERS syntax: k=v,k2=v2 (URL-encoded). */
 	const char *headers;
 	long timeout_ms;
+	struct kt_otlp_tls_cfg tls;
 };
 /*
  * OTLP/gRPC: unary calls to TraceService/Export over HTTP/2 (h2c with prior
@@ -81,10 +94,11 @@ bool kt_otlp_is_host_port(const char *s);
 
 /*
  * The gRPC target of an endpoint: http(s)://authority, without any path,
- * query or fragment (*dropped_path set when there was one), or
- * http://host:port for a bare host:port. NULL when the endpoint is neither
- * (or out of memory). Returns a malloc'ed string.
+ * query or fragment (*dropped_path set when there was one), or for a bare
+ * host:port https://host:port (TLS), http://host:port when insecure
+ * (OTEL_EXPORTER_OTLP_INSECURE). NULL when the endpoint is neither (or out of
+ * memory). Returns a malloc'ed string.
  */
-char *kt_otlp_grpc_target(const char *endpoint, bool *dropped_path);
+char *kt_otlp_grpc_target(const char *endpoint, bool insecure, bool *dropped_path);
 
 #endif

@@ -156,31 +156,107 @@ int kt_otlp_headers_parse(const char *spec, const char *who, const char *const *
 	return 0;
 }
 
+/* ------------------------------------------------------------------ settings */
+
+const char *kt_otlp_setting(const char *explicit_value, const char *flag, const char *traces_var,
+			    const char *var, const char **source)
+{
+	const char *const names[] = { flag, traces_var, var };
+	const char *v = explicit_value;
+	size_t i = 0;
+	while (!(v && *v) && ++i < 3)
+		v = getenv(names[i]);
+	if (!v || !*v)
+		return NULL;
+	if (source)
+		*source = names[i];
+	return v;
+}
+
 const char *kt_otlp_env_headers(void)
 {
-	const char *v = getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS");
-	if (!v || !*v)
-		v = getenv("OTEL_EXPORTER_OTLP_HEADERS");
-	return v;
+	return kt_otlp_setting(NULL, NULL, "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+			       "OTEL_EXPORTER_OTLP_HEADERS", NULL);
+}
+
+static const struct {
+	const char *flag, *traces_var, *var, *what;
+} tls_files[KT_OTLP_TLS_FILES] = {
+	[KT_OTLP_TLS_CA] = { "--otlp-ca", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+			     "OTEL_EXPORTER_OTLP_CERTIFICATE", "CA certificate" },
+	[KT_OTLP_TLS_CLIENT_CERT] = { "--otlp-client-cert",
+				      "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+				      "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "client certificate" },
+	[KT_OTLP_TLS_CLIENT_KEY] = { "--otlp-client-key", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+				     "OTEL_EXPORTER_OTLP_CLIENT_KEY", "client key" },
+};
+
+const char *kt_otlp_tls_file(enum kt_otlp_tls_file f, const char *explicit_path,
+			     const char **source)
+{
+	return kt_otlp_setting(explicit_path, tls_files[f].flag, tls_files[f].traces_var,
+			       tls_files[f].var, source);
+}
+
+const char *kt_otlp_tls_file_what(enum kt_otlp_tls_file f)
+{
+	return tls_files[f].what;
+}
+
+/*
+ * OTEL_EXPORTER_OTLP_TRACES_<name>, else OTEL_EXPORTER_OTLP_<name>: the first
+ * that is set, not empty and accepted by parse (0) is parsed into out; the
+ * others are ignored with a warning "who: ignoring VAR=value (expected)".
+ * Returns 0, or -1 when neither was usable.
+ */
+static int env_value(const char *name, const char *who, const char *expected,
+		     int (*parse)(const char *v, void *out), void *out)
+{
+	for (int traces = 1; traces >= 0; traces--) {
+		char var[64];
+		snprintf(var, sizeof(var), "OTEL_EXPORTER_OTLP_%s%s", traces ? "TRACES_" : "", name);
+		const char *v = getenv(var);
+		if (!v || !*v)
+			continue;
+		if (parse(v, out) == 0)
+			return 0;
+		kt_warn("%s: ignoring %s=%s (%s)", who, var, v, expected);
+	}
+	return -1;
+}
+
+static int parse_bool(const char *v, void *out)
+{
+	if (strcasecmp(v, "true") != 0 && strcasecmp(v, "false") != 0)
+		return -1;
+	*(bool *)out = strcasecmp(v, "true") == 0;
+	return 0;
+}
+
+static int parse_ms(const char *v, void *out)
+{
+	char *end;
+	errno = 0;
+	long ms = strtol(v, &end, 10);
+	if (errno || *end || ms <= 0)
+		return -1;
+	*(long *)out = ms;
+	return 0;
+}
+
+bool kt_otlp_env_insecure(const char *who)
+{
+	bool insecure = false;
+	env_value("INSECURE", who, "true or false expected", parse_bool, &insecure);
+	return insecure;
 }
 
 long kt_otlp_env_timeout_ms(const char *who)
 {
-	const char *names[] = { "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT" };
-	for (size_t i = 0; i < 2; i++) {
-		const char *v = getenv(names[i]);
-		if (!v || !*v)
-			continue;
-		char *end;
-		errno = 0;
-		long ms = strtol(v, &end, 10);
-		if (errno || *end || ms <= 0) {
-			kt_warn("%s: ignoring %s=%s (milliseconds expected)", who, names[i], v);
-			continue;
-		}
-		return ms;
-	}
-	return KT_OTLP_DEFAULT_TIMEOUT_MS;
+	long ms;
+	if (env_value("TIMEOUT", who, "milliseconds expected", parse_ms, &ms))
+		return KT_OTLP_DEFAULT_TIMEOUT_MS;
+	return ms;
 }
 
 /* ------------------------------------------------------------------ responses */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the OTLP/HTTP and OTLP/gRPC exporters share and that needs no HTTP
- * client: the OTEL_EXPORTER_OTLP_* header and timeout settings, log excerpts
- * of what a collector sent, and the ExportTraceServiceResponse's
+ * client: the OTEL_EXPORTER_OTLP_* header, timeout and TLS settings, log
+ * excerpts of what a collector sent, and the ExportTraceServiceResponse's
  * partial_success.
  */
 #ifndef KT_OTLP_COMMON_H
@@ -45,8 +45,45 @@ typedef int (*kt_otlp_header_fn)(void *ud, const char *key, const char *value);
 int kt_otlp_headers_parse(const char *spec, const char *who, const char *const *refused,
 			  kt_otlp_header_fn add, void *ud);
 
+/*
+ * The first non-empty of explicit_value (given by the flag named flag), the
+ * variable traces_var and the variable var; NULL if none. *source (may be
+ * NULL) is set to the flag's or the variable's name.
+ */
+const char *kt_otlp_setting(const char *explicit_value, const char *flag, const char *traces_var,
+			    const char *var, const char **source);
+
 /* OTEL_EXPORTER_OTLP_TRACES_HEADERS, else OTEL_EXPORTER_OTLP_HEADERS; NULL if neither. */
 const char *kt_otlp_env_headers(void);
+
+/* The PEM files of a TLS connection to the collector. */
+enum kt_otlp_tls_file {
+	KT_OTLP_TLS_CA,          /* CA bundle to trust */
+	KT_OTLP_TLS_CLIENT_CERT, /* client certificate (mutual TLS) */
+	KT_OTLP_TLS_CLIENT_KEY,  /* its private key */
+	KT_OTLP_TLS_FILES,
+};
+
+/*
+ * The path of one TLS file: explicit_path (its flag, e.g. --otlp-ca) >
+ * OTEL_EXPORTER_OTLP_TRACES_<X> > OTEL_EXPORTER_OTLP_<X>, where X is
+ * CERTIFICATE, CLIENT_CERTIFICATE or CLIENT_KEY; NULL if none. *source (may
+ * be NULL) names the flag or variable it came from.
+ */
+const char *kt_otlp_tls_file(enum kt_otlp_tls_file f, const char *explicit_path,
+			     const char **source);
+
+/* "CA certificate", "client certificate", "client key": for messages. */
+const char *kt_otlp_tls_file_what(enum kt_otlp_tls_file f);
+
+/*
+ * OTEL_EXPORTER_OTLP_TRACES_INSECURE, else OTEL_EXPORTER_OTLP_INSECURE:
+ * "true" or "false" (any case); other values are ignored with a warning
+ * prefixed by who. False when neither is set. It only decides whether an
+ * OTLP/gRPC endpoint without a scheme is plain text; it never turns off
+ * certificate verification.
+ */
+bool kt_otlp_env_insecure(const char *who);
 
 /*
  * OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT

@@ -2,11 +2,14 @@
 #include "otlp_curl.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "exporter.h"
 #include "log.h"
 #include "otlp_common.h"
 
@@ -92,4 +95,123 @@ int kt_curl_add_headers(struct curl_slist **list, const char *spec, const char *
 {
 	struct add_ctx c = { .list = list, .lower = lower };
 	return kt_otlp_headers_parse(spec, who, refused, add_one, &c);
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+#define TLS_FILE_MAX (4u << 20) /* a CA bundle of a few hundred certificates fits */
+
+struct tls_file {
+	enum kt_otlp_tls_file f;
+	const char *path;
+	const char *source; /* the flag or variable that gave path */
+};
+
+/* The whole PEM file in a new buffer; NULL with an error logged. */
+static char *read_pem(const struct tls_file *t, const char *who, size_t *len)
+{
+	const char *what = kt_otlp_tls_file_what(t->f);
+	char *buf = malloc(TLS_FILE_MAX + 1);
+	FILE *fp = buf ? fopen(t->path, "re") : NULL;
+	size_t n = fp ? fread(buf, 1, TLS_FILE_MAX + 1, fp) : 0;
+	if (!fp || ferror(fp)) {
+		kt_err("%s: cannot read the %s file %s (%s): %s", who, what, t->path, t->source,
+		       strerror(errno));
+	} else if (n > TLS_FILE_MAX) {
+		kt_err("%s: the %s file %s (%s) is larger than %u MiB", who, what, t->path, t->source,
+		       TLS_FILE_MAX >> 20);
+	} else if (!memmem(buf, n, "-----BEGIN ", 11)) {
+		kt_err("%s: the %s file %s (%s) is not PEM (no '-----BEGIN' line)", who, what,
+		       t->path, t->source);
+	} else {
+		fclose(fp);
+		*len = n;
+		return buf;
+	}
+	if (fp)
+		fclose(fp);
+	if (buf)
+		explicit_bzero(buf, n);
+	free(buf);
+	return NULL;
+}
+
+static int use_file(CURL *c, const struct tls_file *t, const char *who)
+{
+	static const CURLoption blob_opt[KT_OTLP_TLS_FILES] = {
+		[KT_OTLP_TLS_CA] = CURLOPT_CAINFO_BLOB,
+		[KT_OTLP_TLS_CLIENT_CERT] = CURLOPT_SSLCERT_BLOB,
+		[KT_OTLP_TLS_CLIENT_KEY] = CURLOPT_SSLKEY_BLOB,
+	};
+	static const CURLoption path_opt[KT_OTLP_TLS_FILES] = {
+		[KT_OTLP_TLS_CA] = CURLOPT_CAINFO,
+		[KT_OTLP_TLS_CLIENT_CERT] = CURLOPT_SSLCERT,
+		[KT_OTLP_TLS_CLIENT_KEY] = CURLOPT_SSLKEY,
+	};
+	const char *what = kt_otlp_tls_file_what(t->f);
+	size_t len;
+	char *pem = read_pem(t, who, &len);
+	if (!pem)
+		return -1;
+	struct curl_blob blob = { .data = pem, .len = len, .flags = CURL_BLOB_COPY };
+	CURLcode rc = curl_easy_setopt(c, blob_opt[t->f], &blob);
+	explicit_bzero(pem, len); /* a private key, perhaps */
+	free(pem);
+	if (rc == CURLE_NOT_BUILT_IN || rc == CURLE_UNKNOWN_OPTION) {
+		kt_warn("%s: libcurl %s cannot take the %s from memory: it reads %s at each new "
+			"connection, so the file must stay readable by the daemon's user (--user)",
+			who, curl_version_info(CURLVERSION_NOW)->version, what, t->path);
+		rc = curl_easy_setopt(c, path_opt[t->f], t->path);
+	}
+	if (rc != CURLE_OK) {
+		kt_err("%s: cannot use the %s file %s (%s): %s", who, what, t->path, t->source,
+		       curl_easy_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int kt_curl_tls(CURL *c, const struct kt_otlp_tls_cfg *cfg, const char *endpoint,
+		const char *who)
+{
+	const char *given[KT_OTLP_TLS_FILES] = { cfg->ca, cfg->client_cert, cfg->client_key };
+	struct tls_file t[KT_OTLP_TLS_FILES];
+	char used[3 * 300] = "";
+	size_t off = 0;
+	for (int f = 0; f < KT_OTLP_TLS_FILES; f++) {
+		t[f] = (struct tls_file){ .f = (enum kt_otlp_tls_file)f };
+		t[f].path = kt_otlp_tls_file(t[f].f, given[f], &t[f].source);
+		if (t[f].path && off < sizeof(used))
+			off += (size_t)snprintf(used + off, sizeof(used) - off, "%s%s %s (%s)",
+						off ? ", " : "", kt_otlp_tls_file_what(t[f].f),
+						t[f].path, t[f].source);
+	}
+	const struct tls_file *key = &t[KT_OTLP_TLS_CLIENT_KEY];
+	if (key->path && !t[KT_OTLP_TLS_CLIENT_CERT].path) {
+		kt_err("%s: the client key %s (%s) needs a client certificate "
+		       "(--otlp-client-cert or OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE)",
+		       who, key->path, key->source);
+		return -1;
+	}
+	/* libcurl's defaults, stated: the server's certificate and name are checked. */
+	if (curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK) {
+		kt_err("%s: cannot turn on certificate verification", who);
+		return -1;
+	}
+	for (int f = 0; f < KT_OTLP_TLS_FILES; f++)
+		if (t[f].path && use_file(c, &t[f], who))
+			return -1;
+	/* As in the OpenTelemetry SDKs, the bundle replaces the system's trust store. */
+	if (t[KT_OTLP_TLS_CA].path && curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK) {
+		kt_err("%s: cannot leave the system's CA directory out", who);
+		return -1;
+	}
+	if (!off)
+		return 0;
+	if (strncasecmp(endpoint, "https://", 8) != 0)
+		kt_warn("%s: %s does not use TLS: ignoring the %s", who, endpoint, used);
+	else
+		kt_info("%s: %s: TLS with the %s", who, endpoint, used);
+	return 0;
 }

@@ -31,4 +31,19 @@ bool kt_curl_error_retryable(CURLcode rc);
 int kt_curl_add_headers(struct curl_slist **list, const char *spec, const char *who,
 			const char *const *refused, bool lower);
 
+struct kt_otlp_tls_cfg;
+
+/*
+ * TLS for the handle's connections to endpoint: peer and host verification
+ * on, and the files of cfg, or for those it leaves NULL the environment's
+ * (kt_otlp_tls_file): a CA bundle trusted instead of the system's, a client
+ * certificate and its key. The files are read now and handed to libcurl as
+ * memory, so that they need not stay readable once the daemon has dropped
+ * its privileges (a libcurl whose TLS backend cannot take them so gets the
+ * paths). Returns 0, or -1 with an error naming the file and the flag or
+ * variable that gave it.
+ */
+int kt_curl_tls(CURL *c, const struct kt_otlp_tls_cfg *cfg, const char *endpoint,
+		const char *who);
+
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "exporter.h"
+#include "otlp_common.h"
 
 static char *concat(const char *a, const char *b)
 {
@@ -53,18 +54,9 @@ char *kt_otlp_http_resolve_url(const char *explicit_endpoint)
 
 const char *kt_otlp_configured_endpoint(const char *explicit_endpoint, const char **source)
 {
-	static const char *const vars[] = { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-					    "OTEL_EXPORTER_OTLP_ENDPOINT" };
-	const char *from = "--otlp-endpoint", *v = explicit_endpoint;
-	for (size_t i = 0; i < 2 && !(v && *v); i++) {
-		from = vars[i];
-		v = getenv(vars[i]);
-	}
-	if (!v || !*v)
-		return NULL;
-	if (source)
-		*source = from;
-	return v;
+	return kt_otlp_setting(explicit_endpoint, "--otlp-endpoint",
+			       "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
+			       source);
 }
 
 static bool is_port(const char *p)
@@ -108,12 +100,14 @@ static size_t http_scheme_len(const char *s)
 	return 0;
 }
 
-char *kt_otlp_grpc_target(const char *endpoint, bool *dropped_path)
+char *kt_otlp_grpc_target(const char *endpoint, bool insecure, bool *dropped_path)
 {
 	*dropped_path = false;
 	size_t scheme = http_scheme_len(endpoint);
 	if (!scheme)
-		return kt_otlp_is_host_port(endpoint) ? concat("http://", endpoint) : NULL;
+		return kt_otlp_is_host_port(endpoint)
+			       ? concat(insecure ? "http://" : "https://", endpoint)
+			       : NULL;
 	const char *auth = endpoint + scheme;
 	size_t n = strcspn(auth, "/?#");
 	if (n == 0)

@@ -262,6 +262,8 @@ struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg
 		kt_err(WHO ": cannot configure a call to %s", g->url);
 		goto fail;
 	}
+	if (kt_curl_tls(c, &cfg->tls, g->endpoint, WHO))
+		goto fail;
 	return &g->base;
 fail:
 	grpc_destroy(&g->base);

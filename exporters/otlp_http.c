@@ -159,6 +159,8 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
 		kt_err("otlp-http: cannot configure a request to %s", h->url);
 		goto fail;
 	}
+	if (kt_curl_tls(c, &cfg->tls, h->url, "otlp-http"))
+		goto fail;
 	return &h->base;
 fail:
 	http_destroy(&h->base);

@@ -28,6 +28,9 @@ enum {
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_PROTOCOL,
 	OPT_OTLP_HEADERS,
+	OPT_OTLP_CA,
+	OPT_OTLP_CLIENT_CERT,
+	OPT_OTLP_CLIENT_KEY,
 	OPT_OUTPUT,
 	OPT_SERVICE_NAME,
 	OPT_LOG_LEVEL,
@@ -59,6 +62,9 @@ static const struct option run_opts[] = {
 	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
 	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
 	{ "otlp-headers", required_argument, NULL, OPT_OTLP_HEADERS },
+	{ "otlp-ca", required_argument, NULL, OPT_OTLP_CA },
+	{ "otlp-client-cert", required_argument, NULL, OPT_OTLP_CLIENT_CERT },
+	{ "otlp-client-key", required_argument, NULL, OPT_OTLP_CLIENT_KEY },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
 	{ "trace-name", required_argument, NULL, OPT_SERVICE_NAME },
@@ -176,13 +182,21 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           is set, else console\n"
 		      "  --otlp-endpoint URL      collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
 		      "                           a path (OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces)\n"
-		      "                           or host:port (OTLP/gRPC, plain text)\n"
+		      "                           or host:port (OTLP/gRPC over TLS; plain text with\n"
+		      "                           OTEL_EXPORTER_OTLP_INSECURE=true)\n"
 		      "  --otlp-protocol grpc|http/protobuf\n"
 		      "                           OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
 		      "                           default: http/protobuf if the endpoint has a path,\n"
 		      "                           else grpc)\n"
 		      "  --otlp-headers K=V,...   extra headers / gRPC metadata (also\n"
 		      "                           OTEL_EXPORTER_OTLP_HEADERS)\n"
+		      "  --otlp-ca FILE           PEM CA bundle to trust for https:// instead of the\n"
+		      "                           system's (env OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE)\n"
+		      "  --otlp-client-cert FILE  PEM client certificate for mutual TLS (env\n"
+		      "                           OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE)\n"
+		      "  --otlp-client-key FILE   its PEM private key (env\n"
+		      "                           OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_KEY; default: in\n"
+		      "                           the certificate's file)\n"
 		      "  --output FILE            OTLP/JSON lines file for --exporter file (\"-\": stdout)\n"
 		      "  --service-name NAME      service.name where the agent sets none (default\n"
 		      "                           kata-agent; alias --trace-name; env OTEL_SERVICE_NAME)\n"
@@ -333,6 +347,14 @@ static uint64_t need_number(const char *cmd, const char *opt, const char *arg, u
 	return v;
 }
 
+/* A file name; whether it can be read is the exporter's concern. */
+static const char *need_file(const char *cmd, const char *opt, const char *arg)
+{
+	if (!*arg)
+		usage_error(cmd, "%s: empty file name", opt);
+	return arg;
+}
+
 int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 {
 	bool decode = strcmp(cmd, "decode") == 0;
@@ -432,6 +454,15 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_OTLP_HEADERS:
 			c->otlp_headers = optarg;
+			break;
+		case OPT_OTLP_CA:
+			c->otlp_ca = need_file(cmd, "--otlp-ca", optarg);
+			break;
+		case OPT_OTLP_CLIENT_CERT:
+			c->otlp_client_cert = need_file(cmd, "--otlp-client-cert", optarg);
+			break;
+		case OPT_OTLP_CLIENT_KEY:
+			c->otlp_client_key = need_file(cmd, "--otlp-client-key", optarg);
 			break;
 		case OPT_OUTPUT:
 			if (!*optarg)

@@ -69,6 +69,10 @@ struct kt_config {
 	 */
 	const char *default_otlp_endpoint;
 	const char *otlp_headers;
+	/* TLS files (PEM); NULL: OTEL_EXPORTER_OTLP_[TRACES_]{CERTIFICATE,CLIENT_*} */
+	const char *otlp_ca;          /* --otlp-ca */
+	const char *otlp_client_cert; /* --otlp-client-cert */
+	const char *otlp_client_key;  /* --otlp-client-key */
 	const char *output;
 	const char *service_name;
 	uint64_t max_frame;

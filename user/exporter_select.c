@@ -13,6 +13,12 @@
  *   the file exporter with --output; else OTLP/gRPC to the configuration's
  *   default_otlp_endpoint if it has one (unless the protocol is
  *   http/protobuf); else the console.
+ *
+ *   An OTLP/gRPC host:port without a scheme is TLS, plain text when
+ *   OTEL_EXPORTER_OTLP_[TRACES_]INSECURE is true. TLS files:
+ *   --otlp-ca / --otlp-client-cert / --otlp-client-key >
+ *   OTEL_EXPORTER_OTLP_TRACES_<X> > OTEL_EXPORTER_OTLP_<X>
+ *   (exporters/otlp_common.c), read by the exporter when it is created.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "otlp_common.h"
 
 /* The protocol from the environment; UNSET when none (invalid values are skipped). */
 static enum kt_otlp_protocol env_protocol(void)
@@ -87,8 +94,11 @@ int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *
 			kt_err("OTLP/gRPC needs --otlp-endpoint or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT");
 			return -1;
 		}
+		/* Without a scheme: TLS unless OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true. */
+		bool bare = kt_otlp_is_host_port(ep);
+		bool insecure = bare && kt_otlp_env_insecure("OTLP/gRPC");
 		bool dropped_path;
-		out->endpoint = kt_otlp_grpc_target(ep, &dropped_path);
+		out->endpoint = kt_otlp_grpc_target(ep, insecure, &dropped_path);
 		out->endpoint_source = src;
 		if (!out->endpoint) {
 			kt_err("OTLP/gRPC: %s '%s' is not an http:// or https:// URL or host:port", src,
@@ -98,6 +108,11 @@ int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *
 		if (dropped_path)
 			kt_warn("OTLP/gRPC: ignoring the path of %s '%s': gRPC calls %s", src, ep,
 				out->endpoint);
+		if (bare)
+			kt_info("OTLP/gRPC: %s '%s' has no scheme: %s", src, ep,
+				insecure ? "plain text (OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true)"
+					 : "TLS (for plain text: http:// or "
+					   "OTEL_EXPORTER_OTLP_INSECURE=true)");
 	}
 	return 0;
 }
@@ -113,17 +128,22 @@ struct kt_exporter *kt_exporter_from_config(const struct kt_config *cfg, const c
 		free(ch.endpoint);
 		return NULL;
 	}
+	/* NULL values / 0 timeout: the exporter reads the OTEL_* variables. */
+	const struct kt_otlp_tls_cfg tls = { .ca = cfg->otlp_ca,
+					     .client_cert = cfg->otlp_client_cert,
+					     .client_key = cfg->otlp_client_key };
 	switch (ch.kind) {
 	case KT_EXPORTER_OTLP_HTTP: {
-		/* NULL headers / 0 timeout: the exporter reads the OTEL_* variables. */
-		struct kt_otlp_http_cfg hc = { .url = ch.endpoint, .headers = cfg->otlp_headers };
+		struct kt_otlp_http_cfg hc = { .url = ch.endpoint, .headers = cfg->otlp_headers,
+					       .tls = tls };
 		e = kt_exporter_otlp_http_new(&hc);
 		snprintf(desc, sizeof(desc), "OTLP/HTTP %s", ch.endpoint);
 		*what = desc;
 		break;
 	}
 	case KT_EXPORTER_OTLP_GRPC: {
-		struct kt_otlp_grpc_cfg gc = { .endpoint = ch.endpoint, .headers = cfg->otlp_headers };
+		struct kt_otlp_grpc_cfg gc = { .endpoint = ch.endpoint, .headers = cfg->otlp_headers,
+					       .tls = tls };
 		e = kt_exporter_otlp_grpc_new(&gc);
 		snprintf(desc, sizeof(desc), "OTLP/gRPC %s", ch.endpoint);
 		*what = desc;

@@ -39,9 +39,10 @@ log "phase 1: collector down for ${DOWN_SECONDS}s after the daemon starts"
 PORT=$(free_port) || abort_test "free port"
 rm -f "$OUT/spans.jsonl"
 t0=$SECONDS
-# host:port without a scheme: OTLP/gRPC in plain text.
-start_sink "127.0.0.1:$PORT" || abort_test "setup"
-check "host:port endpoint selects OTLP/gRPC" grep -q "OTLP/gRPC http://127.0.0.1:$PORT" "$OUT/kt.log"
+# host:port without a scheme: OTLP/gRPC, in plain text as OTEL_EXPORTER_OTLP_INSECURE says.
+OTEL_EXPORTER_OTLP_INSECURE=true start_sink "127.0.0.1:$PORT" || abort_test "setup"
+check "host:port endpoint selects OTLP/gRPC, plain text with OTEL_EXPORTER_OTLP_INSECURE=true" \
+	grep -q "OTLP/gRPC http://127.0.0.1:$PORT" "$OUT/kt.log"
 check "relay sent every stream" run_relay --max-chunk 65536
 write_manifest
 left=$((DOWN_SECONDS - (SECONDS - t0)))

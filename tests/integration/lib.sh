@@ -110,6 +110,9 @@ stop_receiver() {
 }
 
 start_kt() { # katatrace-bpf run args...
+	# The shell truncates the log in the background job: a previous run's
+	# ' ready: ' must not be found before that.
+	rm -f "$OUT/kt.log"
 	"$KT" run --log-level debug "$@" >"$OUT/kt.out" 2>"$OUT/kt.log" &
 	KT_PID=$!
 	PIDS+=("$KT_PID")

@@ -3,13 +3,15 @@
 //
 // OTLP/gRPC trace receiver for tests: serves
 // opentelemetry.proto.collector.trace.v1.TraceService/Export with @grpc/grpc-js
-// (h2c, no TLS), decodes each ExportTraceServiceRequest with the upstream
-// OpenTelemetry JS root and appends one normalized JSON line per span to
-// --out, exactly as receiver.js does for OTLP/HTTP.
+// (h2c, or TLS with --tls-cert/--tls-key), decodes each
+// ExportTraceServiceRequest with the upstream OpenTelemetry JS root and
+// appends one normalized JSON line per span to --out, exactly as receiver.js
+// does for OTLP/HTTP.
 //
 //   grpc-receiver.js --out spans.jsonl [--port N] [--port-file F]
 //                    [--unavailable-first N] [--unavailable-for MS]
 //                    [--status CODE [--message TEXT]] [--partial-success N:TEXT]
+//                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
 // --port N listens on 127.0.0.1:N (default 0: a free port); the port is
 // written to F once the server listens. --unavailable-first N answers
@@ -19,7 +21,9 @@
 // grpc-message, to every other request. --partial-success N:TEXT answers OK
 // with partial_success {rejected_spans: N, error_message: TEXT}. Only OK
 // answers record spans, and they are on disk before the answer is sent.
-// Exits 0 on SIGTERM/SIGINT.
+// --tls-cert/--tls-key serve TLS (ALPN h2) with that PEM certificate and key;
+// --tls-client-ca FILE also requires a client certificate issued by that CA
+// (mutual TLS), whose CN is logged with each call. Exits 0 on SIGTERM/SIGINT.
 'use strict';
 
 const grpc = require('@grpc/grpc-js');
@@ -27,13 +31,15 @@ const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
 const { normalizeRequest } = require('./lib/normalize');
 const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
+const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
 const USAGE = 'usage: grpc-receiver.js --out spans.jsonl [--port N] [--port-file F] ' +
 	'[--unavailable-first N] [--unavailable-for MS] [--status CODE [--message TEXT]] ' +
-	'[--partial-success N:TEXT]';
+	`[--partial-success N:TEXT] ${TLS_USAGE}`;
 const { opts } = parseArgs(process.argv.slice(2), {
 	out: true, port: false, 'port-file': false, 'unavailable-first': false,
 	'unavailable-for': false, status: false, message: false, 'partial-success': false,
+	...TLS_SPEC,
 }, USAGE);
 const log = logger('grpc-receiver');
 const MAX_MESSAGE = 64 * 1024 * 1024;
@@ -69,6 +75,7 @@ if (opts['partial-success'] !== undefined) {
 	if (!m) usage("--partial-success: 'N:TEXT' expected");
 	partial = { rejectedSpans: Number(m[1]), errorMessage: m[2] };
 }
+const tls = tlsFiles(opts, usage);
 
 openSpanFile(opts.out);
 const okBody = Buffer.from(ExportTraceServiceResponse.encode(
@@ -95,7 +102,10 @@ function exportHandler(call, callback) {
 	const body = call.request;
 	const md = metadataText(call.metadata);
 	const ua = call.metadata.get('user-agent').join(',');
-	const what = `request ${n} (${body.length} bytes, user-agent ${ua}${md ? `, metadata ${md}` : ''})`;
+	const auth = call.getAuthContext();
+	const client = clientText(auth && auth.sslPeerCertificate);
+	const what = `request ${n} (${body.length} bytes, user-agent ${ua}` +
+		`${md ? `, metadata ${md}` : ''}${client ? `, ${client}` : ''})`;
 	if (unavailableFirst > 0) {
 		unavailableFirst--;
 		log(`${what}: answering UNAVAILABLE (--unavailable-first)`);
@@ -140,14 +150,18 @@ const server = new grpc.Server({
 	'grpc.max_send_message_length': MAX_MESSAGE,
 });
 server.addService(service, { Export: exportHandler });
-server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+const credentials = tls
+	? grpc.ServerCredentials.createSsl(tls.clientCa,
+		[{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== null)
+	: grpc.ServerCredentials.createInsecure();
+server.bindAsync(`127.0.0.1:${port}`, credentials, (err, bound) => {
 	if (err) {
 		log(`cannot listen on 127.0.0.1:${port}: ${err.message}`);
 		process.exit(1);
 	}
 	listeningSince = Date.now();
 	if (opts['port-file']) writePortFile(opts['port-file'], bound);
-	log(`listening on 127.0.0.1:${bound}`);
+	log(`listening on 127.0.0.1:${bound} (${tlsDescription(tls)})`);
 });
 
 function shutdown(sig) {

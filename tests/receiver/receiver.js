@@ -6,23 +6,34 @@
 // span to --out.
 //
 //   receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE]
+//               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
 // Listens on 127.0.0.1 on a free port and writes the port number to F once
 // ready. --fail-first N answers 503 to the first N requests; --status CODE
 // answers CODE to every later request. Only 2xx answers record spans, and
-// they are on disk before the answer is sent. Exits 0 on SIGTERM/SIGINT.
+// they are on disk before the answer is sent. --tls-cert/--tls-key serve
+// HTTPS with that PEM certificate and key; --tls-client-ca FILE also requires
+// a client certificate issued by that CA (mutual TLS), whose CN is logged
+// with each request. Exits 0 on SIGTERM/SIGINT.
 'use strict';
 
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
 const { normalizeRequest } = require('./lib/normalize');
 const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
+const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
-const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE]';
+const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE] ' +
+	TLS_USAGE;
 const { opts } = parseArgs(process.argv.slice(2),
-	{ 'port-file': true, out: true, 'fail-first': false, status: false }, USAGE);
+	{ 'port-file': true, out: true, 'fail-first': false, status: false, ...TLS_SPEC }, USAGE);
+const tls = tlsFiles(opts, (msg) => {
+	process.stderr.write(`${msg}\n${USAGE}\n`);
+	process.exit(2);
+});
 let failFirst = Number(opts['fail-first'] || 0);
 const status = Number(opts.status || 200);
 const MAX_BODY = 64 * 1024 * 1024;
@@ -64,11 +75,12 @@ function handle(req, res, body) {
 		return reply(res, status, Buffer.from(`status ${status} requested\n`));
 	}
 	appendSpans(opts.out, spans);
-	log(`request ${nRequests}: ${spans.length} span(s)`);
+	const client = tls ? clientText(req.socket.getPeerCertificate()) : '';
+	log(`request ${nRequests}: ${spans.length} span(s)${client ? ` (${client})` : ''}`);
 	reply(res, status, okBody, 'application/x-protobuf');
 }
 
-const server = http.createServer((req, res) => {
+function onRequest(req, res) {
 	const chunks = [];
 	let size = 0;
 	req.on('data', (c) => {
@@ -83,12 +95,20 @@ const server = http.createServer((req, res) => {
 	req.on('end', () => {
 		if (size <= MAX_BODY) handle(req, res, Buffer.concat(chunks));
 	});
-});
+}
+
+const server = tls
+	? https.createServer({
+		cert: tls.cert, key: tls.key, ca: tls.clientCa || undefined,
+		requestCert: tls.clientCa !== null, rejectUnauthorized: tls.clientCa !== null,
+	}, onRequest)
+	: http.createServer(onRequest);
+if (tls) server.on('tlsClientError', (e) => log(`TLS handshake failed: ${e.message}`));
 
 server.listen(0, '127.0.0.1', () => {
 	const port = String(server.address().port);
 	writePortFile(opts['port-file'], port);
-	log(`listening on 127.0.0.1:${port}`);
+	log(`listening on 127.0.0.1:${port} (${tlsDescription(tls)})`);
 });
 
 function shutdown(sig) {

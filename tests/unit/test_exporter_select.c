@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Exporter choice (user/exporter_select.c) from flags and the OpenTelemetry
- * environment, and the OTLP endpoint helpers (exporters/otlp_endpoint.c).
+ * environment, the OTLP endpoint helpers (exporters/otlp_endpoint.c) and the
+ * TLS settings (exporters/otlp_common.c, exporters/otlp_curl.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 
 #include "commands.h"
 #include "config.h"
 #include "exporter.h"
+#include "fs_fixture.h"
+#include "otlp_common.h"
 
 static struct kt_config cfg;
 
@@ -19,12 +24,21 @@ static const char *const env_vars[] = {
 	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 	"OTEL_EXPORTER_OTLP_PROTOCOL",
 	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+	"OTEL_EXPORTER_OTLP_INSECURE",
+	"OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+	"OTEL_EXPORTER_OTLP_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_KEY",
+	"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
 };
+#define N_ENV (sizeof(env_vars) / sizeof(env_vars[0]))
 
 static void setup(void)
 {
 	kt_config_defaults(&cfg);
-	for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++)
+	for (size_t i = 0; i < N_ENV; i++)
 		unsetenv(env_vars[i]);
 }
 
@@ -46,7 +60,7 @@ struct rule {
 	const char *endpoint;		   /* --otlp-endpoint */
 	const char *output;		   /* --output */
 	const char *default_endpoint;	   /* a profile's default_otlp_endpoint */
-	const char *env[4];		   /* values of env_vars[] */
+	const char *env[6];		   /* values of env_vars[] */
 	int kind;			   /* expected kind, or ERROR */
 	const char *want;		   /* expected endpoint; NULL: none */
 };
@@ -62,8 +76,22 @@ static const struct rule rules[] = {
 	  .want = "http://c:4317" },
 	{ "https, trailing slash", .endpoint = "https://c:4317/", .kind = GRPC,
 	  .want = "https://c:4317" },
-	{ "host:port", .endpoint = "c:4317", .kind = GRPC, .want = "http://c:4317" },
-	{ "[v6]:port", .endpoint = "[::1]:4317", .kind = GRPC, .want = "http://[::1]:4317" },
+	{ "host:port: TLS", .endpoint = "c:4317", .kind = GRPC, .want = "https://c:4317" },
+	{ "[v6]:port", .endpoint = "[::1]:4317", .kind = GRPC, .want = "https://[::1]:4317" },
+	{ "host:port, OTEL_EXPORTER_OTLP_INSECURE=true: plain text", .endpoint = "c:4317",
+	  .env = { [4] = "true" }, .kind = GRPC, .want = "http://c:4317" },
+	{ "... in any case", .endpoint = "c:4317", .env = { [4] = "TRUE" }, .kind = GRPC,
+	  .want = "http://c:4317" },
+	{ "OTEL_EXPORTER_OTLP_INSECURE=false", .endpoint = "c:4317", .env = { [4] = "false" },
+	  .kind = GRPC, .want = "https://c:4317" },
+	{ "the traces variable first", .endpoint = "c:4317",
+	  .env = { [4] = "true", [5] = "false" }, .kind = GRPC, .want = "https://c:4317" },
+	{ "an invalid traces value is skipped", .endpoint = "c:4317",
+	  .env = { [4] = "true", [5] = "yes" }, .kind = GRPC, .want = "http://c:4317" },
+	{ "insecure leaves https:// alone", .endpoint = "https://c:4317",
+	  .env = { [4] = "true" }, .kind = GRPC, .want = "https://c:4317" },
+	{ "... and http://", .endpoint = "http://c:4317", .env = { [5] = "false" }, .kind = GRPC,
+	  .want = "http://c:4317" },
 	{ "--otlp-protocol http/protobuf", .endpoint = "http://c:4318", .protocol = P_HTTP,
 	  .kind = HTTP, .want = "http://c:4318/v1/traces" },
 	{ "--otlp-protocol grpc drops the path", .endpoint = "http://c:4317/v1/traces",
@@ -87,7 +115,7 @@ static const struct rule rules[] = {
 	  .env = { [0] = "http://gen:4317", [1] = "http://tr:4318/v1/traces" }, .kind = HTTP,
 	  .want = "http://tr:4318/v1/traces" },
 	{ "an empty traces endpoint is skipped", .env = { [0] = "gen:4317", [1] = "" },
-	  .kind = GRPC, .want = "http://gen:4317" },
+	  .kind = GRPC, .want = "https://gen:4317" },
 	{ "the flag over both", .endpoint = "http://flag:4317",
 	  .env = { [0] = "http://gen:4317", [1] = "tr:4317" }, .kind = GRPC,
 	  .want = "http://flag:4317" },
@@ -126,7 +154,7 @@ Test(exporter_select, rules)
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		const struct rule *r = &rules[i];
 		setup();
-		for (size_t v = 0; v < 4; v++)
+		for (size_t v = 0; v < 6; v++)
 			if (r->env[v])
 				setenv(env_vars[v], r->env[v], 1);
 		cfg.exporter = r->exporter;
@@ -183,7 +211,7 @@ Test(exporter_select, host_port_syntax)
 static void assert_target(const char *ep, const char *want, bool want_dropped)
 {
 	bool dropped = !want_dropped;
-	char *t = kt_otlp_grpc_target(ep, &dropped);
+	char *t = kt_otlp_grpc_target(ep, true, &dropped);
 	if (!want) {
 		cr_assert_null(t, "%s -> %s", ep, t);
 		return;
@@ -208,6 +236,13 @@ Test(exporter_select, grpc_targets)
 	assert_target("http://user@c:4317", NULL, false);
 	assert_target("http://c d:4317", NULL, false);
 	assert_target("c", NULL, false);
+	bool dropped;
+	char *t = kt_otlp_grpc_target("c:4317", false, &dropped);
+	cr_assert_str_eq(t, "https://c:4317");
+	free(t);
+	t = kt_otlp_grpc_target("http://c:4317", false, &dropped);
+	cr_assert_str_eq(t, "http://c:4317");
+	free(t);
 }
 
 Test(exporter_select, configured_endpoint_precedence)
@@ -236,4 +271,164 @@ Test(exporter_select, url_paths)
 	cr_assert_not(kt_otlp_url_has_path("http://c:4318/"));
 	cr_assert_not(kt_otlp_url_has_path("http://c:4318/?q"));
 	cr_assert_not(kt_otlp_url_has_path("c:4317"));
+}
+
+/* ------------------------------------------------------------------ TLS files */
+
+Test(exporter_select, tls_file_precedence)
+{
+	static const char *const vars[KT_OTLP_TLS_FILES][3] = {
+		{ "--otlp-ca", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+		  "OTEL_EXPORTER_OTLP_CERTIFICATE" },
+		{ "--otlp-client-cert", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+		  "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE" },
+		{ "--otlp-client-key", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+		  "OTEL_EXPORTER_OTLP_CLIENT_KEY" },
+	};
+	setup();
+	for (int f = 0; f < KT_OTLP_TLS_FILES; f++) {
+		enum kt_otlp_tls_file tf = (enum kt_otlp_tls_file)f;
+		const char *src = NULL;
+		cr_assert_null(kt_otlp_tls_file(tf, NULL, &src));
+		setenv(vars[f][2], "/gen", 1);
+		cr_assert_str_eq(kt_otlp_tls_file(tf, NULL, &src), "/gen");
+		cr_assert_str_eq(src, vars[f][2]);
+		setenv(vars[f][1], "", 1);
+		cr_assert_str_eq(kt_otlp_tls_file(tf, NULL, &src), "/gen", "empty values are skipped");
+		setenv(vars[f][1], "/traces", 1);
+		cr_assert_str_eq(kt_otlp_tls_file(tf, NULL, &src), "/traces");
+		cr_assert_str_eq(src, vars[f][1]);
+		cr_assert_str_eq(kt_otlp_tls_file(tf, "", &src), "/traces");
+		cr_assert_str_eq(kt_otlp_tls_file(tf, "/flag", &src), "/flag");
+		cr_assert_str_eq(src, vars[f][0]);
+	}
+}
+
+#define PEM "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+/*
+ * Creates the exporter the configuration asks for and destroys it; returns
+ * whether it was created, and what was logged in log.
+ */
+static bool create(char *log, size_t cap)
+{
+	const char *what;
+	struct kt_exporter *e = kt_exporter_from_config(&cfg, &what);
+	if (e)
+		e->destroy(e);
+	fflush(stderr);
+	size_t got = fread(log, 1, cap - 1, cr_get_redirected_stderr());
+	log[got] = '\0';
+	return e != NULL;
+}
+
+static void tls_setup(void)
+{
+	cr_redirect_stderr();
+	setup();
+	fx_root_make("tls");
+	FX_PUT_STR("ca.pem", PEM);
+	FX_PUT_STR("client.pem", PEM);
+	FX_PUT_STR("client.key", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n");
+	FX_PUT_STR("empty.pem", "");
+	FX_PUT_STR("der.crt", "0\x82\x01\n");
+	fx_mkdirs("dir");
+}
+
+#define CHECK_LOG(log, text) cr_assert(strstr(log, text), "no '%s' in: %s", text, log)
+
+Test(exporter_select, tls_files_read_at_creation, .init = tls_setup, .fini = fx_root_remove)
+{
+	char log[4096];
+	cfg.otlp_endpoint = "https://c:4317";
+	cfg.otlp_ca = fx_at("ca.pem");
+	cfg.otlp_client_cert = fx_at("client.pem");
+	cfg.otlp_client_key = fx_at("client.key");
+	cr_assert(create(log, sizeof(log)), "%s", log);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "otlp-grpc: https://c:4317: TLS with the CA certificate %s (--otlp-ca), client "
+		 "certificate %s (--otlp-client-cert), client key %s (--otlp-client-key)",
+		 fx_at("ca.pem"), fx_at("client.pem"), fx_at("client.key"));
+	CHECK_LOG(log, want);
+}
+
+Test(exporter_select, tls_flag_beats_environment, .init = tls_setup, .fini = fx_root_remove)
+{
+	char log[4096];
+	setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", fx_at("missing.pem"), 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", fx_at("missing.pem"), 1);
+	cfg.otlp_endpoint = "https://c:4318/v1/traces";
+	cfg.otlp_ca = fx_at("ca.pem");
+	cr_assert(create(log, sizeof(log)), "%s", log);
+	CHECK_LOG(log, "(--otlp-ca)");
+}
+
+Test(exporter_select, tls_traces_variable_first, .init = tls_setup, .fini = fx_root_remove)
+{
+	char log[4096];
+	setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", fx_at("missing.pem"), 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", fx_at("client.pem"), 1);
+	cfg.otlp_endpoint = "https://c:4317";
+	cr_assert(create(log, sizeof(log)), "%s", log);
+	CHECK_LOG(log, "client certificate");
+	CHECK_LOG(log, "(OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE)");
+}
+
+/* Each bad file, where it came from, and the error that must name both. */
+struct bad_file {
+	const char *var;  /* NULL: the flag */
+	const char *file; /* under fx_root */
+	const char *error;
+};
+
+static void assert_refused(const struct bad_file *b, const char *endpoint, const char *who)
+{
+	char log[4096], want[512];
+	cfg.otlp_endpoint = endpoint;
+	if (b->var)
+		setenv(b->var, fx_at(b->file), 1);
+	else
+		cfg.otlp_ca = fx_at(b->file);
+	cr_assert_not(create(log, sizeof(log)), "%s: created", b->file);
+	snprintf(want, sizeof(want), "%s: %s %s (%s)", who, b->error, fx_at(b->file),
+		 b->var ? b->var : "--otlp-ca");
+	CHECK_LOG(log, want);
+}
+
+Test(exporter_select, tls_unreadable_files, .init = tls_setup, .fini = fx_root_remove)
+{
+	static const struct bad_file bad[] = {
+		{ NULL, "missing.pem", "cannot read the CA certificate file" },
+		{ "OTEL_EXPORTER_OTLP_CERTIFICATE", "dir", "cannot read the CA certificate file" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "empty.pem", "the CA certificate file" },
+		{ NULL, "der.crt", "the CA certificate file" },
+		{ "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "missing.pem",
+		  "cannot read the client certificate file" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *ep = i % 2 ? "https://c:4318/v1/traces" : "https://c:4317";
+		setup();
+		assert_refused(&bad[i], ep, i % 2 ? "otlp-http" : "otlp-grpc");
+	}
+}
+
+Test(exporter_select, tls_key_without_certificate, .init = tls_setup, .fini = fx_root_remove)
+{
+	char log[4096];
+	cfg.otlp_endpoint = "https://c:4317";
+	setenv("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", fx_at("client.key"), 1);
+	cr_assert_not(create(log, sizeof(log)));
+	CHECK_LOG(log, "(OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY) needs a client certificate");
+}
+
+Test(exporter_select, tls_files_of_a_plain_text_endpoint, .init = tls_setup,
+     .fini = fx_root_remove)
+{
+	char log[4096];
+	cfg.otlp_endpoint = "http://c:4318/v1/traces";
+	setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", fx_at("ca.pem"), 1);
+	cr_assert(create(log, sizeof(log)), "%s", log);
+	CHECK_LOG(log, "otlp-http: http://c:4318/v1/traces does not use TLS: ignoring the CA "
+		       "certificate");
 }
