@@ -44,8 +44,13 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/%.bpf.o)
 SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/%.skel.h)
 
-PROTOS := $(shell find exporters/proto -name '*.proto' | sort)
-PROTO_C := $(PROTOS:exporters/proto/%.proto=$(GEN)/proto/%.pb-c.c)
+# Two proto trees, generated side by side into $(GEN)/proto: the OTLP
+# messages the exporters send, and proto/ (ttrpc, google.rpc) for decoders.
+EXPORTER_PROTOS := $(shell find exporters/proto -name '*.proto' | sort)
+OWN_PROTOS := $(shell find proto -name '*.proto' | sort)
+PROTOS := $(EXPORTER_PROTOS) $(OWN_PROTOS)
+PROTO_C := $(EXPORTER_PROTOS:exporters/proto/%.proto=$(GEN)/proto/%.pb-c.c) \
+	$(OWN_PROTOS:proto/%.proto=$(GEN)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
 
 LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c)) $(wildcard exporters/*.c)
@@ -90,9 +95,13 @@ $(OBJ)/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CFLAGS_GEN) -O2 -g $(INCLUDES) -w -c -o $@ $<
 
-$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: exporters/proto/%.proto $(PROTOS)
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: exporters/proto/%.proto $(EXPORTER_PROTOS)
 	@mkdir -p $(GEN)/proto
 	$(PROTOC_C) --c_out=$(GEN)/proto -Iexporters/proto $<
+
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto $(OWN_PROTOS)
+	@mkdir -p $(GEN)/proto
+	$(PROTOC_C) --c_out=$(GEN)/proto -Iproto $<
 
 # BPF: CO-RE objects against the checked-in vmlinux.h, then skeletons.
 # BPF_PROG/BPF_KPROBE expand to parameters a program need not use.
