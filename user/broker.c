@@ -56,6 +56,7 @@ enum msg_type {
 struct msg {
 	uint32_t type;
 	uint32_t vsock;
+	uint32_t port;
 	uint64_t key;
 	char text[KT_PATH_MAX + 256]; /* label, sandbox id or error */
 	uint64_t counters[KT_CNT__MAX];
@@ -190,11 +191,12 @@ static void unlink_ours(const struct bound *b)
 		unlink(b->path);
 }
 
-static int bind_and_send(struct child *c, const char *path, bool vsock, char *err, size_t errlen)
+static int bind_and_send(struct child *c, const char *path, bool vsock, unsigned port, char *err,
+			 size_t errlen)
 {
 	if (!vsock && bound_find(c, path))
 		return 0;
-	int fd = vsock ? kt_listen_vsock(c->cfg->vsock_cid, c->cfg->port, err, errlen)
+	int fd = vsock ? kt_listen_vsock(c->cfg->vsock_cid, port, err, errlen)
 		       : kt_listen_unix(path, err, errlen);
 	if (fd < 0)
 		return -1;
@@ -219,6 +221,7 @@ static int bind_and_send(struct child *c, const char *path, bool vsock, char *er
 	c->m.type = M_LISTEN;
 	c->m.key = b->key;
 	c->m.vsock = vsock;
+	c->m.port = port;
 	snprintf(c->m.text, sizeof(c->m.text), "%s", path);
 	if (send_msg(c->sock, &c->m, fd))
 		c->quit = true;
@@ -269,7 +272,7 @@ static void on_discovery(const struct kt_disc_event *e, void *ctx)
 		say(c, M_GONE, 0, e->meta.id, -1);
 		break;
 	case KT_DISC_LISTEN:
-		if (c->cfg->sink && bind_and_send(c, e->path, false, err, sizeof(err)))
+		if (c->cfg->sink && bind_and_send(c, e->path, false, e->port, err, sizeof(err)))
 			kt_warn("sandbox %s: %s", e->meta.id, err);
 		break;
 	case KT_DISC_UNLISTEN:
@@ -336,18 +339,22 @@ static int child_setup(struct child *c)
 					 KT_PATH_MAX - 1);
 				goto fatal;
 			}
-			if (bind_and_send(c, path, false, err, sizeof(err)))
+			if (bind_and_send(c, path, false, cfg->port, err, sizeof(err)))
 				goto fatal;
 		}
-		if (cfg->vsock) {
+		unsigned ports[2] = { cfg->port, cfg->jaeger_port };
+		for (int i = 0; cfg->vsock && i < 2; i++) {
 			char label[64];
+			if (!ports[i])
+				continue;
 			if (cfg->vsock_cid == VMADDR_CID_ANY)
-				snprintf(label, sizeof(label), "vsock port %u", cfg->port);
+				snprintf(label, sizeof(label), "vsock port %u", ports[i]);
 			else
 				snprintf(label, sizeof(label), "vsock cid %u port %u", cfg->vsock_cid,
-					 cfg->port);
-			if (bind_and_send(c, label, true, err, sizeof(err))) {
-				if (cfg->vsock_required)
+					 ports[i]);
+			if (bind_and_send(c, label, true, ports[i], err, sizeof(err))) {
+				/* --vsock-cid makes the agent's port a must, not the legacy one */
+				if (cfg->vsock_required && i == 0)
 					goto fatal;
 				kt_log(errno == EADDRINUSE ? KT_LOG_WARN : KT_LOG_INFO,
 				       "sink: %s: not listening on %s%s", err, label,
@@ -435,7 +442,7 @@ static int deliver(struct kt_broker *b, int fd)
 	case M_LISTEN:
 		if (fd < 0)
 			return 0;
-		b->ops->listen(b->ctx, m->key, fd, m->text, m->vsock);
+		b->ops->listen(b->ctx, m->key, fd, m->text, m->vsock, m->port);
 		return 0;
 	case M_UNLISTEN:
 		b->ops->unlisten(b->ctx, m->key);

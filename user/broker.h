@@ -41,6 +41,7 @@ struct kt_broker_cfg {
 	const char *const *socket_paths;
 	size_t n_paths;
 	unsigned port;
+	unsigned jaeger_port; /* also AF_VSOCK on this port in sink mode (0: no) */
 	bool sink;           /* bind listeners (sink mode), for discovered sandboxes too */
 	bool vsock;          /* also AF_VSOCK (vsock_cid, port) in sink mode */
 	unsigned vsock_cid;
@@ -54,7 +55,7 @@ struct kt_broker_cfg {
 /* What the broker tells the daemon; called from kt_broker_dispatch(). */
 struct kt_broker_ops {
 	/* A listening socket to serve (fd is the daemon's to close). */
-	void (*listen)(void *ctx, uint64_t key, int fd, const char *label, bool vsock);
+	void (*listen)(void *ctx, uint64_t key, int fd, const char *label, bool vsock, unsigned port);
 	void (*unlisten)(void *ctx, uint64_t key);
 	void (*sandbox)(void *ctx, const struct kt_sandbox_meta *m);
 	void (*sandbox_gone)(void *ctx, const char *id);

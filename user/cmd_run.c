@@ -92,14 +92,15 @@ static void update_kernel_counters(struct daemon *d)
 
 /* ------------------------------------------------------------ broker reports */
 
-static void on_listen(void *ctx, uint64_t key, int fd, const char *label, bool vsock)
+static void on_listen(void *ctx, uint64_t key, int fd, const char *label, bool vsock,
+		      unsigned port)
 {
 	struct daemon *d = ctx;
 	if (!d->sink) {
 		close(fd);
 		return;
 	}
-	kt_sink_add_listener(d->sink, fd, key, label, vsock);
+	kt_sink_add_listener(d->sink, fd, key, label, vsock, port);
 }
 
 static void on_unlisten(void *ctx, uint64_t key)
@@ -246,7 +247,7 @@ static int setup_tick(struct daemon *d)
 static int setup_bpf(struct daemon *d)
 {
 	const struct kt_config *cfg = d->cfg;
-	unsigned ports[1] = { cfg->vsock_port };
+	unsigned ports[2] = { cfg->vsock_port, cfg->jaeger_port };
 	/*
 	 * Listeners named <uds>_<port> (every --socket-path, every Kata
 	 * sandbox) match the port suffix; --capture-path adds prefixes for
@@ -255,7 +256,7 @@ static int setup_bpf(struct daemon *d)
 	struct kt_capture_cfg cc = {
 		.attach = cfg->attach,
 		.ports = ports,
-		.n_ports = 1,
+		.n_ports = cfg->jaeger_port && cfg->jaeger_port != cfg->vsock_port ? 2 : 1,
 		.prefixes = cfg->capture_paths,
 		.n_prefixes = cfg->n_capture_paths,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
@@ -292,6 +293,7 @@ static int start_broker(struct daemon *d)
 		.socket_paths = cfg->socket_paths,
 		.n_paths = cfg->n_socket_paths,
 		.port = cfg->vsock_port,
+		.jaeger_port = cfg->jaeger_port != cfg->vsock_port ? cfg->jaeger_port : 0,
 		.sink = cfg->mode == KT_MODE_SINK,
 		.vsock = true,
 		.vsock_cid = cfg->vsock_cid,
@@ -364,6 +366,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.max_frame = cfg->max_frame;
 	pc.run_root = cfg->run_root;
 	pc.registry = d.registry;
+	pc.jaeger_port = cfg->jaeger_port != cfg->vsock_port ? cfg->jaeger_port : 0;
 	pc.owner_lookup = owner_via_broker;
 	pc.owner_ctx = &d;
 	d.pipeline = d.registry ? kt_pipeline_new(&pc, to_queue, &d) : NULL;
@@ -373,7 +376,6 @@ int kt_cmd_run(const struct kt_config *cfg)
 	}
 	if (cfg->mode == KT_MODE_SINK) {
 		struct kt_sink_cfg sc = {
-			.port = cfg->vsock_port,
 			.feed = cfg->capture == KT_CAPTURE_SOCKET,
 		};
 		d.sink = kt_sink_new(&sc, d.epfd, d.pipeline);

@@ -47,6 +47,7 @@ enum {
 	OPT_SANDBOX_PATH,
 	OPT_BUNDLE_PATH,
 	OPT_DUMP_ONLY,
+	OPT_JAEGER_PORT,
 };
 
 static const struct option run_opts[] = {
@@ -81,6 +82,7 @@ static const struct option run_opts[] = {
 	{ "sandbox-path", required_argument, NULL, OPT_SANDBOX_PATH },
 	{ "bundle-path", required_argument, NULL, OPT_BUNDLE_PATH },
 	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
+	{ "jaeger-port", required_argument, NULL, OPT_JAEGER_PORT },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -170,6 +172,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --vsock-port N           agent trace port (default 10240): captures vsock host\n"
 		      "                           port N and *_N unix sockets\n"
 		      "  --vsock-cid CID|any      sink: vsock address to listen on (default any)\n"
+		      "  --jaeger-port N          Kata 1.x agents: Jaeger thrift spans on vsock port N\n"
+		      "                           and *_N sockets (default 6831; 0: off)\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -278,6 +282,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->capture = KT_CAPTURE_BPF;
 	c->attach = KT_ATTACH_AUTO;
 	c->vsock_port = 10240;
+	c->jaeger_port = 6831;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -539,6 +544,10 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		}
 		case OPT_DUMP_ONLY:
 			c->dump_only = true;
+			break;
+		case OPT_JAEGER_PORT:
+			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,
+							       0xfffffffeu);
 			break;
 		case ':':
 			usage_error(cmd, "%s needs a value", argv[optind - 1]);

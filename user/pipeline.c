@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode_jaeger.h"
 #include "framer.h"
 #include "log.h"
 #include "sandbox_path.h"
@@ -38,7 +39,9 @@ struct kt_conn {
 	uint64_t reg_version;     /* registry version when origin was last checked */
 	uint64_t reg_gen;         /* generation of the registry entry origin used */
 	struct kt_reasm reasm;
-	struct kt_framer framer;
+	enum { PROTO_UNDECIDED, PROTO_AGENT, PROTO_JAEGER } proto;
+	struct kt_framer framer;          /* PROTO_AGENT: the agent's framing */
+	struct kt_jaeger_stream *jaeger;  /* PROTO_JAEGER: Kata 1.x emitBatch stream */
 	uint64_t fed;     /* bytes fed directly */
 	bool direct;      /* fed by kt_pipeline_feed: its owner closes it */
 	uint64_t last_ns; /* last record (CLOCK_MONOTONIC) */
@@ -329,11 +332,109 @@ static const struct kt_framer_ops framer_ops = {
 	.validate = on_validate,
 };
 
+/* ------------------------------------------------------------ Kata 1.x (Jaeger) */
+
+static void on_jaeger_batch(void *ctx, const struct kt_jaeger_batch *b, struct kt_arena *a)
+{
+	struct kt_conn *c = ctx;
+
+	KT_STAT_INC(frames);
+	c->frames++;
+	if (!b->n_spans)
+		return;
+	struct kt_shared_arena *sa = kt_shared_arena_adopt(a);
+	if (!sa) {
+		KT_STAT_ADD(spans_dropped, b->n_spans);
+		return;
+	}
+	if (c->origin && origin_stale(c)) {
+		kt_origin_put(c->origin);
+		c->origin = NULL;
+	}
+	struct kt_origin *o = conn_origin(c);
+	for (size_t i = 0; i < b->n_spans; i++) {
+		struct kt_span_record *r = kt_span_record_new_shared(sa, &b->spans[i]);
+		if (!r) {
+			KT_STAT_INC(spans_dropped);
+			continue;
+		}
+		KT_STAT_INC(spans_decoded);
+		r->origin = kt_origin_get(o);
+		c->p->sink(c->p->sink_ctx, r);
+	}
+	kt_shared_arena_put(sa);
+}
+
+static void on_jaeger_error(void *ctx, const char *msg)
+{
+	struct kt_conn *c = ctx;
+	KT_STAT_INC(decode_errors);
+	conn_log(c, KT_LOG_WARN, "jaeger: %s", msg);
+}
+
+static const struct kt_jaeger_stream_ops jaeger_ops = {
+	.batch = on_jaeger_batch,
+	.error = on_jaeger_error,
+};
+
+/* ------------------------------------------------------------ protocol per port */
+
+static bool path_has_port(const char *path, unsigned port)
+{
+	char suffix[16];
+	int n = snprintf(suffix, sizeof(suffix), "_%u", port);
+	size_t len = strlen(path);
+	return port && n > 0 && len >= (size_t)n && strcmp(path + len - (size_t)n, suffix) == 0;
+}
+
+/* Decided at the first bytes, when the path (unix) or host port (vsock) is known. */
+static void decide_proto(struct kt_conn *c)
+{
+	unsigned jp = c->p->cfg.jaeger_port;
+	bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK ? jp && c->vsock_port == jp
+							    : path_has_port(c->path, jp);
+	c->proto = PROTO_AGENT;
+	if (jaeger) {
+		c->jaeger = calloc(1, sizeof(*c->jaeger));
+		if (c->jaeger) {
+			kt_jaeger_stream_init(c->jaeger, NULL, &jaeger_ops, c);
+			c->proto = PROTO_JAEGER;
+			c->transport = c->id.transport == KT_TRANSPORT_VSOCK ? "vsock" : "hybrid-vsock";
+		}
+	}
+}
+
+static void stream_push(struct kt_conn *c, const uint8_t *p, size_t n)
+{
+	if (c->proto == PROTO_UNDECIDED)
+		decide_proto(c);
+	if (c->proto == PROTO_JAEGER)
+		kt_jaeger_stream_push(c->jaeger, p, n);
+	else
+		kt_framer_push(&c->framer, p, n);
+}
+
+static void stream_gap(struct kt_conn *c)
+{
+	if (c->proto == PROTO_JAEGER)
+		kt_jaeger_stream_gap(c->jaeger);
+	else
+		kt_framer_gap(&c->framer);
+}
+
+/* End of stream: the bytes of a partial frame or message left over. */
+static uint64_t stream_finish(struct kt_conn *c)
+{
+	if (c->proto == PROTO_JAEGER)
+		return kt_jaeger_stream_finish(c->jaeger);
+	return kt_framer_finish(&c->framer);
+}
+
 static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
 	struct kt_conn *c = ctx;
 	(void)off;
-	kt_framer_push(&c->framer, p, n);
+	stream_push(c, p, n);
 }
 
 static void on_gap(void *ctx, uint64_t off, uint64_t len)
@@ -344,7 +445,7 @@ static void on_gap(void *ctx, uint64_t off, uint64_t len)
 	KT_STAT_ADD(gap_bytes, len);
 	conn_log(c, KT_LOG_WARN, "%" PRIu64 " bytes at stream offset %" PRIu64
 		 " were not captured: dropping the frame they belong to", len, off);
-	kt_framer_gap(&c->framer);
+	stream_gap(c);
 }
 
 static const struct kt_reasm_ops reasm_ops = { .data = on_data, .gap = on_gap };
@@ -389,7 +490,7 @@ static struct kt_conn *conn_find(struct kt_pipeline *p, const struct kt_conn_id 
 static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 {
 	kt_reasm_finish(&c->reasm);
-	uint64_t partial = kt_framer_finish(&c->framer);
+	uint64_t partial = stream_finish(c);
 	if (partial) {
 		KT_STAT_INC(frames_truncated);
 		conn_log(c, KT_LOG_INFO, "stream ended inside a frame (%" PRIu64
@@ -406,6 +507,10 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 	p->n_conns--;
 	kt_reasm_free(&c->reasm);
 	kt_framer_free(&c->framer);
+	if (c->jaeger) {
+		kt_jaeger_stream_free(c->jaeger);
+		free(c->jaeger);
+	}
 	kt_origin_put(c->origin);
 	free(c);
 }
@@ -572,7 +677,7 @@ void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *d
 	lru_touch(p, c);
 	KT_STAT_ADD(bytes_captured, n);
 	c->fed += n;
-	kt_framer_push(&c->framer, data, n);
+	stream_push(c, data, n);
 }
 
 void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c)

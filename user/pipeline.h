@@ -28,6 +28,11 @@ struct kt_pipeline_cfg {
 	uint64_t idle_timeout_ns; /* a connection silent this long is finished (0: never) */
 	const char *run_root;     /* prefix of Kata's runtime paths ("" = /) */
 	const char *proc_root;    /* where /proc is ("/proc") */
+	/*
+	 * Connections to this port (vsock host port, unix listener *_<port>)
+	 * carry Kata 1.x Jaeger emitBatch messages, not agent frames (0: none).
+	 */
+	unsigned jaeger_port;
 	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
 	const struct kt_sandbox_registry *registry;
 	/*
@@ -45,7 +50,7 @@ struct kt_pipeline_cfg {
 		.format = KT_FORMAT_AUTO, .max_frame = 16u << 20,                               \
 		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
 		.max_conns = 65536, .idle_timeout_ns = 600000000000ull, .run_root = "",         \
-		.proc_root = "/proc",                                                           \
+		.proc_root = "/proc", .jaeger_port = 6831,                                      \
 	}
 
 typedef void (*kt_span_sink_fn)(void *ctx, struct kt_span_record *r);

@@ -35,6 +35,7 @@ struct sink_listener {
 	uint64_t key;
 	int fd;
 	bool vsock;
+	unsigned port;
 	char label[KT_PATH_MAX]; /* unix path, or "vsock port N" */
 };
 
@@ -136,7 +137,7 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 		if (s->cfg.feed && l->vsock) {
 			struct kt_conn_info info = {
 				.id = { .a = (uint64_t)vm.svm_cid << 32 | vm.svm_port,
-					.b = s->cfg.port,
+					.b = l->port,
 					.transport = KT_TRANSPORT_VSOCK },
 				.transport = "vsock",
 			};
@@ -191,7 +192,8 @@ struct kt_sink *kt_sink_new(const struct kt_sink_cfg *cfg, int epfd, struct kt_p
 	return s;
 }
 
-int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *label, bool vsock)
+int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *label, bool vsock,
+			 unsigned port)
 {
 	struct sink_listener *l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -203,6 +205,7 @@ int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *la
 	l->key = key;
 	l->fd = fd;
 	l->vsock = vsock;
+	l->port = port;
 	snprintf(l->label, sizeof(l->label), "%s", label);
 	if (kt_poll_add(s->epfd, fd, &l->h)) {
 		kt_err("sink %s: cannot poll the listener", l->label);

@@ -18,8 +18,7 @@
 struct kt_pipeline;
 
 struct kt_sink_cfg {
-	unsigned port; /* host port of vsock connections (pipeline key) */
-	bool feed;     /* --capture socket */
+	bool feed; /* --capture socket */
 };
 
 struct kt_sink;
@@ -27,9 +26,11 @@ struct kt_sink;
 struct kt_sink *kt_sink_new(const struct kt_sink_cfg *cfg, int epfd, struct kt_pipeline *p);
 /*
  * Serves the listening socket fd (taken over; closed on error). key names
- * it for kt_sink_remove_listener; label is its unix path or a vsock text.
+ * it for kt_sink_remove_listener; label is its unix path or a vsock text;
+ * port is the vsock port it listens on.
  */
-int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *label, bool vsock);
+int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *label, bool vsock,
+			 unsigned port);
 /*
  * Stops accepting on the listener (what is queued is accepted first);
  * connections it accepted drain until their peer ends them.

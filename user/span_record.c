@@ -79,11 +79,44 @@ struct kt_span_record *kt_span_record_new(size_t arena_limit)
 	return r;
 }
 
+struct kt_shared_arena *kt_shared_arena_adopt(struct kt_arena *a)
+{
+	struct kt_shared_arena *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->arena = *a;
+	kt_arena_init(a, a->limit);
+	return s;
+}
+
+void kt_shared_arena_put(struct kt_shared_arena *s)
+{
+	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		kt_arena_free(&s->arena);
+		free(s);
+	}
+}
+
+struct kt_span_record *kt_span_record_new_shared(struct kt_shared_arena *s,
+						 const struct kt_span *span)
+{
+	struct kt_span_record *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	kt_arena_init(&r->arena, 0);
+	__atomic_fetch_add(&s->refs, 1, __ATOMIC_RELAXED);
+	r->shared = s;
+	r->span = *span;
+	return r;
+}
+
 void kt_span_record_free(struct kt_span_record *r)
 {
 	if (!r)
 		return;
 	kt_arena_free(&r->arena);
+	kt_shared_arena_put(r->shared);
 	kt_origin_put(r->origin);
 	free(r);
 }

@@ -24,9 +24,19 @@ struct kt_origin {
 	const char *label;      /* short text for logs: "unix:/run/..._10240 #ino" */
 };
 
+/*
+ * One arena several records share: the spans of one decoded batch (Kata
+ * 1.x Jaeger) are exported, and freed, one by one.
+ */
+struct kt_shared_arena {
+	int refs; /* atomic */
+	struct kt_arena arena;
+};
+
 struct kt_span_record {
 	struct kt_span_record *next;
-	struct kt_arena arena; /* owns everything span points to */
+	struct kt_arena arena; /* owns everything span points to (unless shared) */
+	struct kt_shared_arena *shared; /* else: span lives here; one reference held */
 	struct kt_span span;
 	struct kt_origin *origin; /* one reference held; may be NULL */
 };
@@ -39,7 +49,16 @@ void kt_origin_put(struct kt_origin *o);
 
 /* Allocates an empty record whose arena is limited to arena_limit bytes. */
 struct kt_span_record *kt_span_record_new(size_t arena_limit);
-/* Frees the record, its arena and its origin reference. */
+/*
+ * Takes a's memory over (a is left empty and reusable); refs starts at 1.
+ * NULL on ENOMEM (a untouched).
+ */
+struct kt_shared_arena *kt_shared_arena_adopt(struct kt_arena *a);
+void kt_shared_arena_put(struct kt_shared_arena *s);
+/* A record for span, which lives in s (one more reference taken). */
+struct kt_span_record *kt_span_record_new_shared(struct kt_shared_arena *s,
+						 const struct kt_span *span);
+/* Frees the record, its arena (or shared reference) and its origin reference. */
 void kt_span_record_free(struct kt_span_record *r);
 void kt_span_record_free_list(struct kt_span_record *head);
 
