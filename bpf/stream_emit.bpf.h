@@ -54,6 +54,8 @@ static __always_inline void count(__u32 idx, __u64 n)
 struct kt_stream_state {
 	__u64 offset[2];
 	__u32 lost[2]; /* a record of this direction was lost: flag the next one */
+	__u32 closed;  /* bit per direction whose end of stream was reported */
+	__u32 _pad;
 };
 
 /* Where the bytes of one send live. */

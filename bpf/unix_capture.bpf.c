@@ -317,8 +317,18 @@ static __always_inline void capture_recv_end(struct sock *sk)
 		if (!st)
 			return;
 		__u8 dir = (v->dir ^ 1) & 1; /* the direction sk reads */
+		if (st->closed & (1u << dir))
+			return;
 		emit_close(&conn, dir, st->offset[dir]);
-		bpf_map_delete_elem(&streams, &conn);
+		st->closed |= 1u << dir;
+		/*
+		 * Forget the connection once nothing more can come: both ends
+		 * closed, or the other direction never carried a byte (agent
+		 * traces). A two-way stream (ttrpc) whose client half-closed
+		 * keeps its offsets for the answers still to come.
+		 */
+		if (st->closed == 3 || st->offset[dir ^ 1] == 0)
+			bpf_map_delete_elem(&streams, &conn);
 	}
 }
 

@@ -294,6 +294,13 @@ static int build_unix_match(const struct kt_capture_cfg *cfg, struct kt_unix_mat
 		m->suffix[i].len = (unsigned)n;
 	}
 	m->n_suffix = cfg->n_ports;
+	for (size_t i = 0; i < cfg->n_suffixes; i++) {
+		size_t n = strlen(cfg->suffixes[i]);
+		if (m->n_suffix >= KT_MAX_SUFFIXES || n == 0 || n > sizeof(m->suffix[0].s))
+			return -1;
+		memcpy(m->suffix[m->n_suffix].s, cfg->suffixes[i], n);
+		m->suffix[m->n_suffix++].len = (unsigned)n;
+	}
 	for (size_t i = 0; i < cfg->n_prefixes; i++) {
 		size_t n = strlen(cfg->prefixes[i]);
 		if (n == 0 || n > sizeof(m->prefix[i].s))

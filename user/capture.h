@@ -25,6 +25,8 @@ struct kt_capture_cfg {
 	size_t n_ports;
 	const char *const *prefixes; /* unix: also listeners starting with these */
 	size_t n_prefixes;
+	const char *const *suffixes; /* unix: also listeners ending with these */
+	size_t n_suffixes;
 	uint32_t ringbuf_bytes; /* power of two */
 	bool vsock;             /* capture standard vsock too */
 };

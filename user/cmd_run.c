@@ -37,6 +37,9 @@
 #include "capture.h"
 
 #define TICK_MS 100
+/* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
+static const char *const ttrpc_sockets[] = { "/clh.sock", "/kata.hvsock", "/ch-vm.sock" };
+#define N_TTRPC_SOCKETS (sizeof(ttrpc_sockets) / sizeof(ttrpc_sockets[0]))
 /* A sandbox that went away still names the spans that arrive after it. */
 #define KT_SANDBOX_LINGER_NS (120ull * 1000000000ull)
 
@@ -259,6 +262,8 @@ static int setup_bpf(struct daemon *d)
 		.n_ports = cfg->jaeger_port && cfg->jaeger_port != cfg->vsock_port ? 2 : 1,
 		.prefixes = cfg->capture_paths,
 		.n_prefixes = cfg->n_capture_paths,
+		.suffixes = ttrpc_sockets,
+		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
 		.vsock = true,
 	};
@@ -366,6 +371,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.max_frame = cfg->max_frame;
 	pc.run_root = cfg->run_root;
 	pc.registry = d.registry;
+	pc.ttrpc_sockets = ttrpc_sockets;
+	pc.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0;
 	pc.jaeger_port = cfg->jaeger_port != cfg->vsock_port ? cfg->jaeger_port : 0;
 	pc.owner_lookup = owner_via_broker;
 	pc.owner_ctx = &d;

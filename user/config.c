@@ -48,6 +48,7 @@ enum {
 	OPT_BUNDLE_PATH,
 	OPT_DUMP_ONLY,
 	OPT_JAEGER_PORT,
+	OPT_NO_TTRPC,
 };
 
 static const struct option run_opts[] = {
@@ -83,6 +84,7 @@ static const struct option run_opts[] = {
 	{ "bundle-path", required_argument, NULL, OPT_BUNDLE_PATH },
 	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
 	{ "jaeger-port", required_argument, NULL, OPT_JAEGER_PORT },
+	{ "no-ttrpc", no_argument, NULL, OPT_NO_TTRPC },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -174,6 +176,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --vsock-cid CID|any      sink: vsock address to listen on (default any)\n"
 		      "  --jaeger-port N          Kata 1.x agents: Jaeger thrift spans on vsock port N\n"
 		      "                           and *_N sockets (default 6831; 0: off)\n"
+		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
+		      "                           the agent through the hypervisors' sockets\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -283,6 +287,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->attach = KT_ATTACH_AUTO;
 	c->vsock_port = 10240;
 	c->jaeger_port = 6831;
+	c->ttrpc = true;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -544,6 +549,9 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		}
 		case OPT_DUMP_ONLY:
 			c->dump_only = true;
+			break;
+		case OPT_NO_TTRPC:
+			c->ttrpc = false;
 			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "decode_jaeger.h"
+#include "ttrpc_rpc.h"
+#include "ttrpc_span.h"
 #include "framer.h"
 #include "log.h"
 #include "sandbox_path.h"
@@ -39,7 +42,13 @@ struct kt_conn {
 	uint64_t reg_version;     /* registry version when origin was last checked */
 	uint64_t reg_gen;         /* generation of the registry entry origin used */
 	struct kt_reasm reasm;
-	enum { PROTO_UNDECIDED, PROTO_AGENT, PROTO_JAEGER } proto;
+	enum { PROTO_UNDECIDED, PROTO_AGENT, PROTO_JAEGER, PROTO_TTRPC } proto;
+	struct kt_ttrpc_conn *ttrpc;      /* PROTO_TTRPC: both directions */
+	struct kt_reasm back;             /* PROTO_TTRPC: the server-to-client bytes */
+	bool have_back;
+	bool closed_fwd, closed_back;     /* PROTO_TTRPC: each end's close seen */
+	bool server_writer;               /* PROTO_TTRPC: pid/comm are the answering end's */
+	uint64_t cur_ts;                  /* capture time of the record being fed */
 	struct kt_framer framer;          /* PROTO_AGENT: the agent's framing */
 	struct kt_jaeger_stream *jaeger;  /* PROTO_JAEGER: Kata 1.x emitBatch stream */
 	uint64_t fed;     /* bytes fed directly */
@@ -51,6 +60,7 @@ struct kt_conn {
 
 struct kt_pipeline {
 	struct kt_pipeline_cfg cfg;
+	int64_t realtime_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	kt_span_sink_fn sink;
 	void *sink_ctx;
 	struct kt_conn *buckets[HASH_BUCKETS];
@@ -377,6 +387,103 @@ static const struct kt_jaeger_stream_ops jaeger_ops = {
 	.error = on_jaeger_error,
 };
 
+/* ------------------------------------------------------------ ttrpc (runtime -> agent) */
+
+static struct kt_ttrpc_time ttrpc_now(const struct kt_conn *c)
+{
+	return (struct kt_ttrpc_time){ .mono_ns = c->cur_ts ? c->cur_ts : kt_mono_ns(),
+				       .realtime_off_ns = c->p->realtime_off };
+}
+
+static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
+{
+	struct kt_conn *c = ctx;
+	struct kt_ttrpc_span_opts o = { 0 };
+	if (c->have_sandbox)
+		kt_ttrpc_sandbox_ids(c->sandbox.id, strlen(c->sandbox.id), &o.sandbox_trace_id,
+				     &o.sandbox_parent_span_id);
+	struct kt_span_record *r = kt_span_record_new(1u << 20);
+	if (!r) {
+		KT_STAT_INC(spans_dropped);
+		return;
+	}
+	enum kt_ttrpc_span_result res = kt_ttrpc_span_build(call, &o, &r->arena, &r->span);
+	/* The Go runtime's service: its own ttrpc.<Method> spans would carry it. */
+	struct kt_kv *kv = res == KT_TTRPC_SPAN_BUILT ? kt_arena_calloc(&r->arena, 1, sizeof(*kv)) : NULL;
+	if (!kv) {
+		if (res != KT_TTRPC_SPAN_SKIPPED)
+			KT_STAT_INC(spans_dropped);
+		kt_span_record_free(r);
+		return;
+	}
+	kv->key = (struct kt_str){ "service.name", 12 };
+	kv->value.type = KT_VAL_STRING;
+	kv->value.s = (struct kt_str){ "kata", 4 };
+	r->span.resource_present = true;
+	r->span.resource = (struct kt_kvlist){ 1, kv };
+	KT_STAT_INC(spans_decoded);
+	if (c->origin && origin_stale(c)) {
+		kt_origin_put(c->origin);
+		c->origin = NULL;
+	}
+	r->origin = kt_origin_get(conn_origin(c));
+	c->p->sink(c->p->sink_ctx, r);
+}
+
+static void on_ttrpc_error(void *ctx, const char *msg)
+{
+	struct kt_conn *c = ctx;
+	KT_STAT_INC(decode_errors);
+	conn_log(c, KT_LOG_WARN, "ttrpc: %s", msg);
+}
+
+static const struct kt_ttrpc_conn_ops ttrpc_ops = {
+	.call = on_ttrpc_call,
+	.error = on_ttrpc_error,
+};
+
+static void on_back_data(void *ctx, uint64_t off, const uint8_t *p, size_t n)
+{
+	struct kt_conn *c = ctx;
+	(void)off;
+	kt_ttrpc_conn_push(c->ttrpc, KT_TTRPC_TO_CLIENT, p, n, ttrpc_now(c));
+}
+
+static void on_back_gap(void *ctx, uint64_t off, uint64_t len)
+{
+	struct kt_conn *c = ctx;
+	(void)off;
+	KT_STAT_INC(gaps);
+	KT_STAT_ADD(gap_bytes, len);
+	kt_ttrpc_conn_gap(c->ttrpc, KT_TTRPC_TO_CLIENT);
+}
+
+static const struct kt_reasm_ops back_ops = { .data = on_back_data, .gap = on_back_gap };
+
+static bool path_ends_with(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+	return k && n >= k && strcmp(path + n - k, suffix) == 0;
+}
+
+static bool start_ttrpc(struct kt_conn *c)
+{
+	const struct kt_pipeline_cfg *cfg = &c->p->cfg;
+	bool match = false;
+	for (size_t i = 0; c->id.transport == KT_TRANSPORT_UNIX && i < cfg->n_ttrpc_sockets; i++)
+		match |= path_ends_with(c->path, cfg->ttrpc_sockets[i]);
+	if (!match)
+		return false;
+	struct kt_ttrpc_cfg tc = KT_TTRPC_CFG_DEFAULT;
+	c->ttrpc = kt_ttrpc_conn_new(&tc, c->label, &ttrpc_ops, c);
+	if (!c->ttrpc)
+		return false;
+	kt_reasm_init(&c->back, &cfg->reasm, &back_ops, c);
+	c->have_back = true;
+	c->proto = PROTO_TTRPC;
+	return true;
+}
+
 /* ------------------------------------------------------------ protocol per port */
 
 static bool path_has_port(const char *path, unsigned port)
@@ -390,6 +497,8 @@ static bool path_has_port(const char *path, unsigned port)
 /* Decided at the first bytes, when the path (unix) or host port (vsock) is known. */
 static void decide_proto(struct kt_conn *c)
 {
+	if (start_ttrpc(c))
+		return;
 	unsigned jp = c->p->cfg.jaeger_port;
 	bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK ? jp && c->vsock_port == jp
 							    : path_has_port(c->path, jp);
@@ -410,6 +519,8 @@ static void stream_push(struct kt_conn *c, const uint8_t *p, size_t n)
 		decide_proto(c);
 	if (c->proto == PROTO_JAEGER)
 		kt_jaeger_stream_push(c->jaeger, p, n);
+	else if (c->proto == PROTO_TTRPC)
+		kt_ttrpc_conn_push(c->ttrpc, KT_TTRPC_TO_SERVER, p, n, ttrpc_now(c));
 	else
 		kt_framer_push(&c->framer, p, n);
 }
@@ -418,6 +529,8 @@ static void stream_gap(struct kt_conn *c)
 {
 	if (c->proto == PROTO_JAEGER)
 		kt_jaeger_stream_gap(c->jaeger);
+	else if (c->proto == PROTO_TTRPC)
+		kt_ttrpc_conn_gap(c->ttrpc, KT_TTRPC_TO_SERVER);
 	else
 		kt_framer_gap(&c->framer);
 }
@@ -427,6 +540,11 @@ static uint64_t stream_finish(struct kt_conn *c)
 {
 	if (c->proto == PROTO_JAEGER)
 		return kt_jaeger_stream_finish(c->jaeger);
+	if (c->proto == PROTO_TTRPC) {
+		kt_reasm_finish(&c->back);
+		kt_ttrpc_conn_close(c->ttrpc, ttrpc_now(c));
+		return 0;
+	}
 	return kt_framer_finish(&c->framer);
 }
 
@@ -511,6 +629,9 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 		kt_jaeger_stream_free(c->jaeger);
 		free(c->jaeger);
 	}
+	if (c->have_back)
+		kt_reasm_free(&c->back);
+	kt_ttrpc_conn_free(c->ttrpc);
 	kt_origin_put(c->origin);
 	free(c);
 }
@@ -566,6 +687,10 @@ struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_s
 		p->cfg.proc_root = "/proc";
 	p->sink = sink;
 	p->sink_ctx = sink_ctx;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	p->realtime_off = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) -
+			  (int64_t)kt_mono_ns();
 	return p;
 }
 
@@ -584,6 +709,12 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 	case KT_REC_CONN: {
 		const struct kt_rec_conn *cr = rec;
 		if (size < sizeof(*cr))
+			return;
+		/*
+		 * The server end's first write (ttrpc answers) announces the same
+		 * connection again from the other side: nothing new.
+		 */
+		if (c && h->dir != KT_DIR_TO_SERVER)
 			return;
 		/* The kernel forgot this connection and saw it again: a new instance. */
 		if (c)
@@ -608,6 +739,29 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		}
 		/* fallthrough */
 	case KT_REC_GAP:
+		/* ttrpc: responses flow back from the hypervisor */
+		if (h->dir != KT_DIR_TO_SERVER && c && c->proto == PROTO_UNDECIDED && c->path[0])
+			decide_proto(c);
+		if (h->dir != KT_DIR_TO_SERVER && c && c->proto == PROTO_TTRPC) {
+			/* The hypervisor answers: it, not the client, names the origin. */
+			if (!c->server_writer && !(h->flags & KT_F_TASK_IS_READER)) {
+				c->pid = 0;
+				set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
+				copy_comm(c->thread, h->comm, sizeof(h->comm));
+				c->server_writer = true;
+			}
+			lru_touch(p, c);
+			c->last_ns = now_ns;
+			c->cur_ts = h->ts_ns;
+			if (h->type == KT_REC_DATA) {
+				KT_STAT_ADD(bytes_captured, h->len);
+				kt_reasm_data(&c->back, h->offset, (const uint8_t *)(h + 1), h->len,
+					      h->flags & KT_F_PRIOR_LOSS, now_ns);
+			} else {
+				kt_reasm_gap(&c->back, h->offset, h->len, now_ns);
+			}
+			return;
+		}
 		/* Agent spans flow towards the listener; the other way is not ours. */
 		if (h->dir != KT_DIR_TO_SERVER) {
 			if (h->type == KT_REC_DATA) {
@@ -628,9 +782,11 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 			 */
 			c->reasm.next = h->offset;
 		}
-		writer_from_record(c, h);
+		if (c->proto != PROTO_TTRPC) /* there the client writes; name the hypervisor */
+			writer_from_record(c, h);
 		lru_touch(p, c);
 		c->last_ns = now_ns;
+		c->cur_ts = h->ts_ns;
 		if (h->type == KT_REC_DATA) {
 			KT_STAT_ADD(bytes_captured, h->len);
 			kt_reasm_data(&c->reasm, h->offset, (const uint8_t *)(h + 1), h->len,
@@ -645,6 +801,16 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		}
 		return;
 	case KT_REC_CLOSE:
+		/* ttrpc: a client may half-close and still read its responses */
+		if (c && c->proto == PROTO_TTRPC) {
+			if (h->dir == KT_DIR_TO_SERVER)
+				c->closed_fwd = true;
+			else
+				c->closed_back = true;
+			if (c->closed_fwd && c->closed_back)
+				conn_finish(p, c);
+			return;
+		}
 		if (c && h->dir == KT_DIR_TO_SERVER)
 			conn_finish(p, c);
 		return;

@@ -33,6 +33,14 @@ struct kt_pipeline_cfg {
 	 * carry Kata 1.x Jaeger emitBatch messages, not agent frames (0: none).
 	 */
 	unsigned jaeger_port;
+	/*
+	 * Unix listeners whose path ends with one of these (a hypervisor's
+	 * hybrid-vsock socket, "/clh.sock") carry runtime->agent ttrpc after
+	 * a "CONNECT <port>" line: both directions are decoded into
+	 * ttrpc.<Method> CLIENT spans (user/ttrpc_span.h).
+	 */
+	const char *const *ttrpc_sockets;
+	size_t n_ttrpc_sockets;
 	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
 	const struct kt_sandbox_registry *registry;
 	/*
