@@ -265,6 +265,16 @@ static struct kt_origin *conn_origin(struct kt_conn *c)
 	return c->origin;
 }
 
+/* The connection's origin, rebuilt first if discovery learnt more since. */
+static struct kt_origin *current_origin(struct kt_conn *c)
+{
+	if (c->origin && origin_stale(c)) {
+		kt_origin_put(c->origin);
+		c->origin = NULL;
+	}
+	return conn_origin(c);
+}
+
 /* ------------------------------------------------------------ stream callbacks */
 
 static size_t arena_limit(size_t payload)
@@ -294,11 +304,7 @@ static void on_frame(void *ctx, const uint8_t *payload, size_t len)
 		return;
 	}
 	KT_STAT_INC(spans_decoded);
-	if (c->origin && origin_stale(c)) {
-		kt_origin_put(c->origin);
-		c->origin = NULL;
-	}
-	r->origin = kt_origin_get(conn_origin(c));
+	r->origin = kt_origin_get(current_origin(c));
 	c->p->sink(c->p->sink_ctx, r);
 }
 
@@ -357,11 +363,7 @@ static void on_jaeger_batch(void *ctx, const struct kt_jaeger_batch *b, struct k
 		KT_STAT_ADD(spans_dropped, b->n_spans);
 		return;
 	}
-	if (c->origin && origin_stale(c)) {
-		kt_origin_put(c->origin);
-		c->origin = NULL;
-	}
-	struct kt_origin *o = conn_origin(c);
+	struct kt_origin *o = current_origin(c);
 	for (size_t i = 0; i < b->n_spans; i++) {
 		struct kt_span_record *r = kt_span_record_new_shared(sa, &b->spans[i]);
 		if (!r) {
@@ -375,11 +377,16 @@ static void on_jaeger_batch(void *ctx, const struct kt_jaeger_batch *b, struct k
 	kt_shared_arena_put(sa);
 }
 
+/* A decoder's complaint about a connection's bytes: counted and logged. */
+static void stream_error(struct kt_conn *c, const char *decoder, const char *msg)
+{
+	KT_STAT_INC(decode_errors);
+	conn_log(c, KT_LOG_WARN, "%s: %s", decoder, msg);
+}
+
 static void on_jaeger_error(void *ctx, const char *msg)
 {
-	struct kt_conn *c = ctx;
-	KT_STAT_INC(decode_errors);
-	conn_log(c, KT_LOG_WARN, "jaeger: %s", msg);
+	stream_error(ctx, "jaeger", msg);
 }
 
 static const struct kt_jaeger_stream_ops jaeger_ops = {
@@ -422,19 +429,13 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 	r->span.resource_present = true;
 	r->span.resource = (struct kt_kvlist){ 1, kv };
 	KT_STAT_INC(spans_decoded);
-	if (c->origin && origin_stale(c)) {
-		kt_origin_put(c->origin);
-		c->origin = NULL;
-	}
-	r->origin = kt_origin_get(conn_origin(c));
+	r->origin = kt_origin_get(current_origin(c));
 	c->p->sink(c->p->sink_ctx, r);
 }
 
 static void on_ttrpc_error(void *ctx, const char *msg)
 {
-	struct kt_conn *c = ctx;
-	KT_STAT_INC(decode_errors);
-	conn_log(c, KT_LOG_WARN, "ttrpc: %s", msg);
+	stream_error(ctx, "ttrpc", msg);
 }
 
 static const struct kt_ttrpc_conn_ops ttrpc_ops = {
