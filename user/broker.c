@@ -55,8 +55,9 @@ enum msg_type {
 /* One fixed-size message per SOCK_SEQPACKET datagram; fds ride along. */
 struct msg {
 	uint32_t type;
-	uint32_t vsock;
-	uint32_t port;
+	uint32_t vsock; /* LISTEN: a vsock listener; OWNER: something was found */
+	uint32_t port;  /* LISTEN: its vsock port */
+	uint32_t cid;   /* WANT_OWNER: the guest CID asked about */
 	uint64_t key;
 	char text[KT_PATH_MAX + 256]; /* label, sandbox id or error */
 	uint64_t counters[KT_CNT__MAX];
@@ -305,7 +306,7 @@ static void answer(struct child *c)
 		} else if (in.type == M_WANT_OWNER) {
 			struct kt_vsock_owner o;
 			in.text[sizeof(in.text) - 1] = '\0';
-			bool found = kt_vsock_owner_lookup((uint32_t)in.vsock, in.text[0] ? in.text : NULL,
+			bool found = kt_vsock_owner_lookup(in.cid, in.text[0] ? in.text : NULL,
 							   c->cfg->run_root, "/proc", &o);
 			memset(&c->m, 0, sizeof(c->m));
 			c->m.type = M_OWNER;
@@ -408,7 +409,7 @@ static void child_loop(struct child *c)
 				if (c->disc)
 					kt_discovery_tick(c->disc, kt_mono_ns());
 				if (c->cfg->capture)
-					kt_capture_tick(c->cfg->capture);
+					kt_capture_tick(c->cfg->capture, kt_mono_ns());
 			}
 		}
 	}
@@ -593,17 +594,6 @@ static void stash(struct kt_broker *b, int fd)
 	b->n_stash++;
 }
 
-/* The resolved names may only be static strings (kt_vsock_owner.hypervisor). */
-static const char *known_hypervisor(const char *name)
-{
-	static const char *const names[] = { "qemu", "cloud-hypervisor", "firecracker",
-					     "dragonball", "stratovirt" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i]) == 0)
-			return names[i];
-	return NULL;
-}
-
 bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
 		     struct kt_vsock_owner *out)
 {
@@ -614,7 +604,7 @@ bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
 	memset(&b->m, 0, sizeof(b->m));
 	b->m.type = M_WANT_OWNER;
 	b->m.key = q;
-	b->m.vsock = cid;
+	b->m.cid = cid;
 	if (writer_comm)
 		snprintf(b->m.text, sizeof(b->m.text), "%s", writer_comm);
 	if (send_msg(b->sock, &b->m, -1))
@@ -645,7 +635,8 @@ bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
 		out->pid = m->hypervisor_pid;
 		memcpy(out->comm, b->m.text, sizeof(out->comm) - 1);
 		out->comm[sizeof(out->comm) - 1] = '\0';
-		out->hypervisor = known_hypervisor(m->hypervisor);
+		/* a static string, as kt_vsock_owner.hypervisor must be */
+		out->hypervisor = kt_meta_hypervisor_name(m->hypervisor);
 		if (kt_sandbox_id_valid(m->id, strlen(m->id)))
 			snprintf(out->sandbox, sizeof(out->sandbox), "%s", m->id);
 		return b->m.vsock != 0;
@@ -679,10 +670,6 @@ void kt_broker_stop(struct kt_broker *b)
 				break;
 			if (recv_msg(b->sock, &b->m, &fd, MSG_DONTWAIT) < 0)
 				break;
-			if (b->m.type == M_LISTEN && fd >= 0) {
-				close(fd);
-				continue;
-			}
 			if (b->m.type == M_COUNTERS)
 				deliver(b, fd);
 			else if (fd >= 0)

@@ -16,8 +16,8 @@
 #include "vsock_capture.h"
 #include "vsock_capture.skel.h"
 
-/* Every 50 ticks of the daemon (5 s): retry vsock capture if needed. */
-#define VSOCK_RETRY_TICKS 50
+/* How often to retry vsock capture while it is missing or only a fallback. */
+#define VSOCK_RETRY_NS (5ull * 1000000000ull)
 
 struct kt_capture;
 
@@ -47,7 +47,7 @@ struct kt_capture {
 	struct kt_unix_match unix_match;
 	int events_fd, counters_fd;
 	struct loaded unix_obj, vsock_obj;
-	unsigned ticks;
+	uint64_t last_try_ns;
 	bool transport_present; /* as of the last check */
 };
 
@@ -443,10 +443,12 @@ int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX])
 	return 0;
 }
 
-void kt_capture_tick(struct kt_capture *c)
+void kt_capture_tick(struct kt_capture *c, uint64_t now_ns)
 {
-	if (c->cfg.vsock && ++c->ticks % VSOCK_RETRY_TICKS == 0)
-		vsock_try(c, false);
+	if (!c->cfg.vsock || now_ns - c->last_try_ns < VSOCK_RETRY_NS)
+		return;
+	c->last_try_ns = now_ns;
+	vsock_try(c, false);
 }
 
 const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n)

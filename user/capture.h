@@ -38,8 +38,11 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg);
 int kt_capture_ringbuf_fd(const struct kt_capture *c);
 /* Sums the per-CPU kernel counters (enum kt_counter). */
 int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX]);
-/* Periodic: (re)attaches vsock capture when it becomes possible or better. */
-void kt_capture_tick(struct kt_capture *c);
+/*
+ * Periodic (now_ns: CLOCK_MONOTONIC): every few seconds, (re)attaches vsock
+ * capture when it becomes possible or better.
+ */
+void kt_capture_tick(struct kt_capture *c, uint64_t now_ns);
 /* "unix: tracepoint, vsock: fentry" */
 const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n);
 void kt_capture_stop(struct kt_capture *c);

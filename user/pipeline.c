@@ -490,9 +490,8 @@ static bool start_ttrpc(struct kt_conn *c)
 static bool path_has_port(const char *path, unsigned port)
 {
 	char suffix[16];
-	int n = snprintf(suffix, sizeof(suffix), "_%u", port);
-	size_t len = strlen(path);
-	return port && n > 0 && len >= (size_t)n && strcmp(path + len - (size_t)n, suffix) == 0;
+	snprintf(suffix, sizeof(suffix), "_%u", port);
+	return port && path_ends_with(path, suffix);
 }
 
 /* Decided at the first bytes, when the path (unix) or host port (vsock) is known. */
@@ -501,15 +500,16 @@ static void decide_proto(struct kt_conn *c)
 	if (start_ttrpc(c))
 		return;
 	unsigned jp = c->p->cfg.jaeger_port;
-	bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK ? jp && c->vsock_port == jp
-							    : path_has_port(c->path, jp);
+	/* by port for captured connections; a decoded file is an agent stream */
+	bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK  ? jp && c->vsock_port == jp
+		      : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, jp)
+							     : false;
 	c->proto = PROTO_AGENT;
 	if (jaeger) {
 		c->jaeger = calloc(1, sizeof(*c->jaeger));
 		if (c->jaeger) {
 			kt_jaeger_stream_init(c->jaeger, NULL, &jaeger_ops, c);
 			c->proto = PROTO_JAEGER;
-			c->transport = c->id.transport == KT_TRANSPORT_VSOCK ? "vsock" : "hybrid-vsock";
 		}
 	}
 }

@@ -39,6 +39,11 @@ check "the agent's own service.name is kept" \
 rc=$?
 check "wrong era forced: exit 1 with an error naming the file" \
 	[ $rc = 1 ] && grep -q 'otel017_json_links.json: not a bincode span payload' "$OUT/wrong.err"
+# A file is an agent stream whatever its name (capture picks Jaeger by a _6831 suffix).
+cp "$VEC/framed_stream_otel017_json.bin" "$OUT/capture_6831"
+check "a file named *_6831 still decodes as an agent stream" \
+	[ "$("$KT" decode "$OUT/capture_6831" | grep -o '"spanId"' | wc -l)" = \
+	  "$("$KT" decode "$VEC/framed_stream_otel017_json.bin" | grep -o '"spanId"' | wc -l)" ]
 "$KT" decode /nonexistent/file 2>"$OUT/missing.err" >/dev/null
 check "missing file: exit 2 naming it" [ $? = 2 ] && grep -q '/nonexistent/file' "$OUT/missing.err"
 "$KT" decode --format yaml x 2>"$OUT/usage.err" >/dev/null
