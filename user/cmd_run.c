@@ -33,6 +33,7 @@
 #include "pipeline.h"
 #include "poller.h"
 #include "sink.h"
+#include "trace_stitch.h"
 #include "stats.h"
 #include "capture.h"
 
@@ -53,6 +54,7 @@ struct daemon {
 	struct kt_sink *sink;
 	struct kt_broker *broker;
 	struct kt_sandbox_registry *registry;
+	struct kt_stitch *stitch;
 	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
 	int sig_fd, tick_fd;
 	bool stop;
@@ -66,6 +68,13 @@ static void to_queue(void *ctx, struct kt_span_record *r)
 		kt_export_queue_push(d->queue, r);
 	else
 		kt_span_record_free(r); /* start-up failed */
+}
+
+/* Every span passes the sandbox traces (trace_stitch.h) on its way to the queue. */
+static void to_stitch(void *ctx, struct kt_span_record *r)
+{
+	struct daemon *d = ctx;
+	kt_stitch_span(d->stitch, r, kt_mono_ns());
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -132,6 +141,7 @@ static void on_sandbox_gone(void *ctx, const char *id)
 	struct daemon *d = ctx;
 	kt_info("sandbox %s: gone", id);
 	kt_registry_gone(d->registry, id, kt_mono_ns());
+	kt_stitch_sandbox_end(d->stitch, id, kt_mono_ns());
 }
 
 static bool owner_via_broker(void *ctx, uint32_t cid, const char *writer_comm,
@@ -198,6 +208,7 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	broker_drain(d); /* what arrived during an owner lookup */
 	kt_pipeline_tick(d->pipeline, kt_mono_ns());
 	kt_registry_tick(d->registry, kt_mono_ns());
+	kt_stitch_tick(d->stitch, kt_mono_ns());
 	d->ticks++;
 	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
 	if (every && d->ticks % every == 0) {
@@ -366,6 +377,11 @@ int kt_cmd_run(const struct kt_config *cfg)
 	qc.resource.service_name = cfg->service_name;
 
 	d.registry = kt_registry_new(KT_SANDBOX_LINGER_NS);
+	struct kt_stitch_cfg tc = KT_STITCH_DEFAULTS;
+	tc.collate = cfg->collate;
+	tc.complete = cfg->complete_traces;
+	tc.grace_ns = cfg->complete_delay_ms * 1000000ull;
+	d.stitch = kt_stitch_new(&tc, to_queue, &d);
 	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
 	pc.format = cfg->format;
 	pc.max_frame = cfg->max_frame;
@@ -376,7 +392,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.jaeger_port = cfg->jaeger_port != cfg->vsock_port ? cfg->jaeger_port : 0;
 	pc.owner_lookup = owner_via_broker;
 	pc.owner_ctx = &d;
-	d.pipeline = d.registry ? kt_pipeline_new(&pc, to_queue, &d) : NULL;
+	pc.stitch = d.stitch;
+	d.pipeline = d.registry && d.stitch ? kt_pipeline_new(&pc, to_stitch, &d) : NULL;
 	if (!d.pipeline) {
 		e->destroy(e);
 		goto out;
@@ -433,7 +450,11 @@ out:
 	kt_broker_stop(d.broker);
 	if (d.pipeline)
 		kt_pipeline_free(d.pipeline);
+	/* Waiting roots go now; sandboxes still running are not complete yet. */
+	if (d.stitch)
+		kt_stitch_flush(d.stitch, false);
 	kt_export_queue_stop(d.queue);
+	kt_stitch_free(d.stitch);
 	kt_registry_free(d.registry);
 	ring_buffer__free(d.rb);
 	kt_capture_stop(d.capture);

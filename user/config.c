@@ -49,6 +49,11 @@ enum {
 	OPT_DUMP_ONLY,
 	OPT_JAEGER_PORT,
 	OPT_NO_TTRPC,
+	OPT_NO_COLLATE,
+	OPT_NO_COMPLETE,
+	OPT_COLLATE,
+	OPT_COMPLETE,
+	OPT_COMPLETE_DELAY,
 };
 
 static const struct option run_opts[] = {
@@ -85,6 +90,11 @@ static const struct option run_opts[] = {
 	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
 	{ "jaeger-port", required_argument, NULL, OPT_JAEGER_PORT },
 	{ "no-ttrpc", no_argument, NULL, OPT_NO_TTRPC },
+	{ "no-collate", no_argument, NULL, OPT_NO_COLLATE },
+	{ "no-complete-traces", no_argument, NULL, OPT_NO_COMPLETE },
+	{ "collate", no_argument, NULL, OPT_COLLATE },
+	{ "complete-traces", no_argument, NULL, OPT_COMPLETE },
+	{ "complete-delay", required_argument, NULL, OPT_COMPLETE_DELAY },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -135,6 +145,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "otherwise. Unlike the forwarder it needs no per-sandbox instance (every\n"
 		      "sandbox on the node is discovered), serves any number of connections, and\n"
 		      "keeps running while the collector is down (spans are queued and retried).\n"
+		      "Like the forwarder it relays the agent's spans as they are (--collate and\n"
+		      "--complete-traces give one trace per sandbox, as 'run' does by default).\n"
 		      "Every option of 'katatrace-bpf run --help' is accepted too.\n"
 		      "\n"
 		      "  --socket-path PATH       hypervisor socket: listen on PATH_<vsock-port>\n"
@@ -178,6 +190,14 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           and *_N sockets (default 6831; 0: off)\n"
 		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
 		      "                           the agent through the hypervisors' sockets\n"
+		      "  --no-collate             leave the agent's spans in the traces it made; by\n"
+		      "                           default a trace of the agent that the runtime did\n"
+		      "                           not start joins its sandbox's trace, under the\n"
+		      "                           ttrpc.<Method> span of the call it served\n"
+		      "  --no-complete-traces     no synthesised parents for spans whose parent never\n"
+		      "                           arrived when their sandbox ended\n"
+		      "  --collate, --complete-traces  switch them on (kata-trace-forwarder form)\n"
+		      "  --complete-delay MS      wait for late spans after a sandbox ends (default 5000)\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -288,6 +308,9 @@ void kt_config_defaults(struct kt_config *c)
 	c->vsock_port = 10240;
 	c->jaeger_port = 6831;
 	c->ttrpc = true;
+	c->collate = true;
+	c->complete_traces = true;
+	c->complete_delay_ms = 5000;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -552,6 +575,21 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_NO_TTRPC:
 			c->ttrpc = false;
+			break;
+		case OPT_NO_COLLATE:
+			c->collate = false;
+			break;
+		case OPT_NO_COMPLETE:
+			c->complete_traces = false;
+			break;
+		case OPT_COLLATE:
+			c->collate = true;
+			break;
+		case OPT_COMPLETE:
+			c->complete_traces = true;
+			break;
+		case OPT_COMPLETE_DELAY:
+			c->complete_delay_ms = need_number(cmd, "--complete-delay", optarg, 0, 3600000);
 			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,

@@ -50,6 +50,9 @@ struct kt_config {
 	unsigned vsock_port;
 	unsigned jaeger_port;   /* Kata 1.x Jaeger thrift over vsock (0: off) */
 	bool ttrpc;             /* runtime -> agent RPC spans from the hypervisor sockets */
+	bool collate;           /* the agent's own traces join their sandbox's (trace_stitch.h) */
+	bool complete_traces;   /* synthesised parents when a sandbox ends */
+	uint64_t complete_delay_ms; /* grace for late spans after a sandbox's end */
 	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */
 	enum kt_format format;

@@ -29,6 +29,9 @@ int main(int argc, char **argv)
 		kt_config_defaults(&cfg);
 		cfg.forwarder = true;
 		cfg.default_otlp_endpoint = KT_FORWARDER_OTLP_ENDPOINT;
+		/* The forwarder relays spans as the agent made them: no sandbox traces. */
+		cfg.collate = false;
+		cfg.complete_traces = false;
 		kt_config_parse(&cfg, "run", argc, argv);
 		return kt_cmd_run(&cfg);
 	}

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "decode_jaeger.h"
 #include "ttrpc_rpc.h"
+#include "trace_stitch.h"
 #include "ttrpc_span.h"
 #include "framer.h"
 #include "log.h"
@@ -429,6 +430,7 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 	r->span.resource_present = true;
 	r->span.resource = (struct kt_kvlist){ 1, kv };
 	KT_STAT_INC(spans_decoded);
+	r->source = KT_SPAN_FROM_RPC;
 	r->origin = kt_origin_get(current_origin(c));
 	c->p->sink(c->p->sink_ctx, r);
 }
@@ -438,8 +440,18 @@ static void on_ttrpc_error(void *ctx, const char *msg)
 	stream_error(ctx, "ttrpc", msg);
 }
 
+/* The sandbox's trace learns of the call now: the agent's spans may arrive before its answer. */
+static uint64_t on_ttrpc_request(void *ctx, const struct kt_ttrpc_call *call)
+{
+	struct kt_conn *c = ctx;
+	if (!c->p->cfg.stitch || !c->have_sandbox)
+		return 0;
+	return kt_stitch_rpc_request(c->p->cfg.stitch, c->sandbox.id, call, kt_mono_ns());
+}
+
 static const struct kt_ttrpc_conn_ops ttrpc_ops = {
 	.call = on_ttrpc_call,
+	.request = on_ttrpc_request,
 	.error = on_ttrpc_error,
 };
 

@@ -51,6 +51,8 @@ struct kt_pipeline_cfg {
 	bool (*owner_lookup)(void *ctx, uint32_t cid, const char *writer_comm,
 			     struct kt_vsock_owner *out);
 	void *owner_ctx;
+	/* Told of each ttrpc request of a sandbox (trace_stitch.h); may be NULL. */
+	struct kt_stitch *stitch;
 };
 
 #define KT_PIPELINE_DEFAULTS                                                                   \
@@ -77,6 +79,7 @@ struct kt_conn_info {
 struct kt_pipeline;
 struct kt_conn;
 struct kt_sandbox_registry;
+struct kt_stitch;
 
 struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_sink_fn sink,
 				    void *sink_ctx);

@@ -26,6 +26,9 @@
 	X(spans_decoded, "spans decoded")                                                    \
 	X(spans_exported, "spans accepted by the exporter")                                  \
 	X(spans_dropped, "spans dropped (queue full or exporter failure)")                   \
+	X(spans_collated, "agent spans moved into their sandbox's trace")                   \
+	X(parents_synthesized, "missing parent spans synthesised when a sandbox ended")       \
+	X(stitch_untracked, "spans not tracked for trace completion (limits)")              \
 	X(export_errors, "failed export attempts")                                           \
 	X(export_retries, "export attempts retried")
 

@@ -34,6 +34,7 @@ struct call_node {
 	bool has_traceparent, has_tracestate;
 	struct kt_trace_id trace_id;
 	uint64_t parent_span_id;
+	uint64_t span_id; /* chosen at the request by ops->request (0: none) */
 	uint8_t trace_flags;
 	size_t service_len, method_len, tracestate_len;
 	char text[];
@@ -316,6 +317,7 @@ static void finish(struct kt_ttrpc_conn *c, struct call_node *n, enum kt_ttrpc_e
 		.trace_flags = n->trace_flags,
 		.has_tracestate = n->has_tracestate,
 		.tracestate = { n->text + n->service_len + n->method_len + 2, n->tracestate_len },
+		.span_id = n->span_id,
 	};
 	if (call.end_mono_ns < call.start_mono_ns)
 		call.end_mono_ns = call.start_mono_ns;
@@ -583,6 +585,25 @@ static void on_request(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 			"no response before a new request on the same stream id");
 	make_room(c, f->first);
 	insert(c, n);
+	if (c->ops && c->ops->request) {
+		struct kt_ttrpc_call call = {
+			.service = { n->text, n->service_len },
+			.method = { n->text + n->service_len + 1, n->method_len },
+			.stream_id = n->stream_id,
+			.timeout_nano = n->timeout_nano,
+			.request_size = n->request_size,
+			.start_mono_ns = n->start.mono_ns,
+			.end_mono_ns = n->start.mono_ns,
+			.start_unix_ns = mono_to_unix(n->start),
+			.end_unix_ns = mono_to_unix(n->start),
+			.long_poll = n->long_poll,
+			.has_traceparent = n->has_traceparent,
+			.trace_id = n->trace_id,
+			.parent_span_id = n->parent_span_id,
+			.trace_flags = n->trace_flags,
+		};
+		n->span_id = c->ops->request(c->ctx, &call);
+	}
 }
 
 /* ------------------------------------------------------------ responses */

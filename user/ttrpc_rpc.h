@@ -77,10 +77,18 @@ struct kt_ttrpc_call {
 	uint8_t trace_flags;
 	bool has_tracestate; /* only with a traceparent, and one member at least */
 	struct kt_str tracestate; /* W3C-valid list, values of repeated keys joined by ',' */
+	uint64_t span_id; /* what ops->request returned for it (0: nothing) */
 };
 
 struct kt_ttrpc_conn_ops {
 	void (*call)(void *ctx, const struct kt_ttrpc_call *c);
+	/*
+	 * Optional: a request was registered (c has no end, status or
+	 * response yet). The span id it returns travels with the call to
+	 * ops->call (span_id), so others can refer to the call's span before
+	 * its response arrives.
+	 */
+	uint64_t (*request)(void *ctx, const struct kt_ttrpc_call *c);
 	/* A dead stream or an undecodable request; names the connection. */
 	void (*error)(void *ctx, const char *msg);
 };

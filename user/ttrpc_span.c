@@ -136,9 +136,9 @@ static void set_ids(const struct kt_ttrpc_call *c, const struct kt_ttrpc_span_op
 		s->ctx.trace_state_n = (size_t)n;
 		return;
 	}
-	do
+	id = c->span_id;
+	while (id == 0)
 		id = gen ? gen(o->new_span_id_ctx) : kt_ttrpc_random_span_id();
-	while (id == 0);
 	s->ctx.span_id = id;
 	s->ctx.trace_id = o->sandbox_trace_id;
 	if (!s->ctx.trace_id.hi && !s->ctx.trace_id.lo) {

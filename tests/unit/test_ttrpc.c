@@ -1599,3 +1599,60 @@ Test(ttrpc_span, sandbox_ids_are_stable)
 	kt_ttrpc_sandbox_ids("", 0, &b, &rb);
 	cr_expect(b.hi && b.lo && rb);
 }
+
+/* ops->request: told of each request before its answer; its id names the span. */
+struct req_seen {
+	struct rec r;
+	int requests;
+	bool traced;
+	char method[64];
+	uint64_t start;
+};
+
+static uint64_t on_request_hook(void *ctx, const struct kt_ttrpc_call *c)
+{
+	struct req_seen *q = ctx;
+	q->requests++;
+	q->traced = c->has_traceparent;
+	q->start = c->start_unix_ns;
+	snprintf(q->method, sizeof(q->method), "%.*s", (int)c->method.len, c->method.ptr);
+	return 0xfeed0000ull + c->stream_id;
+}
+
+static void on_call_hook(void *ctx, const struct kt_ttrpc_call *c)
+{
+	on_call(&((struct req_seen *)ctx)->r, c);
+}
+
+Test(ttrpc_span, request_hook_chooses_the_span_id)
+{
+	static const struct kt_ttrpc_conn_ops ops = { .call = on_call_hook, .request = on_request_hook };
+	struct req_seen q;
+	memset(&q, 0, sizeof(q));
+	struct kt_ttrpc_cfg cfg = KT_TTRPC_CFG_DEFAULT;
+	struct kt_ttrpc_conn *k = kt_ttrpc_conn_new(&cfg, "hook", &ops, &q);
+	cr_assert_not_null(k);
+	struct buf b = { 0 };
+	put_request(&b, 3, "grpc.AgentService", "StartContainer", 4, 0, NULL);
+	push_buf(k, KT_TTRPC_TO_SERVER, &b, SEC);
+	cr_expect_eq(q.requests, 1, "before any response");
+	cr_expect_eq(q.r.n, 0);
+	cr_expect_str_eq(q.method, "StartContainer");
+	cr_expect_eq(q.start, SEC + (uint64_t)OFF);
+	cr_expect_not(q.traced);
+	size_t n;
+	uint8_t *v = kt_test_read_vector("ttrpc_response_error.bin", &n);
+	push(k, KT_TTRPC_TO_CLIENT, v, n, 2 * SEC);
+	free(v);
+	cr_assert_eq(q.r.n, 1);
+	cr_expect_eq(q.r.calls[0].c.span_id, 0xfeed0003ull);
+	struct kt_arena a;
+	struct kt_span s;
+	kt_arena_init(&a, 1 << 20);
+	struct kt_ttrpc_span_opts o = { .sandbox_trace_id = { 1, 2 }, .sandbox_parent_span_id = 9 };
+	cr_assert_eq(kt_ttrpc_span_build(&q.r.calls[0].c, &o, &a, &s), KT_TTRPC_SPAN_BUILT);
+	cr_expect_eq(s.ctx.span_id, 0xfeed0003ull);
+	kt_arena_free(&a);
+	kt_ttrpc_conn_free(k);
+	free(q.r.calls);
+}
