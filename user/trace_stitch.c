@@ -14,6 +14,7 @@
 #define TRACE_RING 64	/* runtime traces named by recent requests' traceparent */
 #define RPC_KEY_MAX 40
 #define SERVICE_MAX 64
+#define TOMBSTONE_NS (600ull * 1000000000ull) /* an ended sandbox is remembered this long */
 
 struct rpc_call {
 	char key[RPC_KEY_MAX]; /* method, lower case, no '_' */
@@ -117,20 +118,29 @@ static void sandbox_remove(struct kt_stitch *s, size_t i)
 	s->sb[i] = s->sb[--s->n_sb];
 }
 
+static void release_held(struct kt_stitch *s, struct sandbox *b, uint64_t now, bool all);
+
 static struct sandbox *sandbox_get(struct kt_stitch *s, const char *id, uint64_t now)
 {
 	struct sandbox *b = sandbox_find(s, id);
 	if (b || strlen(id) > KT_SANDBOX_ID_MAX)
 		return b;
 	if (s->n_sb >= s->cfg.max_sandboxes) {
-		/* Make room by forgetting the oldest tombstone. */
-		size_t victim = s->n_sb;
-		for (size_t i = 0; i < s->n_sb; i++)
-			if (s->sb[i]->completed &&
-			    (victim == s->n_sb || s->sb[i]->last_used < s->sb[victim]->last_used))
+		/*
+		 * Make room: the least recently used, an ended one first. A live
+		 * one (its end never seen, e.g. without discovery) loses only its
+		 * completion; its waiting spans go now.
+		 */
+		size_t victim = 0;
+		for (size_t i = 1; i < s->n_sb; i++) {
+			struct sandbox *c = s->sb[i], *v = s->sb[victim];
+			if (c->completed != v->completed ? c->completed : c->last_used < v->last_used)
 				victim = i;
-		if (victim == s->n_sb)
-			return NULL;
+		}
+		if (!s->sb[victim]->completed) {
+			release_held(s, s->sb[victim], 0, true);
+			KT_STAT_INC(stitch_untracked);
+		}
 		sandbox_remove(s, victim);
 	}
 	b = calloc(1, sizeof(*b));
@@ -290,8 +300,6 @@ static void synthesise(struct kt_stitch *s, struct sandbox *b, const struct pare
 	KT_STAT_INC(parents_synthesized);
 	emit(s, b, r);
 }
-
-static void release_held(struct kt_stitch *s, struct sandbox *b, uint64_t now, bool all);
 
 static void complete(struct kt_stitch *s, struct sandbox *b)
 {
@@ -551,8 +559,12 @@ void kt_stitch_tick(struct kt_stitch *s, uint64_t now)
 {
 	for (size_t i = 0; i < s->n_sb; i++) {
 		struct sandbox *b = s->sb[i];
-		if (b->completed)
+		if (b->completed) {
+			/* Late spans had their time: forget it. */
+			if (now > b->last_used + TOMBSTONE_NS)
+				sandbox_remove(s, i--);
 			continue;
+		}
 		if (b->held)
 			release_held(s, b, now, false);
 		if (b->ended_at && now >= b->ended_at + s->cfg.grace_ns)

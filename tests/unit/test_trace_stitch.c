@@ -296,14 +296,19 @@ Test(stitch, bounded_in_sandboxes_and_ids)
 	uint64_t before = KT_STAT_GET(stitch_untracked);
 	for (int i = 0; i < 3; i++)
 		kt_stitch_span(s, span(o[i], KT_SPAN_FROM_AGENT, tid(1, 1), 100 + i, 0, "x", T0, T0), 1);
+	cr_expect_eq(kt_stitch_sandboxes(s), 2, "the least recently used made room");
+	cr_expect_eq(n_out, 3);
+	cr_expect_eq(KT_STAT_GET(stitch_untracked), before + 1, "a live one lost its completion");
+	/* An ended sandbox is the first to go, and goes by itself later. */
+	kt_stitch_sandbox_end(s, "c", 2);
+	kt_stitch_tick(s, 6000000000ull);
+	kt_stitch_span(s, span(o[0], KT_SPAN_FROM_AGENT, tid(1, 1), 200, 0, "x", T0, T0), 6000000000ull);
 	cr_expect_eq(kt_stitch_sandboxes(s), 2);
-	cr_expect_eq(n_out, 3, "an untracked sandbox's span still goes out");
 	cr_expect_eq(KT_STAT_GET(stitch_untracked), before + 1);
-	/* An ended sandbox makes room. */
-	kt_stitch_sandbox_end(s, "a", 1);
-	kt_stitch_tick(s, UINT64_MAX / 2);
-	kt_stitch_span(s, span(o[2], KT_SPAN_FROM_AGENT, tid(1, 1), 200, 0, "x", T0, T0), 1);
-	cr_expect_eq(kt_stitch_sandboxes(s), 2);
+	kt_stitch_sandbox_end(s, "a", 7000000000ull);
+	kt_stitch_tick(s, 13000000000ull);
+	kt_stitch_tick(s, 700000000000ull);
+	cr_expect_eq(kt_stitch_sandboxes(s), 1, "tombstones expire");
 	/* Many ids in a sandbox: memory stays bounded, spans keep flowing. */
 	for (int i = 0; i < 40; i++)
 		kt_stitch_span(s, span(o[1], KT_SPAN_FROM_AGENT, tid(1, 1), 1000 + i, 5000 + i, "x", T0, T0), 1);
