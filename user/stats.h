@@ -27,7 +27,10 @@
 	X(spans_exported, "spans accepted by the exporter")                                  \
 	X(spans_dropped, "spans dropped (queue full or exporter failure)")                   \
 	X(export_errors, "failed export attempts")                                           \
-	X(export_retries, "export attempts retried")
+	X(export_retries, "export attempts retried")                                         \
+	X(logs_decoded, "log records decoded (Kata 1.x journal)")                           \
+	X(logs_exported, "log records accepted by the exporter")                            \
+	X(logs_dropped, "log records dropped (queue full or exporter failure)")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;
