@@ -16,8 +16,8 @@ typedef Opentelemetry__Proto__Logs__V1__LogRecord pb_log_record;
 
 static ProtobufCBinaryData bin_str(struct kt_str s)
 {
-	/* protobuf-c only reads through data when packing. */
-	return (ProtobufCBinaryData){ .len = s.len, .data = s.len ? (uint8_t *)s.ptr : NULL };
+	/* protobuf-c only reads through data; never NULL, an empty body is still written */
+	return (ProtobufCBinaryData){ .len = s.len, .data = (uint8_t *)(s.ptr ? s.ptr : "") };
 }
 
 /* Scalars only: log and origin attributes are strings, integers and booleans. */
