@@ -5,6 +5,10 @@
  *   2023-11-14T22:13:20.000005Z sandbox=<id|-> trace=<hex> span=<hex>
  *   parent=<hex|-> "CreateContainer" 250.0ms internal unset mod="rpc.rs" ...
  *
+ * and one per log record (Kata 1.x journal):
+ *
+ *   2023-11-14T22:13:20.000000Z sandbox=<id|-> log warning kata-agent[42]: text
+ *
  * Everything taken from a span is untrusted: control characters, C1 codes,
  * line/paragraph separators, bidi overrides and invalid UTF-8 are escaped so
  * that a span cannot forge lines or drive the terminal.
@@ -26,6 +30,7 @@
 #define MAX_VALUE_CHARS 48 /* characters of one value before "…" */
 #define MAX_NAME_CHARS 96
 #define MAX_ID_CHARS 64
+#define MAX_MESSAGE_CHARS 2048 /* characters of a log message before "…" */
 
 struct console {
 	struct kt_exporter base;
@@ -337,6 +342,92 @@ static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp
 	return KT_EXPORT_OK;
 }
 
+/* ------------------------------------------------------------------ logs */
+
+static const pb_any *log_attr(const Opentelemetry__Proto__Logs__V1__LogRecord *r, const char *key)
+{
+	size_t n = strlen(key);
+	for (size_t i = 0; i < r->n_attributes; i++) {
+		const pb_kv *kv = r->attributes[i];
+		if (kv->key.len == n && memcmp(kv->key.data, key, n) == 0)
+			return kv->value;
+	}
+	return NULL;
+}
+
+static bool is_string(const pb_any *v)
+{
+	return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+	       v->string_value.len;
+}
+
+static void format_log(struct line *l, const Opentelemetry__Proto__Logs__V1__LogRecord *r,
+		       const pb_any *sandbox)
+{
+	/* No time in the record (RFC 5424 "-", no header): when it was seen. */
+	put_time(l, r->time_unix_nano ? r->time_unix_nano : r->observed_time_unix_nano);
+	puts_(l, " sandbox=");
+	if (is_string(sandbox))
+		put_text(l, sandbox->string_value.data, sandbox->string_value.len, MAX_ID_CHARS,
+			 false);
+	else
+		put(l, "-", 1);
+	puts_(l, " log ");
+	if (r->severity_text.len)
+		put_text(l, r->severity_text.data, r->severity_text.len, 16, false);
+	else
+		putf(l, "severity%d", (int)r->severity_number);
+	put(l, " ", 1);
+	const pb_any *app = log_attr(r, "syslog.appname"), *pid = log_attr(r, "syslog.procid");
+	if (is_string(app))
+		put_text(l, app->string_value.data, app->string_value.len, MAX_ID_CHARS, false);
+	else
+		put(l, "-", 1);
+	if (is_string(pid)) {
+		put(l, "[", 1);
+		put_text(l, pid->string_value.data, pid->string_value.len, 16, false);
+		put(l, "]", 1);
+	}
+	put(l, ":", 1);
+	const pb_any *body = r->body;
+	if (is_string(body)) {
+		put(l, " ", 1);
+		put_text(l, body->string_value.data, body->string_value.len, MAX_MESSAGE_CHARS,
+			 false);
+	}
+	if (log_attr(r, "katatrace.log.truncated"))
+		puts_(l, " (truncated)");
+	put(l, "\n", 1);
+}
+
+static enum kt_export_result console_export_logs(struct kt_exporter *e,
+						 const kt_otlp_logs_request *req, size_t n_logs)
+{
+	(void)n_logs;
+	struct console *c = (struct console *)e;
+	struct line l = { 0 };
+	for (size_t i = 0; i < req->n_resource_logs; i++) {
+		const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = req->resource_logs[i];
+		const pb_any *sandbox = resource_attr(rl->resource, "katatrace.sandbox.id");
+		for (size_t j = 0; j < rl->n_scope_logs; j++) {
+			const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[j];
+			for (size_t k = 0; k < sl->n_log_records; k++)
+				format_log(&l, sl->log_records[k], sandbox);
+		}
+	}
+	if (l.oom) {
+		free(l.p);
+		return KT_EXPORT_RETRY;
+	}
+	bool failed = l.len && fwrite(l.p, 1, l.len, c->out) != l.len;
+	free(l.p);
+	if (failed) {
+		clearerr(c->out);
+		return KT_EXPORT_FAIL;
+	}
+	return KT_EXPORT_OK;
+}
+
 static void console_flush(struct kt_exporter *e)
 {
 	fflush(((struct console *)e)->out);
@@ -357,6 +448,7 @@ struct kt_exporter *kt_exporter_console_new(FILE *out)
 		return NULL;
 	c->base.name = "console";
 	c->base.export = console_export;
+	c->base.export_logs = console_export_logs;
 	c->base.flush = console_flush;
 	c->base.destroy = console_destroy;
 	c->out = out ? out : stdout;

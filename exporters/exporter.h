@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "otlp_build.h"
+#include "otlp_logs_build.h"
 
 enum kt_export_result {
 	KT_EXPORT_OK = 0,
@@ -23,15 +24,24 @@ struct kt_exporter {
 	const char *name;
 	enum kt_export_result (*export)(struct kt_exporter *e, const kt_otlp_request *req,
 					size_t n_spans);
+	/*
+	 * Log records (Kata 1.x journal), with the same result semantics. NULL:
+	 * this exporter cannot send logs; the queue drops and counts them.
+	 */
+	enum kt_export_result (*export_logs)(struct kt_exporter *e,
+					     const kt_otlp_logs_request *req, size_t n_logs);
 	/* Make written data durable (file: fflush). May be NULL. */
 	void (*flush)(struct kt_exporter *e);
 	void (*destroy)(struct kt_exporter *e);
 };
 
-/* One readable line per span. */
+/* One readable line per span and per log record. */
 struct kt_exporter *kt_exporter_console_new(FILE *out);
 
-/* OTLP/JSON lines, one ExportTraceServiceRequest per line; "-" = stdout. */
+/*
+ * OTLP/JSON lines, one ExportTraceServiceRequest or ExportLogsServiceRequest
+ * per line; "-" = stdout.
+ */
 struct kt_exporter *kt_exporter_file_new(const char *path);
 
 /*
@@ -48,6 +58,8 @@ struct kt_otlp_tls_cfg {
 struct kt_otlp_http_cfg {
 	/* Full URL of the traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
 	const char *url;
+	/* Full URL of the logs endpoint (kt_otlp_http_resolve_logs_url); NULL: no logs. */
+	const char *logs_url;
 	/* Extra headers, OTEL_EXPORTER_OTLP_HEADERS syntax: k=v,k2=v2 (URL-encoded). */
 	const char *headers;
 	long timeout_ms;
@@ -84,6 +96,14 @@ struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg
  * values skipped). NULL when none. *source (may be NULL) names where it
  * came from ("--otlp-endpoint" or the variable).
  */
+/*
+ * The logs URL: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (as is) >
+ * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/logs" > traces_url with its final
+ * "/v1/traces" replaced by "/v1/logs" > NULL (logs cannot be sent).
+ * Returns a malloc'ed string or NULL.
+ */
+char *kt_otlp_http_resolve_logs_url(const char *traces_url);
+
 const char *kt_otlp_configured_endpoint(const char *explicit_endpoint, const char **source);
 
 /* True when the URL names a path other than "/" after its authority. */

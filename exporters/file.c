@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * File exporter: OTLP/JSON lines (one ExportTraceServiceRequest per line),
+ * File exporter: OTLP/JSON lines (one ExportTraceServiceRequest or
+ * ExportLogsServiceRequest per line),
  * the format of the Collector's file exporter, so its output can be replayed
  * with the Collector's otlpjsonfile receiver. The file is opened for append;
  * "-" writes to stdout.
@@ -22,13 +23,9 @@ struct file_exporter {
 	char *path;
 };
 
-static enum kt_export_result file_export(struct kt_exporter *e, const kt_otlp_request *req,
-					 size_t n_spans)
+/* One encoded request as one line. */
+static enum kt_export_result write_line(struct file_exporter *fe, char *json, size_t len)
 {
-	(void)n_spans;
-	struct file_exporter *fe = (struct file_exporter *)e;
-	size_t len;
-	char *json = kt_otlp_json_encode(req, &len);
 	if (!json)
 		return KT_EXPORT_RETRY; /* out of memory: may pass */
 	/* The newline goes into the same write so a line is never split. */
@@ -42,6 +39,24 @@ static enum kt_export_result file_export(struct kt_exporter *e, const kt_otlp_re
 		return KT_EXPORT_FAIL;
 	}
 	return KT_EXPORT_OK;
+}
+
+static enum kt_export_result file_export(struct kt_exporter *e, const kt_otlp_request *req,
+					 size_t n_spans)
+{
+	(void)n_spans;
+	size_t len = 0;
+	char *json = kt_otlp_json_encode(req, &len);
+	return write_line((struct file_exporter *)e, json, len);
+}
+
+static enum kt_export_result file_export_logs(struct kt_exporter *e,
+					      const kt_otlp_logs_request *req, size_t n_logs)
+{
+	(void)n_logs;
+	size_t len = 0;
+	char *json = kt_otlp_logs_json_encode(req, &len);
+	return write_line((struct file_exporter *)e, json, len);
 }
 
 static void file_flush(struct kt_exporter *e)
@@ -73,6 +88,7 @@ struct kt_exporter *kt_exporter_file_new(const char *path)
 		return NULL;
 	fe->base.name = "file";
 	fe->base.export = file_export;
+	fe->base.export_logs = file_export_logs;
 	fe->base.flush = file_flush;
 	fe->base.destroy = file_destroy;
 	fe->is_stdout = strcmp(path, "-") == 0;

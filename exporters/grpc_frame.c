@@ -81,6 +81,22 @@ uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len)
 	return buf;
 }
 
+uint8_t *kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, size_t *len)
+{
+	size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(
+		req);
+	if (n > UINT32_MAX)
+		return NULL;
+	uint8_t *buf = malloc(KT_GRPC_PREFIX_LEN + n);
+	if (!buf)
+		return NULL;
+	kt_grpc_frame_prefix(buf, (uint32_t)n);
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(
+		req, buf + KT_GRPC_PREFIX_LEN);
+	*len = KT_GRPC_PREFIX_LEN + n;
+	return buf;
+}
+
 /* ------------------------------------------------------------------ responses */
 
 /* Forgets what a response head said. */

@@ -61,6 +61,8 @@ void kt_grpc_frame_prefix(uint8_t out[KT_GRPC_PREFIX_LEN], uint32_t len);
  * *len bytes. NULL when out of memory or over 4 GiB.
  */
 uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len);
+/* The same for an ExportLogsServiceRequest. */
+uint8_t *kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, size_t *len);
 
 /* One response, fed from the HTTP client's header and body callbacks. */
 struct kt_grpc_response {

@@ -52,6 +52,28 @@ char *kt_otlp_http_resolve_url(const char *explicit_endpoint)
 	return NULL;
 }
 
+char *kt_otlp_http_resolve_logs_url(const char *traces_url)
+{
+	static const char traces[] = "/v1/traces";
+	const char *v = getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
+	if (v && *v)
+		return strdup(v);
+	v = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	if (v && *v) {
+		size_t n = strlen(v);
+		return concat(v, n && v[n - 1] == '/' ? "v1/logs" : "/v1/logs");
+	}
+	size_t n = traces_url ? strlen(traces_url) : 0, k = sizeof(traces) - 1;
+	if (n < k || strcmp(traces_url + n - k, traces) != 0)
+		return NULL;
+	char *s = malloc(n - k + sizeof("/v1/logs"));
+	if (s) {
+		memcpy(s, traces_url, n - k);
+		memcpy(s + n - k, "/v1/logs", sizeof("/v1/logs"));
+	}
+	return s;
+}
+
 const char *kt_otlp_configured_endpoint(const char *explicit_endpoint, const char **source)
 {
 	return kt_otlp_setting(explicit_endpoint, "--otlp-endpoint",

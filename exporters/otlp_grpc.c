@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OTLP/gRPC exporter: each batch is one unary call to
- * opentelemetry.proto.collector.trace.v1.TraceService/Export, made with
+ * opentelemetry.proto.collector.trace.v1.TraceService/Export (log records:
+ * opentelemetry.proto.collector.logs.v1.LogsService/Export), made with
  * libcurl over HTTP/2 (h2c with prior knowledge for http://, TLS with ALPN h2
  * for https://). One CURL handle per exporter keeps the HTTP/2 connection
  * between batches (where libcurl can, see h2c_reuse_broken); the export
@@ -26,6 +27,7 @@
 
 #define WHO "otlp-grpc"
 #define EXPORT_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#define EXPORT_LOGS_PATH "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
 struct grpc_exporter {
 	struct kt_exporter base;
@@ -33,6 +35,7 @@ struct grpc_exporter {
 	struct curl_slist *headers;
 	char *endpoint; /* scheme://authority, for logs */
 	char *url;      /* endpoint + EXPORT_PATH */
+	char *logs_url; /* endpoint + EXPORT_LOGS_PATH */
 	bool tls;
 	bool fresh_connect; /* the last attempt failed in transport: do not reuse */
 	char errbuf[CURL_ERROR_SIZE];
@@ -79,7 +82,7 @@ static enum kt_export_result fail(struct grpc_exporter *g, const char *why)
 	return KT_EXPORT_FAIL;
 }
 
-static void on_success(struct grpc_exporter *g, size_t n_spans)
+static void on_success(struct grpc_exporter *g, size_t n, const char *what)
 {
 	if (g->failures)
 		kt_info(WHO ": %s: export succeeded after %lu failed attempt(s)", g->endpoint,
@@ -93,22 +96,22 @@ static void on_success(struct grpc_exporter *g, size_t n_spans)
 	else if (m != KT_GRPC_MSG_NONE)
 		kt_debug(WHO ": %s: OK with an unusable response body (%s, %llu bytes)", g->endpoint,
 			 kt_grpc_msg_str(m), (unsigned long long)g->resp.body_total);
-	kt_trace(WHO ": %s: OK, %zu span(s)", g->endpoint, n_spans);
+	kt_trace(WHO ": %s: OK, %zu %s", g->endpoint, n, what);
 }
 
-static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_request *req,
-					 size_t n_spans)
+/* One unary call of body (framed) to url; what: "span(s)" or "log record(s)". */
+static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint8_t *body,
+				  size_t len, size_t n, const char *what)
 {
-	struct grpc_exporter *g = (struct grpc_exporter *)e;
-	size_t len;
-	uint8_t *body = kt_grpc_frame_request(req, &len);
 	if (!body)
 		return retry(g, "out of memory framing the request");
 
 	kt_grpc_response_reset(&g->resp);
 	g->errbuf[0] = '\0';
 	curl_easy_setopt(g->curl, CURLOPT_FRESH_CONNECT, g->fresh_connect ? 1L : 0L);
-	CURLcode rc = kt_curl_post(g->curl, body, len);
+	CURLcode rc = curl_easy_setopt(g->curl, CURLOPT_URL, url);
+	if (rc == CURLE_OK)
+		rc = kt_curl_post(g->curl, body, len);
 	free(body);
 
 	/* A connection that failed once is not trusted with the next attempt. */
@@ -129,7 +132,7 @@ static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_re
 	int code = kt_grpc_response_code(r);
 	enum kt_export_result res = kt_grpc_status_result(code);
 	if (res == KT_EXPORT_OK) {
-		on_success(g, n_spans);
+		on_success(g, n, what);
 		return KT_EXPORT_OK;
 	}
 	/* The collector's words, made printable. */
@@ -147,6 +150,23 @@ static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_re
 	return res == KT_EXPORT_RETRY ? retry(g, why) : fail(g, why);
 }
 
+static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_request *req,
+					 size_t n_spans)
+{
+	struct grpc_exporter *g = (struct grpc_exporter *)e;
+	size_t len = 0;
+	return call(g, g->url, kt_grpc_frame_request(req, &len), len, n_spans, "span(s)");
+}
+
+static enum kt_export_result grpc_export_logs(struct kt_exporter *e,
+					      const kt_otlp_logs_request *req, size_t n_logs)
+{
+	struct grpc_exporter *g = (struct grpc_exporter *)e;
+	size_t len = 0;
+	return call(g, g->logs_url, kt_grpc_frame_logs_request(req, &len), len, n_logs,
+		    "log record(s)");
+}
+
 static void grpc_destroy(struct kt_exporter *e)
 {
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
@@ -157,6 +177,7 @@ static void grpc_destroy(struct kt_exporter *e)
 	curl_slist_free_all(g->headers);
 	free(g->endpoint);
 	free(g->url);
+	free(g->logs_url);
 	free(g);
 }
 
@@ -208,6 +229,7 @@ struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg
 		return NULL;
 	g->base.name = WHO;
 	g->base.export = grpc_export;
+	g->base.export_logs = grpc_export_logs;
 	g->base.flush = NULL;
 	g->base.destroy = grpc_destroy;
 	g->tls = tls;
@@ -216,11 +238,14 @@ struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg
 		n--;
 	g->endpoint = strndup(cfg->endpoint, n);
 	g->url = malloc(n + sizeof(EXPORT_PATH));
+	g->logs_url = malloc(n + sizeof(EXPORT_LOGS_PATH));
 	g->curl = curl_easy_init();
-	if (!g->endpoint || !g->url || !g->curl)
+	if (!g->endpoint || !g->url || !g->logs_url || !g->curl)
 		goto fail;
 	memcpy(g->url, cfg->endpoint, n);
 	memcpy(g->url + n, EXPORT_PATH, sizeof(EXPORT_PATH));
+	memcpy(g->logs_url, cfg->endpoint, n);
+	memcpy(g->logs_url + n, EXPORT_LOGS_PATH, sizeof(EXPORT_LOGS_PATH));
 
 	long timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : kt_otlp_env_timeout_ms(WHO);
 	char deadline[64];

@@ -24,6 +24,7 @@ struct http_exporter {
 	CURL *curl;
 	struct curl_slist *headers;
 	char *url;
+	char *logs_url; /* NULL: no logs endpoint, export_logs unset */
 	char errbuf[CURL_ERROR_SIZE];
 	char *resp;
 	size_t resp_len;
@@ -49,6 +50,46 @@ static bool status_retryable(long status)
 	return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
 }
 
+/* POSTs body to url (traces or logs); what: "span(s)" or "log record(s)". */
+static enum kt_export_result post(struct http_exporter *h, const char *url, uint8_t *body,
+				  size_t len, size_t n, const char *what)
+{
+	h->resp_len = 0;
+	h->errbuf[0] = '\0';
+	CURLcode rc = curl_easy_setopt(h->curl, CURLOPT_URL, url);
+	if (rc == CURLE_OK)
+		rc = kt_curl_post(h->curl, body, len);
+	free(body);
+
+	if (rc != CURLE_OK) {
+		const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+		if (kt_curl_error_retryable(rc)) {
+			kt_warn("otlp-http: POST %s: %s (will retry)", url, why);
+			return KT_EXPORT_RETRY;
+		}
+		kt_err("otlp-http: POST %s: %s", url, why);
+		return KT_EXPORT_FAIL;
+	}
+	long status = 0;
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status < 300) {
+		if (h->resp_len)
+			kt_otlp_partial_success_log((const uint8_t *)h->resp, h->resp_len, "otlp-http",
+						    url);
+		kt_trace("otlp-http: POST %s: %ld, %zu %s", url, status, n, what);
+		return KT_EXPORT_OK;
+	}
+	char msg[KT_OTLP_EXCERPT_SIZE];
+	kt_otlp_excerpt(h->resp, h->resp_len, msg);
+	const char *sep = msg[0] ? ": " : "";
+	if (status_retryable(status)) {
+		kt_warn("otlp-http: POST %s: HTTP %ld (will retry)%s%s", url, status, sep, msg);
+		return KT_EXPORT_RETRY;
+	}
+	kt_err("otlp-http: POST %s: HTTP %ld%s%s", url, status, sep, msg);
+	return KT_EXPORT_FAIL;
+}
+
 static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_request *req,
 					 size_t n_spans)
 {
@@ -59,39 +100,21 @@ static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_re
 	if (!body)
 		return KT_EXPORT_RETRY;
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(req, body);
+	return post(h, h->url, body, len, n_spans, "span(s)");
+}
 
-	h->resp_len = 0;
-	h->errbuf[0] = '\0';
-	CURLcode rc = kt_curl_post(h->curl, body, len);
-	free(body);
-
-	if (rc != CURLE_OK) {
-		const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
-		if (kt_curl_error_retryable(rc)) {
-			kt_warn("otlp-http: POST %s: %s (will retry)", h->url, why);
-			return KT_EXPORT_RETRY;
-		}
-		kt_err("otlp-http: POST %s: %s", h->url, why);
-		return KT_EXPORT_FAIL;
-	}
-	long status = 0;
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 200 && status < 300) {
-		if (h->resp_len)
-			kt_otlp_partial_success_log((const uint8_t *)h->resp, h->resp_len, "otlp-http",
-						    h->url);
-		kt_trace("otlp-http: POST %s: %ld, %zu span(s)", h->url, status, n_spans);
-		return KT_EXPORT_OK;
-	}
-	char msg[KT_OTLP_EXCERPT_SIZE];
-	kt_otlp_excerpt(h->resp, h->resp_len, msg);
-	const char *sep = msg[0] ? ": " : "";
-	if (status_retryable(status)) {
-		kt_warn("otlp-http: POST %s: HTTP %ld (will retry)%s%s", h->url, status, sep, msg);
+static enum kt_export_result http_export_logs(struct kt_exporter *e,
+					      const kt_otlp_logs_request *req, size_t n_logs)
+{
+	struct http_exporter *h = (struct http_exporter *)e;
+	size_t len =
+		opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(
+			req);
+	uint8_t *body = malloc(len ? len : 1);
+	if (!body)
 		return KT_EXPORT_RETRY;
-	}
-	kt_err("otlp-http: POST %s: HTTP %ld%s%s", h->url, status, sep, msg);
-	return KT_EXPORT_FAIL;
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(req, body);
+	return post(h, h->logs_url, body, len, n_logs, "log record(s)");
 }
 
 static void http_destroy(struct kt_exporter *e)
@@ -103,6 +126,7 @@ static void http_destroy(struct kt_exporter *e)
 		curl_easy_cleanup(h->curl);
 	curl_slist_free_all(h->headers);
 	free(h->url);
+	free(h->logs_url);
 	free(h->resp);
 	free(h);
 }
@@ -123,6 +147,12 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
 	h->base.flush = NULL;
 	h->base.destroy = http_destroy;
 	h->url = strdup(cfg->url);
+	if (cfg->logs_url && *cfg->logs_url) {
+		h->logs_url = strdup(cfg->logs_url);
+		if (!h->logs_url)
+			goto fail;
+		h->base.export_logs = http_export_logs;
+	}
 	h->resp = malloc(MAX_RESPONSE);
 	h->curl = curl_easy_init();
 	if (!h->url || !h->resp || !h->curl)

@@ -600,3 +600,101 @@ char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len)
 		*len = w.len;
 	return w.p;
 }
+
+/* ------------------------------------------------------------------ logs */
+
+static void write_log_record(struct jw *w, const Opentelemetry__Proto__Logs__V1__LogRecord *l)
+{
+	obj_start(w);
+	u64_str_field(w, "timeUnixNano", l->time_unix_nano);
+	u64_str_field(w, "observedTimeUnixNano", l->observed_time_unix_nano);
+	u32_field(w, "severityNumber", (uint32_t)l->severity_number);
+	str_field(w, "severityText", l->severity_text);
+	str_field(w, "eventName", l->event_name);
+	if (l->body) {
+		field(w, "body");
+		write_any(w, l->body);
+	}
+	write_attrs(w, "attributes", l->n_attributes, l->attributes);
+	u32_field(w, "droppedAttributesCount", l->dropped_attributes_count);
+	u32_field(w, "flags", l->flags);
+	id_field(w, "traceId", l->trace_id);
+	id_field(w, "spanId", l->span_id);
+	obj_end(w);
+}
+
+static void write_scope_logs(struct jw *w, const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl)
+{
+	obj_start(w);
+	field(w, "scope");
+	obj_start(w);
+	if (sl->scope) {
+		str_field(w, "name", sl->scope->name);
+		str_field(w, "version", sl->scope->version);
+		write_attrs(w, "attributes", sl->scope->n_attributes, sl->scope->attributes);
+		u32_field(w, "droppedAttributesCount", sl->scope->dropped_attributes_count);
+	}
+	obj_end(w);
+	if (sl->n_log_records) {
+		field(w, "logRecords");
+		putc_(w, '[');
+		for (size_t i = 0; i < sl->n_log_records; i++) {
+			if (i)
+				putc_(w, ',');
+			write_log_record(w, sl->log_records[i]);
+		}
+		putc_(w, ']');
+	}
+	str_field(w, "schemaUrl", sl->schema_url);
+	obj_end(w);
+}
+
+static void write_resource_logs(struct jw *w,
+				const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl)
+{
+	obj_start(w);
+	field(w, "resource");
+	obj_start(w);
+	if (rl->resource) {
+		write_attrs(w, "attributes", rl->resource->n_attributes, rl->resource->attributes);
+		u32_field(w, "droppedAttributesCount", rl->resource->dropped_attributes_count);
+	}
+	obj_end(w);
+	if (rl->n_scope_logs) {
+		field(w, "scopeLogs");
+		putc_(w, '[');
+		for (size_t i = 0; i < rl->n_scope_logs; i++) {
+			if (i)
+				putc_(w, ',');
+			write_scope_logs(w, rl->scope_logs[i]);
+		}
+		putc_(w, ']');
+	}
+	str_field(w, "schemaUrl", rl->schema_url);
+	obj_end(w);
+}
+
+char *kt_otlp_logs_json_encode(const kt_otlp_logs_request *req, size_t *len)
+{
+	struct jw w = { 0 };
+	obj_start(&w);
+	if (req->n_resource_logs) {
+		field(&w, "resourceLogs");
+		putc_(&w, '[');
+		for (size_t i = 0; i < req->n_resource_logs; i++) {
+			if (i)
+				putc_(&w, ',');
+			write_resource_logs(&w, req->resource_logs[i]);
+		}
+		putc_(&w, ']');
+	}
+	obj_end(&w);
+	if (w.oom) {
+		free(w.p);
+		return NULL;
+	}
+	w.p[w.len] = '\0';
+	if (len)
+		*len = w.len;
+	return w.p;
+}

@@ -11,12 +11,16 @@
 #include <stddef.h>
 
 #include "otlp_build.h"
+#include "otlp_logs_build.h"
 
 /*
  * Returns the request as one line of JSON (no newline), NUL-terminated and
  * malloc'ed; *len (optional) receives its length. NULL on ENOMEM.
  */
 char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len);
+
+/* The same for an ExportLogsServiceRequest ({"resourceLogs":[...]}). */
+char *kt_otlp_logs_json_encode(const kt_otlp_logs_request *req, size_t *len);
 
 /*
  * Shortest decimal text that reads back as exactly d, formatted like Go's

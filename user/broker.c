@@ -343,8 +343,8 @@ static int child_setup(struct child *c)
 			if (bind_and_send(c, path, false, cfg->port, err, sizeof(err)))
 				goto fatal;
 		}
-		unsigned ports[2] = { cfg->port, cfg->jaeger_port };
-		for (int i = 0; cfg->vsock && i < 2; i++) {
+		unsigned ports[3] = { cfg->port, cfg->jaeger_port, cfg->journal_port };
+		for (int i = 0; cfg->vsock && i < 3; i++) {
 			char label[64];
 			if (!ports[i])
 				continue;

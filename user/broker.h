@@ -42,6 +42,7 @@ struct kt_broker_cfg {
 	size_t n_paths;
 	unsigned port;
 	unsigned jaeger_port; /* also AF_VSOCK on this port in sink mode (0: no) */
+	unsigned journal_port; /* the same for the Kata 1.x journal (0: no) */
 	bool sink;           /* bind listeners (sink mode), for discovered sandboxes too */
 	bool vsock;          /* also AF_VSOCK (vsock_cid, port) in sink mode */
 	unsigned vsock_cid;

@@ -77,6 +77,21 @@ static void to_stitch(void *ctx, struct kt_span_record *r)
 	kt_stitch_span(d->stitch, r, kt_mono_ns());
 }
 
+static void log_to_queue(void *ctx, struct kt_log_record *r)
+{
+	struct daemon *d = ctx;
+	if (d->queue)
+		kt_export_queue_push_log(d->queue, r);
+	else
+		kt_log_record_free(r); /* start-up failed */
+}
+
+/* The Kata 1.x ports in use: 0 when off or the same as the agent's port. */
+static unsigned legacy_port(const struct kt_config *cfg, unsigned port)
+{
+	return port != cfg->vsock_port ? port : 0;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct daemon *d = ctx;
@@ -261,7 +276,12 @@ static int setup_tick(struct daemon *d)
 static int setup_bpf(struct daemon *d)
 {
 	const struct kt_config *cfg = d->cfg;
-	unsigned ports[2] = { cfg->vsock_port, cfg->jaeger_port };
+	unsigned ports[3] = { cfg->vsock_port };
+	size_t n_ports = 1;
+	if (legacy_port(cfg, cfg->jaeger_port))
+		ports[n_ports++] = cfg->jaeger_port;
+	if (legacy_port(cfg, cfg->journal_port) && cfg->journal_port != cfg->jaeger_port)
+		ports[n_ports++] = cfg->journal_port;
 	/*
 	 * Listeners named <uds>_<port> (every --socket-path, every Kata
 	 * sandbox) match the port suffix; --capture-path adds prefixes for
@@ -270,7 +290,7 @@ static int setup_bpf(struct daemon *d)
 	struct kt_capture_cfg cc = {
 		.attach = cfg->attach,
 		.ports = ports,
-		.n_ports = cfg->jaeger_port && cfg->jaeger_port != cfg->vsock_port ? 2 : 1,
+		.n_ports = n_ports,
 		.prefixes = cfg->capture_paths,
 		.n_prefixes = cfg->n_capture_paths,
 		.suffixes = ttrpc_sockets,
@@ -309,7 +329,10 @@ static int start_broker(struct daemon *d)
 		.socket_paths = cfg->socket_paths,
 		.n_paths = cfg->n_socket_paths,
 		.port = cfg->vsock_port,
-		.jaeger_port = cfg->jaeger_port != cfg->vsock_port ? cfg->jaeger_port : 0,
+		.jaeger_port = legacy_port(cfg, cfg->jaeger_port),
+		.journal_port = cfg->journal_port != cfg->jaeger_port
+					? legacy_port(cfg, cfg->journal_port)
+					: 0,
 		.sink = cfg->mode == KT_MODE_SINK,
 		.vsock = true,
 		.vsock_cid = cfg->vsock_cid,
@@ -389,11 +412,17 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.registry = d.registry;
 	pc.ttrpc_sockets = ttrpc_sockets;
 	pc.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0;
-	pc.jaeger_port = cfg->jaeger_port != cfg->vsock_port ? cfg->jaeger_port : 0;
+	pc.jaeger_port = legacy_port(cfg, cfg->jaeger_port);
+	/* one decoder per port: the Jaeger one wins a shared port */
+	pc.journal_port = cfg->journal_port != cfg->jaeger_port
+				  ? legacy_port(cfg, cfg->journal_port)
+				  : 0;
 	pc.owner_lookup = owner_via_broker;
 	pc.owner_ctx = &d;
 	pc.stitch = d.stitch;
 	d.pipeline = d.registry && d.stitch ? kt_pipeline_new(&pc, to_stitch, &d) : NULL;
+	if (d.pipeline)
+		kt_pipeline_set_log_sink(d.pipeline, log_to_queue, &d);
 	if (!d.pipeline) {
 		e->destroy(e);
 		goto out;

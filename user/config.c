@@ -48,6 +48,7 @@ enum {
 	OPT_BUNDLE_PATH,
 	OPT_DUMP_ONLY,
 	OPT_JAEGER_PORT,
+	OPT_JOURNAL_PORT,
 	OPT_NO_TTRPC,
 	OPT_NO_COLLATE,
 	OPT_NO_COMPLETE,
@@ -89,6 +90,7 @@ static const struct option run_opts[] = {
 	{ "bundle-path", required_argument, NULL, OPT_BUNDLE_PATH },
 	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
 	{ "jaeger-port", required_argument, NULL, OPT_JAEGER_PORT },
+	{ "journal-port", required_argument, NULL, OPT_JOURNAL_PORT },
 	{ "no-ttrpc", no_argument, NULL, OPT_NO_TTRPC },
 	{ "no-collate", no_argument, NULL, OPT_NO_COLLATE },
 	{ "no-complete-traces", no_argument, NULL, OPT_NO_COMPLETE },
@@ -188,6 +190,9 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --vsock-cid CID|any      sink: vsock address to listen on (default any)\n"
 		      "  --jaeger-port N          Kata 1.x agents: Jaeger thrift spans on vsock port N\n"
 		      "                           and *_N sockets (default 6831; 0: off)\n"
+		      "  --journal-port N         Kata 1.x agents: the guest journal (syslog records)\n"
+		      "                           on vsock port N and *_N sockets, exported as OTLP\n"
+		      "                           logs (default 5140; 0: off)\n"
 		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
 		      "                           the agent through the hypervisors' sockets\n"
 		      "  --no-collate             leave the agent's spans in the traces it made; by\n"
@@ -211,7 +216,10 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --otlp-endpoint URL      collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
 		      "                           a path (OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces)\n"
 		      "                           or host:port (OTLP/gRPC over TLS; plain text with\n"
-		      "                           OTEL_EXPORTER_OTLP_INSECURE=true)\n"
+		      "                           OTEL_EXPORTER_OTLP_INSECURE=true). Journal logs go to\n"
+		      "                           LogsService/Export (gRPC) or, over HTTP, to\n"
+		      "                           OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
+		      "                           endpoint + /v1/logs, else .../v1/traces -> .../v1/logs\n"
 		      "  --otlp-protocol grpc|http/protobuf\n"
 		      "                           OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
 		      "                           default: http/protobuf if the endpoint has a path,\n"
@@ -307,6 +315,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->attach = KT_ATTACH_AUTO;
 	c->vsock_port = 10240;
 	c->jaeger_port = 6831;
+	c->journal_port = 5140;
 	c->ttrpc = true;
 	c->collate = true;
 	c->complete_traces = true;
@@ -594,6 +603,10 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,
 							       0xfffffffeu);
+			break;
+		case OPT_JOURNAL_PORT:
+			c->journal_port = (unsigned)need_number(cmd, "--journal-port", optarg, 0,
+								0xfffffffeu);
 			break;
 		case ':':
 			usage_error(cmd, "%s needs a value", argv[optind - 1]);

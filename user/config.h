@@ -49,6 +49,7 @@ struct kt_config {
 	size_t n_capture_paths;
 	unsigned vsock_port;
 	unsigned jaeger_port;   /* Kata 1.x Jaeger thrift over vsock (0: off) */
+	unsigned journal_port;  /* Kata 1.x guest journal (syslog) over vsock (0: off) */
 	bool ttrpc;             /* runtime -> agent RPC spans from the hypervisor sockets */
 	bool collate;           /* the agent's own traces join their sandbox's (trace_stitch.h) */
 	bool complete_traces;   /* synthesised parents when a sandbox ends */

@@ -14,6 +14,7 @@
 
 #include "exporter.h"
 #include "otlp_build.h"
+#include "log_record.h"
 #include "span_record.h"
 
 struct kt_export_queue_cfg {
@@ -39,6 +40,12 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg);
 /* Takes ownership of r (freed on drop or after export). */
 void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r);
+/*
+ * Takes ownership of a log record: queued beside the spans, with its own
+ * queue_max bound, the same batching and retries; dropped (counted) when the
+ * exporter cannot send logs.
+ */
+void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r);
 /*
  * Exports everything queued, retrying until shutdown_timeout_ms after the
  * call; what is still queued then is dropped (counted) without a further

@@ -134,10 +134,17 @@ struct kt_exporter *kt_exporter_from_config(const struct kt_config *cfg, const c
 					     .client_key = cfg->otlp_client_key };
 	switch (ch.kind) {
 	case KT_EXPORTER_OTLP_HTTP: {
-		struct kt_otlp_http_cfg hc = { .url = ch.endpoint, .headers = cfg->otlp_headers,
-					       .tls = tls };
+		/* Kata 1.x journal records: the logs endpoint, where one can be named. */
+		char *logs = kt_otlp_http_resolve_logs_url(ch.endpoint);
+		struct kt_otlp_http_cfg hc = { .url = ch.endpoint, .logs_url = logs,
+					       .headers = cfg->otlp_headers, .tls = tls };
 		e = kt_exporter_otlp_http_new(&hc);
-		snprintf(desc, sizeof(desc), "OTLP/HTTP %s", ch.endpoint);
+		snprintf(desc, sizeof(desc), "OTLP/HTTP %s%s%s", ch.endpoint, logs ? ", logs " : "",
+			 logs ? logs : "");
+		if (!logs && cfg->journal_port)
+			kt_warn("OTLP/HTTP: no logs endpoint (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, or a "
+				"traces URL ending in /v1/traces): journal records are dropped");
+		free(logs);
 		*what = desc;
 		break;
 	}

@@ -10,6 +10,8 @@
 
 #include "clock.h"
 #include "decode_jaeger.h"
+#include "journal_log.h"
+#include "journal_stream.h"
 #include "ttrpc_rpc.h"
 #include "trace_stitch.h"
 #include "ttrpc_span.h"
@@ -43,7 +45,7 @@ struct kt_conn {
 	uint64_t reg_version;     /* registry version when origin was last checked */
 	uint64_t reg_gen;         /* generation of the registry entry origin used */
 	struct kt_reasm reasm;
-	enum { PROTO_UNDECIDED, PROTO_AGENT, PROTO_JAEGER, PROTO_TTRPC } proto;
+	enum { PROTO_UNDECIDED, PROTO_AGENT, PROTO_JAEGER, PROTO_TTRPC, PROTO_JOURNAL } proto;
 	struct kt_ttrpc_conn *ttrpc;      /* PROTO_TTRPC: both directions */
 	struct kt_reasm back;             /* PROTO_TTRPC: the server-to-client bytes */
 	bool have_back;
@@ -52,6 +54,9 @@ struct kt_conn {
 	uint64_t cur_ts;                  /* capture time of the record being fed */
 	struct kt_framer framer;          /* PROTO_AGENT: the agent's framing */
 	struct kt_jaeger_stream *jaeger;  /* PROTO_JAEGER: Kata 1.x emitBatch stream */
+	struct kt_journal_stream *journal; /* PROTO_JOURNAL: Kata 1.x guest journal */
+	uint64_t journal_push_ns;         /* PROTO_JOURNAL: last bytes (CLOCK_MONOTONIC) */
+	bool journal_pending;             /* PROTO_JOURNAL: bytes since the last flush */
 	uint64_t fed;     /* bytes fed directly */
 	bool direct;      /* fed by kt_pipeline_feed: its owner closes it */
 	uint64_t last_ns; /* last record (CLOCK_MONOTONIC) */
@@ -64,6 +69,8 @@ struct kt_pipeline {
 	int64_t realtime_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	kt_span_sink_fn sink;
 	void *sink_ctx;
+	kt_log_sink_fn log_sink;
+	void *log_sink_ctx;
 	struct kt_conn *buckets[HASH_BUCKETS];
 	struct kt_conn *lru_head, *lru_tail;
 	size_t n_conns;
@@ -395,6 +402,45 @@ static const struct kt_jaeger_stream_ops jaeger_ops = {
 	.error = on_jaeger_error,
 };
 
+/* ------------------------------------------------------------ journal (Kata 1.x) */
+
+static uint64_t realtime_now(const struct kt_pipeline *p)
+{
+	return (uint64_t)((int64_t)kt_mono_ns() + p->realtime_off);
+}
+
+static void on_journal_record(void *ctx, const struct kt_journal_record *rec)
+{
+	struct kt_conn *c = ctx;
+	KT_STAT_INC(logs_decoded);
+	if (!c->p->log_sink) {
+		KT_STAT_INC(logs_dropped);
+		return;
+	}
+	struct kt_log_record *r = kt_journal_log_new(rec, realtime_now(c->p));
+	if (!r) {
+		KT_STAT_INC(logs_dropped);
+		return;
+	}
+	if (rec->truncated)
+		conn_log(c, KT_LOG_WARN, "journal: record at offset %" PRIu64
+			 " longer than %zu bytes: cut", rec->offset, c->journal->max_record);
+	r->origin = kt_origin_get(current_origin(c));
+	c->p->log_sink(c->p->log_sink_ctx, r);
+}
+
+static const struct kt_journal_ops journal_ops = { .record = on_journal_record };
+
+static bool start_journal(struct kt_conn *c)
+{
+	c->journal = calloc(1, sizeof(*c->journal));
+	if (!c->journal)
+		return false;
+	kt_journal_init(c->journal, 0, &journal_ops, c);
+	c->proto = PROTO_JOURNAL;
+	return true;
+}
+
 /* ------------------------------------------------------------ ttrpc (runtime -> agent) */
 
 static struct kt_ttrpc_time ttrpc_now(const struct kt_conn *c)
@@ -516,7 +562,13 @@ static void decide_proto(struct kt_conn *c)
 	bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK  ? jp && c->vsock_port == jp
 		      : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, jp)
 							     : false;
+	unsigned lp = c->p->cfg.journal_port;
+	bool journal = c->id.transport == KT_TRANSPORT_VSOCK  ? lp && c->vsock_port == lp
+		       : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, lp)
+							      : false;
 	c->proto = PROTO_AGENT;
+	if (journal && start_journal(c))
+		return;
 	if (jaeger) {
 		c->jaeger = calloc(1, sizeof(*c->jaeger));
 		if (c->jaeger) {
@@ -530,7 +582,11 @@ static void stream_push(struct kt_conn *c, const uint8_t *p, size_t n)
 {
 	if (c->proto == PROTO_UNDECIDED)
 		decide_proto(c);
-	if (c->proto == PROTO_JAEGER)
+	if (c->proto == PROTO_JOURNAL) {
+		c->journal_push_ns = kt_mono_ns();
+		c->journal_pending = true;
+		kt_journal_push(c->journal, p, n, realtime_now(c->p));
+	} else if (c->proto == PROTO_JAEGER)
 		kt_jaeger_stream_push(c->jaeger, p, n);
 	else if (c->proto == PROTO_TTRPC)
 		kt_ttrpc_conn_push(c->ttrpc, KT_TTRPC_TO_SERVER, p, n, ttrpc_now(c));
@@ -540,7 +596,9 @@ static void stream_push(struct kt_conn *c, const uint8_t *p, size_t n)
 
 static void stream_gap(struct kt_conn *c)
 {
-	if (c->proto == PROTO_JAEGER)
+	if (c->proto == PROTO_JOURNAL)
+		kt_journal_gap(c->journal, realtime_now(c->p));
+	else if (c->proto == PROTO_JAEGER)
 		kt_jaeger_stream_gap(c->jaeger);
 	else if (c->proto == PROTO_TTRPC)
 		kt_ttrpc_conn_gap(c->ttrpc, KT_TTRPC_TO_SERVER);
@@ -551,6 +609,14 @@ static void stream_gap(struct kt_conn *c)
 /* End of stream: the bytes of a partial frame or message left over. */
 static uint64_t stream_finish(struct kt_conn *c)
 {
+	if (c->proto == PROTO_JOURNAL) {
+		/* the last record ends with the stream */
+		kt_journal_finish(c->journal, realtime_now(c->p));
+		if (c->journal->skipped_bytes)
+			conn_log(c, KT_LOG_INFO, "journal: %" PRIu64 " bytes outside any record",
+				 c->journal->skipped_bytes);
+		return 0;
+	}
 	if (c->proto == PROTO_JAEGER)
 		return kt_jaeger_stream_finish(c->jaeger);
 	if (c->proto == PROTO_TTRPC) {
@@ -642,6 +708,10 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 		kt_jaeger_stream_free(c->jaeger);
 		free(c->jaeger);
 	}
+	if (c->journal) {
+		kt_journal_free(c->journal);
+		free(c->journal);
+	}
 	if (c->have_back)
 		kt_reasm_free(&c->back);
 	kt_ttrpc_conn_free(c->ttrpc);
@@ -705,6 +775,12 @@ struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_s
 	p->realtime_off = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) -
 			  (int64_t)kt_mono_ns();
 	return p;
+}
+
+void kt_pipeline_set_log_sink(struct kt_pipeline *p, kt_log_sink_fn sink, void *sink_ctx)
+{
+	p->log_sink = sink;
+	p->log_sink_ctx = sink_ctx;
 }
 
 void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns)
@@ -866,8 +942,15 @@ void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c)
 
 void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
 {
-	for (struct kt_conn *c = p->lru_head; c; c = c->next)
+	for (struct kt_conn *c = p->lru_head; c; c = c->next) {
 		kt_reasm_tick(&c->reasm, now_ns);
+		/* journald sends a record in one write: silence means it is complete */
+		if (c->proto == PROTO_JOURNAL && c->journal_pending &&
+		    now_ns >= c->journal_push_ns + KT_JOURNAL_FLUSH_NS) {
+			c->journal_pending = false;
+			kt_journal_flush(c->journal, realtime_now(p));
+		}
+	}
 	/*
 	 * Connections whose end was never seen (a guest that vanished without
 	 * RST, a missed CLOSE) are finished after idle_timeout_ns of silence.

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "decode.h"
+#include "log_record.h"
 #include "reasm.h"
 #include "span_record.h"
 #include "stream_record.h"
@@ -33,6 +34,11 @@ struct kt_pipeline_cfg {
 	 * carry Kata 1.x Jaeger emitBatch messages, not agent frames (0: none).
 	 */
 	unsigned jaeger_port;
+	/*
+	 * Connections to this port carry the Kata 1.x guest journal (syslog
+	 * records, user/journal_stream.h): log records, not spans (0: none).
+	 */
+	unsigned journal_port;
 	/*
 	 * Unix listeners whose path ends with one of these (a hypervisor's
 	 * hybrid-vsock socket, "/clh.sock") carry runtime->agent ttrpc after
@@ -60,10 +66,14 @@ struct kt_pipeline_cfg {
 		.format = KT_FORMAT_AUTO, .max_frame = 16u << 20,                               \
 		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
 		.max_conns = 65536, .idle_timeout_ns = 600000000000ull, .run_root = "",         \
-		.proc_root = "/proc", .jaeger_port = 6831,                                      \
+		.proc_root = "/proc", .jaeger_port = 6831, .journal_port = 5140,                \
 	}
 
 typedef void (*kt_span_sink_fn)(void *ctx, struct kt_span_record *r);
+typedef void (*kt_log_sink_fn)(void *ctx, struct kt_log_record *r);
+
+/* A silent journal connection's last record is complete after this long. */
+#define KT_JOURNAL_FLUSH_NS 1000000000ull
 
 /* Static facts about a connection fed directly. */
 struct kt_conn_info {
@@ -83,6 +93,8 @@ struct kt_stitch;
 
 struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_sink_fn sink,
 				    void *sink_ctx);
+/* Where log records go (the sink takes ownership); without one they are dropped. */
+void kt_pipeline_set_log_sink(struct kt_pipeline *p, kt_log_sink_fn sink, void *sink_ctx);
 /* One ring buffer record (any struct kt_rec_*). */
 void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns);
 
@@ -92,7 +104,10 @@ void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *d
 /* End of stream; c is freed. */
 void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c);
 
-/* Periodic work: declares overdue reassembly holes. */
+/*
+ * Periodic work: declares overdue reassembly holes, ends the pending record
+ * of journal connections silent for KT_JOURNAL_FLUSH_NS.
+ */
 void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns);
 /* Finishes every connection (shutdown). */
 void kt_pipeline_finish_all(struct kt_pipeline *p);

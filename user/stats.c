@@ -14,6 +14,12 @@ void kt_stats_summary(FILE *out)
 		KT_STAT_GET(bytes_captured), KT_STAT_GET(frames), KT_STAT_GET(spans_exported),
 		KT_STAT_GET(decode_errors), KT_STAT_GET(lost_records), KT_STAT_GET(gaps),
 		KT_STAT_GET(spans_dropped));
+	/* Only where there were any: the line stays as it was for span-only nodes. */
+	if (KT_STAT_GET(logs_decoded) || KT_STAT_GET(logs_dropped))
+		fprintf(out, "katatrace-bpf logs: decoded %" PRIu64 ", logs exported %" PRIu64
+			", logs dropped %" PRIu64 "\n",
+			KT_STAT_GET(logs_decoded), KT_STAT_GET(logs_exported),
+			KT_STAT_GET(logs_dropped));
 }
 
 void kt_stats_dump(FILE *out)

@@ -30,7 +30,10 @@
 	X(parents_synthesized, "missing parent spans synthesised when a sandbox ended")       \
 	X(stitch_untracked, "spans not tracked for trace completion (limits)")              \
 	X(export_errors, "failed export attempts")                                           \
-	X(export_retries, "export attempts retried")
+	X(export_retries, "export attempts retried")                                         \
+	X(logs_decoded, "log records decoded (Kata 1.x journal)")                           \
+	X(logs_exported, "log records accepted by the exporter")                            \
+	X(logs_dropped, "log records dropped (queue full or exporter failure)")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;

@@ -3,20 +3,26 @@
  * Kata 1.x journal splitter fuzzer: the input pushed whole and in generated
  * chunks gives the same records (offsets, flags, texts); every string of
  * every record is valid UTF-8, NUL-terminated and within the record limit;
- * buffers stay bounded. The input is also parsed as one record.
+ * buffers stay bounded. The input is also parsed as one record. Each record
+ * of the whole-input run also goes the export way: OTLP log record (bounded
+ * arena), ExportLogsServiceRequest packed and read back, OTLP/JSON.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "journal_log.h"
 #include "journal_stream.h"
+#include "otlp_json.h"
+#include "otlp_logs_build.h"
 #include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct run {
 	size_t max_record;
+	bool export;
 	uint64_t records, digest, last_offset;
 };
 
@@ -61,6 +67,36 @@ static void on_record(void *ctx, const struct kt_journal_record *r)
 	run->digest = mix(check_record(run->digest, r, run->max_record), r->offset);
 	run->digest = mix(run->digest, r->truncated);
 	run->records++;
+	if (run->export) {
+		struct kt_log_record *lr = kt_journal_log_new(r, 1);
+		if (!lr)
+			return;
+		CHECK(lr->arena.used <= lr->arena.limit);
+		CHECK(lr->log.severity_number >= 5 && lr->log.severity_number <= 21);
+		struct kt_arena a;
+		kt_arena_init(&a, 0);
+		kt_otlp_logs_request *req = kt_otlp_logs_build(lr, NULL, &a);
+		if (req) {
+			size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(req);
+			uint8_t *buf = malloc(n ? n : 1);
+			if (buf) {
+				opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(req, buf);
+				kt_otlp_logs_request *back =
+					opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+						NULL, n, buf);
+				CHECK(back && back->n_resource_logs == 1);
+				opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
+					back, NULL);
+				free(buf);
+			}
+			size_t len;
+			char *json = kt_otlp_logs_json_encode(req, &len);
+			CHECK(!json || kt_utf8_check((const uint8_t *)json, len) == len);
+			free(json);
+		}
+		kt_arena_free(&a);
+		kt_log_record_free(lr);
+	}
 }
 
 static const struct kt_journal_ops ops = {.record = on_record};
@@ -68,7 +104,9 @@ static const struct kt_journal_ops ops = {.record = on_record};
 static void split(const uint8_t *p, size_t n, size_t max, uint32_t seed, bool chunks,
 		  struct run *r, struct kt_journal_stream *j)
 {
+	bool export = r->export && !chunks;
 	memset(r, 0, sizeof(*r));
+	r->export = export;
 	kt_journal_init(j, max, &ops, r);
 	r->max_record = j->max_record;
 	for (size_t o = 0; o < n;) {
@@ -94,8 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seed = (seed ^ data[i]) * 16777619u;
 	static const size_t maxes[] = {64, 100, 0};
 	for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++) {
-		struct run a, b;
+		struct run a = { 0 }, b = { 0 };
 		struct kt_journal_stream ja, jb;
+		a.export = m == 2; /* set again by split */
 		split(data, size, maxes[m], seed, false, &a, &ja);
 		split(data, size, maxes[m], seed, true, &b, &jb);
 		CHECK(a.records == b.records && a.digest == b.digest);

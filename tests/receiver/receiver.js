@@ -3,9 +3,11 @@
 //
 // OTLP/HTTP trace receiver for tests: decodes ExportTraceServiceRequest with
 // the upstream OpenTelemetry JS root and appends one normalized JSON line per
-// span to --out.
+// span to --out; with --logs-out, also ExportLogsServiceRequest on /v1/logs,
+// one normalized line per log record.
 //
-//   receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE]
+//   receiver.js --port-file F --out spans.jsonl [--logs-out logs.jsonl]
+//               [--fail-first N] [--status CODE]
 //               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
 // Listens on 127.0.0.1 on a free port and writes the port number to F once
@@ -22,14 +24,16 @@ const https = require('https');
 const zlib = require('zlib');
 const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
-const { normalizeRequest } = require('./lib/normalize');
+const { ExportLogsServiceRequest, ExportLogsServiceResponse } = require('./lib/otlp-logs');
+const { normalizeRequest, normalizeLogsRequest } = require('./lib/normalize');
 const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
 const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
-const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--fail-first N] [--status CODE] ' +
+const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--logs-out logs.jsonl] ' +
+	'[--fail-first N] [--status CODE] ' +
 	TLS_USAGE;
 const { opts } = parseArgs(process.argv.slice(2),
-	{ 'port-file': true, out: true, 'fail-first': false, status: false, ...TLS_SPEC }, USAGE);
+	{ 'port-file': true, out: true, 'logs-out': false, 'fail-first': false, status: false, ...TLS_SPEC }, USAGE);
 const tls = tlsFiles(opts, (msg) => {
 	process.stderr.write(`${msg}\n${USAGE}\n`);
 	process.exit(2);
@@ -39,7 +43,9 @@ const status = Number(opts.status || 200);
 const MAX_BODY = 64 * 1024 * 1024;
 
 openSpanFile(opts.out);
+if (opts['logs-out']) openSpanFile(opts['logs-out']);
 const okBody = Buffer.from(ExportTraceServiceResponse.encode({}).finish());
+const okLogsBody = Buffer.from(ExportLogsServiceResponse.encode({}).finish());
 let nRequests = 0;
 
 const log = logger('receiver');
@@ -51,7 +57,8 @@ function reply(res, code, body, type) {
 
 function handle(req, res, body) {
 	nRequests++;
-	if (req.url !== '/v1/traces') return reply(res, 404, Buffer.from('not found\n'));
+	const logs = req.url === '/v1/logs' && opts['logs-out'];
+	if (req.url !== '/v1/traces' && !logs) return reply(res, 404, Buffer.from('not found\n'));
 	if (req.method !== 'POST') return reply(res, 405, Buffer.from('POST only\n'));
 	const type = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
 	if (type !== 'application/x-protobuf')
@@ -65,19 +72,22 @@ function handle(req, res, body) {
 	try {
 		const enc = (req.headers['content-encoding'] || '').toLowerCase();
 		const raw = enc === 'gzip' ? zlib.gunzipSync(body) : body;
-		spans = normalizeRequest(ExportTraceServiceRequest.decode(raw));
+		spans = logs ? normalizeLogsRequest(ExportLogsServiceRequest.decode(raw))
+			: normalizeRequest(ExportTraceServiceRequest.decode(raw));
 	} catch (e) {
 		log(`request ${nRequests}: undecodable body (${body.length} bytes): ${e.message}`);
 		return reply(res, 400, Buffer.from(`cannot decode: ${e.message}\n`));
 	}
 	if (status < 200 || status > 299) {
-		log(`request ${nRequests}: ${spans.length} span(s), answering ${status} (--status)`);
+		log(`request ${nRequests}: ${spans.length} ${logs ? 'log record' : 'span'}(s), ` +
+			`answering ${status} (--status)`);
 		return reply(res, status, Buffer.from(`status ${status} requested\n`));
 	}
-	appendSpans(opts.out, spans);
+	appendSpans(logs ? opts['logs-out'] : opts.out, spans);
 	const client = tls ? clientText(req.socket.getPeerCertificate()) : '';
-	log(`request ${nRequests}: ${spans.length} span(s)${client ? ` (${client})` : ''}`);
-	reply(res, status, okBody, 'application/x-protobuf');
+	log(`request ${nRequests}: ${spans.length} ${logs ? 'log record' : 'span'}(s)` +
+		`${client ? ` (${client})` : ''}`);
+	reply(res, status, logs ? okLogsBody : okBody, 'application/x-protobuf');
 }
 
 function onRequest(req, res) {

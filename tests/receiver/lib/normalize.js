@@ -122,4 +122,33 @@ function normalizeRequest(req) {
 	return out;
 }
 
-module.exports = { normalizeRequest, f64, hexId };
+// Decoded ExportLogsServiceRequest -> one normalized object per log record.
+function normalizeLogsRequest(req) {
+	const out = [];
+	for (const rl of req.resourceLogs || []) {
+		const resource = attrs(rl.resource && rl.resource.attributes);
+		for (const sl of rl.scopeLogs || []) {
+			const scope = str(sl.scope && sl.scope.name);
+			for (const l of sl.logRecords || []) {
+				out.push({
+					resource,
+					scope,
+					time: u64(l.timeUnixNano),
+					observedTime: u64(l.observedTimeUnixNano),
+					severityNumber: num(l.severityNumber),
+					severityText: str(l.severityText),
+					body: scalar(l.body),
+					attributes: attrs(l.attributes),
+					droppedAttributesCount: num(l.droppedAttributesCount),
+					flags: num(l.flags),
+					traceId: hexId(l.traceId),
+					spanId: hexId(l.spanId),
+					eventName: str(l.eventName),
+				});
+			}
+		}
+	}
+	return out;
+}
+
+module.exports = { normalizeRequest, normalizeLogsRequest, f64, hexId };
