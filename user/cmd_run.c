@@ -418,6 +418,14 @@ int kt_cmd_run(const struct kt_config *cfg)
 	char desc[96] = "socket";
 	if (d.capture)
 		kt_capture_describe(d.capture, desc, sizeof(desc));
+	if (d.capture && cfg->n_shim_socket_dirs)
+		kt_info("containerd shim sockets: %s%s%s%s%s%s%s", cfg->shim_socket_dirs[0],
+			cfg->n_shim_socket_dirs > 1 ? ", " : "",
+			cfg->n_shim_socket_dirs > 1 ? cfg->shim_socket_dirs[1] : "",
+			cfg->n_shim_socket_dirs > 2 ? ", " : "",
+			cfg->n_shim_socket_dirs > 2 ? cfg->shim_socket_dirs[2] : "",
+			cfg->n_shim_socket_dirs > 3 ? ", " : "",
+			cfg->n_shim_socket_dirs > 3 ? cfg->shim_socket_dirs[3] : "");
 	kt_info("ready: %s mode, capture %s, %zu sandboxes, exporting to %s",
 		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, kt_registry_live(d.registry), what);
 
