@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "pipeline.h"
 #include "sandbox_registry.h"
 #include "stream_record.h"
 #include "task_api.h"
@@ -595,4 +596,118 @@ Test(task_socket, matching)
 	cr_assert(!kt_task_socket_match("/run/containerd/sX", dirs, 2));
 	cr_assert(!kt_task_socket_match("/run/containerd/containerd.sock.ttrpc", dirs, 2));
 	cr_assert(!kt_task_socket_match("/run/containerd/s/abc", dirs, 0));
+}
+
+/* ------------------------------------------------------------ through the pipeline */
+
+struct collected {
+	struct kt_span_record *r[8];
+	size_t n;
+};
+
+static void collect(void *ctx, struct kt_span_record *r)
+{
+	struct collected *g = ctx;
+	cr_assert_lt(g->n, 8);
+	g->r[g->n++] = r;
+}
+
+static uint8_t recbuf[sizeof(struct kt_rec_hdr) + 4096];
+
+static struct kt_rec_hdr *hdr(uint32_t type, uint8_t dir, uint32_t pid, const char *comm)
+{
+	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->conn = (struct kt_conn_id){ .a = 4242, .transport = KT_TRANSPORT_UNIX };
+	h->dir = dir;
+	h->tgid = h->tid = pid;
+	h->ts_ns = 5 * SEC;
+	snprintf(h->comm, sizeof(h->comm), "%s", comm);
+	snprintf(h->pcomm, sizeof(h->pcomm), "%s", comm);
+	return h;
+}
+
+/* Request and response frames of one Start call, as the two ends write them. */
+static void feed_start_call(struct kt_pipeline *p, const char *path)
+{
+	struct kt_rec_conn rc;
+	memset(&rc, 0, sizeof(rc));
+	memcpy(&rc.hdr, hdr(KT_REC_CONN, KT_DIR_TO_SERVER, 100, "containerd"), sizeof(rc.hdr));
+	rc.path_len = (uint32_t)strlen(path);
+	memcpy(rc.path, path, rc.path_len);
+	kt_pipeline_record(p, &rc, sizeof(rc), 0);
+
+	struct pb ids_pb = ids("c9", "e9");
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	rq.service = (ProtobufCBinaryData){ strlen(TASK_V2), (uint8_t *)TASK_V2 };
+	rq.method = (ProtobufCBinaryData){ 5, (uint8_t *)"Start" };
+	rq.payload = (ProtobufCBinaryData){ ids_pb.n, ids_pb.b };
+	Ttrpc__Response rs = TTRPC__RESPONSE__INIT;
+	const ProtobufCMessage *msgs[2] = { &rq.base, &rs.base };
+	for (int d = 0; d < 2; d++) {
+		struct kt_rec_hdr *h = hdr(KT_REC_DATA, d ? KT_DIR_TO_CLIENT : KT_DIR_TO_SERVER,
+					   d ? 200 : 100, d ? "containerd-shim" : "containerd");
+		size_t n = protobuf_c_message_get_packed_size(msgs[d]);
+		uint8_t *f = (uint8_t *)(h + 1);
+		const uint8_t fh[10] = { 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, 1,
+					 d ? KT_TTRPC_RESPONSE : KT_TTRPC_REQUEST, 0 };
+		memcpy(f, fh, 10);
+		protobuf_c_message_pack(msgs[d], f + 10);
+		h->len = (uint32_t)(10 + n);
+		kt_pipeline_record(p, recbuf, sizeof(*h) + h->len, 0);
+	}
+	for (int d = 0; d < 2; d++) {
+		struct kt_rec_hdr *h = hdr(KT_REC_CLOSE, d ? KT_DIR_TO_CLIENT : KT_DIR_TO_SERVER, 0, "");
+		kt_pipeline_record(p, recbuf, sizeof(*h), 0);
+	}
+}
+
+static const struct kt_kv *origin_attr(const struct kt_span_record *r, const char *key)
+{
+	for (size_t i = 0; i < r->origin->attrs.n; i++)
+		if (!strcmp(r->origin->attrs.kv[i].key.ptr, key))
+			return &r->origin->attrs.kv[i];
+	return NULL;
+}
+
+Test(task_pipeline, shim_socket_calls_become_task_spans)
+{
+	const char *dirs[] = { "/run/containerd/s/" };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.shim_socket_dirs = dirs;
+	cfg.n_shim_socket_dirs = 1;
+	struct collected g = { .n = 0 };
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	cr_assert_not_null(p);
+	const char *path = "/run/containerd/s/3af8297f3893e993a82b33433b03c298a6e29bc0b2ccc794e0fdee8a2b7558d8";
+	feed_start_call(p, path);
+	cr_assert_eq(g.n, 1);
+	const struct kt_span_record *r = g.r[0];
+	cr_assert_str_eq(r->span.name.ptr, TASK_V2 "/Start");
+	expect_str(&r->span, "katatrace.container.id", "c9");
+	expect_str(&r->span, "katatrace.exec.id", "e9");
+	cr_assert(r->span.resource_present);
+	cr_assert_str_eq(r->span.resource.kv[0].value.s.ptr, "kata");
+	cr_assert_str_eq(origin_attr(r, "katatrace.transport")->value.s.ptr, "containerd-shim");
+	cr_assert_str_eq(origin_attr(r, "katatrace.socket.path")->value.s.ptr, path);
+	cr_assert_eq(origin_attr(r, "katatrace.shim.pid")->value.i, 200, "the answering shim");
+	cr_assert_str_eq(origin_attr(r, "katatrace.shim.comm")->value.s.ptr, "containerd-shim");
+	cr_assert_null(origin_attr(r, "katatrace.hypervisor.pid"));
+	cr_assert_null(origin_attr(r, "katatrace.sandbox.id"));
+	cr_assert_eq(kt_pipeline_conn_count(p), 0, "both ends closed: forgotten");
+	kt_span_record_free(g.r[0]);
+	kt_pipeline_free(p);
+
+	/* without the directory (--no-ttrpc): not decoded as Task calls */
+	cfg.n_shim_socket_dirs = 0;
+	g.n = 0;
+	p = kt_pipeline_new(&cfg, collect, &g);
+	feed_start_call(p, path);
+	kt_pipeline_finish_all(p);
+	for (size_t i = 0; i < g.n; i++) {
+		cr_assert(strncmp(g.r[i]->span.name.ptr, "containerd.", 11) != 0);
+		kt_span_record_free(g.r[i]);
+	}
+	kt_pipeline_free(p);
 }
