@@ -259,7 +259,8 @@ static struct kt_origin *conn_origin(struct kt_conn *c)
 		kv_str(&kv[l.n++], "katatrace.hypervisor.name", c->sandbox.hypervisor);
 	/* On a shim socket the answering process is the shim. */
 	if (c->pid)
-		kv_int(&kv[l.n++], c->task ? "katatrace.shim.pid" : "katatrace.hypervisor.pid", c->pid);
+		kv_int(&kv[l.n++], c->task ? "katatrace.shim.pid" : "katatrace.hypervisor.pid",
+		       c->pid);
 	if (c->comm[0])
 		kv_str(&kv[l.n++], c->task ? "katatrace.shim.comm" : "katatrace.hypervisor.comm",
 		       c->comm);
@@ -419,8 +420,8 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 		return;
 	}
 	enum kt_ttrpc_span_result res =
-		c->task ? kt_task_span_build(c->task, call, c->p->cfg.registry, NULL, NULL, &r->arena,
-					     &r->span)
+		c->task ? kt_task_span_build(c->task, call, c->p->cfg.registry, NULL, NULL,
+					     &r->arena, &r->span)
 			: kt_ttrpc_span_build(call, &o, &r->arena, &r->span);
 	/* The Go runtime's service: its own ttrpc.<Method> spans would carry it. */
 	struct kt_kv *kv = res == KT_TTRPC_SPAN_BUILT ? kt_arena_calloc(&r->arena, 1, sizeof(*kv)) : NULL;

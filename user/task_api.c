@@ -17,12 +17,12 @@ static const struct {
 	const char *method;
 	enum ids_kind kind;
 } methods[] = {
-	{ "Create", IDS_CREATE },     { "Start", IDS_PROCESS },	 { "Wait", IDS_PROCESS },
-	{ "Delete", IDS_PROCESS },    { "Kill", IDS_PROCESS },	 { "State", IDS_PROCESS },
-	{ "Exec", IDS_PROCESS },      { "ResizePty", IDS_PROCESS }, { "CloseIO", IDS_PROCESS },
-	{ "Pids", IDS_TASK },	      { "Stats", IDS_TASK },	 { "Connect", IDS_TASK },
-	{ "Pause", IDS_TASK },	      { "Resume", IDS_TASK },	 { "Checkpoint", IDS_TASK },
-	{ "Update", IDS_TASK },	      { "Shutdown", IDS_TASK },
+	{ "Create", IDS_CREATE },   { "Start", IDS_PROCESS },	  { "Wait", IDS_PROCESS },
+	{ "Delete", IDS_PROCESS },  { "Kill", IDS_PROCESS },	  { "State", IDS_PROCESS },
+	{ "Exec", IDS_PROCESS },    { "ResizePty", IDS_PROCESS }, { "CloseIO", IDS_PROCESS },
+	{ "Pids", IDS_TASK },	    { "Stats", IDS_TASK },	  { "Connect", IDS_TASK },
+	{ "Pause", IDS_TASK },	    { "Resume", IDS_TASK },	  { "Checkpoint", IDS_TASK },
+	{ "Update", IDS_TASK },	    { "Shutdown", IDS_TASK },
 };
 
 struct kt_task_conn {
@@ -65,7 +65,8 @@ static const char *check_id(ProtobufCBinaryData b, bool exec)
 		return exec ? "exec_id is not valid UTF-8" : "id is not valid UTF-8";
 	for (size_t i = 0; i < b.len; i++)
 		if (b.data[i] < 0x20 || b.data[i] == 0x7f)
-			return exec ? "exec_id has a control character" : "id has a control character";
+			return exec ? "exec_id has a control character"
+				    : "id has a control character";
 	return NULL;
 }
 
@@ -194,7 +195,8 @@ enum kt_ttrpc_span_result kt_task_span_build(struct kt_task_conn *t, const struc
 	};
 	const char *key = trace_key(t, reg, id);
 	if (key)
-		kt_ttrpc_sandbox_ids(key, strlen(key), &o.sandbox_trace_id, &o.sandbox_parent_span_id);
+		kt_ttrpc_sandbox_ids(key, strlen(key), &o.sandbox_trace_id,
+				     &o.sandbox_parent_span_id);
 
 	enum kt_ttrpc_span_result res = kt_ttrpc_span_build(c, &o, a, out);
 	if (res != KT_TTRPC_SPAN_BUILT || !have_ids)
