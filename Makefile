@@ -65,7 +65,8 @@ GENERATED := $(SKELS) $(PROTO_H)
 # Debian 12 packages: build, then test. Installed only when missing.
 DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
-DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl
+DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl \
+	containerd runc busybox-static
 DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
 .PHONY: deps deps-test deps-kernels

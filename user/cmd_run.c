@@ -282,17 +282,25 @@ static int setup_bpf(struct daemon *d)
 		ports[n_ports++] = cfg->jaeger_port;
 	if (legacy_port(cfg, cfg->journal_port) && cfg->journal_port != cfg->jaeger_port)
 		ports[n_ports++] = cfg->journal_port;
+	/* --capture-path prefixes, then containerd's shim socket directories */
+	const char *prefixes[KT_MAX_CAPTURE_PATHS + KT_MAX_SHIM_SOCKET_DIRS];
+	size_t n_prefixes = 0;
+	for (size_t i = 0; i < cfg->n_capture_paths; i++)
+		prefixes[n_prefixes++] = cfg->capture_paths[i];
+	for (size_t i = 0; i < cfg->n_shim_socket_dirs; i++)
+		prefixes[n_prefixes++] = cfg->shim_socket_dirs[i];
 	/*
 	 * Listeners named <uds>_<port> (every --socket-path, every Kata
 	 * sandbox) match the port suffix; --capture-path adds prefixes for
-	 * listeners named otherwise. vsock: connections to host port <port>.
+	 * listeners named otherwise, and containerd's shim sockets are matched
+	 * by their directory. vsock: connections to host port <port>.
 	 */
 	struct kt_capture_cfg cc = {
 		.attach = cfg->attach,
 		.ports = ports,
 		.n_ports = n_ports,
-		.prefixes = cfg->capture_paths,
-		.n_prefixes = cfg->n_capture_paths,
+		.prefixes = prefixes,
+		.n_prefixes = n_prefixes,
 		.suffixes = ttrpc_sockets,
 		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
@@ -412,6 +420,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.registry = d.registry;
 	pc.ttrpc_sockets = ttrpc_sockets;
 	pc.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0;
+	pc.shim_socket_dirs = cfg->shim_socket_dirs;
+	pc.n_shim_socket_dirs = cfg->n_shim_socket_dirs;
 	pc.jaeger_port = legacy_port(cfg, cfg->jaeger_port);
 	/* one decoder per port: the Jaeger one wins a shared port */
 	pc.journal_port = cfg->journal_port != cfg->jaeger_port
@@ -454,6 +464,14 @@ int kt_cmd_run(const struct kt_config *cfg)
 	char desc[96] = "socket";
 	if (d.capture)
 		kt_capture_describe(d.capture, desc, sizeof(desc));
+	if (d.capture && cfg->n_shim_socket_dirs)
+		kt_info("containerd shim sockets: %s%s%s%s%s%s%s", cfg->shim_socket_dirs[0],
+			cfg->n_shim_socket_dirs > 1 ? ", " : "",
+			cfg->n_shim_socket_dirs > 1 ? cfg->shim_socket_dirs[1] : "",
+			cfg->n_shim_socket_dirs > 2 ? ", " : "",
+			cfg->n_shim_socket_dirs > 2 ? cfg->shim_socket_dirs[2] : "",
+			cfg->n_shim_socket_dirs > 3 ? ", " : "",
+			cfg->n_shim_socket_dirs > 3 ? cfg->shim_socket_dirs[3] : "");
 	kt_info("ready: %s mode, capture %s, %zu sandboxes, exporting to %s",
 		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, kt_registry_live(d.registry), what);
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "discovery.h"
 #include "otlp_build.h"
+#include "task_api.h"
 
 enum {
 	OPT_MODE = 0x100,
@@ -55,6 +56,7 @@ enum {
 	OPT_COLLATE,
 	OPT_COMPLETE,
 	OPT_COMPLETE_DELAY,
+	OPT_SHIM_SOCKET_DIR,
 };
 
 static const struct option run_opts[] = {
@@ -97,6 +99,7 @@ static const struct option run_opts[] = {
 	{ "collate", no_argument, NULL, OPT_COLLATE },
 	{ "complete-traces", no_argument, NULL, OPT_COMPLETE },
 	{ "complete-delay", required_argument, NULL, OPT_COMPLETE_DELAY },
+	{ "shim-socket-dir", required_argument, NULL, OPT_SHIM_SOCKET_DIR },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -194,7 +197,12 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           on vsock port N and *_N sockets, exported as OTLP\n"
 		      "                           logs (default 5140; 0: off)\n"
 		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
-		      "                           the agent through the hypervisors' sockets\n"
+		      "                           the agent through the hypervisors' sockets, and no\n"
+		      "                           containerd shim Task API spans\n"
+		      "  --shim-socket-dir DIR    containerd's shim sockets: its calls to the shims\n"
+		      "                           become <service>/<method> spans, e.g.\n"
+		      "                           containerd.task.v2.Task/Create; repeatable or a comma\n"
+		      "                           list, under --run-root (default /run/containerd/s)\n"
 		      "  --no-collate             leave the agent's spans in the traces it made; by\n"
 		      "                           default a trace of the agent that the runtime did\n"
 		      "                           not start joins its sandbox's trace, under the\n"
@@ -395,6 +403,45 @@ static const char *need_file(const char *cmd, const char *opt, const char *arg)
 	if (!*arg)
 		usage_error(cmd, "%s: empty file name", opt);
 	return arg;
+}
+
+/* --shim-socket-dir: one directory or a comma list, kept as given until the run root is known. */
+static void add_shim_dirs(struct kt_config *c, const char *cmd, const char *arg)
+{
+	do {
+		const char *comma = strchr(arg, ',');
+		size_t n = comma ? (size_t)(comma - arg) : strlen(arg);
+		if (n == 0)
+			usage_error(cmd, "--shim-socket-dir: empty directory");
+		if (c->n_shim_socket_dirs >= KT_MAX_SHIM_SOCKET_DIRS)
+			usage_error(cmd, "--shim-socket-dir: at most %d", KT_MAX_SHIM_SOCKET_DIRS);
+		if (n > KT_SHIM_PREFIX_MAX)
+			usage_error(cmd, "--shim-socket-dir: '%.*s' is too long for a unix socket path",
+				    (int)n, arg);
+		char *d = c->shim_socket_dir_buf[c->n_shim_socket_dirs++];
+		memcpy(d, arg, n);
+		d[n] = '\0';
+		arg = comma ? comma + 1 : NULL;
+	} while (arg);
+}
+
+/* The shim socket directories as capture prefixes: run root + DIR + '/'. */
+static void shim_prefixes(struct kt_config *c, const char *cmd)
+{
+	if (!c->n_shim_socket_dirs)
+		add_shim_dirs(c, cmd, KT_TASK_DEFAULT_SOCKET_DIR);
+	for (size_t i = 0; i < c->n_shim_socket_dirs; i++) {
+		char dir[KT_SHIM_PREFIX_MAX + 1];
+		const char *why;
+		memcpy(dir, c->shim_socket_dir_buf[i], sizeof(dir));
+		if (kt_task_socket_prefix(c->run_root, dir, c->shim_socket_dir_buf[i],
+					  sizeof(c->shim_socket_dir_buf[i]), &why))
+			usage_error(cmd, "--shim-socket-dir: '%s' (under --run-root '%s'): %s", dir,
+				    c->run_root, why);
+		c->shim_socket_dirs[i] = c->ttrpc ? c->shim_socket_dir_buf[i] : NULL;
+	}
+	if (!c->ttrpc)
+		c->n_shim_socket_dirs = 0;
 }
 
 int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
@@ -600,6 +647,9 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		case OPT_COMPLETE_DELAY:
 			c->complete_delay_ms = need_number(cmd, "--complete-delay", optarg, 0, 3600000);
 			break;
+		case OPT_SHIM_SOCKET_DIR:
+			add_shim_dirs(c, cmd, optarg);
+			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,
 							       0xfffffffeu);
@@ -622,6 +672,8 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 	} else if (optind < argc) {
 		usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	}
+	if (!decode)
+		shim_prefixes(c, cmd);
 	if (!c->service_name) {
 		const char *env = getenv("OTEL_SERVICE_NAME");
 		c->service_name = env && *env ? env : KT_DEFAULT_SERVICE_NAME;

@@ -38,6 +38,8 @@ enum kt_otlp_protocol {
 #define KT_MAX_CAPTURE_PATHS 4
 #define KT_MAX_SANDBOX_PATHS 32
 #define KT_MAX_BUNDLE_PATHS 8
+#define KT_MAX_SHIM_SOCKET_DIRS 4
+#define KT_SHIM_PREFIX_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 
 struct kt_config {
 	enum kt_mode mode;
@@ -54,6 +56,14 @@ struct kt_config {
 	bool collate;           /* the agent's own traces join their sandbox's (trace_stitch.h) */
 	bool complete_traces;   /* synthesised parents when a sandbox ends */
 	uint64_t complete_delay_ms; /* grace for late spans after a sandbox's end */
+	/*
+	 * containerd's shim socket directories (--shim-socket-dir, default
+	 * /run/containerd/s/) as path prefixes: run root included, ending in '/'.
+	 * Empty with --no-ttrpc.
+	 */
+	const char *shim_socket_dirs[KT_MAX_SHIM_SOCKET_DIRS];
+	size_t n_shim_socket_dirs;
+	char shim_socket_dir_buf[KT_MAX_SHIM_SOCKET_DIRS][KT_SHIM_PREFIX_MAX + 1];
 	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */
 	enum kt_format format;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "sandbox_path.h"
 #include "sandbox_registry.h"
+#include "task_api.h"
 #include "vsock_owner.h"
 #include "stats.h"
 
@@ -51,6 +52,7 @@ struct kt_conn {
 	bool have_back;
 	bool closed_fwd, closed_back;     /* PROTO_TTRPC: each end's close seen */
 	bool server_writer;               /* PROTO_TTRPC: pid/comm are the answering end's */
+	struct kt_task_conn *task;        /* PROTO_TTRPC on a shim socket: containerd's calls */
 	uint64_t cur_ts;                  /* capture time of the record being fed */
 	struct kt_framer framer;          /* PROTO_AGENT: the agent's framing */
 	struct kt_jaeger_stream *jaeger;  /* PROTO_JAEGER: Kata 1.x emitBatch stream */
@@ -263,10 +265,13 @@ static struct kt_origin *conn_origin(struct kt_conn *c)
 		kv_str(&kv[l.n++], "katatrace.sandbox.id", c->sandbox.id);
 	if (c->sandbox.hypervisor)
 		kv_str(&kv[l.n++], "katatrace.hypervisor.name", c->sandbox.hypervisor);
+	/* On a shim socket the answering process is the shim. */
 	if (c->pid)
-		kv_int(&kv[l.n++], "katatrace.hypervisor.pid", c->pid);
+		kv_int(&kv[l.n++], c->task ? "katatrace.shim.pid" : "katatrace.hypervisor.pid",
+		       c->pid);
 	if (c->comm[0])
-		kv_str(&kv[l.n++], "katatrace.hypervisor.comm", c->comm);
+		kv_str(&kv[l.n++], c->task ? "katatrace.shim.comm" : "katatrace.hypervisor.comm",
+		       c->comm);
 	if (m && m->guest_cid && c->id.transport != KT_TRANSPORT_VSOCK)
 		kv_int(&kv[l.n++], "katatrace.vsock.cid", m->guest_cid);
 	c->origin = kt_origin_new(&l, c->have_sandbox ? c->sandbox.id : NULL, c->label);
@@ -461,7 +466,10 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 		KT_STAT_INC(spans_dropped);
 		return;
 	}
-	enum kt_ttrpc_span_result res = kt_ttrpc_span_build(call, &o, &r->arena, &r->span);
+	enum kt_ttrpc_span_result res =
+		c->task ? kt_task_span_build(c->task, call, c->p->cfg.registry, NULL, NULL,
+					     &r->arena, &r->span)
+			: kt_ttrpc_span_build(call, &o, &r->arena, &r->span);
 	/* The Go runtime's service: its own ttrpc.<Method> spans would carry it. */
 	struct kt_kv *kv = res == KT_TTRPC_SPAN_BUILT ? kt_arena_calloc(&r->arena, 1, sizeof(*kv)) : NULL;
 	if (!kv) {
@@ -501,6 +509,26 @@ static const struct kt_ttrpc_conn_ops ttrpc_ops = {
 	.error = on_ttrpc_error,
 };
 
+/* containerd -> shim: the container and exec ids of each Task request. */
+static size_t on_task_note(void *ctx, const struct kt_ttrpc_request *rq, uint8_t *note, size_t cap)
+{
+	const char *why;
+	size_t n = kt_task_note(rq, note, cap, &why);
+	if (why) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "ttrpc stream %u: %.*s request: %s", rq->stream_id,
+			 (int)(rq->method.len < 64 ? rq->method.len : 64), rq->method.ptr, why);
+		stream_error(ctx, "containerd task", msg);
+	}
+	return n;
+}
+
+static const struct kt_ttrpc_conn_ops task_ops = {
+	.call = on_ttrpc_call,
+	.error = on_ttrpc_error,
+	.note = on_task_note,
+};
+
 static void on_back_data(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
 	struct kt_conn *c = ctx;
@@ -528,15 +556,30 @@ static bool path_ends_with(const char *path, const char *suffix)
 static bool start_ttrpc(struct kt_conn *c)
 {
 	const struct kt_pipeline_cfg *cfg = &c->p->cfg;
-	bool match = false;
+	bool match = false, shim = c->id.transport == KT_TRANSPORT_UNIX &&
+				   kt_task_socket_match(c->path, cfg->shim_socket_dirs,
+							cfg->n_shim_socket_dirs);
 	for (size_t i = 0; c->id.transport == KT_TRANSPORT_UNIX && i < cfg->n_ttrpc_sockets; i++)
 		match |= path_ends_with(c->path, cfg->ttrpc_sockets[i]);
-	if (!match)
+	if (!match && !shim)
 		return false;
 	struct kt_ttrpc_cfg tc = KT_TTRPC_CFG_DEFAULT;
-	c->ttrpc = kt_ttrpc_conn_new(&tc, c->label, &ttrpc_ops, c);
-	if (!c->ttrpc)
+	if (shim) {
+		/* containerd dials the shim: plain ttrpc, Task/Wait waits for an exit */
+		tc.handshake = KT_TTRPC_HS_NONE;
+		tc.long_poll = kt_task_long_poll;
+		c->task = kt_task_conn_new();
+		if (!c->task)
+			return false;
+	}
+	c->ttrpc = kt_ttrpc_conn_new(&tc, c->label, shim ? &task_ops : &ttrpc_ops, c);
+	if (!c->ttrpc) {
+		kt_task_conn_free(c->task);
+		c->task = NULL;
 		return false;
+	}
+	if (shim)
+		c->transport = "containerd-shim";
 	kt_reasm_init(&c->back, &cfg->reasm, &back_ops, c);
 	c->have_back = true;
 	c->proto = PROTO_TTRPC;
@@ -715,6 +758,7 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 	if (c->have_back)
 		kt_reasm_free(&c->back);
 	kt_ttrpc_conn_free(c->ttrpc);
+	kt_task_conn_free(c->task);
 	kt_origin_put(c->origin);
 	free(c);
 }

@@ -47,6 +47,14 @@ struct kt_pipeline_cfg {
 	 */
 	const char *const *ttrpc_sockets;
 	size_t n_ttrpc_sockets;
+	/*
+	 * Unix listeners whose path starts with one of these (containerd's shim
+	 * socket directories, "/run/containerd/s/") carry containerd's calls to
+	 * its shims, plain ttrpc from the first byte: decoded into
+	 * "<service>/<method>" CLIENT spans (user/task_api.h).
+	 */
+	const char *const *shim_socket_dirs;
+	size_t n_shim_socket_dirs;
 	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
 	const struct kt_sandbox_registry *registry;
 	/*

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ttrpc_rpc.h"
 
-#include <stdalign.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pb_budget.h"
 #include "ttrpc/ttrpc.pb-c.h"
 #include "utf8.h"
 
@@ -21,7 +21,7 @@ const char *const kt_ttrpc_default_long_poll[] = {
 
 enum { LIST_ORDINARY, LIST_LONG_POLL, N_LISTS };
 
-/* One outstanding request. text holds service, method, tracestate, each NUL-terminated. */
+/* One outstanding request. text holds service, method, tracestate, note, each NUL-terminated. */
 struct call_node {
 	struct call_node *hnext;       /* hash chain */
 	struct call_node *prev, *next; /* its age list, oldest first */
@@ -36,7 +36,7 @@ struct call_node {
 	uint64_t parent_span_id;
 	uint64_t span_id; /* chosen at the request by ops->request (0: none) */
 	uint8_t trace_flags;
-	size_t service_len, method_len, tracestate_len;
+	size_t service_len, method_len, tracestate_len, note_len;
 	char text[];
 };
 
@@ -207,42 +207,6 @@ int kt_ttrpc_tracestate_parse(const char *s, size_t n, struct kt_tracestate_entr
 	return count;
 }
 
-/* ------------------------------------------------------------ bounded protobuf-c allocator */
-
-struct pb_budget {
-	size_t used, limit;
-	bool hit;
-};
-
-#define PB_HDR (alignof(max_align_t) > sizeof(size_t) ? alignof(max_align_t) : sizeof(size_t))
-
-static void *pb_alloc(void *data, size_t size)
-{
-	struct pb_budget *b = data;
-	if (size > b->limit - b->used) {
-		b->hit = true;
-		return NULL;
-	}
-	unsigned char *p = malloc(PB_HDR + size);
-	if (!p)
-		return NULL;
-	memcpy(p, &size, sizeof(size));
-	b->used += size;
-	return p + PB_HDR;
-}
-
-static void pb_free(void *data, void *ptr)
-{
-	struct pb_budget *b = data;
-	if (!ptr)
-		return;
-	unsigned char *p = (unsigned char *)ptr - PB_HDR;
-	size_t size;
-	memcpy(&size, p, sizeof(size));
-	b->used -= size;
-	free(p);
-}
-
 /* ------------------------------------------------------------ the outstanding table */
 
 static uint64_t mono_to_unix(struct kt_ttrpc_time t)
@@ -318,6 +282,8 @@ static void finish(struct kt_ttrpc_conn *c, struct call_node *n, enum kt_ttrpc_e
 		.has_tracestate = n->has_tracestate,
 		.tracestate = { n->text + n->service_len + n->method_len + 2, n->tracestate_len },
 		.span_id = n->span_id,
+		.note = { n->text + n->service_len + n->method_len + n->tracestate_len + 3,
+			  n->note_len },
 	};
 	if (call.end_mono_ns < call.start_mono_ns)
 		call.end_mono_ns = call.start_mono_ns;
@@ -510,19 +476,23 @@ static void trace_context(struct kt_ttrpc_conn *c, const Ttrpc__Request *r, stru
 	tc->has_tracestate = true;
 }
 
-static struct call_node *new_node(const Ttrpc__Request *r, const struct trace_ctx *tc)
+static struct call_node *new_node(const Ttrpc__Request *r, const struct trace_ctx *tc,
+				  const uint8_t *note, size_t note_len)
 {
-	size_t text = r->service.len + r->method.len + tc->ts_len + 3;
+	size_t text = r->service.len + r->method.len + tc->ts_len + note_len + 4;
 	struct call_node *n = calloc(1, sizeof(*n) + text);
 	if (!n)
 		return NULL;
 	n->service_len = r->service.len;
 	n->method_len = r->method.len;
 	n->tracestate_len = tc->ts_len;
+	n->note_len = note_len;
 	memcpy(n->text, r->service.data, r->service.len);
 	memcpy(n->text + r->service.len + 1, r->method.data, r->method.len);
 	if (tc->ts_len)
 		memcpy(n->text + r->service.len + r->method.len + 2, tc->ts, tc->ts_len);
+	if (note_len)
+		memcpy(n->text + r->service.len + r->method.len + tc->ts_len + 3, note, note_len);
 	n->timeout_nano = r->timeout_nano;
 	n->request_size = r->payload.len;
 	n->has_traceparent = tc->has_traceparent;
@@ -547,8 +517,8 @@ static void make_room(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t)
 
 static void on_request(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 {
-	struct pb_budget b = { .limit = c->cfg.unpack_limit };
-	ProtobufCAllocator al = { .alloc = pb_alloc, .free = pb_free, .allocator_data = &b };
+	struct kt_pb_budget b = { .limit = c->cfg.unpack_limit };
+	ProtobufCAllocator al = kt_pb_budget_allocator(&b);
 	Ttrpc__Request *r = ttrpc__request__unpack(&al, f->length, f->payload);
 	const char *bad;
 
@@ -567,7 +537,21 @@ static void on_request(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 	}
 	struct trace_ctx tc = { 0 };
 	trace_context(c, r, &tc);
-	struct call_node *n = new_node(r, &tc);
+	uint8_t note[KT_TTRPC_MAX_NOTE];
+	size_t note_len = 0;
+	if (c->ops && c->ops->note) {
+		struct kt_ttrpc_request rq = {
+			.service = { (const char *)r->service.data, r->service.len },
+			.method = { (const char *)r->method.data, r->method.len },
+			.stream_id = f->stream_id,
+			.payload = r->payload.data,
+			.payload_len = r->payload.len,
+		};
+		note_len = c->ops->note(c->ctx, &rq, note, sizeof(note));
+		if (note_len > sizeof(note))
+			note_len = 0;
+	}
+	struct call_node *n = new_node(r, &tc, note, note_len);
 	bool lp = is_long_poll(c, r->method);
 	ttrpc__request__free_unpacked(r, &al);
 	if (!n || !ensure_buckets(c)) {
@@ -626,8 +610,8 @@ static void on_response(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 		return;
 	}
 	struct call_node *n = *slot;
-	struct pb_budget b = { .limit = c->cfg.unpack_limit };
-	ProtobufCAllocator al = { .alloc = pb_alloc, .free = pb_free, .allocator_data = &b };
+	struct kt_pb_budget b = { .limit = c->cfg.unpack_limit };
+	ProtobufCAllocator al = kt_pb_budget_allocator(&b);
 	Ttrpc__Response *r = ttrpc__response__unpack(&al, f->length, f->payload);
 
 	if (!r) {

@@ -35,6 +35,7 @@
 #define KT_TTRPC_MAX_TRACESTATE 512 /* tracestate, bytes (values joined) */
 #define KT_TTRPC_TRACESTATE_MAX_MEMBERS 32
 #define KT_TTRPC_TRACEPARENT_LEN 55
+#define KT_TTRPC_MAX_NOTE 1024	    /* bytes ops->note may keep per call */
 
 /* google.rpc.Code values used here. */
 #define KT_TTRPC_CODE_OK 0
@@ -78,6 +79,16 @@ struct kt_ttrpc_call {
 	bool has_tracestate; /* only with a traceparent, and one member at least */
 	struct kt_str tracestate; /* W3C-valid list, values of repeated keys joined by ',' */
 	uint64_t span_id; /* what ops->request returned for it (0: nothing) */
+	struct kt_str note; /* what ops->note kept of the request (NUL-terminated); empty without */
+};
+
+/* A decoded request, as ops->note sees it; valid only during that call. */
+struct kt_ttrpc_request {
+	struct kt_str service; /* non-empty UTF-8, not NUL-terminated */
+	struct kt_str method;
+	uint32_t stream_id;
+	const uint8_t *payload; /* Request.payload: the serialized <Method>Request */
+	size_t payload_len;
 };
 
 struct kt_ttrpc_conn_ops {
@@ -91,6 +102,12 @@ struct kt_ttrpc_conn_ops {
 	uint64_t (*request)(void *ctx, const struct kt_ttrpc_call *c);
 	/* A dead stream or an undecodable request; names the connection. */
 	void (*error)(void *ctx, const char *msg);
+	/*
+	 * Optional: what to remember of a request until its call is reported
+	 * (the payload is gone by then). Writes at most cap bytes to note and
+	 * returns how many; they come back as kt_ttrpc_call.note.
+	 */
+	size_t (*note)(void *ctx, const struct kt_ttrpc_request *r, uint8_t *note, size_t cap);
 };
 
 struct kt_ttrpc_cfg {

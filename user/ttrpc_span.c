@@ -155,7 +155,7 @@ enum kt_ttrpc_span_result kt_ttrpc_span_build(const struct kt_ttrpc_call *c,
 {
 	static const struct kt_ttrpc_span_opts no_opts;
 	struct builder b = { .a = a };
-	char name[sizeof("ttrpc.") + KT_TTRPC_MAX_NAME];
+	char name[2 * KT_TTRPC_MAX_NAME + 1];
 
 	memset(out, 0, sizeof(*out));
 	if (!o)
@@ -163,13 +163,24 @@ enum kt_ttrpc_span_result kt_ttrpc_span_build(const struct kt_ttrpc_call *c,
 	if (c->long_poll && o->drop_long_poll)
 		return KT_TTRPC_SPAN_SKIPPED;
 
-	b.kv = kt_arena_calloc(a, KT_TTRPC_SPAN_ATTRS, sizeof(*b.kv));
+	size_t extra = o->extra_attrs < KT_TTRPC_SPAN_MAX_EXTRA ? o->extra_attrs
+								: KT_TTRPC_SPAN_MAX_EXTRA;
+	b.kv = kt_arena_calloc(a, KT_TTRPC_SPAN_ATTRS + extra, sizeof(*b.kv));
 	if (!b.kv)
 		return KT_TTRPC_SPAN_FAILED;
 	size_t mlen = c->method.len < KT_TTRPC_MAX_NAME ? c->method.len : KT_TTRPC_MAX_NAME;
-	memcpy(name, "ttrpc.", 6);
-	memcpy(name + 6, c->method.ptr, mlen);
-	out->name = copy_str(&b, name, 6 + mlen);
+	size_t slen = c->service.len < KT_TTRPC_MAX_NAME ? c->service.len : KT_TTRPC_MAX_NAME;
+	size_t n = 0;
+	if (o->full_name) {
+		memcpy(name, c->service.ptr, slen);
+		n = slen;
+		name[n++] = '/';
+	} else {
+		memcpy(name, "ttrpc.", 6);
+		n = 6;
+	}
+	memcpy(name + n, c->method.ptr, mlen);
+	out->name = copy_str(&b, name, n + mlen);
 	out->kind = KT_KIND_CLIENT;
 	out->start_unix_nano = c->start_unix_ns;
 	out->end_unix_nano = c->end_unix_ns;

@@ -4,7 +4,8 @@
  * host-side stand-in for the Go runtime's ttrpc client span
  * (docs/decoders.md, "ttrpc", has the full mapping):
  *
- *   name    "ttrpc.<Method>", kind CLIENT, start/end from capture times
+ *   name    "ttrpc.<Method>" (with full_name "<service>/<method>"), kind
+ *           CLIENT, start/end from capture times
  *   attrs   rpc.system="ttrpc", rpc.service, rpc.method,
  *           rpc.grpc.status_code (int), katatrace.rpc.stream_id,
  *           katatrace.rpc.request.size, katatrace.rpc.response.size (with a
@@ -29,6 +30,8 @@
 #include "span.h"
 #include "ttrpc_rpc.h"
 
+#define KT_TTRPC_SPAN_MAX_EXTRA 8
+
 struct kt_ttrpc_span_opts {
 	/*
 	 * Ids for calls without a valid traceparent (kt_ttrpc_sandbox_ids
@@ -42,6 +45,13 @@ struct kt_ttrpc_span_opts {
 	 * they wait for; true skips them instead of building a span.
 	 */
 	bool drop_long_poll;
+	/* Name the span "<service>/<method>" (containerd's calls to its shims). */
+	bool full_name;
+	/*
+	 * Room for this many more attributes: the caller appends them at
+	 * out->attrs.kv[out->attrs.n++] (at most KT_TTRPC_SPAN_MAX_EXTRA).
+	 */
+	size_t extra_attrs;
 	/* Fresh non-zero span ids; NULL: from getrandom(2). */
 	uint64_t (*new_span_id)(void *ctx);
 	void *new_span_id_ctx;

@@ -176,7 +176,7 @@ static void on_error(void *ctx, const char *msg)
 	CHECK(msg && strstr(msg, "fuzz conn") != NULL);
 }
 
-static const struct kt_ttrpc_conn_ops ops = { on_call, on_error };
+static const struct kt_ttrpc_conn_ops ops = { .call = on_call, .error = on_error };
 
 static struct kt_ttrpc_time now(void)
 {
