@@ -470,7 +470,7 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 		c->task ? kt_task_span_build(c->task, call, c->p->cfg.registry, NULL, NULL,
 					     &r->arena, &r->span)
 			: kt_ttrpc_span_build(call, &o, &r->arena, &r->span);
-	/* The Go runtime's service: its own ttrpc.<Method> spans would carry it. */
+	/* The caller's service: the Go runtime's ttrpc.<Method> spans carry "kata". */
 	struct kt_kv *kv = res == KT_TTRPC_SPAN_BUILT ? kt_arena_calloc(&r->arena, 1, sizeof(*kv)) : NULL;
 	if (!kv) {
 		if (res != KT_TTRPC_SPAN_SKIPPED)
@@ -480,7 +480,7 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 	}
 	kv->key = (struct kt_str){ "service.name", 12 };
 	kv->value.type = KT_VAL_STRING;
-	kv->value.s = (struct kt_str){ "kata", 4 };
+	kv->value.s = c->task ? (struct kt_str){ "containerd", 10 } : (struct kt_str){ "kata", 4 };
 	r->span.resource_present = true;
 	r->span.resource = (struct kt_kvlist){ 1, kv };
 	KT_STAT_INC(spans_decoded);

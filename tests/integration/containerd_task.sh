@@ -142,7 +142,7 @@ for (const s of spans) {
 		(attr(s.attributes, 'katatrace.rpc.long_poll') === true) === (m === 'Wait'));
 	ok(`${n}: end >= start`, BigInt(s.end) >= BigInt(s.start));
 	ok(`${n}: within the test's window`, BigInt(s.start) >= BigInt(t0) && BigInt(s.end) <= BigInt(t1));
-	ok(`${n}: service.name kata`, attr(s.resource, 'service.name') === 'kata');
+	ok(`${n}: service.name containerd (the caller)`, attr(s.resource, 'service.name') === 'containerd');
 	ok(`${n}: socket path ${sock}`, attr(s.resource, 'katatrace.socket.path') === sock);
 	ok(`${n}: the shim's pid ${shimPid}`, attr(s.resource, 'katatrace.shim.pid') === shimPid);
 	ok(`${n}: the shim's name`, attr(s.resource, 'katatrace.shim.comm') === 'containerd-shim');

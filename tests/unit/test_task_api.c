@@ -688,7 +688,7 @@ Test(task_pipeline, shim_socket_calls_become_task_spans)
 	expect_str(&r->span, "katatrace.container.id", "c9");
 	expect_str(&r->span, "katatrace.exec.id", "e9");
 	cr_assert(r->span.resource_present);
-	cr_assert_str_eq(r->span.resource.kv[0].value.s.ptr, "kata");
+	cr_assert_str_eq(r->span.resource.kv[0].value.s.ptr, "containerd", "the caller");
 	cr_assert_str_eq(origin_attr(r, "katatrace.transport")->value.s.ptr, "containerd-shim");
 	cr_assert_str_eq(origin_attr(r, "katatrace.socket.path")->value.s.ptr, path);
 	cr_assert_eq(origin_attr(r, "katatrace.shim.pid")->value.i, 200, "the answering shim");
