@@ -49,6 +49,7 @@ enum {
 	OPT_DUMP_ONLY,
 	OPT_JAEGER_PORT,
 	OPT_NO_TTRPC,
+	OPT_NO_VM_SPANS,
 };
 
 static const struct option run_opts[] = {
@@ -85,6 +86,7 @@ static const struct option run_opts[] = {
 	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
 	{ "jaeger-port", required_argument, NULL, OPT_JAEGER_PORT },
 	{ "no-ttrpc", no_argument, NULL, OPT_NO_TTRPC },
+	{ "no-vm-spans", no_argument, NULL, OPT_NO_VM_SPANS },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -178,6 +180,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           and *_N sockets (default 6831; 0: off)\n"
 		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
 		      "                           the agent through the hypervisors' sockets\n"
+		      "  --no-vm-spans            no kata.vm / vsock.connection spans from kernel events\n"
+		      "                           (hypervisor exec/exit, KVM exits, vsock connections)\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -288,6 +292,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->vsock_port = 10240;
 	c->jaeger_port = 6831;
 	c->ttrpc = true;
+	c->vm_spans = true;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -552,6 +557,9 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_NO_TTRPC:
 			c->ttrpc = false;
+			break;
+		case OPT_NO_VM_SPANS:
+			c->vm_spans = false;
 			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,

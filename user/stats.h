@@ -27,7 +27,9 @@
 	X(spans_exported, "spans accepted by the exporter")                                  \
 	X(spans_dropped, "spans dropped (queue full or exporter failure)")                   \
 	X(export_errors, "failed export attempts")                                           \
-	X(export_retries, "export attempts retried")
+	X(export_retries, "export attempts retried")                                         \
+	X(vm_events, "VM events read (hypervisor exec/exit, vsock connections)")             \
+	X(vm_events_bad, "VM events malformed (ignored)")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;
