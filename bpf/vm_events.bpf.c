@@ -75,6 +75,17 @@ struct {
 	__type(value, __u32);
 } kvm_on SEC(".maps");
 
+/*
+ * Key 0: this kernel's own CID when it is itself a guest (set by the
+ * loader): its packets to its host are not a guest's.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} local_cid SEC(".maps");
+
 /* The exec event under construction: too big for the stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -266,6 +277,10 @@ static __always_inline void on_pkt(__u64 src_cid, __u64 src_port, __u64 dst_cid,
 	} else {
 		return;
 	}
+	__u32 zero = 0;
+	__u32 *own = bpf_map_lookup_elem(&local_cid, &zero);
+	if (own && *own == k.guest_cid)
+		return;
 
 	struct kt_vm_conn *c;
 	switch (op) {

@@ -6,11 +6,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include "log.h"
 #include "vm_events.skel.h"
@@ -148,6 +151,23 @@ static struct bpf_link *attach_late(struct bpf_program *p, const char *sys_event
 	return l;
 }
 
+/* This kernel's CID as a guest (VMADDR_CID_ANY/none: not a guest itself). */
+static void set_local_cid(struct kt_vm_capture *c)
+{
+	unsigned int cid = 0;
+	int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) == 0 && cid > 2 && cid != VMADDR_CID_ANY) {
+		__u32 zero = 0, v = cid;
+		bpf_map__update_elem(c->skel->maps.local_cid, &zero, sizeof(zero), &v, sizeof(v),
+				     BPF_ANY);
+		kt_info("vm events: this kernel is guest CID %u: its own vsock traffic is not followed",
+			cid);
+	}
+	close(fd);
+}
+
 void kt_vm_capture_tick(struct kt_vm_capture *c)
 {
 	if (!c)
@@ -157,9 +177,9 @@ void kt_vm_capture_tick(struct kt_vm_capture *c)
 		bpf_map__update_elem(c->skel->maps.kvm_on, &zero, sizeof(zero), &one, sizeof(one),
 				     BPF_ANY);
 	}
-	if (!c->vsock_recv)
-		c->vsock_recv = attach_late(c->skel->progs.kt_vm_vsock_recv,
-					    "vsock/virtio_transport_recv_pkt");
+	if (!c->vsock_recv && (c->vsock_recv = attach_late(c->skel->progs.kt_vm_vsock_recv,
+							   "vsock/virtio_transport_recv_pkt")))
+		set_local_cid(c);
 	if (!c->vsock_alloc)
 		c->vsock_alloc = attach_late(c->skel->progs.kt_vm_vsock_alloc,
 					     "vsock/virtio_transport_alloc_pkt");
