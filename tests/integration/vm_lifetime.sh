@@ -91,7 +91,7 @@ check "OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
 EXPECT=$(for k in Q C U P R K; do
 	echo "$k ${PID[$k]} ${START[$k]} ${END[$k]}"
 done)
-node - "$OUT/spans.jsonl" "$SB_Q" "$SB_C" "$SB_P" "$SB_R" "$SB_K" "${KVM_RUNS:-0}" "$KVM_TRACED" \
+SANDBOX_IDS_JS=$RECV/lib/sandbox-ids.js node - "$OUT/spans.jsonl" "$SB_Q" "$SB_C" "$SB_P" "$SB_R" "$SB_K" "${KVM_RUNS:-0}" "$KVM_TRACED" \
 	"$EXPECT" >"$OUT/check.log" 2>&1 <<'JS'
 const [file, sbQ, sbC, sbP, sbR, sbK, kvmRuns, kvmTraced, expect] = process.argv.slice(2);
 const all = require('fs').readFileSync(file, 'utf8').split('\n').filter(Boolean).map(JSON.parse);
@@ -102,23 +102,9 @@ let passed = 0, failed = 0;
 const ok = (what, cond) => { if (cond) passed++; else { failed++; console.log(`FAILED: ${what}`); } };
 const attr = (list, k) => { const kv = list.find((a) => a.key === k); return kv && kv.value.value; };
 
-// The sandbox ids, derived as docs/hypervisor-spans.md describes: FNV-1a
-// 64 over the id's bytes from a salted basis, then splitmix64's finaliser.
-const M = (1n << 64n) - 1n;
-const mix = (x) => {
-	x ^= x >> 30n; x = (x * 0xbf58476d1ce4e5b9n) & M;
-	x ^= x >> 27n; x = (x * 0x94d049bb133111ebn) & M;
-	return x ^ (x >> 31n);
-};
-const derive = (s, salt) => {
-	let h = 0xcbf29ce484222325n ^ salt;
-	for (const b of Buffer.from(s)) { h ^= BigInt(b); h = (h * 0x100000001b3n) & M; }
-	const v = mix((h + salt) & M);
-	return (v || 1n).toString(16).padStart(16, '0');
-};
-const ids = (sb) => ({ trace: derive(sb, 0x6b617461n) + derive(sb, 0x7472616365n),
-	span: derive(sb, 0x73616e64626f78n) });
-
+// The sandbox ids, derived independently (docs/hypervisor-spans.md).
+const { sandboxIds } = require(process.env.SANDBOX_IDS_JS);
+const ids = (sb) => { const d = sandboxIds(sb); return { trace: d.traceId, span: d.rootSpanId }; };
 const want = {
 	Q: { sb: sbQ, exe: 'qemu-system-x86_64', hv: 'qemu', code: 3 },
 	C: { sb: sbC, exe: 'cloud-hypervisor', hv: 'cloud-hypervisor', signal: 9 },
