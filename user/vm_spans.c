@@ -286,7 +286,7 @@ struct kt_vm_spans *kt_vm_spans_new(const struct kt_vm_spans_cfg *cfg, kt_span_s
 
 static uint64_t mono_unix(const struct kt_vm_spans *v, uint64_t mono)
 {
-	return (uint64_t)((int64_t)mono + v->mono_to_unix);
+	return mono + (uint64_t)v->mono_to_unix; /* modulo 2^64: a kernel time is not checked */
 }
 
 static struct proc **proc_find(struct kt_vm_spans *v, uint32_t pid)
@@ -334,7 +334,7 @@ void kt_vm_spans_running(struct kt_vm_spans *v, uint32_t pid, uint64_t start_boo
 	if (!p)
 		return;
 	p->observed = false;
-	p->start_unix_ns = (uint64_t)((int64_t)start_boot_ns + v->cfg.boot_to_unix_ns);
+	p->start_unix_ns = start_boot_ns + (uint64_t)v->cfg.boot_to_unix_ns;
 	fill_proc(v, p, exe, args, args_len);
 }
 
