@@ -98,6 +98,9 @@ enum kt_counter {
 	KT_CNT_GAP_BYTES,     /* bytes reported as gaps */
 	KT_CNT_STREAM_FULL,   /* new connection not tracked: stream map full */
 	KT_CNT_FRAG_BYTES,    /* vsock: payload bytes read from page frags */
+	KT_CNT_VM_PROCS_FULL, /* vm_events: a hypervisor not tracked, table full */
+	KT_CNT_VM_CONNS_FULL, /* vm_events: a vsock connection not tracked, table full */
+	KT_CNT_VM_RB_FAIL,    /* vm_events: events lost, their ring buffer full */
 	KT_CNT__MAX,
 };
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "unix_capture.h"
 #include "unix_capture.skel.h"
+#include "vm_capture.h"
 #include "vsock_capture.h"
 #include "vsock_capture.skel.h"
 
@@ -47,6 +48,7 @@ struct kt_capture {
 	struct kt_unix_match unix_match;
 	int events_fd, counters_fd;
 	struct loaded unix_obj, vsock_obj;
+	struct kt_vm_capture *vm;
 	uint64_t last_try_ns;
 	bool transport_present; /* as of the last check */
 };
@@ -414,6 +416,9 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 	}
 	if (cfg->vsock)
 		vsock_try(c, true);
+	/* Without them only the VM spans are missing: not fatal. */
+	if (cfg->vm_events && !(c->vm = kt_vm_capture_start(c->counters_fd)))
+		kt_warn("vm events: not attached: no kata.vm / vsock.connection spans");
 	return c;
 fail:
 	kt_capture_stop(c);
@@ -445,18 +450,29 @@ int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX])
 
 void kt_capture_tick(struct kt_capture *c, uint64_t now_ns)
 {
-	if (!c->cfg.vsock || now_ns - c->last_try_ns < VSOCK_RETRY_NS)
+	if (now_ns - c->last_try_ns < VSOCK_RETRY_NS)
 		return;
 	c->last_try_ns = now_ns;
-	vsock_try(c, false);
+	if (c->cfg.vsock)
+		vsock_try(c, false);
+	kt_vm_capture_tick(c->vm);
+}
+
+struct kt_vm_capture *kt_capture_vm(const struct kt_capture *c)
+{
+	return c ? c->vm : NULL;
 }
 
 const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n)
 {
-	snprintf(buf, n, "unix: %s, vsock: %s", kt_attach_name(c->unix_obj.strategy),
+	char vm[48] = "off";
+	if (c->vm)
+		kt_vm_capture_describe(c->vm, vm, sizeof(vm));
+	snprintf(buf, n, "unix: %s, vsock: %s, vm: %s", kt_attach_name(c->unix_obj.strategy),
 		 !c->cfg.vsock ? "off"
 		 : c->vsock_obj.skel ? kt_attach_name(c->vsock_obj.strategy)
-				     : "waiting");
+				     : "waiting",
+		 vm);
 	return buf;
 }
 
@@ -464,6 +480,7 @@ void kt_capture_stop(struct kt_capture *c)
 {
 	if (!c)
 		return;
+	kt_vm_capture_stop(c->vm);
 	unload(&c->vsock_obj);
 	unload(&c->unix_obj);
 	if (c->events_fd >= 0)

@@ -29,6 +29,7 @@ struct kt_capture_cfg {
 	size_t n_suffixes;
 	uint32_t ringbuf_bytes; /* power of two */
 	bool vsock;             /* capture standard vsock too */
+	bool vm_events;         /* bpf/vm_events.bpf.c too (user/vm_capture.h) */
 };
 
 struct kt_capture;
@@ -43,6 +44,8 @@ int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX]);
  * capture when it becomes possible or better.
  */
 void kt_capture_tick(struct kt_capture *c, uint64_t now_ns);
+/* The VM events (user/vm_capture.h); NULL when off or not loaded. */
+struct kt_vm_capture *kt_capture_vm(const struct kt_capture *c);
 /* "unix: tracepoint, vsock: fentry" */
 const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n);
 void kt_capture_stop(struct kt_capture *c);

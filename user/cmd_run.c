@@ -36,6 +36,8 @@
 #include "trace_stitch.h"
 #include "stats.h"
 #include "capture.h"
+#include "vm_capture.h"
+#include "vm_spans.h"
 
 #define TICK_MS 100
 /* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
@@ -55,6 +57,7 @@ struct daemon {
 	struct kt_broker *broker;
 	struct kt_sandbox_registry *registry;
 	struct kt_stitch *stitch;
+	struct kt_vm_spans *vm; /* NULL: --no-vm-spans or no BPF */
 	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
 	int sig_fd, tick_fd;
 	bool stop;
@@ -74,7 +77,10 @@ static void to_queue(void *ctx, struct kt_span_record *r)
 static void to_stitch(void *ctx, struct kt_span_record *r)
 {
 	struct daemon *d = ctx;
-	kt_stitch_span(d->stitch, r, kt_mono_ns());
+	if (d->stitch)
+		kt_stitch_span(d->stitch, r, kt_mono_ns());
+	else
+		to_queue(d, r);
 }
 
 static void log_to_queue(void *ctx, struct kt_log_record *r)
@@ -99,9 +105,22 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int on_vm_record(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	kt_vm_spans_record(d->vm, data, size);
+	return 0;
+}
+
 static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
 {
 	(void)ctx;
+	if (c[KT_CNT_VM_PROCS_FULL] || c[KT_CNT_VM_CONNS_FULL] || c[KT_CNT_VM_RB_FAIL])
+		kt_warn("vm events: %llu hypervisors and %llu vsock connections not followed "
+			"(tables full), %llu events lost",
+			(unsigned long long)c[KT_CNT_VM_PROCS_FULL],
+			(unsigned long long)c[KT_CNT_VM_CONNS_FULL],
+			(unsigned long long)c[KT_CNT_VM_RB_FAIL]);
 	__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
 	kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
 		 "%llu untracked connections, %llu bytes from page frags",
@@ -273,6 +292,31 @@ static int setup_tick(struct daemon *d)
 	return kt_poll_add(d->epfd, d->tick_fd, &d->tick_h);
 }
 
+static void on_running_vm(void *ctx, const struct kt_vm_running *r)
+{
+	struct daemon *d = ctx;
+	if (kt_vm_capture_track(kt_capture_vm(d->capture), r->pid) == 0)
+		kt_vm_spans_running(d->vm, r->pid, r->start_boot_ns, r->exe, r->args, r->args_len);
+}
+
+/* VM events share the epoll fd (one ring_buffer manager); hypervisors running now are followed too. */
+static int setup_vm_events(struct daemon *d)
+{
+	struct kt_vm_capture *vc = kt_capture_vm(d->capture);
+	if (!vc) {
+		kt_vm_spans_free(d->vm);
+		d->vm = NULL;
+		return 0;
+	}
+	if (ring_buffer__add(d->rb, kt_vm_capture_ringbuf_fd(vc), on_vm_record, d)) {
+		kt_err("vm events ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	/* Still root: /proc of every hypervisor is readable. */
+	kt_vm_scan_running("/proc", on_running_vm, d);
+	return 0;
+}
+
 static int setup_bpf(struct daemon *d)
 {
 	const struct kt_config *cfg = d->cfg;
@@ -305,6 +349,7 @@ static int setup_bpf(struct daemon *d)
 		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
 		.vsock = true,
+		.vm_events = d->vm != NULL,
 	};
 	kt_mount_bpf_filesystems();
 	kt_libbpf_log_init();
@@ -316,6 +361,8 @@ static int setup_bpf(struct daemon *d)
 		kt_err("ring buffer: %s", strerror(errno));
 		return -1;
 	}
+	if (setup_vm_events(d))
+		return -1;
 	d->rb_h.fn = on_ringbuf;
 	return kt_poll_add(d->epfd, ring_buffer__epoll_fd(d->rb), &d->rb_h);
 }
@@ -437,6 +484,15 @@ int kt_cmd_run(const struct kt_config *cfg)
 		e->destroy(e);
 		goto out;
 	}
+	if (cfg->vm_spans && cfg->capture == KT_CAPTURE_BPF) {
+		struct kt_vm_spans_cfg vc = {
+			.registry = d.registry,
+			.run_root = cfg->run_root,
+			.owner_lookup = owner_via_broker,
+			.owner_ctx = &d,
+		};
+		d.vm = kt_vm_spans_new(&vc, to_stitch, &d);
+	}
 	if (cfg->mode == KT_MODE_SINK) {
 		struct kt_sink_cfg sc = {
 			.feed = cfg->capture == KT_CAPTURE_SOCKET,
@@ -492,6 +548,7 @@ out:
 	/* Everything the kernel captured so far is still decoded and exported. */
 	if (d.rb)
 		ring_buffer__consume(d.rb);
+	kt_vm_spans_finish(d.vm);
 	kt_sink_stop(d.sink);
 	/* Last kernel counters, socket files removed, broker reaped. */
 	kt_broker_stop(d.broker);
@@ -502,6 +559,7 @@ out:
 		kt_stitch_flush(d.stitch, false);
 	kt_export_queue_stop(d.queue);
 	kt_stitch_free(d.stitch);
+	kt_vm_spans_free(d.vm);
 	kt_registry_free(d.registry);
 	ring_buffer__free(d.rb);
 	kt_capture_stop(d.capture);

@@ -57,6 +57,7 @@ enum {
 	OPT_COMPLETE,
 	OPT_COMPLETE_DELAY,
 	OPT_SHIM_SOCKET_DIR,
+	OPT_NO_VM_SPANS,
 };
 
 static const struct option run_opts[] = {
@@ -100,6 +101,7 @@ static const struct option run_opts[] = {
 	{ "complete-traces", no_argument, NULL, OPT_COMPLETE },
 	{ "complete-delay", required_argument, NULL, OPT_COMPLETE_DELAY },
 	{ "shim-socket-dir", required_argument, NULL, OPT_SHIM_SOCKET_DIR },
+	{ "no-vm-spans", no_argument, NULL, OPT_NO_VM_SPANS },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -211,6 +213,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           arrived when their sandbox ended\n"
 		      "  --collate, --complete-traces  switch them on (kata-trace-forwarder form)\n"
 		      "  --complete-delay MS      wait for late spans after a sandbox ends (default 5000)\n"
+		      "  --no-vm-spans            no kata.vm / vsock.connection spans from kernel events\n"
+		      "                           (hypervisor exec/exit, KVM exits, vsock connections)\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -328,6 +332,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->collate = true;
 	c->complete_traces = true;
 	c->complete_delay_ms = 5000;
+	c->vm_spans = true;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -649,6 +654,9 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_SHIM_SOCKET_DIR:
 			add_shim_dirs(c, cmd, optarg);
+			break;
+		case OPT_NO_VM_SPANS:
+			c->vm_spans = false;
 			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,

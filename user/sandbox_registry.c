@@ -114,6 +114,21 @@ const struct kt_sandbox_entry *kt_registry_by_cid(const struct kt_sandbox_regist
 	return best;
 }
 
+/* Linear too: once per hypervisor that exits. A live sandbox wins over a lingering one. */
+const struct kt_sandbox_entry *kt_registry_by_pid(const struct kt_sandbox_registry *r,
+						  uint32_t pid)
+{
+	const struct kt_sandbox_entry *best = NULL;
+	if (!r || !pid)
+		return NULL;
+	for (size_t b = 0; b < BUCKETS; b++)
+		for (struct node *n = r->by_id[b]; n; n = n->next)
+			if (n->e.meta.hypervisor_pid == pid &&
+			    (!best || (best->gone_ns && !n->e.gone_ns)))
+				best = &n->e;
+	return best;
+}
+
 uint64_t kt_registry_version(const struct kt_sandbox_registry *r)
 {
 	return r ? r->next_gen : 0;

@@ -33,6 +33,9 @@ const struct kt_sandbox_entry *kt_registry_by_id(const struct kt_sandbox_registr
 						 const char *id);
 const struct kt_sandbox_entry *kt_registry_by_cid(const struct kt_sandbox_registry *r,
 						  uint32_t cid);
+/* The sandbox whose hypervisor process is pid (persist.json, QEMU's pid file). */
+const struct kt_sandbox_entry *kt_registry_by_pid(const struct kt_sandbox_registry *r,
+						  uint32_t pid);
 /* Changes with every put that changed something. */
 uint64_t kt_registry_version(const struct kt_sandbox_registry *r);
 /* Sandboxes that exist now (not the lingering ones). */

@@ -33,7 +33,9 @@
 	X(export_retries, "export attempts retried")                                         \
 	X(logs_decoded, "log records decoded (Kata 1.x journal)")                           \
 	X(logs_exported, "log records accepted by the exporter")                            \
-	X(logs_dropped, "log records dropped (queue full or exporter failure)")
+	X(logs_dropped, "log records dropped (queue full or exporter failure)") \
+	X(vm_events, "VM events read (hypervisor exec/exit, vsock connections)")             \
+	X(vm_events_bad, "VM events malformed (ignored)")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;

@@ -516,6 +516,9 @@ void kt_stitch_span(struct kt_stitch *s, struct kt_span_record *r, uint64_t now)
 		rpc_span(s, b, r);
 		break;
 	default:
+		/* The VM's own span: its hypervisor exited, so did the sandbox. */
+		if (r->source == KT_SPAN_FROM_HOST && r->span.ctx.span_id == b->root && !b->ended_at)
+			b->ended_at = now ? now : 1;
 		emit(s, b, r);
 		break;
 	}

@@ -53,6 +53,43 @@ kernel_version() { value kernel | awk -F'[.-]' '{ printf "%d", $1 * 100 + $2 }';
 
 # ------------------------------------------------------------ pieces
 
+# The spans synthesised from kernel events (kata.vm, vsock.connection) go to
+# FILE.vm: check.js compares the agent's spans with what was sent.
+split_vm_spans() { # normalized-spans-file
+	grep -E '"name":"(kata\.vm|vsock\.connection)"' "$1" >"$1.vm"
+	grep -vE '"name":"(kata\.vm|vsock\.connection)"' "$1" >"$1.agent"
+	mv "$1.agent" "$1"
+}
+
+# Bytes each connection of a list sends, one number per connection.
+conns_bytes_each() {
+	local line f total
+	while read -r line; do
+		total=0
+		for f in ${line//,/ }; do total=$((total + $(stat -c %s "$WORK$f"))); done
+		echo "$total"
+	done <"$1"
+}
+
+# The nested QEMU's kata.vm span and one vsock.connection span per guest connection.
+check_vm_spans() { # scenario conns-file qemu-pid sandbox accel
+	local s=$1 log=$run/$1.vm-check.log kvm=no line
+	[[ $5 == kvm* ]] && kvm=yes
+	# shellcheck disable=SC2046
+	node "$ROOT/tests/kernel-lane/check-vm-spans.js" "$run/$s.spans.jsonl.vm" "$3" "$4" "$PORT" "$kvm" \
+		$(conns_bytes_each "$2") >"$log" 2>&1
+	sed "s/^/    $s: /" "$log" | grep -E 'FAILED|kvm|bytes_to_host' | head -n 8
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		check "$s: check-vm-spans.js ran" false
+		return
+	fi
+	PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+	FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+	SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+	echo "  check-vm-spans.js: $line"
+}
+
 check_listener() { # scenario conns-file peer-prefix: every connection of the list, every byte
 	local s=$1 n bytes peers
 	n=$(grep -c . "$2")
@@ -99,6 +136,7 @@ check_spans() { # scenario conns-file origin-json
 	if [ -s "$out/$s.jsonl" ]; then
 		node "$RECV/otlpjson.js" "$out/$s.jsonl" --out "$got" >"$run/$s.otlpjson.log" 2>&1
 		check "$s: OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
+		split_vm_spans "$got"
 	else
 		check "$s: spans written to $s.jsonl" false
 	fi
@@ -201,7 +239,8 @@ check_guest() { # scenario strategy path
 			[ -n "$echoed" ] && [ "$echoed" -gt 0 ] && [ "$to_client" = "$echoed" ]
 		sent=$((sent + ${echoed:-0}))
 	fi
-	check_tracer "$s" "$2" "$(manifest_count <(write_manifest "$conns" '{}'))" "$sent"
+	# and one kata.vm span, one vsock.connection span per connection
+	check_tracer "$s" "$2" "$(($(manifest_count <(write_manifest "$conns" '{}')) + 1 + $(grep -c . "$conns")))" "$sent"
 	if [ "$(kernel_version)" -ge 617 ] 2>/dev/null; then
 		# vhost_vsock puts large packets in page frags since 6.17
 		local frags
@@ -210,6 +249,7 @@ check_guest() { # scenario strategy path
 			[ "${frags:-0}" -gt 0 ]
 	fi
 	check_spans "$s" "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")"
+	check_vm_spans "$s" "$conns" "$pid" "$sandbox" "$accel"
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
 }
 

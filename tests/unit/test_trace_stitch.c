@@ -250,16 +250,24 @@ Test(stitch, completion_synthesises_missing_parents_and_the_root)
 	teardown_fx(&f);
 }
 
-Test(stitch, a_vm_span_is_the_root_and_nothing_is_made_for_it)
+Test(stitch, the_vm_span_is_the_root_and_its_exit_ends_the_sandbox)
 {
 	struct kt_stitch_cfg cfg = KT_STITCH_DEFAULTS;
-	cfg.grace_ns = 0;
+	cfg.grace_ns = 10;
 	struct fixture f = setup(cfg);
 	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(5, 5), 70, 0, "root-span", T0, T0 + 1), 1);
-	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_HOST, f.sb_trace, f.sb_root, 0, "kata.vm", T0, T0 + 2), 1);
-	kt_stitch_sandbox_end(f.s, "sb1", 5);
-	kt_stitch_tick(f.s, 5);
-	cr_expect_eq(n_out, 2);
+	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(5, 6), 71, 0x42, "orphan", T0, T0 + 1), 1);
+	/* Other host spans do not end it. */
+	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_HOST, f.sb_trace, 72, f.sb_root, "vsock.connection", T0, T0 + 2), 1);
+	kt_stitch_tick(f.s, 100);
+	cr_expect_eq(n_out, 3);
+	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_HOST, f.sb_trace, f.sb_root, 0, "kata.vm", T0, T0 + 2), 200);
+	kt_stitch_tick(f.s, 209);
+	cr_expect_eq(n_out, 4);
+	kt_stitch_tick(f.s, 210);
+	cr_assert_eq(n_out, 5, "only the orphan's parent: the root arrived");
+	cr_expect_eq(out[4]->span.ctx.span_id, 0x42);
+	cr_expect_str_eq(out[4]->span.name.ptr, "missing-parent");
 	teardown_fx(&f);
 }
 
