@@ -29,6 +29,9 @@ struct kt_capture_cfg {
 	size_t n_suffixes;
 	uint32_t ringbuf_bytes; /* power of two */
 	bool vsock;             /* capture standard vsock too */
+	/* vsock: guest ports the host connects to (the agent's ttrpc port) */
+	const unsigned *guest_ports;
+	size_t n_guest_ports;
 };
 
 struct kt_capture;

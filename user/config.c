@@ -49,6 +49,7 @@ enum {
 	OPT_DUMP_ONLY,
 	OPT_JAEGER_PORT,
 	OPT_NO_TTRPC,
+	OPT_TTRPC_VSOCK_PORT,
 };
 
 static const struct option run_opts[] = {
@@ -85,6 +86,7 @@ static const struct option run_opts[] = {
 	{ "dump-only", no_argument, NULL, OPT_DUMP_ONLY },
 	{ "jaeger-port", required_argument, NULL, OPT_JAEGER_PORT },
 	{ "no-ttrpc", no_argument, NULL, OPT_NO_TTRPC },
+	{ "ttrpc-vsock-port", required_argument, NULL, OPT_TTRPC_VSOCK_PORT },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -177,7 +179,9 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --jaeger-port N          Kata 1.x agents: Jaeger thrift spans on vsock port N\n"
 		      "                           and *_N sockets (default 6831; 0: off)\n"
 		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
-		      "                           the agent through the hypervisors' sockets\n"
+		      "                           the agent (hypervisors' sockets, vsock)\n"
+		      "  --ttrpc-vsock-port N     guest port the agent serves ttrpc on (QEMU: the\n"
+		      "                           runtime dials vsock://<cid>:N); default 1024, 0: off\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -288,6 +292,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->vsock_port = 10240;
 	c->jaeger_port = 6831;
 	c->ttrpc = true;
+	c->ttrpc_vsock_port = 1024;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -552,6 +557,10 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_NO_TTRPC:
 			c->ttrpc = false;
+			break;
+		case OPT_TTRPC_VSOCK_PORT:
+			c->ttrpc_vsock_port = (unsigned)need_number(cmd, "--ttrpc-vsock-port", optarg,
+								    0, 0xfffffffeu);
 			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,

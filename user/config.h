@@ -50,6 +50,7 @@ struct kt_config {
 	unsigned vsock_port;
 	unsigned jaeger_port;   /* Kata 1.x Jaeger thrift over vsock (0: off) */
 	bool ttrpc;             /* runtime -> agent RPC spans from the hypervisor sockets */
+	unsigned ttrpc_vsock_port; /* ... and from vsock connections to this guest port (0: off) */
 	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */
 	enum kt_format format;
