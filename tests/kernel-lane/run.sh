@@ -13,7 +13,7 @@
 #   SCENARIOS="..."      a subset of the scenarios below
 #   SEED=42              seed of the generated spans and of the senders
 #   KEEP_OUT=1           keep build/kernel-lane/ (images, logs, spans) after a clean run
-#   VM_TIMEOUT=480       seconds one kernel's VM may run
+#   VM_TIMEOUT=900       seconds one kernel's VM may run
 #   L3_ACCEL=tcg         run the nested guest under TCG even where nested KVM works
 #   L3_KERNEL=LABEL      the nested guest's kernel (default: the VM's; 6.12 for newest)
 #
