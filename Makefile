@@ -170,7 +170,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # Statically linked copies of the tools the kernel test lane runs inside its VMs.
-STATIC_TOOLS := $(BUILD)/tools-static/hv-relay $(BUILD)/tools-static/sock-drain
+STATIC_TOOLS := $(BUILD)/tools-static/hv-relay $(BUILD)/tools-static/sock-drain $(BUILD)/tools-static/ttrpc-peer
 $(BUILD)/tools-static/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $< -lpthread

@@ -2,7 +2,8 @@
 /*
  * Capture of standard vsock traffic (QEMU + vhost_vsock, vsock_loopback):
  * streams between a guest and a host port the host listens on (the agent's
- * trace port 10240 by default).
+ * trace port 10240 by default), and between the host and a guest port the
+ * guest listens on (the agent's ttrpc port 1024, which the runtime dials).
  *
  * Attach strategies (the loader enables one set):
  *  - fentry / kprobe on virtio_transport_recv_pkt: every packet the host
@@ -15,7 +16,8 @@
  *  - tracepoints: tp_btf/sock_recv_length on the host's AF_VSOCK socket that
  *    reads the stream (bytes from the read syscall's buffer), and
  *    sock_send_length for what the host sends to a guest. Works without the
- *    virtio modules' symbols, wherever something on the host reads.
+ *    virtio modules' symbols, wherever something on the host reads (for a
+ *    guest port: the host's client socket, both ways).
  */
 #include "stream_emit.bpf.h"
 #include "syscall_src.bpf.h"
@@ -37,6 +39,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } vsock_ports SEC(".maps");
+
+/* Guest ports whose connections are captured: the host is the client. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KT_VSOCK_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u8);
+} vsock_guest_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -67,6 +77,11 @@ static __always_inline bool host_port(__u32 port)
 	return bpf_map_lookup_elem(&vsock_ports, &port) != NULL;
 }
 
+static __always_inline bool guest_port(__u32 port)
+{
+	return bpf_map_lookup_elem(&vsock_guest_ports, &port) != NULL;
+}
+
 /* Key and direction of a packet or socket between (cid_a, port_a) -> (cid_b, port_b). */
 static __always_inline bool conn_for(__u32 src_cid, __u32 src_port, __u32 dst_cid, __u32 dst_port,
 				     struct kt_conn_id *conn, __u8 *dir)
@@ -82,6 +97,19 @@ static __always_inline bool conn_for(__u32 src_cid, __u32 src_port, __u32 dst_ci
 	if (host_port(src_port)) {
 		conn->a = kt_vsock_conn_a(dst_cid, dst_port);
 		conn->b = src_port;
+		*dir = KT_DIR_TO_CLIENT;
+		return true;
+	}
+	/* The guest listens: the host sends the requests. */
+	if (guest_port(dst_port)) {
+		conn->a = kt_vsock_conn_a(dst_cid, dst_port);
+		conn->b = kt_vsock_conn_b_guest(src_port);
+		*dir = KT_DIR_TO_SERVER;
+		return true;
+	}
+	if (guest_port(src_port)) {
+		conn->a = kt_vsock_conn_a(src_cid, src_port);
+		conn->b = kt_vsock_conn_b_guest(dst_port);
 		*dir = KT_DIR_TO_CLIENT;
 		return true;
 	}
@@ -328,7 +356,11 @@ int BPF_PROG(kt_vs_tp_send, struct sock *sk, int ret, int flags)
 	__u8 dir;
 	__u32 rcid;
 
-	/* A local peer's reads are captured on its side: only guests' are not. */
+	/*
+	 * A local peer's reads are captured on its side: only guests' are not
+	 * (what the host sends to a guest: answers on a host port, the
+	 * runtime's requests to a guest port).
+	 */
 	if (ret <= 0 || !sock_conn(sk, false, &conn, &dir, &rcid) || rcid == VMADDR_CID_LOCAL ||
 	    rcid == VMADDR_CID_HOST)
 		return 0;

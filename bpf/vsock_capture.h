@@ -6,7 +6,11 @@
  *
  * A connection is (guest CID, guest port, host port). Directions follow the
  * listening end: for a host port (the agent's trace port 10240, where the
- * guest connects to the host) guest->host is KT_DIR_TO_SERVER.
+ * guest connects to the host) guest->host is KT_DIR_TO_SERVER; for a guest
+ * port (the agent's ttrpc port 1024, where the runtime connects to the
+ * guest) host->guest is, and the key carries KT_VSOCK_GUEST_LISTENS
+ * (stream_record.h). A packet that fits both (guest port 1024 talking to
+ * host port 10240) belongs to the host's listener.
  */
 #ifndef KT_VSOCK_CAPTURE_H
 #define KT_VSOCK_CAPTURE_H
@@ -15,7 +19,10 @@
 
 #define KT_VSOCK_MAX_PORTS 8
 
-/* Host ports to capture are the keys of the "vsock_ports" hash map. */
+/*
+ * Host ports to capture are the keys of the "vsock_ports" hash map, guest
+ * ports those of "vsock_guest_ports".
+ */
 
 /* virtio_vsock_hdr.op */
 #define KT_VSOCK_OP_REQUEST 1
@@ -29,6 +36,12 @@
 static inline __u64 kt_vsock_conn_a(__u32 cid, __u32 guest_port)
 {
 	return (__u64)cid << 32 | guest_port;
+}
+
+/* conn.b of a connection to a port the guest listens on. */
+static inline __u64 kt_vsock_conn_b_guest(__u32 host_port)
+{
+	return KT_VSOCK_GUEST_LISTENS | host_port;
 }
 
 #endif /* KT_VSOCK_CAPTURE_H */

@@ -46,6 +46,8 @@ struct loaded {
 struct kt_capture {
 	struct kt_capture_cfg cfg;
 	struct kt_unix_match unix_match;
+	/* the ports, kept for vsock attaches long after start (cfg's point elsewhere) */
+	__u32 host_ports[KT_VSOCK_MAX_PORTS], guest_ports[KT_VSOCK_MAX_PORTS];
 	int events_fd, counters_fd;
 	struct loaded unix_obj, vsock_obj;
 	struct kt_vm_capture *vm;
@@ -80,17 +82,24 @@ static int unix_configure(void *s, const struct kt_capture *c)
 				    sizeof(zero), &c->unix_match, sizeof(c->unix_match), BPF_ANY);
 }
 
-static int vsock_configure(void *s, const struct kt_capture *c)
+static int port_set(struct bpf_map *m, const __u32 *ports, size_t n)
 {
 	__u8 one = 1;
-	for (size_t i = 0; i < c->cfg.n_ports; i++) {
-		__u32 port = c->cfg.ports[i];
-		int err = bpf_map__update_elem(((struct vsock_capture_bpf *)s)->maps.vsock_ports,
-					       &port, sizeof(port), &one, sizeof(one), BPF_ANY);
+	for (size_t i = 0; i < n; i++) {
+		int err = bpf_map__update_elem(m, &ports[i], sizeof(ports[i]), &one, sizeof(one),
+					       BPF_ANY);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+static int vsock_configure(void *s, const struct kt_capture *c)
+{
+	struct vsock_capture_bpf *skel = s;
+	int err = port_set(skel->maps.vsock_ports, c->host_ports, c->cfg.n_ports);
+	return err ? err : port_set(skel->maps.vsock_guest_ports, c->guest_ports,
+				    c->cfg.n_guest_ports);
 }
 
 static const struct object_ops unix_ops = {
@@ -391,11 +400,18 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 		return NULL;
 	c->cfg = *cfg;
 	c->events_fd = c->counters_fd = -1;
-	if (build_unix_match(cfg, &c->unix_match) || cfg->n_ports > KT_VSOCK_MAX_PORTS) {
+	if (build_unix_match(cfg, &c->unix_match) || cfg->n_ports > KT_VSOCK_MAX_PORTS ||
+	    cfg->n_guest_ports > KT_VSOCK_MAX_PORTS) {
 		kt_err("capture: at most %d ports and %d path prefixes of up to %d bytes",
 		       KT_MAX_SUFFIXES, KT_MAX_PREFIXES, KT_PATH_MAX);
 		goto fail;
 	}
+	for (size_t i = 0; i < cfg->n_ports; i++)
+		c->host_ports[i] = cfg->ports[i];
+	for (size_t i = 0; i < cfg->n_guest_ports; i++)
+		c->guest_ports[i] = cfg->guest_ports[i];
+	c->cfg.ports = NULL;
+	c->cfg.guest_ports = NULL;
 
 	/* One ring buffer and one set of counters shared by every object. */
 	c->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "kt_events", 0, 0,

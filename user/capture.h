@@ -30,6 +30,9 @@ struct kt_capture_cfg {
 	uint32_t ringbuf_bytes; /* power of two */
 	bool vsock;             /* capture standard vsock too */
 	bool vm_events;         /* bpf/vm_events.bpf.c too (user/vm_capture.h) */
+	/* vsock: guest ports the host connects to (the agent's ttrpc port) */
+	const unsigned *guest_ports;
+	size_t n_guest_ports;
 };
 
 struct kt_capture;

@@ -337,8 +337,10 @@ static int setup_bpf(struct daemon *d)
 	 * Listeners named <uds>_<port> (every --socket-path, every Kata
 	 * sandbox) match the port suffix; --capture-path adds prefixes for
 	 * listeners named otherwise, and containerd's shim sockets are matched
-	 * by their directory. vsock: connections to host port <port>.
+	 * by their directory. vsock: connections to host port <port>, and the
+	 * runtime's to the agent's ttrpc port in each guest.
 	 */
+	unsigned guest_ports[1] = { cfg->ttrpc_vsock_port };
 	struct kt_capture_cfg cc = {
 		.attach = cfg->attach,
 		.ports = ports,
@@ -350,6 +352,8 @@ static int setup_bpf(struct daemon *d)
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
 		.vsock = true,
 		.vm_events = d->vm != NULL,
+		.guest_ports = guest_ports,
+		.n_guest_ports = cfg->ttrpc && cfg->ttrpc_vsock_port ? 1 : 0,
 	};
 	kt_mount_bpf_filesystems();
 	kt_libbpf_log_init();
@@ -467,6 +471,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 	pc.registry = d.registry;
 	pc.ttrpc_sockets = ttrpc_sockets;
 	pc.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0;
+	pc.ttrpc_vsock_port = cfg->ttrpc ? cfg->ttrpc_vsock_port : 0;
 	pc.shim_socket_dirs = cfg->shim_socket_dirs;
 	pc.n_shim_socket_dirs = cfg->n_shim_socket_dirs;
 	pc.jaeger_port = legacy_port(cfg, cfg->jaeger_port);

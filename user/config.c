@@ -58,6 +58,7 @@ enum {
 	OPT_COMPLETE_DELAY,
 	OPT_SHIM_SOCKET_DIR,
 	OPT_NO_VM_SPANS,
+	OPT_TTRPC_VSOCK_PORT,
 };
 
 static const struct option run_opts[] = {
@@ -102,6 +103,7 @@ static const struct option run_opts[] = {
 	{ "complete-delay", required_argument, NULL, OPT_COMPLETE_DELAY },
 	{ "shim-socket-dir", required_argument, NULL, OPT_SHIM_SOCKET_DIR },
 	{ "no-vm-spans", no_argument, NULL, OPT_NO_VM_SPANS },
+	{ "ttrpc-vsock-port", required_argument, NULL, OPT_TTRPC_VSOCK_PORT },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -199,7 +201,7 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           on vsock port N and *_N sockets, exported as OTLP\n"
 		      "                           logs (default 5140; 0: off)\n"
 		      "  --no-ttrpc               no ttrpc.<Method> spans from the runtime's calls to\n"
-		      "                           the agent through the hypervisors' sockets, and no\n"
+		      "                           the agent (hypervisors' sockets, vsock), and no\n"
 		      "                           containerd shim Task API spans\n"
 		      "  --shim-socket-dir DIR    containerd's shim sockets: its calls to the shims\n"
 		      "                           become <service>/<method> spans, e.g.\n"
@@ -215,6 +217,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --complete-delay MS      wait for late spans after a sandbox ends (default 5000)\n"
 		      "  --no-vm-spans            no kata.vm / vsock.connection spans from kernel events\n"
 		      "                           (hypervisor exec/exit, KVM exits, vsock connections)\n"
+		      "  --ttrpc-vsock-port N     guest port the agent serves ttrpc on (QEMU: the\n"
+		      "                           runtime dials vsock://<cid>:N); default 1024, 0: off\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
@@ -333,6 +337,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->complete_traces = true;
 	c->complete_delay_ms = 5000;
 	c->vm_spans = true;
+	c->ttrpc_vsock_port = 1024;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -657,6 +662,11 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_NO_VM_SPANS:
 			c->vm_spans = false;
+
+			break;
+		case OPT_TTRPC_VSOCK_PORT:
+			c->ttrpc_vsock_port = (unsigned)need_number(cmd, "--ttrpc-vsock-port", optarg,
+								    0, 0xfffffffeu);
 			break;
 		case OPT_JAEGER_PORT:
 			c->jaeger_port = (unsigned)need_number(cmd, "--jaeger-port", optarg, 0,

@@ -37,7 +37,7 @@ struct kt_conn {
 	uint32_t pid;                     /* process that sent the bytes */
 	char comm[KT_COMM_LEN + 1];       /* its name */
 	char thread[KT_COMM_LEN + 1];     /* name of the sending thread (vsock: vhost-<pid>) */
-	uint32_t vsock_cid, vsock_port;   /* vsock: guest CID, host port */
+	uint32_t vsock_cid, vsock_port;   /* vsock: guest CID, the listening port */
 	bool have_sandbox;
 	struct kt_sandbox_ref sandbox;
 	char hypervisor[32]; /* discovery's name, which sandbox.hypervisor may point at */
@@ -114,9 +114,18 @@ __attribute__((format(printf, 3, 4))) static void conn_log(struct kt_conn *c,
 	       c->have_sandbox ? c->sandbox.id : "", msg);
 }
 
+/* A vsock connection to a port the guest listens on (the agent's ttrpc). */
+static bool guest_listens(const struct kt_conn *c)
+{
+	return c->id.transport == KT_TRANSPORT_VSOCK && (c->id.b & KT_VSOCK_GUEST_LISTENS);
+}
+
 static void set_label(struct kt_conn *c)
 {
-	if (c->id.transport == KT_TRANSPORT_VSOCK)
+	if (guest_listens(c))
+		snprintf(c->label, sizeof(c->label), "vsock host port %u->cid %u port %u",
+			 (unsigned)(uint32_t)c->id.b, c->vsock_cid, c->vsock_port);
+	else if (c->id.transport == KT_TRANSPORT_VSOCK)
 		snprintf(c->label, sizeof(c->label), "vsock cid %u port %u->%u", c->vsock_cid,
 			 (unsigned)(c->id.a & 0xffffffffu), c->vsock_port);
 	else if (c->id.transport == KT_TRANSPORT_UNIX)
@@ -457,6 +466,7 @@ static struct kt_ttrpc_time ttrpc_now(const struct kt_conn *c)
 static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 {
 	struct kt_conn *c = ctx;
+	struct kt_origin *origin = current_origin(c); /* vsock: the sandbox comes with it */
 	struct kt_ttrpc_span_opts o = { 0 };
 	if (c->have_sandbox)
 		kt_ttrpc_sandbox_ids(c->sandbox.id, strlen(c->sandbox.id), &o.sandbox_trace_id,
@@ -485,7 +495,7 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 	r->span.resource = (struct kt_kvlist){ 1, kv };
 	KT_STAT_INC(spans_decoded);
 	r->source = KT_SPAN_FROM_RPC;
-	r->origin = kt_origin_get(current_origin(c));
+	r->origin = kt_origin_get(origin);
 	c->p->sink(c->p->sink_ctx, r);
 }
 
@@ -498,7 +508,10 @@ static void on_ttrpc_error(void *ctx, const char *msg)
 static uint64_t on_ttrpc_request(void *ctx, const struct kt_ttrpc_call *call)
 {
 	struct kt_conn *c = ctx;
-	if (!c->p->cfg.stitch || !c->have_sandbox)
+	if (!c->p->cfg.stitch)
+		return 0;
+	current_origin(c); /* vsock: the sandbox comes with the CID's owner */
+	if (!c->have_sandbox)
 		return 0;
 	return kt_stitch_rpc_request(c->p->cfg.stitch, c->sandbox.id, call, kt_mono_ns());
 }
@@ -561,9 +574,14 @@ static bool start_ttrpc(struct kt_conn *c)
 							cfg->n_shim_socket_dirs);
 	for (size_t i = 0; c->id.transport == KT_TRANSPORT_UNIX && i < cfg->n_ttrpc_sockets; i++)
 		match |= path_ends_with(c->path, cfg->ttrpc_sockets[i]);
-	if (!match && !shim)
+	/* standard vsock: no CONNECT line, frames from the first byte */
+	bool vsock = guest_listens(c) && cfg->ttrpc_vsock_port &&
+		     c->vsock_port == cfg->ttrpc_vsock_port;
+	if (!match && !shim && !vsock)
 		return false;
 	struct kt_ttrpc_cfg tc = KT_TTRPC_CFG_DEFAULT;
+	if (vsock)
+		tc.handshake = KT_TTRPC_HS_NONE;
 	if (shim) {
 		/* containerd dials the shim: plain ttrpc, Task/Wait waits for an exit */
 		tc.handshake = KT_TTRPC_HS_NONE;
@@ -780,7 +798,7 @@ static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *
 	c->path_key = path_key;
 	if (id->transport == KT_TRANSPORT_VSOCK) {
 		c->vsock_cid = (uint32_t)(id->a >> 32);
-		c->vsock_port = (uint32_t)id->b;
+		c->vsock_port = (uint32_t)(id->b & KT_VSOCK_GUEST_LISTENS ? id->a : id->b);
 	}
 	set_label(c);
 	kt_reasm_init(&c->reasm, &p->cfg.reasm, &reasm_ops, c);
@@ -873,11 +891,16 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		/* fallthrough */
 	case KT_REC_GAP:
 		/* ttrpc: responses flow back from the hypervisor */
-		if (h->dir != KT_DIR_TO_SERVER && c && c->proto == PROTO_UNDECIDED && c->path[0])
+		if (h->dir != KT_DIR_TO_SERVER && c && c->proto == PROTO_UNDECIDED &&
+		    (c->path[0] || guest_listens(c)))
 			decide_proto(c);
 		if (h->dir != KT_DIR_TO_SERVER && c && c->proto == PROTO_TTRPC) {
-			/* The hypervisor answers: it, not the client, names the origin. */
-			if (!c->server_writer && !(h->flags & KT_F_TASK_IS_READER)) {
+			/*
+			 * The hypervisor answers: it, not the client, names the
+			 * origin. (vsock: the guest's CID does; the shim stays.)
+			 */
+			if (!c->server_writer && !guest_listens(c) &&
+			    !(h->flags & KT_F_TASK_IS_READER)) {
 				c->pid = 0;
 				set_writer(c, h->tgid, h->pcomm, sizeof(h->pcomm));
 				copy_comm(c->thread, h->comm, sizeof(h->comm));

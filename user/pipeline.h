@@ -55,6 +55,12 @@ struct kt_pipeline_cfg {
 	 */
 	const char *const *shim_socket_dirs;
 	size_t n_shim_socket_dirs;
+	/*
+	 * vsock connections to this guest port (the agent's ttrpc listener,
+	 * 1024; KT_VSOCK_GUEST_LISTENS in the key) carry the same ttrpc, from
+	 * the first byte (0: none).
+	 */
+	unsigned ttrpc_vsock_port;
 	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
 	const struct kt_sandbox_registry *registry;
 	/*
@@ -75,6 +81,7 @@ struct kt_pipeline_cfg {
 		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
 		.max_conns = 65536, .idle_timeout_ns = 600000000000ull, .run_root = "",         \
 		.proc_root = "/proc", .jaeger_port = 6831, .journal_port = 5140,                \
+		.ttrpc_vsock_port = 1024,                                                       \
 	}
 
 typedef void (*kt_span_sink_fn)(void *ctx, struct kt_span_record *r);
@@ -92,7 +99,8 @@ struct kt_conn_info {
 	const char *transport; /* katatrace.transport value, e.g. "hybrid-vsock" */
 };
 /* For transport "vsock", id.transport is KT_TRANSPORT_VSOCK and id.a/id.b
- * follow bpf/stream_record.h (CID << 32 | guest port, host port). */
+ * follow bpf/stream_record.h (CID << 32 | guest port, host port, with
+ * KT_VSOCK_GUEST_LISTENS when the guest port is the listener). */
 
 struct kt_pipeline;
 struct kt_conn;

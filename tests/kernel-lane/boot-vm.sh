@@ -17,7 +17,7 @@
 set -uo pipefail
 kernel=$1 initrd=$2 disk=$3 log=$4
 shift 4
-timeout "${VM_TIMEOUT:-240}" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 1 \
+timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 1 \
 	-nographic -no-reboot -nodefaults -serial stdio \
 	-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet $*" \
 	-drive "file=$disk,format=raw,if=virtio" </dev/null 2>&1 |

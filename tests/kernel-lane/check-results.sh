@@ -253,6 +253,73 @@ check_guest() { # scenario strategy path
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
 }
 
+# The runtime's ttrpc to a real guest's agent over vhost-vsock, and the
+# agent's span of that call: one trace. The agent's span is checked field
+# by field (check.js), the ttrpc.<Method> spans and the link between them
+# by ttrpc-vsock.js.
+check_ttrpc() { # scenario strategy path
+	local s=$1 conns=$WORK/lane/conns.ttrpc sandbox pid accel note="" sent received span_bytes
+	sandbox=$(sandbox_of "$s")
+	pid=$(value "$s.qemu.pid")
+	accel=$(value "$s.l3-accel")
+	[[ $accel == tcg* ]] && note=" (L3 guest under TCG${accel#tcg})"
+	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}; runtime: $(value "$s.shim.log" | tr '\n' ' ')"
+	grep -sE '^(guest|agent):' "$out/$s.guest.console" | tr -d '\r' | sed 's/^/    /'
+	check "$s: the runtime got both answers from the guest's agent (exit 0)" [ "$(value "$s.shim.rc")" = 0 ]
+	check "$s: the guest's agent answered, then sent its span (exit 0 both)" \
+		bash -c "grep -sq '^guest: agent rc=0' '$out/$s.guest.console' &&
+			grep -sq '^guest: relay rc=0' '$out/$s.guest.console'"
+	check "$s: its QEMU exited when the guest powered off, pid recorded" guest_qemu_ok "$s" "$pid"
+	check_listener "$s" "$conns" "cid 3 port"
+	sent=$(value "$s.shim.log" | awk '/^sent/ {print $2}')
+	received=$(value "$s.shim.log" | awk '/^sent/ {print $5}')
+	span_bytes=$(conns_bytes "$conns")
+	check_tracer "$s" "$2" 3 "$((${sent:-0} + ${received:-0} + span_bytes))"
+
+	local m=$run/$s.manifest.json got=$run/$s.spans.jsonl agent=$run/$s.agent.jsonl log=$run/$s.check.log
+	MATCHED=0
+	EXPECTED=3
+	: >"$got"
+	if [ -s "$out/$s.jsonl" ]; then
+		node "$RECV/otlpjson.js" "$out/$s.jsonl" --out "$got" >"$run/$s.otlpjson.log" 2>&1
+		check "$s: OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
+	else
+		check "$s: spans written to $s.jsonl" false
+	fi
+	grep -v '"name":"ttrpc\.' "$got" >"$agent"
+	write_manifest "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")" >"$m"
+	node "$RECV/check.js" --manifest "$m" --got "$agent" >"$log" 2>&1
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ] || grep -q '^ERROR' "$log"; then
+		check "$s: check.js ran" false
+		sed 's/^/    /' "$log" | head -n 5
+	else
+		PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+		FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+		SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+		MATCHED=$(($(manifest_count "$m") - $(grep -cE '^(MISSING|MISMATCH) ' "$log")))
+		echo "  check.js (the agent's span): $line"
+		grep -vE '^[0-9]+ passed' "$log" | head -n 6 | cut -c1-300 | sed 's/^/    /'
+	fi
+	node "$ROOT/tests/kernel-lane/ttrpc-vsock.js" "$got" "$TTRPC_TRACE" "$TTRPC_SPAN" 3 1024 \
+		"$sandbox" "$pid" "$(qemu_comm)" >"$run/$s.ttrpc.log" 2>&1
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$run/$s.ttrpc.log" | tail -n 1)
+	if [ -z "$line" ]; then
+		check "$s: ttrpc-vsock.js ran" false
+		head -n 5 "$run/$s.ttrpc.log" | sed 's/^/    /'
+	else
+		PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+		FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+		SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+		MATCHED=$((MATCHED + $(awk '/^ttrpc spans matched/ {print $4}' "$run/$s.ttrpc.log")))
+		echo "  ttrpc-vsock.js: $line"
+		grep -v -e '^[0-9]* passed' -e '^ttrpc spans matched' "$run/$s.ttrpc.log" | head -n 8 |
+			cut -c1-300 | sed 's/^/    /'
+	fi
+	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
+}
+
 # ------------------------------------------------------------ main
 
 echo "--- $label: checks"
@@ -267,9 +334,13 @@ for s in $SCENARIOS; do
 		check "$s: ran in the VM and left results" false
 		conns=$WORK/lane/conns.tap
 		[[ $path == vhost-* ]] && conns=$WORK/lane/conns.guest
-		row "$strategy" "$path" "0/$(manifest_count <(write_manifest "$conns" '{}'))" FAIL
+		total=$(manifest_count <(write_manifest "$conns" '{}'))
+		[ "$path" = vhost-ttrpc ] && total=3
+		row "$strategy" "$path" "0/$total" FAIL
 	elif [ "$strategy" = tracepoint ] && [ "$(kernel_version)" -lt 605 ] 2>/dev/null; then
 		check_refused "$s" "$strategy" "$path"
+	elif [ "$path" = vhost-ttrpc ]; then
+		check_ttrpc "$s" "$strategy" "$path"
 	elif [[ $path == vhost-* ]]; then
 		check_guest "$s" "$strategy" "$path"
 	elif [ "$path" = vsock-sink ]; then

@@ -2,12 +2,15 @@
 # Writes what the kernel lane's VMs send, and what the host later expects:
 #
 #   WORK/lane/          copied to /lane in the test VM
-#     lane.conf         SEED, PORT, SCENARIOS
+#     lane.conf         SEED, PORT, SCENARIOS, TTRPC_TRACE, TTRPC_SPAN
 #     sandboxes         "SCENARIO SANDBOX_ID" (64 hex digits, fresh each run)
 #     conns.tap         one line per concurrent connection of the tap scenarios:
 #                       the files it carries, comma separated, as /lane/... paths;
 #                       the last one is hostile (garbage and an oversize header)
 #     conns.guest       the same for the nested guest
+#     conns.ttrpc       the agent's span of the ttrpc scenarios' call (nested guest)
+#     ttrpc/            the runtime's request (traceparent TTRPC_TRACE, TTRPC_SPAN)
+#                       and the agent's span of that call (parent TTRPC_SPAN)
 #     vec/              the two golden streams
 #     gen/              generated span variants (framed)
 #   WORK/expected/      expected_*.json of the variants, and their list
@@ -62,6 +65,21 @@ big=$(tail -n 2 "$work/expected/list" | awk '{ n = split($2, p, "/"); printf "%s
 	echo "$big"
 } >"$lane/conns.guest"
 
+# The runtime's call to the agent over vsock port 1024 carries the
+# traceparent of the ttrpc request vector; the agent's span of that call is
+# in the same trace, its parent the runtime's span.
+ttrpc_trace=0af7651916cd43dd8448eb211c80319c
+ttrpc_span=b7ad6b7169203331
+agent_span=$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
+mkdir -p "$lane/ttrpc"
+cp "$vec/ttrpc_request_createcontainer.bin" "$lane/ttrpc/request.bin"
+"$root/build/tools/vecgen" "$vec" "$lane/ttrpc" --ids "$ttrpc_trace" "${agent_span/#0/1}" "$ttrpc_span" |
+	sed "s|$lane/ttrpc/expected_|$work/expected/expected_|" >>"$work/expected/list"
+mv "$lane"/ttrpc/expected_*.json "$work/expected/"
+rm "$lane/ttrpc/var901_bincode.bin" # one span: the JSON era's
+sed -i '/var901_bincode/d' "$work/expected/list"
+echo /lane/ttrpc/var900_json.bin >"$lane/conns.ttrpc"
+
 for s in $scenarios; do
 	echo "$s $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
 done >"$lane/sandboxes"
@@ -69,4 +87,6 @@ cat >"$lane/lane.conf" <<EOF
 SEED=$seed
 PORT=10240
 SCENARIOS="$scenarios"
+TTRPC_TRACE=$ttrpc_trace
+TTRPC_SPAN=$ttrpc_span
 EOF

@@ -13,11 +13,11 @@
 #   SCENARIOS="..."      a subset of the scenarios below
 #   SEED=42              seed of the generated spans and of the senders
 #   KEEP_OUT=1           keep build/kernel-lane/ (images, logs, spans) after a clean run
-#   VM_TIMEOUT=240       seconds one kernel's VM may run
+#   VM_TIMEOUT=900       seconds one kernel's VM may run
 #   L3_ACCEL=tcg         run the nested guest under TCG even where nested KVM works
 #   L3_KERNEL=LABEL      the nested guest's kernel (default: the VM's; 6.12 for newest)
 #
-# Needs build/katatrace-bpf.static, build/tools-static/{hv-relay,sock-drain},
+# Needs build/katatrace-bpf.static, build/tools-static/{hv-relay,sock-drain,ttrpc-peer},
 # build/tools/vecgen, tests/receiver's node modules and qemu-system-x86,
 # busybox-static, xz-utils (the Makefile provides them all).
 set -u
@@ -28,7 +28,7 @@ WORK=$ROOT/build/kernel-lane
 KERNELS=${KERNELS:-"6.1 6.12"}
 ALL_SCENARIOS=(vsock-loopback-fentry vsock-loopback-kprobe unix-fentry unix-kprobe
 	vsock-loopback-tracepoint vsock-sink-fentry vsock-sink-socket vhost-guest-fentry
-	vhost-echo-kprobe)
+	vhost-echo-kprobe vhost-ttrpc-fentry vhost-ttrpc-kprobe vhost-ttrpc-tracepoint)
 read -r -a list <<<"${SCENARIOS:-${ALL_SCENARIOS[*]}}"
 SCENARIOS=${list[*]}
 SEED=${SEED:-42}
@@ -45,7 +45,7 @@ timings=()
 t_all=$SECONDS
 
 for f in build/katatrace-bpf.static build/tools-static/hv-relay build/tools-static/sock-drain \
-	build/tools/vecgen; do
+	build/tools-static/ttrpc-peer build/tools/vecgen; do
 	if [ ! -x "$f" ]; then
 		echo "kernel lane: $f is missing (make static static-tools tools)"
 		echo "0 passed, 1 failed"
@@ -79,9 +79,12 @@ build_images() { # kernel-dir run-dir label
 	"$LANE/make-initramfs.sh" "$run/guest.cpio" "$gkdir" "$GUEST_MODULES" \
 		"$LANE/guest-init.sh:init" \
 		build/tools-static/hv-relay:lane/bin/hv-relay \
+		build/tools-static/ttrpc-peer:lane/bin/ttrpc-peer \
 		"$WORK/lane/vec:lane/vec" \
 		"$WORK/lane/gen:lane/gen" \
-		"$WORK/lane/conns.guest:lane/conns" || return 1
+		"$WORK/lane/ttrpc:lane/ttrpc" \
+		"$WORK/lane/conns.guest:lane/conns" \
+		"$WORK/lane/conns.ttrpc:lane/conns.ttrpc" || return 1
 	"$LANE/make-initramfs.sh" "$run/vm.cpio" "$kdir" "$VM_MODULES" --qemu \
 		"$LANE/vm-init.sh:init" \
 		"$WORK/lane:lane" \
@@ -89,6 +92,7 @@ build_images() { # kernel-dir run-dir label
 		build/katatrace-bpf.static:lane/bin/katatrace-bpf \
 		build/tools-static/hv-relay:lane/bin/hv-relay \
 		build/tools-static/sock-drain:lane/bin/sock-drain \
+		build/tools-static/ttrpc-peer:lane/bin/ttrpc-peer \
 		"$gvmlinuz:lane/l3/vmlinuz" \
 		"$run/guest.cpio:lane/l3/initrd.cpio" || return 1
 	cp "$vmlinuz" "$run/vmlinuz"

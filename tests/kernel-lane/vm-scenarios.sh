@@ -7,6 +7,7 @@
 #   .drain          the listener's report (tests/tools/sock-drain.c)
 #   .relay.rc/.pid/.log    the sender (tests/tools/hv-relay.c)
 #   .guest.console  .qemu.pid  .qemu.rc  .l3-accel     the nested guest
+#   .shim.log .shim.rc  the runtime stand-in of the ttrpc scenarios
 BIN=/lane/bin
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
@@ -135,18 +136,24 @@ scenario_unix() { # scenario strategy
 # (it reports "address in use" otherwise), so the traffic is always counted.
 # Without nested KVM (or with L3_ACCEL=tcg on the kernel command line) the
 # guest runs under TCG inside TCG: much slower, and only with -cpu qemu64.
-scenario_vhost_guest() { # scenario strategy [echo]
-	local s=$1 accel=kvm cpu=host limit=150 why="" qemu
+l3_accel() { # scenario: sets ACCEL, CPU and LIMIT (seconds) for the nested guest
+	local why=""
+	ACCEL=kvm CPU=host LIMIT=150
 	if [ ! -e /dev/kvm ]; then
 		why="no nested KVM"
 	elif [ "${L3_ACCEL:-}" = tcg ]; then
 		why="L3_ACCEL=tcg"
 	fi
 	if [ -n "$why" ]; then
-		accel=tcg cpu=qemu64 limit=400
-		say "$s: the nested guest runs under TCG ($why)"
+		ACCEL=tcg CPU=qemu64 LIMIT=400
+		say "$1: the nested guest runs under TCG ($why)"
 	fi
-	echo "$accel${why:+: $why}" >"/out/$s.l3-accel"
+	echo "$ACCEL${why:+: $why}" >"/out/$1.l3-accel"
+}
+
+scenario_vhost_guest() { # scenario strategy [echo]
+	local s=$1 qemu
+	l3_accel "$s"
 	if [ -n "${3:-}" ]; then
 		# tap beside a listener that answers: bytes also flow host -> guest
 		start_drain "$s" --echo "vsock:$PORT"
@@ -155,7 +162,7 @@ scenario_vhost_guest() { # scenario strategy [echo]
 		start_kt "$s" --attach "$2" || return 0
 		start_drain "$s" "vsock:$PORT"
 	fi
-	timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 256M -smp 1 -M pc \
+	timeout "$LIMIT" qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 256M -smp 1 -M pc \
 		-bios /usr/share/qemu/qboot.rom -name "sandbox-$(sandbox_of "$s")" \
 		-device vhost-vsock-pci,guest-cid=3 -kernel /lane/l3/vmlinuz -initrd /lane/l3/initrd.cpio \
 		-append "console=ttyS0 panic=-1 quiet SEED=$SEED PORT=$PORT" \
@@ -177,6 +184,44 @@ scenario_vhost_guest() { # scenario strategy [echo]
 	stop_drain
 }
 
+# The runtime's ttrpc to the agent in a real guest (QEMU: the agent listens
+# on vsock port 1024): tap mode beside sock-drain on PORT. In the VM a
+# runtime stand-in (ttrpc-peer shim) dials CID 3 port 1024 until the guest's
+# agent (ttrpc-peer agent) listens, sends two CreateContainer requests (the
+# first with the traceparent TTRPC_TRACE/TTRPC_SPAN), half-closes and reads
+# both answers; the guest then sends the agent's span of that call to PORT.
+# QEMU runs without a wrapper process, whose command line would name the
+# guest's CID too: the CID's owner must be QEMU.
+scenario_vhost_ttrpc() { # scenario strategy
+	local s=$1 qemu guard
+	l3_accel "$s"
+	start_drain "$s" "vsock:$PORT"
+	start_kt "$s" --mode tap --attach "$2" || { stop_drain; return 0; }
+	qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 256M -smp 1 -M pc \
+		-bios /usr/share/qemu/qboot.rom -name "sandbox-$(sandbox_of "$s")" \
+		-device vhost-vsock-pci,guest-cid=3 -kernel /lane/l3/vmlinuz -initrd /lane/l3/initrd.cpio \
+		-append "console=ttyS0 panic=-1 quiet SEED=$SEED PORT=$PORT MODE=ttrpc" \
+		-nographic -no-reboot -nodefaults -serial stdio -pidfile /run/l3.pid \
+		</dev/null >"/out/$s.guest.console" 2>&1 &
+	qemu=$!
+	(sleep "$LIMIT" && kill -TERM "$qemu") 2>/dev/null &
+	guard=$!
+	wait_until 30 test -s /run/l3.pid && cp /run/l3.pid "/out/$s.qemu.pid"
+	timeout "$LIMIT" "$BIN/ttrpc-peer" shim vsock:3:1024 /lane/ttrpc/request.bin 2 \
+		>"/out/$s.shim.log" 2>&1
+	echo $? >"/out/$s.shim.rc"
+	wait "$qemu"
+	echo $? >"/out/$s.qemu.rc"
+	kill "$guard" 2>/dev/null
+	wait_until 10 drained "$s" "$(wc -l </lane/conns.ttrpc)" ||
+		say "$s: the listener still has open connections"
+	sleep 0.5
+	kill -HUP "$KT_PID" 2>/dev/null
+	sleep 0.3
+	stop_kt "$s"
+	stop_drain
+}
+
 run_scenario() { # PATH-STRATEGY
 	local strategy=${1##*-} path=${1%-*}
 	case $path in
@@ -185,6 +230,7 @@ run_scenario() { # PATH-STRATEGY
 	unix) scenario_unix "$1" "$strategy" ;;
 	vhost-guest) scenario_vhost_guest "$1" "$strategy" ;;
 	vhost-echo) scenario_vhost_guest "$1" "$strategy" echo ;;
+	vhost-ttrpc) scenario_vhost_ttrpc "$1" "$strategy" ;;
 	*) say "unknown scenario $1" ;;
 	esac
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test stand-ins for both ends of runtime -> agent ttrpc over hybrid vsock
- * (WIRE-FORMATS §3.1, §5):
+ * and standard vsock (WIRE-FORMATS §3.1, §4, §5):
  *
  *   ttrpc-peer vmm PATH
  *     a hypervisor: listens on PATH (its hybrid-vsock socket), answers
@@ -14,6 +14,15 @@
  *     N requests built from the request frame in file REQUEST (stream ids
  *     1, 3, 5, ...; every second one without its metadata, i.e. without
  *     traceparent), half-closes and reads N responses. Exit 0 if all came.
+ *   ttrpc-peer shim vsock:CID:PORT REQUEST N
+ *     the same over AF_VSOCK, as the runtime dials a QEMU guest's agent:
+ *     no handshake; connects again every 0.2 s while the guest refuses or
+ *     does not answer (the agent is not listening yet). Prints the bytes
+ *     sent and received.
+ *   ttrpc-peer agent vsock:PORT
+ *     the agent: listens on AF_VSOCK port PORT, serves one connection as
+ *     vmm does, without the handshake, its OK answers carrying a 2-byte
+ *     payload ("ok"); exits 0 once it has answered.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,7 +31,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <linux/vm_sockets.h>
 
 #define HDR 10
 
@@ -92,23 +104,23 @@ static void sockaddr_for(const char *path, struct sockaddr_un *a)
 	snprintf(a->sun_path, sizeof(a->sun_path), "%s", path);
 }
 
-static void serve(int fd)
+/* Answers the requests of one connection; -1 if it broke off. */
+static int serve(int fd, int handshake, int ok_payload)
 {
 	char line[64];
 	uint32_t ids[4096];
 	size_t n = 0;
 	uint8_t h[HDR];
 
-	if (read_line(fd, line, sizeof(line)) < 0 || strncmp(line, "CONNECT ", 8) != 0)
-		return;
-	if (full_write(fd, "OK 1073741824\n", 14))
-		return;
+	if (handshake && (read_line(fd, line, sizeof(line)) < 0 ||
+			  strncmp(line, "CONNECT ", 8) != 0 || full_write(fd, "OK 1073741824\n", 14)))
+		return -1;
 	while (n < 4096 && full_read(fd, h, HDR) == 1) {
 		uint32_t len = be32(h);
 		uint8_t *payload = malloc(len ? len : 1);
 		if (!payload || full_read(fd, payload, len) != 1) {
 			free(payload);
-			return;
+			return -1;
 		}
 		free(payload);
 		if (h[8] == 1)
@@ -132,14 +144,19 @@ static void serve(int fd)
 			f[HDR] = 0x0a;
 			f[HDR + 1] = 0x00;
 			plen = 2;
+			if (ok_payload) { /* Response.payload */
+				memcpy(f + HDR + 2, "\x12\x02ok", 4);
+				plen += 4;
+			}
 		}
 		put32(f, (uint32_t)plen);
 		put32(f + 4, ids[n]);
 		f[8] = 2;
 		f[9] = 0;
 		if (full_write(fd, f, HDR + plen))
-			return;
+			return -1;
 	}
+	return 0;
 }
 
 static int vmm(const char *path)
@@ -155,8 +172,51 @@ static int vmm(const char *path)
 		int fd = accept(l, NULL, NULL);
 		if (fd < 0)
 			continue;
-		serve(fd);
+		serve(fd, 1, 0);
 		close(fd);
+	}
+}
+
+static int agent(unsigned port)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				 .svm_port = port };
+	int l = socket(AF_VSOCK, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1)) {
+		fprintf(stderr, "ttrpc-peer: vsock port %u: %s\n", port, strerror(errno));
+		return 2;
+	}
+	printf("agent: listening on vsock port %u\n", port);
+	fflush(stdout);
+	int fd = accept(l, NULL, NULL);
+	if (fd < 0) {
+		fprintf(stderr, "ttrpc-peer: accept: %s\n", strerror(errno));
+		return 1;
+	}
+	int rc = serve(fd, 0, 1);
+	close(fd);
+	close(l);
+	printf("agent: %s\n", rc ? "connection broke off" : "answered");
+	return rc ? 1 : 0;
+}
+
+/*
+ * The guest's agent listens once it is up: until then (no such CID yet,
+ * refused, no answer) connect again; the caller bounds the time.
+ */
+static int vsock_dial(unsigned cid, unsigned port)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	for (unsigned tries = 1;; tries++) {
+		int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			printf("connected after %u attempts\n", tries);
+			return fd;
+		}
+		close(fd);
+		nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
 	}
 }
 
@@ -204,20 +264,32 @@ static int shim(const char *path, const char *file, int n)
 		fprintf(stderr, "ttrpc-peer: %s: not a ttrpc frame\n", file);
 		return 2;
 	}
-	struct sockaddr_un a;
-	sockaddr_for(path, &a);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	char line[64];
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    full_write(fd, "CONNECT 1024\n", 13) || read_line(fd, line, sizeof(line)) < 0 ||
-	    strncmp(line, "OK ", 3) != 0) {
-		fprintf(stderr, "ttrpc-peer: handshake with %s failed\n", path);
-		return 1;
+	unsigned cid, port;
+	int fd;
+	if (sscanf(path, "vsock:%u:%u", &cid, &port) == 2) {
+		fd = vsock_dial(cid, port);
+		if (fd < 0) {
+			fprintf(stderr, "ttrpc-peer: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+	} else {
+		struct sockaddr_un a;
+		sockaddr_for(path, &a);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		char line[64];
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+		    full_write(fd, "CONNECT 1024\n", 13) || read_line(fd, line, sizeof(line)) < 0 ||
+		    strncmp(line, "OK ", 3) != 0) {
+			fprintf(stderr, "ttrpc-peer: handshake with %s failed\n", path);
+			return 1;
+		}
 	}
+	size_t sent = 0, received = 0;
 	for (int i = 0; i < n; i++) {
 		size_t len = request(v, vn, (uint32_t)(2 * i + 1), i % 2, buf);
 		if (full_write(fd, buf, len))
 			return 1;
+		sent += len;
 	}
 	shutdown(fd, SHUT_WR);
 	int got = 0;
@@ -227,9 +299,10 @@ static int shim(const char *path, const char *file, int n)
 		if (len > sizeof(buf) || full_read(fd, buf, len) != 1)
 			break;
 		got += h[8] == 2;
+		received += HDR + len;
 	}
 	close(fd);
-	printf("%d responses\n", got);
+	printf("%d responses\nsent %zu bytes, received %zu bytes\n", got, sent, received);
 	return got == n ? 0 : 1;
 }
 
@@ -239,6 +312,10 @@ int main(int argc, char **argv)
 		return vmm(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "shim") == 0)
 		return shim(argv[2], argv[3], atoi(argv[4]));
-	fprintf(stderr, "usage: ttrpc-peer vmm PATH | shim PATH REQUEST N\n");
+	unsigned port;
+	if (argc == 3 && strcmp(argv[1], "agent") == 0 && sscanf(argv[2], "vsock:%u", &port) == 1)
+		return agent(port);
+	fprintf(stderr, "usage: ttrpc-peer vmm PATH | shim PATH|vsock:CID:PORT REQUEST N | "
+			"agent vsock:PORT\n");
 	return 2;
 }

@@ -8,6 +8,9 @@
  *   ERA FRAMED_FILE EXPECTED_FILE
  *
  * Usage: vecgen VECTORS_DIR OUT_DIR SEED N_RANDOM BIG_KIB[,BIG_KIB...]
+ *        vecgen VECTORS_DIR OUT_DIR --ids TRACE SPAN PARENT
+ * The second form writes one span per era with these ids (hex), numbered
+ * from 900 so its files never share a name with the first form's.
  */
 #include <json-c/json.h>
 #include <stdint.h>
@@ -112,6 +115,25 @@ static char *make_value(size_t n)
 	return s;
 }
 
+static u128 parse_hex(const char *s)
+{
+	u128 v = 0;
+	size_t n = strlen(s);
+	if (n == 0 || n > 32) {
+		fprintf(stderr, "vecgen: '%s' is not a hex id\n", s);
+		exit(2);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *d = strchr("0123456789abcdef", s[i]);
+		if (!d || !s[i]) {
+			fprintf(stderr, "vecgen: '%s' is not a lower-case hex id\n", s);
+			exit(2);
+		}
+		v = v << 4 | (u128)(d - "0123456789abcdef");
+	}
+	return v;
+}
+
 static void hex(u128 v, int digits, char *out)
 {
 	for (int i = digits - 1; i >= 0; i--, v >>= 4)
@@ -198,8 +220,16 @@ static void emit(const char *vec, const char *out, int idx, const char *era,
 
 int main(int argc, char **argv)
 {
+	if (argc == 7 && strcmp(argv[3], "--ids") == 0) {
+		struct variant v = { .trace = parse_hex(argv[4]), .span = (uint64_t)parse_hex(argv[5]),
+				     .parent = (uint64_t)parse_hex(argv[6]) };
+		emit(argv[1], argv[2], 900, "json", &v);
+		emit(argv[1], argv[2], 901, "bincode", &v);
+		return 0;
+	}
 	if (argc != 6) {
-		fprintf(stderr, "usage: vecgen VECTORS_DIR OUT_DIR SEED N_RANDOM BIG_KIB[,...]\n");
+		fprintf(stderr, "usage: vecgen VECTORS_DIR OUT_DIR SEED N_RANDOM BIG_KIB[,...]\n"
+				"       vecgen VECTORS_DIR OUT_DIR --ids TRACE SPAN PARENT\n");
 		return 2;
 	}
 	const char *vec = argv[1], *out = argv[2];
