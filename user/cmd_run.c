@@ -463,6 +463,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 	tc.collate = cfg->collate;
 	tc.complete = cfg->complete_traces;
 	tc.grace_ns = cfg->complete_delay_ms * 1000000ull;
+	tc.skew_ns = cfg->clock_skew_ms * 1000000ull;
 	d.stitch = kt_stitch_new(&tc, to_queue, &d);
 	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
 	pc.format = cfg->format;

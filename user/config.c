@@ -56,6 +56,7 @@ enum {
 	OPT_COLLATE,
 	OPT_COMPLETE,
 	OPT_COMPLETE_DELAY,
+	OPT_CLOCK_SKEW,
 	OPT_SHIM_SOCKET_DIR,
 	OPT_NO_VM_SPANS,
 	OPT_TTRPC_VSOCK_PORT,
@@ -101,6 +102,7 @@ static const struct option run_opts[] = {
 	{ "collate", no_argument, NULL, OPT_COLLATE },
 	{ "complete-traces", no_argument, NULL, OPT_COMPLETE },
 	{ "complete-delay", required_argument, NULL, OPT_COMPLETE_DELAY },
+	{ "clock-skew", required_argument, NULL, OPT_CLOCK_SKEW },
 	{ "shim-socket-dir", required_argument, NULL, OPT_SHIM_SOCKET_DIR },
 	{ "no-vm-spans", no_argument, NULL, OPT_NO_VM_SPANS },
 	{ "ttrpc-vsock-port", required_argument, NULL, OPT_TTRPC_VSOCK_PORT },
@@ -215,6 +217,8 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "                           arrived when their sandbox ended\n"
 		      "  --collate, --complete-traces  switch them on (kata-trace-forwarder form)\n"
 		      "  --complete-delay MS      wait for late spans after a sandbox ends (default 5000)\n"
+		      "  --clock-skew MS          guest clock error tolerated when an agent span is\n"
+		      "                           matched to the call it served (default 1000)\n"
 		      "  --no-vm-spans            no kata.vm / vsock.connection spans from kernel events\n"
 		      "                           (hypervisor exec/exit, KVM exits, vsock connections)\n"
 		      "  --ttrpc-vsock-port N     guest port the agent serves ttrpc on (QEMU: the\n"
@@ -336,6 +340,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->collate = true;
 	c->complete_traces = true;
 	c->complete_delay_ms = 5000;
+	c->clock_skew_ms = 1000;
 	c->vm_spans = true;
 	c->ttrpc_vsock_port = 1024;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
@@ -656,6 +661,9 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 			break;
 		case OPT_COMPLETE_DELAY:
 			c->complete_delay_ms = need_number(cmd, "--complete-delay", optarg, 0, 3600000);
+			break;
+		case OPT_CLOCK_SKEW:
+			c->clock_skew_ms = need_number(cmd, "--clock-skew", optarg, 0, 3600000);
 			break;
 		case OPT_SHIM_SOCKET_DIR:
 			add_shim_dirs(c, cmd, optarg);

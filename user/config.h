@@ -56,6 +56,7 @@ struct kt_config {
 	bool collate;           /* the agent's own traces join their sandbox's (trace_stitch.h) */
 	bool complete_traces;   /* synthesised parents when a sandbox ends */
 	uint64_t complete_delay_ms; /* grace for late spans after a sandbox's end */
+	uint64_t clock_skew_ms;     /* guest clock error tolerated by collation */
 	/*
 	 * containerd's shim socket directories (--shim-socket-dir, default
 	 * /run/containerd/s/) as path prefixes: run root included, ending in '/'.

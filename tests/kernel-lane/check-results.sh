@@ -90,10 +90,10 @@ check_vm_spans() { # scenario conns-file qemu-pid sandbox accel
 	echo "  check-vm-spans.js: $line"
 }
 
-check_listener() { # scenario conns-file peer-prefix: every connection of the list, every byte
+check_listener() { # scenario conns-file peer-prefix [bytes made in the guest]: every connection, every byte
 	local s=$1 n bytes peers
 	n=$(grep -c . "$2")
-	bytes=$(conns_bytes "$2")
+	bytes=$(($(conns_bytes "$2") + ${4:-0}))
 	peers=$(grep '^conn ' "$out/$s.drain" 2>/dev/null | grep -vc "peer $3")
 	check "$s: the listener got $n connections from $3, $bytes bytes, all closed" \
 		[ "$(grep '^total connections' "$out/$s.drain" 2>/dev/null)" = \
@@ -270,11 +270,19 @@ check_ttrpc() { # scenario strategy path
 		bash -c "grep -sq '^guest: agent rc=0' '$out/$s.guest.console' &&
 			grep -sq '^guest: relay rc=0' '$out/$s.guest.console'"
 	check "$s: its QEMU exited when the guest powered off, pid recorded" guest_qemu_ok "$s" "$pid"
-	check_listener "$s" "$conns" "cid 3 port"
+	# the agent's spans of the untraced call, made in the guest
+	local made
+	made=$(tr -d '\r' <"$out/$s.guest.console" 2>/dev/null | awk '/^guest: agent spans/ {print $4}')
+	check "$s: the guest's agent made its span of the untraced call" [ "${made:-0}" -gt 0 ]
+	check_listener "$s" "$conns" "cid 3 port" "${made:-0}"
 	sent=$(value "$s.shim.log" | awk '/^sent/ {print $2}')
 	received=$(value "$s.shim.log" | awk '/^sent/ {print $5}')
-	span_bytes=$(conns_bytes "$conns")
-	check_tracer "$s" "$2" 3 "$((${sent:-0} + ${received:-0} + span_bytes))"
+	span_bytes=$(($(conns_bytes "$conns") + ${made:-0}))
+	# 2 calls, 2 agent spans, kata.vm, and a vsock.connection per connection
+	# (the runtime's attempts while the guest booted included)
+	local conn_spans
+	conn_spans=$(grep -o '"name":"vsock.connection"' "$out/$s.jsonl" 2>/dev/null | wc -l)
+	check_tracer "$s" "$2" "$((5 + conn_spans))" "$((${sent:-0} + ${received:-0} + span_bytes))"
 
 	local m=$run/$s.manifest.json got=$run/$s.spans.jsonl agent=$run/$s.agent.jsonl log=$run/$s.check.log
 	MATCHED=0
@@ -286,6 +294,11 @@ check_ttrpc() { # scenario strategy path
 	else
 		check "$s: spans written to $s.jsonl" false
 	fi
+	split_vm_spans "$got"
+	cat "$got" "$got.vm" >"$run/$s.all.jsonl"
+	# the agent's span the sandbox trace took in (sandbox-trace.js checks it)
+	grep -v '"katatrace.collated"' "$got" >"$got.kept"
+	mv "$got.kept" "$got"
 	grep -v '"name":"ttrpc\.' "$got" >"$agent"
 	write_manifest "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")" >"$m"
 	node "$RECV/check.js" --manifest "$m" --got "$agent" >"$log" 2>&1
@@ -316,6 +329,19 @@ check_ttrpc() { # scenario strategy path
 		echo "  ttrpc-vsock.js: $line"
 		grep -v -e '^[0-9]* passed' -e '^ttrpc spans matched' "$run/$s.ttrpc.log" | head -n 8 |
 			cut -c1-300 | sed 's/^/    /'
+	fi
+	node "$ROOT/tests/kernel-lane/sandbox-trace.js" "$run/$s.all.jsonl" "$sandbox" "$TTRPC_TRACE" \
+		>"$run/$s.sandbox-trace.log" 2>&1
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$run/$s.sandbox-trace.log" | tail -n 1)
+	if [ -z "$line" ]; then
+		check "$s: sandbox-trace.js ran" false
+		head -n 5 "$run/$s.sandbox-trace.log" | sed 's/^/    /'
+	else
+		PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+		FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+		SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+		echo "  sandbox-trace.js (one trace per sandbox): $line"
+		grep -v '^[0-9]* passed' "$run/$s.sandbox-trace.log" | head -n 8 | cut -c1-300 | sed 's/^/    /'
 	fi
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
 }

@@ -50,11 +50,14 @@ drained() { [ "$(grep -c '^closed conn' "/out/$1.drain")" -ge "$2" ]; }
 kt_settled() { grep -q ' ready: ' "/out/$1.log" || ! alive "$KT_PID"; }
 
 # The checks compare the agent's spans with what it sent (its own trace ids,
-# exactly the spans sent): sandbox traces, which rewrite and add, are off.
+# exactly the spans sent): sandbox traces, which rewrite and add, are off
+# unless a scenario sets STITCH (the vhost-ttrpc ones: one trace per sandbox).
+STITCH="--no-collate --no-complete-traces"
 start_kt() { # scenario run-args...: false if it exited (or hung) instead of getting ready
 	local s=$1
 	shift
-	"$BIN/katatrace-bpf" run --no-collate --no-complete-traces "$@" --output "/out/$s.jsonl" --batch-timeout 200 \
+	# shellcheck disable=SC2086
+	"$BIN/katatrace-bpf" run $STITCH "$@" --output "/out/$s.jsonl" --batch-timeout 200 \
 		--log-level debug 2>"/out/$s.log" &
 	KT_PID=$!
 	wait_until 120 kt_settled "$s"
@@ -191,12 +194,16 @@ scenario_vhost_guest() { # scenario strategy [echo]
 # first with the traceparent TTRPC_TRACE/TTRPC_SPAN), half-closes and reads
 # both answers; the guest then sends the agent's span of that call to PORT.
 # QEMU runs without a wrapper process, whose command line would name the
-# guest's CID too: the CID's owner must be QEMU.
+# guest's CID too: the CID's owner must be QEMU. katatrace-bpf makes one
+# trace of the sandbox (defaults): the guest's clock is set from QEMU's RTC
+# at a second's granularity, hence a wider --clock-skew.
 scenario_vhost_ttrpc() { # scenario strategy
 	local s=$1 qemu guard
 	l3_accel "$s"
 	start_drain "$s" "vsock:$PORT"
-	start_kt "$s" --mode tap --attach "$2" || { stop_drain; return 0; }
+	STITCH="--complete-delay 300 --clock-skew 3000"
+	start_kt "$s" --mode tap --attach "$2" || { STITCH="--no-collate --no-complete-traces"; stop_drain; return 0; }
+	STITCH="--no-collate --no-complete-traces"
 	qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 256M -smp 1 -M pc \
 		-bios /usr/share/qemu/qboot.rom -name "sandbox-$(sandbox_of "$s")" \
 		-device vhost-vsock-pci,guest-cid=3 -kernel /lane/l3/vmlinuz -initrd /lane/l3/initrd.cpio \

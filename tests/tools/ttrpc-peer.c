@@ -19,10 +19,14 @@
  *     no handshake; connects again every 0.2 s while the guest refuses or
  *     does not answer (the agent is not listening yet). Prints the bytes
  *     sent and received.
- *   ttrpc-peer agent vsock:PORT
+ *   ttrpc-peer agent vsock:PORT [SPANS]
  *     the agent: listens on AF_VSOCK port PORT, serves one connection as
  *     vmm does, without the handshake, its OK answers carrying a 2-byte
- *     payload ("ok"); exits 0 once it has answered.
+ *     payload ("ok"); exits 0 once it has answered. With SPANS, it also
+ *     writes there, framed as the agent sends them (JSON era), its RPC span
+ *     of each request that carried no traceparent, as the agent makes them
+ *     without runtime tracing: a root of a new trace named after the method
+ *     in snake case, from the request's arrival to its answer (this clock).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -104,6 +108,95 @@ static void sockaddr_for(const char *path, struct sockaddr_un *a)
 	snprintf(a->sun_path, sizeof(a->sun_path), "%s", path);
 }
 
+/* Requests without traceparent, for the agent's spans. */
+struct untraced {
+	char method[64];
+	struct timespec start;
+};
+static struct untraced untraced[64];
+static size_t n_untraced;
+static size_t n_requests; /* served so far */
+
+static void note_request(const uint8_t *p, uint32_t len)
+{
+	/* Request: field 1 service, field 2 method (strings, short). */
+	if (n_untraced == 64 || len < 4 || p[0] != 0x0a || 2u + p[1] + 2 > len ||
+	    p[2 + p[1]] != 0x12 || memmem(p, len, "traceparent", 11))
+		return;
+	size_t ml = p[3 + p[1]];
+	if (ml >= sizeof(untraced[0].method) || 4u + p[1] + ml > len)
+		return;
+	memcpy(untraced[n_untraced].method, p + 4 + p[1], ml);
+	untraced[n_untraced].method[ml] = 0;
+	clock_gettime(CLOCK_REALTIME, &untraced[n_untraced++].start);
+}
+
+/* CreateContainer -> create_container */
+static void snake(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; in[i] && o + 2 < cap; i++) {
+		if (in[i] >= 'A' && in[i] <= 'Z') {
+			if (i)
+				out[o++] = '_';
+			out[o++] = (char)(in[i] - 'A' + 'a');
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	out[o] = 0;
+}
+
+static uint64_t rnd64(void)
+{
+	static uint64_t x;
+	if (!x) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		x = (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x | 1;
+}
+
+static int write_spans(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	struct timespec end;
+	clock_gettime(CLOCK_REALTIME, &end);
+	for (size_t i = 0; i < n_untraced; i++) {
+		char name[80], json[1024];
+		snake(untraced[i].method, name, sizeof(name));
+		/* A u128 trace id below 2^64 keeps the decimal simple; still not the sandbox's. */
+		int n = snprintf(json, sizeof(json),
+			"{\"span_context\":{\"trace_id\":%llu,\"span_id\":%llu,\"trace_flags\":1,"
+			"\"is_remote\":false,\"trace_state\":null},\"parent_span_id\":0,"
+			"\"span_kind\":\"Server\",\"name\":\"%s\","
+			"\"start_time\":{\"secs_since_epoch\":%lld,\"nanos_since_epoch\":%ld},"
+			"\"end_time\":{\"secs_since_epoch\":%lld,\"nanos_since_epoch\":%ld},"
+			"\"attributes\":{\"map\":{\"mod\":{\"String\":\"rpc.rs\"}},"
+			"\"evict_list\":[\"mod\"],\"max_len\":128,\"dropped_count\":0},"
+			"\"events\":{\"queue\":null,\"max_len\":128,\"dropped_count\":0},"
+			"\"links\":{\"queue\":null,\"max_len\":128,\"dropped_count\":0},"
+			"\"status_code\":\"Unset\",\"status_message\":\"\","
+			"\"resource\":{\"attrs\":{\"service.name\":{\"String\":\"kata-agent\"}}}}",
+			(unsigned long long)rnd64(), (unsigned long long)rnd64(), name,
+			(long long)untraced[i].start.tv_sec, untraced[i].start.tv_nsec,
+			(long long)end.tv_sec, end.tv_nsec);
+		uint8_t len[8] = { 0, 0, 0, 0 };
+		put32(len + 4, (uint32_t)n);
+		if (fwrite(len, 1, 8, f) != 8 || fwrite(json, 1, (size_t)n, f) != (size_t)n) {
+			fclose(f);
+			return -1;
+		}
+	}
+	return fclose(f);
+}
+
 /* Answers the requests of one connection; -1 if it broke off. */
 static int serve(int fd, int handshake, int ok_payload)
 {
@@ -121,6 +214,10 @@ static int serve(int fd, int handshake, int ok_payload)
 		if (!payload || full_read(fd, payload, len) != 1) {
 			free(payload);
 			return -1;
+		}
+		if (h[8] == 1) {
+			note_request(payload, len);
+			n_requests++;
 		}
 		free(payload);
 		if (h[8] == 1)
@@ -177,7 +274,7 @@ static int vmm(const char *path)
 	}
 }
 
-static int agent(unsigned port)
+static int agent(unsigned port, const char *spans)
 {
 	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
 				 .svm_port = port };
@@ -188,15 +285,27 @@ static int agent(unsigned port)
 	}
 	printf("agent: listening on vsock port %u\n", port);
 	fflush(stdout);
-	int fd = accept(l, NULL, NULL);
-	if (fd < 0) {
-		fprintf(stderr, "ttrpc-peer: accept: %s\n", strerror(errno));
-		return 1;
-	}
-	int rc = serve(fd, 0, 1);
-	close(fd);
+	/*
+	 * A connect the runtime gave up on (it retries while the guest boots)
+	 * may still be accepted here: it ends without a request, and the
+	 * runtime's next attempt is the one to serve.
+	 */
+	int rc;
+	do {
+		int fd = accept(l, NULL, NULL);
+		if (fd < 0) {
+			fprintf(stderr, "ttrpc-peer: accept: %s\n", strerror(errno));
+			return 1;
+		}
+		rc = serve(fd, 0, 1);
+		close(fd);
+	} while (rc == 0 && n_requests == 0);
 	close(l);
 	printf("agent: %s\n", rc ? "connection broke off" : "answered");
+	if (spans && write_spans(spans)) {
+		fprintf(stderr, "ttrpc-peer: %s: %s\n", spans, strerror(errno));
+		return 1;
+	}
 	return rc ? 1 : 0;
 }
 
@@ -308,14 +417,16 @@ static int shim(const char *path, const char *file, int n)
 
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* lines survive a kill by the caller's timeout */
 	if (argc == 3 && strcmp(argv[1], "vmm") == 0)
 		return vmm(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "shim") == 0)
 		return shim(argv[2], argv[3], atoi(argv[4]));
 	unsigned port;
-	if (argc == 3 && strcmp(argv[1], "agent") == 0 && sscanf(argv[2], "vsock:%u", &port) == 1)
-		return agent(port);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "agent") == 0 &&
+	    sscanf(argv[2], "vsock:%u", &port) == 1)
+		return agent(port, argc == 4 ? argv[3] : NULL);
 	fprintf(stderr, "usage: ttrpc-peer vmm PATH | shim PATH|vsock:CID:PORT REQUEST N | "
-			"agent vsock:PORT\n");
+			"agent vsock:PORT [SPANS]\n");
 	return 2;
 }
