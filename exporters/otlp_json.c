@@ -358,6 +358,59 @@ static void u64_str_field(struct jw *w, const char *name, uint64_t v)
 
 static void write_attrs(struct jw *w, const char *name, size_t n, pb_kv *const *kvs);
 
+/* "name":[fn(item), ...] for a non-empty list (any item type). */
+#define ARRAY_FIELD(w, name, n, items, fn)                                                    \
+	do {                                                                                  \
+		if (n) {                                                                      \
+			field(w, name);                                                       \
+			putc_(w, '[');                                                        \
+			for (size_t i_ = 0; i_ < (n); i_++) {                                 \
+				if (i_)                                                       \
+					putc_(w, ',');                                        \
+				fn(w, (items)[i_]);                                           \
+			}                                                                     \
+			putc_(w, ']');                                                        \
+		}                                                                             \
+	} while (0)
+
+/* Resource and scope: always written, empty when absent (as the Collector does). */
+static void resource_field(struct jw *w, const pb_resource *r)
+{
+	field(w, "resource");
+	obj_start(w);
+	if (r) {
+		write_attrs(w, "attributes", r->n_attributes, r->attributes);
+		u32_field(w, "droppedAttributesCount", r->dropped_attributes_count);
+	}
+	obj_end(w);
+}
+
+static void scope_field(struct jw *w, const pb_scope *sc)
+{
+	field(w, "scope");
+	obj_start(w);
+	if (sc) {
+		str_field(w, "name", sc->name);
+		str_field(w, "version", sc->version);
+		write_attrs(w, "attributes", sc->n_attributes, sc->attributes);
+		u32_field(w, "droppedAttributesCount", sc->dropped_attributes_count);
+	}
+	obj_end(w);
+}
+
+/* The document, NUL-terminated; NULL when memory ran out. */
+static char *finish(struct jw *w, size_t *len)
+{
+	if (w->oom) {
+		free(w->p);
+		return NULL;
+	}
+	w->p[w->len] = '\0';
+	if (len)
+		*len = w->len;
+	return w->p;
+}
+
 static void write_any(struct jw *w, const pb_any *v)
 {
 	obj_start(w);
@@ -384,16 +437,8 @@ static void write_any(struct jw *w, const pb_any *v)
 				break;
 			field(w, "arrayValue");
 			obj_start(w);
-			if (v->array_value->n_values) {
-				field(w, "values");
-				putc_(w, '[');
-				for (size_t i = 0; i < v->array_value->n_values; i++) {
-					if (i)
-						putc_(w, ',');
-					write_any(w, v->array_value->values[i]);
-				}
-				putc_(w, ']');
-			}
+			ARRAY_FIELD(w, "values", v->array_value->n_values, v->array_value->values,
+				    write_any);
 			obj_end(w);
 			break;
 		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
@@ -493,27 +538,9 @@ static void write_span(struct jw *w, const pb_span *s)
 	u64_str_field(w, "endTimeUnixNano", s->end_time_unix_nano);
 	write_attrs(w, "attributes", s->n_attributes, s->attributes);
 	u32_field(w, "droppedAttributesCount", s->dropped_attributes_count);
-	if (s->n_events) {
-		field(w, "events");
-		putc_(w, '[');
-		for (size_t i = 0; i < s->n_events; i++) {
-			if (i)
-				putc_(w, ',');
-			write_event(w, s->events[i]);
-		}
-		putc_(w, ']');
-	}
+	ARRAY_FIELD(w, "events", s->n_events, s->events, write_event);
 	u32_field(w, "droppedEventsCount", s->dropped_events_count);
-	if (s->n_links) {
-		field(w, "links");
-		putc_(w, '[');
-		for (size_t i = 0; i < s->n_links; i++) {
-			if (i)
-				putc_(w, ',');
-			write_link(w, s->links[i]);
-		}
-		putc_(w, ']');
-	}
+	ARRAY_FIELD(w, "links", s->n_links, s->links, write_link);
 	u32_field(w, "droppedLinksCount", s->dropped_links_count);
 	/* Status is not nullable in the Collector's model: always written. */
 	field(w, "status");
@@ -529,25 +556,8 @@ static void write_span(struct jw *w, const pb_span *s)
 static void write_scope_spans(struct jw *w, const pb_scope_spans *ss)
 {
 	obj_start(w);
-	field(w, "scope");
-	obj_start(w);
-	if (ss->scope) {
-		str_field(w, "name", ss->scope->name);
-		str_field(w, "version", ss->scope->version);
-		write_attrs(w, "attributes", ss->scope->n_attributes, ss->scope->attributes);
-		u32_field(w, "droppedAttributesCount", ss->scope->dropped_attributes_count);
-	}
-	obj_end(w);
-	if (ss->n_spans) {
-		field(w, "spans");
-		putc_(w, '[');
-		for (size_t i = 0; i < ss->n_spans; i++) {
-			if (i)
-				putc_(w, ',');
-			write_span(w, ss->spans[i]);
-		}
-		putc_(w, ']');
-	}
+	scope_field(w, ss->scope);
+	ARRAY_FIELD(w, "spans", ss->n_spans, ss->spans, write_span);
 	str_field(w, "schemaUrl", ss->schema_url);
 	obj_end(w);
 }
@@ -555,23 +565,8 @@ static void write_scope_spans(struct jw *w, const pb_scope_spans *ss)
 static void write_resource_spans(struct jw *w, const pb_resource_spans *rs)
 {
 	obj_start(w);
-	field(w, "resource");
-	obj_start(w);
-	if (rs->resource) {
-		write_attrs(w, "attributes", rs->resource->n_attributes, rs->resource->attributes);
-		u32_field(w, "droppedAttributesCount", rs->resource->dropped_attributes_count);
-	}
-	obj_end(w);
-	if (rs->n_scope_spans) {
-		field(w, "scopeSpans");
-		putc_(w, '[');
-		for (size_t i = 0; i < rs->n_scope_spans; i++) {
-			if (i)
-				putc_(w, ',');
-			write_scope_spans(w, rs->scope_spans[i]);
-		}
-		putc_(w, ']');
-	}
+	resource_field(w, rs->resource);
+	ARRAY_FIELD(w, "scopeSpans", rs->n_scope_spans, rs->scope_spans, write_scope_spans);
 	str_field(w, "schemaUrl", rs->schema_url);
 	obj_end(w);
 }
@@ -580,25 +575,10 @@ char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len)
 {
 	struct jw w = { 0 };
 	obj_start(&w);
-	if (req->n_resource_spans) {
-		field(&w, "resourceSpans");
-		putc_(&w, '[');
-		for (size_t i = 0; i < req->n_resource_spans; i++) {
-			if (i)
-				putc_(&w, ',');
-			write_resource_spans(&w, req->resource_spans[i]);
-		}
-		putc_(&w, ']');
-	}
+	ARRAY_FIELD(&w, "resourceSpans", req->n_resource_spans, req->resource_spans,
+		    write_resource_spans);
 	obj_end(&w);
-	if (w.oom) {
-		free(w.p);
-		return NULL;
-	}
-	w.p[w.len] = '\0';
-	if (len)
-		*len = w.len;
-	return w.p;
+	return finish(&w, len);
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -626,25 +606,8 @@ static void write_log_record(struct jw *w, const Opentelemetry__Proto__Logs__V1_
 static void write_scope_logs(struct jw *w, const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl)
 {
 	obj_start(w);
-	field(w, "scope");
-	obj_start(w);
-	if (sl->scope) {
-		str_field(w, "name", sl->scope->name);
-		str_field(w, "version", sl->scope->version);
-		write_attrs(w, "attributes", sl->scope->n_attributes, sl->scope->attributes);
-		u32_field(w, "droppedAttributesCount", sl->scope->dropped_attributes_count);
-	}
-	obj_end(w);
-	if (sl->n_log_records) {
-		field(w, "logRecords");
-		putc_(w, '[');
-		for (size_t i = 0; i < sl->n_log_records; i++) {
-			if (i)
-				putc_(w, ',');
-			write_log_record(w, sl->log_records[i]);
-		}
-		putc_(w, ']');
-	}
+	scope_field(w, sl->scope);
+	ARRAY_FIELD(w, "logRecords", sl->n_log_records, sl->log_records, write_log_record);
 	str_field(w, "schemaUrl", sl->schema_url);
 	obj_end(w);
 }
@@ -653,23 +616,8 @@ static void write_resource_logs(struct jw *w,
 				const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl)
 {
 	obj_start(w);
-	field(w, "resource");
-	obj_start(w);
-	if (rl->resource) {
-		write_attrs(w, "attributes", rl->resource->n_attributes, rl->resource->attributes);
-		u32_field(w, "droppedAttributesCount", rl->resource->dropped_attributes_count);
-	}
-	obj_end(w);
-	if (rl->n_scope_logs) {
-		field(w, "scopeLogs");
-		putc_(w, '[');
-		for (size_t i = 0; i < rl->n_scope_logs; i++) {
-			if (i)
-				putc_(w, ',');
-			write_scope_logs(w, rl->scope_logs[i]);
-		}
-		putc_(w, ']');
-	}
+	resource_field(w, rl->resource);
+	ARRAY_FIELD(w, "scopeLogs", rl->n_scope_logs, rl->scope_logs, write_scope_logs);
 	str_field(w, "schemaUrl", rl->schema_url);
 	obj_end(w);
 }
@@ -678,23 +626,7 @@ char *kt_otlp_logs_json_encode(const kt_otlp_logs_request *req, size_t *len)
 {
 	struct jw w = { 0 };
 	obj_start(&w);
-	if (req->n_resource_logs) {
-		field(&w, "resourceLogs");
-		putc_(&w, '[');
-		for (size_t i = 0; i < req->n_resource_logs; i++) {
-			if (i)
-				putc_(&w, ',');
-			write_resource_logs(&w, req->resource_logs[i]);
-		}
-		putc_(&w, ']');
-	}
+	ARRAY_FIELD(&w, "resourceLogs", req->n_resource_logs, req->resource_logs, write_resource_logs);
 	obj_end(&w);
-	if (w.oom) {
-		free(w.p);
-		return NULL;
-	}
-	w.p[w.len] = '\0';
-	if (len)
-		*len = w.len;
-	return w.p;
+	return finish(&w, len);
 }
