@@ -155,7 +155,8 @@ static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_re
 {
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
 	size_t len = 0;
-	return call(g, g->url, kt_grpc_frame_request(req, &len), len, n_spans, "span(s)");
+	uint8_t *body = kt_grpc_frame_request(req, &len); /* before len is read */
+	return call(g, g->url, body, len, n_spans, "span(s)");
 }
 
 static enum kt_export_result grpc_export_logs(struct kt_exporter *e,
@@ -163,8 +164,8 @@ static enum kt_export_result grpc_export_logs(struct kt_exporter *e,
 {
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
 	size_t len = 0;
-	return call(g, g->logs_url, kt_grpc_frame_logs_request(req, &len), len, n_logs,
-		    "log record(s)");
+	uint8_t *body = kt_grpc_frame_logs_request(req, &len);
+	return call(g, g->logs_url, body, len, n_logs, "log record(s)");
 }
 
 static void grpc_destroy(struct kt_exporter *e)
