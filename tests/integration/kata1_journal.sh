@@ -10,7 +10,8 @@
 # Round 1: OTLP/HTTP to tests/receiver/receiver.js, decoded as
 # ExportLogsServiceRequest by the upstream root and checked field by field by
 # check-logs.js against expectations written here. Round 2: the same streams
-# through the console exporter, checked line by line.
+# over OTLP/gRPC (LogsService/Export), checked the same way. Round 3: the
+# console exporter, checked line by line.
 . "$(dirname "$0")/lib.sh"
 log "Kata 1.x: guest journal over port 5140, tap mode"
 RUN_ROOT=$OUT/r
@@ -93,19 +94,25 @@ T5424B=$(date -u -d '2024-03-05T10:11:12+02:00' +%s)345678000
 open_conn() { # file seen-command...
 	local f=$1
 	shift
-	python3 - "$L" "$f" "$@" <<'PY' &
-import os, socket, subprocess, sys, time
-open(os.environ['OUT'] + '/open.pid', 'w').write(str(os.getpid()))
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.sendall(open(sys.argv[2], 'rb').read())
-deadline = time.time() + 20
-while subprocess.call(sys.argv[3:]) != 0:
-	if time.time() > deadline:
-		sys.exit(1)
-	time.sleep(0.1)
-s.close()
-PY
+	node - "$L" "$f" "$@" <<'JS' &
+const fs = require('fs');
+const net = require('net');
+const { spawnSync } = require('child_process');
+fs.writeFileSync(`${process.env.OUT}/open.pid`, String(process.pid));
+const [path, file, ...cmd] = process.argv.slice(2);
+const s = net.createConnection(path, () => s.write(fs.readFileSync(file), () => {
+	const deadline = Date.now() + 20000;
+	const poll = () => {
+		if (spawnSync(cmd[0], cmd.slice(1)).status === 0) {
+			s.destroy();
+			process.exit(0);
+		}
+		if (Date.now() > deadline) process.exit(1);
+		setTimeout(poll, 100);
+	};
+	poll();
+}));
+JS
 	wait $!
 }
 logs_arrived() { [ "$(count_lines "$OUT/logs.jsonl")" -ge 13 ]; }
@@ -125,10 +132,10 @@ check "relay sent both streams" "$TOOLS/hv-relay" --seed 7 --max-chunk 61 --pid-
 export OUT
 check "the record of a connection left open arrives (idle flush)" \
 	open_conn "$OUT/jopen.bin" grep -q 'still connected' "$OUT/logs.jsonl"
-# that connection's hypervisor is the python process
+# that connection's hypervisor is the node process
 rec 'still connected' 9 info "$T3164" \
 	"$(ai syslog.facility 3)" "$(ai syslog.severity 6)" "$(as syslog.appname kata-agent)" "$(as syslog.procid 123)" |
-	sed "s/}\$/,\"origin\":{\"katatrace.hypervisor.pid\":$(cat "$OUT/open.pid"),\"katatrace.hypervisor.comm\":\"python3\"}}/" \
+	sed "s/}\$/,\"origin\":{\"katatrace.hypervisor.pid\":$(cat "$OUT/open.pid"),\"katatrace.hypervisor.comm\":\"node\"}}/" \
 	>>"$OUT/expected.jsonl"
 wait_for 20 "every log record" logs_arrived
 stop_kt
@@ -147,7 +154,31 @@ sed 's/^/    /' "$OUT/check.log" | tail -n 20
 absorb_counts "$OUT/check.log"
 stop_receiver
 
-# ------------------------------------------------------------ round 2: console
+# ------------------------------------------------------------ round 2: OTLP/gRPC
+start_grpc_receiver --logs-out "$OUT/logs-grpc.jsonl" || abort_test "gRPC setup"
+grpc_logs() { [ "$(count_lines "$OUT/logs-grpc.jsonl")" -ge 12 ]; }
+AFTER=$(date +%s%N)
+start_kt --mode tap --run-root "$RUN_ROOT" --otlp-endpoint "$GRPC_URL" --batch-timeout 200 ||
+	abort_test "gRPC setup"
+check "gRPC: relay sent both streams" "$TOOLS/hv-relay" --seed 8 --max-chunk 97 \
+	--pid-file "$OUT/relay.pid" "$L=$OUT/j3164.bin" "$L=$OUT/j5424.bin"
+wait_for 20 "every log record over gRPC" grpc_logs
+stop_kt
+BEFORE=$(date +%s%N)
+check "gRPC: exit status 0" [ "$KT_RC" = 0 ]
+check "gRPC: LogsService/Export called, 12 log records exported" \
+	grep -q 'katatrace-bpf logs: decoded 12, logs exported 12, logs dropped 0' "$OUT/kt.log"
+grep -v 'still connected' "$OUT/expected.jsonl" >"$OUT/expected-grpc.jsonl"
+PID=$(cat "$OUT/relay.pid")
+node "$RECV/check-logs.js" --expected "$OUT/expected-grpc.jsonl" --got "$OUT/logs-grpc.jsonl" \
+	--after "$AFTER" --before "$BEFORE" \
+	--origin "{\"katatrace.transport\":\"hybrid-vsock\",\"katatrace.socket.path\":\"$L\",\"katatrace.sandbox.id\":\"$SB\",\"katatrace.hypervisor.name\":\"firecracker\",\"katatrace.hypervisor.pid\":$PID,\"katatrace.hypervisor.comm\":\"hv-relay\"}" \
+	>"$OUT/check-grpc.log" 2>&1
+sed 's/^/    gRPC: /' "$OUT/check-grpc.log" | tail -n 5
+absorb_counts "$OUT/check-grpc.log"
+stop_receiver
+
+# ------------------------------------------------------------ round 3: console
 start_kt --mode tap --run-root "$RUN_ROOT" --batch-timeout 200 || abort_test "console setup"
 check "relay sent both streams again" "$TOOLS/hv-relay" --seed 8 --max-chunk 33 \
 	"$L=$OUT/j3164.bin" "$L=$OUT/j5424.bin"

@@ -29,21 +29,23 @@
 const grpc = require('@grpc/grpc-js');
 const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
-const { normalizeRequest } = require('./lib/normalize');
+const { ExportLogsServiceRequest, ExportLogsServiceResponse } = require('./lib/otlp-logs');
+const { normalizeRequest, normalizeLogsRequest } = require('./lib/normalize');
 const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
 const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
-const USAGE = 'usage: grpc-receiver.js --out spans.jsonl [--port N] [--port-file F] ' +
+const USAGE = 'usage: grpc-receiver.js --out spans.jsonl [--logs-out logs.jsonl] [--port N] [--port-file F] ' +
 	'[--unavailable-first N] [--unavailable-for MS] [--status CODE [--message TEXT]] ' +
 	`[--partial-success N:TEXT] ${TLS_USAGE}`;
 const { opts } = parseArgs(process.argv.slice(2), {
-	out: true, port: false, 'port-file': false, 'unavailable-first': false,
+	out: true, 'logs-out': false, port: false, 'port-file': false, 'unavailable-first': false,
 	'unavailable-for': false, status: false, message: false, 'partial-success': false,
 	...TLS_SPEC,
 }, USAGE);
 const log = logger('grpc-receiver');
 const MAX_MESSAGE = 64 * 1024 * 1024;
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const EXPORT_LOGS_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 
 function usage(msg) {
 	process.stderr.write(`${msg}\n${USAGE}\n`);
@@ -78,6 +80,8 @@ if (opts['partial-success'] !== undefined) {
 const tls = tlsFiles(opts, usage);
 
 openSpanFile(opts.out);
+if (opts['logs-out']) openSpanFile(opts['logs-out']);
+const okLogsBody = Buffer.from(ExportLogsServiceResponse.encode({}).finish());
 const okBody = Buffer.from(ExportTraceServiceResponse.encode(
 	partial ? { partialSuccess: partial } : {}).finish());
 let nRequests = 0;
@@ -131,6 +135,22 @@ function exportHandler(call, callback) {
 	return callback(null, okBody);
 }
 
+// LogsService/Export (with --logs-out): log records, one normalized line each.
+function exportLogsHandler(call, callback) {
+	const n = ++nRequests;
+	const what = `request ${n} (${call.request.length} bytes, logs)`;
+	let records;
+	try {
+		records = normalizeLogsRequest(ExportLogsServiceRequest.decode(call.request));
+	} catch (e) {
+		log(`${what}: undecodable request: ${e.message}`);
+		return fail(callback, grpc.status.INVALID_ARGUMENT, `cannot decode: ${e.message}`);
+	}
+	appendSpans(opts['logs-out'], records);
+	log(`${what}: ${records.length} log record(s)`);
+	return callback(null, okLogsBody);
+}
+
 // Raw buffers in and out: decoding happens in the handler, with upstream code.
 const identity = (b) => b;
 const service = {
@@ -150,6 +170,9 @@ const server = new grpc.Server({
 	'grpc.max_send_message_length': MAX_MESSAGE,
 });
 server.addService(service, { Export: exportHandler });
+if (opts['logs-out'])
+	server.addService({ Export: { ...service.Export, path: EXPORT_LOGS_PATH } },
+		{ Export: exportLogsHandler });
 const credentials = tls
 	? grpc.ServerCredentials.createSsl(tls.clientCa,
 		[{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== null)
