@@ -289,8 +289,11 @@ static void synthesise(struct kt_stitch *s, struct sandbox *b, const struct pare
 					   : "the sandbox ended and this parent never arrived")) &&
 		  add_attr(r, "katatrace.synthesized.children",
 			   (struct kt_value){ .type = KT_VAL_I64, .i = p->children });
-	if (is_root)
-		ok = ok && add_attr(r, "katatrace.sandbox.id", str_val(b->id));
+	if (is_root) {
+		/* The sandbox's memory may go before the record is exported: a copy. */
+		char *id = kt_arena_memdup0(&r->arena, b->id, strlen(b->id));
+		ok = ok && id && add_attr(r, "katatrace.sandbox.id", str_val(id));
+	}
 	if (!ok) {
 		kt_span_record_free(r);
 		KT_STAT_INC(spans_dropped);
