@@ -1020,13 +1020,18 @@ void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
 	}
 	/*
 	 * Connections whose end was never seen (a guest that vanished without
-	 * RST, a missed CLOSE) are finished after idle_timeout_ns of silence.
-	 * A live agent that sends again later simply starts a new entry.
+	 * RST, a missed CLOSE) are finished after idle_timeout_ns of silence,
+	 * unless discovery says their sandbox still exists: an idle agent, or
+	 * a runtime connection with a long poll outstanding, speaks again on
+	 * it, and only this entry knows its path, its offsets and its calls.
+	 * (The max_conns bound still applies.) An unknown connection that
+	 * speaks again simply starts a new entry.
 	 */
 	struct kt_conn *c = p->lru_tail;
 	while (c && p->cfg.idle_timeout_ns && now_ns - c->last_ns > p->cfg.idle_timeout_ns) {
 		struct kt_conn *prev = c->prev;
-		if (!c->direct) {
+		const struct kt_sandbox_entry *e = conn_entry(c);
+		if (!c->direct && !(e && !e->gone_ns)) {
 			conn_log(c, KT_LOG_DEBUG, "idle for %llu s: finished",
 				 (unsigned long long)((now_ns - c->last_ns) / 1000000000ull));
 			conn_finish(p, c);

@@ -769,3 +769,41 @@ Test(pipeline, registry_attributes_by_path)
 	got_free(&g);
 	free(s);
 }
+
+/* An idle connection of a sandbox discovery still lists is kept (its path,
+ * offsets and calls are only known here); once the sandbox is gone, or for
+ * a connection of no known sandbox, the idle timeout finishes it. */
+Test(pipeline, idle_connections_of_live_sandboxes_are_kept)
+{
+	size_t n, offs[32];
+	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
+	frame_offsets(s, n, offs);
+	struct got g = { 0 };
+	struct kt_sandbox_registry *reg = kt_registry_new(1u << 30);
+	struct kt_sandbox_meta m = meta_for("idlesb", 0);
+	cr_assert_eq(kt_registry_put(reg, &m), 0);
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.idle_timeout_ns = 1000;
+	cfg.registry = reg;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+
+	rec_conn(p, 4, "/run/vc/vm/idlesb/clh.sock_10240");
+	rec_conn(p, 5, "/run/vc/vm/other/clh.sock_10240");
+	rec_data(p, 4, 0, s, offs[10], 0, 100);
+	rec_data(p, 5, 0, s, offs[2], 0, 100);
+	kt_pipeline_tick(p, 5000);
+	cr_expect_eq(kt_pipeline_conn_count(p), 1, "the unknown sandbox's connection went");
+	/* much later the agent speaks again: same entry, same sandbox */
+	rec_data(p, 4, offs[10], s + offs[10], n - offs[10], 0, 9000);
+	cr_assert_eq(g.n, 2 + kt_test_n_labels);
+	expect_str_attr(g.r[g.n - 1], "katatrace.sandbox.id", "idlesb");
+	expect_str_attr(g.r[g.n - 1], "katatrace.socket.path", "/run/vc/vm/idlesb/clh.sock_10240");
+	cr_expect_eq(KT_STAT_GET(gaps), 0);
+	kt_registry_gone(reg, "idlesb", 10000);
+	kt_pipeline_tick(p, 20000);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0, "its sandbox is gone");
+	kt_pipeline_free(p);
+	kt_registry_free(reg);
+	got_free(&g);
+	free(s);
+}
