@@ -291,7 +291,12 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  # beside a running kata-trace-forwarder, OTLP/JSON lines to a file\n"
 		      "  katatrace-bpf run --mode tap --output /var/log/kata-spans.jsonl\n"
 		      "  # no BPF available: decode what the listener reads\n"
-		      "  katatrace-bpf run --capture socket --socket-path /run/vc/vm/$ID/clh.sock\n",
+		      "  katatrace-bpf run --capture socket --socket-path /run/vc/vm/$ID/clh.sock\n"
+		      "  # the agent's spans exactly as it sent them (no sandbox traces), no VM spans\n"
+		      "  katatrace-bpf run --no-collate --no-complete-traces --no-vm-spans\n"
+		      "  # containerd with a non-default shim socket directory, OTLP/gRPC collector\n"
+		      "  katatrace-bpf run --shim-socket-dir /run/containerd-alt/s \\\n"
+		      "      --otlp-endpoint http://127.0.0.1:4317\n",
 		      o);
 		return;
 	}
