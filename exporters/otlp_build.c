@@ -19,14 +19,12 @@ static ProtobufCBinaryData bin(const void *p, size_t n)
 	return (ProtobufCBinaryData){ .len = n, .data = n ? (uint8_t *)p : NULL };
 }
 
-static ProtobufCBinaryData bin_str(struct kt_str s)
+ProtobufCBinaryData kt_otlp_str(struct kt_str s)
 {
 	return bin(s.ptr, s.len);
 }
 
 /* ------------------------------------------------------------------ values */
-
-static int fill_any(pb_any *v, const struct kt_value *src, struct kt_arena *a);
 
 static int fill_array(pb_any *v, const struct kt_value *src, struct kt_arena *a)
 {
@@ -60,7 +58,7 @@ static int fill_array(pb_any *v, const struct kt_value *src, struct kt_arena *a)
 				e.s = src->arr.s[i];
 				break;
 			}
-			if (fill_any(&items[i], &e, a))
+			if (kt_otlp_value(&items[i], &e, a))
 				return -1;
 			ptrs[i] = &items[i];
 		}
@@ -73,7 +71,7 @@ static int fill_array(pb_any *v, const struct kt_value *src, struct kt_arena *a)
 	return 0;
 }
 
-static int fill_any(pb_any *v, const struct kt_value *src, struct kt_arena *a)
+int kt_otlp_value(pb_any *v, const struct kt_value *src, struct kt_arena *a)
 {
 	opentelemetry__proto__common__v1__any_value__init(v);
 	switch (src->type) {
@@ -91,7 +89,7 @@ static int fill_any(pb_any *v, const struct kt_value *src, struct kt_arena *a)
 		return 0;
 	case KT_VAL_STRING:
 		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-		v->string_value = bin_str(src->s);
+		v->string_value = kt_otlp_str(src->s);
 		return 0;
 	case KT_VAL_ARRAY_BOOL:
 	case KT_VAL_ARRAY_I64:
@@ -106,9 +104,9 @@ static int fill_kv(pb_kv *kv, pb_any *val, struct kt_str key, const struct kt_va
 		   struct kt_arena *a)
 {
 	opentelemetry__proto__common__v1__key_value__init(kv);
-	kv->key = bin_str(key);
+	kv->key = kt_otlp_str(key);
 	kv->value = val;
-	return fill_any(val, src, a);
+	return kt_otlp_value(val, src, a);
 }
 
 /* Allocates the pointer array and the KeyValues for up to n attributes. */
@@ -124,21 +122,25 @@ static pb_kv **alloc_kvs(size_t n, pb_kv **kvs, pb_any **vals, struct kt_arena *
 	return ptrs;
 }
 
-static int fill_attrs(const struct kt_kvlist *l, size_t *n_out, pb_kv ***out, struct kt_arena *a)
+int kt_otlp_attrs(const struct kt_kvlist *first, const struct kt_kvlist *then, size_t *n_out,
+		  pb_kv ***out, struct kt_arena *a)
 {
+	size_t n1 = first ? first->n : 0, n = n1 + (then ? then->n : 0);
 	*n_out = 0;
 	*out = NULL;
-	if (!l->n)
+	if (!n)
 		return 0;
 	pb_kv *kvs;
 	pb_any *vals;
-	pb_kv **ptrs = alloc_kvs(l->n, &kvs, &vals, a);
+	pb_kv **ptrs = alloc_kvs(n, &kvs, &vals, a);
 	if (!ptrs)
 		return -1;
-	for (size_t i = 0; i < l->n; i++)
-		if (fill_kv(&kvs[i], &vals[i], l->kv[i].key, &l->kv[i].value, a))
+	for (size_t i = 0; i < n; i++) {
+		const struct kt_kv *kv = i < n1 ? &first->kv[i] : &then->kv[i - n1];
+		if (fill_kv(&kvs[i], &vals[i], kv->key, &kv->value, a))
 			return -1;
-	*n_out = l->n;
+	}
+	*n_out = n;
 	*out = ptrs;
 	return 0;
 }
@@ -236,9 +238,9 @@ static int fill_event(pb_event *ev, const struct kt_event *src, struct kt_arena 
 {
 	opentelemetry__proto__trace__v1__span__event__init(ev);
 	ev->time_unix_nano = src->time_unix_nano;
-	ev->name = bin_str(src->name);
+	ev->name = kt_otlp_str(src->name);
 	ev->dropped_attributes_count = src->dropped_attributes_count;
-	return fill_attrs(&src->attrs, &ev->n_attributes, &ev->attributes, a);
+	return kt_otlp_attrs(&src->attrs, NULL, &ev->n_attributes, &ev->attributes, a);
 }
 
 static int fill_link(pb_link *l, const struct kt_link *src, struct kt_arena *a)
@@ -252,7 +254,7 @@ static int fill_link(pb_link *l, const struct kt_link *src, struct kt_arena *a)
 	l->dropped_attributes_count = src->dropped_attributes_count;
 	if (err)
 		return -1;
-	return fill_attrs(&src->attrs, &l->n_attributes, &l->attributes, a);
+	return kt_otlp_attrs(&src->attrs, NULL, &l->n_attributes, &l->attributes, a);
 }
 
 static pb_span *build_span(const struct kt_span *s, struct kt_arena *a)
@@ -269,11 +271,11 @@ static pb_span *build_span(const struct kt_span *s, struct kt_arena *a)
 	if (s->parent_span_id)
 		o->parent_span_id = span_id_bin(s->parent_span_id, a, &err);
 	o->flags = span_flags(&s->ctx);
-	o->name = bin_str(s->name);
+	o->name = kt_otlp_str(s->name);
 	o->kind = span_kind(s->kind);
 	o->start_time_unix_nano = s->start_unix_nano;
 	o->end_time_unix_nano = s->end_unix_nano;
-	if (err || fill_attrs(&s->attrs, &o->n_attributes, &o->attributes, a))
+	if (err || kt_otlp_attrs(&s->attrs, NULL, &o->n_attributes, &o->attributes, a))
 		return NULL;
 	o->dropped_attributes_count = s->attrs_dropped;
 
@@ -309,7 +311,7 @@ static pb_span *build_span(const struct kt_span *s, struct kt_arena *a)
 
 	opentelemetry__proto__trace__v1__status__init(st);
 	st->code = status_code(s->status_code);
-	st->message = bin_str(s->status_message);
+	st->message = kt_otlp_str(s->status_message);
 	o->status = st;
 	return o;
 }

@@ -38,4 +38,16 @@ struct kt_resource_cfg {
 kt_otlp_request *kt_otlp_build(const struct kt_span_record *head, const struct kt_resource_cfg *cfg,
 			       struct kt_arena *a);
 
+/*
+ * The conversions the logs builder shares (user/span.h values -> OTLP),
+ * allocating in a; strings are referenced, not copied. 0, or -1 when a's
+ * limit is reached.
+ */
+ProtobufCBinaryData kt_otlp_str(struct kt_str s);
+int kt_otlp_value(Opentelemetry__Proto__Common__V1__AnyValue *v, const struct kt_value *src,
+		  struct kt_arena *a);
+/* KeyValues of first's attributes, then then's (either may be NULL; none: *out NULL). */
+int kt_otlp_attrs(const struct kt_kvlist *first, const struct kt_kvlist *then, size_t *n_out,
+		  Opentelemetry__Proto__Common__V1__KeyValue ***out, struct kt_arena *a);
+
 #endif

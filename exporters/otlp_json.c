@@ -231,6 +231,10 @@ static void put_str(struct jw *w, const uint8_t *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	putc_(w, '"');
+	if (!n) { /* an empty protobuf-c string may have no data at all */
+		putc_(w, '"');
+		return;
+	}
 	size_t i = 0, run = 0;
 	while (i < n) {
 		unsigned char c = s[i];

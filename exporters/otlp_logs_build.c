@@ -14,60 +14,6 @@ typedef Opentelemetry__Proto__Logs__V1__ResourceLogs pb_resource_logs;
 typedef Opentelemetry__Proto__Logs__V1__ScopeLogs pb_scope_logs;
 typedef Opentelemetry__Proto__Logs__V1__LogRecord pb_log_record;
 
-static ProtobufCBinaryData bin_str(struct kt_str s)
-{
-	/* protobuf-c only reads through data; never NULL, an empty body is still written */
-	return (ProtobufCBinaryData){ .len = s.len, .data = (uint8_t *)(s.ptr ? s.ptr : "") };
-}
-
-/* Scalars only: log and origin attributes are strings, integers and booleans. */
-static void fill_scalar(pb_any *v, const struct kt_value *src)
-{
-	opentelemetry__proto__common__v1__any_value__init(v);
-	switch (src->type) {
-	case KT_VAL_BOOL:
-		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-		v->bool_value = src->b;
-		break;
-	case KT_VAL_I64:
-		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-		v->int_value = src->i;
-		break;
-	case KT_VAL_F64:
-		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-		v->double_value = src->f;
-		break;
-	case KT_VAL_STRING:
-		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-		v->string_value = bin_str(src->s);
-		break;
-	default:
-		break; /* arrays never occur here: value left unset */
-	}
-}
-
-/* n KeyValues: the first n1 from l1, the rest from l2 (either may be NULL). */
-static pb_kv **build_kvs(const struct kt_kvlist *l1, const struct kt_kvlist *l2, size_t *n_out,
-			 struct kt_arena *a)
-{
-	size_t n1 = l1 ? l1->n : 0, n = n1 + (l2 ? l2->n : 0);
-	*n_out = n;
-	pb_kv **ptrs = kt_arena_calloc(a, n ? n : 1, sizeof(*ptrs));
-	pb_kv *kvs = kt_arena_calloc(a, n ? n : 1, sizeof(*kvs));
-	pb_any *vals = kt_arena_calloc(a, n ? n : 1, sizeof(*vals));
-	if (!ptrs || !kvs || !vals)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const struct kt_kv *src = i < n1 ? &l1->kv[i] : &l2->kv[i - n1];
-		opentelemetry__proto__common__v1__key_value__init(&kvs[i]);
-		kvs[i].key = bin_str(src->key);
-		fill_scalar(&vals[i], &src->value);
-		kvs[i].value = &vals[i];
-		ptrs[i] = &kvs[i];
-	}
-	return ptrs;
-}
-
 static pb_log_record *build_log(const struct kt_log *l, struct kt_arena *a)
 {
 	pb_log_record *o = kt_arena_alloc(a, sizeof(*o));
@@ -78,13 +24,14 @@ static pb_log_record *build_log(const struct kt_log *l, struct kt_arena *a)
 	o->time_unix_nano = l->time_unix_nano;
 	o->observed_time_unix_nano = l->observed_time_unix_nano;
 	o->severity_number = (Opentelemetry__Proto__Logs__V1__SeverityNumber)l->severity_number;
-	o->severity_text = bin_str(l->severity_text);
+	o->severity_text = kt_otlp_str(l->severity_text);
 	/* An empty message is still a string body. */
 	struct kt_value bv = { .type = KT_VAL_STRING, .s = l->body };
-	fill_scalar(body, &bv);
 	o->body = body;
-	o->attributes = build_kvs(&l->attrs, NULL, &o->n_attributes, a);
-	return o->attributes ? o : NULL;
+	if (kt_otlp_value(body, &bv, a) ||
+	    kt_otlp_attrs(&l->attrs, NULL, &o->n_attributes, &o->attributes, a))
+		return NULL;
+	return o;
 }
 
 struct group {
@@ -148,10 +95,11 @@ kt_otlp_logs_request *kt_otlp_logs_build(const struct kt_log_record *head,
 		opentelemetry__proto__logs__v1__scope_logs__init(sl);
 		opentelemetry__proto__common__v1__instrumentation_scope__init(scope);
 		opentelemetry__proto__resource__v1__resource__init(res);
-		scope->name = bin_str((struct kt_str){ KT_LOGS_SCOPE_NAME, strlen(KT_LOGS_SCOPE_NAME) });
+		scope->name =
+			kt_otlp_str((struct kt_str){ KT_LOGS_SCOPE_NAME, strlen(KT_LOGS_SCOPE_NAME) });
 		const struct kt_origin *o = groups[g].origin;
-		res->attributes = build_kvs(&svc_list, o ? &o->attrs : NULL, &res->n_attributes, a);
-		if (!res->attributes)
+		if (kt_otlp_attrs(&svc_list, o ? &o->attrs : NULL, &res->n_attributes,
+				  &res->attributes, a))
 			return NULL;
 		sl->scope = scope;
 		sl->log_records = logs;
