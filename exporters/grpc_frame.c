@@ -65,36 +65,29 @@ void kt_grpc_frame_prefix(uint8_t out[KT_GRPC_PREFIX_LEN], uint32_t len)
 	out[4] = (uint8_t)len;
 }
 
-uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len)
+/* m packed behind its 5-byte prefix; NULL on ENOMEM or over 4 GiB. */
+static uint8_t *frame_message(const ProtobufCMessage *m, size_t *len)
 {
-	size_t n = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-		req);
+	size_t n = protobuf_c_message_get_packed_size(m);
 	if (n > UINT32_MAX)
 		return NULL;
 	uint8_t *buf = malloc(KT_GRPC_PREFIX_LEN + n);
 	if (!buf)
 		return NULL;
 	kt_grpc_frame_prefix(buf, (uint32_t)n);
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(
-		req, buf + KT_GRPC_PREFIX_LEN);
+	protobuf_c_message_pack(m, buf + KT_GRPC_PREFIX_LEN);
 	*len = KT_GRPC_PREFIX_LEN + n;
 	return buf;
 }
 
+uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len)
+{
+	return frame_message(&req->base, len);
+}
+
 uint8_t *kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, size_t *len)
 {
-	size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(
-		req);
-	if (n > UINT32_MAX)
-		return NULL;
-	uint8_t *buf = malloc(KT_GRPC_PREFIX_LEN + n);
-	if (!buf)
-		return NULL;
-	kt_grpc_frame_prefix(buf, (uint32_t)n);
-	opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(
-		req, buf + KT_GRPC_PREFIX_LEN);
-	*len = KT_GRPC_PREFIX_LEN + n;
-	return buf;
+	return frame_message(&req->base, len);
 }
 
 /* ------------------------------------------------------------------ responses */

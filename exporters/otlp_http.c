@@ -90,31 +90,30 @@ static enum kt_export_result post(struct http_exporter *h, const char *url, uint
 	return KT_EXPORT_FAIL;
 }
 
+/* One POST of m, packed. */
+static enum kt_export_result post_message(struct http_exporter *h, const char *url,
+					  const ProtobufCMessage *m, size_t n, const char *what)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *body = malloc(len ? len : 1);
+	if (!body)
+		return KT_EXPORT_RETRY;
+	protobuf_c_message_pack(m, body);
+	return post(h, url, body, len, n, what);
+}
+
 static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_request *req,
 					 size_t n_spans)
 {
 	struct http_exporter *h = (struct http_exporter *)e;
-	size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-		req);
-	uint8_t *body = malloc(len ? len : 1);
-	if (!body)
-		return KT_EXPORT_RETRY;
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(req, body);
-	return post(h, h->url, body, len, n_spans, "span(s)");
+	return post_message(h, h->url, &req->base, n_spans, "span(s)");
 }
 
 static enum kt_export_result http_export_logs(struct kt_exporter *e,
 					      const kt_otlp_logs_request *req, size_t n_logs)
 {
 	struct http_exporter *h = (struct http_exporter *)e;
-	size_t len =
-		opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(
-			req);
-	uint8_t *body = malloc(len ? len : 1);
-	if (!body)
-		return KT_EXPORT_RETRY;
-	opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(req, body);
-	return post(h, h->logs_url, body, len, n_logs, "log record(s)");
+	return post_message(h, h->logs_url, &req->base, n_logs, "log record(s)");
 }
 
 static void http_destroy(struct kt_exporter *e)
