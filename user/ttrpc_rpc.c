@@ -253,38 +253,46 @@ static void unlink_node(struct kt_ttrpc_conn *c, struct call_node *n)
 	c->outstanding--;
 }
 
-/* Reports the call and frees it. message: UTF-8, NUL-terminated, len bytes. */
-static void finish(struct kt_ttrpc_conn *c, struct call_node *n, enum kt_ttrpc_end end,
-		   int32_t code, const char *message, size_t len, uint64_t response_size,
-		   size_t details, struct kt_ttrpc_time t)
+/* What the request said, as a call that ends where it started. */
+static struct kt_ttrpc_call request_call(const struct call_node *n)
 {
-	unlink_node(c, n);
-	struct kt_ttrpc_call call = {
+	const char *tracestate = n->text + n->service_len + n->method_len + 2;
+	return (struct kt_ttrpc_call){
 		.service = { n->text, n->service_len },
 		.method = { n->text + n->service_len + 1, n->method_len },
 		.stream_id = n->stream_id,
 		.timeout_nano = n->timeout_nano,
 		.request_size = n->request_size,
-		.response_size = response_size,
 		.start_mono_ns = n->start.mono_ns,
-		.end_mono_ns = t.mono_ns,
+		.end_mono_ns = n->start.mono_ns,
 		.start_unix_ns = mono_to_unix(n->start),
-		.end_unix_ns = mono_to_unix(t),
-		.end = end,
-		.status_code = code,
-		.status_message = { message, len },
-		.status_details = details,
+		.end_unix_ns = mono_to_unix(n->start),
 		.long_poll = n->long_poll,
 		.has_traceparent = n->has_traceparent,
 		.trace_id = n->trace_id,
 		.parent_span_id = n->parent_span_id,
 		.trace_flags = n->trace_flags,
 		.has_tracestate = n->has_tracestate,
-		.tracestate = { n->text + n->service_len + n->method_len + 2, n->tracestate_len },
+		.tracestate = { tracestate, n->tracestate_len },
 		.span_id = n->span_id,
-		.note = { n->text + n->service_len + n->method_len + n->tracestate_len + 3,
-			  n->note_len },
+		.note = { tracestate + n->tracestate_len + 1, n->note_len },
 	};
+}
+
+/* Reports the call and frees it. message: UTF-8, NUL-terminated, len bytes. */
+static void finish(struct kt_ttrpc_conn *c, struct call_node *n, enum kt_ttrpc_end end,
+		   int32_t code, const char *message, size_t len, uint64_t response_size,
+		   size_t details, struct kt_ttrpc_time t)
+{
+	unlink_node(c, n);
+	struct kt_ttrpc_call call = request_call(n);
+	call.response_size = response_size;
+	call.end_mono_ns = t.mono_ns;
+	call.end_unix_ns = mono_to_unix(t);
+	call.end = end;
+	call.status_code = code;
+	call.status_message = (struct kt_str){ message, len };
+	call.status_details = details;
 	if (call.end_mono_ns < call.start_mono_ns)
 		call.end_mono_ns = call.start_mono_ns;
 	if (call.end_unix_ns < call.start_unix_ns)
@@ -570,22 +578,7 @@ static void on_request(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 	make_room(c, f->first);
 	insert(c, n);
 	if (c->ops && c->ops->request) {
-		struct kt_ttrpc_call call = {
-			.service = { n->text, n->service_len },
-			.method = { n->text + n->service_len + 1, n->method_len },
-			.stream_id = n->stream_id,
-			.timeout_nano = n->timeout_nano,
-			.request_size = n->request_size,
-			.start_mono_ns = n->start.mono_ns,
-			.end_mono_ns = n->start.mono_ns,
-			.start_unix_ns = mono_to_unix(n->start),
-			.end_unix_ns = mono_to_unix(n->start),
-			.long_poll = n->long_poll,
-			.has_traceparent = n->has_traceparent,
-			.trace_id = n->trace_id,
-			.parent_span_id = n->parent_span_id,
-			.trace_flags = n->trace_flags,
-		};
+		struct kt_ttrpc_call call = request_call(n);
 		n->span_id = c->ops->request(c->ctx, &call);
 	}
 }
