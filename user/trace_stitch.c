@@ -37,7 +37,6 @@ struct held {
 
 struct sandbox {
 	char id[KT_SANDBOX_ID_MAX + 1];
-	uint64_t hash;
 	struct kt_trace_id trace; /* the sandbox's trace */
 	uint64_t root;		  /* its root span (the VM's span) */
 	struct kt_origin *origin; /* latest, for synthesised spans' resource */
@@ -66,14 +65,6 @@ struct kt_stitch {
 	struct sandbox *last; /* spans come in bursts per connection */
 };
 
-static uint64_t fnv(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-	return h;
-}
-
 /* ------------------------------------------------------------ sandboxes */
 
 static void sandbox_release_maps(struct sandbox *b)
@@ -101,11 +92,10 @@ static void sandbox_free(struct sandbox *b)
 
 static struct sandbox *sandbox_find(struct kt_stitch *s, const char *id)
 {
-	uint64_t h = fnv(id);
-	if (s->last && s->last->hash == h && !strcmp(s->last->id, id))
+	if (s->last && !strcmp(s->last->id, id))
 		return s->last;
 	for (size_t i = 0; i < s->n_sb; i++)
-		if (s->sb[i]->hash == h && !strcmp(s->sb[i]->id, id))
+		if (!strcmp(s->sb[i]->id, id))
 			return s->last = s->sb[i];
 	return NULL;
 }
@@ -147,7 +137,6 @@ static struct sandbox *sandbox_get(struct kt_stitch *s, const char *id, uint64_t
 	if (!b)
 		return NULL;
 	strcpy(b->id, id);
-	b->hash = fnv(id);
 	b->last_used = now;
 	kt_ttrpc_sandbox_ids(id, strlen(id), &b->trace, &b->root);
 	kt_id_map_init(&b->seen, s->cfg.max_spans);
