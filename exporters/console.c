@@ -313,6 +313,22 @@ static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
 	put(l, "\n", 1);
 }
 
+/* One write for the whole batch keeps lines whole; the lines are freed. */
+static enum kt_export_result write_lines(struct console *c, struct line *l)
+{
+	if (l->oom) {
+		free(l->p);
+		return KT_EXPORT_RETRY;
+	}
+	bool failed = l->len && fwrite(l->p, 1, l->len, c->out) != l->len;
+	free(l->p);
+	if (failed) {
+		clearerr(c->out);
+		return KT_EXPORT_FAIL;
+	}
+	return KT_EXPORT_OK;
+}
+
 static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp_request *req,
 					    size_t n_spans)
 {
@@ -328,18 +344,7 @@ static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp
 				format_span(&l, ss->spans[k], sandbox);
 		}
 	}
-	if (l.oom) {
-		free(l.p);
-		return KT_EXPORT_RETRY;
-	}
-	/* One write for the whole batch keeps lines whole. */
-	bool failed = l.len && fwrite(l.p, 1, l.len, c->out) != l.len;
-	free(l.p);
-	if (failed) {
-		clearerr(c->out);
-		return KT_EXPORT_FAIL;
-	}
-	return KT_EXPORT_OK;
+	return write_lines(c, &l);
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -415,17 +420,7 @@ static enum kt_export_result console_export_logs(struct kt_exporter *e,
 				format_log(&l, sl->log_records[k], sandbox);
 		}
 	}
-	if (l.oom) {
-		free(l.p);
-		return KT_EXPORT_RETRY;
-	}
-	bool failed = l.len && fwrite(l.p, 1, l.len, c->out) != l.len;
-	free(l.p);
-	if (failed) {
-		clearerr(c->out);
-		return KT_EXPORT_FAIL;
-	}
-	return KT_EXPORT_OK;
+	return write_lines(c, &l);
 }
 
 static void console_flush(struct kt_exporter *e)
