@@ -481,18 +481,13 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 					     &r->arena, &r->span)
 			: kt_ttrpc_span_build(call, &o, &r->arena, &r->span);
 	/* The caller's service: the Go runtime's ttrpc.<Method> spans carry "kata". */
-	struct kt_kv *kv = res == KT_TTRPC_SPAN_BUILT ? kt_arena_calloc(&r->arena, 1, sizeof(*kv)) : NULL;
-	if (!kv) {
+	if (res != KT_TTRPC_SPAN_BUILT ||
+	    !kt_span_record_set_service(r, c->task ? "containerd" : "kata")) {
 		if (res != KT_TTRPC_SPAN_SKIPPED)
 			KT_STAT_INC(spans_dropped);
 		kt_span_record_free(r);
 		return;
 	}
-	kv->key = (struct kt_str){ "service.name", 12 };
-	kv->value.type = KT_VAL_STRING;
-	kv->value.s = c->task ? (struct kt_str){ "containerd", 10 } : (struct kt_str){ "kata", 4 };
-	r->span.resource_present = true;
-	r->span.resource = (struct kt_kvlist){ 1, kv };
 	KT_STAT_INC(spans_decoded);
 	r->source = KT_SPAN_FROM_RPC;
 	r->origin = kt_origin_get(origin);

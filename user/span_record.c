@@ -111,6 +111,20 @@ struct kt_span_record *kt_span_record_new_shared(struct kt_shared_arena *s,
 	return r;
 }
 
+bool kt_span_record_set_service(struct kt_span_record *r, const char *name)
+{
+	struct kt_kv *kv = kt_arena_calloc(&r->arena, 1, sizeof(*kv));
+	char *copy = kv ? kt_arena_memdup0(&r->arena, name, strlen(name)) : NULL;
+	if (!copy)
+		return false;
+	kv->key = (struct kt_str){ "service.name", 12 };
+	kv->value.type = KT_VAL_STRING;
+	kv->value.s = (struct kt_str){ copy, strlen(copy) };
+	r->span.resource_present = true;
+	r->span.resource = (struct kt_kvlist){ 1, kv };
+	return true;
+}
+
 void kt_span_record_free(struct kt_span_record *r)
 {
 	if (!r)

@@ -10,6 +10,7 @@
 #ifndef KT_SPAN_RECORD_H
 #define KT_SPAN_RECORD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arena.h"
@@ -67,6 +68,11 @@ void kt_shared_arena_put(struct kt_shared_arena *s);
 /* A record for span, which lives in s (one more reference taken). */
 struct kt_span_record *kt_span_record_new_shared(struct kt_shared_arena *s,
 						 const struct kt_span *span);
+/*
+ * Gives a span the host made the resource service.name = name (copied into
+ * the record's arena). false on ENOMEM.
+ */
+bool kt_span_record_set_service(struct kt_span_record *r, const char *name);
 /* Frees the record, its arena (or shared reference) and its origin reference. */
 void kt_span_record_free(struct kt_span_record *r);
 void kt_span_record_free_list(struct kt_span_record *head);

@@ -248,11 +248,7 @@ static void synthesise(struct kt_stitch *s, struct sandbox *b, const struct pare
 {
 	bool is_root = p->id == b->root;
 	struct kt_span_record *r = kt_span_record_new(64u << 10);
-	struct kt_kv *res = r ? kt_arena_calloc(&r->arena, 1, sizeof(*res)) : NULL;
-	char *svc = res ? kt_arena_memdup0(&r->arena, b->service[0] ? b->service : "kata",
-					   strlen(b->service[0] ? b->service : "kata"))
-			: NULL;
-	if (!svc) {
+	if (!r || !kt_span_record_set_service(r, b->service[0] ? b->service : "kata")) {
 		kt_span_record_free(r);
 		KT_STAT_INC(spans_dropped);
 		return;
@@ -268,10 +264,6 @@ static void synthesise(struct kt_stitch *s, struct sandbox *b, const struct pare
 			   : (struct kt_str){ "missing-parent", 14 };
 	sp->start_unix_nano = p->start;
 	sp->end_unix_nano = p->end;
-	res->key = (struct kt_str){ "service.name", 12 };
-	res->value = str_val(svc);
-	sp->resource_present = true;
-	sp->resource = (struct kt_kvlist){ 1, res };
 	bool ok = add_attr(r, "katatrace.synthesized", (struct kt_value){ .type = KT_VAL_BOOL, .b = true }) &&
 		  add_attr(r, "katatrace.synthesized.reason",
 			   str_val(is_root ? "the sandbox ended before its VM's span was seen"

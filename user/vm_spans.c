@@ -386,18 +386,12 @@ static struct kt_origin *sandbox_origin(const struct kt_vm_spans *v, const char 
 
 static void emit(struct kt_vm_spans *v, struct kt_span_record *r, struct kt_origin *o)
 {
-	struct kt_kv *kv = kt_arena_calloc(&r->arena, 1, sizeof(*kv));
-	if (!kv || !o) {
+	if (!o || !kt_span_record_set_service(r, "kata")) {
 		KT_STAT_INC(spans_dropped);
 		kt_origin_put(o);
 		kt_span_record_free(r);
 		return;
 	}
-	kv->key = (struct kt_str){ "service.name", 12 };
-	kv->value.type = KT_VAL_STRING;
-	kv->value.s = (struct kt_str){ "kata", 4 };
-	r->span.resource_present = true;
-	r->span.resource = (struct kt_kvlist){ 1, kv };
 	r->origin = o;
 	r->source = KT_SPAN_FROM_HOST;
 	KT_STAT_INC(spans_decoded);
