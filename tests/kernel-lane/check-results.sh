@@ -71,23 +71,31 @@ conns_bytes_each() {
 	done <"$1"
 }
 
+# A sub-checker's "N passed, N failed" into the counts, printed after NAME
+# (and SUFFIX); false, and a failed check, if it printed none or an ERROR.
+absorb() { # scenario name log [suffix]
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$3" | tail -n 1)
+	if [ -z "$line" ] || grep -q '^ERROR' "$3"; then
+		check "$1: $2 ran" false
+		sed 's/^/    /' "$3" | head -n 5
+		return 1
+	fi
+	PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+	FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+	SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+	echo "  $2: $line${4:+ $4}"
+}
+
 # The nested QEMU's kata.vm span and one vsock.connection span per guest connection.
 check_vm_spans() { # scenario conns-file qemu-pid sandbox accel
-	local s=$1 log=$run/$1.vm-check.log kvm=no line
+	local s=$1 log=$run/$1.vm-check.log kvm=no
 	[[ $5 == kvm* ]] && kvm=yes
 	# shellcheck disable=SC2046
 	node "$ROOT/tests/kernel-lane/check-vm-spans.js" "$run/$s.spans.jsonl.vm" "$3" "$4" "$PORT" "$kvm" \
 		$(conns_bytes_each "$2") >"$log" 2>&1
 	sed "s/^/    $s: /" "$log" | grep -E 'FAILED|kvm|bytes_to_host' | head -n 8
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [ -z "$line" ]; then
-		check "$s: check-vm-spans.js ran" false
-		return
-	fi
-	PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
-	FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
-	SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
-	echo "  check-vm-spans.js: $line"
+	absorb "$s" check-vm-spans.js "$log"
 }
 
 check_listener() { # scenario conns-file peer-prefix [bytes made in the guest]: every connection, every byte
@@ -141,19 +149,9 @@ check_spans() { # scenario conns-file origin-json
 		check "$s: spans written to $s.jsonl" false
 	fi
 	node "$RECV/check.js" --manifest "$m" --got "$got" >"$log" 2>&1
-	local line problems
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [ -z "$line" ] || grep -q '^ERROR' "$log"; then
-		check "$s: check.js ran" false
-		sed 's/^/    /' "$log" | head -n 5
-		return
-	fi
-	PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
-	FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
-	SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
-	problems=$(grep -cE '^(MISSING|MISMATCH) ' "$log")
-	MATCHED=$((EXPECTED - problems))
-	echo "  check.js: $line ($MATCHED of $EXPECTED spans matched exactly)"
+	local matched=$((EXPECTED - $(grep -cE '^(MISSING|MISMATCH) ' "$log")))
+	absorb "$s" check.js "$log" "($matched of $EXPECTED spans matched exactly)" || return
+	MATCHED=$matched
 	grep -vE '^[0-9]+ passed' "$log" | head -n 6 | cut -c1-300 | sed 's/^/    /'
 	[ "$(grep -vcE '^[0-9]+ passed' "$log")" -le 6 ] || echo "    ... (all of it in $log)"
 }
@@ -302,45 +300,20 @@ check_ttrpc() { # scenario strategy path
 	grep -v '"name":"ttrpc\.' "$got" >"$agent"
 	write_manifest "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")" >"$m"
 	node "$RECV/check.js" --manifest "$m" --got "$agent" >"$log" 2>&1
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [ -z "$line" ] || grep -q '^ERROR' "$log"; then
-		check "$s: check.js ran" false
-		sed 's/^/    /' "$log" | head -n 5
-	else
-		PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
-		FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
-		SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+	if absorb "$s" "check.js (the agent's span)" "$log"; then
 		MATCHED=$(($(manifest_count "$m") - $(grep -cE '^(MISSING|MISMATCH) ' "$log")))
-		echo "  check.js (the agent's span): $line"
 		grep -vE '^[0-9]+ passed' "$log" | head -n 6 | cut -c1-300 | sed 's/^/    /'
 	fi
 	node "$ROOT/tests/kernel-lane/ttrpc-vsock.js" "$got" "$TTRPC_TRACE" "$TTRPC_SPAN" 3 1024 \
 		"$sandbox" "$pid" "$(qemu_comm)" >"$run/$s.ttrpc.log" 2>&1
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$run/$s.ttrpc.log" | tail -n 1)
-	if [ -z "$line" ]; then
-		check "$s: ttrpc-vsock.js ran" false
-		head -n 5 "$run/$s.ttrpc.log" | sed 's/^/    /'
-	else
-		PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
-		FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
-		SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
+	if absorb "$s" ttrpc-vsock.js "$run/$s.ttrpc.log"; then
 		MATCHED=$((MATCHED + $(awk '/^ttrpc spans matched/ {print $4}' "$run/$s.ttrpc.log")))
-		echo "  ttrpc-vsock.js: $line"
 		grep -v -e '^[0-9]* passed' -e '^ttrpc spans matched' "$run/$s.ttrpc.log" | head -n 8 |
 			cut -c1-300 | sed 's/^/    /'
 	fi
 	node "$ROOT/tests/kernel-lane/sandbox-trace.js" "$run/$s.all.jsonl" "$sandbox" "$TTRPC_TRACE" \
 		>"$run/$s.sandbox-trace.log" 2>&1
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$run/$s.sandbox-trace.log" | tail -n 1)
-	if [ -z "$line" ]; then
-		check "$s: sandbox-trace.js ran" false
-		head -n 5 "$run/$s.sandbox-trace.log" | sed 's/^/    /'
-	else
-		PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
-		FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
-		SC_FAILED=$((SC_FAILED + $(echo "$line" | awk '{print $3}')))
-		echo "  sandbox-trace.js (one trace per sandbox): $line"
+	if absorb "$s" "sandbox-trace.js (one trace per sandbox)" "$run/$s.sandbox-trace.log"; then
 		grep -v '^[0-9]* passed' "$run/$s.sandbox-trace.log" | head -n 8 | cut -c1-300 | sed 's/^/    /'
 	fi
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
