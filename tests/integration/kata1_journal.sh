@@ -115,6 +115,15 @@ const s = net.createConnection(path, () => s.write(fs.readFileSync(file), () => 
 JS
 	wait $!
 }
+# check-logs.js on the records of a round: sent between AFTER and BEFORE by
+# the relay (its pid in relay.pid) through the sandbox's listener.
+check_logs() { # expected got log
+	local pid
+	pid=$(cat "$OUT/relay.pid")
+	node "$RECV/check-logs.js" --expected "$1" --got "$2" --after "$AFTER" --before "$BEFORE" \
+		--origin "{\"katatrace.transport\":\"hybrid-vsock\",\"katatrace.socket.path\":\"$L\",\"katatrace.sandbox.id\":\"$SB\",\"katatrace.hypervisor.name\":\"firecracker\",\"katatrace.hypervisor.pid\":$pid,\"katatrace.hypervisor.comm\":\"hv-relay\"}" \
+		>"$3" 2>&1
+}
 logs_arrived() { [ "$(count_lines "$OUT/logs.jsonl")" -ge 13 ]; }
 console_lines() { [ "$(grep -c " sandbox=$SB log " "$OUT/kt.out")" -ge 12 ]; }
 
@@ -145,11 +154,7 @@ check "summary: 13 log records exported, none dropped" \
 	grep -q 'katatrace-bpf logs: decoded 13, logs exported 13, logs dropped 0' "$OUT/kt.log"
 check "the cut record is reported" grep -q 'journal: record at offset .* longer than 16384 bytes: cut' "$OUT/kt.log"
 check "no spans from the journal" [ "$(grep -c "$SB" "$OUT/spans.jsonl")" = 0 ]
-PID=$(cat "$OUT/relay.pid")
-node "$RECV/check-logs.js" --expected "$OUT/expected.jsonl" --got "$OUT/logs.jsonl" \
-	--after "$AFTER" --before "$BEFORE" \
-	--origin "{\"katatrace.transport\":\"hybrid-vsock\",\"katatrace.socket.path\":\"$L\",\"katatrace.sandbox.id\":\"$SB\",\"katatrace.hypervisor.name\":\"firecracker\",\"katatrace.hypervisor.pid\":$PID,\"katatrace.hypervisor.comm\":\"hv-relay\"}" \
-	>"$OUT/check.log" 2>&1
+check_logs "$OUT/expected.jsonl" "$OUT/logs.jsonl" "$OUT/check.log"
 sed 's/^/    /' "$OUT/check.log" | tail -n 20
 absorb_counts "$OUT/check.log"
 stop_receiver
@@ -169,11 +174,7 @@ check "gRPC: exit status 0" [ "$KT_RC" = 0 ]
 check "gRPC: LogsService/Export called, 12 log records exported" \
 	grep -q 'katatrace-bpf logs: decoded 12, logs exported 12, logs dropped 0' "$OUT/kt.log"
 grep -v 'still connected' "$OUT/expected.jsonl" >"$OUT/expected-grpc.jsonl"
-PID=$(cat "$OUT/relay.pid")
-node "$RECV/check-logs.js" --expected "$OUT/expected-grpc.jsonl" --got "$OUT/logs-grpc.jsonl" \
-	--after "$AFTER" --before "$BEFORE" \
-	--origin "{\"katatrace.transport\":\"hybrid-vsock\",\"katatrace.socket.path\":\"$L\",\"katatrace.sandbox.id\":\"$SB\",\"katatrace.hypervisor.name\":\"firecracker\",\"katatrace.hypervisor.pid\":$PID,\"katatrace.hypervisor.comm\":\"hv-relay\"}" \
-	>"$OUT/check-grpc.log" 2>&1
+check_logs "$OUT/expected-grpc.jsonl" "$OUT/logs-grpc.jsonl" "$OUT/check-grpc.log"
 sed 's/^/    gRPC: /' "$OUT/check-grpc.log" | tail -n 5
 absorb_counts "$OUT/check-grpc.log"
 stop_receiver
