@@ -20,6 +20,24 @@ void kt_arena_init(struct kt_arena *a, size_t limit)
 	a->head = NULL;
 	a->used = 0;
 	a->limit = limit;
+	a->acct = NULL;
+	a->budget_hit = false;
+}
+
+static size_t chunk_size(const struct kt_arena_chunk *c)
+{
+	return sizeof(*c) + c->cap;
+}
+
+bool kt_arena_charge(struct kt_arena *a, struct kt_mem_acct *acct)
+{
+	size_t total = 0;
+	for (const struct kt_arena_chunk *c = a->head; c; c = c->next)
+		total += chunk_size(c);
+	if (!kt_mem_charge(acct, total))
+		return false;
+	a->acct = acct;
+	return true;
 }
 
 void *kt_arena_alloc(struct kt_arena *a, size_t size)
@@ -38,13 +56,22 @@ void *kt_arena_alloc(struct kt_arena *a, size_t size)
 		size_t cap = KT_ARENA_MIN_CHUNK;
 		if (c && c->cap < (SIZE_MAX >> 2))
 			cap = c->cap * 2;
+		/* never more than the limit still allows: capacity is what is charged */
+		if (a->limit && cap > a->limit - a->used)
+			cap = a->limit - a->used;
 		if (cap < need)
 			cap = need;
 		if (cap > SIZE_MAX - sizeof(*c))
 			return NULL;
-		struct kt_arena_chunk *n = malloc(sizeof(*n) + cap);
-		if (!n)
+		if (!kt_mem_charge(a->acct, sizeof(*c) + cap)) {
+			a->budget_hit = true;
 			return NULL;
+		}
+		struct kt_arena_chunk *n = malloc(sizeof(*n) + cap);
+		if (!n) {
+			kt_mem_credit(a->acct, sizeof(*n) + cap);
+			return NULL;
+		}
 		n->next = c;
 		n->cap = cap;
 		n->pos = 0;
@@ -83,7 +110,7 @@ void kt_arena_free(struct kt_arena *a)
 	struct kt_arena_chunk *c = a->head;
 	while (c) {
 		struct kt_arena_chunk *next = c->next;
-		free(c);
+		kt_mem_free(a->acct, c, chunk_size(c));
 		c = next;
 	}
 	a->head = NULL;

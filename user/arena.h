@@ -7,7 +7,10 @@
 #ifndef KT_ARENA_H
 #define KT_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "mem_budget.h"
 
 struct kt_arena_chunk;
 
@@ -15,9 +18,22 @@ struct kt_arena {
 	struct kt_arena_chunk *head;
 	size_t used;  /* bytes handed out, including alignment */
 	size_t limit; /* 0 = no limit */
+	/*
+	 * Charged for every chunk (mem_budget.h), credited when the arena is
+	 * freed (from any thread); NULL: unaccounted. A refused charge fails
+	 * the allocation like the limit does, and sets budget_hit.
+	 */
+	struct kt_mem_acct *acct;
+	bool budget_hit;
 };
 
+/* An empty, unaccounted arena. */
 void kt_arena_init(struct kt_arena *a, size_t limit);
+/*
+ * From now on a's chunks are charged to acct, those it already has
+ * included; false (a unchanged and unaccounted) when they do not fit.
+ */
+bool kt_arena_charge(struct kt_arena *a, struct kt_mem_acct *acct);
 /* Zeroed, 16-byte aligned memory; NULL on overflow, limit or ENOMEM. */
 void *kt_arena_alloc(struct kt_arena *a, size_t size);
 /* nmemb * size with overflow check. */

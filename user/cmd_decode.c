@@ -147,6 +147,6 @@ int kt_cmd_decode(const struct kt_config *cfg)
 		   KT_STAT_GET(resyncs) || KT_STAT_GET(frames_truncated) ||
 		   KT_STAT_GET(spans_dropped);
 	if (bad)
-		kt_stats_summary(stderr);
+		kt_stats_summary(stderr, KT_STATS_FINAL);
 	return bad ? 1 : 0;
 }

@@ -12,6 +12,7 @@
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,8 @@ struct daemon {
 	struct kt_sandbox_registry *registry;
 	struct kt_stitch *stitch;
 	struct kt_vm_spans *vm; /* NULL: --no-vm-spans or no BPF */
+	struct kt_mem_pool mem;      /* --memory-budget */
+	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
 	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
 	int sig_fd, tick_fd;
 	bool stop;
@@ -247,10 +250,14 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
 	if (every && d->ticks % every == 0) {
 		update_kernel_counters(d);
-		kt_info("stats: %zu connections, %zu sandboxes, %zu listeners, %zu sink connections",
+		kt_info("stats: %zu connections, %zu sandboxes, %zu listeners, %zu sink connections; "
+			"memory budget: %zu of %zu bytes held (%zu for connections, %zu for spans "
+			"and logs), peak %zu",
 			kt_pipeline_conn_count(d->pipeline), kt_registry_live(d->registry),
-			kt_sink_listeners(d->sink), kt_sink_connections(d->sink));
-		kt_stats_summary(stderr);
+			kt_sink_listeners(d->sink), kt_sink_connections(d->sink),
+			kt_mem_used(&d->mem), d->mem.limit, kt_pipeline_held(d->pipeline),
+			kt_mem_held(&d->records), d->mem.peak);
+		kt_stats_summary(stderr, KT_STATS_RUNNING);
 	}
 }
 
@@ -443,6 +450,20 @@ int kt_cmd_run(const struct kt_config *cfg)
 	int status = 1;
 	const char *what = NULL;
 
+	/*
+	 * Buffers a guest can grow (partial frames up to --max-frame) come from
+	 * mmap and go back to the system when freed, whatever was freed before:
+	 * glibc's adaptive threshold would serve them from the heap, whose
+	 * freed space is not returned, so the process would keep its peak.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	kt_mem_pool_init(&d.mem, cfg->memory_budget);
+	kt_mem_acct_init(&d.records, &d.mem);
+	if (cfg->memory_budget < cfg->max_frame)
+		kt_warn("--memory-budget %llu is below --max-frame %llu: the largest frames "
+			"cannot be held",
+			(unsigned long long)cfg->memory_budget, (unsigned long long)cfg->max_frame);
+
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d.epfd < 0 || setup_signals(&d) || setup_tick(&d)) {
 		kt_err("cannot set up the event loop: %s", strerror(errno));
@@ -468,6 +489,10 @@ int kt_cmd_run(const struct kt_config *cfg)
 	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
 	pc.format = cfg->format;
 	pc.max_frame = cfg->max_frame;
+	pc.mem_pool = &d.mem;
+	pc.records_acct = &d.records;
+	pc.max_conns = cfg->max_connections;
+	pc.max_sandbox_conns = cfg->max_sandbox_connections;
 	pc.run_root = cfg->run_root;
 	pc.registry = d.registry;
 	pc.ttrpc_sockets = ttrpc_sockets;
@@ -502,6 +527,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 	if (cfg->mode == KT_MODE_SINK) {
 		struct kt_sink_cfg sc = {
 			.feed = cfg->capture == KT_CAPTURE_SOCKET,
+			.max_conns = cfg->max_connections,
+			.max_listener_conns = cfg->max_sandbox_connections,
 		};
 		d.sink = kt_sink_new(&sc, d.epfd, d.pipeline);
 		if (!d.sink) {
@@ -576,6 +603,6 @@ out:
 	if (d.epfd >= 0)
 		close(d.epfd);
 	if (status == 0)
-		kt_stats_summary(stderr);
+		kt_stats_summary(stderr, KT_STATS_FINAL);
 	return status;
 }

@@ -12,7 +12,9 @@
 #include "exporter.h"
 #include "framer.h"
 #include "log.h"
+#include "conn_limits.h"
 #include "discovery.h"
+#include "mem_budget.h"
 #include "otlp_build.h"
 #include "task_api.h"
 
@@ -60,6 +62,9 @@ enum {
 	OPT_SHIM_SOCKET_DIR,
 	OPT_NO_VM_SPANS,
 	OPT_TTRPC_VSOCK_PORT,
+	OPT_MEMORY_BUDGET,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_SANDBOX_CONNECTIONS,
 };
 
 static const struct option run_opts[] = {
@@ -106,6 +111,9 @@ static const struct option run_opts[] = {
 	{ "shim-socket-dir", required_argument, NULL, OPT_SHIM_SOCKET_DIR },
 	{ "no-vm-spans", no_argument, NULL, OPT_NO_VM_SPANS },
 	{ "ttrpc-vsock-port", required_argument, NULL, OPT_TTRPC_VSOCK_PORT },
+	{ "memory-budget", required_argument, NULL, OPT_MEMORY_BUDGET },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "max-sandbox-connections", required_argument, NULL, OPT_MAX_SANDBOX_CONNECTIONS },
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -224,9 +232,18 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  --ttrpc-vsock-port N     guest port the agent serves ttrpc on (QEMU: the\n"
 		      "                           runtime dials vsock://<cid>:N); default 1024, 0: off\n"
 		      "  --format auto|json|bincode  span encoding (default auto, per frame)\n"
-		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
 		      "  --run-root DIR           prefix of Kata's /run paths (default: none)\n"
+		      "\n"
+		      "Limits (what a guest can make the daemon hold):\n"
+		      "  --memory-budget BYTES    everything held for guests' connections: partial\n"
+		      "                           frames, reassembly, decoder state, spans and logs\n"
+		      "                           waiting for export (default 256M). Over it, the\n"
+		      "                           connection holding the most loses its pending data\n"
+		      "  --max-connections N      connections followed at once (default 8192); newer\n"
+		      "                           ones are refused and counted\n"
+		      "  --max-sandbox-connections N  the same per sandbox (default 64)\n"
+		      "  --max-frame BYTES        largest accepted span payload (default 16M)\n"
 		      "\n"
 		      "Export:\n"
 		      "  --exporter otlp-grpc|otlp-http|file|console\n"
@@ -296,7 +313,9 @@ void kt_usage(const char *cmd, int to_stderr)
 		      "  katatrace-bpf run --no-collate --no-complete-traces --no-vm-spans\n"
 		      "  # containerd with a non-default shim socket directory, OTLP/gRPC collector\n"
 		      "  katatrace-bpf run --shim-socket-dir /run/containerd-alt/s \\\n"
-		      "      --otlp-endpoint http://127.0.0.1:4317\n",
+		      "      --otlp-endpoint http://127.0.0.1:4317\n"
+		      "  # a small node: hold at most 64 MiB for guests, 16 connections per sandbox\n"
+		      "  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n",
 		      o);
 		return;
 	}
@@ -353,6 +372,9 @@ void kt_config_defaults(struct kt_config *c)
 	c->exporter = KT_EXPORTER_DEFAULT;
 	c->service_name = NULL; /* resolved after parsing: flag > env > default */
 	c->max_frame = KT_DEFAULT_MAX_FRAME;
+	c->memory_budget = KT_DEFAULT_MEMORY_BUDGET;
+	c->max_connections = KT_DEFAULT_MAX_CONNECTIONS;
+	c->max_sandbox_connections = KT_DEFAULT_MAX_SANDBOX_CONNECTIONS;
 	c->batch_size = 512;
 	c->batch_timeout_ms = 1000;
 	c->queue_size = 100000;
@@ -592,6 +614,18 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		case OPT_MAX_FRAME:
 			c->max_frame = need_number(cmd, "--max-frame", optarg, KT_FRAME_MIN_PAYLOAD,
 						   1ull << 30);
+			break;
+		case OPT_MEMORY_BUDGET:
+			c->memory_budget = need_number(cmd, "--memory-budget", optarg, 1u << 20,
+						       1ull << 40);
+			break;
+		case OPT_MAX_CONNECTIONS:
+			c->max_connections = need_number(cmd, "--max-connections", optarg, 1,
+							 1u << 20);
+			break;
+		case OPT_MAX_SANDBOX_CONNECTIONS:
+			c->max_sandbox_connections = need_number(cmd, "--max-sandbox-connections",
+								 optarg, 1, 1u << 20);
 			break;
 		case OPT_BATCH_SIZE:
 			c->batch_size = need_number(cmd, "--batch-size", optarg, 1, 1u << 20);

@@ -95,6 +95,9 @@ struct kt_config {
 	const char *output;
 	const char *service_name;
 	uint64_t max_frame;
+	uint64_t memory_budget;         /* --memory-budget (mem_budget.h) */
+	size_t max_connections;         /* --max-connections (conn_limits.h) */
+	size_t max_sandbox_connections; /* --max-sandbox-connections */
 	size_t batch_size;
 	uint64_t batch_timeout_ms;
 	size_t queue_size;

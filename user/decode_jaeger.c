@@ -902,6 +902,7 @@ static void deliver(struct kt_jaeger_stream *s, const uint8_t *p, size_t len)
 
 	s->message_bytes += len;
 	kt_arena_init(&a, arena_for(&s->lim, len));
+	a.acct = s->arena_acct;
 	if (kt_jaeger_decode(p, len, &s->lim, &a, &b, &err) == 0) {
 		s->messages++;
 		s->spans += b.n_spans;
@@ -968,7 +969,7 @@ static bool reserve(struct kt_jaeger_stream *s, size_t want)
 		cap *= 2;
 	if (cap > s->lim.max_message)
 		cap = s->lim.max_message;
-	uint8_t *b = realloc(s->buf, cap);
+	uint8_t *b = kt_mem_realloc(s->buf_acct, s->buf, s->cap, cap);
 	if (!b)
 		return false;
 	s->buf = b;
@@ -1023,10 +1024,10 @@ void kt_jaeger_stream_push(struct kt_jaeger_stream *s, const uint8_t *p, size_t 
 			continue;
 		}
 		if (!reserve(s, s->have + k)) {
-			drop_pending(s, "(out of memory)");
+			drop_pending(s, "(out of memory or memory budget)");
 			s->dropped_bytes += n;
 			s->offset += n;
-			report(s, "out of memory: %zu bytes dropped", n);
+			report(s, "out of memory or memory budget: %zu bytes dropped", n);
 			return;
 		}
 		memcpy(s->buf + s->have, p, k);
@@ -1053,9 +1054,28 @@ uint64_t kt_jaeger_stream_finish(struct kt_jaeger_stream *s)
 	return drop_pending(s, "at the end of the stream");
 }
 
+uint64_t kt_jaeger_stream_shed(struct kt_jaeger_stream *s)
+{
+	uint64_t rest = s->have - s->off;
+	s->dropped_bytes += rest;
+	s->offset += rest;
+	s->off = s->have = 0;
+	s->scanning = false;
+	/* What follows is most likely the rest of a message: as after a gap. */
+	s->skipping = true;
+	s->skip_run = 0;
+	s->skip_from = s->offset;
+	snprintf(s->skip_reason, sizeof(s->skip_reason),
+		 "bytes after a message dropped for the memory budget");
+	kt_mem_free(s->buf_acct, s->buf, s->cap);
+	s->buf = NULL;
+	s->cap = 0;
+	return rest;
+}
+
 void kt_jaeger_stream_free(struct kt_jaeger_stream *s)
 {
-	free(s->buf);
+	kt_mem_free(s->buf_acct, s->buf, s->cap);
 	s->buf = NULL;
 	s->cap = s->off = s->have = 0;
 }

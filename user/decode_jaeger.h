@@ -105,6 +105,14 @@ struct kt_jaeger_stream {
 	uint64_t skipped_bytes; /* bytes skipped looking for a message start */
 	uint64_t dropped_bytes; /* bytes of partial messages dropped at a gap or the end */
 	uint64_t errors;	/* problems reported (through ops->error if set) */
+	/*
+	 * Memory accounts (mem_budget.h), set after init (NULL: unaccounted):
+	 * buf_acct for the pending bytes, arena_acct for each message's
+	 * decoded arena (which ops->batch may keep). A refused buffer charge
+	 * drops the pending bytes as a gap does; a refused arena charge skips
+	 * the message.
+	 */
+	struct kt_mem_acct *buf_acct, *arena_acct;
 };
 
 /* lim NULL: defaults; a max_message below KT_JAEGER_MIN_MESSAGE_CAP is raised to it. */
@@ -122,6 +130,11 @@ uint64_t kt_jaeger_stream_gap(struct kt_jaeger_stream *s);
  * (0 when the stream ended on a message boundary). The stream can be reused.
  */
 uint64_t kt_jaeger_stream_finish(struct kt_jaeger_stream *s);
+/*
+ * Memory pressure: the pending bytes are dropped as a gap drops them and
+ * the buffer released, without any callback. Returns the bytes dropped.
+ */
+uint64_t kt_jaeger_stream_shed(struct kt_jaeger_stream *s);
 void kt_jaeger_stream_free(struct kt_jaeger_stream *s);
 
 #endif

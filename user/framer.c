@@ -65,7 +65,7 @@ static bool grow(struct kt_framer *f, size_t want, size_t limit)
 		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
 	if (cap > limit)
 		cap = limit > want ? limit : want;
-	uint8_t *b = realloc(f->buf, cap);
+	uint8_t *b = kt_mem_realloc(f->acct, f->buf, f->cap, cap);
 	if (!b)
 		return false;
 	f->buf = b;
@@ -75,7 +75,7 @@ static bool grow(struct kt_framer *f, size_t want, size_t limit)
 
 static void release_buf(struct kt_framer *f)
 {
-	free(f->buf);
+	kt_mem_free(f->acct, f->buf, f->cap);
 	f->buf = NULL;
 	f->cap = 0;
 	f->have = 0;
@@ -83,7 +83,7 @@ static void release_buf(struct kt_framer *f)
 
 static void end_scan(struct kt_framer *f)
 {
-	free(f->scan);
+	kt_mem_free(f->acct, f->scan, sizeof(*f->scan));
 	f->scan = NULL;
 }
 
@@ -116,15 +116,16 @@ static bool plausible_len(const struct kt_framer *f, uint64_t len)
 	return len >= KT_FRAME_MIN_PAYLOAD && len <= f->max_payload;
 }
 
-/* Drops the current window and candidates; the next byte starts afresh. */
+/*
+ * Drops the current window and candidates; the next byte starts afresh.
+ * The candidate table comes with the next byte (resync_push).
+ */
 static void enter_resync(struct kt_framer *f, uint64_t dropped)
 {
 	f->state = KT_FRAMER_RESYNC;
 	f->hdr_have = 0;
 	f->skipped += dropped;
 	f->have = 0;
-	if (!f->scan)
-		f->scan = malloc(sizeof(*f->scan));
 	if (f->scan) {
 		f->scan->pos = 0;
 		f->scan->n = 0;
@@ -189,8 +190,12 @@ static void synced_push(struct kt_framer *f, const uint8_t *p, size_t n)
 			}
 			size_t take = min_size(n, need - f->have);
 			if (!grow(f, f->have + take, need)) {
-				/* Out of memory: as if these bytes were lost. */
+				/*
+				 * No memory (or budget): as if these bytes were lost.
+				 * p is not in the buffer: bytes there always fit it.
+				 */
 				enter_resync(f, KT_FRAME_HDR_LEN + f->have + take);
+				release_buf(f);
 				p += take;
 				n -= take;
 				break;
@@ -305,8 +310,13 @@ static void resync_push(struct kt_framer *f, const uint8_t *p, size_t n)
 	size_t limit = KT_FRAME_HDR_LEN + (size_t)f->max_payload + KT_SCAN_PROBE;
 
 	while (n) {
+		if (!s && (s = f->scan = kt_mem_malloc(f->acct, sizeof(*s))) != NULL) {
+			s->pos = 0;
+			s->n = 0;
+		}
 		if (!s) {
-			f->skipped += n;
+			f->skipped += f->have + n;
+			f->have = 0;
 			return;
 		}
 		compact(f);
@@ -323,6 +333,7 @@ static void resync_push(struct kt_framer *f, const uint8_t *p, size_t n)
 			f->have = 0;
 			s->pos = 0;
 			s->n = 0;
+			release_buf(f);
 			return;
 		}
 		memcpy(f->buf + f->have, p, take);
@@ -373,6 +384,30 @@ void kt_framer_gap(struct kt_framer *f)
 	}
 }
 
+uint64_t kt_framer_shed(struct kt_framer *f)
+{
+	uint64_t dropped = 0;
+
+	switch (f->state) {
+	case KT_FRAMER_PAYLOAD:
+		dropped = KT_FRAME_HDR_LEN + f->have;
+		break;
+	case KT_FRAMER_RESYNC:
+		dropped = f->have;
+		break;
+	default:
+		break; /* between frames: only an idle buffer to give back */
+	}
+	if (f->state == KT_FRAMER_PAYLOAD || f->state == KT_FRAMER_RESYNC) {
+		f->state = KT_FRAMER_RESYNC;
+		f->hdr_have = 0;
+		f->skipped += dropped;
+	}
+	end_scan(f);
+	release_buf(f);
+	return dropped;
+}
+
 uint64_t kt_framer_finish(struct kt_framer *f)
 {
 	uint64_t lost = 0;
@@ -394,8 +429,10 @@ uint64_t kt_framer_finish(struct kt_framer *f)
 	const struct kt_framer_ops *ops = f->ops;
 	void *ctx = f->ctx;
 	uint64_t max = f->max_payload;
+	struct kt_mem_acct *acct = f->acct;
 	kt_framer_free(f);
 	kt_framer_init(f, max, ops, ctx);
+	f->acct = acct;
 	return lost;
 }
 

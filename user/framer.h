@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem_budget.h"
+
 #define KT_FRAME_HDR_LEN 8
 /* Smallest possible bincode SpanData (126 bytes, §2.5); JSON is larger. */
 #define KT_FRAME_MIN_PAYLOAD 126
@@ -67,6 +69,12 @@ struct kt_framer {
 	size_t cap;
 	uint64_t skipped; /* bytes discarded in the current resync */
 	struct kt_framer_scan *scan; /* resync candidates */
+	/*
+	 * Charged for the buffer and the candidate table (mem_budget.h); may
+	 * be set after init (NULL: unaccounted). A refused charge drops the
+	 * partial frame or scan window as a gap would.
+	 */
+	struct kt_mem_acct *acct;
 };
 
 void kt_framer_init(struct kt_framer *f, uint64_t max_payload, const struct kt_framer_ops *ops,
@@ -75,6 +83,12 @@ void kt_framer_init(struct kt_framer *f, uint64_t max_payload, const struct kt_f
 void kt_framer_push(struct kt_framer *f, const uint8_t *p, size_t n);
 /* Bytes were lost before the next push: drop the partial frame, resync. */
 void kt_framer_gap(struct kt_framer *f);
+/*
+ * Memory pressure: the partial frame or resync window is dropped as a gap
+ * would drop it, and every buffer is released, without any callback.
+ * Returns the bytes of stream dropped.
+ */
+uint64_t kt_framer_shed(struct kt_framer *f);
 /*
  * End of stream. Returns the number of buffered bytes of an incomplete frame
  * that were discarded (0 when the stream ended on a frame boundary).

@@ -437,11 +437,17 @@ void kt_journal_init(struct kt_journal_stream *j, size_t max_record,
 	j->any_pri = true;
 }
 
+/* Room for a parsed record (kt_journal_parse) of up to max_record bytes. */
+static size_t scratch_size(const struct kt_journal_stream *j)
+{
+	return 3 * j->max_record + 8;
+}
+
 static void emit(struct kt_journal_stream *j, size_t n, bool truncated, uint64_t now)
 {
-	const size_t size = 3 * j->max_record + 8; /* n <= max_record */
+	const size_t size = scratch_size(j); /* n <= max_record */
 	struct kt_journal_record r;
-	if (!j->scratch && !(j->scratch = malloc(size)))
+	if (!j->scratch && !(j->scratch = kt_mem_malloc(j->acct, size)))
 		return;
 	if (kt_journal_parse(j->buf, n, now, j->scratch, size, &r))
 		return;
@@ -538,7 +544,7 @@ void kt_journal_push(struct kt_journal_stream *j, const uint8_t *p, size_t n,
 	if (!p)
 		return;
 	while (n) {
-		if (!j->buf && !(j->buf = malloc(limit))) {
+		if (!j->buf && !(j->buf = kt_mem_malloc(j->acct, limit))) {
 			j->dropped_bytes += n;
 			j->offset += n;
 			return;
@@ -586,10 +592,27 @@ void kt_journal_finish(struct kt_journal_stream *j, uint64_t now_unix_nano)
 	j->offset = 0;
 }
 
+uint64_t kt_journal_shed(struct kt_journal_stream *j)
+{
+	uint64_t dropped = j->have;
+	j->dropped_bytes += dropped;
+	j->offset += dropped;
+	j->have = 0;
+	j->in_record = false;
+	j->truncating = false;
+	j->scanned = 0;
+	j->any_pri = false;
+	kt_mem_free(j->acct, j->buf, j->max_record + START_MAX);
+	kt_mem_free(j->acct, j->scratch, scratch_size(j));
+	j->buf = NULL;
+	j->scratch = NULL;
+	return dropped;
+}
+
 void kt_journal_free(struct kt_journal_stream *j)
 {
-	free(j->buf);
-	free(j->scratch);
+	kt_mem_free(j->acct, j->buf, j->max_record + START_MAX);
+	kt_mem_free(j->acct, j->scratch, scratch_size(j));
 	j->buf = NULL;
 	j->scratch = NULL;
 	j->have = 0;

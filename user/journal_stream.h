@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem_budget.h"
+
 #include "span.h"
 
 #define KT_JOURNAL_PORT 5140
@@ -86,6 +88,11 @@ struct kt_journal_stream {
 	uint64_t truncated;	/* records cut at max_record */
 	uint64_t skipped_bytes; /* bytes outside any record (before a record start) */
 	uint64_t dropped_bytes; /* bytes of cut records beyond max_record */
+	/*
+	 * Charged for buf and scratch (mem_budget.h); set after init (NULL:
+	 * unaccounted). A refused charge drops the bytes being pushed.
+	 */
+	struct kt_mem_acct *acct;
 };
 
 /*
@@ -103,6 +110,12 @@ void kt_journal_flush(struct kt_journal_stream *j, uint64_t now_unix_nano);
 void kt_journal_gap(struct kt_journal_stream *j, uint64_t now_unix_nano);
 /* End of stream: flush; the stream can be reused. */
 void kt_journal_finish(struct kt_journal_stream *j, uint64_t now_unix_nano);
+/*
+ * Memory pressure: the bytes of the pending record are dropped as a gap
+ * would end it, but without emitting it, and both buffers are released.
+ * Returns the bytes dropped.
+ */
+uint64_t kt_journal_shed(struct kt_journal_stream *j);
 void kt_journal_free(struct kt_journal_stream *j);
 
 #endif

@@ -15,9 +15,11 @@ static void *pb_alloc(void *data, size_t size)
 		b->hit = true;
 		return NULL;
 	}
-	unsigned char *p = malloc(PB_HDR + size);
-	if (!p)
+	unsigned char *p = kt_mem_malloc(b->acct, PB_HDR + size);
+	if (!p) {
+		b->hit = true;
 		return NULL;
+	}
 	memcpy(p, &size, sizeof(size));
 	b->used += size;
 	return p + PB_HDR;
@@ -32,7 +34,7 @@ static void pb_free(void *data, void *ptr)
 	size_t size;
 	memcpy(&size, p, sizeof(size));
 	b->used -= size;
-	free(p);
+	kt_mem_free(b->acct, p, PB_HDR + size);
 }
 
 ProtobufCAllocator kt_pb_budget_allocator(struct kt_pb_budget *b)

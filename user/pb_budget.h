@@ -11,9 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mem_budget.h"
+
 struct kt_pb_budget {
 	size_t used, limit;
 	bool hit; /* an allocation was refused */
+	struct kt_mem_acct *acct; /* also charged (NULL: not) */
 };
 
 /* An allocator drawing on b (which must outlive every use of it). */

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,16 @@
 
 #define HASH_BUCKETS 16384 /* power of two */
 #define ERRORS_LOGGED_PER_CONN 5
+/*
+ * Refused connections remembered, so that their records are ignored
+ * quietly until they close: 4-way sets, the oldest of a set replaced (a
+ * forgotten one is refused again at its next record, if the limits still
+ * say so).
+ */
+#define REFUSED_SETS 1024 /* power of two */
+#define REFUSED_WAYS 4
+/* Refusals are logged at most this often, with a count of the others. */
+#define REFUSAL_LOG_NS 1000000000ull
 
 struct kt_conn {
 	struct kt_pipeline *p;
@@ -46,7 +57,14 @@ struct kt_conn {
 	uint64_t reg_version;     /* registry version when origin was last checked */
 	uint64_t reg_gen;         /* generation of the registry entry origin used */
 	struct kt_reasm reasm;
-	enum { PROTO_UNDECIDED, PROTO_AGENT, PROTO_JAEGER, PROTO_TTRPC, PROTO_JOURNAL } proto;
+	enum {
+		PROTO_UNDECIDED,
+		PROTO_AGENT,
+		PROTO_JAEGER,
+		PROTO_TTRPC,
+		PROTO_JOURNAL,
+		PROTO_IGNORED, /* its decoder could not be set up: bytes are counted only */
+	} proto;
 	struct kt_ttrpc_conn *ttrpc;      /* PROTO_TTRPC: both directions */
 	struct kt_reasm back;             /* PROTO_TTRPC: the server-to-client bytes */
 	bool have_back;
@@ -64,6 +82,10 @@ struct kt_conn {
 	uint64_t last_ns; /* last record (CLOCK_MONOTONIC) */
 	uint64_t frames;
 	unsigned errors_logged;
+	uint64_t group;              /* conn_limits.h: its sandbox, or what stands for it */
+	struct kt_mem_acct pending;  /* its buffers (mem_budget.h) */
+	uint64_t refused_seen;       /* pending.refused already reported */
+	uint64_t shed_gen;           /* the reclaim that last shed it */
 };
 
 struct kt_pipeline {
@@ -76,6 +98,17 @@ struct kt_pipeline {
 	struct kt_conn *buckets[HASH_BUCKETS];
 	struct kt_conn *lru_head, *lru_tail;
 	size_t n_conns;
+	struct kt_conn_limits limits;
+	struct kt_mem_acct state;  /* every connection's struct and decoder state */
+	struct kt_conn *active;    /* the connection being fed: never shed under it */
+	uint64_t reclaim_gen;
+	struct refused_set {
+		struct kt_conn_id id[REFUSED_WAYS];
+		bool used[REFUSED_WAYS];
+		unsigned next; /* way to replace */
+	} refused[REFUSED_SETS];
+	uint64_t refusal_logged_ns;
+	uint64_t refusals_unlogged;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -318,7 +351,16 @@ static void on_frame(void *ctx, const uint8_t *payload, size_t len)
 		KT_STAT_INC(spans_dropped);
 		return;
 	}
+	r->arena.acct = c->p->cfg.records_acct;
 	if (kt_decode_span(c->p->cfg.format, payload, len, &r->arena, &r->span, &used, &err)) {
+		if (r->arena.budget_hit) {
+			KT_STAT_INC(spans_dropped);
+			KT_STAT_INC(mem_refused);
+			conn_log(c, KT_LOG_WARN, "frame %" PRIu64 " (%zu bytes) dropped: no room "
+				 "left in --memory-budget to decode it", c->frames, len);
+			kt_span_record_free(r);
+			return;
+		}
 		KT_STAT_INC(decode_errors);
 		conn_log(c, KT_LOG_WARN, "frame %" PRIu64 " (%zu bytes, %s) rejected: %s",
 			 c->frames, len, kt_format_name(used), err.msg);
@@ -358,6 +400,7 @@ static bool on_validate(void *ctx, const uint8_t *payload, size_t len)
 	struct kt_decode_error err;
 
 	kt_arena_init(&a, arena_limit(len));
+	a.acct = c->p->cfg.records_acct;
 	bool ok = kt_decode_span(c->p->cfg.format, payload, len, &a, &s, NULL, &err) == 0;
 	kt_arena_free(&a);
 	return ok;
@@ -436,6 +479,14 @@ static void on_journal_record(void *ctx, const struct kt_journal_record *rec)
 		KT_STAT_INC(logs_dropped);
 		return;
 	}
+	if (!kt_arena_charge(&r->arena, c->p->cfg.records_acct)) {
+		KT_STAT_INC(logs_dropped);
+		KT_STAT_INC(mem_refused);
+		conn_log(c, KT_LOG_WARN, "journal: record at offset %" PRIu64 " dropped: no room "
+			 "left in --memory-budget", rec->offset);
+		kt_log_record_free(r);
+		return;
+	}
 	if (rec->truncated)
 		conn_log(c, KT_LOG_WARN, "journal: record at offset %" PRIu64
 			 " longer than %zu bytes: cut", rec->offset, c->journal->max_record);
@@ -447,10 +498,11 @@ static const struct kt_journal_ops journal_ops = { .record = on_journal_record }
 
 static bool start_journal(struct kt_conn *c)
 {
-	c->journal = calloc(1, sizeof(*c->journal));
+	c->journal = kt_mem_calloc(&c->p->state, 1, sizeof(*c->journal));
 	if (!c->journal)
 		return false;
 	kt_journal_init(c->journal, 0, &journal_ops, c);
+	c->journal->acct = &c->pending;
 	c->proto = PROTO_JOURNAL;
 	return true;
 }
@@ -476,6 +528,7 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 		KT_STAT_INC(spans_dropped);
 		return;
 	}
+	r->arena.acct = c->p->cfg.records_acct;
 	enum kt_ttrpc_span_result res =
 		c->task ? kt_task_span_build(c->task, call, c->p->cfg.registry, NULL, NULL,
 					     &r->arena, &r->span)
@@ -485,6 +538,11 @@ static void on_ttrpc_call(void *ctx, const struct kt_ttrpc_call *call)
 	    !kt_span_record_set_service(r, c->task ? "containerd" : "kata")) {
 		if (res != KT_TTRPC_SPAN_SKIPPED)
 			KT_STAT_INC(spans_dropped);
+		if (r->arena.budget_hit) {
+			KT_STAT_INC(mem_refused);
+			conn_log(c, KT_LOG_WARN, "ttrpc stream %u: span dropped: no room left in "
+				 "--memory-budget", call->stream_id);
+		}
 		kt_span_record_free(r);
 		return;
 	}
@@ -561,6 +619,7 @@ static bool path_ends_with(const char *path, const char *suffix)
 	return k && n >= k && strcmp(path + n - k, suffix) == 0;
 }
 
+/* Is this a ttrpc connection? Then c->proto is PROTO_TTRPC, or PROTO_IGNORED without memory. */
 static bool start_ttrpc(struct kt_conn *c)
 {
 	const struct kt_pipeline_cfg *cfg = &c->p->cfg;
@@ -575,6 +634,9 @@ static bool start_ttrpc(struct kt_conn *c)
 	if (!match && !shim && !vsock)
 		return false;
 	struct kt_ttrpc_cfg tc = KT_TTRPC_CFG_DEFAULT;
+	tc.buf_acct = &c->pending;
+	tc.state_acct = &c->p->state;
+	c->proto = PROTO_IGNORED; /* until it is set up */
 	if (vsock)
 		tc.handshake = KT_TTRPC_HS_NONE;
 	if (shim) {
@@ -583,17 +645,18 @@ static bool start_ttrpc(struct kt_conn *c)
 		tc.long_poll = kt_task_long_poll;
 		c->task = kt_task_conn_new();
 		if (!c->task)
-			return false;
+			return true;
 	}
 	c->ttrpc = kt_ttrpc_conn_new(&tc, c->label, shim ? &task_ops : &ttrpc_ops, c);
 	if (!c->ttrpc) {
 		kt_task_conn_free(c->task);
 		c->task = NULL;
-		return false;
+		return true;
 	}
 	if (shim)
 		c->transport = "containerd-shim";
 	kt_reasm_init(&c->back, &cfg->reasm, &back_ops, c);
+	c->back.acct = &c->pending;
 	c->have_back = true;
 	c->proto = PROTO_TTRPC;
 	return true;
@@ -611,33 +674,39 @@ static bool path_has_port(const char *path, unsigned port)
 /* Decided at the first bytes, when the path (unix) or host port (vsock) is known. */
 static void decide_proto(struct kt_conn *c)
 {
-	if (start_ttrpc(c))
-		return;
-	unsigned jp = c->p->cfg.jaeger_port;
-	/* by port for captured connections; a decoded file is an agent stream */
-	bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK  ? jp && c->vsock_port == jp
-		      : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, jp)
-							     : false;
-	unsigned lp = c->p->cfg.journal_port;
-	bool journal = c->id.transport == KT_TRANSPORT_VSOCK  ? lp && c->vsock_port == lp
-		       : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, lp)
-							      : false;
-	c->proto = PROTO_AGENT;
-	if (journal && start_journal(c))
-		return;
-	if (jaeger) {
-		c->jaeger = calloc(1, sizeof(*c->jaeger));
-		if (c->jaeger) {
-			kt_jaeger_stream_init(c->jaeger, NULL, &jaeger_ops, c);
-			c->proto = PROTO_JAEGER;
+	if (!start_ttrpc(c)) {
+		unsigned jp = c->p->cfg.jaeger_port, lp = c->p->cfg.journal_port;
+		/* by port for captured connections; a decoded file is an agent stream */
+		bool jaeger = c->id.transport == KT_TRANSPORT_VSOCK  ? jp && c->vsock_port == jp
+			      : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, jp)
+								     : false;
+		bool journal = c->id.transport == KT_TRANSPORT_VSOCK  ? lp && c->vsock_port == lp
+			       : c->id.transport == KT_TRANSPORT_UNIX ? path_has_port(c->path, lp)
+								      : false;
+		c->proto = PROTO_AGENT;
+		if (journal && !start_journal(c)) {
+			c->proto = PROTO_IGNORED;
+		} else if (jaeger && !journal) {
+			c->jaeger = kt_mem_calloc(&c->p->state, 1, sizeof(*c->jaeger));
+			c->proto = c->jaeger ? PROTO_JAEGER : PROTO_IGNORED;
+			if (c->jaeger) {
+				kt_jaeger_stream_init(c->jaeger, NULL, &jaeger_ops, c);
+				c->jaeger->buf_acct = &c->pending;
+				c->jaeger->arena_acct = c->p->cfg.records_acct;
+			}
 		}
 	}
+	if (c->proto == PROTO_IGNORED)
+		conn_log(c, KT_LOG_WARN, "no memory (or no room in --memory-budget) for its "
+			 "decoder: its bytes are ignored");
 }
 
 static void stream_push(struct kt_conn *c, const uint8_t *p, size_t n)
 {
 	if (c->proto == PROTO_UNDECIDED)
 		decide_proto(c);
+	if (c->proto == PROTO_IGNORED)
+		return;
 	if (c->proto == PROTO_JOURNAL) {
 		c->journal_push_ns = kt_mono_ns();
 		c->journal_pending = true;
@@ -652,6 +721,8 @@ static void stream_push(struct kt_conn *c, const uint8_t *p, size_t n)
 
 static void stream_gap(struct kt_conn *c)
 {
+	if (c->proto == PROTO_IGNORED)
+		return;
 	if (c->proto == PROTO_JOURNAL)
 		kt_journal_gap(c->journal, realtime_now(c->p));
 	else if (c->proto == PROTO_JAEGER)
@@ -665,6 +736,8 @@ static void stream_gap(struct kt_conn *c)
 /* End of stream: the bytes of a partial frame or message left over. */
 static uint64_t stream_finish(struct kt_conn *c)
 {
+	if (c->proto == PROTO_IGNORED)
+		return 0;
 	if (c->proto == PROTO_JOURNAL) {
 		/* the last record ends with the stream */
 		kt_journal_finish(c->journal, realtime_now(c->p));
@@ -722,7 +795,9 @@ static void lru_touch(struct kt_pipeline *p, struct kt_conn *c)
 {
 	if (p->lru_head == c)
 		return;
-	lru_unlink(p, c);
+	/* A new connection is not in the list yet: unlinking it would cut the list. */
+	if (c->prev)
+		lru_unlink(p, c);
 	c->next = p->lru_head;
 	if (p->lru_head)
 		p->lru_head->prev = c;
@@ -739,9 +814,27 @@ static struct kt_conn *conn_find(struct kt_pipeline *p, const struct kt_conn_id 
 	return NULL;
 }
 
+/*
+ * The active connection's own charges that the budget refused: its data
+ * was dropped where it was growing (it held the most). Counted and logged.
+ */
+static void report_refused(struct kt_conn *c)
+{
+	uint64_t r = __atomic_load_n(&c->pending.refused, __ATOMIC_RELAXED);
+	if (r == c->refused_seen)
+		return;
+	KT_STAT_ADD(mem_refused, r - c->refused_seen);
+	c->refused_seen = r;
+	conn_log(c, KT_LOG_WARN, "--memory-budget of %zu bytes reached while this connection "
+		 "held the most: its pending data was dropped",
+		 c->p->cfg.mem_pool ? c->p->cfg.mem_pool->limit : 0);
+}
+
 /* Ends a connection: flushes what can still be decoded, then frees it. */
 static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 {
+	struct kt_conn *prev_active = p->active;
+	p->active = c;
 	kt_reasm_finish(&c->reasm);
 	uint64_t partial = stream_finish(c);
 	if (partial) {
@@ -749,7 +842,9 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 		conn_log(c, KT_LOG_INFO, "stream ended inside a frame (%" PRIu64
 			 " bytes discarded)", partial);
 	}
+	report_refused(c);
 	conn_log(c, KT_LOG_DEBUG, "closed after %" PRIu64 " frames", c->frames);
+	p->active = prev_active == c ? NULL : prev_active;
 
 	struct kt_conn **pp = &p->buckets[conn_hash(&c->id)];
 	while (*pp && *pp != c)
@@ -758,46 +853,144 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 		*pp = c->hnext;
 	lru_unlink(p, c);
 	p->n_conns--;
+	kt_conn_limits_put(&p->limits, c->group);
 	kt_reasm_free(&c->reasm);
 	kt_framer_free(&c->framer);
 	if (c->jaeger) {
 		kt_jaeger_stream_free(c->jaeger);
-		free(c->jaeger);
+		kt_mem_free(&p->state, c->jaeger, sizeof(*c->jaeger));
 	}
 	if (c->journal) {
 		kt_journal_free(c->journal);
-		free(c->journal);
+		kt_mem_free(&p->state, c->journal, sizeof(*c->journal));
 	}
 	if (c->have_back)
 		kt_reasm_free(&c->back);
 	kt_ttrpc_conn_free(c->ttrpc);
 	kt_task_conn_free(c->task);
 	kt_origin_put(c->origin);
-	free(c);
+	kt_mem_free(&p->state, c, sizeof(*c));
 }
 
-static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *id,
-				const char *transport, const char *path_key)
+/* The group a connection counts in (conn_limits.h): its sandbox, or what stands for it. */
+static uint64_t conn_group(const struct kt_conn *c)
 {
-	if (p->n_conns >= p->cfg.max_conns && p->lru_tail) {
-		kt_warn("more than %zu connections: finishing the least recently active",
-			p->cfg.max_conns);
-		conn_finish(p, p->lru_tail);
+	char key[32];
+	if (c->have_sandbox)
+		return kt_conn_group(c->sandbox.id);
+	if (c->id.transport == KT_TRANSPORT_VSOCK) {
+		snprintf(key, sizeof(key), "cid:%u", c->vsock_cid);
+		return kt_conn_group(key);
 	}
-	struct kt_conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->p = p;
-	c->id = *id;
-	c->transport = transport;
-	c->path_key = path_key;
+	return c->path[0] ? kt_conn_group(c->path) : 0;
+}
+
+static struct refused_set *refused_set_of(struct kt_pipeline *p, const struct kt_conn_id *id)
+{
+	return &p->refused[conn_hash(id) & (REFUSED_SETS - 1)];
+}
+
+/* The way holding id, or -1. */
+static int refused_way(struct kt_pipeline *p, const struct kt_conn_id *id)
+{
+	const struct refused_set *r = refused_set_of(p, id);
+	for (int w = 0; w < REFUSED_WAYS; w++)
+		if (r->used[w] && conn_id_eq(&r->id[w], id))
+			return w;
+	return -1;
+}
+
+static bool refused_has(struct kt_pipeline *p, const struct kt_conn_id *id)
+{
+	return refused_way(p, id) >= 0;
+}
+
+static void refused_forget(struct kt_pipeline *p, const struct kt_conn_id *id)
+{
+	int w = refused_way(p, id);
+	if (w >= 0)
+		refused_set_of(p, id)->used[w] = false;
+}
+
+static void refused_remember(struct kt_pipeline *p, const struct kt_conn_id *id)
+{
+	struct refused_set *r = refused_set_of(p, id);
+	int w = refused_way(p, id);
+	for (int i = 0; w < 0 && i < REFUSED_WAYS; i++)
+		if (!r->used[i])
+			w = i;
+	if (w < 0) {
+		w = (int)r->next;
+		r->next = (r->next + 1) % REFUSED_WAYS;
+	}
+	r->id[w] = *id;
+	r->used[w] = true;
+}
+
+/* A connection not followed: remembered, counted, logged (rate-limited). */
+static void refuse(struct kt_pipeline *p, const struct kt_conn *t, const char *why)
+{
+	refused_remember(p, &t->id);
+	KT_STAT_INC(conns_refused);
+	uint64_t now = kt_mono_ns();
+	if (p->refusal_logged_ns && now - p->refusal_logged_ns < REFUSAL_LOG_NS) {
+		p->refusals_unlogged++;
+		return;
+	}
+	char more[64] = "";
+	if (p->refusals_unlogged)
+		snprintf(more, sizeof(more), " (%" PRIu64 " more refused since the last message)",
+			 p->refusals_unlogged);
+	kt_warn("%s%s%s: not followed: %s%s", t->label, t->have_sandbox ? " sandbox " : "",
+		t->have_sandbox ? t->sandbox.id : "", why, more);
+	p->refusal_logged_ns = now;
+	p->refusals_unlogged = 0;
+}
+
+/* A new connection, unless the limits or the memory budget refuse it (NULL). */
+static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *id,
+				const char *transport, const char *path_key, const char *path,
+				size_t path_len)
+{
+	/* Built on the stack first: a refusal names the connection too. */
+	struct kt_conn t;
+	memset(&t, 0, sizeof(t));
+	t.p = p;
+	t.id = *id;
+	t.transport = transport;
+	t.path_key = path_key;
 	if (id->transport == KT_TRANSPORT_VSOCK) {
-		c->vsock_cid = (uint32_t)(id->a >> 32);
-		c->vsock_port = (uint32_t)(id->b & KT_VSOCK_GUEST_LISTENS ? id->a : id->b);
+		t.vsock_cid = (uint32_t)(id->a >> 32);
+		t.vsock_port = (uint32_t)(id->b & KT_VSOCK_GUEST_LISTENS ? id->a : id->b);
 	}
-	set_label(c);
+	if (path && path_len)
+		set_path(&t, path, path_len);
+	else
+		set_label(&t);
+	t.group = conn_group(&t);
+
+	char why[128];
+	enum kt_conn_admit a = kt_conn_limits_take(&p->limits, t.group);
+	if (a != KT_CONN_ADMITTED) {
+		snprintf(why, sizeof(why), "%s (%zu) reached", kt_conn_admit_reason(a),
+			 a == KT_CONN_OVER_TOTAL ? p->limits.max_total : p->limits.max_per_group);
+		refuse(p, &t, why);
+		return NULL;
+	}
+	struct kt_conn *c = kt_mem_malloc(&p->state, sizeof(*c));
+	if (!c) {
+		kt_conn_limits_put(&p->limits, t.group);
+		KT_STAT_INC(mem_refused);
+		refuse(p, &t, "no room left in --memory-budget for its state");
+		return NULL;
+	}
+	refused_forget(p, id);
+	*c = t;
+	kt_mem_acct_init(&c->pending, p->cfg.mem_pool);
 	kt_reasm_init(&c->reasm, &p->cfg.reasm, &reasm_ops, c);
+	c->reasm.acct = &c->pending;
 	kt_framer_init(&c->framer, p->cfg.max_frame, &framer_ops, c);
+	c->framer.acct = &c->pending;
 	size_t h = conn_hash(id);
 	c->hnext = p->buckets[h];
 	p->buckets[h] = c;
@@ -805,6 +998,73 @@ static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *
 	lru_touch(p, c);
 	KT_STAT_INC(connections);
 	return c;
+}
+
+/* ------------------------------------------------------------ memory budget */
+
+/* The connection holding the most buffered bytes, not yet shed in this reclaim. */
+static struct kt_conn *largest_pending(struct kt_pipeline *p, const struct kt_conn *skip)
+{
+	struct kt_conn *best = NULL;
+	size_t most = 0;
+	for (struct kt_conn *c = p->lru_head; c; c = c->next) {
+		if (c == p->active || c == skip || c->shed_gen == p->reclaim_gen)
+			continue;
+		size_t h = kt_mem_held(&c->pending);
+		if (h > most) {
+			most = h;
+			best = c;
+		}
+	}
+	return best;
+}
+
+/* Drops what a connection holds for later: partial frames, out-of-order bytes. */
+static void shed(struct kt_pipeline *p, struct kt_conn *c)
+{
+	size_t before = kt_mem_held(&c->pending);
+	uint64_t dropped = kt_reasm_shed(&c->reasm) + kt_framer_shed(&c->framer);
+	if (c->have_back)
+		dropped += kt_reasm_shed(&c->back);
+	if (c->ttrpc)
+		dropped += kt_ttrpc_conn_shed(c->ttrpc);
+	if (c->jaeger)
+		dropped += kt_jaeger_stream_shed(c->jaeger);
+	if (c->journal)
+		dropped += kt_journal_shed(c->journal);
+	size_t after = kt_mem_held(&c->pending);
+	c->shed_gen = p->reclaim_gen;
+	KT_STAT_INC(mem_shed);
+	KT_STAT_ADD(mem_shed_bytes, before - after);
+	conn_log(c, KT_LOG_WARN, "--memory-budget of %zu bytes reached: this connection held "
+		 "the most (%zu bytes); its pending data (%" PRIu64 " bytes of stream) was dropped",
+		 p->cfg.mem_pool->limit, before, dropped);
+}
+
+/*
+ * The pool's reclaimer: sheds the connections holding the most, largest
+ * first, until need fits. A connection asking for room for its own buffers
+ * is refused instead (it drops its own data) once it would hold as much
+ * as the largest other; the connection being fed is never shed under it.
+ */
+static void reclaim(void *ctx, const struct kt_mem_acct *req, size_t need)
+{
+	struct kt_pipeline *p = ctx;
+	const struct kt_mem_pool *pool = p->cfg.mem_pool;
+	const struct kt_conn *self = NULL;
+	size_t floor = 0;
+
+	if (req != &p->state && req != p->cfg.records_acct) {
+		self = (const struct kt_conn *)((const char *)req - offsetof(struct kt_conn, pending));
+		floor = kt_mem_held(req) + need;
+	}
+	p->reclaim_gen++;
+	while (need > pool->limit || kt_mem_used(pool) > pool->limit - need) {
+		struct kt_conn *v = largest_pending(p, self);
+		if (!v || kt_mem_held(&v->pending) <= floor)
+			return;
+		shed(p, v);
+	}
 }
 
 static const char *transport_name(uint32_t t)
@@ -827,6 +1087,15 @@ struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_s
 		p->cfg.proc_root = "/proc";
 	p->sink = sink;
 	p->sink_ctx = sink_ctx;
+	if (kt_conn_limits_init(&p->limits, p->cfg.max_conns, p->cfg.max_sandbox_conns)) {
+		free(p);
+		return NULL;
+	}
+	kt_mem_acct_init(&p->state, p->cfg.mem_pool);
+	if (p->cfg.mem_pool) {
+		p->cfg.mem_pool->reclaim = reclaim;
+		p->cfg.mem_pool->reclaim_ctx = p;
+	}
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	p->realtime_off = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) -
@@ -840,16 +1109,18 @@ void kt_pipeline_set_log_sink(struct kt_pipeline *p, kt_log_sink_fn sink, void *
 	p->log_sink_ctx = sink_ctx;
 }
 
-void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns)
+static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t size,
+		   uint64_t now_ns)
 {
-	const struct kt_rec_hdr *h = rec;
+	const void *rec = h;
+	struct kt_conn *c = conn_find(p, &h->conn);
 
-	if (size < sizeof(*h)) {
-		kt_warn("capture: short record (%zu bytes) ignored", size);
+	/* A refused connection stays refused until it closes; a new instance may try again. */
+	if (!c && h->type != KT_REC_CONN && refused_has(p, &h->conn)) {
+		if (h->type == KT_REC_CLOSE)
+			refused_forget(p, &h->conn);
 		return;
 	}
-	KT_STAT_INC(records);
-	struct kt_conn *c = conn_find(p, &h->conn);
 
 	switch (h->type) {
 	case KT_REC_CONN: {
@@ -866,12 +1137,11 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		if (c)
 			conn_finish(p, c);
 		c = conn_new(p, &h->conn, transport_name(h->conn.transport),
-			     "katatrace.socket.path");
+			     "katatrace.socket.path", cr->path,
+			     cr->path_len < sizeof(cr->path) ? cr->path_len : sizeof(cr->path));
 		if (!c)
 			return;
 		c->last_ns = now_ns;
-		if (cr->path_len)
-			set_path(c, cr->path, cr->path_len);
 		if (h->dir == KT_DIR_TO_SERVER)
 			writer_from_record(c, h);
 		conn_log(c, KT_LOG_DEBUG, "new connection from pid %u (%s)", h->tgid,
@@ -885,6 +1155,7 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		}
 		/* fallthrough */
 	case KT_REC_GAP:
+		p->active = c;
 		/* ttrpc: responses flow back from the hypervisor */
 		if (h->dir != KT_DIR_TO_SERVER && c && c->proto == PROTO_UNDECIDED &&
 		    (c->path[0] || guest_listens(c)))
@@ -923,9 +1194,10 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 		}
 		if (!c) {
 			c = conn_new(p, &h->conn, transport_name(h->conn.transport),
-				     "katatrace.socket.path");
+				     "katatrace.socket.path", NULL, 0);
 			if (!c)
 				return;
+			p->active = c;
 			/*
 			 * No CONN record: capture began mid-connection (or the
 			 * connection was idle-collected). Earlier bytes will never
@@ -970,6 +1242,21 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 	}
 }
 
+void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns)
+{
+	const struct kt_rec_hdr *h = rec;
+
+	if (size < sizeof(*h)) {
+		kt_warn("capture: short record (%zu bytes) ignored", size);
+		return;
+	}
+	KT_STAT_INC(records);
+	record(p, h, size, now_ns);
+	if (p->active)
+		report_refused(p->active);
+	p->active = NULL;
+}
+
 struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_info *info)
 {
 	struct kt_conn *old = conn_find(p, &info->id);
@@ -977,11 +1264,10 @@ struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_inf
 		conn_finish(p, old);
 	bool file = info->transport && strcmp(info->transport, "file") == 0;
 	struct kt_conn *c = conn_new(p, &info->id, info->transport ? info->transport : "unknown",
-				     file ? "katatrace.file.path" : "katatrace.socket.path");
+				     file ? "katatrace.file.path" : "katatrace.socket.path",
+				     info->path, info->path ? strlen(info->path) : 0);
 	if (!c)
 		return NULL;
-	if (info->path)
-		set_path(c, info->path, strlen(info->path));
 	if (info->pid || info->comm)
 		set_writer(c, info->pid, info->comm ? info->comm : "",
 			   info->comm ? strlen(info->comm) : 0);
@@ -994,7 +1280,10 @@ void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *d
 	lru_touch(p, c);
 	KT_STAT_ADD(bytes_captured, n);
 	c->fed += n;
+	p->active = c;
 	stream_push(c, data, n);
+	report_refused(c);
+	p->active = NULL;
 }
 
 void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c)
@@ -1005,6 +1294,7 @@ void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c)
 void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
 {
 	for (struct kt_conn *c = p->lru_head; c; c = c->next) {
+		p->active = c;
 		kt_reasm_tick(&c->reasm, now_ns);
 		/* journald sends a record in one write: silence means it is complete */
 		if (c->proto == PROTO_JOURNAL && c->journal_pending &&
@@ -1012,7 +1302,9 @@ void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns)
 			c->journal_pending = false;
 			kt_journal_flush(c->journal, realtime_now(p));
 		}
+		report_refused(c);
 	}
+	p->active = NULL;
 	/*
 	 * Connections whose end was never seen (a guest that vanished without
 	 * RST, a missed CLOSE) are finished after idle_timeout_ns of silence,
@@ -1046,10 +1338,23 @@ size_t kt_pipeline_conn_count(const struct kt_pipeline *p)
 	return p->n_conns;
 }
 
+size_t kt_pipeline_held(const struct kt_pipeline *p)
+{
+	size_t n = kt_mem_held(&p->state);
+	for (const struct kt_conn *c = p->lru_head; c; c = c->next)
+		n += kt_mem_held(&c->pending);
+	return n;
+}
+
 void kt_pipeline_free(struct kt_pipeline *p)
 {
 	if (!p)
 		return;
 	kt_pipeline_finish_all(p);
+	kt_conn_limits_free(&p->limits);
+	if (p->cfg.mem_pool && p->cfg.mem_pool->reclaim_ctx == p) {
+		p->cfg.mem_pool->reclaim = NULL;
+		p->cfg.mem_pool->reclaim_ctx = NULL;
+	}
 	free(p);
 }

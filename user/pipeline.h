@@ -14,8 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn_limits.h"
 #include "decode.h"
 #include "log_record.h"
+#include "mem_budget.h"
 #include "reasm.h"
 #include "span_record.h"
 #include "stream_record.h"
@@ -25,7 +27,23 @@ struct kt_pipeline_cfg {
 	enum kt_format format;
 	uint64_t max_frame;       /* payload cap (--max-frame) */
 	struct kt_reasm_cfg reasm;
-	size_t max_conns;         /* beyond it the least recently active is finished */
+	/*
+	 * Connections followed at once, in all and per sandbox
+	 * (conn_limits.h): a newer one beyond either is refused, counted and
+	 * logged, and its records are ignored until it closes.
+	 */
+	size_t max_conns, max_sandbox_conns;
+	/*
+	 * The memory budget (mem_budget.h; NULL: none). Everything held for a
+	 * connection is charged to it: its buffers to the connection's own
+	 * account, which the pipeline sheds from (largest first) when another
+	 * charge needs room, its state to the pipeline's. Decoded spans and
+	 * log records are charged to records_acct until they are freed
+	 * (possibly after the pipeline); both must outlive every record.
+	 * The pipeline becomes the pool's reclaimer.
+	 */
+	struct kt_mem_pool *mem_pool;
+	struct kt_mem_acct *records_acct;
 	uint64_t idle_timeout_ns; /* a connection silent this long is finished (0: never) */
 	const char *run_root;     /* prefix of Kata's runtime paths ("" = /) */
 	const char *proc_root;    /* where /proc is ("/proc") */
@@ -79,7 +97,9 @@ struct kt_pipeline_cfg {
 	{                                                                                       \
 		.format = KT_FORMAT_AUTO, .max_frame = 16u << 20,                               \
 		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
-		.max_conns = 65536, .idle_timeout_ns = 600000000000ull, .run_root = "",         \
+		.max_conns = KT_DEFAULT_MAX_CONNECTIONS,                                        \
+		.max_sandbox_conns = KT_DEFAULT_MAX_SANDBOX_CONNECTIONS,                        \
+		.idle_timeout_ns = 600000000000ull, .run_root = "",                             \
 		.proc_root = "/proc", .jaeger_port = 6831, .journal_port = 5140,                \
 		.ttrpc_vsock_port = 1024,                                                       \
 	}
@@ -114,6 +134,7 @@ void kt_pipeline_set_log_sink(struct kt_pipeline *p, kt_log_sink_fn sink, void *
 /* One ring buffer record (any struct kt_rec_*). */
 void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns);
 
+/* NULL when the connection is refused (limits, memory budget): do not feed it. */
 struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_info *info);
 /* In-order bytes of the agent-to-host direction. */
 void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *data, size_t n);
@@ -128,6 +149,8 @@ void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns);
 /* Finishes every connection (shutdown). */
 void kt_pipeline_finish_all(struct kt_pipeline *p);
 size_t kt_pipeline_conn_count(const struct kt_pipeline *p);
+/* Bytes held for connections now: their buffers, and their state. */
+size_t kt_pipeline_held(const struct kt_pipeline *p);
 void kt_pipeline_free(struct kt_pipeline *p);
 
 #endif

@@ -98,6 +98,16 @@ static struct kt_reasm_seg *seg_ending_after(const struct kt_reasm *r, uint64_t 
 	return s;
 }
 
+static size_t seg_size(const struct kt_reasm_seg *s)
+{
+	return sizeof(*s) + (s->gap ? 0 : (size_t)s->len);
+}
+
+static void seg_free(struct kt_reasm *r, struct kt_reasm_seg *s)
+{
+	kt_mem_free(r->acct, s, seg_size(s));
+}
+
 static struct kt_reasm_seg *seg_oldest(const struct kt_reasm *r)
 {
 	struct kt_reasm_seg *o = r->pending;
@@ -155,7 +165,7 @@ static void release(struct kt_reasm *r, uint64_t lead, uint64_t to, bool hole_to
 			emit_data(r, s->data, (size_t)s->len);
 			cur = r->next;
 		}
-		free(s);
+		seg_free(r, s);
 	}
 	if (hole_to && cur < to)
 		cur = to;
@@ -198,7 +208,7 @@ static void place(struct kt_reasm *r, uint64_t off, const uint8_t *p, uint64_t l
 			release(r, 0, off, true);
 	}
 
-	struct kt_reasm_seg *s = malloc(sizeof(*s) + (gap ? 0 : (size_t)len));
+	struct kt_reasm_seg *s = kt_mem_malloc(r->acct, sizeof(*s) + (gap ? 0 : (size_t)len));
 	if (!s) {
 		/* Cannot hold it: the range is as good as lost. */
 		release(r, 0, off, true);
@@ -287,6 +297,40 @@ void kt_reasm_tick(struct kt_reasm *r, uint64_t now_ns)
 		release(r, 0, seg_oldest(r)->off + 1, false);
 }
 
+size_t kt_reasm_shed(struct kt_reasm *r)
+{
+	size_t freed = 0;
+	struct kt_reasm_seg *s = r->pending;
+
+	while (s) {
+		struct kt_reasm_seg *next = s->next;
+		if (!s->gap) {
+			bool head = s == r->pending, alone = s->prev == s;
+			size_t len = (size_t)s->len;
+			s->gap = true;
+			r->pending_bytes -= len;
+			/* Shrinking in place is the rule; a move is relinked. */
+			struct kt_reasm_seg *g = realloc(s, sizeof(*s));
+			if (g && g != s) {
+				if (alone)
+					g->prev = g;
+				if (head)
+					r->pending = g;
+				else
+					g->prev->next = g;
+				if (g->next)
+					g->next->prev = g;
+				else if (!alone)
+					r->pending->prev = g;
+			}
+			kt_mem_credit(r->acct, len);
+			freed += len;
+		}
+		s = next;
+	}
+	return freed;
+}
+
 void kt_reasm_finish(struct kt_reasm *r)
 {
 	release(r, 0, UINT64_MAX, false);
@@ -295,6 +339,6 @@ void kt_reasm_finish(struct kt_reasm *r)
 void kt_reasm_free(struct kt_reasm *r)
 {
 	while (r->pending)
-		free(seg_pop(r));
+		seg_free(r, seg_pop(r));
 	r->pending_since_ns = 0;
 }

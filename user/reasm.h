@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem_budget.h"
+
 struct kt_reasm_ops {
 	/* In-order bytes starting at stream offset off. */
 	void (*data)(void *ctx, uint64_t off, const uint8_t *p, size_t n);
@@ -41,6 +43,13 @@ struct kt_reasm {
 	size_t pending_bytes;
 	size_t pending_segs;      /* data segments and remembered GAP ranges */
 	uint64_t pending_since_ns; /* arrival time of the oldest pending segment */
+	/*
+	 * Charged for every pending item (mem_budget.h); may be set after
+	 * init (NULL: unaccounted). A refused charge is handled like
+	 * max_pending: the holes below the record are declared and the
+	 * record is delivered directly, or given up if it cannot be.
+	 */
+	struct kt_mem_acct *acct;
 	/* statistics */
 	uint64_t dup_bytes;  /* bytes received again and discarded */
 	uint64_t gap_bytes;  /* bytes declared missing */
@@ -56,6 +65,12 @@ void kt_reasm_data(struct kt_reasm *r, uint64_t off, const uint8_t *p, size_t n,
 void kt_reasm_gap(struct kt_reasm *r, uint64_t off, uint64_t len, uint64_t now_ns);
 /* Declares a hole if the oldest pending segment has waited too long. */
 void kt_reasm_tick(struct kt_reasm *r, uint64_t now_ns);
+/*
+ * Memory pressure: the pending bytes are dropped, their ranges remembered
+ * as missing (declared as gaps when delivery reaches them), without any
+ * callback. Returns the bytes given back.
+ */
+size_t kt_reasm_shed(struct kt_reasm *r);
 /* End of stream: every remaining hole is a gap, everything pending delivered. */
 void kt_reasm_finish(struct kt_reasm *r);
 void kt_reasm_free(struct kt_reasm *r);

@@ -11,11 +11,16 @@
 #include <linux/vm_sockets.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "pipeline.h"
 #include "poller.h"
+#include "stats.h"
 
 #define READ_BUF (64u << 10)
+/* Refused connections are logged at most this often. */
+#define REFUSAL_LOG_NS 1000000000ull
 
 struct sink_listener;
 
@@ -25,6 +30,7 @@ struct sink_conn {
 	struct sink_conn *prev, *next;
 	int fd;
 	struct kt_conn *pc; /* pipeline connection when feeding */
+	uint64_t group;     /* conn_limits.h: its listener (a sandbox) or guest CID */
 	char label[KT_PATH_MAX]; /* the listener's, which may go first */
 };
 
@@ -49,6 +55,8 @@ struct kt_sink {
 	size_t n_conns;
 	uint64_t next_id;
 	uint8_t *buf;
+	struct kt_conn_limits limits;
+	uint64_t refusal_logged_ns, refusals_unlogged;
 };
 
 static void conn_close(struct sink_conn *c)
@@ -66,6 +74,7 @@ static void conn_close(struct sink_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_conns--;
+	kt_conn_limits_put(&s->limits, c->group);
 	free(c);
 }
 
@@ -105,6 +114,28 @@ static void peer_comm(pid_t pid, char *out, size_t n)
 	fclose(f);
 }
 
+static void refused(struct kt_sink *s, const struct sink_listener *l, enum kt_conn_admit a,
+		    unsigned cid)
+{
+	KT_STAT_INC(conns_refused);
+	uint64_t now = kt_mono_ns();
+	if (s->refusal_logged_ns && now - s->refusal_logged_ns < REFUSAL_LOG_NS) {
+		s->refusals_unlogged++;
+		return;
+	}
+	char from[32] = "", more[64] = "";
+	if (l->vsock)
+		snprintf(from, sizeof(from), " from cid %u", cid);
+	if (s->refusals_unlogged)
+		snprintf(more, sizeof(more), " (%llu more refused since the last message)",
+			 (unsigned long long)s->refusals_unlogged);
+	kt_warn("sink %s: connection%s closed: %s (%zu) reached%s", l->label, from,
+		kt_conn_admit_reason(a),
+		a == KT_CONN_OVER_TOTAL ? s->limits.max_total : s->limits.max_per_group, more);
+	s->refusal_logged_ns = now;
+	s->refusals_unlogged = 0;
+}
+
 static void on_listener(struct kt_poll_handler *h, uint32_t events)
 {
 	struct sink_listener *l = (struct sink_listener *)h;
@@ -121,11 +152,23 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 				kt_warn("sink %s: accept: %s", l->label, strerror(errno));
 			return;
 		}
+		/* Beyond the caps the peer is hung up on: a guest cannot pile up connections. */
+		char key[32];
+		snprintf(key, sizeof(key), "cid:%u", vm.svm_cid);
+		uint64_t group = kt_conn_group(l->vsock ? key : l->label);
+		enum kt_conn_admit a = kt_conn_limits_take(&s->limits, group);
+		if (a != KT_CONN_ADMITTED) {
+			close(fd);
+			refused(s, l, a, l->vsock ? vm.svm_cid : 0);
+			continue;
+		}
 		struct sink_conn *c = calloc(1, sizeof(*c));
 		if (!c) {
+			kt_conn_limits_put(&s->limits, group);
 			close(fd);
 			continue;
 		}
+		c->group = group;
 		c->h.fn = on_conn;
 		c->sink = s;
 		c->fd = fd;
@@ -160,6 +203,7 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 			close(fd);
 			if (c->pc)
 				kt_pipeline_close(s->p, c->pc);
+			kt_conn_limits_put(&s->limits, group);
 			free(c);
 			continue;
 		}
@@ -185,7 +229,12 @@ struct kt_sink *kt_sink_new(const struct kt_sink_cfg *cfg, int epfd, struct kt_p
 	s->epfd = epfd;
 	s->p = p;
 	s->buf = malloc(READ_BUF);
-	if (!s->buf) {
+	if (!s->buf || kt_conn_limits_init(&s->limits, cfg->max_conns ? cfg->max_conns
+								       : KT_DEFAULT_MAX_CONNECTIONS,
+					    cfg->max_listener_conns
+						    ? cfg->max_listener_conns
+						    : KT_DEFAULT_MAX_SANDBOX_CONNECTIONS)) {
+		free(s->buf);
 		free(s);
 		return NULL;
 	}
@@ -264,6 +313,7 @@ void kt_sink_stop(struct kt_sink *s)
 		s->listeners = l->next;
 		listener_free(s, l);
 	}
+	kt_conn_limits_free(&s->limits);
 	free(s->buf);
 	free(s);
 }

@@ -3,8 +3,8 @@
  * Sink mode: serving the listeners the agent's traffic needs. The broker
  * (user/broker.c) binds them — <uds>_<port> for every --socket-path and
  * every discovered hybrid-vsock sandbox, AF_VSOCK (cid, port) for QEMU
- * guests — and hands the fds over; the sink accepts any number of
- * concurrent connections and drains them. With BPF capture the bytes read
+ * guests — and hands the fds over; the sink accepts concurrent connections
+ * up to the connection caps and drains them. With BPF capture the bytes read
  * are discarded (the kernel side already captured them); with socket
  * capture they are fed to the pipeline.
  */
@@ -19,6 +19,12 @@ struct kt_pipeline;
 
 struct kt_sink_cfg {
 	bool feed; /* --capture socket */
+	/*
+	 * Connections served at once (conn_limits.h), in all and per listener
+	 * (a sandbox's socket) or guest CID; one beyond is closed at once,
+	 * counted and logged. 0: the defaults.
+	 */
+	size_t max_conns, max_listener_conns;
 };
 
 struct kt_sink;

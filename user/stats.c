@@ -5,20 +5,22 @@
 
 struct kt_stats kt_stats;
 
-void kt_stats_summary(FILE *out)
+void kt_stats_summary(FILE *out, enum kt_stats_when when)
 {
+	/* A log reader must tell "still running" from "exited". */
+	const char *what = when == KT_STATS_FINAL ? "summary" : "running totals";
 	fprintf(out,
-		"katatrace-bpf summary: bytes captured %" PRIu64 ", frames %" PRIu64
+		"katatrace-bpf %s: bytes captured %" PRIu64 ", frames %" PRIu64
 		", spans exported %" PRIu64 ", decode errors %" PRIu64 ", lost records %" PRIu64
 		", gaps %" PRIu64 ", spans dropped %" PRIu64 "\n",
-		KT_STAT_GET(bytes_captured), KT_STAT_GET(frames), KT_STAT_GET(spans_exported),
+		what, KT_STAT_GET(bytes_captured), KT_STAT_GET(frames), KT_STAT_GET(spans_exported),
 		KT_STAT_GET(decode_errors), KT_STAT_GET(lost_records), KT_STAT_GET(gaps),
 		KT_STAT_GET(spans_dropped));
 	/* Only where there were any: the line stays as it was for span-only nodes. */
 	if (KT_STAT_GET(logs_decoded) || KT_STAT_GET(logs_dropped))
-		fprintf(out, "katatrace-bpf logs: decoded %" PRIu64 ", logs exported %" PRIu64
+		fprintf(out, "katatrace-bpf logs%s: decoded %" PRIu64 ", logs exported %" PRIu64
 			", logs dropped %" PRIu64 "\n",
-			KT_STAT_GET(logs_decoded), KT_STAT_GET(logs_exported),
+			when == KT_STATS_FINAL ? "" : " (running totals)", KT_STAT_GET(logs_decoded), KT_STAT_GET(logs_exported),
 			KT_STAT_GET(logs_dropped));
 }
 

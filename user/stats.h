@@ -19,6 +19,7 @@
 	X(gaps, "stream gaps (lost, over-cap or unreadable data)")                           \
 	X(resyncs, "streams resynchronised at a later frame boundary")                       \
 	X(connections, "connections seen")                                                   \
+	X(conns_refused, "connections not followed (connection caps, memory budget)")        \
 	X(frames, "complete frames")                                                         \
 	X(frames_truncated, "frames cut short by end of stream")                             \
 	X(frames_oversize, "frames over --max-frame (stream dropped)")                       \
@@ -35,7 +36,10 @@
 	X(logs_exported, "log records accepted by the exporter")                            \
 	X(logs_dropped, "log records dropped (queue full or exporter failure)") \
 	X(vm_events, "VM events read (hypervisor exec/exit, vsock connections)")             \
-	X(vm_events_bad, "VM events malformed (ignored)")
+	X(vm_events_bad, "VM events malformed (ignored)")                                   \
+	X(mem_shed, "times a connection's pending data was dropped for --memory-budget")     \
+	X(mem_shed_bytes, "bytes those connections held")                                    \
+	X(mem_refused, "allocations refused by --memory-budget (data, a span or a log dropped)")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;
@@ -49,8 +53,13 @@ extern struct kt_stats kt_stats;
 #define KT_STAT_INC(field) KT_STAT_ADD(field, 1)
 #define KT_STAT_GET(field) __atomic_load_n(&kt_stats.field, __ATOMIC_RELAXED)
 
-/* The one-line exit summary. */
-void kt_stats_summary(FILE *out);
+enum kt_stats_when {
+	KT_STATS_RUNNING, /* --stats-interval: "katatrace-bpf running totals: ..." */
+	KT_STATS_FINAL,	  /* at exit: "katatrace-bpf summary: ..." */
+};
+
+/* The one-line summary (and a logs line where there were any). */
+void kt_stats_summary(FILE *out, enum kt_stats_when when);
 /* Every counter, one "name value  # description" per line. */
 void kt_stats_dump(FILE *out);
 

@@ -28,7 +28,7 @@ static uint32_t rd_be32(const uint8_t *p)
 
 static void drop_buf(struct kt_ttrpc_framer *f)
 {
-	free(f->buf);
+	kt_mem_free(f->acct, f->buf, f->cap);
 	f->buf = NULL;
 	f->cap = 0;
 	f->have = 0;
@@ -202,7 +202,7 @@ static bool reserve(struct kt_ttrpc_framer *f, size_t want)
 		cap = KT_TTRPC_BUF_MIN;
 	if (cap > f->cur.length)
 		cap = f->cur.length;
-	void *b = realloc(f->buf, cap);
+	void *b = kt_mem_realloc(f->acct, f->buf, f->cap, cap);
 	if (b) {
 		f->buf = b;
 		f->cap = cap;
@@ -251,7 +251,7 @@ static size_t payload_push(struct kt_ttrpc_framer *f, const uint8_t *p, size_t n
 	}
 	size_t take = n < need ? n : need;
 	if (!reserve(f, f->have + take)) {
-		die(f, "out of memory for a %u-byte frame", f->cur.length);
+		die(f, "no memory (or memory budget) left for a %u-byte frame", f->cur.length);
 		return n;
 	}
 	memcpy(f->buf + f->have, p, take);
@@ -327,6 +327,17 @@ uint64_t kt_ttrpc_framer_pending(const struct kt_ttrpc_framer *f)
 	default:
 		return 0;
 	}
+}
+
+uint64_t kt_ttrpc_framer_shed(struct kt_ttrpc_framer *f)
+{
+	uint64_t dropped = 0;
+	if (f->state == KT_TTRPC_FS_PAYLOAD) {
+		dropped = KT_TTRPC_HDR_LEN + (uint64_t)f->have;
+		f->state = KT_TTRPC_FS_DEAD;
+	}
+	drop_buf(f);
+	return dropped;
 }
 
 void kt_ttrpc_framer_free(struct kt_ttrpc_framer *f)

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem_budget.h"
+
 #define KT_TTRPC_HDR_LEN 10
 #define KT_TTRPC_MAX_PAYLOAD (4u << 20) /* ttrpc's messageLengthMax */
 #define KT_TTRPC_HS_MAX 32		/* longest handshake line */
@@ -108,6 +110,12 @@ struct kt_ttrpc_framer {
 	size_t cap;
 	uint64_t frames; /* delivered */
 	uint64_t bytes;	 /* pushed, handshake included */
+	/*
+	 * Charged for the payload buffer (mem_budget.h); may be set after
+	 * init (NULL: unaccounted). A refused charge ends the stream as an
+	 * oversize frame does.
+	 */
+	struct kt_mem_acct *acct;
 };
 
 /*
@@ -131,6 +139,12 @@ void kt_ttrpc_framer_gap(struct kt_ttrpc_framer *f);
  * stream; 0 on a frame boundary. Does not change the state.
  */
 uint64_t kt_ttrpc_framer_pending(const struct kt_ttrpc_framer *f);
+/*
+ * Memory pressure: a partial frame is dropped and the stream is dead from
+ * here on (nothing to resynchronise on), without any callback; an idle
+ * buffer is released. Returns the bytes of stream dropped.
+ */
+uint64_t kt_ttrpc_framer_shed(struct kt_ttrpc_framer *f);
 void kt_ttrpc_framer_free(struct kt_ttrpc_framer *f);
 
 #endif

@@ -40,6 +40,11 @@ struct call_node {
 	char text[];
 };
 
+static size_t node_size(const struct call_node *n)
+{
+	return sizeof(*n) + n->service_len + n->method_len + n->tracestate_len + n->note_len + 4;
+}
+
 struct age_list {
 	struct call_node *head, *tail;
 };
@@ -49,6 +54,7 @@ struct kt_ttrpc_conn {
 	const struct kt_ttrpc_conn_ops *ops;
 	void *ctx;
 	char *label;
+	size_t label_size;
 	struct kt_ttrpc_framer fr[2];
 	struct call_node **buckets; /* allocated at the first request */
 	size_t nbuckets;	    /* power of two */
@@ -310,7 +316,7 @@ static void finish(struct kt_ttrpc_conn *c, struct call_node *n, enum kt_ttrpc_e
 	c->st.calls++;
 	if (c->ops && c->ops->call)
 		c->ops->call(c->ctx, &call);
-	free(n);
+	kt_mem_free(c->cfg.state_acct, n, node_size(n));
 }
 
 /* Reports a call that got no response; why is printf-formatted into c->msg. */
@@ -353,7 +359,7 @@ static bool ensure_buckets(struct kt_ttrpc_conn *c)
 	size_t nb = 16;
 	while (nb < c->cfg.max_outstanding / 4)
 		nb *= 2;
-	c->buckets = calloc(nb, sizeof(*c->buckets));
+	c->buckets = kt_mem_calloc(c->cfg.state_acct, nb, sizeof(*c->buckets));
 	if (!c->buckets)
 		return false;
 	c->nbuckets = nb;
@@ -484,11 +490,11 @@ static void trace_context(struct kt_ttrpc_conn *c, const Ttrpc__Request *r, stru
 	tc->has_tracestate = true;
 }
 
-static struct call_node *new_node(const Ttrpc__Request *r, const struct trace_ctx *tc,
-				  const uint8_t *note, size_t note_len)
+static struct call_node *new_node(struct kt_ttrpc_conn *c, const Ttrpc__Request *r,
+				  const struct trace_ctx *tc, const uint8_t *note, size_t note_len)
 {
 	size_t text = r->service.len + r->method.len + tc->ts_len + note_len + 4;
-	struct call_node *n = calloc(1, sizeof(*n) + text);
+	struct call_node *n = kt_mem_calloc(c->cfg.state_acct, 1, sizeof(*n) + text);
 	if (!n)
 		return NULL;
 	n->service_len = r->service.len;
@@ -525,7 +531,7 @@ static void make_room(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t)
 
 static void on_request(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 {
-	struct kt_pb_budget b = { .limit = c->cfg.unpack_limit };
+	struct kt_pb_budget b = { .limit = c->cfg.unpack_limit, .acct = c->cfg.state_acct };
 	ProtobufCAllocator al = kt_pb_budget_allocator(&b);
 	Ttrpc__Request *r = ttrpc__request__unpack(&al, f->length, f->payload);
 	const char *bad;
@@ -559,11 +565,12 @@ static void on_request(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 		if (note_len > sizeof(note))
 			note_len = 0;
 	}
-	struct call_node *n = new_node(r, &tc, note, note_len);
+	struct call_node *n = new_node(c, r, &tc, note, note_len);
 	bool lp = is_long_poll(c, r->method);
 	ttrpc__request__free_unpacked(r, &al);
 	if (!n || !ensure_buckets(c)) {
-		free(n);
+		if (n)
+			kt_mem_free(c->cfg.state_acct, n, node_size(n));
 		c->st.bad_requests++;
 		report(c, f->stream_id, "out of memory for a request");
 		return;
@@ -603,7 +610,7 @@ static void on_response(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 		return;
 	}
 	struct call_node *n = *slot;
-	struct kt_pb_budget b = { .limit = c->cfg.unpack_limit };
+	struct kt_pb_budget b = { .limit = c->cfg.unpack_limit, .acct = c->cfg.state_acct };
 	ProtobufCAllocator al = kt_pb_budget_allocator(&b);
 	Ttrpc__Response *r = ttrpc__response__unpack(&al, f->length, f->payload);
 
@@ -674,7 +681,8 @@ static const struct kt_ttrpc_framer_ops framer_ops[2] = {
 struct kt_ttrpc_conn *kt_ttrpc_conn_new(const struct kt_ttrpc_cfg *cfg, const char *label,
 					const struct kt_ttrpc_conn_ops *ops, void *ctx)
 {
-	struct kt_ttrpc_conn *c = calloc(1, sizeof(*c));
+	struct kt_mem_acct *state = cfg ? cfg->state_acct : NULL;
+	struct kt_ttrpc_conn *c = kt_mem_calloc(state, 1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->cfg = cfg ? *cfg : KT_TTRPC_CFG_DEFAULT;
@@ -684,16 +692,22 @@ struct kt_ttrpc_conn *kt_ttrpc_conn_new(const struct kt_ttrpc_cfg *cfg, const ch
 		c->cfg.max_outstanding = KT_TTRPC_MAX_OUTSTANDING_CAP;
 	if (c->cfg.unpack_limit == 0)
 		c->cfg.unpack_limit = KT_TTRPC_DEFAULT_UNPACK_LIMIT;
-	c->label = strdup(label ? label : "ttrpc connection");
+	if (!label)
+		label = "ttrpc connection";
+	c->label_size = strlen(label) + 1;
+	c->label = kt_mem_malloc(state, c->label_size);
 	if (!c->label) {
-		free(c);
+		kt_mem_free(state, c, sizeof(*c));
 		return NULL;
 	}
+	memcpy(c->label, label, c->label_size);
 	c->ops = ops;
 	c->ctx = ctx;
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
 		kt_ttrpc_framer_init(&c->fr[d], (enum kt_ttrpc_dir)d, c->cfg.handshake,
 				     c->cfg.max_payload, c->label, &framer_ops[d], c);
+		c->fr[d].acct = c->cfg.buf_acct;
+	}
 	return c;
 }
 
@@ -747,15 +761,24 @@ void kt_ttrpc_conn_free(struct kt_ttrpc_conn *c)
 		struct call_node *n = c->lists[l].head;
 		while (n) {
 			struct call_node *next = n->next;
-			free(n);
+			kt_mem_free(c->cfg.state_acct, n, node_size(n));
 			n = next;
 		}
 	}
 	for (int d = 0; d < 2; d++)
 		kt_ttrpc_framer_free(&c->fr[d]);
-	free(c->buckets);
-	free(c->label);
-	free(c);
+	struct kt_mem_acct *state = c->cfg.state_acct;
+	kt_mem_free(state, c->buckets, c->nbuckets * sizeof(*c->buckets));
+	kt_mem_free(state, c->label, c->label_size);
+	kt_mem_free(state, c, sizeof(*c));
+}
+
+uint64_t kt_ttrpc_conn_shed(struct kt_ttrpc_conn *c)
+{
+	uint64_t dropped = 0;
+	for (int d = 0; d < 2; d++)
+		dropped += kt_ttrpc_framer_shed(&c->fr[d]);
+	return dropped;
 }
 
 const struct kt_ttrpc_stats *kt_ttrpc_conn_stats(const struct kt_ttrpc_conn *c)

@@ -123,6 +123,13 @@ struct kt_ttrpc_cfg {
 	 */
 	const char *const *long_poll;
 	size_t unpack_limit; /* bytes protobuf-c may allocate per message; 0: default */
+	/*
+	 * Memory accounts (mem_budget.h; NULL: unaccounted): buf_acct for the
+	 * two directions' partial frames, state_acct for the connection, its
+	 * outstanding calls and decoding. A refused charge is handled as the
+	 * corresponding allocation failure.
+	 */
+	struct kt_mem_acct *buf_acct, *state_acct;
 };
 
 /* WaitProcess, ReadStdout, ReadStderr, GetOOMEvent. */
@@ -174,6 +181,12 @@ void kt_ttrpc_conn_tick(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t);
 void kt_ttrpc_conn_close(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t);
 /* Frees the connection; outstanding calls not closed are dropped unreported. */
 void kt_ttrpc_conn_free(struct kt_ttrpc_conn *c);
+/*
+ * Memory pressure: each direction's partial frame is dropped and that
+ * direction stops decoding (kt_ttrpc_framer_shed); outstanding calls stay
+ * and end with the connection. Returns the bytes of stream dropped.
+ */
+uint64_t kt_ttrpc_conn_shed(struct kt_ttrpc_conn *c);
 
 const struct kt_ttrpc_stats *kt_ttrpc_conn_stats(const struct kt_ttrpc_conn *c);
 size_t kt_ttrpc_conn_outstanding(const struct kt_ttrpc_conn *c);

@@ -12,97 +12,9 @@
 #include "expect_span.h"
 #include "framer.h"
 #include "pipeline.h"
+#include "pipeline_records.h"
 #include "stats.h"
 #include "stream_record.h"
-
-#define MAX_GOT 256
-
-struct got {
-	struct kt_span_record *r[MAX_GOT];
-	char path[MAX_GOT][128];
-	size_t n;
-};
-
-static void collect(void *ctx, struct kt_span_record *r)
-{
-	struct got *g = ctx;
-	cr_assert_lt(g->n, MAX_GOT);
-	const struct kt_kv *kv = r->origin ? kt_kvlist_find(&r->origin->attrs, "katatrace.socket.path")
-					   : NULL;
-	snprintf(g->path[g->n], sizeof(g->path[0]), "%s", kv ? kv->value.s.ptr : "");
-	g->r[g->n++] = r;
-}
-
-static void got_free(struct got *g)
-{
-	for (size_t i = 0; i < g->n; i++)
-		kt_span_record_free(g->r[i]);
-	g->n = 0;
-}
-
-/* Spans of one path, in arrival order. */
-static size_t spans_of(const struct got *g, const char *path, const struct kt_span **out)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < g->n; i++)
-		if (strcmp(g->path[i], path) == 0)
-			out[n++] = &g->r[i]->span;
-	return n;
-}
-
-/* ------------------------------------------------------------ records */
-
-static uint8_t recbuf[sizeof(struct kt_rec_hdr) + KT_CHUNK_SIZE];
-
-static struct kt_rec_hdr *hdr_for(uint64_t conn, uint32_t type)
-{
-	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
-	memset(h, 0, sizeof(*h));
-	h->type = type;
-	h->conn.a = conn;
-	h->conn.transport = KT_TRANSPORT_UNIX;
-	h->dir = KT_DIR_TO_SERVER;
-	h->tgid = 4242;
-	memcpy(h->pcomm, "cloud-hyperviso", 15);
-	return h;
-}
-
-static void rec_conn(struct kt_pipeline *p, uint64_t conn, const char *path)
-{
-	struct kt_rec_conn c;
-	memset(&c, 0, sizeof(c));
-	memcpy(&c.hdr, hdr_for(conn, KT_REC_CONN), sizeof(c.hdr));
-	c.path_len = (uint32_t)strlen(path);
-	memcpy(c.path, path, c.path_len);
-	kt_pipeline_record(p, &c, sizeof(c), 0);
-}
-
-static void rec_data(struct kt_pipeline *p, uint64_t conn, uint64_t off, const uint8_t *d,
-		     size_t n, uint32_t flags, uint64_t now)
-{
-	struct kt_rec_hdr *h = hdr_for(conn, KT_REC_DATA);
-	h->offset = off;
-	h->len = (uint32_t)n;
-	h->flags = flags;
-	memcpy(h + 1, d, n);
-	kt_pipeline_record(p, recbuf, sizeof(*h) + n, now);
-}
-
-static void rec_gap(struct kt_pipeline *p, uint64_t conn, uint64_t off, uint64_t n)
-{
-	struct kt_rec_hdr *h = hdr_for(conn, KT_REC_GAP);
-	h->offset = off;
-	h->len = (uint32_t)n;
-	h->flags = KT_F_OVER_CAP;
-	kt_pipeline_record(p, recbuf, sizeof(*h), 0);
-}
-
-static void rec_close(struct kt_pipeline *p, uint64_t conn, uint64_t off)
-{
-	struct kt_rec_hdr *h = hdr_for(conn, KT_REC_CLOSE);
-	h->offset = off;
-	kt_pipeline_record(p, recbuf, sizeof(*h), 0);
-}
 
 static struct kt_pipeline *pipeline(struct got *g)
 {
@@ -806,4 +718,34 @@ Test(pipeline, idle_connections_of_live_sandboxes_are_kept)
 	kt_registry_free(reg);
 	got_free(&g);
 	free(s);
+}
+
+/*
+ * Every connection stays in the activity list, however they were created
+ * and touched: the tick reaches each one (their overdue holes become gaps)
+ * and shutdown finishes each one (their partial frames are counted).
+ */
+Test(pipeline, tick_and_shutdown_reach_every_connection)
+{
+	struct got g = { 0 };
+	struct kt_pipeline *p = pipeline(&g);
+	static const uint8_t hdr[8] = { 0, 0, 0, 0, 0, 0, 0x10, 0 }; /* 4096 */
+	static uint8_t body[100];
+
+	for (uint64_t c = 1; c <= 3; c++)
+		rec_conn(p, c, "/run/vc/vm/sb/clh.sock_10240");
+	for (uint64_t c = 1; c <= 3; c++) {
+		rec_data(p, c, 0, hdr, sizeof(hdr), 0, 1);
+		rec_data(p, c, 8, body, sizeof(body), 0, 1);
+		rec_data(p, c, 500, body, sizeof(body), 0, 1); /* a hole at 108 */
+	}
+	rec_data(p, 2, 108, body, 10, 0, 1); /* touch one in the middle */
+	cr_expect_eq(kt_pipeline_conn_count(p), 3);
+	kt_pipeline_tick(p, 1 + 2000000000ull);
+	cr_expect_eq(KT_STAT_GET(gaps), 3, "each connection's overdue hole declared");
+	kt_pipeline_finish_all(p);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+	cr_expect_eq(KT_STAT_GET(frames_truncated), 3, "each one's leftover bytes counted at shutdown");
+	kt_pipeline_free(p);
+	got_free(&g);
 }
