@@ -117,7 +117,7 @@ static void peer_comm(pid_t pid, char *out, size_t n)
 static void refused(struct kt_sink *s, const struct sink_listener *l, enum kt_conn_admit a,
 		    unsigned cid)
 {
-	KT_STAT_INC(conns_refused);
+	KT_STAT_INC(sink_refused);
 	uint64_t now = kt_mono_ns();
 	if (s->refusal_logged_ns && now - s->refusal_logged_ns < REFUSAL_LOG_NS) {
 		s->refusals_unlogged++;

@@ -22,6 +22,15 @@ void kt_stats_summary(FILE *out, enum kt_stats_when when)
 			", logs dropped %" PRIu64 "\n",
 			when == KT_STATS_FINAL ? "" : " (running totals)", KT_STAT_GET(logs_decoded), KT_STAT_GET(logs_exported),
 			KT_STAT_GET(logs_dropped));
+	/* Only when a limit was hit: what a hostile guest cost. */
+	if (KT_STAT_GET(conns_refused) || KT_STAT_GET(sink_refused) || KT_STAT_GET(mem_shed) ||
+	    KT_STAT_GET(mem_refused))
+		fprintf(out, "katatrace-bpf limits%s: connections refused %" PRIu64
+			", sink connections closed %" PRIu64 ", pending data dropped %" PRIu64
+			" times (%" PRIu64 " bytes), budget refusals %" PRIu64 "\n",
+			when == KT_STATS_FINAL ? "" : " (running totals)",
+			KT_STAT_GET(conns_refused), KT_STAT_GET(sink_refused), KT_STAT_GET(mem_shed),
+			KT_STAT_GET(mem_shed_bytes), KT_STAT_GET(mem_refused));
 }
 
 void kt_stats_dump(FILE *out)
