@@ -9,8 +9,9 @@
  *
  * Usage: partial-frames [--count N] [--announce BYTES] [--send BYTES] [--chunk BYTES]
  *                       [--ready-file F] SOCKET
- * Prints "connections N, closed by the peer N, payload bytes sent N" when
- * everything is sent (and creates the ready file), then waits.
+ * Prints "connections N, closed by the peer N, payload bytes held N" (sent
+ * on the connections still open) when everything is sent, creates the
+ * ready file, then waits.
  */
 #include <errno.h>
 #include <signal.h>
@@ -99,8 +100,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 
 	int *fds = calloc(count, sizeof(*fds));
+	uint64_t *sent = calloc(count, sizeof(*sent));
 	uint8_t *buf = calloc(1, chunk);
-	if (!fds || !buf)
+	if (!fds || !sent || !buf)
 		return 1;
 	uint8_t hdr[8];
 	for (int i = 0; i < 8; i++)
@@ -118,7 +120,6 @@ int main(int argc, char **argv)
 			closed++;
 		}
 	}
-	uint64_t sent = 0;
 	for (uint64_t off = 0; off < send && !stop; off += chunk) {
 		size_t n = send - off < chunk ? (size_t)(send - off) : chunk;
 		for (size_t i = 0; i < count && !stop; i++) {
@@ -130,11 +131,15 @@ int main(int argc, char **argv)
 				closed++;
 				continue;
 			}
-			sent += n;
+			sent[i] += n;
 		}
 	}
-	printf("connections %zu, closed by the peer %zu, payload bytes sent %llu\n", count, closed,
-	       (unsigned long long)sent);
+	uint64_t held = 0;
+	for (size_t i = 0; i < count; i++)
+		if (fds[i] >= 0)
+			held += sent[i];
+	printf("connections %zu, closed by the peer %zu, payload bytes held %llu\n", count, closed,
+	       (unsigned long long)held);
 	fflush(stdout);
 	if (ready) {
 		FILE *f = fopen(ready, "w");
@@ -147,6 +152,7 @@ int main(int argc, char **argv)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(fds);
+	free(sent);
 	free(buf);
 	return 0;
 }
