@@ -20,7 +20,8 @@ BUDGET_MIB=256 RING_MIB=16 BASELINE_MIB=64 AFTER=3
 PER_SANDBOX=64 EVIL=200 SEND=$((15 << 20))
 
 start_kt --socket-path "$UDS_EVIL" --socket-path "$UDS_GOOD" --run-root "$RUN_ROOT" \
-	--output "$OUT/spans.otlp.jsonl" --batch-timeout 200 --log-level info || abort_test "setup"
+	--output "$OUT/spans.otlp.jsonl" --batch-timeout 200 --log-level info --stats-interval 2 ||
+	abort_test "setup"
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 echo "  daemon RSS when ready: $(rss_kib "$KT_PID" VmRSS) KiB"
 
@@ -64,6 +65,14 @@ wait "$EVIL_PID"
 sleep 0.5
 stop_kt
 check "exit status 0" [ "$KT_RC" = 0 ]
+# --stats-interval: running totals while running, one summary at the exit, the budget held.
+check "periodic counters say the daemon is still running" \
+	grep -q '^katatrace-bpf running totals: bytes captured [0-9]' "$OUT/kt.log"
+check "one exit summary, after the last running totals" \
+	bash -c "[ \$(grep -c '^katatrace-bpf summary:' '$OUT/kt.log') = 1 ] &&
+		grep -E '^katatrace-bpf (summary|running totals):' '$OUT/kt.log' | tail -n 1 | grep -q summary"
+check "periodic stats show the budget held, at most $BUDGET_MIB MiB" bash -c "grep -oE 'memory budget: [0-9]+ of $((BUDGET_MIB << 20)) bytes held' '$OUT/kt.log' |
+		awk '\$3 > $((BUDGET_MIB << 20)) {bad = 1} END {exit bad || NR == 0}'"
 
 # What the attacker did: 64 connections kept, 136 hung up on, 15 MiB on each kept one.
 kept=$((EVIL - $(grep -oE 'closed by the peer [0-9]+' "$OUT/evil.log" | awk '{print $NF}')))
