@@ -46,7 +46,7 @@ enum kt_conn_admit kt_conn_limits_take(struct kt_conn_limits *l, uint64_t group)
 void kt_conn_limits_put(struct kt_conn_limits *l, uint64_t group);
 /* Connections of a group now. */
 size_t kt_conn_limits_count(const struct kt_conn_limits *l, uint64_t group);
-/* "connections in total" / "connections of its sandbox", for messages. */
+/* The flag whose cap refused a connection ("--max-connections", ...), for messages. */
 const char *kt_conn_admit_reason(enum kt_conn_admit a);
 
 #endif
