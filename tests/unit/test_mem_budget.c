@@ -22,6 +22,19 @@
 
 /* ------------------------------------------------------------ pool and accounts */
 
+/* A pool of `limit` bytes with one account. */
+struct pool_acct {
+	struct kt_mem_pool pool;
+	struct kt_mem_acct a;
+};
+
+static struct kt_mem_acct *pool_acct(struct pool_acct *o, size_t limit)
+{
+	kt_mem_pool_init(&o->pool, limit);
+	kt_mem_acct_init(&o->a, &o->pool);
+	return &o->a;
+}
+
 Test(mem_budget, charge_exactly_at_the_limit_then_one_byte_over)
 {
 	struct kt_mem_pool pool;
@@ -125,30 +138,28 @@ Test(mem_budget, reclaim_makes_room_or_the_charge_is_refused)
 
 Test(mem_budget, realloc_charges_growth_and_credits_shrinking)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 4096);
-	kt_mem_acct_init(&a, &pool);
-	char *p = kt_mem_malloc(&a, 1000);
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 4096);
+	char *p = kt_mem_malloc(a, 1000);
 	cr_assert_not_null(p);
 	memset(p, 'x', 1000);
-	char *q = kt_mem_realloc(&a, p, 1000, 4096);
+	char *q = kt_mem_realloc(a, p, 1000, 4096);
 	cr_assert_not_null(q, "growing to exactly the limit");
-	cr_expect_eq(kt_mem_held(&a), 4096);
+	cr_expect_eq(kt_mem_held(a), 4096);
 	cr_expect_eq(q[999], 'x');
-	cr_assert_null(kt_mem_realloc(&a, q, 4096, 4097), "one byte over");
-	cr_expect_eq(kt_mem_held(&a), 4096, "a refused growth leaves the buffer as it was");
+	cr_assert_null(kt_mem_realloc(a, q, 4096, 4097), "one byte over");
+	cr_expect_eq(kt_mem_held(a), 4096, "a refused growth leaves the buffer as it was");
 	cr_expect_eq(q[999], 'x');
-	q = kt_mem_realloc(&a, q, 4096, 10);
+	q = kt_mem_realloc(a, q, 4096, 10);
 	cr_assert_not_null(q);
-	cr_expect_eq(kt_mem_held(&a), 10);
-	int *z = kt_mem_calloc(&a, 4, sizeof(int));
+	cr_expect_eq(kt_mem_held(a), 10);
+	int *z = kt_mem_calloc(a, 4, sizeof(int));
 	cr_assert_not_null(z);
 	cr_expect(z[0] == 0 && z[3] == 0);
-	cr_assert_null(kt_mem_calloc(&a, SIZE_MAX / 2, 4), "nmemb * size overflow");
-	kt_mem_free(&a, z, 4 * sizeof(int));
-	kt_mem_free(&a, q, 10);
-	cr_expect_eq(kt_mem_used(&pool), 0);
+	cr_assert_null(kt_mem_calloc(a, SIZE_MAX / 2, 4), "nmemb * size overflow");
+	kt_mem_free(a, z, 4 * sizeof(int));
+	kt_mem_free(a, q, 10);
+	cr_expect_eq(kt_mem_used(&o.pool), 0);
 }
 
 /* ------------------------------------------------------------ connection caps */
@@ -218,38 +229,36 @@ Test(conn_limits, many_groups_against_a_model)
 
 Test(mem_budget, arena_chunks_are_charged_and_a_refusal_fails_like_the_limit)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 16384);
-	kt_mem_acct_init(&a, &pool);
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 16384);
 	struct kt_arena ar;
 	kt_arena_init(&ar, 0);
-	ar.acct = &a;
+	ar.acct = a;
 	cr_assert_not_null(kt_arena_alloc(&ar, 100));
-	size_t first = kt_mem_held(&a);
+	size_t first = kt_mem_held(a);
 	cr_assert_gt(first, 100);
 	cr_assert_not_null(kt_arena_alloc(&ar, 5000), "a second chunk");
-	cr_assert_gt(kt_mem_held(&a), first + 5000);
+	cr_assert_gt(kt_mem_held(a), first + 5000);
 	cr_expect_not(ar.budget_hit);
 	cr_assert_null(kt_arena_alloc(&ar, 16384), "no room for another chunk");
 	cr_expect(ar.budget_hit);
 	kt_arena_free(&ar);
-	cr_expect_eq(kt_mem_held(&a), 0);
-	cr_expect_eq(kt_mem_used(&pool), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
+	cr_expect_eq(kt_mem_used(&o.pool), 0);
 
 	/* An arena filled unaccounted is charged whole, or not at all. */
 	struct kt_arena b;
 	kt_arena_init(&b, 0);
 	cr_assert_not_null(kt_arena_alloc(&b, 20000));
-	cr_assert_not(kt_arena_charge(&b, &a), "more than the budget");
+	cr_assert_not(kt_arena_charge(&b, a), "more than the budget");
 	cr_expect_null(b.acct);
-	cr_expect_eq(kt_mem_used(&pool), 0);
+	cr_expect_eq(kt_mem_used(&o.pool), 0);
 	kt_arena_free(&b);
 	cr_assert_not_null(kt_arena_alloc(&b, 1000));
-	cr_assert(kt_arena_charge(&b, &a));
-	cr_expect_gt(kt_mem_held(&a), 1000);
+	cr_assert(kt_arena_charge(&b, a));
+	cr_expect_gt(kt_mem_held(a), 1000);
 	kt_arena_free(&b);
-	cr_expect_eq(kt_mem_used(&pool), 0);
+	cr_expect_eq(kt_mem_used(&o.pool), 0);
 }
 
 Test(mem_budget, arena_chunks_stay_within_the_arena_limit)
@@ -295,10 +304,8 @@ static const struct kt_reasm_ops rops = { r_data, r_gap };
 
 Test(mem_budget, reasm_charges_pending_and_sheds_them_as_gaps)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 1 << 20);
-	kt_mem_acct_init(&a, &pool);
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 1 << 20);
 	struct kt_reasm_cfg cfg = { .max_pending = 1 << 20, .hole_timeout_ns = 1000000000ull };
 	struct kt_reasm r;
 	struct sink s = { .n = 0 };
@@ -306,17 +313,17 @@ Test(mem_budget, reasm_charges_pending_and_sheds_them_as_gaps)
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)i;
 	kt_reasm_init(&r, &cfg, &rops, &s);
-	r.acct = &a;
+	r.acct = a;
 
 	kt_reasm_data(&r, 1000, buf + 1000, 1000, false, 1); /* hole [0, 1000) */
 	kt_reasm_data(&r, 2500, buf + 2500, 500, false, 1); /* hole [2000, 2500) */
 	cr_expect_eq(r.pending_bytes, 1500);
-	cr_expect_gt(kt_mem_held(&a), 1500);
-	size_t with_data = kt_mem_held(&a);
+	cr_expect_gt(kt_mem_held(a), 1500);
+	size_t with_data = kt_mem_held(a);
 
 	cr_expect_eq(kt_reasm_shed(&r), 1500, "the pending bytes given back");
 	cr_expect_eq(r.pending_bytes, 0);
-	cr_expect_eq(kt_mem_held(&a), with_data - 1500, "two remembered ranges remain");
+	cr_expect_eq(kt_mem_held(a), with_data - 1500, "two remembered ranges remain");
 	cr_expect_eq(s.n, 0, "no callback while shedding");
 	cr_expect_eq(s.gaps, 0);
 
@@ -331,26 +338,24 @@ Test(mem_budget, reasm_charges_pending_and_sheds_them_as_gaps)
 	kt_reasm_data(&r, 1500, buf + 1500, 100, false, 3);
 	cr_expect_eq(r.dup_bytes, 100, "bytes of a shed range arriving late are duplicates");
 	kt_reasm_free(&r);
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 }
 
 Test(mem_budget, reasm_refused_charge_declares_the_hole_and_delivers)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 600);
-	kt_mem_acct_init(&a, &pool);
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 600);
 	struct kt_reasm_cfg cfg = { .max_pending = 1 << 20, .hole_timeout_ns = 1000000000ull };
 	struct kt_reasm r;
 	struct sink s = { .n = 0 };
 	uint8_t buf[2000] = { 0 };
 	kt_reasm_init(&r, &cfg, &rops, &s);
-	r.acct = &a;
+	r.acct = a;
 	kt_reasm_data(&r, 1000, buf, 1000, false, 1);
-	cr_expect_eq(a.refused, 1, "1000 bytes do not fit 600");
+	cr_expect_eq(a->refused, 1, "1000 bytes do not fit 600");
 	cr_expect_eq(s.gap_bytes, 1000, "the hole below is declared");
 	cr_expect_eq(s.n, 1000, "and the record delivered directly");
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 	kt_reasm_free(&r);
 }
 
@@ -396,66 +401,83 @@ static size_t frame(uint8_t *out, size_t len, uint8_t fill)
 	return 8 + len;
 }
 
-Test(mem_budget, framer_charges_the_partial_frame_and_sheds_it)
-{
+/*
+ * A framer (1 MiB frames) charging an account of a pool of `limit` bytes,
+ * and a 200-byte frame its validation accepts.
+ */
+struct framer_budget {
 	struct kt_mem_pool pool;
 	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 1 << 20);
-	kt_mem_acct_init(&a, &pool);
-	struct frames got = { 0 };
+	struct frames got;
 	struct kt_framer f;
-	kt_framer_init(&f, 1 << 20, &fops, &got);
-	f.acct = &a;
-	static uint8_t big[8 + 300000], small[8 + 200];
-	frame(big, 300000, 'b');
-	size_t sn = frame(small, 200, 's');
+	uint8_t small[8 + 200];
+	size_t sn;
+};
 
-	kt_framer_push(&f, big, 100000); /* a partial frame */
-	cr_expect_geq(kt_mem_held(&a), 100000 - 8);
-	cr_expect_eq(kt_mem_held(&a), f.cap, "the buffer is what is charged");
-	cr_expect_eq(kt_framer_shed(&f), 100000, "header and payload bytes dropped");
-	cr_expect_eq(kt_mem_held(&a), 0);
-	cr_expect_eq(got.n, 0);
+static void framer_budget(struct framer_budget *t, size_t limit)
+{
+	memset(t, 0, sizeof(*t));
+	kt_mem_pool_init(&t->pool, limit);
+	kt_mem_acct_init(&t->a, &t->pool);
+	kt_framer_init(&t->f, 1 << 20, &fops, &t->got);
+	t->f.acct = &t->a;
+	t->sn = frame(t->small, 200, 's');
+}
+
+Test(mem_budget, framer_charges_the_partial_frame_and_sheds_it)
+{
+	static struct framer_budget t;
+	framer_budget(&t, 1 << 20);
+	struct kt_mem_acct *a = &t.a;
+	struct kt_framer *f = &t.f;
+	static uint8_t big[8 + 300000];
+	const uint8_t *small = t.small;
+	size_t sn = t.sn;
+	frame(big, 300000, 'b');
+
+	kt_framer_push(f, big, 100000); /* a partial frame */
+	cr_expect_geq(kt_mem_held(a), 100000 - 8);
+	cr_expect_eq(kt_mem_held(a), f->cap, "the buffer is what is charged");
+	cr_expect_eq(kt_framer_shed(f), 100000, "header and payload bytes dropped");
+	cr_expect_eq(kt_mem_held(a), 0);
+	cr_expect_eq(t.got.n, 0);
 	/* The rest of the dropped frame is skipped; the next frame is found. */
-	kt_framer_push(&f, big + 100000, sizeof(big) - 100000);
-	kt_framer_push(&f, small, sn);
-	kt_framer_push(&f, small, sn);
-	cr_expect_eq(got.n, 2, "both small frames after the resync");
-	cr_expect_eq(got.last_len, 200);
-	cr_expect_eq(got.skipped, 100000 + sizeof(big) - 100000);
-	kt_framer_free(&f);
-	cr_expect_eq(kt_mem_held(&a), 0);
+	kt_framer_push(f, big + 100000, sizeof(big) - 100000);
+	kt_framer_push(f, small, sn);
+	kt_framer_push(f, small, sn);
+	cr_expect_eq(t.got.n, 2, "both small frames after the resync");
+	cr_expect_eq(t.got.last_len, 200);
+	cr_expect_eq(t.got.skipped, sizeof(big), "the dropped frame, all of it");
+	kt_framer_free(f);
+	cr_expect_eq(kt_mem_held(a), 0);
 }
 
 Test(mem_budget, framer_refused_growth_drops_the_frame_and_the_buffer)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 64 << 10);
-	kt_mem_acct_init(&a, &pool);
-	struct frames got = { 0 };
-	struct kt_framer f;
-	kt_framer_init(&f, 1 << 20, &fops, &got);
-	f.acct = &a;
-	static uint8_t big[8 + 200000], small[8 + 200];
+	static struct framer_budget t;
+	framer_budget(&t, 64 << 10);
+	struct kt_mem_acct *a = &t.a;
+	struct kt_framer *f = &t.f;
+	static uint8_t big[8 + 200000];
+	const uint8_t *small = t.small;
+	size_t sn = t.sn;
 	frame(big, 200000, 'b');
-	size_t sn = frame(small, 200, 's');
 	/* first a frame that fits, split so that it is buffered */
-	kt_framer_push(&f, small, 100);
-	kt_framer_push(&f, small + 100, sn - 100);
-	cr_expect_eq(got.n, 1);
+	kt_framer_push(f, small, 100);
+	kt_framer_push(f, small + 100, sn - 100);
+	cr_expect_eq(t.got.n, 1);
 	for (size_t at = 0; at < 150000; at += 1000)
-		kt_framer_push(&f, big + at, 1000);
-	cr_expect_gt(a.refused, 0, "the frame outgrew 64 KiB");
-	cr_expect_leq(kt_mem_held(&a), 64 << 10);
-	cr_expect_leq(f.cap, 64 << 10);
-	kt_framer_push(&f, big + 150000, sizeof(big) - 150000);
-	kt_framer_push(&f, small, sn);
-	kt_framer_push(&f, small, sn);
-	cr_expect_eq(got.n, 3, "framing resumes after the dropped frame");
-	cr_expect_eq(kt_framer_finish(&f), 0);
-	kt_framer_free(&f);
-	cr_expect_eq(kt_mem_held(&a), 0);
+		kt_framer_push(f, big + at, 1000);
+	cr_expect_gt(a->refused, 0, "the frame outgrew 64 KiB");
+	cr_expect_leq(kt_mem_held(a), 64 << 10);
+	cr_expect_leq(f->cap, 64 << 10);
+	kt_framer_push(f, big + 150000, sizeof(big) - 150000);
+	kt_framer_push(f, small, sn);
+	kt_framer_push(f, small, sn);
+	cr_expect_eq(t.got.n, 3, "framing resumes after the dropped frame");
+	cr_expect_eq(kt_framer_finish(f), 0);
+	kt_framer_free(f);
+	cr_expect_eq(kt_mem_held(a), 0);
 }
 
 /* ------------------------------------------------------------ ttrpc, Jaeger, journal */
@@ -474,77 +496,71 @@ static void t_error(void *ctx, const char *msg)
 
 Test(mem_budget, ttrpc_partial_frame_charged_and_shed)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 1 << 20);
-	kt_mem_acct_init(&a, &pool);
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 1 << 20);
 	static const struct kt_ttrpc_framer_ops ops = { .frame = t_frame, .error = t_error };
 	int frames = 0;
 	struct kt_ttrpc_framer f;
 	kt_ttrpc_framer_init(&f, KT_TTRPC_TO_CLIENT, KT_TTRPC_HS_NONE, 0, "t", &ops, &frames);
-	f.acct = &a;
+	f.acct = a;
 	static uint8_t msg[10 + 100000];
 	msg[0] = 0, msg[1] = 1, msg[2] = 0x86, msg[3] = 0xa0; /* 100000 */
 	msg[7] = 1, msg[8] = KT_TTRPC_RESPONSE;
 	struct kt_ttrpc_time t = { 1, 0 };
 	kt_ttrpc_framer_push(&f, msg, 50000, t);
-	cr_expect_geq(kt_mem_held(&a), 50000 - 10);
+	cr_expect_geq(kt_mem_held(a), 50000 - 10);
 	cr_expect_eq(kt_ttrpc_framer_shed(&f), 50000);
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 	kt_ttrpc_framer_push(&f, msg + 50000, sizeof(msg) - 50000, t);
 	cr_expect_eq(frames, 0, "no resynchronisation in ttrpc: the direction is dead");
 	cr_expect_eq(f.state, KT_TTRPC_FS_DEAD);
 	kt_ttrpc_framer_free(&f);
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 }
 
 Test(mem_budget, jaeger_and_journal_buffers_charged_and_shed)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 1 << 20);
-	kt_mem_acct_init(&a, &pool);
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 1 << 20);
 
 	struct kt_jaeger_stream j;
 	kt_jaeger_stream_init(&j, NULL, NULL, NULL);
-	j.buf_acct = &a;
+	j.buf_acct = a;
 	/* the start of an emitBatch message (0x82, ONEWAY, "emitBatch"), then nothing */
 	static const uint8_t start[] = { 0x82, 0x81, 0x00, 0x09, 'e', 'm', 'i', 't', 'B',
 					 'a',  't',  'c',  'h',  0x1c };
 	kt_jaeger_stream_push(&j, start, sizeof(start));
-	cr_expect_eq(kt_mem_held(&a), j.cap);
-	cr_expect_gt(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), j.cap);
+	cr_expect_gt(kt_mem_held(a), 0);
 	cr_expect_eq(kt_jaeger_stream_shed(&j), sizeof(start));
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 	kt_jaeger_stream_free(&j);
 
 	struct kt_journal_stream js;
 	kt_journal_init(&js, 0, NULL, NULL);
-	js.acct = &a;
+	js.acct = a;
 	static const char rec[] = "<13>Dec  6 09:00:00 host app: hello";
 	kt_journal_push(&js, (const uint8_t *)rec, sizeof(rec) - 1, 0);
-	cr_expect_gt(kt_mem_held(&a), sizeof(rec));
+	cr_expect_gt(kt_mem_held(a), sizeof(rec));
 	cr_expect_eq(kt_journal_shed(&js), sizeof(rec) - 1, "the pending record dropped");
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 	cr_expect_eq(js.records, 0, "nothing emitted by shedding");
 	kt_journal_free(&js);
-	cr_expect_eq(kt_mem_used(&pool), 0);
+	cr_expect_eq(kt_mem_used(&o.pool), 0);
 }
 
 Test(mem_budget, protobuf_budget_also_charges_the_account)
 {
-	struct kt_mem_pool pool;
-	struct kt_mem_acct a;
-	kt_mem_pool_init(&pool, 1000);
-	kt_mem_acct_init(&a, &pool);
-	struct kt_pb_budget b = { .limit = 1 << 20, .acct = &a };
+	struct pool_acct o;
+	struct kt_mem_acct *a = pool_acct(&o, 1000);
+	struct kt_pb_budget b = { .limit = 1 << 20, .acct = a };
 	ProtobufCAllocator al = kt_pb_budget_allocator(&b);
 	void *p = al.alloc(al.allocator_data, 500);
 	cr_assert_not_null(p);
-	cr_expect_gt(kt_mem_held(&a), 500);
+	cr_expect_gt(kt_mem_held(a), 500);
 	cr_assert_null(al.alloc(al.allocator_data, 600), "within its own limit, not the pool's");
 	cr_expect(b.hit);
 	al.free(al.allocator_data, p);
-	cr_expect_eq(kt_mem_held(&a), 0);
+	cr_expect_eq(kt_mem_held(a), 0);
 	cr_expect_eq(b.used, 0);
 }

@@ -15,6 +15,7 @@
 #include "pipeline_records.h"
 #include "stats.h"
 #include "stream_record.h"
+#include "test_rnd.h"
 
 static struct kt_pipeline *pipeline(struct got *g)
 {
@@ -22,15 +23,6 @@ static struct kt_pipeline *pipeline(struct got *g)
 	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, g);
 	cr_assert_not_null(p);
 	return p;
-}
-
-static uint64_t seed = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
 }
 
 static const char *stream_file(enum kt_era era)

@@ -17,35 +17,43 @@
 #include "pipeline_records.h"
 #include "stats.h"
 #include "stream_record.h"
+#include "test_rnd.h"
 
 #define GOOD_PATH "/run/vc/vm/good/clh.sock_10240"
 #define EVIL_PATH "/run/vc/vm/evil/clh.sock_10240"
 #define GOOD_CONN 1
 
+/* A pipeline under a budget of `limit` bytes, and the good sandbox's stream. */
 struct budget {
 	struct kt_mem_pool pool;
 	struct kt_mem_acct records;
+	struct got g;
+	struct kt_pipeline *p;
+	uint8_t *good; /* the golden JSON stream */
+	size_t ns;
 };
 
-static struct kt_pipeline *budgeted(struct got *g, struct budget *b, size_t limit)
+static struct kt_pipeline *budgeted(struct budget *b, size_t limit)
 {
+	memset(b, 0, sizeof(*b));
 	kt_mem_pool_init(&b->pool, limit);
 	kt_mem_acct_init(&b->records, &b->pool);
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.mem_pool = &b->pool;
 	cfg.records_acct = &b->records;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, g);
-	cr_assert_not_null(p);
-	return p;
+	b->p = kt_pipeline_new(&cfg, collect, &b->g);
+	cr_assert_not_null(b->p);
+	b->good = kt_test_read_vector("framed_stream_otel017_json.bin", &b->ns);
+	return b->p;
 }
 
-static uint64_t seed = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(void)
+/* Everything freed: every byte charged has been given back. */
+static void budget_end(struct budget *b)
 {
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
+	kt_pipeline_free(b->p);
+	got_free(&b->g);
+	cr_expect_eq(kt_mem_used(&b->pool), 0, "every charge credited");
+	free(b->good);
 }
 
 /* Every expected span of the golden JSON stream, in order. */
@@ -72,11 +80,10 @@ Test(pipeline_budget, hundreds_of_partial_frames_stay_within_the_budget)
 {
 	enum { EVIL = 200, PARTIAL = 512 << 10, STEP = KT_CHUNK_SIZE };
 	const size_t limit = 8u << 20;
-	struct got g = { 0 };
-	struct budget b;
-	struct kt_pipeline *p = budgeted(&g, &b, limit);
-	size_t ns;
-	uint8_t *good = kt_test_read_vector("framed_stream_otel017_json.bin", &ns);
+	static struct budget b;
+	struct kt_pipeline *p = budgeted(&b, limit);
+	const uint8_t *good = b.good;
+	const size_t ns = b.ns;
 	static uint8_t zeros[STEP];
 
 	rec_conn(p, GOOD_CONN, GOOD_PATH);
@@ -110,16 +117,13 @@ Test(pipeline_budget, hundreds_of_partial_frames_stay_within_the_budget)
 	 */
 	cr_expect_geq(KT_STAT_GET(mem_shed) + KT_STAT_GET(mem_refused), 48);
 	cr_expect_eq(KT_STAT_GET(decode_errors), 0);
-	expect_good_spans(&g);
+	expect_good_spans(&b.g);
 	rec_close(p, GOOD_CONN, ns);
 	for (uint64_t i = 0; i < EVIL; i++)
 		rec_close(p, 100 + i, 8 + PARTIAL);
 	cr_expect_eq(kt_pipeline_conn_count(p), 0);
 	cr_expect_eq(kt_pipeline_held(p), 0, "every connection's bytes given back");
-	kt_pipeline_free(p);
-	got_free(&g);
-	cr_expect_eq(kt_mem_used(&b.pool), 0, "the spans' bytes given back when freed");
-	free(good);
+	budget_end(&b);
 }
 
 /* Decoded spans waiting for export need room: partial frames are shed for them. */
@@ -127,11 +131,10 @@ Test(pipeline_budget, spans_take_room_from_the_largest_partial_frame)
 {
 	/* the partial frame's 1 MiB buffer, and room for some of the 110 KiB of decoded spans */
 	const size_t limit = (1u << 20) + (64u << 10);
-	struct got g = { 0 };
-	struct budget b;
-	struct kt_pipeline *p = budgeted(&g, &b, limit);
-	size_t ns;
-	uint8_t *good = kt_test_read_vector("framed_stream_otel017_json.bin", &ns);
+	static struct budget b;
+	struct kt_pipeline *p = budgeted(&b, limit);
+	const uint8_t *good = b.good;
+	const size_t ns = b.ns;
 	static uint8_t zeros[KT_CHUNK_SIZE];
 
 	rec_conn(p, 7, EVIL_PATH);
@@ -150,13 +153,10 @@ Test(pipeline_budget, spans_take_room_from_the_largest_partial_frame)
 		o += n;
 		cr_assert_leq(kt_mem_used(&b.pool), limit);
 	}
-	expect_good_spans(&g);
+	expect_good_spans(&b.g);
 	cr_expect_geq(KT_STAT_GET(mem_shed), 1, "the partial frame made room");
 	cr_expect_eq(KT_STAT_GET(spans_dropped), 0);
-	kt_pipeline_free(p);
-	got_free(&g);
-	cr_expect_eq(kt_mem_used(&b.pool), 0);
-	free(good);
+	budget_end(&b);
 }
 
 /* Nothing left to shed: the span is dropped and counted, nothing else is lost. */
@@ -164,44 +164,39 @@ Test(pipeline_budget, spans_dropped_when_nothing_can_be_shed)
 {
 	/* the 19 decoded spans hold about 110 KiB: a third of them fit */
 	const size_t limit = 40u << 10;
-	struct got g = { 0 };
-	struct budget b;
-	struct kt_pipeline *p = budgeted(&g, &b, limit);
-	size_t ns;
-	uint8_t *good = kt_test_read_vector("framed_stream_otel017_json.bin", &ns);
+	static struct budget b;
+	struct kt_pipeline *p = budgeted(&b, limit);
+	const uint8_t *good = b.good;
+	const size_t ns = b.ns;
 
 	rec_conn(p, GOOD_CONN, GOOD_PATH);
 	rec_data(p, GOOD_CONN, 0, good, ns, 0, 1);
 	cr_expect_leq(kt_mem_used(&b.pool), limit);
 	size_t dropped = KT_STAT_GET(spans_dropped);
-	cr_expect_gt(g.n, 0, "spans until the budget was full");
+	cr_expect_gt(b.g.n, 0, "spans until the budget was full");
 	cr_expect_gt(dropped, 0, "then spans dropped");
-	cr_expect_eq(g.n + dropped, kt_test_n_labels, "each frame a span or a dropped span");
+	cr_expect_eq(b.g.n + dropped, kt_test_n_labels, "each frame a span or a dropped span");
 	cr_expect_eq(KT_STAT_GET(mem_refused), dropped);
 	cr_expect_eq(KT_STAT_GET(decode_errors), 0, "not reported as decode errors");
 	/* the spans kept are intact, in stream order (a later, smaller one may still fit) */
 	size_t next = 0;
-	for (size_t i = 0; i < g.n; i++) {
+	for (size_t i = 0; i < b.g.n; i++) {
 		while (next < kt_test_n_labels &&
-		       kt_span_mismatches(&g.r[i]->span, kt_test_labels[next], KT_ERA_JSON))
+		       kt_span_mismatches(&b.g.r[i]->span, kt_test_labels[next], KT_ERA_JSON))
 			next++;
 		cr_assert_lt(next, kt_test_n_labels, "kept span %zu is none of the vectors", i);
 		next++;
 	}
-	kt_pipeline_free(p);
-	got_free(&g);
-	cr_expect_eq(kt_mem_used(&b.pool), 0);
-	free(good);
+	budget_end(&b);
 }
 
 /* No room for a connection's own state: the newest connection is refused. */
 Test(pipeline_budget, connection_refused_without_room_for_its_state)
 {
-	struct got g = { 0 };
-	struct budget b;
-	struct kt_pipeline *p = budgeted(&g, &b, 1);
-	size_t ns;
-	uint8_t *good = kt_test_read_vector("framed_stream_otel017_json.bin", &ns);
+	static struct budget b;
+	struct kt_pipeline *p = budgeted(&b, 1);
+	const uint8_t *good = b.good;
+	const size_t ns = b.ns;
 
 	rec_conn(p, GOOD_CONN, GOOD_PATH);
 	cr_expect_eq(kt_pipeline_conn_count(p), 0);
@@ -210,14 +205,12 @@ Test(pipeline_budget, connection_refused_without_room_for_its_state)
 	rec_data(p, GOOD_CONN, 0, good, ns, 0, 1);
 	cr_expect_eq(kt_pipeline_conn_count(p), 0, "its records are ignored");
 	cr_expect_eq(KT_STAT_GET(conns_refused), 1, "and do not retry");
-	cr_expect_eq(g.n, 0);
+	cr_expect_eq(b.g.n, 0);
 	struct kt_conn_info info = { .id = { .a = 99, .transport = KT_TRANSPORT_UNIX },
 				     .path = GOOD_PATH, .transport = "hybrid-vsock" };
 	cr_expect_null(kt_pipeline_open(p, &info), "a direct feed is refused the same way");
 	cr_expect_eq(KT_STAT_GET(conns_refused), 2);
-	kt_pipeline_free(p);
-	cr_expect_eq(kt_mem_used(&b.pool), 0);
-	free(good);
+	budget_end(&b);
 }
 
 static void conns_to(struct kt_pipeline *p, uint64_t first, int n, const char *path)

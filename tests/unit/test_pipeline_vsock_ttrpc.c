@@ -15,6 +15,7 @@
 #include "pipeline.h"
 #include "sandbox_registry.h"
 #include "stream_record.h"
+#include "test_rnd.h"
 #include "ttrpc_span.h"
 
 #define HDR 10
@@ -43,15 +44,6 @@ static void got_free(struct got *g)
 	for (size_t i = 0; i < g->n; i++)
 		kt_span_record_free(g->r[i]);
 	g->n = 0;
-}
-
-static uint64_t seed = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(void)
-{
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
 }
 
 static uint32_t be32(const uint8_t *p)
