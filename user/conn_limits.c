@@ -104,3 +104,53 @@ const char *kt_conn_admit_reason(enum kt_conn_admit a)
 		return "admitted";
 	}
 }
+
+/* ------------------------------------------------------------ refused connections */
+
+static bool id_eq(const struct kt_conn_id *x, const struct kt_conn_id *y)
+{
+	return x->a == y->a && x->b == y->b && x->transport == y->transport;
+}
+
+static size_t set_index(const struct kt_conn_id *id)
+{
+	uint64_t h = id->a * 0x9e3779b97f4a7c15ull ^ id->b * 0xc2b2ae3d27d4eb4full ^ id->transport;
+	return (size_t)(h ^ (h >> 29)) & (KT_REFUSED_SETS - 1);
+}
+
+/* The way holding id, or -1. */
+static int way_of(const struct kt_refused_set *s, const struct kt_conn_id *id)
+{
+	for (int w = 0; w < KT_REFUSED_WAYS; w++)
+		if (s->used[w] && id_eq(&s->id[w], id))
+			return w;
+	return -1;
+}
+
+bool kt_refused_has(const struct kt_refused *r, const struct kt_conn_id *id)
+{
+	return way_of(&r->sets[set_index(id)], id) >= 0;
+}
+
+void kt_refused_forget(struct kt_refused *r, const struct kt_conn_id *id)
+{
+	struct kt_refused_set *s = &r->sets[set_index(id)];
+	int w = way_of(s, id);
+	if (w >= 0)
+		s->used[w] = false;
+}
+
+void kt_refused_remember(struct kt_refused *r, const struct kt_conn_id *id)
+{
+	struct kt_refused_set *s = &r->sets[set_index(id)];
+	int w = way_of(s, id);
+	for (int i = 0; w < 0 && i < KT_REFUSED_WAYS; i++)
+		if (!s->used[i])
+			w = i;
+	if (w < 0) {
+		w = (int)s->next;
+		s->next = (s->next + 1) % KT_REFUSED_WAYS;
+	}
+	s->id[w] = *id;
+	s->used[w] = true;
+}

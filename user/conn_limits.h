@@ -14,11 +14,16 @@
 #ifndef KT_CONN_LIMITS_H
 #define KT_CONN_LIMITS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stream_record.h"
+
 #define KT_DEFAULT_MAX_CONNECTIONS 8192
 #define KT_DEFAULT_MAX_SANDBOX_CONNECTIONS 64
+/* Refused connections are logged at most this often, with a count of the others. */
+#define KT_REFUSAL_LOG_NS 1000000000ull
 
 enum kt_conn_admit {
 	KT_CONN_ADMITTED,
@@ -48,5 +53,28 @@ void kt_conn_limits_put(struct kt_conn_limits *l, uint64_t group);
 size_t kt_conn_limits_count(const struct kt_conn_limits *l, uint64_t group);
 /* The flag whose cap refused a connection ("--max-connections", ...), for messages. */
 const char *kt_conn_admit_reason(enum kt_conn_admit a);
+
+/*
+ * Connections refused, remembered so that their capture records are
+ * ignored quietly until they close: 4-way sets, the oldest of a set
+ * replaced (a forgotten one is refused again at its next record, if the
+ * caps still say so). Fixed size: a guest cannot grow it.
+ */
+#define KT_REFUSED_SETS 1024 /* power of two */
+#define KT_REFUSED_WAYS 4
+
+struct kt_refused_set {
+	struct kt_conn_id id[KT_REFUSED_WAYS];
+	bool used[KT_REFUSED_WAYS];
+	unsigned next; /* way to replace */
+};
+
+struct kt_refused {
+	struct kt_refused_set sets[KT_REFUSED_SETS];
+};
+
+void kt_refused_remember(struct kt_refused *r, const struct kt_conn_id *id);
+bool kt_refused_has(const struct kt_refused *r, const struct kt_conn_id *id);
+void kt_refused_forget(struct kt_refused *r, const struct kt_conn_id *id);
 
 #endif

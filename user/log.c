@@ -31,6 +31,18 @@ int kt_log_parse_level(const char *s, enum kt_log_level *out)
 	return -1;
 }
 
+bool kt_log_limit_pass(struct kt_log_limit *l, uint64_t now_ns, uint64_t *held_back)
+{
+	if (l->last_ns && now_ns - l->last_ns < l->interval_ns) {
+		l->held_back++;
+		return false;
+	}
+	*held_back = l->held_back;
+	l->held_back = 0;
+	l->last_ns = now_ns ? now_ns : 1;
+	return true;
+}
+
 void kt_log(enum kt_log_level lvl, const char *fmt, ...)
 {
 	if (lvl > kt_log_level)

@@ -3,6 +3,9 @@
 #ifndef KT_LOG_H
 #define KT_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum kt_log_level {
 	KT_LOG_ERROR = 0,
 	KT_LOG_WARN,
@@ -16,6 +19,18 @@ extern enum kt_log_level kt_log_level;
 /* "error", "warn", "info", "debug", "trace" (also "warning", "critical"). */
 int kt_log_parse_level(const char *s, enum kt_log_level *out);
 void kt_log(enum kt_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * At most one message per interval for events a peer can repeat at will
+ * (refused connections): kt_log_limit_pass says whether to log now, and
+ * how many were held back since the last message.
+ */
+struct kt_log_limit {
+	uint64_t interval_ns;
+	uint64_t last_ns;    /* 0: never logged */
+	uint64_t held_back;
+};
+bool kt_log_limit_pass(struct kt_log_limit *l, uint64_t now_ns, uint64_t *held_back);
 
 #define kt_err(...) kt_log(KT_LOG_ERROR, __VA_ARGS__)
 #define kt_warn(...) kt_log(KT_LOG_WARN, __VA_ARGS__)

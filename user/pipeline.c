@@ -26,16 +26,6 @@
 
 #define HASH_BUCKETS 16384 /* power of two */
 #define ERRORS_LOGGED_PER_CONN 5
-/*
- * Refused connections remembered, so that their records are ignored
- * quietly until they close: 4-way sets, the oldest of a set replaced (a
- * forgotten one is refused again at its next record, if the limits still
- * say so).
- */
-#define REFUSED_SETS 1024 /* power of two */
-#define REFUSED_WAYS 4
-/* Refusals are logged at most this often, with a count of the others. */
-#define REFUSAL_LOG_NS 1000000000ull
 
 struct kt_conn {
 	struct kt_pipeline *p;
@@ -102,13 +92,8 @@ struct kt_pipeline {
 	struct kt_mem_acct state;  /* every connection's struct and decoder state */
 	struct kt_conn *active;    /* the connection being fed: never shed under it */
 	uint64_t reclaim_gen;
-	struct refused_set {
-		struct kt_conn_id id[REFUSED_WAYS];
-		bool used[REFUSED_WAYS];
-		unsigned next; /* way to replace */
-	} refused[REFUSED_SETS];
-	uint64_t refusal_logged_ns;
-	uint64_t refusals_unlogged;
+	struct kt_refused refused;  /* until they close */
+	struct kt_log_limit refusal_log;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -885,66 +870,20 @@ static uint64_t conn_group(const struct kt_conn *c)
 	return c->path[0] ? kt_conn_group(c->path) : 0;
 }
 
-static struct refused_set *refused_set_of(struct kt_pipeline *p, const struct kt_conn_id *id)
-{
-	return &p->refused[conn_hash(id) & (REFUSED_SETS - 1)];
-}
-
-/* The way holding id, or -1. */
-static int refused_way(struct kt_pipeline *p, const struct kt_conn_id *id)
-{
-	const struct refused_set *r = refused_set_of(p, id);
-	for (int w = 0; w < REFUSED_WAYS; w++)
-		if (r->used[w] && conn_id_eq(&r->id[w], id))
-			return w;
-	return -1;
-}
-
-static bool refused_has(struct kt_pipeline *p, const struct kt_conn_id *id)
-{
-	return refused_way(p, id) >= 0;
-}
-
-static void refused_forget(struct kt_pipeline *p, const struct kt_conn_id *id)
-{
-	int w = refused_way(p, id);
-	if (w >= 0)
-		refused_set_of(p, id)->used[w] = false;
-}
-
-static void refused_remember(struct kt_pipeline *p, const struct kt_conn_id *id)
-{
-	struct refused_set *r = refused_set_of(p, id);
-	int w = refused_way(p, id);
-	for (int i = 0; w < 0 && i < REFUSED_WAYS; i++)
-		if (!r->used[i])
-			w = i;
-	if (w < 0) {
-		w = (int)r->next;
-		r->next = (r->next + 1) % REFUSED_WAYS;
-	}
-	r->id[w] = *id;
-	r->used[w] = true;
-}
-
 /* A connection not followed: remembered, counted, logged (rate-limited). */
 static void refuse(struct kt_pipeline *p, const struct kt_conn *t, const char *why)
 {
-	refused_remember(p, &t->id);
+	uint64_t held_back;
+	kt_refused_remember(&p->refused, &t->id);
 	KT_STAT_INC(conns_refused);
-	uint64_t now = kt_mono_ns();
-	if (p->refusal_logged_ns && now - p->refusal_logged_ns < REFUSAL_LOG_NS) {
-		p->refusals_unlogged++;
+	if (!kt_log_limit_pass(&p->refusal_log, kt_mono_ns(), &held_back))
 		return;
-	}
 	char more[64] = "";
-	if (p->refusals_unlogged)
+	if (held_back)
 		snprintf(more, sizeof(more), " (%" PRIu64 " more refused since the last message)",
-			 p->refusals_unlogged);
+			 held_back);
 	kt_warn("%s%s%s: not followed: %s%s", t->label, t->have_sandbox ? " sandbox " : "",
 		t->have_sandbox ? t->sandbox.id : "", why, more);
-	p->refusal_logged_ns = now;
-	p->refusals_unlogged = 0;
 }
 
 /* A new connection, unless the limits or the memory budget refuse it (NULL). */
@@ -984,7 +923,7 @@ static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *
 		refuse(p, &t, "no room left in --memory-budget for its state");
 		return NULL;
 	}
-	refused_forget(p, id);
+	kt_refused_forget(&p->refused, id);
 	*c = t;
 	kt_mem_acct_init(&c->pending, p->cfg.mem_pool);
 	kt_reasm_init(&c->reasm, &p->cfg.reasm, &reasm_ops, c);
@@ -1092,6 +1031,7 @@ struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg, kt_span_s
 		return NULL;
 	}
 	kt_mem_acct_init(&p->state, p->cfg.mem_pool);
+	p->refusal_log.interval_ns = KT_REFUSAL_LOG_NS;
 	if (p->cfg.mem_pool) {
 		p->cfg.mem_pool->reclaim = reclaim;
 		p->cfg.mem_pool->reclaim_ctx = p;
@@ -1116,9 +1056,9 @@ static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t siz
 	struct kt_conn *c = conn_find(p, &h->conn);
 
 	/* A refused connection stays refused until it closes; a new instance may try again. */
-	if (!c && h->type != KT_REC_CONN && refused_has(p, &h->conn)) {
+	if (!c && h->type != KT_REC_CONN && kt_refused_has(&p->refused, &h->conn)) {
 		if (h->type == KT_REC_CLOSE)
-			refused_forget(p, &h->conn);
+			kt_refused_forget(&p->refused, &h->conn);
 		return;
 	}
 

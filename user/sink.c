@@ -19,8 +19,6 @@
 #include "stats.h"
 
 #define READ_BUF (64u << 10)
-/* Refused connections are logged at most this often. */
-#define REFUSAL_LOG_NS 1000000000ull
 
 struct sink_listener;
 
@@ -56,7 +54,7 @@ struct kt_sink {
 	uint64_t next_id;
 	uint8_t *buf;
 	struct kt_conn_limits limits;
-	uint64_t refusal_logged_ns, refusals_unlogged;
+	struct kt_log_limit refusal_log;
 };
 
 static void conn_close(struct sink_conn *c)
@@ -117,23 +115,19 @@ static void peer_comm(pid_t pid, char *out, size_t n)
 static void refused(struct kt_sink *s, const struct sink_listener *l, enum kt_conn_admit a,
 		    unsigned cid)
 {
+	uint64_t held_back;
 	KT_STAT_INC(sink_refused);
-	uint64_t now = kt_mono_ns();
-	if (s->refusal_logged_ns && now - s->refusal_logged_ns < REFUSAL_LOG_NS) {
-		s->refusals_unlogged++;
+	if (!kt_log_limit_pass(&s->refusal_log, kt_mono_ns(), &held_back))
 		return;
-	}
 	char from[32] = "", more[64] = "";
 	if (l->vsock)
 		snprintf(from, sizeof(from), " from cid %u", cid);
-	if (s->refusals_unlogged)
+	if (held_back)
 		snprintf(more, sizeof(more), " (%llu more refused since the last message)",
-			 (unsigned long long)s->refusals_unlogged);
+			 (unsigned long long)held_back);
 	kt_warn("sink %s: connection%s closed: %s (%zu) reached%s", l->label, from,
 		kt_conn_admit_reason(a),
 		a == KT_CONN_OVER_TOTAL ? s->limits.max_total : s->limits.max_per_group, more);
-	s->refusal_logged_ns = now;
-	s->refusals_unlogged = 0;
 }
 
 static void on_listener(struct kt_poll_handler *h, uint32_t events)
@@ -228,6 +222,7 @@ struct kt_sink *kt_sink_new(const struct kt_sink_cfg *cfg, int epfd, struct kt_p
 	s->cfg = *cfg;
 	s->epfd = epfd;
 	s->p = p;
+	s->refusal_log.interval_ns = KT_REFUSAL_LOG_NS;
 	s->buf = malloc(READ_BUF);
 	if (!s->buf || kt_conn_limits_init(&s->limits, cfg->max_conns ? cfg->max_conns
 								       : KT_DEFAULT_MAX_CONNECTIONS,

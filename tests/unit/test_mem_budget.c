@@ -15,6 +15,7 @@
 #include "decode_jaeger.h"
 #include "framer.h"
 #include "journal_stream.h"
+#include "log.h"
 #include "mem_budget.h"
 #include "pb_budget.h"
 #include "reasm.h"
@@ -223,6 +224,47 @@ Test(conn_limits, many_groups_against_a_model)
 		cr_assert_eq(kt_conn_limits_count(&l, g[i]), model[i]);
 	cr_expect_eq(l.total, total);
 	kt_conn_limits_free(&l);
+}
+
+/* Refused connections: remembered until forgotten; a full set forgets its oldest. */
+Test(conn_limits, refused_connections_remembered_in_sets)
+{
+	static struct kt_refused r;
+	struct kt_conn_id ids[4 * KT_REFUSED_SETS + 1];
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		ids[i] = (struct kt_conn_id){ .a = 1000 + i, .transport = KT_TRANSPORT_UNIX };
+	for (size_t i = 0; i < 200; i++)
+		kt_refused_remember(&r, &ids[i]);
+	for (size_t i = 0; i < 200; i++)
+		cr_assert(kt_refused_has(&r, &ids[i]), "200 fit: %zu", i);
+	struct kt_conn_id other = ids[0];
+	other.transport = KT_TRANSPORT_VSOCK;
+	cr_expect_not(kt_refused_has(&r, &other), "the transport is part of the id");
+	kt_refused_forget(&r, &ids[7]);
+	cr_expect_not(kt_refused_has(&r, &ids[7]));
+	cr_expect(kt_refused_has(&r, &ids[8]));
+	/* More than the table holds: every set keeps its last four, never more. */
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		kt_refused_remember(&r, &ids[i]);
+	size_t kept = 0;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		kept += kt_refused_has(&r, &ids[i]);
+	cr_expect_leq(kept, 4 * KT_REFUSED_SETS);
+	cr_expect(kt_refused_has(&r, &ids[sizeof(ids) / sizeof(ids[0]) - 1]), "the newest kept");
+}
+
+Test(conn_limits, refusal_messages_rate_limited)
+{
+	struct kt_log_limit l = { .interval_ns = 1000 };
+	uint64_t held = 99;
+	cr_assert(kt_log_limit_pass(&l, 5000, &held), "the first one");
+	cr_expect_eq(held, 0);
+	cr_expect_not(kt_log_limit_pass(&l, 5999, &held), "within the interval");
+	cr_expect_not(kt_log_limit_pass(&l, 5500, &held));
+	cr_assert(kt_log_limit_pass(&l, 6000, &held), "exactly one interval later");
+	cr_expect_eq(held, 2, "with a count of those held back");
+	cr_assert(kt_log_limit_pass(&l, 9000, &held));
+	cr_expect_eq(held, 0);
 }
 
 /* ------------------------------------------------------------ arena */
