@@ -36,16 +36,15 @@ check "--trace-name (alias of --service-name) wins over the environment" \
 check "the agent's own service.name is kept" \
 	[ "$("$KT" decode --service-name other --raw "$VEC/otel017_json_unicode.json" | svc)" = "agent-κ" ]
 "$KT" decode --raw --format bincode "$VEC/otel017_json_links.json" >/dev/null 2>"$OUT/wrong.err"
-rc=$?
-check "wrong era forced: exit 1 with an error naming the file" \
-	[ $rc = 1 ] && grep -q 'otel017_json_links.json: not a bincode span payload' "$OUT/wrong.err"
+check_exit "wrong era forced: exit 1 with an error naming the file" $? 1 "$OUT/wrong.err" \
+	'otel017_json_links.json: not a bincode span payload'
 # A file is an agent stream whatever its name (capture picks Jaeger by a _6831 suffix).
 cp "$VEC/framed_stream_otel017_json.bin" "$OUT/capture_6831"
 check "a file named *_6831 still decodes as an agent stream" \
 	[ "$("$KT" decode "$OUT/capture_6831" | grep -o '"spanId"' | wc -l)" = \
 	  "$("$KT" decode "$VEC/framed_stream_otel017_json.bin" | grep -o '"spanId"' | wc -l)" ]
 "$KT" decode /nonexistent/file 2>"$OUT/missing.err" >/dev/null
-check "missing file: exit 2 naming it" [ $? = 2 ] && grep -q '/nonexistent/file' "$OUT/missing.err"
+check_exit "missing file: exit 2 naming it" $? 2 "$OUT/missing.err" '/nonexistent/file'
 "$KT" decode --format yaml x 2>"$OUT/usage.err" >/dev/null
-check "bad flag value: exit 2 naming the flag" [ $? = 2 ] && grep -q -- "--format: 'yaml'" "$OUT/usage.err"
+check_exit "bad flag value: exit 2 naming the flag" $? 2 "$OUT/usage.err" "--format: 'yaml'"
 finish
