@@ -22,8 +22,8 @@ for s in fentry kprobe tracepoint; do
 	if grep -q "unix capture: attached with $s strategy" "$OUT/$s.log"; then
 		check "$s: works here, exit 0 on SIGTERM" [ $rc = 0 ]
 	else
-		check "$s: refused by this kernel, exit 1 with a clear error" \
-			[ $rc = 1 ] && grep -q "no attach strategy works on this kernel ($s requested)" "$OUT/$s.log"
+		check_exit "$s: refused by this kernel, exit 1 with a clear error" $rc 1 "$OUT/$s.log" \
+			"no attach strategy works on this kernel ($s requested)"
 	fi
 done
 check "the strategy auto chose also works when asked for" grep -q "unix capture: attached with $chosen strategy" "$OUT/$chosen.log"

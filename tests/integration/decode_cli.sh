@@ -36,16 +36,24 @@ check "--trace-name (alias of --service-name) wins over the environment" \
 check "the agent's own service.name is kept" \
 	[ "$("$KT" decode --service-name other --raw "$VEC/otel017_json_unicode.json" | svc)" = "agent-κ" ]
 "$KT" decode --raw --format bincode "$VEC/otel017_json_links.json" >/dev/null 2>"$OUT/wrong.err"
-rc=$?
-check "wrong era forced: exit 1 with an error naming the file" \
-	[ $rc = 1 ] && grep -q 'otel017_json_links.json: not a bincode span payload' "$OUT/wrong.err"
-# A file is an agent stream whatever its name (capture picks Jaeger by a _6831 suffix).
+check_exit "wrong era forced: exit 1 with an error naming the file" $? 1 "$OUT/wrong.err" \
+	'otel017_json_links.json: not a bincode span payload'
+# A file is an agent stream whatever its name (capture picks Jaeger by a _6831
+# suffix). Both names must give the stream's spans, one per label of
+# stream_order.txt, counted by the upstream root: equal counts alone pass at 0.
+STREAM_SPANS=$(grep -c . "$VEC/stream_order.txt")
 cp "$VEC/framed_stream_otel017_json.bin" "$OUT/capture_6831"
-check "a file named *_6831 still decodes as an agent stream" \
-	[ "$("$KT" decode "$OUT/capture_6831" | grep -o '"spanId"' | wc -l)" = \
-	  "$("$KT" decode "$VEC/framed_stream_otel017_json.bin" | grep -o '"spanId"' | wc -l)" ]
+spans_of() { # file -> spans decoded, as the upstream root parses them
+	"$KT" decode "$1" >"$OUT/one.jsonl" 2>"$OUT/one.err" &&
+		node "$RECV/otlpjson.js" "$OUT/one.jsonl" --out "$OUT/one.spans.jsonl" >/dev/null 2>&1 &&
+		count_lines "$OUT/one.spans.jsonl"
+}
+check "the golden JSON stream decodes to its $STREAM_SPANS spans" \
+	[ "$STREAM_SPANS" -gt 0 -a "$(spans_of "$VEC/framed_stream_otel017_json.bin")" = "$STREAM_SPANS" ]
+check "a file named *_6831 still decodes as an agent stream ($STREAM_SPANS spans)" \
+	[ "$STREAM_SPANS" -gt 0 -a "$(spans_of "$OUT/capture_6831")" = "$STREAM_SPANS" ]
 "$KT" decode /nonexistent/file 2>"$OUT/missing.err" >/dev/null
-check "missing file: exit 2 naming it" [ $? = 2 ] && grep -q '/nonexistent/file' "$OUT/missing.err"
+check_exit "missing file: exit 2 naming it" $? 2 "$OUT/missing.err" '/nonexistent/file'
 "$KT" decode --format yaml x 2>"$OUT/usage.err" >/dev/null
-check "bad flag value: exit 2 naming the flag" [ $? = 2 ] && grep -q -- "--format: 'yaml'" "$OUT/usage.err"
+check_exit "bad flag value: exit 2 naming the flag" $? 2 "$OUT/usage.err" "--format: 'yaml'"
 finish

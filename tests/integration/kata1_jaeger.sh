@@ -29,7 +29,13 @@ stop_kt
 check "exit status 0" [ "$KT_RC" = 0 ]
 # 2 + 2 + 1 messages of one span each
 check "summary: spans exported = 5" [ "$(summary_value 'spans exported')" = 5 ]
-check "the damaged stream is reported and resynchronised" grep -q "jaeger: " "$OUT/kt.log"
+# The damaged stream is message 1, the 300 garbage bytes, message 2: one run
+# skipped from the end of message 1 to the start of message 2.
+L1=$(stat -c %s "$VEC/jaeger_emitbatch_compact_1.bin")
+check "the damaged stream is reported and resynchronised at the next message" grep -qF \
+	"$L) sandbox $SB: jaeger: bytes that are not an emitBatch message: skipped 300 bytes from stream offset $L1 before the message at stream offset $((L1 + 300))" \
+	"$OUT/kt.log"
+check "one report: the other streams are clean" [ "$(grep -c "sandbox $SB: jaeger: " "$OUT/kt.log")" = 1 ]
 node "$RECV/otlpjson.js" "$OUT/spans.otlp.jsonl" --out "$OUT/spans.jsonl" >"$OUT/otlpjson.log" 2>&1
 check "OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
 node "$RECV/check-jaeger.js" --expected "$VEC/jaeger_expected.json" --got "$OUT/spans.jsonl" \

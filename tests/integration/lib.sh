@@ -29,6 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The condition is the one command after the description: in
+# `check d [ ... ] && grep ...` the grep is outside check and its result is
+# lost. Conditions of several commands go in a function (or check_exit).
 check() { # description command...
 	local what=$1
 	shift
@@ -40,6 +43,12 @@ check() { # description command...
 		echo "  FAILED: $what"
 	fi
 }
+
+# An exit status and the message that must come with it, as one check.
+check_exit() { # description status expected-status file fixed-string
+	check "$1" exited_with "${@:2}"
+}
+exited_with() { [ "$1" = "$2" ] && grep -qF -- "$4" "$3"; }
 
 # Adds the counts of a "N passed, N failed" line produced by a sub-checker.
 absorb_counts() { # file

@@ -80,9 +80,11 @@ node "$RECV/otlpjson.js" "$OUT/spans.otlp.jsonl" --out "$OUT/spans.jsonl" >"$OUT
 check "OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
 
 hex() { node -e "console.log(BigInt('$1').toString(16).padStart($2, '0'))"; }
-node - "$OUT/spans.jsonl" "$SB" "$(hex $X 32)" "$(hex $Y 32)" "$(hex $A 16)" "$(hex $B 16)" \
+SANDBOX_IDS_JS=$RECV/lib/sandbox-ids.js node - "$OUT/spans.jsonl" "$SB" "$(hex $X 32)" "$(hex $Y 32)" "$(hex $A 16)" "$(hex $B 16)" \
 	"$(hex $C 16)" "$(hex $D 16)" "$(hex $RS 16)" >"$OUT/check.log" 2>&1 <<'JS'
 const [file, sb, X, Y, A, B, C, D, RS] = process.argv.slice(2);
+/* The sandbox's trace T and root span R, derived from its id independently. */
+const { traceId: T, rootSpanId: R } = require(process.env.SANDBOX_IDS_JS).sandboxIds(sb);
 /* The capture is node-wide: only this sandbox's spans count. */
 const spans = require('fs').readFileSync(file, 'utf8').split('\n').filter(Boolean).map(JSON.parse)
 	.filter((s) => s.resource.some((kv) => kv.key === 'katatrace.sandbox.id' && kv.value.value === sb));
@@ -97,9 +99,9 @@ ok('two ttrpc.CreateContainer spans', calls.length === 2);
 const traced = calls.find((s) => s.traceId === RT);
 const plain = calls.find((s) => s.traceId !== RT);
 ok('the traced call keeps the runtime trace and span id', traced && traced.spanId === RP);
-ok('the other call is in the sandbox trace under its root', plain && plain.parentSpanId !== '');
+ok(`the other call is in the sandbox trace ${T} under its root ${R}`,
+	plain && plain.traceId === T && plain.parentSpanId === R);
 if (!plain) { console.log(`${passed} passed, ${failed} failed`); process.exit(0); }
-const T = plain.traceId, R = plain.parentSpanId;
 const a = byId(A), b = byId(B), c = byId(C), d = byId(D), rs = byId(RS), root = byId(R);
 ok('create_container moved into the sandbox trace', a && a.traceId === T);
 ok('create_container hangs under the host-side call', a && a.parentSpanId === plain.spanId);

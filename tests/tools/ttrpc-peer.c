@@ -3,17 +3,20 @@
  * Test stand-ins for both ends of runtime -> agent ttrpc over hybrid vsock
  * and standard vsock (WIRE-FORMATS §3.1, §4, §5):
  *
- *   ttrpc-peer vmm PATH
+ *   ttrpc-peer vmm PATH [ok-payload]
  *     a hypervisor: listens on PATH (its hybrid-vsock socket), answers
  *     "CONNECT <port>\n" with "OK 1073741824\n", reads request frames until
  *     the client half-closes, then answers them in reverse order: stream ids
  *     with id % 4 == 3 get NOT_FOUND "container c2 not found", the others an
- *     empty OK status. Serves connections one after another until killed.
+ *     empty OK status (with ok-payload: and a 2-byte payload, "ok"). Prints
+ *     each answer's stream id, code and payload size. Serves connections one
+ *     after another until killed.
  *   ttrpc-peer shim PATH REQUEST N
  *     a runtime: connects, sends "CONNECT 1024\n", reads the OK line, sends
  *     N requests built from the request frame in file REQUEST (stream ids
  *     1, 3, 5, ...; every second one without its metadata, i.e. without
- *     traceparent), half-closes and reads N responses. Exit 0 if all came.
+ *     traceparent), half-closes and reads N responses. Prints each request's
+ *     stream id and whether it carries a traceparent. Exit 0 if all came.
  *   ttrpc-peer shim vsock:CID:PORT REQUEST N
  *     the same over AF_VSOCK, as the runtime dials a QEMU guest's agent:
  *     no handshake; connects again every 0.2 s while the guest refuses or
@@ -116,6 +119,7 @@ struct untraced {
 static struct untraced untraced[64];
 static size_t n_untraced;
 static size_t n_requests; /* served so far */
+static int print_answers; /* vmm */
 
 static void note_request(const uint8_t *p, uint32_t len)
 {
@@ -226,8 +230,10 @@ static int serve(int fd, int handshake, int ok_payload)
 	static const char msg[] = "container c2 not found";
 	while (n--) {
 		uint8_t f[HDR + 64];
-		size_t plen;
+		size_t plen, payload = 0;
+		int code = 0;
 		if (ids[n] % 4 == 3) {
+			code = 5;
 			uint8_t *q = f + HDR;
 			q[0] = 0x0a; /* status */
 			q[1] = (uint8_t)(4 + sizeof(msg) - 1);
@@ -244,8 +250,12 @@ static int serve(int fd, int handshake, int ok_payload)
 			if (ok_payload) { /* Response.payload */
 				memcpy(f + HDR + 2, "\x12\x02ok", 4);
 				plen += 4;
+				payload = 2;
 			}
 		}
+		if (print_answers)
+			printf("answered stream %u: code %d, payload %zu bytes\n", ids[n], code,
+			       payload);
 		put32(f, (uint32_t)plen);
 		put32(f + 4, ids[n]);
 		f[8] = 2;
@@ -256,7 +266,7 @@ static int serve(int fd, int handshake, int ok_payload)
 	return 0;
 }
 
-static int vmm(const char *path)
+static int vmm(const char *path, int ok_payload)
 {
 	struct sockaddr_un a;
 	sockaddr_for(path, &a);
@@ -265,11 +275,12 @@ static int vmm(const char *path)
 		fprintf(stderr, "ttrpc-peer: %s: %s\n", path, strerror(errno));
 		return 2;
 	}
+	print_answers = 1;
 	for (;;) {
 		int fd = accept(l, NULL, NULL);
 		if (fd < 0)
 			continue;
-		serve(fd, 1, 0);
+		serve(fd, 1, ok_payload);
 		close(fd);
 	}
 }
@@ -398,6 +409,8 @@ static int shim(const char *path, const char *file, int n)
 		size_t len = request(v, vn, (uint32_t)(2 * i + 1), i % 2, buf);
 		if (full_write(fd, buf, len))
 			return 1;
+		printf("stream %d: %s\n", 2 * i + 1,
+		       memmem(buf, len, "traceparent", 11) ? "traceparent" : "no traceparent");
 		sent += len;
 	}
 	shutdown(fd, SHUT_WR);
@@ -418,15 +431,16 @@ static int shim(const char *path, const char *file, int n)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0); /* lines survive a kill by the caller's timeout */
-	if (argc == 3 && strcmp(argv[1], "vmm") == 0)
-		return vmm(argv[2]);
+	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "ok-payload") == 0)) &&
+	    strcmp(argv[1], "vmm") == 0)
+		return vmm(argv[2], argc == 4);
 	if (argc == 5 && strcmp(argv[1], "shim") == 0)
 		return shim(argv[2], argv[3], atoi(argv[4]));
 	unsigned port;
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "agent") == 0 &&
 	    sscanf(argv[2], "vsock:%u", &port) == 1)
 		return agent(port, argc == 4 ? argv[3] : NULL);
-	fprintf(stderr, "usage: ttrpc-peer vmm PATH | shim PATH|vsock:CID:PORT REQUEST N | "
+	fprintf(stderr, "usage: ttrpc-peer vmm PATH [ok-payload] | shim PATH|vsock:CID:PORT REQUEST N | "
 			"agent vsock:PORT [SPANS]\n");
 	return 2;
 }
