@@ -87,14 +87,19 @@ absorb() { # scenario name log [suffix]
 	echo "  $2: $line${4:+ $4}"
 }
 
+# Bytes the nested guest wrote to its serial port (QEMU's stdout alone):
+# each one an "out" instruction, so under KVM at least as many VM exits.
+serial_bytes() { stat -c %s "$out/$1.guest.console" 2>/dev/null || echo 0; }
+
 # The nested QEMU's kata.vm span and one vsock.connection span per guest connection.
-check_vm_spans() { # scenario conns-file qemu-pid sandbox accel
-	local s=$1 log=$run/$1.vm-check.log kvm=no
-	[[ $5 == kvm* ]] && kvm=yes
+# KVM: yes when the guest ran under KVM or the scenario requires it (then
+# its KVM exits must be at least the bytes it wrote to its serial port).
+check_vm_spans() { # scenario conns-file qemu-pid sandbox kvm(yes|no)
+	local s=$1 log=$run/$1.vm-check.log
 	# shellcheck disable=SC2046
-	node "$ROOT/tests/kernel-lane/check-vm-spans.js" "$run/$s.spans.jsonl.vm" "$3" "$4" "$PORT" "$kvm" \
-		$(conns_bytes_each "$2") >"$log" 2>&1
-	sed "s/^/    $s: /" "$log" | grep -E 'FAILED|kvm|bytes_to_host' | head -n 8
+	node "$ROOT/tests/kernel-lane/check-vm-spans.js" "$run/$s.spans.jsonl.vm" "$3" "$4" "$PORT" "$5" \
+		"$(serial_bytes "$s")" $(conns_bytes_each "$2") >"$log" 2>&1
+	sed "s/^/    $s: /" "$log" | grep -E 'FAILED|kvm|KVM|bytes_to_host' | head -n 8
 	absorb "$s" check-vm-spans.js "$log"
 }
 
@@ -205,18 +210,24 @@ check_refused() { # scenario strategy path
 # QEMU exits 0 on SIGTERM too: the timeout must not have stopped it.
 guest_qemu_ok() { # scenario qemu-pid
 	[ "$(value "$1.qemu.rc")" = 0 ] && [ -n "$2" ] &&
-		! grep -sq 'terminating on signal' "$out/$1.guest.console"
+		! grep -sq 'terminating on signal' "$out/$1.qemu.err" "$out/$1.guest.console"
 }
 
 # sink mode in the VM, a nested QEMU guest (CID 3) sending over vhost-vsock.
 check_guest() { # scenario strategy path
-	local s=$1 conns=$WORK/lane/conns.guest sandbox pid accel note=""
+	local s=$1 conns=$WORK/lane/conns.guest sandbox pid accel note="" kvm=no
 	sandbox=$(sandbox_of "$s")
 	pid=$(value "$s.qemu.pid")
 	accel=$(value "$s.l3-accel")
 	[[ $accel == tcg* ]] && note=" (L3 guest under TCG${accel#tcg})"
-	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}"
+	[[ $accel == kvm* ]] && kvm=yes
+	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}, $(serial_bytes "$s") bytes on its serial port"
 	grep -sE '^guest:' "$out/$s.guest.console" | tr -d '\r' | sed 's/^/    /'
+	if [ "$3" = vhost-guest ]; then
+		# This one always counts the guest's KVM exits: no TCG fallback.
+		check "$s: the nested guest ran under KVM (required here; it ran under ${accel:-?})" [ "$accel" = kvm ]
+		kvm=yes
+	fi
 	check "$s: the nested guest sent every stream (relay exit 0)" \
 		grep -sq '^guest: relay rc=0' "$out/$s.guest.console"
 	check "$s: its QEMU exited when the guest powered off, pid recorded" guest_qemu_ok "$s" "$pid"
@@ -247,7 +258,7 @@ check_guest() { # scenario strategy path
 			[ "${frags:-0}" -gt 0 ]
 	fi
 	check_spans "$s" "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")"
-	check_vm_spans "$s" "$conns" "$pid" "$sandbox" "$accel"
+	check_vm_spans "$s" "$conns" "$pid" "$sandbox" "$kvm"
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
 }
 
