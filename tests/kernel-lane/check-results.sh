@@ -87,14 +87,26 @@ absorb() { # scenario name log [suffix]
 	echo "  $2: $line${4:+ $4}"
 }
 
-# The nested QEMU's kata.vm span and one vsock.connection span per guest connection.
-check_vm_spans() { # scenario conns-file qemu-pid sandbox accel
-	local s=$1 log=$run/$1.vm-check.log kvm=no
-	[[ $5 == kvm* ]] && kvm=yes
+# Bytes the nested guest wrote to its serial port (QEMU's stdout alone):
+# each one an "out" instruction, so under KVM at least as many VM exits.
+serial_bytes() { stat -c %s "$out/$1.guest.console" 2>/dev/null || echo 0; }
+
+# "hv-relay: connected N of M, connect attempts A" of the guest's relay: A.
+guest_relay_attempts() {
+	tr -d '\r' <"$out/$1.guest.console" 2>/dev/null |
+		awk '/^hv-relay: connected [0-9]+ of [0-9]+, connect attempts [0-9]+$/ {print $NF}' | tail -n 1
+}
+
+# The nested QEMU's kata.vm span and one vsock.connection span per
+# connection the guest's relay opened (every attempt: each one a REQUEST).
+# KVM: yes when the guest ran under KVM or the scenario requires it (then
+# its KVM exits must be at least the bytes it wrote to its serial port).
+check_vm_spans() { # scenario conns-file qemu-pid sandbox kvm(yes|no)
+	local s=$1 log=$run/$1.vm-check.log
 	# shellcheck disable=SC2046
-	node "$ROOT/tests/kernel-lane/check-vm-spans.js" "$run/$s.spans.jsonl.vm" "$3" "$4" "$PORT" "$kvm" \
-		$(conns_bytes_each "$2") >"$log" 2>&1
-	sed "s/^/    $s: /" "$log" | grep -E 'FAILED|kvm|bytes_to_host' | head -n 8
+	node "$ROOT/tests/kernel-lane/check-vm-spans.js" "$run/$s.spans.jsonl.vm" "$3" "$4" "$PORT" "$5" \
+		"$(serial_bytes "$s")" "$(guest_relay_attempts "$s")" $(conns_bytes_each "$2") >"$log" 2>&1
+	sed "s/^/    $s: /" "$log" | grep -E 'FAILED|kvm|KVM|bytes_to_host' | head -n 8
 	absorb "$s" check-vm-spans.js "$log"
 }
 
@@ -205,23 +217,45 @@ check_refused() { # scenario strategy path
 # QEMU exits 0 on SIGTERM too: the timeout must not have stopped it.
 guest_qemu_ok() { # scenario qemu-pid
 	[ "$(value "$1.qemu.rc")" = 0 ] && [ -n "$2" ] &&
-		! grep -sq 'terminating on signal' "$out/$1.guest.console"
+		! grep -sq 'terminating on signal' "$out/$1.qemu.err" "$out/$1.guest.console"
+}
+
+# katatrace-bpf (sink mode) held the port the listener could not bind: the
+# listener said "address in use", the daemon listened there and accepted
+# exactly the guest's N connections, all from CID 3.
+sink_holds_port() { # scenario connections
+	grep -sqx "address in use: vsock:$PORT" "$out/$1.drain" &&
+		grep -sq "sink: listening on vsock port $PORT\$" "$out/$1.log" &&
+		[ "$(grep -c "sink vsock port $PORT: connection from cid " "$out/$1.log")" = "$2" ] &&
+		[ "$(grep -c "sink vsock port $PORT: connection from cid 3 port " "$out/$1.log")" = "$2" ]
+}
+
+# What the listener wrote back, all of it captured towards the guest.
+echo_captured() { # echoed-bytes captured-bytes
+	[ -n "$1" ] && [ "$1" -gt 0 ] && [ "$2" = "$1" ]
 }
 
 # sink mode in the VM, a nested QEMU guest (CID 3) sending over vhost-vsock.
 check_guest() { # scenario strategy path
-	local s=$1 conns=$WORK/lane/conns.guest sandbox pid accel note=""
+	local s=$1 conns=$WORK/lane/conns.guest sandbox pid accel note="" kvm=no
 	sandbox=$(sandbox_of "$s")
 	pid=$(value "$s.qemu.pid")
 	accel=$(value "$s.l3-accel")
 	[[ $accel == tcg* ]] && note=" (L3 guest under TCG${accel#tcg})"
-	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}"
-	grep -sE '^guest:' "$out/$s.guest.console" | tr -d '\r' | sed 's/^/    /'
+	[[ $accel == kvm* ]] && kvm=yes
+	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}, $(serial_bytes "$s") bytes on its serial port"
+	grep -sE '^(guest|hv-relay):' "$out/$s.guest.console" | tr -d '\r' | sed 's/^/    /'
+	if [ "$3" = vhost-guest ]; then
+		# This one always counts the guest's KVM exits: no TCG fallback.
+		check "$s: the nested guest ran under KVM (required here; it ran under ${accel:-?})" [ "$accel" = kvm ]
+		kvm=yes
+	fi
 	check "$s: the nested guest sent every stream (relay exit 0)" \
 		grep -sq '^guest: relay rc=0' "$out/$s.guest.console"
 	check "$s: its QEMU exited when the guest powered off, pid recorded" guest_qemu_ok "$s" "$pid"
 	if grep -q '^address in use' "$out/$s.drain" 2>/dev/null; then
-		check "$s: katatrace-bpf (sink) holds vsock port $PORT" true
+		check "$s: katatrace-bpf (sink) holds vsock port $PORT: it listened there and accepted the guest's $(grep -c . "$conns") connections" \
+			sink_holds_port "$s" "$(grep -c . "$conns")"
 	else
 		check_listener "$s" "$conns" "cid 3 port"
 	fi
@@ -234,7 +268,7 @@ check_guest() { # scenario strategy path
 		echoed=$(value "$s.drain" | awk '/^echoed bytes/ {print $3}')
 		to_client=$(value "$s.log" | awk '$1 == "bytes_to_client" {print $2}' | tail -n 1)
 		check "$s: host-to-guest bytes captured ($to_client) = bytes the listener sent back ($echoed)" \
-			[ -n "$echoed" ] && [ "$echoed" -gt 0 ] && [ "$to_client" = "$echoed" ]
+			echo_captured "$echoed" "$to_client"
 		sent=$((sent + ${echoed:-0}))
 	fi
 	# and one kata.vm span, one vsock.connection span per connection
@@ -247,7 +281,7 @@ check_guest() { # scenario strategy path
 			[ "${frags:-0}" -gt 0 ]
 	fi
 	check_spans "$s" "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")"
-	check_vm_spans "$s" "$conns" "$pid" "$sandbox" "$accel"
+	check_vm_spans "$s" "$conns" "$pid" "$sandbox" "$kvm"
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
 }
 
@@ -261,7 +295,7 @@ check_ttrpc() { # scenario strategy path
 	pid=$(value "$s.qemu.pid")
 	accel=$(value "$s.l3-accel")
 	[[ $accel == tcg* ]] && note=" (L3 guest under TCG${accel#tcg})"
-	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}; runtime: $(value "$s.shim.log" | tr '\n' ' ')"
+	echo "  nested guest: accel ${accel:-?}, qemu pid ${pid:-?}; runtime: $(value "$s.shim.log" | grep -v '^attempt ' | tr '\n' ' ')"
 	grep -sE '^(guest|agent):' "$out/$s.guest.console" | tr -d '\r' | sed 's/^/    /'
 	check "$s: the runtime got both answers from the guest's agent (exit 0)" [ "$(value "$s.shim.rc")" = 0 ]
 	check "$s: the guest's agent answered, then sent its span (exit 0 both)" \
@@ -277,10 +311,20 @@ check_ttrpc() { # scenario strategy path
 	received=$(value "$s.shim.log" | awk '/^sent/ {print $5}')
 	span_bytes=$(($(conns_bytes "$conns") + ${made:-0}))
 	# 2 calls, 2 agent spans, kata.vm, and a vsock.connection per connection
-	# (the runtime's attempts while the guest booted included)
-	local conn_spans
-	conn_spans=$(grep -o '"name":"vsock.connection"' "$out/$s.jsonl" 2>/dev/null | wc -l)
-	check_tracer "$s" "$2" "$((5 + conn_spans))" "$((${sent:-0} + ${received:-0} + span_bytes))"
+	# request: every connect of the runtime (its attempts while the guest
+	# booted included) and of the guest's relay, as each reported them. The
+	# guest answered the relay's, the one the runtime got, and those it reset.
+	local shim_tries resets relay_tries conn_spans="" answered=""
+	shim_tries=$(value "$s.shim.log" | awk '/^connected after [0-9]+ attempts$/ {print $3}' | tail -n 1)
+	resets=$(value "$s.shim.log" | grep -cE '^attempt [0-9]+: Connection reset by peer$')
+	relay_tries=$(guest_relay_attempts "$s")
+	if [ -n "$shim_tries" ] && [ -n "$relay_tries" ]; then
+		conn_spans=$((shim_tries + relay_tries))
+		answered=$((1 + resets + relay_tries))
+	fi
+	check "$s: connection requests counted: ${shim_tries:-?} by the runtime ($resets reset by the guest), ${relay_tries:-?} by the guest's relay" \
+		[ -n "$conn_spans" ]
+	check_tracer "$s" "$2" "$((5 + ${conn_spans:-0}))" "$((${sent:-0} + ${received:-0} + span_bytes))"
 
 	local m=$run/$s.manifest.json got=$run/$s.spans.jsonl agent=$run/$s.agent.jsonl log=$run/$s.check.log
 	MATCHED=0
@@ -312,7 +356,7 @@ check_ttrpc() { # scenario strategy path
 			cut -c1-300 | sed 's/^/    /'
 	fi
 	node "$ROOT/tests/kernel-lane/sandbox-trace.js" "$run/$s.all.jsonl" "$sandbox" "$TTRPC_TRACE" \
-		>"$run/$s.sandbox-trace.log" 2>&1
+		"${conn_spans:-unknown}" "${answered:-unknown}" >"$run/$s.sandbox-trace.log" 2>&1
 	if absorb "$s" "sandbox-trace.js (one trace per sandbox)" "$run/$s.sandbox-trace.log"; then
 		grep -v '^[0-9]* passed' "$run/$s.sandbox-trace.log" | head -n 8 | cut -c1-300 | sed 's/^/    /'
 	fi

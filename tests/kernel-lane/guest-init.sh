@@ -21,12 +21,12 @@ if [ "${MODE:-}" = ttrpc ]; then
 	echo "guest: agent spans $(wc -c </agent-spans.bin) bytes"
 	set --
 	while read -r files; do set -- "$@" "vsock:2:$PORT=$files,/agent-spans.bin"; done </lane/conns.ttrpc
-	/lane/bin/hv-relay --seed "$SEED" "$@"
+	/lane/bin/hv-relay --seed "$SEED" --report "$@"
 	echo "guest: relay rc=$? at $(cut -d' ' -f1 /proc/uptime)s"
 	poweroff -f
 fi
 set --
 while read -r files; do set -- "$@" "vsock:2:$PORT=$files"; done </lane/conns
-/lane/bin/hv-relay --seed "$SEED" --max-chunk 65536 "$@"
+/lane/bin/hv-relay --seed "$SEED" --max-chunk 65536 --report "$@"
 echo "guest: relay rc=$? at $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f

@@ -11,17 +11,20 @@
 //     create_container           the agent's span of that call, made in a
 //                                trace of its own and moved here
 //                                (katatrace.collated=rpc, its own trace id kept)
-//   vsock.connection             each guest connection, under kata.vm
+//   vsock.connection             guest connections, under kata.vm: at least
+//                                ANSWERED, those the other side answered
 // and every parent in the trace present. The traced call and the agent's
-// span of it stay in the runtime's trace TRACE.
+// span of it stay in the runtime's trace TRACE. CONNS: the connection
+// requests the runtime and the guest reported making, each one a
+// vsock.connection span (in the sandbox's trace or not).
 //
-//   sandbox-trace.js SPANS SANDBOX TRACE
+//   sandbox-trace.js SPANS SANDBOX TRACE CONNS ANSWERED
 'use strict';
 
 const fs = require('fs');
 const { sandboxIds } = require('../receiver/lib/sandbox-ids');
 
-const [file, sandbox, runtimeTrace] = process.argv.slice(2);
+const [file, sandbox, runtimeTrace, opened, answered] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 const ok = (what, cond) => {
@@ -55,9 +58,12 @@ if (agent && call) {
 		BigInt(agent.start) + 3000000000n >= BigInt(call.start) &&
 		BigInt(agent.end) <= BigInt(call.end) + 3000000000n);
 }
+const all = spans.filter((s) => s.name === 'vsock.connection');
+ok(`${opened} vsock.connection spans, one per connection request (got ${all.length})`,
+	/^[0-9]+$/.test(opened || '') && all.length === Number(opened));
 const conns = inT.filter((s) => s.name === 'vsock.connection');
-ok(`vsock.connection spans under kata.vm (${conns.length})`,
-	conns.length >= 1 && conns.every((s) => s.parentSpanId === R));
+ok(`vsock.connection spans under kata.vm: at least the ${answered} answered (got ${conns.length})`,
+	/^[0-9]+$/.test(answered || '') && conns.length >= Number(answered) && conns.every((s) => s.parentSpanId === R));
 ok('one root in the sandbox trace', inT.filter((s) => s.parentSpanId === '').length === 1);
 const lost = inT.filter((s) => s.parentSpanId !== '' && !inT.some((p) => p.spanId === s.parentSpanId));
 ok(`every parent in the sandbox trace is there${lost.map((s) => ` (${s.name} lacks ${s.parentSpanId})`).join('')}`,

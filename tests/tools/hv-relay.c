@@ -8,7 +8,8 @@
  * threads).
  *
  * Usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] [--pause-at BYTES:MS]
- *                 [--connect-timeout S] [--uds PATH] [--pid-file F] TARGET=FILE[,FILE...] ...
+ *                 [--connect-timeout S] [--uds PATH] [--pid-file F] [--report]
+ *                 TARGET=FILE[,FILE...] ...
  *   TARGET            a unix socket path, or vsock:CID:PORT
  *   --whole-files     send each file with a single write(2)
  *   --pause-at B:MS   each connection sleeps MS milliseconds once B bytes are sent
@@ -17,6 +18,9 @@
  *   --uds PATH        first bind and listen on PATH, the hypervisor's own hybrid
  *                     vsock socket (what a VMM creates before its guest boots);
  *                     removed on exit
+ *   --report          print "hv-relay: connected N of M, connect attempts A" at
+ *                     the end: every connect(2) it made, failed ones too (each
+ *                     one a connection request on the wire)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -43,6 +47,8 @@ struct conn {
 	int rc;
 	uint64_t sent;
 	bool paused;
+	bool connected;
+	unsigned attempts; /* connect(2) calls */
 };
 
 static bool whole_files;
@@ -195,8 +201,11 @@ static void *relay(void *arg)
 	for (;;) {
 		/* A failed vsock connect leaves the socket unusable: a new one per try. */
 		fd = socket(a.ss_family, SOCK_STREAM, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, alen) == 0)
-			break;
+		if (fd >= 0) {
+			c->attempts++;
+			if (connect(fd, (struct sockaddr *)&a, alen) == 0)
+				break;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec >= connect_timeout_s) { /* the listener never came */
 			fprintf(stderr, "hv-relay: connect %s: %s\n", c->socket, strerror(errno));
@@ -209,6 +218,7 @@ static void *relay(void *arg)
 			close(fd);
 		usleep(20000);
 	}
+	c->connected = true;
 	char *save = NULL;
 	for (char *f = strtok_r(c->files, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
 		size_t n;
@@ -239,6 +249,7 @@ int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
 	size_t max_chunk = 4096;
+	bool report = false;
 	int i = 1;
 
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -264,6 +275,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "hv-relay: --uds %s: %s\n", uds_path, strerror(errno));
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--report") == 0) {
+			report = true;
 		} else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc) {
 			FILE *f = fopen(argv[++i], "w");
 			if (f) {
@@ -272,7 +285,8 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: hv-relay [--seed N] [--max-chunk N] [--whole-files] "
-					"[--pause-at BYTES:MS] [--connect-timeout S] [--uds PATH] [--pid-file F] TARGET=FILE[,FILE...] ...\n");
+					"[--pause-at BYTES:MS] [--connect-timeout S] [--uds PATH] [--pid-file F] [--report] "
+					"TARGET=FILE[,FILE...] ...\n");
 			return 2;
 		}
 	}
@@ -296,12 +310,17 @@ int main(int argc, char **argv)
 		c[k].max_chunk = max_chunk;
 		pthread_create(&c[k].th, NULL, relay, &c[k]);
 	}
-	int rc = 0;
+	int rc = 0, connected = 0;
+	unsigned attempts = 0;
 	for (int k = 0; k < n; k++) {
 		pthread_join(c[k].th, NULL);
 		rc |= c[k].rc;
+		connected += c[k].connected;
+		attempts += c[k].attempts;
 	}
 	free(c);
+	if (report)
+		printf("hv-relay: connected %d of %d, connect attempts %u\n", connected, n, attempts);
 	if (uds_fd >= 0) {
 		close(uds_fd);
 		unlink(uds_path);
