@@ -12,6 +12,7 @@
 
 #include "expect_span.h"
 #include "otlp_build.h"
+#include "pb_budget.h"
 #include "span_record.h"
 #include "ttrpc/ttrpc.pb-c.h"
 #include "ttrpc_frame.h"
@@ -1311,6 +1312,54 @@ Test(ttrpc_hostile, buffer_of_64_kib_is_kept_between_frames)
 			cr_expect_null(f.buf, "a buffer of %zu bytes was kept", f.cap);
 		kt_ttrpc_framer_free(&f);
 	}
+}
+
+/* The bytes protobuf-c holds after unpacking the payload of frame b (header skipped). */
+static size_t unpacked_bytes(const struct buf *b, bool request)
+{
+	struct kt_pb_budget big = { .limit = 1 << 20 };
+	ProtobufCAllocator al = kt_pb_budget_allocator(&big);
+	ProtobufCMessage *m =
+		request ? (ProtobufCMessage *)ttrpc__request__unpack(&al, b->n - 10, b->p + 10)
+			: (ProtobufCMessage *)ttrpc__response__unpack(&al, b->n - 10, b->p + 10);
+	cr_assert_not_null(m);
+	size_t held = big.used;
+	protobuf_c_message_free_unpacked(m, &al);
+	return held;
+}
+
+Test(ttrpc_hostile, unpack_limit_at_its_bound)
+{
+	static const char *const md[] = { "traceparent", TP_VECTOR, "tracestate", "a=1", NULL };
+	struct buf rq = { 0 }, rs = { 0 };
+	put_request(&rq, 1, "grpc.AgentService", "CreateContainer", 100, 5, md);
+	put_response(&rs, 1, 5, "not found", 3000);
+	size_t need_rq = unpacked_bytes(&rq, true), need_rs = unpacked_bytes(&rs, false);
+	cr_assert_gt(need_rs, need_rq);
+	for (int less = 0; less < 2; less++) {
+		/* A request needing exactly the limit is taken, one byte more is not. */
+		struct kt_ttrpc_cfg cfg = KT_TTRPC_CFG_DEFAULT;
+		cfg.unpack_limit = need_rq - (size_t)less;
+		reopen(&cfg);
+		push(c, KT_TTRPC_TO_SERVER, rq.p, rq.n, SEC);
+		cr_expect_eq(kt_ttrpc_conn_stats(c)->requests, less ? 0 : 1, "limit %zu, need %zu",
+			     cfg.unpack_limit, need_rq);
+		cr_expect_eq(kt_ttrpc_conn_stats(c)->bad_requests, less ? 1 : 0);
+		cr_expect_eq(errors_mention(&r, "needs more memory to decode than allowed"), less);
+
+		/* The same for its response. */
+		cfg.unpack_limit = need_rs - (size_t)less;
+		reopen(&cfg);
+		push(c, KT_TTRPC_TO_SERVER, rq.p, rq.n, SEC);
+		push(c, KT_TTRPC_TO_CLIENT, rs.p, rs.n, 2 * SEC);
+		cr_assert_eq(r.n, 1);
+		cr_expect_eq(r.calls[0].c.end, less ? KT_TTRPC_END_BAD_RESPONSE : KT_TTRPC_END_RESPONSE,
+			     "limit %zu, need %zu", cfg.unpack_limit, need_rs);
+		cr_expect_eq(r.calls[0].c.status_code, less ? KT_TTRPC_CODE_UNKNOWN : 5);
+		cr_expect_eq(r.calls[0].c.response_size, less ? 0 : 3000);
+	}
+	free(rq.p);
+	free(rs.p);
 }
 
 /* A request frame with this exact payload; it must be refused. */
