@@ -444,6 +444,20 @@ Test(meta, patterns)
 	cr_expect(strstr(err, "file name"));
 	cr_expect_eq(kt_bundle_pattern_check("/run/{ID}/*", err, sizeof(err)), -1);
 	cr_expect_eq(kt_path_pattern_check("/run/*/{ID}/x", false, err, sizeof(err)), -1);
+
+	/* A pattern of exactly KT_PATTERN_MAX characters is taken, one more is not. */
+	for (size_t len = KT_PATTERN_MAX; len <= KT_PATTERN_MAX + 1; len++) {
+		char *p = repeat("/run/", "d", len - strlen("/run//{ID}/config.json"), "/{ID}/config.json");
+		char why[KT_PATTERN_MAX + 100] = "";
+		cr_assert_eq(strlen(p), len);
+		cr_expect_eq(kt_bundle_pattern_check(p, why, sizeof(why)), len <= KT_PATTERN_MAX ? 0 : -1,
+			     "%zu characters: %s", len, why);
+		cr_expect_eq(kt_path_pattern_check(p, false, why, sizeof(why)), len <= KT_PATTERN_MAX ? 0 : -1,
+			     "%zu characters: %s", len, why);
+		if (len > KT_PATTERN_MAX)
+			cr_expect(strstr(why, "longer than 512 characters"), "%s", why);
+		free(p);
+	}
 }
 
 /* ------------------------------------------------------------ fill */
