@@ -65,8 +65,9 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
 		# a target's own seeds, if it has any
 		seeds=tests/fuzz/corpus/$name
 		[ -d "$seeds" ] && cp "$seeds"/* "$corpus"/
+		# crash inputs go to build/fuzz/<target>-crash-<sha1>, not the work tree
 		"$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 \
-			"$corpus" >build/fuzz.log 2>&1
+			-artifact_prefix="build/fuzz/$name-" "$corpus" >build/fuzz.log 2>&1
 		rc=$?
 		units=$(grep -a -E '^stat::number_of_executed_units:' build/fuzz.log | tail -n 1 |
 			sed -n 's/^stat::number_of_executed_units: *\([0-9][0-9]*\).*/\1/p')
