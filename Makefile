@@ -201,7 +201,7 @@ test-kernels: deps-kernels
 
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/%)
-FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fno-sanitize-recover=all
+FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fno-sanitize-recover=all -MMD -MP
 FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
 FUZZ_OBJ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ)/obj/gen/%.o)

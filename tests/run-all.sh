@@ -47,22 +47,46 @@ if [ -z "$only" ] || [ "$only" = integration ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
-	for f in build/fuzz/fuzz_*; do
-		[ -x "$f" ] || continue
+	# Every target in tests/fuzz/ must have been built and must have run
+	# inputs: a missing binary, a crash, an exit without libFuzzer's final
+	# stats or a run of no inputs at all each fail it.
+	for src in tests/fuzz/fuzz_*.c; do
+		name=$(basename "$src" .c)
+		f=build/fuzz/$name
+		if [ ! -x "$f" ]; then
+			echo "=== $f: not built (no executable for $src)"
+			add 0 1
+			suites_failed+=("$f")
+			continue
+		fi
 		echo "=== $f (${FUZZ_SECONDS}s)"
 		corpus=$(mktemp -d)
 		cp tests/vectors/*.bin tests/vectors/otel017_json_*.json "$corpus"/
 		# a target's own seeds, if it has any
-		seeds=tests/fuzz/corpus/$(basename "$f")
+		seeds=tests/fuzz/corpus/$name
 		[ -d "$seeds" ] && cp "$seeds"/* "$corpus"/
-		if "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 \
-			"$corpus" >build/fuzz.log 2>&1; then
+		# crash inputs go to build/fuzz/<target>-crash-<sha1>, not the work tree
+		"$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix="build/fuzz/$name-" "$corpus" >build/fuzz.log 2>&1
+		rc=$?
+		units=$(grep -a -E '^stat::number_of_executed_units:' build/fuzz.log | tail -n 1 |
+			sed -n 's/^stat::number_of_executed_units: *\([0-9][0-9]*\).*/\1/p')
+		why=""
+		if [ "$rc" != 0 ]; then
+			why="exit status $rc"
+		elif [ -z "$units" ]; then
+			why="no final stats: the target did not run"
+		elif [ "$units" = 0 ]; then
+			why="no inputs executed"
+		fi
+		if [ -z "$why" ]; then
 			add 1 0
-			grep -a -E 'stat::number_of_executed_units' build/fuzz.log
+			echo "stat::number_of_executed_units: $units"
 		else
 			add 0 1
 			suites_failed+=("$f")
 			tail -n 40 build/fuzz.log
+			echo "$f: FAILED ($why)"
 		fi
 		rm -rf "$corpus"
 	done

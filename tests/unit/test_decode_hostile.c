@@ -11,6 +11,7 @@
 
 #include "decode.h"
 #include "expect_span.h"
+#include "json_scan.h"
 
 #define LIMIT (4u << 20)
 #define BIG   (16u << 20)
@@ -813,6 +814,75 @@ Test(json, deep_nesting)
 	n += depth;
 	expect_fail(KT_FORMAT_JSON, d, n, "nested deeper than", "10000 x {\"a\":");
 	free(d);
+}
+
+/* The JSON decoder's nesting limit (16): a span nested exactly that deep decodes. */
+Test(json, nesting_exactly_at_the_depth_limit)
+{
+	size_t n;
+	uint8_t *v = kt_test_read_vector("otel017_json_root.json", &n);
+	while (n && v[n - 1] != '}')
+		n--;
+	cr_assert_gt(n, 0);
+	/* the span object is level 1; an ignored member adds k arrays */
+	for (size_t k = 15; k <= 16; k++) {
+		size_t m = n - 1;
+		char *d = malloc(n + 2 * k + 16);
+		memcpy(d, v, m);
+		memcpy(d + m, ",\"x\":", 5);
+		m += 5;
+		memset(d + m, '[', k);
+		m += k;
+		memset(d + m, ']', k);
+		m += k;
+		d[m++] = '}';
+		if (k == 15) {
+			struct run r;
+			expect_ok(&r, KT_FORMAT_JSON, d, m, "16 levels");
+			kt_arena_free(&r.a);
+		} else {
+			expect_fail(KT_FORMAT_JSON, d, m, "nested deeper than 16", "17 levels");
+		}
+		free(d);
+	}
+	free(v);
+}
+
+/* kt_json_scan alone: containers exactly max_depth deep pass, one more does not. */
+Test(json_scan, depth_exactly_max_depth)
+{
+	char buf[7 * 66];
+	for (size_t max = 1; max <= 64; max += 21) {
+		for (size_t d = max; d <= max + 1; d++) {
+			for (int obj = 0; obj < 2; obj++) {
+				size_t m = 0;
+				for (size_t i = 0; i < d; i++) {
+					memcpy(buf + m, obj ? "{\"a\":" : "[", obj ? 5 : 1);
+					m += obj ? 5 : 1;
+				}
+				buf[m++] = '1';
+				memset(buf + m, obj ? '}' : ']', d);
+				m += d;
+				struct kt_json_scan sc;
+				char err[96] = "";
+				int rc = kt_json_scan((const uint8_t *)buf, m, max, &sc, err, sizeof(err));
+				kt_json_scan_free(&sc);
+				cr_expect_eq(rc, d <= max ? 0 : -1, "%zu levels, max %zu: %s", d, max, err);
+				if (d > max)
+					cr_expect(strstr(err, "nested deeper than"), "%s", err);
+			}
+		}
+	}
+	/* A max_depth above 64 is 64. */
+	for (size_t d = 64; d <= 65; d++) {
+		memset(buf, '[', d);
+		memset(buf + d, ']', d);
+		struct kt_json_scan sc;
+		char err[96] = "";
+		int rc = kt_json_scan((const uint8_t *)buf, 2 * d, 1000, &sc, err, sizeof(err));
+		kt_json_scan_free(&sc);
+		cr_expect_eq(rc, d <= 64 ? 0 : -1, "%zu levels, max 1000: %s", d, err);
+	}
 }
 
 /* ------------------------------------------------------------ both eras */

@@ -273,6 +273,41 @@ Test(discovery, templates)
 	cr_expect_null(kt_discovery_new(&cfg4, on_event, NULL, err, sizeof(err)));
 }
 
+Test(discovery, template_and_port_counts_at_their_limits)
+{
+	char err[256];
+	/* Exactly KT_DISC_MAX_TEMPLATES templates are taken, one more is not. */
+	const char *many[KT_DISC_MAX_TEMPLATES + 1];
+	static char specs[KT_DISC_MAX_TEMPLATES + 1][64];
+	for (size_t i = 0; i <= KT_DISC_MAX_TEMPLATES; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "cloud-hypervisor=/run/t%zu/{ID}/clh.sock", i);
+		many[i] = specs[i];
+	}
+	struct kt_discovery_config cfg = { .run_root = fx_root, .templates = many,
+					   .ntemplates = KT_DISC_MAX_TEMPLATES };
+	struct kt_discovery *dd = kt_discovery_new(&cfg, on_event, NULL, err, sizeof(err));
+	cr_expect_not_null(dd, "%d templates: %s", KT_DISC_MAX_TEMPLATES, err);
+	kt_discovery_free(dd);
+	cfg.ntemplates = KT_DISC_MAX_TEMPLATES + 1;
+	err[0] = '\0';
+	cr_expect_null(kt_discovery_new(&cfg, on_event, NULL, err, sizeof(err)));
+	cr_expect(strstr(err, "between 1 and 32 templates, not 33"), "%s", err);
+
+	/* Exactly KT_DISC_MAX_PORTS ports are taken, one more is not. */
+	uint32_t ports[KT_DISC_MAX_PORTS + 1];
+	for (size_t i = 0; i <= KT_DISC_MAX_PORTS; i++)
+		ports[i] = 10240 + (uint32_t)i;
+	struct kt_discovery_config pc = { .run_root = fx_root, .ports = ports,
+					  .nports = KT_DISC_MAX_PORTS };
+	dd = kt_discovery_new(&pc, on_event, NULL, err, sizeof(err));
+	cr_expect_not_null(dd, "%d ports: %s", KT_DISC_MAX_PORTS, err);
+	kt_discovery_free(dd);
+	pc.nports = KT_DISC_MAX_PORTS + 1;
+	err[0] = '\0';
+	cr_expect_null(kt_discovery_new(&pc, on_event, NULL, err, sizeof(err)));
+	cr_expect(strstr(err, "at most 8 ports"), "%s", err);
+}
+
 /* ------------------------------------------------------------ layouts */
 
 Test(discovery, scan_finds_every_layout)

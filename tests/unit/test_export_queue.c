@@ -3,7 +3,8 @@
  * The export queue against a scripted exporter: transient failures are
  * retried for as long as the daemon runs (longer than the shutdown timeout),
  * permanent ones drop only their batch, the queue bound holds while the
- * collector is down, and stop() stays bounded even when every call hangs.
+ * collector is down (exactly queue_max spans and log records wait), batches
+ * of exactly batch_max, and stop() stays bounded even when every call hangs.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "clock.h"
 #include "export_queue.h"
+#include "log_record.h"
 #include "span_fixture.h"
 #include "stats.h"
 
@@ -27,6 +29,11 @@ struct fake {
 	unsigned fail_calls;     /* the first N calls FAIL */
 	unsigned hang_ms;        /* each call takes this long */
 	bool retry_forever;
+	/* While gated, a call waits (inside the export) until the gate opens. */
+	bool gated;
+	pthread_cond_t gate;
+	size_t batches[16], log_batches[16]; /* sizes, in call order */
+	size_t n_batches, n_log_batches;
 };
 
 static struct fake fake;
@@ -39,6 +46,10 @@ static enum kt_export_result fake_export(struct kt_exporter *e, const kt_otlp_re
 	if (f->hang_ms)
 		usleep(f->hang_ms * 1000);
 	pthread_mutex_lock(&f->lock);
+	if (f->n_batches < 16)
+		f->batches[f->n_batches++] = n;
+	while (f->gated)
+		pthread_cond_wait(&f->gate, &f->lock);
 	unsigned call = ++f->calls;
 	enum kt_export_result r = KT_EXPORT_OK;
 	if (call <= f->fail_calls)
@@ -51,6 +62,18 @@ static enum kt_export_result fake_export(struct kt_exporter *e, const kt_otlp_re
 	return r;
 }
 
+static enum kt_export_result fake_export_logs(struct kt_exporter *e,
+					      const kt_otlp_logs_request *req, size_t n)
+{
+	struct fake *f = (struct fake *)e;
+	(void)req;
+	pthread_mutex_lock(&f->lock);
+	if (f->n_log_batches < 16)
+		f->log_batches[f->n_log_batches++] = n;
+	pthread_mutex_unlock(&f->lock);
+	return KT_EXPORT_OK;
+}
+
 static void fake_destroy(struct kt_exporter *e)
 {
 	(void)e;
@@ -61,6 +84,7 @@ static void setup(void)
 	memset(&kt_stats, 0, sizeof(kt_stats));
 	memset(&fake, 0, sizeof(fake));
 	pthread_mutex_init(&fake.lock, NULL);
+	pthread_cond_init(&fake.gate, NULL);
 	fake.base.name = "fake";
 	fake.base.export = fake_export;
 	fake.base.destroy = fake_destroy;
@@ -189,4 +213,52 @@ Test(export_queue, stop_is_bounded_when_every_call_hangs)
 	cr_assert_lt(took_ms, 1000, "stop took %llu ms", (unsigned long long)took_ms);
 	cr_assert_eq(KT_STAT_GET(spans_dropped), 20);
 	cr_assert_lt(calls(), 6);
+}
+
+static bool batches_reached(size_t n)
+{
+	pthread_mutex_lock(&fake.lock);
+	size_t k = fake.n_batches;
+	pthread_mutex_unlock(&fake.lock);
+	return k >= n;
+}
+
+static void open_gate(void)
+{
+	pthread_mutex_lock(&fake.lock);
+	fake.gated = false;
+	pthread_cond_broadcast(&fake.gate);
+	pthread_mutex_unlock(&fake.lock);
+}
+
+Test(export_queue, exactly_queue_max_wait_and_batches_of_exactly_batch_max)
+{
+	fake.base.export_logs = fake_export_logs;
+	fake.gated = true;
+	struct kt_export_queue *q = start(3, 5, 5000);
+	/* One span in flight, held inside the exporter: the queue is empty again. */
+	push(q, 1);
+	cr_assert(wait_until(batches_reached, 1, 5000), "the first span never went out");
+	/* Exactly queue_max spans wait; the next one is dropped. */
+	push(q, 5);
+	cr_expect_eq(KT_STAT_GET(spans_dropped), 0, "a span dropped with queue_max queued");
+	push(q, 1);
+	cr_expect_eq(KT_STAT_GET(spans_dropped), 1);
+	/* Log records have their own queue_max. */
+	for (int i = 0; i < 5; i++)
+		kt_export_queue_push_log(q, kt_log_record_new(0));
+	cr_expect_eq(KT_STAT_GET(logs_dropped), 0, "a log record dropped with queue_max queued");
+	kt_export_queue_push_log(q, kt_log_record_new(0));
+	cr_expect_eq(KT_STAT_GET(logs_dropped), 1);
+	open_gate();
+	kt_export_queue_stop(q);
+	/* Then batches of at most batch_max: 1 (in flight), 3, 2; logs 3, 2. */
+	cr_expect_eq(KT_STAT_GET(spans_exported), 6);
+	cr_assert_eq(fake.n_batches, 3);
+	cr_expect_eq(fake.batches[0], 1);
+	cr_expect_eq(fake.batches[1], 3);
+	cr_expect_eq(fake.batches[2], 2);
+	cr_assert_eq(fake.n_log_batches, 2);
+	cr_expect_eq(fake.log_batches[0], 3);
+	cr_expect_eq(fake.log_batches[1], 2);
 }

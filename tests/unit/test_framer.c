@@ -303,6 +303,187 @@ Test(framer, oversize_u64_max)
 	oversize_case(UINT64_MAX, 500);
 }
 
+/*
+ * The first header of a stream announcing `first` bytes, then a frame of
+ * 200: a length in [KT_FRAME_MIN_PAYLOAD, max_payload] is taken as is,
+ * anything else means capture began mid-stream (resync, never oversize).
+ */
+static void first_header_case(size_t first, bool taken)
+{
+	const uint64_t max = 1000;
+	struct buf s = {0};
+	put_frame(&s, first, 1, SHAPE_JSON);
+	put_frame(&s, 200, 2, SHAPE_JSON);
+	static const size_t chunks[] = {1, 7, 100000};
+	for (size_t c = 0; c < 3; c++) {
+		struct fixture fx;
+		fx_init(&fx, max);
+		push_chunks(&fx.f, s.p, s.n, chunks[c]);
+		cr_assert_eq(fx.rec.noversize, 0, "first header %zu", first);
+		if (taken) {
+			cr_assert_eq(fx.rec.nframes, 2, "first header %zu, chunk %zu", first,
+				     chunks[c]);
+			cr_assert_eq(fx.rec.nresynced, 0, "first header %zu", first);
+			cr_assert_eq(fx.rec.validates, 0, "first header %zu", first);
+			expect_frame(&fx, 0, first, 1, SHAPE_JSON);
+			expect_frame(&fx, 1, 200, 2, SHAPE_JSON);
+		} else {
+			cr_assert_eq(fx.rec.nframes, 1, "first header %zu, chunk %zu", first,
+				     chunks[c]);
+			cr_assert_eq(fx.rec.nresynced, 1, "first header %zu", first);
+			cr_assert_eq(fx.rec.resynced[0], 8 + first);
+			expect_frame(&fx, 0, 200, 2, SHAPE_JSON);
+		}
+		cr_assert_eq(kt_framer_finish(&fx.f), 0);
+		fx_fini(&fx);
+	}
+	free(s.p);
+}
+
+Test(framer, first_header_at_the_plausible_bounds)
+{
+	first_header_case(KT_FRAME_MIN_PAYLOAD, true);
+	first_header_case(KT_FRAME_MIN_PAYLOAD - 1, false);
+	first_header_case(1000, true); /* max_payload */
+	first_header_case(1001, false);
+}
+
+/*
+ * After a gap: junk, a frame announcing `len`, then a frame of 200. Only a
+ * length in [KT_FRAME_MIN_PAYLOAD, max_payload] makes a candidate.
+ */
+static void resync_candidate_case(size_t len, bool found)
+{
+	const uint64_t max = 1000;
+	struct buf s = {0};
+	put(&s, "xyz", 3);
+	put_frame(&s, len, 1, SHAPE_JSON);
+	put_frame(&s, 200, 2, SHAPE_JSON);
+	static const size_t chunks[] = {1, 7, 100000};
+	for (size_t c = 0; c < 3; c++) {
+		struct fixture fx;
+		fx_init(&fx, max);
+		kt_framer_gap(&fx.f);
+		push_chunks(&fx.f, s.p, s.n, chunks[c]);
+		cr_assert_eq(fx.rec.noversize, 0);
+		cr_assert_eq(fx.rec.nresynced, 1, "candidate %zu, chunk %zu", len, chunks[c]);
+		cr_assert_eq(fx.rec.validates, 1, "candidate %zu, chunk %zu", len, chunks[c]);
+		if (found) {
+			cr_assert_eq(fx.rec.nframes, 2, "candidate %zu, chunk %zu", len, chunks[c]);
+			cr_assert_eq(fx.rec.resynced[0], 3);
+			expect_frame(&fx, 0, len, 1, SHAPE_JSON);
+			expect_frame(&fx, 1, 200, 2, SHAPE_JSON);
+		} else {
+			cr_assert_eq(fx.rec.nframes, 1, "candidate %zu, chunk %zu", len, chunks[c]);
+			cr_assert_eq(fx.rec.resynced[0], 3 + 8 + len);
+			expect_frame(&fx, 0, 200, 2, SHAPE_JSON);
+		}
+		fx_fini(&fx);
+	}
+	free(s.p);
+}
+
+Test(framer, resync_candidates_at_the_plausible_bounds)
+{
+	resync_candidate_case(KT_FRAME_MIN_PAYLOAD, true);
+	resync_candidate_case(KT_FRAME_MIN_PAYLOAD - 1, false);
+	resync_candidate_case(1000, true); /* max_payload */
+	resync_candidate_case(1001, false);
+}
+
+Test(framer, synced_header_at_max_payload)
+{
+	/* After a first frame: exactly max_payload is a frame, one more is oversize. */
+	for (int over = 0; over < 2; over++) {
+		const uint64_t max = 1000;
+		struct buf s = {0};
+		put_frame(&s, 200, 0, SHAPE_JSON);
+		put_frame(&s, (size_t)max + (size_t)over, 1, SHAPE_JSON);
+		put_frame(&s, 200, 2, SHAPE_JSON);
+		struct fixture fx;
+		fx_init(&fx, max);
+		push_chunks(&fx.f, s.p, s.n, 13);
+		if (over) {
+			cr_assert_eq(fx.rec.nframes, 1);
+			cr_assert_eq(fx.rec.noversize, 1);
+			cr_assert_eq(fx.rec.oversize[0], max + 1);
+			cr_assert_eq(fx.f.state, KT_FRAMER_DEAD);
+		} else {
+			cr_assert_eq(fx.rec.noversize, 0);
+			cr_assert_eq(fx.rec.nframes, 3);
+			expect_frame(&fx, 1, (size_t)max, 1, SHAPE_JSON);
+			cr_assert_eq(fx.f.state, KT_FRAMER_HEADER);
+		}
+		fx_fini(&fx);
+		free(s.p);
+	}
+	/* max_payload is clamped to a quarter of the address space, not below. */
+	const uint64_t clamp = (uint64_t)SIZE_MAX >> 2;
+	struct kt_framer f;
+	kt_framer_init(&f, UINT64_MAX, &ops, NULL);
+	cr_assert_eq(f.max_payload, clamp);
+	kt_framer_init(&f, clamp + 1, &ops, NULL);
+	cr_assert_eq(f.max_payload, clamp);
+	kt_framer_init(&f, clamp, &ops, NULL);
+	cr_assert_eq(f.max_payload, clamp);
+	kt_framer_init(&f, clamp - 1, &ops, NULL);
+	cr_assert_eq(f.max_payload, clamp - 1);
+}
+
+Test(framer, buffers_at_their_bounds)
+{
+	/* A partial payload never takes more memory than its frame announces. */
+	struct buf s = {0};
+	put_frame(&s, 200, 0, SHAPE_JSON);
+	struct fixture fx;
+	fx_init(&fx, KT_DEFAULT_MAX_FRAME);
+	kt_framer_push(&fx.f, s.p, 8 + 100);
+	cr_assert_eq(fx.f.state, KT_FRAMER_PAYLOAD);
+	cr_assert_leq(fx.f.cap, 200, "cap %zu for a 200-byte frame", fx.f.cap);
+	kt_framer_push(&fx.f, s.p + 108, s.n - 108);
+	cr_assert_eq(fx.rec.nframes, 1);
+	fx_fini(&fx);
+	free(s.p);
+
+	/* A buffer of exactly 64 KiB is kept between frames; a larger one is not. */
+	for (size_t len = 65536; len <= 65537; len++) {
+		s = (struct buf){0};
+		put_frame(&s, len, 1, SHAPE_JSON);
+		fx_init(&fx, KT_DEFAULT_MAX_FRAME);
+		kt_framer_push(&fx.f, s.p, 1000);
+		kt_framer_push(&fx.f, s.p + 1000, s.n - 1000);
+		cr_assert_eq(fx.rec.nframes, 1);
+		cr_assert_eq(fx.f.state, KT_FRAMER_HEADER);
+		if (len == 65536)
+			cr_assert_not_null(fx.f.buf, "a 64 KiB buffer was released");
+		else
+			cr_assert_null(fx.f.buf, "a buffer of %zu bytes was kept", fx.f.cap);
+		fx_fini(&fx);
+		free(s.p);
+	}
+
+	/*
+	 * While resyncing, the window never exceeds max_payload + 8 (a header)
+	 * + 36 (a header and the filter bytes), and a candidate announcing
+	 * exactly max_payload is still found.
+	 */
+	const uint64_t max = 200;
+	s = (struct buf){0};
+	put(&s, "xyz", 3);
+	put_frame(&s, (size_t)max, 3, SHAPE_JSON);
+	fx_init(&fx, max);
+	kt_framer_gap(&fx.f);
+	for (size_t i = 0; i < s.n; i++) {
+		kt_framer_push(&fx.f, s.p + i, 1);
+		cr_assert_leq(fx.f.cap, max + 8 + 36, "window %zu after %zu bytes", fx.f.cap, i + 1);
+	}
+	cr_assert_eq(fx.rec.nframes, 1);
+	expect_frame(&fx, 0, (size_t)max, 3, SHAPE_JSON);
+	cr_assert_eq(fx.rec.resynced[0], 3);
+	fx_fini(&fx);
+	free(s.p);
+}
+
 Test(framer, implausible_start_resyncs)
 {
 	/* Capture began inside a payload: its last 77 bytes, then frames. */

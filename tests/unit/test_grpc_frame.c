@@ -304,6 +304,33 @@ Test(grpc_frame, message_is_bounded)
 	free(line);
 }
 
+Test(grpc_frame, message_of_exactly_the_bound_is_whole)
+{
+	/* 1024 decoded bytes are kept whole, one more is cut; escaped or not. */
+	for (int escaped = 0; escaped < 2; escaped++) {
+		for (size_t len = KT_GRPC_MAX_MESSAGE; len <= KT_GRPC_MAX_MESSAGE + 1; len++) {
+			char *line = malloc(3 * len + 32);
+			cr_assert_not_null(line);
+			strcpy(line, "grpc-message: ");
+			size_t o = strlen(line);
+			for (size_t i = 0; i < len; i++) {
+				memcpy(line + o, escaped ? "%42" : "B", escaped ? 3 : 1);
+				o += escaped ? 3 : 1;
+			}
+			line[o] = '\0';
+			kt_grpc_response_reset(resp);
+			hdr(line);
+			cr_assert(resp->have_message);
+			cr_assert_eq(resp->message_truncated, len > KT_GRPC_MAX_MESSAGE, "%zu bytes",
+				     len);
+			cr_assert_eq(resp->message_len, KT_GRPC_MAX_MESSAGE, "%zu bytes", len);
+			cr_assert_eq(resp->message[KT_GRPC_MAX_MESSAGE - 1], 'B');
+			cr_assert_eq(resp->message[KT_GRPC_MAX_MESSAGE], '\0');
+			free(line);
+		}
+	}
+}
+
 Test(grpc_frame, content_type_is_bounded)
 {
 	char line[300];
@@ -416,6 +443,28 @@ Test(grpc_frame, oversized_body_is_bounded)
 	body("x", 1);
 	cr_assert_eq(message(&m, &n), KT_GRPC_MSG_TRAILING);
 	free(b);
+}
+
+Test(grpc_frame, body_one_byte_over_what_is_kept)
+{
+	/* The largest message the kept body holds is OK; one byte more is too large. */
+	for (size_t over = 0; over < 2; over++) {
+		size_t len = KT_GRPC_MAX_BODY - KT_GRPC_PREFIX_LEN + over;
+		uint8_t *b = calloc(1, KT_GRPC_PREFIX_LEN + len);
+		cr_assert_not_null(b);
+		kt_grpc_frame_prefix(b, (uint32_t)len);
+		kt_grpc_response_reset(resp);
+		body(b, KT_GRPC_PREFIX_LEN + len);
+		cr_assert_eq(resp->body_len, KT_GRPC_MAX_BODY);
+		cr_assert_eq(resp->body_total, KT_GRPC_PREFIX_LEN + len);
+		const uint8_t *m;
+		size_t n;
+		cr_assert_eq(message(&m, &n), over ? KT_GRPC_MSG_TOO_LARGE : KT_GRPC_MSG_OK,
+			     "a message of %zu bytes", len);
+		if (!over)
+			cr_assert_eq(n, len);
+		free(b);
+	}
 }
 
 /* ------------------------------------------------------------------ partial success */

@@ -818,6 +818,60 @@ Test(jaeger_stream, message_over_the_cap)
 	free(p);
 }
 
+Test(jaeger_stream, message_of_exactly_max_message)
+{
+	size_t n, n1;
+	uint8_t *p = vec("jaeger_vsock_stream.bin", &n);
+	free(vec("jaeger_emitbatch_compact_1.bin", &n1));
+	cr_assert_eq(n1, 355);
+	static const size_t chunks[] = {1, 2, 100, 354, 355, 356, 10000};
+	for (int over = 0; over < 2; over++) {
+		struct kt_jaeger_limits lim;
+		kt_jaeger_limits_default(&lim);
+		lim.max_message = n1 - (size_t)over; /* the first message's size, or one less */
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+			static const size_t map[] = {1};
+			struct got g = {.map = over ? map : NULL};
+			struct kt_jaeger_stream s;
+			kt_jaeger_stream_init(&s, &lim, &ops, &g);
+			push_chunks(&s, p, n, chunks[c]);
+			cr_expect_eq(kt_jaeger_stream_finish(&s), 0);
+			cr_expect_eq(g.mismatches, 0, "%s", g.diff);
+			if (over) {
+				cr_expect_eq(g.batches, 1, "max %zu, chunk %zu", lim.max_message,
+					     chunks[c]);
+				cr_expect_eq(g.errors, 1, "chunk %zu: %s", chunks[c], g.all_errors);
+				cr_expect(strstr(g.last_error,
+						 "past the message size limit of 354 bytes"),
+					  "%s", g.last_error);
+				cr_expect_eq(s.skipped_bytes, n1);
+			} else {
+				cr_expect_eq(g.batches, 2, "max %zu, chunk %zu: %s", lim.max_message,
+					     chunks[c], g.all_errors);
+				cr_expect_eq(g.errors, 0, "chunk %zu: %s", chunks[c], g.all_errors);
+				cr_expect_eq(s.skipped_bytes, 0);
+			}
+			cr_expect_leq(s.cap, lim.max_message);
+			expect_accounted(&s);
+			kt_jaeger_stream_free(&s);
+		}
+	}
+	free(p);
+
+	/* The smallest cap is 64 bytes: below it is raised, from it kept. */
+	static const size_t asked[] = {0, 63, 64, 65};
+	static const size_t got[] = {64, 64, 64, 65};
+	for (size_t i = 0; i < 4; i++) {
+		struct kt_jaeger_limits lim;
+		kt_jaeger_limits_default(&lim);
+		lim.max_message = asked[i];
+		struct kt_jaeger_stream s;
+		kt_jaeger_stream_init(&s, &lim, &ops, NULL);
+		cr_expect_eq(s.lim.max_message, got[i], "asked %zu", asked[i]);
+		kt_jaeger_stream_free(&s);
+	}
+}
+
 /* The batch callback may keep a message's arena. */
 struct kept {
 	struct kt_arena a[4];
@@ -1902,6 +1956,174 @@ Test(jaeger_hostile, limits)
 	/* The arena limit. */
 	expect_fail_lim(&w, NULL, 600, "arena limit reached", "arena");
 	tcw_free(&w);
+}
+
+/* ------------------------------------------------------------ list limits at their bound */
+
+static uint32_t count_n; /* elements the builders below write */
+
+static void n_span_tags(struct tcw *w)
+{
+	char key[16];
+	jw_list(w, 10, count_n);
+	for (uint32_t i = 0; i < count_n; i++) {
+		snprintf(key, sizeof(key), "k%u", i);
+		jw_tag(w, key, JW_LONG(i));
+	}
+}
+
+static void n_logs(struct tcw *w)
+{
+	jw_list(w, 11, count_n);
+	for (uint32_t i = 0; i < count_n; i++) {
+		jw_log(w, 1700000000000000 + i, 0);
+		tcw_stop(w);
+	}
+}
+
+static void n_log_fields(struct tcw *w)
+{
+	char key[16];
+	jw_list(w, 11, 1);
+	jw_log(w, 1700000000000000, count_n);
+	for (uint32_t i = 0; i < count_n; i++) {
+		snprintf(key, sizeof(key), "f%u", i);
+		jw_tag(w, key, JW_LONG(i));
+	}
+	tcw_stop(w);
+}
+
+static void n_refs(struct tcw *w)
+{
+	jw_list(w, 6, count_n);
+	for (uint32_t i = 0; i < count_n; i++)
+		jw_ref(w, 1, 1, 1, (int64_t)i + 1);
+}
+
+enum lim_kind { LIM_SPAN_TAGS, LIM_LOG_FIELDS, LIM_PROCESS_TAGS, LIM_LOGS, LIM_REFS, LIM_SPANS };
+
+/* A message with n elements of the kind. */
+static void counted(struct tcw *w, enum lim_kind k, uint32_t n)
+{
+	char key[16];
+	count_n = n;
+	switch (k) {
+	case LIM_SPAN_TAGS:
+		one_span(w, &base, n_span_tags);
+		break;
+	case LIM_LOG_FIELDS:
+		one_span(w, &base, n_log_fields);
+		break;
+	case LIM_LOGS:
+		one_span(w, &base, n_logs);
+		break;
+	case LIM_REFS:
+		one_span(w, &base, n_refs);
+		break;
+	case LIM_SPANS:
+		tcw_init(w);
+		jw_begin(w, "svc", n);
+		for (uint32_t i = 0; i < n; i++) {
+			jw_span(w, &base);
+			tcw_stop(w);
+		}
+		jw_end(w);
+		break;
+	case LIM_PROCESS_TAGS:
+		tcw_init(w);
+		tcw_header(w, 4, 1, "emitBatch");
+		tcw_struct(w); /* emitBatch_args */
+		tcw_field(w, 1, T_STRUCT);
+		tcw_struct(w); /* Batch */
+		tcw_field(w, 1, T_STRUCT);
+		tcw_struct(w); /* Process */
+		tcw_field(w, 1, T_BIN);
+		tcw_str(w, "svc");
+		jw_list(w, 2, n);
+		for (uint32_t i = 0; i < n; i++) {
+			snprintf(key, sizeof(key), "p%u", i);
+			jw_tag(w, key, JW_LONG(i));
+		}
+		tcw_stop(w); /* Process */
+		jw_list(w, 2, 1);
+		jw_span(w, &base);
+		tcw_stop(w);
+		jw_end(w);
+		break;
+	}
+}
+
+/* What a decoded message shows of its n elements. */
+static size_t counted_got(const struct kt_jaeger_batch *b, enum lim_kind k)
+{
+	switch (k) {
+	case LIM_SPAN_TAGS:
+		return b->spans[0].attrs.n;
+	case LIM_LOG_FIELDS:
+		return b->spans[0].events[0].attrs.n;
+	case LIM_LOGS:
+		return b->spans[0].n_events;
+	case LIM_SPANS:
+		return b->n_spans;
+	case LIM_PROCESS_TAGS:
+		return b->resource.n - 1; /* and service.name */
+	case LIM_REFS:
+		break;
+	}
+	return count_n;
+}
+
+Test(jaeger_hostile, limits_at_their_bounds)
+{
+	static const struct {
+		enum lim_kind k;
+		const char *what;
+	} kinds[] = {
+		{ LIM_SPAN_TAGS, "tags" }, { LIM_LOG_FIELDS, "fields" }, { LIM_PROCESS_TAGS, "tags" },
+		{ LIM_LOGS, "logs" },	    { LIM_REFS, "references" },	  { LIM_SPANS, "spans" },
+	};
+	static const uint32_t limits[] = { 1, 7 };
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		for (size_t j = 0; j < 2; j++) {
+			uint32_t limit = limits[j];
+			struct kt_jaeger_limits lim;
+			kt_jaeger_limits_default(&lim);
+			switch (kinds[i].k) {
+			case LIM_SPAN_TAGS:
+			case LIM_LOG_FIELDS:
+			case LIM_PROCESS_TAGS:
+				lim.max_tags = limit;
+				break;
+			case LIM_LOGS:
+				lim.max_logs = limit;
+				break;
+			case LIM_REFS:
+				lim.max_refs = limit;
+				break;
+			case LIM_SPANS:
+				lim.max_spans = limit;
+				break;
+			}
+			/* Exactly the limit decodes. */
+			struct tcw w;
+			counted(&w, kinds[i].k, limit);
+			struct dec d;
+			decode(&d, w.p, w.n, &lim, ARENA_LIMIT);
+			cr_expect_eq(d.rc, 0, "%zu %s at a limit of %u: %s", (size_t)limit,
+				     kinds[i].what, limit, d.err.msg);
+			if (d.rc == 0)
+				cr_expect_eq(counted_got(&d.b, kinds[i].k), limit, "kind %zu", i);
+			kt_arena_free(&d.a);
+			tcw_free(&w);
+			/* One more does not. */
+			char needle[96];
+			snprintf(needle, sizeof(needle), "%s: %u elements, more than the limit of %u",
+				 kinds[i].what, limit + 1, limit);
+			counted(&w, kinds[i].k, limit + 1);
+			expect_fail_lim(&w, &lim, ARENA_LIMIT, needle, kinds[i].what);
+			tcw_free(&w);
+		}
+	}
 }
 
 /*

@@ -294,6 +294,224 @@ Test(journal, flush_and_gap)
 	kt_journal_free(&j);
 }
 
+/* "<13>Nov 14 22:13:21 a: " and x up to len bytes; returns the header length. */
+static size_t record_of(char *s, size_t len, char fill)
+{
+	size_t h = (size_t)snprintf(s, len + 1, "<13>Nov 14 22:13:21 a: ");
+	cr_assert_lt(h, len);
+	memset(s + h, fill, len - h);
+	s[len] = '\0';
+	return h;
+}
+
+Test(journal, records_of_exactly_max_record)
+{
+	/*
+	 * A record of exactly max_record bytes is kept whole, one of a byte
+	 * more is cut there; whether its end is known from the next record's
+	 * start or from the end of the stream, in any chunking.
+	 */
+	const size_t max = 100;
+	char s[400];
+	for (size_t len = max; len <= max + 1; len++) {
+		for (int last = 0; last < 2; last++) {
+			size_t h = record_of(s, len, 'x');
+			size_t total = len;
+			if (!last)
+				total += (size_t)snprintf(s + len, sizeof(s) - len,
+							  "<13>Nov 14 22:13:22 b: next");
+			for (size_t chunk = 1; chunk <= total; chunk++) {
+				struct recs rs;
+				struct kt_journal_stream j;
+				split(s, total, chunk, max, &rs, &j);
+				cr_assert_eq(rs.n, last ? 1 : 2, "len %zu, chunk %zu", len, chunk);
+				cr_expect_eq(rs.r[0].r.truncated, len > max, "len %zu, chunk %zu", len,
+					     chunk);
+				cr_expect_eq(strlen(rs.r[0].msg), max - h, "len %zu, chunk %zu", len,
+					     chunk);
+				cr_expect_eq(j.truncated, len > max);
+				cr_expect_eq(j.dropped_bytes, len - max);
+				if (!last)
+					cr_expect_str_eq(rs.r[1].msg, "next");
+				kt_journal_free(&j);
+			}
+		}
+	}
+	/* A record one byte over the limit is cut as soon as that byte arrives. */
+	for (size_t len = max; len <= max + 1; len++) {
+		record_of(s, len, 'x');
+		struct recs rs = {0};
+		struct kt_journal_stream j;
+		kt_journal_init(&j, max, &ops, &rs);
+		kt_journal_push(&j, (const uint8_t *)s, len, NOW);
+		cr_expect_eq(rs.n, len > max, "%zu bytes", len);
+		cr_expect_eq(j.truncated, len > max, "%zu bytes", len);
+		kt_journal_finish(&j, NOW);
+		cr_assert_eq(rs.n, 1);
+		cr_expect_eq(rs.r[0].r.truncated, len > max);
+		kt_journal_free(&j);
+	}
+	/*
+	 * The stream ends in a '<' that might have started a record: it is
+	 * the record's last byte, within max_record or one over it.
+	 */
+	for (size_t len = max; len <= max + 1; len++) {
+		size_t h = record_of(s, len, 'x');
+		s[len - 1] = '<';
+		for (size_t chunk = 1; chunk <= len; chunk++) {
+			struct recs rs;
+			struct kt_journal_stream j;
+			split(s, len, chunk, max, &rs, &j);
+			cr_assert_eq(rs.n, 1, "len %zu, chunk %zu", len, chunk);
+			cr_expect_eq(rs.r[0].r.truncated, len > max, "len %zu, chunk %zu", len, chunk);
+			cr_expect_eq(strlen(rs.r[0].msg), max - h, "len %zu, chunk %zu", len, chunk);
+			cr_expect_eq(rs.r[0].msg[max - h - 1], len > max ? 'x' : '<');
+			cr_expect_eq(j.dropped_bytes, len - max);
+			kt_journal_free(&j);
+		}
+	}
+	/* A limit below 64 is raised to it; 64 and above are kept. */
+	static const size_t asked[] = {1, 63, 64, 65};
+	static const size_t got[] = {64, 64, 64, 65};
+	for (size_t i = 0; i < 4; i++) {
+		struct kt_journal_stream j;
+		kt_journal_init(&j, asked[i], &ops, NULL);
+		cr_expect_eq(j.max_record, got[i], "asked %zu", asked[i]);
+		kt_journal_free(&j);
+	}
+}
+
+Test(journal, cut_backs_off_at_most_three_bytes)
+{
+	const size_t max = 100;
+	char s[200];
+	/* A 4-byte character ending exactly at the cut, or straddling it. */
+	for (size_t at = max - 4; at <= max; at++) {
+		size_t h = record_of(s, 150, 'x');
+		memcpy(s + at, "\xf0\x9f\x98\x80", 4);
+		struct recs rs;
+		struct kt_journal_stream j;
+		split(s, 150, 0, max, &rs, &j);
+		cr_assert_eq(rs.n, 1);
+		cr_expect(rs.r[0].r.truncated);
+		cr_expect_not(rs.r[0].r.utf8_repaired, "character at %zu cut", at);
+		size_t kept = at + 4 <= max ? max : at;
+		cr_expect_eq(strlen(rs.r[0].msg), kept - h, "character at %zu", at);
+		kt_journal_free(&j);
+	}
+	/* Not UTF-8: a run of continuation bytes; no more than 3 are given back. */
+	size_t h = record_of(s, 150, 'x');
+	memset(s + 90, 0x80, 20);
+	struct recs rs;
+	struct kt_journal_stream j;
+	split(s, 150, 0, max, &rs, &j);
+	cr_assert_eq(rs.n, 1);
+	cr_expect(rs.r[0].r.utf8_repaired);
+	/* 90 - h bytes of x, then 7 continuation bytes, each U+FFFD */
+	cr_expect_eq(strlen(rs.r[0].msg), 90 - h + 7 * 3);
+	cr_expect_eq(j.dropped_bytes, 150 - 97);
+	kt_journal_free(&j);
+}
+
+/* parse() of "<14>" + s: the form it comes out as. */
+static enum kt_journal_form form_of(const char *s, struct kt_journal_record *r)
+{
+	static char scratch[4096];
+	char line[1100];
+	snprintf(line, sizeof(line), "<14>%s", s);
+	*r = parse(line, scratch, sizeof(scratch));
+	return r->form;
+}
+
+Test(journal, header_fields_at_their_length_limits)
+{
+	/* RFC 5424: timestamp 64, hostname 255, app-name 48, procid 128, msgid 32. */
+	static const size_t max[5] = {64, 255, 48, 128, 32};
+	for (int f = 0; f < 5; f++) {
+		for (size_t len = max[f]; len <= max[f] + 1; len++) {
+			char field[300], line[1100];
+			if (f == 0) {
+				/* "2003-10-11T22:14:15." digits "Z" */
+				memcpy(field, "2003-10-11T22:14:15.", 20);
+				memset(field + 20, '1', len - 21);
+				field[len - 1] = 'Z';
+			} else {
+				memset(field, 'f', len);
+			}
+			field[len] = '\0';
+			const char *v[5] = {"2003-10-11T22:14:15Z", "h", "a", "p", "m"};
+			v[f] = field;
+			snprintf(line, sizeof(line), "1 %s %s %s %s %s - text", v[0], v[1], v[2], v[3],
+				 v[4]);
+			struct kt_journal_record r;
+			enum kt_journal_form form = form_of(line, &r);
+			cr_expect_eq(form, len == max[f] ? KT_JOURNAL_RFC5424 : KT_JOURNAL_PLAIN,
+				     "field %d of %zu bytes", f, len);
+			if (form != KT_JOURNAL_RFC5424)
+				continue;
+			cr_expect(eq(r.message, "text"));
+			const struct kt_str got[5] = {{field, len}, r.hostname, r.app_name, r.proc_id,
+						       r.msg_id};
+			if (f > 0)
+				cr_expect(eq(got[f], field), "field %d", f);
+			else
+				cr_expect_eq(r.time_unix_nano, 1065910455111111111ull);
+		}
+	}
+
+	/* RFC 3164: a tag of 64 bytes, a pid of 20, a hostname of 255. */
+	char tag[80], line[600];
+	struct kt_journal_record r;
+	for (size_t len = 64; len <= 65; len++) {
+		memset(tag, 't', len);
+		tag[len] = '\0';
+		snprintf(line, sizeof(line), "Nov 14 22:13:20 %s: text", tag);
+		cr_expect_eq(form_of(line, &r), KT_JOURNAL_RFC3164);
+		if (len == 64) {
+			cr_expect(eq(r.app_name, tag), "tag of 64");
+			cr_expect(eq(r.message, "text"));
+		} else {
+			cr_expect(eq(r.app_name, ""), "tag of 65");
+		}
+	}
+	for (size_t len = 20; len <= 21; len++) {
+		char pid[32];
+		memset(pid, '7', len);
+		pid[len] = '\0';
+		snprintf(line, sizeof(line), "Nov 14 22:13:20 a[%s]: text", pid);
+		cr_expect_eq(form_of(line, &r), KT_JOURNAL_RFC3164);
+		if (len == 20) {
+			cr_expect(eq(r.proc_id, pid) && eq(r.app_name, "a"), "pid of 20");
+		} else {
+			cr_expect(eq(r.proc_id, "") && eq(r.app_name, ""), "pid of 21");
+		}
+	}
+	for (size_t len = 255; len <= 256; len++) {
+		char host[300];
+		memset(host, 'h', len);
+		host[len] = '\0';
+		snprintf(line, sizeof(line), "Nov 14 22:13:20 %s a: text", host);
+		cr_expect_eq(form_of(line, &r), KT_JOURNAL_RFC3164);
+		if (len == 255) {
+			cr_expect(eq(r.hostname, host) && eq(r.app_name, "a"), "hostname of 255");
+		} else {
+			cr_expect(eq(r.hostname, "") && eq(r.app_name, ""), "hostname of 256");
+		}
+	}
+}
+
+Test(journal, scratch_of_exactly_three_bytes_a_byte)
+{
+	static const char rec[] = "<1>Nov 14 22:13:20 t: \xff\xff";
+	size_t n = sizeof(rec) - 1;
+	char scratch[3 * sizeof(rec) + 8];
+	struct kt_journal_record r;
+	cr_expect_eq(kt_journal_parse((const uint8_t *)rec, n, NOW, scratch, 3 * n + 8, &r), 0);
+	cr_expect(r.utf8_repaired);
+	cr_expect(eq(r.message, "\xef\xbf\xbd\xef\xbf\xbd"));
+	cr_expect_eq(kt_journal_parse((const uint8_t *)rec, n, NOW, scratch, 3 * n + 7, &r), -1);
+}
+
 Test(journal, long_records_are_cut)
 {
 	char s[600];

@@ -229,6 +229,35 @@ Test(pipeline, records_shuffled_duplicated_two_connections)
 	free(sb);
 }
 
+Test(pipeline, exactly_max_conns_connections)
+{
+	/* max_conns connections are held; one more is refused, the older ones stay. */
+	struct got g = { 0 };
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	cfg.max_conns = 3;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	cr_assert_not_null(p);
+	char path[64];
+	for (uint64_t c = 1; c <= 3; c++) {
+		snprintf(path, sizeof(path), "/tmp/c%llu_10240", (unsigned long long)c);
+		rec_conn(p, c, path);
+		cr_expect_eq(kt_pipeline_conn_count(p), c);
+	}
+	rec_conn(p, 4, "/tmp/c4_10240");
+	cr_expect_eq(kt_pipeline_conn_count(p), 3, "max_conns + 1 connections held");
+	rec_conn(p, 5, "/tmp/c5_10240");
+	cr_expect_eq(kt_pipeline_conn_count(p), 3);
+	cr_expect_eq(KT_STAT_GET(conns_refused), 2);
+	rec_close(p, 4, 0);
+	rec_close(p, 5, 0);
+	cr_expect_eq(kt_pipeline_conn_count(p), 3, "the refused ones were not followed");
+	for (uint64_t c = 1; c <= 3; c++)
+		rec_close(p, c, 0);
+	cr_expect_eq(kt_pipeline_conn_count(p), 0);
+	kt_pipeline_free(p);
+	got_free(&g);
+}
+
 /* Bytes in the middle of one frame never captured (GAP record): that frame
  * is dropped, every other span arrives intact. */
 static void gap_in_frame(enum kt_era era, bool prior_loss_flag)

@@ -437,6 +437,73 @@ Test(reasm, segment_cap)
 	fx_fini(&fx);
 }
 
+Test(reasm, pending_bytes_exactly_at_max_pending)
+{
+	struct fixture fx;
+	/* One record of exactly max_pending bytes waits. */
+	fx_init(&fx, 1000, 1000);
+	data_at(&fx, 10, 1000, false, 0);
+	cr_assert_eq(fx.rec.nev, 0, "exactly max_pending declared a hole");
+	cr_assert_eq(fx.r.pending_bytes, 1000);
+	cr_assert_eq(fx.r.pending_segs, 1);
+	fx_fini(&fx);
+
+	/* One byte more: the hole below it is declared, the record delivered. */
+	fx_init(&fx, 1000, 1000);
+	data_at(&fx, 10, 1001, false, 0);
+	const struct ev over[] = {{EV_GAP, 0, 10}, {EV_DATA, 10, 1001}};
+	expect_events(&fx.rec, over, 2);
+	cr_assert_eq(fx.r.pending_bytes, 0);
+	fx_fini(&fx);
+
+	/* Two records filling the budget exactly wait; one byte more does not. */
+	fx_init(&fx, 1000, 1000);
+	data_at(&fx, 10, 400, false, 0);
+	data_at(&fx, 420, 600, false, 0);
+	cr_assert_eq(fx.rec.nev, 0, "exactly max_pending declared a hole");
+	cr_assert_eq(fx.r.pending_bytes, 1000);
+	data_at(&fx, 1030, 1, false, 0);
+	const struct ev first[] = {{EV_GAP, 0, 10}, {EV_DATA, 10, 400}};
+	expect_events(&fx.rec, first, 2);
+	cr_assert_eq(fx.r.pending_bytes, 601);
+	kt_reasm_finish(&fx.r);
+	const struct ev all[] = {
+		{EV_GAP, 0, 10},     {EV_DATA, 10, 400},  {EV_GAP, 410, 10},
+		{EV_DATA, 420, 600}, {EV_GAP, 1020, 10},  {EV_DATA, 1030, 1},
+	};
+	expect_events(&fx.rec, all, 6);
+	fx_fini(&fx);
+}
+
+Test(reasm, pending_items_exactly_at_the_cap)
+{
+	struct fixture fx;
+	/* 4096 pending data pieces wait; the 4097th declares the lowest hole. */
+	fx_init(&fx, 1 << 20, 1000);
+	for (uint64_t k = 1; k <= 4096; k++)
+		data_at(&fx, 2 * k, 1, false, 0);
+	cr_assert_eq(fx.rec.nev, 0, "4096 items declared a hole");
+	cr_assert_eq(fx.r.pending_segs, 4096);
+	cr_assert_eq(fx.r.pending_bytes, 4096);
+	data_at(&fx, 2 * 4097, 1, false, 0);
+	const struct ev want[] = {{EV_GAP, 0, 2}, {EV_DATA, 2, 1}};
+	expect_events(&fx.rec, want, 2);
+	cr_assert_eq(fx.r.pending_segs, 4096);
+	fx_fini(&fx);
+
+	/* Remembered GAP ranges are items too, though they hold no bytes. */
+	fx_init(&fx, 0, 1000);
+	for (uint64_t k = 1; k <= 4096; k++)
+		kt_reasm_gap(&fx.r, 2 * k, 1, 0);
+	cr_assert_eq(fx.rec.nev, 0, "4096 GAP ranges declared a hole");
+	cr_assert_eq(fx.r.pending_segs, 4096);
+	kt_reasm_gap(&fx.r, 2 * 4097, 1, 0);
+	const struct ev gaps[] = {{EV_GAP, 0, 3}};
+	expect_events(&fx.rec, gaps, 1);
+	cr_assert_eq(fx.r.pending_segs, 4096);
+	fx_fini(&fx);
+}
+
 Test(reasm, timeout)
 {
 	struct fixture fx;

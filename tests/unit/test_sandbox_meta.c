@@ -180,6 +180,55 @@ Test(persist, deep_and_long)
 	free(big);
 }
 
+/* head, units of pad and tail making exactly size bytes. */
+static char *sized(const char *head, const char *pad, size_t size, const char *tail)
+{
+	size_t fixed = strlen(head) + strlen(tail);
+	cr_assert_gt(size, fixed);
+	return repeat(head, pad, size - fixed, tail);
+}
+
+Test(persist, limits_at_their_bounds)
+{
+	struct kt_sandbox_meta m;
+	/* JSON nested exactly KT_META_JSON_DEPTH deep is read, one level more is not. */
+	for (int depth = KT_META_JSON_DEPTH; depth <= KT_META_JSON_DEPTH + 1; depth++) {
+		char *open = repeat("{\"HypervisorState\":{\"Pid\":5},\"x\":", "[", (size_t)depth - 1, "");
+		char *doc = repeat(open, "]", (size_t)depth - 1, "}");
+		m = zero_meta("sb");
+		cr_expect_eq(kt_meta_parse_persist(doc, strlen(doc), "", &m),
+			     depth <= KT_META_JSON_DEPTH ? 0 : -1, "%d levels", depth);
+		free(open);
+		free(doc);
+	}
+	/* A document of exactly KT_META_CONFIG_MAX bytes is parsed, one byte more is not. */
+	for (size_t size = KT_META_CONFIG_MAX; size <= KT_META_CONFIG_MAX + 1; size++) {
+		char *doc = sized("{\"HypervisorState\":{\"Pid\":6},\"pad\":\"", "b", size, "\"}");
+		cr_assert_eq(strlen(doc), size);
+		m = zero_meta("sb");
+		cr_expect_eq(kt_meta_parse_persist(doc, size, "", &m),
+			     size == KT_META_CONFIG_MAX ? 0 : -1, "%zu bytes", size);
+		free(doc);
+	}
+	/* A hybrid socket path of 255 bytes (run root included) fits, 256 do not. */
+	for (size_t len = KT_META_PATH - 1; len <= KT_META_PATH; len++) {
+		char *path = sized("/", "p", len - strlen("/host"), "");
+		char *doc = malloc(len + 64);
+		snprintf(doc, len + 64, "{\"AgentState\":{\"URL\":\"hvsock://%s:1024\"}}", path);
+		m = zero_meta("sb");
+		cr_expect_eq(kt_meta_parse_persist(doc, strlen(doc), "/host", &m), 0);
+		cr_expect(m.flags & KT_META_HYBRID_VSOCK);
+		if (len < KT_META_PATH) {
+			cr_expect_eq(strlen(m.hvsock_path), len);
+			cr_expect_eq(strncmp(m.hvsock_path, "/host/ppp", 9), 0);
+		} else {
+			cr_expect_str_eq(m.hvsock_path, "", "a path of %zu bytes was kept", len);
+		}
+		free(path);
+		free(doc);
+	}
+}
+
 /* ------------------------------------------------------------ bundles */
 
 #define CONTAINERD_SANDBOX                                                                               \
@@ -395,6 +444,20 @@ Test(meta, patterns)
 	cr_expect(strstr(err, "file name"));
 	cr_expect_eq(kt_bundle_pattern_check("/run/{ID}/*", err, sizeof(err)), -1);
 	cr_expect_eq(kt_path_pattern_check("/run/*/{ID}/x", false, err, sizeof(err)), -1);
+
+	/* A pattern of exactly KT_PATTERN_MAX characters is taken, one more is not. */
+	for (size_t len = KT_PATTERN_MAX; len <= KT_PATTERN_MAX + 1; len++) {
+		char *p = repeat("/run/", "d", len - strlen("/run//{ID}/config.json"), "/{ID}/config.json");
+		char why[KT_PATTERN_MAX + 100] = "";
+		cr_assert_eq(strlen(p), len);
+		cr_expect_eq(kt_bundle_pattern_check(p, why, sizeof(why)), len <= KT_PATTERN_MAX ? 0 : -1,
+			     "%zu characters: %s", len, why);
+		cr_expect_eq(kt_path_pattern_check(p, false, why, sizeof(why)), len <= KT_PATTERN_MAX ? 0 : -1,
+			     "%zu characters: %s", len, why);
+		if (len > KT_PATTERN_MAX)
+			cr_expect(strstr(why, "longer than 512 characters"), "%s", why);
+		free(p);
+	}
 }
 
 /* ------------------------------------------------------------ fill */
@@ -481,6 +544,61 @@ Test(fill, rs_sandbox_with_crio_bundles)
 	cr_expect_str_eq(m.runtime, "");
 	cr_expect_eq(kt_sandbox_meta_fill(fx_root, "../x", &m), -1);
 	cr_expect_eq(kt_sandbox_meta_fill(fx_root, "", &m), -1);
+}
+
+Test(fill, file_sizes_at_their_limits)
+{
+	struct kt_sandbox_meta m;
+	/* persist.json of exactly KT_META_PERSIST_MAX bytes is read, one byte more is not. */
+	for (size_t size = KT_META_PERSIST_MAX; size <= KT_META_PERSIST_MAX + 1; size++) {
+		char id[16];
+		snprintf(id, sizeof(id), "p%zu", size - KT_META_PERSIST_MAX);
+		char *doc = sized("{\"HypervisorState\":{\"Pid\":321},\"pad\":\"", " ", size, "\"}");
+		char rel[64];
+		snprintf(rel, sizeof(rel), "run/vc/sbs/%s/persist.json", id);
+		fx_put(rel, doc, size);
+		free(doc);
+		cr_assert_eq(kt_sandbox_meta_fill(fx_root, id, &m), 0);
+		cr_expect_eq(m.hypervisor_pid, size == KT_META_PERSIST_MAX ? 321u : 0u, "%zu bytes",
+			     size);
+	}
+	/* A pid file of exactly KT_META_PIDFILE_MAX bytes is read, one byte more is not. */
+	for (size_t size = KT_META_PIDFILE_MAX; size <= KT_META_PIDFILE_MAX + 1; size++) {
+		char id[16];
+		snprintf(id, sizeof(id), "q%zu", size - KT_META_PIDFILE_MAX);
+		char *doc = sized("4242", " ", size, "\n");
+		char rel[64];
+		snprintf(rel, sizeof(rel), "run/vc/vm/%s/pid", id);
+		fx_put(rel, doc, size);
+		free(doc);
+		cr_assert_eq(kt_sandbox_meta_fill(fx_root, id, &m), 0);
+		cr_expect_eq(m.hypervisor_pid, size == KT_META_PIDFILE_MAX ? 4242u : 0u, "%zu bytes",
+			     size);
+	}
+	/* A bundle's config.json of exactly KT_META_CONFIG_MAX bytes is read, one more is not. */
+	for (size_t size = KT_META_CONFIG_MAX; size <= KT_META_CONFIG_MAX + 1; size++) {
+		char id[16];
+		snprintf(id, sizeof(id), "b%zu", size - KT_META_CONFIG_MAX);
+		char head[256];
+		snprintf(head, sizeof(head),
+			 "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"sandbox\","
+			 "\"io.kubernetes.cri.sandbox-id\":\"%s\","
+			 "\"io.kubernetes.cri.sandbox-name\":\"pod-%s\"},\"pad\":\"",
+			 id, id);
+		char *doc = sized(head, "c", size, "\"}");
+		char rel[128];
+		snprintf(rel, sizeof(rel), CTRD "%s/config.json", id);
+		fx_put(rel, doc, size);
+		free(doc);
+		cr_assert_eq(kt_sandbox_meta_fill(fx_root, id, &m), 0);
+		if (size == KT_META_CONFIG_MAX) {
+			cr_expect(m.flags & KT_META_HAVE_BUNDLE, "%zu bytes", size);
+			cr_expect_str_eq(m.pod_name, "pod-b0");
+		} else {
+			cr_expect_eq(m.flags & KT_META_HAVE_BUNDLE, 0, "%zu bytes", size);
+			cr_expect_str_eq(m.pod_name, "");
+		}
+	}
 }
 
 Test(fill, hostile_files)

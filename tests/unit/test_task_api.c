@@ -12,10 +12,12 @@
 #include <string.h>
 
 #include "arena.h"
+#include "pb_budget.h"
 #include "pipeline.h"
 #include "sandbox_registry.h"
 #include "stream_record.h"
 #include "task_api.h"
+#include "containerd/task.pb-c.h"
 #include "ttrpc/ttrpc.pb-c.h"
 #include "ttrpc_rpc.h"
 #include "ttrpc_span.h"
@@ -244,6 +246,65 @@ Test(task_ids, hostile_payloads)
 	while (many.n + 8 < sizeof(many.b))
 		pb_uint(&many, 9, 1);
 	expect_bad("Connect", &many, "needs more memory to decode than allowed");
+}
+
+/* Create's ids with an unknown field of pad bytes, which protobuf-c keeps. */
+static void padded_ids(struct pb *p, size_t pad)
+{
+	static uint8_t zeros[1 << 16];
+	memset(p, 0, sizeof(*p));
+	pb_str(p, 1, "c1");
+	pb_bytes(p, 15, zeros, pad);
+}
+
+/* The bytes protobuf-c holds after unpacking p as CreateTaskIds. */
+static size_t ids_held(const struct pb *p)
+{
+	struct kt_pb_budget b = { .limit = 1 << 20 };
+	ProtobufCAllocator al = kt_pb_budget_allocator(&b);
+	Containerd__Task__CreateTaskIds *m =
+		containerd__task__create_task_ids__unpack(&al, p->n, p->b);
+	cr_assert_not_null(m);
+	size_t held = b.used;
+	containerd__task__create_task_ids__free_unpacked(m, &al);
+	return held;
+}
+
+Test(task_ids, decoding_budget_of_exactly_64_kib)
+{
+	static struct pb p;
+	/* (its length's varint is as long as the final one's) */
+	padded_ids(&p, 20000);
+	size_t pad = 20000 + KT_TASK_UNPACK_LIMIT - ids_held(&p);
+	padded_ids(&p, pad);
+	cr_assert_eq(ids_held(&p), KT_TASK_UNPACK_LIMIT, "pad %zu: %zu held", pad, ids_held(&p));
+	expect_ids(TASK_V2, "Create", &p, "c1", "");
+	padded_ids(&p, pad + 1);
+	cr_assert_eq(ids_held(&p), KT_TASK_UNPACK_LIMIT + 1);
+	expect_bad("Create", &p, "needs more memory to decode than allowed");
+}
+
+Test(task_ids, ids_at_their_length_limit)
+{
+	/* 256 bytes are an id, 257 are not; the same for exec_id. */
+	char id[KT_TASK_MAX_ID + 2];
+	memset(id, 'a', KT_TASK_MAX_ID + 1);
+	id[KT_TASK_MAX_ID + 1] = '\0';
+	struct pb over = { .n = 0 };
+	pb_str(&over, 1, id);
+	expect_bad("Create", &over, "id is longer than 256 bytes");
+	struct pb exec_over = { .n = 0 };
+	pb_str(&exec_over, 1, "c1");
+	pb_str(&exec_over, 2, id);
+	expect_bad("Wait", &exec_over, "exec_id is longer than 256 bytes");
+	id[KT_TASK_MAX_ID] = '\0';
+	struct pb exact = { .n = 0 };
+	pb_str(&exact, 1, id);
+	expect_ids(TASK_V2, "Create", &exact, id, "");
+	struct pb exec_exact = { .n = 0 };
+	pb_str(&exec_exact, 1, "c1");
+	pb_str(&exec_exact, 2, id);
+	expect_ids(TASK_V2, "Wait", &exec_exact, "c1", id);
 }
 
 Test(task_ids, a_note_that_does_not_fit_is_not_kept)

@@ -291,6 +291,32 @@ Test(thrift_compact, message_header)
 	tcw_free(&w);
 }
 
+Test(thrift_compact, method_name_of_255_bytes)
+{
+	/* A method name may have 255 bytes; 256 make the header malformed. */
+	char name[257];
+	for (size_t len = 255; len <= 256; len++) {
+		memset(name, 'm', len);
+		name[len] = '\0';
+		struct tcw w;
+		struct kt_tc_reader r;
+		struct kt_tc_msg_header h;
+		tcw_init(&w);
+		tcw_header(&w, 1, 1, name);
+		reader(&r, &w);
+		if (len == 255) {
+			cr_assert_eq(kt_tc_read_message_begin(&r, &h), 0, "%s", r.msg);
+			cr_expect_eq(h.name_len, 255);
+			cr_expect_eq(r.pos, w.n);
+		} else {
+			cr_expect_eq(kt_tc_read_message_begin(&r, &h), -1);
+			cr_expect_eq(r.status, KT_TC_BAD);
+			cr_expect(strstr(r.msg, "method name of 256 bytes"), "%s", r.msg);
+		}
+		tcw_free(&w);
+	}
+}
+
 /* A list nested `depth` deep (innermost empty), as the value of field 1. */
 static void nested(struct tcw *w, int depth, uint8_t kind)
 {

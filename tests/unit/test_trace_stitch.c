@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "id_map.h"
+#include "sandbox_path.h"
 #include "stats.h"
 #include "trace_stitch.h"
 #include "ttrpc_span.h"
@@ -325,6 +326,47 @@ Test(stitch, bounded_in_sandboxes_and_ids)
 	kt_stitch_free(s);
 	for (int i = 0; i < 3; i++)
 		kt_origin_put(o[i]);
+	reset();
+}
+
+Test(id_map, holds_exactly_max_entries)
+{
+	struct kt_id_map m;
+	kt_id_map_init(&m, 5);
+	for (uint64_t id = 1; id <= 5; id++)
+		cr_assert_eq(kt_id_map_put(&m, id, (uint32_t)id), 0, "entry %llu of 5",
+			     (unsigned long long)id);
+	cr_expect_eq(m.n, 5);
+	cr_expect_eq(kt_id_map_put(&m, 6, 6), -1, "a sixth entry");
+	cr_expect_eq(kt_id_map_put(&m, 3, 33), 0, "overwriting in a full map");
+	uint32_t v;
+	cr_expect(kt_id_map_get(&m, 3, &v) && v == 33);
+	cr_expect_not(kt_id_map_get(&m, 6, &v));
+	cr_expect(kt_id_map_del(&m, 1));
+	cr_expect_eq(kt_id_map_put(&m, 6, 6), 0, "room again after a delete");
+	cr_expect_eq(kt_id_map_put(&m, 7, 7), -1);
+	kt_id_map_free(&m);
+}
+
+Test(stitch, sandbox_ids_up_to_128_characters_are_tracked)
+{
+	struct kt_stitch_cfg cfg = KT_STITCH_DEFAULTS;
+	cfg.collate = false;
+	struct kt_stitch *s = kt_stitch_new(&cfg, collect, NULL);
+	char id[KT_SANDBOX_ID_MAX + 2];
+	memset(id, 's', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	struct kt_origin *long_one = origin(id); /* 129 characters */
+	id[KT_SANDBOX_ID_MAX] = '\0';
+	struct kt_origin *exact = origin(id); /* 128 */
+	kt_stitch_span(s, span(long_one, KT_SPAN_FROM_AGENT, tid(1, 1), 100, 0, "x", T0, T0), 1);
+	cr_expect_eq(kt_stitch_sandboxes(s), 0, "a 129-character id was tracked");
+	kt_stitch_span(s, span(exact, KT_SPAN_FROM_AGENT, tid(1, 1), 101, 0, "x", T0, T0), 1);
+	cr_expect_eq(kt_stitch_sandboxes(s), 1, "a 128-character id was not tracked");
+	cr_expect_eq(n_out, 2);
+	kt_stitch_free(s);
+	kt_origin_put(long_one);
+	kt_origin_put(exact);
 	reset();
 }
 

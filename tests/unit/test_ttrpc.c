@@ -12,6 +12,7 @@
 
 #include "expect_span.h"
 #include "otlp_build.h"
+#include "pb_budget.h"
 #include "span_record.h"
 #include "ttrpc/ttrpc.pb-c.h"
 #include "ttrpc_frame.h"
@@ -744,6 +745,87 @@ Test(ttrpc_match, table_full_evicts_oldest_ordinary_call)
 	rec_free(&r1);
 }
 
+Test(ttrpc_match, table_holds_exactly_max_outstanding)
+{
+	/* The default table: 4096 calls wait, the 4097th evicts the oldest. */
+	struct buf b = { 0 };
+	for (uint32_t i = 0; i < KT_TTRPC_DEFAULT_MAX_OUTSTANDING; i++)
+		put_request(&b, 2 * i + 1, "s", "m", 0, 0, NULL);
+	push_buf(c, KT_TTRPC_TO_SERVER, &b, SEC);
+	cr_expect_eq(r.n, 0, "%zu calls evicted at the limit", r.n);
+	cr_expect_eq(kt_ttrpc_conn_outstanding(c), KT_TTRPC_DEFAULT_MAX_OUTSTANDING);
+	request(c, 2 * KT_TTRPC_DEFAULT_MAX_OUTSTANDING + 1, "last", 2 * SEC);
+	cr_assert_eq(r.n, 1);
+	cr_expect_eq(r.calls[0].c.stream_id, 1);
+	cr_expect_eq(r.calls[0].c.end, KT_TTRPC_END_EVICTED);
+	cr_expect_str_eq(r.calls[0].c.status_message.ptr,
+			 "no response while 4096 calls were outstanding");
+	cr_expect_eq(kt_ttrpc_conn_outstanding(c), KT_TTRPC_DEFAULT_MAX_OUTSTANDING);
+
+	/* A configured limit: exactly that many wait. */
+	struct kt_ttrpc_cfg cfg = KT_TTRPC_CFG_DEFAULT;
+	cfg.max_outstanding = 5;
+	reopen(&cfg);
+	for (uint32_t i = 0; i < 5; i++)
+		request(c, 2 * i + 1, "m", SEC);
+	cr_expect_eq(r.n, 0);
+	cr_expect_eq(kt_ttrpc_conn_outstanding(c), 5);
+	request(c, 11, "m", SEC);
+	cr_expect_eq(r.n, 1);
+	cr_expect_eq(kt_ttrpc_conn_outstanding(c), 5);
+}
+
+/* ops->note writing `want` bytes (at most cap) and returning want. */
+struct note_case {
+	size_t want;
+	size_t cap_seen;
+	size_t calls;
+	size_t note_len;
+	bool note_ok;
+};
+
+static size_t note_hook(void *ctx, const struct kt_ttrpc_request *rq, uint8_t *note, size_t cap)
+{
+	(void)rq;
+	struct note_case *k = ctx;
+	k->cap_seen = cap;
+	for (size_t i = 0; i < k->want && i < cap; i++)
+		note[i] = (uint8_t)('a' + i % 26);
+	return k->want;
+}
+
+static void note_call(void *ctx, const struct kt_ttrpc_call *call)
+{
+	struct note_case *k = ctx;
+	k->calls++;
+	k->note_len = call->note.len;
+	k->note_ok = call->note.ptr[call->note.len] == '\0';
+	for (size_t i = 0; i < call->note.len; i++)
+		if (call->note.ptr[i] != (char)('a' + i % 26))
+			k->note_ok = false;
+}
+
+Test(ttrpc_match, note_of_1024_bytes_is_kept)
+{
+	static const struct kt_ttrpc_conn_ops ops = { .call = note_call, .note = note_hook };
+	static const size_t wants[] = { 0, 1, KT_TTRPC_MAX_NOTE - 1, KT_TTRPC_MAX_NOTE,
+					KT_TTRPC_MAX_NOTE + 1 };
+	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+		struct note_case k = { .want = wants[i] };
+		struct kt_ttrpc_conn *nc = kt_ttrpc_conn_new(NULL, "note", &ops, &k);
+		cr_assert_not_null(nc);
+		request(nc, 1, "m", SEC);
+		kt_ttrpc_conn_close(nc, at(2 * SEC));
+		cr_assert_eq(k.calls, 1);
+		cr_expect_eq(k.cap_seen, KT_TTRPC_MAX_NOTE);
+		/* A note claiming more than the room it was given is not kept. */
+		cr_expect_eq(k.note_len, wants[i] <= KT_TTRPC_MAX_NOTE ? wants[i] : 0,
+			     "note of %zu bytes came back with %zu", wants[i], k.note_len);
+		cr_expect(k.note_ok, "note of %zu bytes", wants[i]);
+		kt_ttrpc_conn_free(nc);
+	}
+}
+
 Test(ttrpc_match, age_limits)
 {
 	struct kt_ttrpc_cfg cfg = KT_TTRPC_CFG_DEFAULT;
@@ -935,6 +1017,49 @@ Test(ttrpc_handshake, thirty_two_bytes_without_newline)
 	free(b.p);
 }
 
+Test(ttrpc_handshake, line_lengths_at_their_bounds)
+{
+	/* The answer may take exactly 32 bytes, '\n' included. */
+	char answer[32];
+	memset(answer, ' ', sizeof(answer));
+	memcpy(answer, "OK 1073741824", 13);
+	answer[31] = '\n';
+	struct buf b = { 0 };
+	put(&b, answer, sizeof(answer));
+	put_response(&b, 1, 0, "", 0);
+	struct frames fr;
+	frame_pieces(&fr, KT_TTRPC_TO_CLIENT, b.p, b.n, NULL, 0);
+	cr_expect_eq(fr.errors, 0);
+	cr_expect_eq(fr.handshakes, 1);
+	cr_expect_eq(fr.port, 1073741824u);
+	cr_expect_eq(fr.n, 1);
+	free(b.p);
+
+	/*
+	 * The command is read 10 bytes at least before a '\n' ends it: a line
+	 * of exactly 10 bytes ends there, a '\n' as the 9th byte does not.
+	 */
+	static const struct {
+		const char *line;
+		uint32_t port;
+	} cmds[] = { { "CONNECT 1\n", 1 }, { "CONNECT \n77\n", 77 }, { "connect\n5\n", 5 } };
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		b = (struct buf){ 0 };
+		put(&b, cmds[i].line, strlen(cmds[i].line));
+		put_request(&b, 1, "grpc.AgentService", "Check", 0, 0, NULL);
+		size_t cuts[64], nc = 0;
+		for (size_t j = 1; j < b.n && nc < 64; j++)
+			cuts[nc++] = j;
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			frame_pieces(&fr, KT_TTRPC_TO_SERVER, b.p, b.n, cuts, bytewise ? nc : 0);
+			cr_expect_eq(fr.errors, 0, "line %zu", i);
+			cr_expect_eq(fr.port, cmds[i].port, "line %zu", i);
+			cr_expect_eq(fr.n, 1, "line %zu", i);
+		}
+		free(b.p);
+	}
+}
+
 Test(ttrpc_handshake, huge_line_and_no_handshake_mode)
 {
 	char *big = malloc(1 << 20);
@@ -1033,6 +1158,208 @@ Test(ttrpc_hostile, largest_payload_is_accepted)
 	kt_ttrpc_conn_close(c, at(2 * SEC));
 	cr_assert_eq(r.n, 1);
 	cr_expect_eq(r.calls[0].c.request_size, KT_TTRPC_MAX_PAYLOAD - 64);
+}
+
+static void push_buf_framer(struct kt_ttrpc_framer *f, struct buf *b)
+{
+	size_t half = b->n / 2;
+	uint8_t *p = malloc(b->n);
+	memcpy(p, b->p, b->n);
+	kt_ttrpc_framer_push(f, p, half, at(SEC));
+	kt_ttrpc_framer_push(f, p + half, b->n - half, at(SEC));
+	free(p);
+	free(b->p);
+	*b = (struct buf){ 0 };
+}
+
+/* Frames of a framer direction, counted (payloads of any size). */
+struct frame_count {
+	size_t frames, errors;
+	uint32_t last_len;
+	char error[512];
+};
+
+static void fc_frame(void *ctx, const struct kt_ttrpc_frame *f)
+{
+	struct frame_count *k = ctx;
+	k->frames++;
+	k->last_len = f->length;
+}
+
+static void fc_error(void *ctx, const char *msg)
+{
+	struct frame_count *k = ctx;
+	k->errors++;
+	snprintf(k->error, sizeof(k->error), "%s", msg);
+}
+
+static const struct kt_ttrpc_framer_ops fc_ops = { .frame = fc_frame, .error = fc_error };
+
+/* A frame announcing len bytes (and carrying them) after a first frame, split in two. */
+static void frame_of(struct kt_ttrpc_framer *f, uint32_t len)
+{
+	struct buf b = { 0 };
+	put_frame(&b, 1, KT_TTRPC_REQUEST, "x", 1);
+	put_hdr(&b, len, 3, KT_TTRPC_REQUEST, 0);
+	uint8_t *p = calloc(1, (size_t)len + 1);
+	put(&b, p, len);
+	free(p);
+	push_buf_framer(f, &b);
+}
+
+Test(ttrpc_hostile, configured_max_payload_at_its_bound)
+{
+	for (uint32_t len = 999; len <= 1001; len++) {
+		struct frame_count k = { 0 };
+		struct kt_ttrpc_framer f;
+		kt_ttrpc_framer_init(&f, KT_TTRPC_TO_SERVER, KT_TTRPC_HS_NONE, 1000, "test", &fc_ops,
+				     &k);
+		frame_of(&f, len);
+		if (len <= 1000) {
+			cr_expect_eq(k.errors, 0, "%u bytes: %s", len, k.error);
+			cr_expect_eq(k.frames, 2, "%u bytes", len);
+			cr_expect_eq(k.last_len, len);
+			cr_expect_eq(f.state, KT_TTRPC_FS_HEADER);
+		} else {
+			cr_expect_eq(k.errors, 1, "%u bytes", len);
+			cr_expect_eq(k.frames, 1, "%u bytes", len);
+			cr_expect(strstr(k.error, "frame of 1001 bytes on stream 3 exceeds the "
+						  "1000-byte ttrpc limit"),
+				  "%s", k.error);
+			cr_expect_eq(f.state, KT_TTRPC_FS_DEAD);
+		}
+		kt_ttrpc_framer_free(&f);
+	}
+	/* Through a connection: the configured limit applies to both directions. */
+	struct kt_ttrpc_cfg cfg = KT_TTRPC_CFG_DEFAULT;
+	cfg.max_payload = 1000;
+	reopen(&cfg);
+	struct buf b = { 0 };
+	put_request(&b, 1, "grpc.AgentService", "CopyFile", 1000 - 32, 0, NULL);
+	cr_assert_eq(b.n, 10 + 1000, "request frame of %zu bytes", b.n - 10);
+	put_request(&b, 3, "grpc.AgentService", "CopyFile", 1000 - 31, 0, NULL);
+	push_buf(c, KT_TTRPC_TO_SERVER, &b, SEC);
+	cr_expect_eq(kt_ttrpc_conn_stats(c)->requests, 1);
+	cr_expect_eq(kt_ttrpc_conn_stats(c)->stream_errors, 1);
+	cr_expect(errors_mention(&r, "frame of 1001 bytes on stream 3 exceeds the 1000-byte"),
+		  "%s", r.errors[0]);
+	respond(c, 1, 0, "", 900, 2 * SEC);
+	cr_assert_eq(r.n, 1);
+	cr_expect_eq(r.calls[0].c.end, KT_TTRPC_END_RESPONSE);
+	cr_expect_eq(r.calls[0].c.response_size, 900);
+}
+
+Test(ttrpc_hostile, max_payload_is_clamped_to_4_mib)
+{
+	static const struct {
+		uint32_t asked, got;
+	} cases[] = {
+		{ 0, KT_TTRPC_MAX_PAYLOAD },
+		{ KT_TTRPC_MAX_PAYLOAD - 1, KT_TTRPC_MAX_PAYLOAD - 1 },
+		{ KT_TTRPC_MAX_PAYLOAD, KT_TTRPC_MAX_PAYLOAD },
+		{ KT_TTRPC_MAX_PAYLOAD + 1, KT_TTRPC_MAX_PAYLOAD },
+		{ UINT32_MAX, KT_TTRPC_MAX_PAYLOAD },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kt_ttrpc_framer f;
+		kt_ttrpc_framer_init(&f, KT_TTRPC_TO_CLIENT, KT_TTRPC_HS_NONE, cases[i].asked,
+				     "test", &fc_ops, NULL);
+		cr_expect_eq(f.max_payload, cases[i].got, "asked %u", cases[i].asked);
+		kt_ttrpc_framer_free(&f);
+	}
+	/* A clamped framer refuses 4 MiB + 1 and takes 4 MiB. */
+	for (uint32_t len = KT_TTRPC_MAX_PAYLOAD; len <= KT_TTRPC_MAX_PAYLOAD + 1; len++) {
+		struct frame_count k = { 0 };
+		struct kt_ttrpc_framer f;
+		kt_ttrpc_framer_init(&f, KT_TTRPC_TO_SERVER, KT_TTRPC_HS_NONE,
+				     KT_TTRPC_MAX_PAYLOAD + 1, "test", &fc_ops, &k);
+		frame_of(&f, len);
+		cr_expect_eq(k.frames, len == KT_TTRPC_MAX_PAYLOAD ? 2 : 1, "%u bytes", len);
+		cr_expect_eq(k.errors, len == KT_TTRPC_MAX_PAYLOAD ? 0 : 1, "%u bytes", len);
+		kt_ttrpc_framer_free(&f);
+	}
+}
+
+Test(ttrpc_hostile, buffer_of_64_kib_is_kept_between_frames)
+{
+	/* A partial payload never takes more memory than its frame announces. */
+	struct frame_count k0 = { 0 };
+	struct kt_ttrpc_framer f0;
+	kt_ttrpc_framer_init(&f0, KT_TTRPC_TO_SERVER, KT_TTRPC_HS_NONE, 0, "test", &fc_ops, &k0);
+	struct buf b = { 0 };
+	put_hdr(&b, 200, 1, KT_TTRPC_REQUEST, 0);
+	uint8_t part[100] = { 0 };
+	put(&b, part, sizeof(part));
+	kt_ttrpc_framer_push(&f0, b.p, b.n, at(SEC));
+	free(b.p);
+	cr_expect_eq(f0.state, KT_TTRPC_FS_PAYLOAD);
+	cr_expect_leq(f0.cap, 200, "cap %zu for a 200-byte frame", f0.cap);
+	cr_expect_eq(kt_ttrpc_framer_pending(&f0), 10 + 100);
+	kt_ttrpc_framer_free(&f0);
+
+	/* A buffer of exactly 64 KiB is kept between frames; a larger one is not. */
+	for (uint32_t len = 65536; len <= 65537; len++) {
+		struct frame_count k = { 0 };
+		struct kt_ttrpc_framer f;
+		kt_ttrpc_framer_init(&f, KT_TTRPC_TO_SERVER, KT_TTRPC_HS_NONE, 0, "test", &fc_ops,
+				     &k);
+		frame_of(&f, len);
+		cr_assert_eq(k.frames, 2);
+		cr_assert_eq(f.state, KT_TTRPC_FS_HEADER);
+		if (len == 65536)
+			cr_expect_not_null(f.buf, "a 64 KiB buffer was released");
+		else
+			cr_expect_null(f.buf, "a buffer of %zu bytes was kept", f.cap);
+		kt_ttrpc_framer_free(&f);
+	}
+}
+
+/* The bytes protobuf-c holds after unpacking the payload of frame b (header skipped). */
+static size_t unpacked_bytes(const struct buf *b, bool request)
+{
+	struct kt_pb_budget big = { .limit = 1 << 20 };
+	ProtobufCAllocator al = kt_pb_budget_allocator(&big);
+	ProtobufCMessage *m =
+		request ? (ProtobufCMessage *)ttrpc__request__unpack(&al, b->n - 10, b->p + 10)
+			: (ProtobufCMessage *)ttrpc__response__unpack(&al, b->n - 10, b->p + 10);
+	cr_assert_not_null(m);
+	size_t held = big.used;
+	protobuf_c_message_free_unpacked(m, &al);
+	return held;
+}
+
+Test(ttrpc_hostile, unpack_limit_at_its_bound)
+{
+	static const char *const md[] = { "traceparent", TP_VECTOR, "tracestate", "a=1", NULL };
+	struct buf rq = { 0 }, rs = { 0 };
+	put_request(&rq, 1, "grpc.AgentService", "CreateContainer", 100, 5, md);
+	put_response(&rs, 1, 5, "not found", 3000);
+	size_t need_rq = unpacked_bytes(&rq, true), need_rs = unpacked_bytes(&rs, false);
+	cr_assert_gt(need_rs, need_rq);
+	for (int less = 0; less < 2; less++) {
+		/* A request needing exactly the limit is taken, one byte more is not. */
+		struct kt_ttrpc_cfg cfg = KT_TTRPC_CFG_DEFAULT;
+		cfg.unpack_limit = need_rq - (size_t)less;
+		reopen(&cfg);
+		push(c, KT_TTRPC_TO_SERVER, rq.p, rq.n, SEC);
+		cr_expect_eq(kt_ttrpc_conn_stats(c)->requests, less ? 0 : 1, "limit %zu, need %zu",
+			     cfg.unpack_limit, need_rq);
+		cr_expect_eq(kt_ttrpc_conn_stats(c)->bad_requests, less ? 1 : 0);
+		cr_expect_eq(errors_mention(&r, "needs more memory to decode than allowed"), less);
+
+		/* The same for its response. */
+		cfg.unpack_limit = need_rs - (size_t)less;
+		reopen(&cfg);
+		push(c, KT_TTRPC_TO_SERVER, rq.p, rq.n, SEC);
+		push(c, KT_TTRPC_TO_CLIENT, rs.p, rs.n, 2 * SEC);
+		cr_assert_eq(r.n, 1);
+		cr_expect_eq(r.calls[0].c.end, less ? KT_TTRPC_END_BAD_RESPONSE : KT_TTRPC_END_RESPONSE,
+			     "limit %zu, need %zu", cfg.unpack_limit, need_rs);
+		cr_expect_eq(r.calls[0].c.status_code, less ? KT_TTRPC_CODE_UNKNOWN : 5);
+		cr_expect_eq(r.calls[0].c.response_size, less ? 0 : 3000);
+	}
+	free(rq.p);
+	free(rs.p);
 }
 
 /* A request frame with this exact payload; it must be refused. */
@@ -1194,6 +1521,51 @@ Test(ttrpc_hostile, long_status_message_is_cut_at_a_character)
 	free(msg);
 }
 
+/* A string of n copies of c. */
+static char *filled(size_t n, char ch)
+{
+	char *p = malloc(n + 1);
+	cr_assert_not_null(p);
+	memset(p, ch, n);
+	p[n] = '\0';
+	return p;
+}
+
+Test(ttrpc_hostile, names_of_256_bytes_are_accepted)
+{
+	char *n256 = filled(KT_TTRPC_MAX_NAME, 's'), *n257 = filled(KT_TTRPC_MAX_NAME + 1, 'm');
+	struct buf b = { 0 };
+	put_request(&b, 1, n256, "m", 0, 0, NULL);
+	put_request(&b, 3, "s", n256, 0, 0, NULL);
+	put_request(&b, 5, n257, "m", 0, 0, NULL);
+	put_request(&b, 7, "s", n257, 0, 0, NULL);
+	push_buf(c, KT_TTRPC_TO_SERVER, &b, SEC);
+	const struct kt_ttrpc_stats *st = kt_ttrpc_conn_stats(c);
+	cr_expect_eq(st->requests, 2);
+	cr_expect_eq(st->bad_requests, 2);
+	cr_expect(errors_mention(&r, "ttrpc stream 5: request service is longer than 256 bytes"),
+		  "%s", r.errors[0]);
+	cr_expect(errors_mention(&r, "ttrpc stream 7: request method is longer than 256 bytes"),
+		  "%s", r.errors[1]);
+	kt_ttrpc_conn_close(c, at(2 * SEC));
+	cr_assert_eq(r.n, 2);
+	cr_expect_str_eq(r.calls[0].c.service.ptr, n256);
+	cr_expect_str_eq(r.calls[1].c.method.ptr, n256);
+	free(n256);
+	free(n257);
+}
+
+Test(ttrpc_hostile, status_message_of_4096_bytes_is_kept_whole)
+{
+	char *msg = filled(4097, 'e');
+	cr_expect_eq(status_message_len(msg), 4097 - 1);
+	msg[4096] = '\0';
+	cr_expect_eq(status_message_len(msg), 4096);
+	msg[4095] = '\0';
+	cr_expect_eq(status_message_len(msg), 4095);
+	free(msg);
+}
+
 Test(ttrpc_hostile, garbage_and_gaps)
 {
 	uint32_t seed = 7;
@@ -1314,6 +1686,94 @@ Test(ttrpc_trace, tracestate_grammar)
 	cr_expect_eq(ts(many), -1);
 	*strrchr(many, ',') = '\0';
 	cr_expect_eq(ts(many), 32);
+}
+
+/* "<key>=<value>" with a key of kn and a value of vn characters. */
+static char *member(const char *key_head, size_t kn, size_t vn)
+{
+	char *m = malloc(kn + vn + 2);
+	cr_assert_not_null(m);
+	size_t h = strlen(key_head);
+	cr_assert_leq(h, kn);
+	memcpy(m, key_head, h);
+	memset(m + h, 'k', kn - h);
+	m[kn] = '=';
+	memset(m + kn + 1, 'v', vn);
+	m[kn + 1 + vn] = '\0';
+	return m;
+}
+
+static int ts_member(const char *key_head, size_t kn, size_t vn)
+{
+	char *m = member(key_head, kn, vn);
+	int n = ts(m);
+	free(m);
+	return n;
+}
+
+Test(ttrpc_trace, tracestate_lengths_at_their_bounds)
+{
+	/* A simple key: 256 characters at most. */
+	cr_expect_eq(ts_member("a", 256, 1), 1);
+	cr_expect_eq(ts_member("a", 257, 1), -1);
+	/* A value: 256 characters at most. */
+	cr_expect_eq(ts_member("a", 1, 256), 1);
+	cr_expect_eq(ts_member("a", 1, 257), -1);
+	/* A tenant id: 241 characters at most (then '@' and a system id). */
+	char *k = filled(241 + 3, 't');
+	memcpy(k + 241, "@sy", 3);
+	char *m = malloc(300);
+	snprintf(m, 300, "%s=1", k);
+	cr_expect_eq(ts(m), 1, "tenant of 241");
+	free(k);
+	k = filled(242 + 3, 't');
+	memcpy(k + 242, "@sy", 3);
+	snprintf(m, 300, "%s=1", k);
+	cr_expect_eq(ts(m), -1, "tenant of 242");
+	free(k);
+	/* A system id: 14 characters at most. */
+	cr_expect_eq(ts("t@abcdefghijklmn=1"), 1);
+	cr_expect_eq(ts("t@abcdefghijklmno=1"), -1);
+	free(m);
+}
+
+/* A request whose tracestate metadata values are a and b (b may be NULL). */
+static void request_with_tracestate(uint32_t id, const char *a, const char *b)
+{
+	const char *md[] = { "traceparent", TP_VECTOR, "tracestate", a, b ? "tracestate" : NULL,
+			     b, NULL };
+	struct buf buf = { 0 };
+	put_request(&buf, id, "s", "m", 0, 0, md);
+	push_buf(c, KT_TTRPC_TO_SERVER, &buf, SEC);
+}
+
+Test(ttrpc_trace, tracestate_of_512_bytes_is_kept)
+{
+	/* 512 bytes joined from two entries, or in one entry, are kept; 513 are not. */
+	char *a = member("a", 1, 254), *b512 = member("b", 1, 253), *b513 = member("b", 1, 254);
+	char *one512 = malloc(600), *one513 = malloc(600);
+	snprintf(one512, 600, "%s,%s", a, b512);
+	snprintf(one513, 600, "%s,%s", a, b513);
+	cr_assert_eq(strlen(one512), 512);
+	cr_assert_eq(strlen(one513), 513);
+	request_with_tracestate(1, a, b512);
+	request_with_tracestate(3, one512, NULL);
+	request_with_tracestate(5, a, b513);
+	request_with_tracestate(7, one513, NULL);
+	kt_ttrpc_conn_close(c, at(2 * SEC));
+	cr_assert_eq(r.n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		cr_expect(r.calls[i].c.has_traceparent, "call %zu", i);
+		cr_expect_eq(r.calls[i].c.has_tracestate, i < 2, "call %zu", i);
+	}
+	cr_expect_str_eq(r.calls[0].c.tracestate.ptr, one512);
+	cr_expect_str_eq(r.calls[1].c.tracestate.ptr, one512);
+	cr_expect_eq(kt_ttrpc_conn_stats(c)->tracestate_invalid, 2);
+	free(a);
+	free(b512);
+	free(b513);
+	free(one512);
+	free(one513);
 }
 
 Test(ttrpc_trace, metadata_rules)
