@@ -603,9 +603,9 @@ out:
 	if (d.epfd >= 0)
 		close(d.epfd);
 	if (status == 0) {
-		kt_stats_summary(stderr, KT_STATS_FINAL);
 		fprintf(stderr, "katatrace-bpf memory: peak %zu of --memory-budget %zu bytes held\n",
 			d.mem.peak, d.mem.limit);
+		kt_stats_summary(stderr, KT_STATS_FINAL);
 	}
 	return status;
 }

@@ -59,7 +59,10 @@ enum kt_stats_when {
 	KT_STATS_FINAL,	  /* at exit: "katatrace-bpf summary: ..." */
 };
 
-/* The one-line summary (and a logs line where there were any). */
+/*
+ * The summary line, after a logs line where there were any and a limits
+ * line where a limit was hit: at the exit the summary is the log's last line.
+ */
 void kt_stats_summary(FILE *out, enum kt_stats_when when);
 /* Every counter, one "name value  # description" per line. */
 void kt_stats_dump(FILE *out);
