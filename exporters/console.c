@@ -13,7 +13,7 @@
  * line/paragraph separators, bidi overrides and invalid UTF-8 are escaped so
  * that a span cannot forge lines or drive the terminal.
  */
-#include "exporter.h"
+#include "exporters/exporter.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -23,8 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "otlp_types.h"
-#include "utf8.h"
+#include "exporters/otlp_types.h"
+#include "base/utf8.h"
 
 #define MAX_ATTRS 4	   /* attributes shown per span */
 #define MAX_VALUE_CHARS 48 /* characters of one value before "…" */

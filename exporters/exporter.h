@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "otlp_build.h"
-#include "otlp_logs_build.h"
+#include "exporters/otlp_build.h"
+#include "exporters/otlp_logs_build.h"
 
 enum kt_export_result {
 	KT_EXPORT_OK = 0,

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gRPC framing and response parsing; see grpc_frame.h. */
-#include "grpc_frame.h"
+#include "exporters/grpc_frame.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "otlp_common.h"
+#include "exporters/otlp_common.h"
 
 static const char *const code_names[] = {
 	"OK",

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exporter.h"
-#include "otlp_build.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_build.h"
 
 #define KT_GRPC_PREFIX_LEN 5
 #define KT_GRPC_MAX_BODY (64 * 1024) /* response body bytes kept; the rest is counted */

@@ -3,12 +3,12 @@
  * Span records -> ExportTraceServiceRequest. Only pointers and small structs
  * are allocated; strings are referenced where the records hold them.
  */
-#include "otlp_build.h"
+#include "exporters/otlp_build.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "otlp_types.h"
+#include "exporters/otlp_types.h"
 
 #define SPAN_FLAGS_HAS_IS_REMOTE 0x100u
 #define SPAN_FLAGS_IS_REMOTE 0x200u

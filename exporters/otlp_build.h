@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "arena.h"
-#include "span_record.h"
+#include "base/arena.h"
+#include "model/span_record.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest kt_otlp_request;

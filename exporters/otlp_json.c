@@ -7,7 +7,7 @@
  * which json-c does not enforce. Building a json-c tree would also cost one
  * allocation per value for output that is written once.
  */
-#include "otlp_json.h"
+#include "exporters/otlp_json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otlp_types.h"
-#include "utf8.h"
+#include "exporters/otlp_types.h"
+#include "base/utf8.h"
 
 /* ------------------------------------------------------------------ doubles */
 

@@ -4,11 +4,11 @@
  * small structs are allocated; strings are referenced where the records
  * (and their origins) hold them.
  */
-#include "otlp_logs_build.h"
+#include "exporters/otlp_logs_build.h"
 
 #include <string.h>
 
-#include "otlp_types.h"
+#include "exporters/otlp_types.h"
 
 typedef Opentelemetry__Proto__Logs__V1__ResourceLogs pb_resource_logs;
 typedef Opentelemetry__Proto__Logs__V1__ScopeLogs pb_scope_logs;

@@ -6,9 +6,9 @@
 #ifndef KT_OTLP_LOGS_BUILD_H
 #define KT_OTLP_LOGS_BUILD_H
 
-#include "arena.h"
-#include "log_record.h"
-#include "otlp_build.h"
+#include "base/arena.h"
+#include "model/log_record.h"
+#include "exporters/otlp_build.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest kt_otlp_logs_request;

@@ -19,10 +19,10 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "log.h"
-#include "mem_budget.h"
-#include "pipeline.h"
-#include "stream_record.h"
+#include "base/log.h"
+#include "base/mem_budget.h"
+#include "stream/pipeline.h"
+#include "bpf/stream_record.h"
 
 #define CONNS 8
 #define KEPT 32
@@ -113,9 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.n_ttrpc_sockets = 1;
 	cfg.shim_socket_dirs = shim_dirs;
 	cfg.n_shim_socket_dirs = 1;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, keep_span, &k);
+	struct kt_pipeline *p =
+		kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = keep_span, .log = keep_log,
+								 .ctx = &k });
 	CHECK(p);
-	kt_pipeline_set_log_sink(p, keep_log, &k);
 	uint64_t now = 1;
 
 	while (c.p < c.end) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sandbox_meta.h"
+#include "sandbox/sandbox_meta.h"
 
 #define CHECK(c)                 \
 	do {                     \

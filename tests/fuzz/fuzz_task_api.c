@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "sandbox_registry.h"
-#include "task_api.h"
+#include "base/arena.h"
+#include "sandbox/sandbox_registry.h"
+#include "rpc/task_api.h"
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_rpc.h"
-#include "utf8.h"
+#include "rpc/ttrpc_rpc.h"
+#include "base/utf8.h"
 
 #define CHECK(c)                  \
 	do {                      \

@@ -21,10 +21,10 @@
 #include <string.h>
 
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_frame.h"
-#include "ttrpc_rpc.h"
-#include "ttrpc_span.h"
-#include "utf8.h"
+#include "rpc/ttrpc_frame.h"
+#include "rpc/ttrpc_rpc.h"
+#include "rpc/ttrpc_span.h"
+#include "base/utf8.h"
 
 #define CHECK(c)                  \
 	do {                      \

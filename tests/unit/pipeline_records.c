@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stream_record.h"
+#include "bpf/stream_record.h"
 
 void collect(void *ctx, struct kt_span_record *r)
 {

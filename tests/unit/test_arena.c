@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arena.h"
+#include "base/arena.h"
 
 static void expect_aligned(const void *p)
 {

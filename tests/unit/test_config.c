@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "daemon/config.h"
 
 /*
  * Parses "run" with the options opt (one string) n times, each value made

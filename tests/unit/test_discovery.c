@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "discovery.h"
+#include "sandbox/discovery.h"
 #include "fs_fixture.h"
 
 /* ------------------------------------------------------------ fixture */

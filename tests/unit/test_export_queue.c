@@ -14,11 +14,11 @@
 
 #include <criterion/criterion.h>
 
-#include "clock.h"
-#include "export_queue.h"
-#include "log_record.h"
+#include "base/clock.h"
+#include "exporters/export_queue.h"
+#include "model/log_record.h"
 #include "span_fixture.h"
-#include "stats.h"
+#include "base/stats.h"
 
 struct fake {
 	struct kt_exporter base;

@@ -11,11 +11,11 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "commands.h"
-#include "config.h"
-#include "exporter.h"
+#include "daemon/commands.h"
+#include "daemon/config.h"
+#include "exporters/exporter.h"
 #include "fs_fixture.h"
-#include "otlp_common.h"
+#include "exporters/otlp_common.h"
 
 static struct kt_config cfg;
 

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "exporter.h"
-#include "journal_log.h"
-#include "journal_stream.h"
-#include "otlp_json.h"
-#include "otlp_logs_build.h"
-#include "pipeline.h"
+#include "base/clock.h"
+#include "exporters/exporter.h"
+#include "kata1/journal_log.h"
+#include "kata1/journal_stream.h"
+#include "exporters/otlp_json.h"
+#include "exporters/otlp_logs_build.h"
+#include "stream/pipeline.h"
 
 #define NOW (1700000000ull * 1000000000ull) /* 2023-11-14T22:13:20Z */
 
@@ -301,8 +301,8 @@ Test(journal_log, pipeline_feeds_journal_connections_and_flushes_when_idle)
 {
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	struct sink s = { 0 };
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, on_span, &s);
-	kt_pipeline_set_log_sink(p, on_log, &s);
+	struct kt_pipeline *p =
+		kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = on_span, .log = on_log, .ctx = &s });
 	struct kt_conn_info info = {
 		.id = { .a = 7, .transport = KT_TRANSPORT_UNIX },
 		.path = "/run/vc/firecracker/sb-x/root/kata.hvsock_5140",

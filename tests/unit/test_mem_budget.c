@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "conn_limits.h"
-#include "decode_jaeger.h"
-#include "framer.h"
-#include "journal_stream.h"
-#include "log.h"
-#include "mem_budget.h"
-#include "pb_budget.h"
-#include "reasm.h"
-#include "ttrpc_frame.h"
+#include "base/arena.h"
+#include "stream/conn_limits.h"
+#include "kata1/decode_jaeger.h"
+#include "agent/framer.h"
+#include "kata1/journal_stream.h"
+#include "base/log.h"
+#include "base/mem_budget.h"
+#include "base/pb_budget.h"
+#include "stream/reasm.h"
+#include "rpc/ttrpc_frame.h"
 
 /* ------------------------------------------------------------ pool and accounts */
 

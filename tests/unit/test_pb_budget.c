@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb_budget.h"
+#include "base/pb_budget.h"
 #include "ttrpc/ttrpc.pb-c.h"
 
 static void *take(ProtobufCAllocator *al, size_t n)

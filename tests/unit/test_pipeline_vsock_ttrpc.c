@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include "expect_span.h"
-#include "pipeline.h"
-#include "sandbox_registry.h"
-#include "stream_record.h"
+#include "model/ids.h"
+#include "stream/pipeline.h"
+#include "sandbox/sandbox_registry.h"
+#include "bpf/stream_record.h"
 #include "test_rnd.h"
-#include "ttrpc_span.h"
+#include "rpc/ttrpc_span.h"
 
 #define HDR 10
 #define MAX_GOT 64
@@ -225,7 +226,7 @@ static struct kt_pipeline *pipeline(struct got *g, const struct kt_sandbox_regis
 	cfg.proc_root = "/nonexistent"; /* only the registry knows the CID */
 	cfg.run_root = "/nonexistent";
 	cfg.registry = reg;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = g });
 	cr_assert_not_null(p);
 	return p;
 }
@@ -256,7 +257,7 @@ static void expect_calls(const struct got *g)
 {
 	struct kt_trace_id sb_trace;
 	uint64_t sb_root;
-	kt_ttrpc_sandbox_ids(SANDBOX, strlen(SANDBOX), &sb_trace, &sb_root);
+	kt_sandbox_ids(SANDBOX, strlen(SANDBOX), &sb_trace, &sb_root);
 	bool seen[2 * N_CALLS] = { false };
 
 	cr_assert_eq(g->n, N_CALLS, "%zu spans", g->n);
@@ -419,7 +420,7 @@ Test(pipeline_vsock_ttrpc, role_bit_and_port_decide)
 	cfg.proc_root = "/nonexistent";
 	cfg.run_root = "/nonexistent";
 	cfg.ttrpc_vsock_port = 0;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	build_streams(&req, &resp);
 	feed_conn(p);
 	feed_data(p, &req, &(struct rec){ KT_DIR_TO_SERVER, 0, req.n });
@@ -431,7 +432,7 @@ Test(pipeline_vsock_ttrpc, role_bit_and_port_decide)
 	/* host port 1024 without the bit: the agent's framing, one span */
 	size_t n;
 	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &n);
-	p = kt_pipeline_new(&(struct kt_pipeline_cfg)KT_PIPELINE_DEFAULTS, collect, &g);
+	p = kt_pipeline_new(&(struct kt_pipeline_cfg)KT_PIPELINE_DEFAULTS, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	struct kt_rec_hdr *h = hdr_for(KT_REC_DATA, KT_DIR_TO_SERVER);
 	h->conn.a = (uint64_t)CID << 32 | 2000;
 	h->conn.b = 1024;

@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "fs_fixture.h"
-#include "sandbox_meta.h"
+#include "sandbox/hypervisors.h"
+#include "sandbox/sandbox_meta.h"
 
 #define PARSE_PERSIST(s, root, m) kt_meta_parse_persist(s, sizeof(s) - 1, root, m)
 #define PARSE_BUNDLE(s, b) kt_meta_parse_bundle(s, sizeof(s) - 1, b)
@@ -421,8 +422,8 @@ Test(meta, merge_and_valid)
 	bad = a;
 	snprintf(bad.id, sizeof(bad.id), "..");
 	cr_expect_not(kt_sandbox_meta_valid(&bad));
-	cr_expect_str_eq(kt_meta_hypervisor_name("clh"), "cloud-hypervisor");
-	cr_expect_null(kt_meta_hypervisor_name("acrn"));
+	cr_expect_str_eq(kt_hv_of_kata_type("clh"), "cloud-hypervisor");
+	cr_expect_null(kt_hv_of_kata_type("acrn"));
 }
 
 Test(meta, patterns)

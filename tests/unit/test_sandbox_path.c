@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sandbox_path.h"
+#include "sandbox/sandbox_path.h"
 
 static const char *const layouts[] = {
 	"/run/vc/vm/%s/clh.sock_10240",

@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "expect_span.h"
-#include "otlp_build.h"
-#include "pb_budget.h"
-#include "span_record.h"
+#include "exporters/otlp_build.h"
+#include "base/pb_budget.h"
+#include "model/ids.h"
+#include "model/span_record.h"
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_frame.h"
-#include "ttrpc_rpc.h"
-#include "ttrpc_span.h"
+#include "rpc/ttrpc_frame.h"
+#include "rpc/ttrpc_rpc.h"
+#include "rpc/ttrpc_span.h"
 
 #define TP_VECTOR "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define SEC 1000000000ull
@@ -1965,7 +1966,7 @@ Test(ttrpc_span, without_traceparent_and_error_status)
 
 	struct kt_trace_id tid;
 	uint64_t root;
-	kt_ttrpc_sandbox_ids("sb1", 3, &tid, &root);
+	kt_sandbox_ids("sb1", 3, &tid, &root);
 	uint64_t next = 0x1000;
 	struct kt_ttrpc_span_opts o = { .sandbox_trace_id = tid,
 					.sandbox_parent_span_id = root,
@@ -2049,14 +2050,14 @@ Test(ttrpc_span, sandbox_ids_are_stable)
 	struct kt_trace_id a, b;
 	uint64_t ra, rb;
 	const char *id = "dc7a95dc0e8f4f9a8d3a6f6a1c5e3b2a9d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
-	kt_ttrpc_sandbox_ids(id, strlen(id), &a, &ra);
-	kt_ttrpc_sandbox_ids(id, strlen(id), &b, &rb);
+	kt_sandbox_ids(id, strlen(id), &a, &ra);
+	kt_sandbox_ids(id, strlen(id), &b, &rb);
 	cr_expect(a.hi == b.hi && a.lo == b.lo && ra == rb);
 	cr_expect(a.hi && a.lo && ra);
-	kt_ttrpc_sandbox_ids("dc7a95dc0e8f4f9a8d3a6f6a1c5e3b2a9d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3e",
+	kt_sandbox_ids("dc7a95dc0e8f4f9a8d3a6f6a1c5e3b2a9d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3e",
 			     strlen(id), &b, &rb);
 	cr_expect(a.hi != b.hi && a.lo != b.lo && ra != rb);
-	kt_ttrpc_sandbox_ids("", 0, &b, &rb);
+	kt_sandbox_ids("", 0, &b, &rb);
 	cr_expect(b.hi && b.lo && rb);
 }
 
