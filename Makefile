@@ -214,7 +214,7 @@ $(FUZZ)/obj/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	$(CLANG) $(CSTD) $(INCLUDES) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
 
 $(FUZZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJS) -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)

@@ -103,16 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kt_mem_pool_init(&pool, limit);
 	kt_mem_acct_init(&records, &pool);
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	cfg.max_frame = 1u << 20;
+	cfg.protocols.agent.max_frame = 1u << 20;
 	cfg.reasm.max_pending = 256u << 10;
 	cfg.max_conns = MAX_CONNS;
 	cfg.max_sandbox_conns = MAX_SANDBOX_CONNS;
 	cfg.mem_pool = &pool;
 	cfg.records_acct = &records;
-	cfg.ttrpc_sockets = ttrpc_sockets;
-	cfg.n_ttrpc_sockets = 1;
-	cfg.shim_socket_dirs = shim_dirs;
-	cfg.n_shim_socket_dirs = 1;
+	cfg.protocols.rpc.ttrpc_sockets = ttrpc_sockets;
+	cfg.protocols.rpc.n_ttrpc_sockets = 1;
+	cfg.protocols.rpc.shim_socket_dirs = shim_dirs;
+	cfg.protocols.rpc.n_shim_socket_dirs = 1;
 	struct kt_pipeline *p =
 		kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = keep_span, .log = keep_log,
 								 .ctx = &k });

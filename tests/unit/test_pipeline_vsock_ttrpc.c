@@ -419,7 +419,7 @@ Test(pipeline_vsock_ttrpc, role_bit_and_port_decide)
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.proc_root = "/nonexistent";
 	cfg.run_root = "/nonexistent";
-	cfg.ttrpc_vsock_port = 0;
+	cfg.protocols.rpc.ttrpc_vsock_port = 0;
 	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	build_streams(&req, &resp);
 	feed_conn(p);

@@ -737,8 +737,8 @@ Test(task_pipeline, shim_socket_calls_become_task_spans)
 {
 	const char *dirs[] = { "/run/containerd/s/" };
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	cfg.shim_socket_dirs = dirs;
-	cfg.n_shim_socket_dirs = 1;
+	cfg.protocols.rpc.shim_socket_dirs = dirs;
+	cfg.protocols.rpc.n_shim_socket_dirs = 1;
 	struct collected g = { .n = 0 };
 	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	cr_assert_not_null(p);
@@ -762,7 +762,7 @@ Test(task_pipeline, shim_socket_calls_become_task_spans)
 	kt_pipeline_free(p);
 
 	/* without the directory (--no-ttrpc): not decoded as Task calls */
-	cfg.n_shim_socket_dirs = 0;
+	cfg.protocols.rpc.n_shim_socket_dirs = 0;
 	g.n = 0;
 	p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	feed_start_call(p, path);

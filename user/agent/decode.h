@@ -36,6 +36,15 @@ int kt_decode_bincode(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_
 int kt_decode_span(enum kt_format fmt, const uint8_t *p, size_t n, struct kt_arena *a,
 		   struct kt_span *out, enum kt_format *used, struct kt_decode_error *err);
 
+/*
+ * The arena a payload of n bytes may decode into: the decoded form is a
+ * small multiple of the wire form, and a hostile frame gets no more.
+ */
+static inline size_t kt_decode_arena_limit(size_t n)
+{
+	return n * 16 + (64u << 10);
+}
+
 const char *kt_format_name(enum kt_format f);
 /* "auto", "json", "bincode"; returns -1 on anything else. */
 int kt_format_parse(const char *s, enum kt_format *out);

@@ -84,7 +84,7 @@ static int decode_raw(const struct kt_config *cfg, struct kt_export_queue *q, co
 			break;
 		len += n;
 	}
-	struct kt_span_record *r = kt_span_record_new(len * 16 + (64u << 10));
+	struct kt_span_record *r = kt_span_record_new(kt_decode_arena_limit(len));
 	struct kt_decode_error err;
 	enum kt_format used = cfg->format;
 	KT_STAT_INC(frames);
@@ -126,8 +126,8 @@ int kt_cmd_decode(const struct kt_config *cfg)
 		return 2;
 	}
 	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
-	pc.format = cfg->format;
-	pc.max_frame = cfg->max_frame;
+	pc.protocols.agent.format = cfg->format;
+	pc.protocols.agent.max_frame = cfg->max_frame;
 	struct kt_pipeline *p = kt_pipeline_new(&pc, &(struct kt_record_sink){ .span = to_queue,
 										 .ctx = q });
 	uint8_t *buf = malloc(CHUNK);

@@ -499,24 +499,27 @@ int kt_cmd_run(const struct kt_config *cfg)
 		.span = to_stitch, .log = log_to_queue, .rpc_request = rpc_to_stitch, .ctx = &d
 	};
 	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
-	pc.format = cfg->format;
-	pc.max_frame = cfg->max_frame;
+	pc.protocols.agent.format = cfg->format;
+	pc.protocols.agent.max_frame = cfg->max_frame;
 	pc.mem_pool = &d.mem;
 	pc.records_acct = &d.records;
 	pc.max_conns = cfg->max_connections;
 	pc.max_sandbox_conns = cfg->max_sandbox_connections;
 	pc.run_root = cfg->run_root;
 	pc.registry = d.registry;
-	pc.ttrpc_sockets = ttrpc_sockets;
-	pc.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0;
-	pc.ttrpc_vsock_port = cfg->ttrpc ? cfg->ttrpc_vsock_port : 0;
-	pc.shim_socket_dirs = cfg->shim_socket_dirs;
-	pc.n_shim_socket_dirs = cfg->n_shim_socket_dirs;
-	pc.jaeger_port = legacy_port(cfg, cfg->jaeger_port);
+	pc.protocols.rpc = (struct kt_rpc_cfg){
+		.ttrpc_sockets = ttrpc_sockets,
+		.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
+		.ttrpc_vsock_port = cfg->ttrpc ? cfg->ttrpc_vsock_port : 0,
+		.shim_socket_dirs = cfg->shim_socket_dirs,
+		.n_shim_socket_dirs = cfg->n_shim_socket_dirs,
+		.registry = d.registry,
+	};
+	pc.protocols.jaeger.port = legacy_port(cfg, cfg->jaeger_port);
 	/* one decoder per port: the Jaeger one wins a shared port */
-	pc.journal_port = cfg->journal_port != cfg->jaeger_port
-				  ? legacy_port(cfg, cfg->journal_port)
-				  : 0;
+	pc.protocols.journal.port = cfg->journal_port != cfg->jaeger_port
+					    ? legacy_port(cfg, cfg->journal_port)
+					    : 0;
 	pc.owner_lookup = owner_via_broker;
 	pc.owner_ctx = &d;
 	d.pipeline = d.registry && d.stitch ? kt_pipeline_new(&pc, &to_traces) : NULL;

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * From capture records to decoded spans: keeps one entry per connection,
- * reassembles its agent-to-host byte stream, frames it, decodes each frame
- * and hands span records to a sink (the export queue). Errors stay inside
- * their connection: a hostile stream cannot disturb the others.
+ * The stream stage: capture records (or bytes fed directly) in, records of
+ * each connection's protocol out. Keeps one entry per connection (capped in
+ * all and per sandbox), reassembles each direction in order, finds who is
+ * behind the connection (its sandbox, pod and hypervisor: the resource of
+ * its records), chooses the protocol it speaks (stream/protocols.h) and
+ * hands that protocol its bytes; the spans and log records the protocol
+ * makes go to the record sink. Everything held for a connection is charged
+ * to the memory budget. Errors stay inside their connection: a hostile
+ * stream cannot disturb the others.
  *
  * Fed by the BPF ring buffer (kt_pipeline_record) or directly with bytes
  * (kt_pipeline_open/feed/close: socket capture and offline decoding).
@@ -14,19 +19,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stream/conn_limits.h"
-#include "agent/decode.h"
-#include "model/log_record.h"
-#include "model/record_sink.h"
 #include "base/mem_budget.h"
-#include "stream/reasm.h"
-#include "model/span_record.h"
 #include "bpf/stream_record.h"
+#include "model/record_sink.h"
+#include "sandbox/sandbox_registry.h"
 #include "sandbox/vsock_owner.h"
+#include "stream/conn_limits.h"
+#include "stream/protocols.h"
+#include "stream/reasm.h"
 
 struct kt_pipeline_cfg {
-	enum kt_format format;
-	uint64_t max_frame;       /* payload cap (--max-frame) */
 	struct kt_reasm_cfg reasm;
 	/*
 	 * Connections followed at once, in all and per sandbox
@@ -48,38 +50,8 @@ struct kt_pipeline_cfg {
 	uint64_t idle_timeout_ns; /* a connection silent this long is finished (0: never) */
 	const char *run_root;     /* prefix of Kata's runtime paths ("" = /) */
 	const char *proc_root;    /* where /proc is ("/proc") */
-	/*
-	 * Connections to this port (vsock host port, unix listener *_<port>)
-	 * carry Kata 1.x Jaeger emitBatch messages, not agent frames (0: none).
-	 */
-	unsigned jaeger_port;
-	/*
-	 * Connections to this port carry the Kata 1.x guest journal (syslog
-	 * records, user/journal_stream.h): log records, not spans (0: none).
-	 */
-	unsigned journal_port;
-	/*
-	 * Unix listeners whose path ends with one of these (a hypervisor's
-	 * hybrid-vsock socket, "/clh.sock") carry runtime->agent ttrpc after
-	 * a "CONNECT <port>" line: both directions are decoded into
-	 * ttrpc.<Method> CLIENT spans (user/ttrpc_span.h).
-	 */
-	const char *const *ttrpc_sockets;
-	size_t n_ttrpc_sockets;
-	/*
-	 * Unix listeners whose path starts with one of these (containerd's shim
-	 * socket directories, "/run/containerd/s/") carry containerd's calls to
-	 * its shims, plain ttrpc from the first byte: decoded into
-	 * "<service>/<method>" CLIENT spans (user/task_api.h).
-	 */
-	const char *const *shim_socket_dirs;
-	size_t n_shim_socket_dirs;
-	/*
-	 * vsock connections to this guest port (the agent's ttrpc listener,
-	 * 1024; KT_VSOCK_GUEST_LISTENS in the key) carry the same ttrpc, from
-	 * the first byte (0: none).
-	 */
-	unsigned ttrpc_vsock_port;
+	/* The protocols connections may speak, and their settings (copied). */
+	struct kt_protocols_cfg protocols;
 	/* sandboxes discovered on the node (pod names, CIDs); may be NULL */
 	const struct kt_sandbox_registry *registry;
 	/*
@@ -94,18 +66,12 @@ struct kt_pipeline_cfg {
 
 #define KT_PIPELINE_DEFAULTS                                                                   \
 	{                                                                                       \
-		.format = KT_FORMAT_AUTO, .max_frame = 16u << 20,                               \
 		.reasm = { .max_pending = 8u << 20, .hole_timeout_ns = 2000000000ull },         \
 		.max_conns = KT_DEFAULT_MAX_CONNECTIONS,                                        \
 		.max_sandbox_conns = KT_DEFAULT_MAX_SANDBOX_CONNECTIONS,                        \
-		.idle_timeout_ns = 600000000000ull, .run_root = "",                             \
-		.proc_root = "/proc", .jaeger_port = 6831, .journal_port = 5140,                \
-		.ttrpc_vsock_port = 1024,                                                       \
+		.idle_timeout_ns = 600000000000ull, .run_root = "", .proc_root = "/proc",       \
+		.protocols = KT_PROTOCOLS_DEFAULTS,                                             \
 	}
-
-
-/* A silent journal connection's last record is complete after this long. */
-#define KT_JOURNAL_FLUSH_NS 1000000000ull
 
 /* Static facts about a connection fed directly. */
 struct kt_conn_info {
@@ -131,14 +97,15 @@ void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uin
 
 /* NULL when the connection is refused (limits, memory budget): do not feed it. */
 struct kt_conn *kt_pipeline_open(struct kt_pipeline *p, const struct kt_conn_info *info);
-/* In-order bytes of the agent-to-host direction. */
+/* In-order bytes towards the listening end. */
 void kt_pipeline_feed(struct kt_pipeline *p, struct kt_conn *c, const uint8_t *data, size_t n);
 /* End of stream; c is freed. */
 void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c);
 
 /*
- * Periodic work: declares overdue reassembly holes, ends the pending record
- * of journal connections silent for KT_JOURNAL_FLUSH_NS.
+ * Periodic work: declares overdue reassembly holes, lets each protocol do
+ * its own (a journal connection's record ends after a silence), finishes
+ * connections idle too long.
  */
 void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns);
 /* Finishes every connection (shutdown). */
