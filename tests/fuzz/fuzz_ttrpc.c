@@ -146,7 +146,7 @@ static void on_call(void *ctx, const struct kt_ttrpc_call *c)
 	if (c->has_traceparent)
 		CHECK((c->trace_id.hi || c->trace_id.lo) && c->parent_span_id);
 	if (c->end != KT_TTRPC_END_RESPONSE && c->end != KT_TTRPC_END_BAD_RESPONSE)
-		CHECK(c->status_code == KT_TTRPC_CODE_UNKNOWN && c->response_size == 0);
+		CHECK(c->status_code == KT_GRPC_UNKNOWN && c->response_size == 0);
 	st.reported++;
 
 	struct kt_span s;

@@ -689,7 +689,7 @@ Test(ttrpc_match, connection_end_finishes_outstanding_calls)
 		const struct kt_ttrpc_call *x = &r.calls[i].c;
 		cr_expect_str_eq(x->method.ptr, want[i - 1]);
 		cr_expect_eq(x->end, KT_TTRPC_END_CLOSED);
-		cr_expect_eq(x->status_code, KT_TTRPC_CODE_UNKNOWN);
+		cr_expect_eq(x->status_code, KT_GRPC_UNKNOWN);
 		cr_expect_str_eq(x->status_message.ptr, "connection closed");
 		cr_expect_eq(x->end_mono_ns, 9 * SEC);
 	}
@@ -729,7 +729,7 @@ Test(ttrpc_match, table_full_evicts_oldest_ordinary_call)
 	cr_assert_eq(r.n, 1);
 	cr_expect_str_eq(r.calls[0].c.method.ptr, "A");
 	cr_expect_eq(r.calls[0].c.end, KT_TTRPC_END_EVICTED);
-	cr_expect_eq(r.calls[0].c.status_code, KT_TTRPC_CODE_UNKNOWN);
+	cr_expect_eq(r.calls[0].c.status_code, KT_GRPC_UNKNOWN);
 	cr_expect_eq(r.calls[0].c.end_mono_ns, 4 * SEC);
 	cr_expect_eq(kt_ttrpc_conn_outstanding(c), 3);
 	/* Only long-poll calls left: the oldest of them goes. */
@@ -1356,7 +1356,7 @@ Test(ttrpc_hostile, unpack_limit_at_its_bound)
 		cr_assert_eq(r.n, 1);
 		cr_expect_eq(r.calls[0].c.end, less ? KT_TTRPC_END_BAD_RESPONSE : KT_TTRPC_END_RESPONSE,
 			     "limit %zu, need %zu", cfg.unpack_limit, need_rs);
-		cr_expect_eq(r.calls[0].c.status_code, less ? KT_TTRPC_CODE_UNKNOWN : 5);
+		cr_expect_eq(r.calls[0].c.status_code, less ? KT_GRPC_UNKNOWN : 5);
 		cr_expect_eq(r.calls[0].c.response_size, less ? 0 : 3000);
 	}
 	free(rq.p);

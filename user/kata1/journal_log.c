@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "kata1/journal_log.h"
 
+#include "model/attrs.h"
+
 #include <string.h>
 
 #define MAX_ATTRS 10
@@ -22,46 +24,6 @@ const char *kt_syslog_severity_text(unsigned severity)
 	return severity < 8 ? names[severity] : "";
 }
 
-static int dup_str(struct kt_arena *a, struct kt_str *dst, struct kt_str src)
-{
-	char *p = kt_arena_memdup0(a, src.ptr ? src.ptr : "", src.len);
-	if (!p)
-		return -1;
-	*dst = (struct kt_str){ p, src.len };
-	return 0;
-}
-
-static struct kt_kv *add(struct kt_kvlist *l, const char *key)
-{
-	struct kt_kv *kv = &l->kv[l->n++];
-	kv->key = (struct kt_str){ key, strlen(key) };
-	return kv;
-}
-
-static void add_int(struct kt_kvlist *l, const char *key, int64_t v)
-{
-	struct kt_kv *kv = add(l, key);
-	kv->value.type = KT_VAL_I64;
-	kv->value.i = v;
-}
-
-static void add_true(struct kt_kvlist *l, const char *key)
-{
-	struct kt_kv *kv = add(l, key);
-	kv->value.type = KT_VAL_BOOL;
-	kv->value.b = true;
-}
-
-/* A string attribute when the record has the field. */
-static int add_str(struct kt_kvlist *l, struct kt_arena *a, const char *key, struct kt_str s)
-{
-	if (!s.len)
-		return 0;
-	struct kt_kv *kv = add(l, key);
-	kv->value.type = KT_VAL_STRING;
-	return dup_str(a, &kv->value.s, s);
-}
-
 struct kt_log_record *kt_journal_log_new(const struct kt_journal_record *rec,
 					 uint64_t observed_unix_nano)
 {
@@ -77,24 +39,29 @@ struct kt_log_record *kt_journal_log_new(const struct kt_journal_record *rec,
 	l->severity_number = kt_syslog_severity_number(rec->severity);
 	const char *sev = kt_syslog_severity_text(rec->severity);
 	l->severity_text = (struct kt_str){ sev, strlen(sev) };
-	l->attrs.kv = kt_arena_calloc(a, MAX_ATTRS, sizeof(struct kt_kv));
-	if (!l->attrs.kv || dup_str(a, &l->body, rec->message))
+	struct kt_attrs at;
+	if (!kt_attrs_init(&at, a, MAX_ATTRS))
 		goto fail;
-	struct kt_kvlist *at = &l->attrs;
-	add_int(at, "syslog.facility", rec->facility);
-	add_int(at, "syslog.severity", rec->severity);
+	l->body = kt_attrs_dup(&at, rec->message.ptr, rec->message.len);
+	kt_attrs_int(&at, "syslog.facility", rec->facility);
+	kt_attrs_int(&at, "syslog.severity", rec->severity);
 	if (rec->form == KT_JOURNAL_RFC5424)
-		add_int(at, "syslog.version", 1);
-	if (add_str(at, a, "host.name", rec->hostname) ||
-	    add_str(at, a, "syslog.appname", rec->app_name) ||
-	    add_str(at, a, "syslog.procid", rec->proc_id) ||
-	    add_str(at, a, "syslog.msgid", rec->msg_id) ||
-	    add_str(at, a, "syslog.structured_data", rec->structured_data))
-		goto fail;
+		kt_attrs_int(&at, "syslog.version", 1);
+	/* a string attribute where the record has the field */
+	static const char *const keys[] = { "host.name", "syslog.appname", "syslog.procid",
+					    "syslog.msgid", "syslog.structured_data" };
+	const struct kt_str vals[] = { rec->hostname, rec->app_name, rec->proc_id, rec->msg_id,
+				       rec->structured_data };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (vals[i].len)
+			kt_attrs_copy(&at, keys[i], vals[i]);
 	if (rec->truncated)
-		add_true(at, "katatrace.log.truncated");
+		kt_attrs_bool(&at, "katatrace.log.truncated", true);
 	if (rec->utf8_repaired)
-		add_true(at, "katatrace.log.utf8_repaired");
+		kt_attrs_bool(&at, "katatrace.log.utf8_repaired", true);
+	if (at.failed)
+		goto fail;
+	l->attrs = kt_attrs_list(&at);
 	return r;
 fail:
 	kt_log_record_free(r);

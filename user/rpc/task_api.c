@@ -7,6 +7,7 @@
 #include "containerd/task.pb-c.h"
 #include "base/pb_budget.h"
 #include "base/utf8.h"
+#include "model/attrs.h"
 #include "model/ids.h"
 
 const char *const kt_task_long_poll[] = { "Wait", NULL };
@@ -167,20 +168,6 @@ static const char *trace_key(struct kt_task_conn *t, const struct kt_sandbox_reg
 	return id.len ? id.ptr : NULL;
 }
 
-static void add_id(struct kt_span *s, struct kt_arena *a, const char *key, struct kt_str v,
-		   bool *failed)
-{
-	char *p = kt_arena_memdup0(a, v.ptr, v.len);
-	if (!p) {
-		*failed = true;
-		return;
-	}
-	struct kt_kv *kv = &s->attrs.kv[s->attrs.n++];
-	kv->key = (struct kt_str){ key, strlen(key) };
-	kv->value.type = KT_VAL_STRING;
-	kv->value.s = (struct kt_str){ p, v.len };
-}
-
 enum kt_ttrpc_span_result kt_task_span_build(struct kt_task_conn *t, const struct kt_ttrpc_call *c,
 					     const struct kt_sandbox_registry *reg,
 					     uint64_t (*new_span_id)(void *ctx), void *ctx,
@@ -202,11 +189,15 @@ enum kt_ttrpc_span_result kt_task_span_build(struct kt_task_conn *t, const struc
 	enum kt_ttrpc_span_result res = kt_ttrpc_span_build(c, &o, a, out);
 	if (res != KT_TTRPC_SPAN_BUILT || !have_ids)
 		return res;
-	bool failed = false;
-	add_id(out, a, "katatrace.container.id", id, &failed);
+	/* the room kt_ttrpc_span_build left for them (o.extra_attrs) */
+	struct kt_attrs b;
+	kt_attrs_init_on(&b, out->attrs.kv, out->attrs.n + o.extra_attrs, a);
+	b.n = out->attrs.n;
+	kt_attrs_copy(&b, "katatrace.container.id", id);
 	if (exec.len)
-		add_id(out, a, "katatrace.exec.id", exec, &failed);
-	if (failed) {
+		kt_attrs_copy(&b, "katatrace.exec.id", exec);
+	out->attrs = kt_attrs_list(&b);
+	if (b.failed) {
 		memset(out, 0, sizeof(*out));
 		return KT_TTRPC_SPAN_FAILED;
 	}

@@ -331,7 +331,7 @@ __attribute__((format(printf, 5, 6))) static void give_up(struct kt_ttrpc_conn *
 	int len = vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
 	va_end(ap);
 	size_t n_msg = len < 0 ? 0 : (size_t)len < sizeof(c->msg) ? (size_t)len : sizeof(c->msg) - 1;
-	finish(c, n, end, KT_TTRPC_CODE_UNKNOWN, c->msg, n_msg, 0, 0, t);
+	finish(c, n, end, KT_GRPC_UNKNOWN, c->msg, n_msg, 0, 0, t);
 }
 
 static uint64_t age_limit(const struct kt_ttrpc_conn *c, int list)
@@ -621,7 +621,7 @@ static void on_response(struct kt_ttrpc_conn *c, const struct kt_ttrpc_frame *f)
 		return;
 	}
 	const Google__Rpc__Status *s = r->status;
-	int32_t code = s ? s->code : KT_TTRPC_CODE_OK;
+	int32_t code = s ? s->code : KT_GRPC_OK;
 	const uint8_t *m = s ? s->message.data : NULL;
 	size_t mlen = s ? s->message.len : 0;
 	enum kt_ttrpc_end end = KT_TTRPC_END_RESPONSE;

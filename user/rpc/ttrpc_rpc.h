@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/grpc_code.h"
 #include "model/span.h"
 #include "rpc/ttrpc_frame.h"
 
@@ -37,9 +38,6 @@
 #define KT_TTRPC_TRACEPARENT_LEN 55
 #define KT_TTRPC_MAX_NOTE 1024	    /* bytes ops->note may keep per call */
 
-/* google.rpc.Code values used here. */
-#define KT_TTRPC_CODE_OK 0
-#define KT_TTRPC_CODE_UNKNOWN 2
 
 /* How a call ended. */
 enum kt_ttrpc_end {

@@ -3,55 +3,11 @@
 
 #include <string.h>
 
-#include "exporters/grpc_frame.h"
+#include "model/attrs.h"
+#include "model/grpc_code.h"
 #include "model/ids.h"
 
 #define KT_TTRPC_SPAN_ATTRS 11
-
-struct builder {
-	struct kt_arena *a;
-	struct kt_kv *kv;
-	size_t n;
-	bool failed;
-};
-
-static struct kt_str copy_str(struct builder *b, const char *p, size_t n)
-{
-	char *s = kt_arena_memdup0(b->a, p, n);
-	if (!s) {
-		b->failed = true;
-		return (struct kt_str){ "", 0 };
-	}
-	return (struct kt_str){ s, n };
-}
-
-static struct kt_kv *add(struct builder *b, const char *key)
-{
-	struct kt_kv *kv = &b->kv[b->n++];
-	kv->key = (struct kt_str){ key, strlen(key) }; /* static: outlives any arena */
-	return kv;
-}
-
-static void add_str(struct builder *b, const char *key, struct kt_str v)
-{
-	struct kt_kv *kv = add(b, key);
-	kv->value.type = KT_VAL_STRING;
-	kv->value.s = v;
-}
-
-static void add_i64(struct builder *b, const char *key, int64_t v)
-{
-	struct kt_kv *kv = add(b, key);
-	kv->value.type = KT_VAL_I64;
-	kv->value.i = v;
-}
-
-static void add_true(struct builder *b, const char *key)
-{
-	struct kt_kv *kv = add(b, key);
-	kv->value.type = KT_VAL_BOOL;
-	kv->value.b = true;
-}
 
 static int64_t clamp_i64(uint64_t v)
 {
@@ -59,7 +15,7 @@ static int64_t clamp_i64(uint64_t v)
 }
 
 static void set_ids(const struct kt_ttrpc_call *c, const struct kt_ttrpc_span_opts *o,
-		    struct builder *b, struct kt_span *s)
+		    struct kt_attrs *b, struct kt_span *s)
 {
 	uint64_t (*gen)(void *) = o->new_span_id;
 	uint64_t id;
@@ -81,8 +37,8 @@ static void set_ids(const struct kt_ttrpc_call *c, const struct kt_ttrpc_span_op
 			return;
 		}
 		for (int i = 0; i < n; i++) {
-			s->ctx.trace_state[i].key = copy_str(b, m[i].key.ptr, m[i].key.len);
-			s->ctx.trace_state[i].value = copy_str(b, m[i].value.ptr, m[i].value.len);
+			s->ctx.trace_state[i].key = kt_attrs_dup(b, m[i].key.ptr, m[i].key.len);
+			s->ctx.trace_state[i].value = kt_attrs_dup(b, m[i].value.ptr, m[i].value.len);
 		}
 		s->ctx.trace_state_present = true;
 		s->ctx.trace_state_n = (size_t)n;
@@ -106,7 +62,7 @@ enum kt_ttrpc_span_result kt_ttrpc_span_build(const struct kt_ttrpc_call *c,
 					      struct kt_arena *a, struct kt_span *out)
 {
 	static const struct kt_ttrpc_span_opts no_opts;
-	struct builder b = { .a = a };
+	struct kt_attrs b;
 	char name[2 * KT_TTRPC_MAX_NAME + 1];
 
 	memset(out, 0, sizeof(*out));
@@ -117,8 +73,7 @@ enum kt_ttrpc_span_result kt_ttrpc_span_build(const struct kt_ttrpc_call *c,
 
 	size_t extra = o->extra_attrs < KT_TTRPC_SPAN_MAX_EXTRA ? o->extra_attrs
 								: KT_TTRPC_SPAN_MAX_EXTRA;
-	b.kv = kt_arena_calloc(a, KT_TTRPC_SPAN_ATTRS + extra, sizeof(*b.kv));
-	if (!b.kv)
+	if (!kt_attrs_init(&b, a, KT_TTRPC_SPAN_ATTRS + extra))
 		return KT_TTRPC_SPAN_FAILED;
 	size_t mlen = c->method.len < KT_TTRPC_MAX_NAME ? c->method.len : KT_TTRPC_MAX_NAME;
 	size_t slen = c->service.len < KT_TTRPC_MAX_NAME ? c->service.len : KT_TTRPC_MAX_NAME;
@@ -132,35 +87,35 @@ enum kt_ttrpc_span_result kt_ttrpc_span_build(const struct kt_ttrpc_call *c,
 		n = 6;
 	}
 	memcpy(name + n, c->method.ptr, mlen);
-	out->name = copy_str(&b, name, n + mlen);
+	out->name = kt_attrs_dup(&b, name, n + mlen);
 	out->kind = KT_KIND_CLIENT;
 	out->start_unix_nano = c->start_unix_ns;
 	out->end_unix_nano = c->end_unix_ns;
 	set_ids(c, o, &b, out);
 
-	add_str(&b, "rpc.system", (struct kt_str){ "ttrpc", 5 });
-	add_str(&b, "rpc.service", copy_str(&b, c->service.ptr, c->service.len));
-	add_str(&b, "rpc.method", copy_str(&b, c->method.ptr, c->method.len));
-	add_i64(&b, "rpc.grpc.status_code", c->status_code);
-	add_i64(&b, "katatrace.rpc.stream_id", c->stream_id);
-	add_i64(&b, "katatrace.rpc.request.size", clamp_i64(c->request_size));
+	kt_attrs_str(&b, "rpc.system", (struct kt_str){ "ttrpc", 5 });
+	kt_attrs_str(&b, "rpc.service", kt_attrs_dup(&b, c->service.ptr, c->service.len));
+	kt_attrs_str(&b, "rpc.method", kt_attrs_dup(&b, c->method.ptr, c->method.len));
+	kt_attrs_int(&b, "rpc.grpc.status_code", c->status_code);
+	kt_attrs_int(&b, "katatrace.rpc.stream_id", c->stream_id);
+	kt_attrs_int(&b, "katatrace.rpc.request.size", clamp_i64(c->request_size));
 	if (c->end == KT_TTRPC_END_RESPONSE)
-		add_i64(&b, "katatrace.rpc.response.size", clamp_i64(c->response_size));
+		kt_attrs_int(&b, "katatrace.rpc.response.size", clamp_i64(c->response_size));
 	if (c->timeout_nano)
-		add_i64(&b, "katatrace.rpc.timeout_ns", c->timeout_nano);
+		kt_attrs_int(&b, "katatrace.rpc.timeout_ns", c->timeout_nano);
 	const char *end = kt_ttrpc_end_name(c->end);
-	add_str(&b, "katatrace.rpc.end", (struct kt_str){ end, strlen(end) });
+	kt_attrs_str(&b, "katatrace.rpc.end", (struct kt_str){ end, strlen(end) });
 	if (c->long_poll)
-		add_true(&b, "katatrace.rpc.long_poll");
-	add_true(&b, "katatrace.synthesized");
-	out->attrs = (struct kt_kvlist){ .n = b.n, .kv = b.kv };
+		kt_attrs_bool(&b, "katatrace.rpc.long_poll", true);
+	kt_attrs_bool(&b, "katatrace.synthesized", true);
+	out->attrs = kt_attrs_list(&b);
 
-	if (c->status_code != KT_TTRPC_CODE_OK) {
+	if (c->status_code != KT_GRPC_OK) {
 		out->status_code = KT_STATUS_ERROR;
 		if (c->status_message.len)
-			out->status_message = copy_str(&b, c->status_message.ptr, c->status_message.len);
+			out->status_message = kt_attrs_dup(&b, c->status_message.ptr, c->status_message.len);
 		else
-			out->status_message = copy_str(&b, kt_grpc_code_name(c->status_code),
+			out->status_message = kt_attrs_dup(&b, kt_grpc_code_name(c->status_code),
 						       strlen(kt_grpc_code_name(c->status_code)));
 	} else {
 		out->status_message = (struct kt_str){ "", 0 };

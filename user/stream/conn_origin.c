@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/attrs.h"
 #include "sandbox/sandbox_registry.h"
 #include "sandbox/vsock_owner.h"
 #include "stream/conn.h"
@@ -153,22 +154,6 @@ static const struct kt_sandbox_meta *identify_from_registry(struct kt_conn *c)
 	return m;
 }
 
-static void kv_str(struct kt_kvlist *l, const char *key, const char *val)
-{
-	struct kt_kv *kv = &l->kv[l->n++];
-	kv->key = (struct kt_str){ key, strlen(key) };
-	kv->value.type = KT_VAL_STRING;
-	kv->value.s = (struct kt_str){ val, strlen(val) };
-}
-
-static void kv_int(struct kt_kvlist *l, const char *key, int64_t v)
-{
-	struct kt_kv *kv = &l->kv[l->n++];
-	kv->key = (struct kt_str){ key, strlen(key) };
-	kv->value.type = KT_VAL_I64;
-	kv->value.i = v;
-}
-
 /*
  * The resource attributes (docs/operations.md): OpenTelemetry's k8s.* names
  * where they exist, katatrace.* for the rest. Looks up who is behind the
@@ -177,43 +162,45 @@ static void kv_int(struct kt_kvlist *l, const char *key, int64_t v)
 static struct kt_origin *build_resource(struct kt_conn *c)
 {
 	struct kt_kv kv[16];
-	struct kt_kvlist l = { 0, kv };
+	struct kt_attrs l; /* values kept as given: the origin copies them */
+	kt_attrs_init_on(&l, kv, sizeof(kv) / sizeof(kv[0]), NULL);
 
 	if (c->id.transport == KT_TRANSPORT_VSOCK)
 		identify_vsock_owner(c);
 	const struct kt_sandbox_meta *m = identify_from_registry(c);
 
-	kv_str(&l, "katatrace.transport", c->transport);
+	kt_attrs_cstr(&l, "katatrace.transport", c->transport);
 	if (c->path[0])
-		kv_str(&l, c->path_key, c->path);
+		kt_attrs_cstr(&l, c->path_key, c->path);
 	if (c->id.transport == KT_TRANSPORT_VSOCK) {
-		kv_int(&l, "katatrace.vsock.cid", c->vsock_cid);
-		kv_int(&l, "katatrace.vsock.port", c->vsock_port);
+		kt_attrs_int(&l, "katatrace.vsock.cid", c->vsock_cid);
+		kt_attrs_int(&l, "katatrace.vsock.port", c->vsock_port);
 	}
 	if (m && m->pod_name[0])
-		kv_str(&l, "k8s.pod.name", m->pod_name);
+		kt_attrs_cstr(&l, "k8s.pod.name", m->pod_name);
 	if (m && m->pod_namespace[0])
-		kv_str(&l, "k8s.namespace.name", m->pod_namespace);
+		kt_attrs_cstr(&l, "k8s.namespace.name", m->pod_namespace);
 	if (m && m->pod_uid[0])
-		kv_str(&l, "k8s.pod.uid", m->pod_uid);
+		kt_attrs_cstr(&l, "k8s.pod.uid", m->pod_uid);
 	if (m && m->container_names[0])
-		kv_str(&l, "katatrace.k8s.container.names", m->container_names);
+		kt_attrs_cstr(&l, "katatrace.k8s.container.names", m->container_names);
 	if (c->have_sandbox)
-		kv_str(&l, "katatrace.sandbox.id", c->sandbox.id);
+		kt_attrs_cstr(&l, "katatrace.sandbox.id", c->sandbox.id);
 	if (c->sandbox.hypervisor)
-		kv_str(&l, "katatrace.hypervisor.name", c->sandbox.hypervisor);
+		kt_attrs_cstr(&l, "katatrace.hypervisor.name", c->sandbox.hypervisor);
 	/* The process writing what is decoded: a hypervisor, or on a shim socket the shim. */
 	const char *peer = c->proto ? c->proto->proto->peer : "katatrace.hypervisor";
 	char pid_key[48], comm_key[48];
 	snprintf(pid_key, sizeof(pid_key), "%s.pid", peer);
 	snprintf(comm_key, sizeof(comm_key), "%s.comm", peer);
 	if (c->pid)
-		kv_int(&l, pid_key, c->pid);
+		kt_attrs_int(&l, pid_key, c->pid);
 	if (c->comm[0])
-		kv_str(&l, comm_key, c->comm);
+		kt_attrs_cstr(&l, comm_key, c->comm);
 	if (m && m->guest_cid && c->id.transport != KT_TRANSPORT_VSOCK)
-		kv_int(&l, "katatrace.vsock.cid", m->guest_cid);
-	return kt_origin_new(&l, c->have_sandbox ? c->sandbox.id : NULL, c->label);
+		kt_attrs_int(&l, "katatrace.vsock.cid", m->guest_cid);
+	struct kt_kvlist list = kt_attrs_list(&l);
+	return kt_origin_new(&list, c->have_sandbox ? c->sandbox.id : NULL, c->label);
 }
 
 struct kt_origin *kt_conn_resource(void *conn)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/attrs.h"
 #include "model/ids.h"
 #include "traces/id_map.h"
 #include "sandbox/sandbox_path.h"
@@ -156,16 +157,7 @@ static bool trace_eq(const struct kt_trace_id *a, const struct kt_trace_id *b)
 /* Appends one attribute; the span's own list stays where it was. */
 static bool add_attr(struct kt_span_record *r, const char *key, struct kt_value v)
 {
-	struct kt_span *sp = &r->span;
-	struct kt_kv *kv = kt_arena_calloc(&r->arena, sp->attrs.n + 1, sizeof(*kv));
-	if (!kv)
-		return false;
-	if (sp->attrs.n)
-		memcpy(kv, sp->attrs.kv, sp->attrs.n * sizeof(*kv));
-	kv[sp->attrs.n].key = (struct kt_str){ key, strlen(key) };
-	kv[sp->attrs.n].value = v;
-	sp->attrs = (struct kt_kvlist){ sp->attrs.n + 1, kv };
-	return true;
+	return kt_attrs_append(&r->arena, &r->span.attrs, key, v);
 }
 
 static struct kt_value str_val(const char *s)

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "model/attrs.h"
 #include "model/ids.h"
 #include "sandbox/hypervisors.h"
 #include "sandbox/sandbox_meta.h"
@@ -23,58 +24,17 @@
 
 /* ------------------------------------------------------------ span building */
 
-struct attrs {
-	struct kt_arena *a;
-	struct kt_kv *kv;
-	size_t n, cap;
-	bool failed;
-};
-
-static void add_str(struct attrs *b, const char *key, const char *val)
+/* A string value copied into the span's arena. */
+static void add_str(struct kt_attrs *b, const char *key, const char *val)
 {
-	if (b->n >= b->cap)
-		return;
-	char *s = kt_arena_memdup0(b->a, val, strlen(val));
-	if (!s) {
-		b->failed = true;
-		return;
-	}
-	struct kt_kv *kv = &b->kv[b->n++];
-	kv->key = (struct kt_str){ key, strlen(key) }; /* static */
-	kv->value.type = KT_VAL_STRING;
-	kv->value.s = (struct kt_str){ s, strlen(s) };
+	kt_attrs_copy(b, key, (struct kt_str){ val, strlen(val) });
 }
 
-static void add_int(struct attrs *b, const char *key, int64_t v)
-{
-	if (b->n >= b->cap)
-		return;
-	struct kt_kv *kv = &b->kv[b->n++];
-	kv->key = (struct kt_str){ key, strlen(key) };
-	kv->value.type = KT_VAL_I64;
-	kv->value.i = v;
-}
-
-static void add_bool(struct attrs *b, const char *key, bool v)
-{
-	if (b->n >= b->cap)
-		return;
-	struct kt_kv *kv = &b->kv[b->n++];
-	kv->key = (struct kt_str){ key, strlen(key) };
-	kv->value.type = KT_VAL_BOOL;
-	kv->value.b = v;
-}
-
-static int begin(struct attrs *b, struct kt_arena *a, size_t cap, struct kt_span *out,
+static int begin(struct kt_attrs *b, struct kt_arena *a, size_t cap, struct kt_span *out,
 		 const char *name)
 {
 	memset(out, 0, sizeof(*out));
-	b->a = a;
-	b->n = 0;
-	b->cap = cap;
-	b->failed = false;
-	b->kv = kt_arena_calloc(a, cap, sizeof(*b->kv));
-	if (!b->kv)
+	if (!kt_attrs_init(b, a, cap))
 		return -1;
 	out->name = (struct kt_str){ name, strlen(name) }; /* static */
 	out->kind = KT_KIND_INTERNAL;
@@ -82,7 +42,7 @@ static int begin(struct attrs *b, struct kt_arena *a, size_t cap, struct kt_span
 	return 0;
 }
 
-static int end(struct attrs *b, struct kt_span *out)
+static int end(struct kt_attrs *b, struct kt_span *out)
 {
 	out->attrs = (struct kt_kvlist){ b->n, b->kv };
 	out->attrs_max_len = (uint32_t)b->cap;
@@ -103,7 +63,7 @@ static void random_trace(struct kt_trace_id *t)
 
 int kt_vm_span_build(const struct kt_vm_info *vm, struct kt_arena *a, struct kt_span *out)
 {
-	struct attrs b;
+	struct kt_attrs b;
 	if (begin(&b, a, VM_SPAN_ATTRS, out, "kata.vm"))
 		return -1;
 	out->start_unix_nano = vm->start_unix_ns;
@@ -114,28 +74,28 @@ int kt_vm_span_build(const struct kt_vm_info *vm, struct kt_arena *a, struct kt_
 	} else {
 		random_trace(&out->ctx.trace_id);
 		out->ctx.span_id = kt_random_span_id();
-		add_bool(&b, "katatrace.sandbox.unknown", true);
+		kt_attrs_bool(&b, "katatrace.sandbox.unknown", true);
 	}
-	add_int(&b, "process.pid", vm->pid);
+	kt_attrs_int(&b, "process.pid", vm->pid);
 	if (vm->exe && vm->exe[0])
 		add_str(&b, "process.executable.name", vm->exe);
 	/* wait(2) status: exit code in bits 8..15, or the killing signal in 0..6 */
 	uint32_t sig = vm->exit_status & 0x7f;
 	if (sig) {
-		add_int(&b, "katatrace.vm.exit_signal", sig);
+		kt_attrs_int(&b, "katatrace.vm.exit_signal", sig);
 		/* the shell's convention, so that a dashboard sees a non-zero code */
-		add_int(&b, "process.exit.code", 128 + sig);
+		kt_attrs_int(&b, "process.exit.code", 128 + sig);
 		out->status_code = KT_STATUS_ERROR;
 	} else {
-		add_int(&b, "process.exit.code", (vm->exit_status >> 8) & 0xff);
+		kt_attrs_int(&b, "process.exit.code", (vm->exit_status >> 8) & 0xff);
 	}
 	if (vm->hypervisor)
 		add_str(&b, "katatrace.hypervisor", vm->hypervisor);
 	if (vm->kvm_counted)
-		add_int(&b, "katatrace.kvm.exits", (int64_t)vm->kvm_exits);
+		kt_attrs_int(&b, "katatrace.kvm.exits", (int64_t)vm->kvm_exits);
 	if (!vm->start_observed)
-		add_bool(&b, "katatrace.vm.start_observed", false);
-	add_bool(&b, "katatrace.synthesized", true);
+		kt_attrs_bool(&b, "katatrace.vm.start_observed", false);
+	kt_attrs_bool(&b, "katatrace.synthesized", true);
 	return end(&b, out);
 }
 
@@ -146,7 +106,7 @@ static const char *const ends[] = { [KT_VM_END_NONE] = "untracked",
 
 int kt_vsock_span_build(const struct kt_vsock_conn_info *c, struct kt_arena *a, struct kt_span *out)
 {
-	struct attrs b;
+	struct kt_attrs b;
 	if (begin(&b, a, VSOCK_SPAN_ATTRS, out, "vsock.connection"))
 		return -1;
 	out->start_unix_nano = c->start_unix_ns;
@@ -156,22 +116,22 @@ int kt_vsock_span_build(const struct kt_vsock_conn_info *c, struct kt_arena *a, 
 				     &out->parent_span_id);
 	} else {
 		random_trace(&out->ctx.trace_id);
-		add_bool(&b, "katatrace.sandbox.unknown", true);
+		kt_attrs_bool(&b, "katatrace.sandbox.unknown", true);
 	}
 	out->ctx.span_id = kt_random_span_id();
-	add_int(&b, "katatrace.vsock.guest_cid", c->guest_cid);
-	add_int(&b, "katatrace.vsock.guest_port", c->guest_port);
-	add_int(&b, "katatrace.vsock.host_port", c->host_port);
+	kt_attrs_int(&b, "katatrace.vsock.guest_cid", c->guest_cid);
+	kt_attrs_int(&b, "katatrace.vsock.guest_port", c->guest_port);
+	kt_attrs_int(&b, "katatrace.vsock.host_port", c->host_port);
 	if (c->initiator == KT_VM_INIT_GUEST || c->initiator == KT_VM_INIT_HOST)
 		add_str(&b, "katatrace.vsock.initiator", initiators[c->initiator]);
 	if (c->bytes_known) {
-		add_int(&b, "katatrace.vsock.bytes_to_host", (int64_t)c->bytes_to_host);
-		add_int(&b, "katatrace.vsock.bytes_to_guest", (int64_t)c->bytes_to_guest);
+		kt_attrs_int(&b, "katatrace.vsock.bytes_to_host", (int64_t)c->bytes_to_host);
+		kt_attrs_int(&b, "katatrace.vsock.bytes_to_guest", (int64_t)c->bytes_to_guest);
 	}
 	add_str(&b, "katatrace.vsock.end", c->end <= KT_VM_END_RST ? ends[c->end] : "untracked");
 	if (c->initiator == KT_VM_INIT_UNKNOWN)
-		add_bool(&b, "katatrace.vsock.start_observed", false);
-	add_bool(&b, "katatrace.synthesized", true);
+		kt_attrs_bool(&b, "katatrace.vsock.start_observed", false);
+	kt_attrs_bool(&b, "katatrace.synthesized", true);
 	return end(&b, out);
 }
 
