@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Kernel-side stream emitter shared by the capture programs: numbers the
  * bytes of each direction, copies them from the writer's buffers into ring
@@ -18,7 +18,7 @@
 /* Sized by the loader before load (--ring-buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, KT_RINGBUF_DEFAULT_BYTES);
 } events SEC(".maps");
 
 struct {

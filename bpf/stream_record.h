@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Ring-buffer records shared by every capture program and the loader.
  *
@@ -24,6 +24,10 @@
  * silently dropped.
  */
 #define KT_MAX_CHUNKS_PER_WRITE 256
+/* The ring buffer's size unless the loader sets another (--ring-buffer-size). */
+#define KT_RINGBUF_DEFAULT_BYTES (16u << 20)
+/* Connections whose stream offsets the kernel side keeps at once (LRU) per capture path. */
+#define KT_MAX_STREAMS 8192
 #define KT_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 #define KT_COMM_LEN 16
 

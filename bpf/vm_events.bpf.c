@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Events about the VMs themselves (bpf/vm_events.h): hypervisor processes
  * from exec to exit with their KVM exit count, and every vsock connection
@@ -22,7 +22,7 @@
 #include "stream_record.h"
 #include "vm_events.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define VMADDR_CID_HOST 2
 #define VSOCK_SHUTDOWN_RCV 1

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * vm_events: what the kernel says about the VMs themselves, without any
  * runtime tracing. Shared by bpf/vm_events.bpf.c and userspace

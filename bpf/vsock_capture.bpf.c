@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Capture of standard vsock traffic (QEMU + vhost_vsock, vsock_loopback):
  * streams between a guest and a host port the host listens on (the agent's
@@ -23,7 +23,7 @@
 #include "syscall_src.bpf.h"
 #include "vsock_capture.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AF_VSOCK 40
 #define SOCK_STREAM 1
@@ -50,7 +50,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, KT_MAX_STREAMS);
 	__type(key, struct kt_conn_id);
 	__type(value, struct kt_stream_state);
 } vstreams SEC(".maps");

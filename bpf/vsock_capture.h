@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * vsock_capture: capture AF_VSOCK streams between guests and the host (QEMU
  * with vhost-vsock; vsock_loopback). Shared between vsock_capture.bpf.c and

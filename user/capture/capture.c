@@ -415,7 +415,7 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 
 	/* One ring buffer and one set of counters shared by every object. */
 	c->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "kt_events", 0, 0,
-				      cfg->ringbuf_bytes ? cfg->ringbuf_bytes : 16u << 20, NULL);
+				      cfg->ringbuf_bytes ? cfg->ringbuf_bytes : KT_RINGBUF_DEFAULT_BYTES, NULL);
 	c->counters_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "kt_counters", sizeof(__u32),
 					sizeof(__u64), KT_CNT__MAX, NULL);
 	if (c->events_fd < 0 || c->counters_fd < 0) {
