@@ -278,8 +278,8 @@ static __always_inline struct kt_stream_state *stream_state(struct sock *sk,
 
 static __always_inline void conn_of(const struct kt_unix_verdict *v, struct kt_conn_id *conn)
 {
-	conn->a = v->client_ino;
-	conn->b = 0;
+	conn->endpoint = v->client_ino;
+	conn->port = 0;
 	conn->transport = KT_TRANSPORT_UNIX;
 	conn->_pad = 0;
 }

@@ -89,27 +89,27 @@ static __always_inline bool conn_for(__u32 src_cid, __u32 src_port, __u32 dst_ci
 	conn->transport = KT_TRANSPORT_VSOCK;
 	conn->_pad = 0;
 	if (host_port(dst_port)) {
-		conn->a = kt_vsock_conn_a(src_cid, src_port);
-		conn->b = dst_port;
+		conn->endpoint = kt_vsock_endpoint(src_cid, src_port);
+		conn->port = dst_port;
 		*dir = KT_DIR_TO_SERVER;
 		return true;
 	}
 	if (host_port(src_port)) {
-		conn->a = kt_vsock_conn_a(dst_cid, dst_port);
-		conn->b = src_port;
+		conn->endpoint = kt_vsock_endpoint(dst_cid, dst_port);
+		conn->port = src_port;
 		*dir = KT_DIR_TO_CLIENT;
 		return true;
 	}
 	/* The guest listens: the host sends the requests. */
 	if (guest_port(dst_port)) {
-		conn->a = kt_vsock_conn_a(dst_cid, dst_port);
-		conn->b = kt_vsock_conn_b_guest(src_port);
+		conn->endpoint = kt_vsock_endpoint(dst_cid, dst_port);
+		conn->port = kt_vsock_port_guest_listens(src_port);
 		*dir = KT_DIR_TO_SERVER;
 		return true;
 	}
 	if (guest_port(src_port)) {
-		conn->a = kt_vsock_conn_a(src_cid, src_port);
-		conn->b = kt_vsock_conn_b_guest(dst_port);
+		conn->endpoint = kt_vsock_endpoint(src_cid, src_port);
+		conn->port = kt_vsock_port_guest_listens(dst_port);
 		*dir = KT_DIR_TO_CLIENT;
 		return true;
 	}

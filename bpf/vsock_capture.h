@@ -33,13 +33,13 @@
 /* virtio_vsock_hdr.flags for SHUTDOWN */
 #define KT_VSOCK_SHUTDOWN_SEND 2
 
-static inline __u64 kt_vsock_conn_a(__u32 cid, __u32 guest_port)
+static inline __u64 kt_vsock_endpoint(__u32 cid, __u32 guest_port)
 {
 	return (__u64)cid << 32 | guest_port;
 }
 
-/* conn.b of a connection to a port the guest listens on. */
-static inline __u64 kt_vsock_conn_b_guest(__u32 host_port)
+/* conn.port of a connection to a port the guest listens on. */
+static inline __u64 kt_vsock_port_guest_listens(__u32 host_port)
 {
 	return KT_VSOCK_GUEST_LISTENS | host_port;
 }

@@ -81,7 +81,7 @@ static struct kt_rec_hdr *hdr(unsigned conn, uint32_t type, uint8_t dir)
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)rec;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn.a = 1000 + conn;
+	h->conn.endpoint = 1000 + conn;
 	h->conn.transport = KT_TRANSPORT_UNIX;
 	h->dir = dir;
 	h->tgid = 77;

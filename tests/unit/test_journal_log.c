@@ -304,7 +304,7 @@ Test(journal_log, pipeline_feeds_journal_connections_and_flushes_when_idle)
 	struct kt_pipeline *p =
 		kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = on_span, .log = on_log, .ctx = &s });
 	struct kt_conn_info info = {
-		.id = { .a = 7, .transport = KT_TRANSPORT_UNIX },
+		.id = { .endpoint = 7, .transport = KT_TRANSPORT_UNIX },
 		.path = "/run/vc/firecracker/sb-x/root/kata.hvsock_5140",
 		.transport = "hybrid-vsock",
 	};

@@ -232,7 +232,7 @@ Test(conn_limits, refused_connections_remembered_in_sets)
 	static struct kt_refused r;
 	struct kt_conn_id ids[4 * KT_REFUSED_SETS + 1];
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-		ids[i] = (struct kt_conn_id){ .a = 1000 + i, .transport = KT_TRANSPORT_UNIX };
+		ids[i] = (struct kt_conn_id){ .endpoint = 1000 + i, .transport = KT_TRANSPORT_UNIX };
 	for (size_t i = 0; i < 200; i++)
 		kt_refused_remember(&r, &ids[i]);
 	for (size_t i = 0; i < 200; i++)

@@ -462,8 +462,8 @@ Test(pipeline, vsock_connection)
 		size_t len = 1 + rnd() % 4000;
 		len = len > n - off ? n - off : len;
 		h = hdr_for(0, KT_REC_DATA);
-		h->conn.a = a;
-		h->conn.b = 10240;
+		h->conn.endpoint = a;
+		h->conn.port = 10240;
 		h->conn.transport = KT_TRANSPORT_VSOCK;
 		memcpy(h->comm, "vhost-4242", 10);
 		h->offset = off;
@@ -473,8 +473,8 @@ Test(pipeline, vsock_connection)
 		off += len;
 	}
 	h = hdr_for(0, KT_REC_CLOSE);
-	h->conn.a = a;
-	h->conn.b = 10240;
+	h->conn.endpoint = a;
+	h->conn.port = 10240;
 	h->conn.transport = KT_TRANSPORT_VSOCK;
 	kt_pipeline_record(p, recbuf, sizeof(*h), 1);
 	cr_expect_eq(kt_pipeline_conn_count(p), 0);
@@ -596,8 +596,8 @@ static void send_stream(struct kt_pipeline *p, uint64_t a, const uint8_t *s, siz
 	for (size_t off = from; off < to;) {
 		size_t len = to - off > 3000 ? 3000 : to - off;
 		struct kt_rec_hdr *h = hdr_for(0, KT_REC_DATA);
-		h->conn.a = a;
-		h->conn.b = 10240;
+		h->conn.endpoint = a;
+		h->conn.port = 10240;
 		h->conn.transport = KT_TRANSPORT_VSOCK;
 		h->offset = off;
 		h->len = (uint32_t)len;

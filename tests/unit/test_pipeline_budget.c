@@ -206,7 +206,7 @@ Test(pipeline_budget, connection_refused_without_room_for_its_state)
 	cr_expect_eq(kt_pipeline_conn_count(p), 0, "its records are ignored");
 	cr_expect_eq(KT_STAT_GET(conns_refused), 1, "and do not retry");
 	cr_expect_eq(b.g.n, 0);
-	struct kt_conn_info info = { .id = { .a = 99, .transport = KT_TRANSPORT_UNIX },
+	struct kt_conn_info info = { .id = { .endpoint = 99, .transport = KT_TRANSPORT_UNIX },
 				     .path = GOOD_PATH, .transport = "hybrid-vsock" };
 	cr_expect_null(kt_pipeline_open(p, &info), "a direct feed is refused the same way");
 	cr_expect_eq(KT_STAT_GET(conns_refused), 2);

@@ -128,8 +128,8 @@ static struct kt_rec_hdr *hdr_for(uint32_t type, uint8_t dir)
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn.a = (uint64_t)CID << 32 | 1024;
-	h->conn.b = KT_VSOCK_GUEST_LISTENS | HOST_PORT;
+	h->conn.endpoint = (uint64_t)CID << 32 | 1024;
+	h->conn.port = KT_VSOCK_GUEST_LISTENS | HOST_PORT;
 	h->conn.transport = KT_TRANSPORT_VSOCK;
 	h->dir = dir;
 	if (dir == KT_DIR_TO_SERVER) { /* the shim sends */
@@ -434,8 +434,8 @@ Test(pipeline_vsock_ttrpc, role_bit_and_port_decide)
 	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &n);
 	p = kt_pipeline_new(&(struct kt_pipeline_cfg)KT_PIPELINE_DEFAULTS, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	struct kt_rec_hdr *h = hdr_for(KT_REC_DATA, KT_DIR_TO_SERVER);
-	h->conn.a = (uint64_t)CID << 32 | 2000;
-	h->conn.b = 1024;
+	h->conn.endpoint = (uint64_t)CID << 32 | 2000;
+	h->conn.port = 1024;
 	h->len = (uint32_t)n;
 	memcpy(h + 1, w, n);
 	kt_pipeline_record(p, recbuf, sizeof(*h) + n, 1);

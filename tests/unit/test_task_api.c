@@ -681,7 +681,7 @@ static struct kt_rec_hdr *hdr(uint32_t type, uint8_t dir, uint32_t pid, const ch
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn = (struct kt_conn_id){ .a = 4242, .transport = KT_TRANSPORT_UNIX };
+	h->conn = (struct kt_conn_id){ .endpoint = 4242, .transport = KT_TRANSPORT_UNIX };
 	h->dir = dir;
 	h->tgid = h->tid = pid;
 	h->ts_ns = 5 * SEC;

@@ -173,8 +173,8 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 			getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
 		if (s->cfg.feed && l->vsock) {
 			struct kt_conn_info info = {
-				.id = { .a = (uint64_t)vm.svm_cid << 32 | vm.svm_port,
-					.b = l->port,
+				.id = { .endpoint = (uint64_t)vm.svm_cid << 32 | vm.svm_port,
+					.port = l->port,
 					.transport = KT_TRANSPORT_VSOCK },
 				.transport = "vsock",
 			};
@@ -184,7 +184,7 @@ static void on_listener(struct kt_poll_handler *h, uint32_t events)
 			peer_comm(cred.pid, comm, sizeof(comm));
 			/* High bit: never equal to a kernel socket inode. */
 			struct kt_conn_info info = {
-				.id = { .a = (1ull << 63) | ++s->next_id,
+				.id = { .endpoint = (1ull << 63) | ++s->next_id,
 					.transport = KT_TRANSPORT_UNIX },
 				.path = l->label,
 				.pid = (uint32_t)cred.pid,

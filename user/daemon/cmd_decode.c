@@ -32,7 +32,7 @@ static int decode_stream(struct kt_pipeline *p, const char *name, uint64_t id, u
 		return -1;
 	}
 	struct kt_conn_info info = {
-		.id = { .a = id, .transport = 0 },
+		.id = { .endpoint = id, .transport = 0 },
 		.path = name,
 		.transport = "file",
 	};

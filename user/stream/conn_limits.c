@@ -109,12 +109,12 @@ const char *kt_conn_admit_reason(enum kt_conn_admit a)
 
 static bool id_eq(const struct kt_conn_id *x, const struct kt_conn_id *y)
 {
-	return x->a == y->a && x->b == y->b && x->transport == y->transport;
+	return x->endpoint == y->endpoint && x->port == y->port && x->transport == y->transport;
 }
 
 static size_t set_index(const struct kt_conn_id *id)
 {
-	uint64_t h = id->a * 0x9e3779b97f4a7c15ull ^ id->b * 0xc2b2ae3d27d4eb4full ^ id->transport;
+	uint64_t h = id->endpoint * 0x9e3779b97f4a7c15ull ^ id->port * 0xc2b2ae3d27d4eb4full ^ id->transport;
 	return (size_t)(h ^ (h >> 29)) & (KT_REFUSED_SETS - 1);
 }
 

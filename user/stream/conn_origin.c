@@ -15,19 +15,19 @@
 
 bool kt_conn_guest_listens(const struct kt_conn *c)
 {
-	return c->id.transport == KT_TRANSPORT_VSOCK && (c->id.b & KT_VSOCK_GUEST_LISTENS);
+	return c->id.transport == KT_TRANSPORT_VSOCK && (c->id.port & KT_VSOCK_GUEST_LISTENS);
 }
 
 void kt_conn_set_label(struct kt_conn *c)
 {
 	if (kt_conn_guest_listens(c))
 		snprintf(c->label, sizeof(c->label), "vsock host port %u->cid %u port %u",
-			 (unsigned)(uint32_t)c->id.b, c->vsock_cid, c->vsock_port);
+			 (unsigned)(uint32_t)c->id.port, c->vsock_cid, c->vsock_port);
 	else if (c->id.transport == KT_TRANSPORT_VSOCK)
 		snprintf(c->label, sizeof(c->label), "vsock cid %u port %u->%u", c->vsock_cid,
-			 (unsigned)(c->id.a & 0xffffffffu), c->vsock_port);
+			 (unsigned)(c->id.endpoint & 0xffffffffu), c->vsock_port);
 	else if (c->id.transport == KT_TRANSPORT_UNIX)
-		snprintf(c->label, sizeof(c->label), "unix conn %llu (%s)", (unsigned long long)c->id.a,
+		snprintf(c->label, sizeof(c->label), "unix conn %llu (%s)", (unsigned long long)c->id.endpoint,
 			 c->path[0] ? c->path : "path unknown");
 	else
 		snprintf(c->label, sizeof(c->label), "%s %s", c->transport,

@@ -18,13 +18,13 @@
 
 static size_t conn_hash(const struct kt_conn_id *id)
 {
-	uint64_t h = id->a * 0x9e3779b97f4a7c15ull ^ id->b * 0xc2b2ae3d27d4eb4full ^ id->transport;
+	uint64_t h = id->endpoint * 0x9e3779b97f4a7c15ull ^ id->port * 0xc2b2ae3d27d4eb4full ^ id->transport;
 	return (size_t)(h ^ (h >> 29)) & (KT_CONN_HASH_BUCKETS - 1);
 }
 
 static bool conn_id_eq(const struct kt_conn_id *x, const struct kt_conn_id *y)
 {
-	return x->a == y->a && x->b == y->b && x->transport == y->transport;
+	return x->endpoint == y->endpoint && x->port == y->port && x->transport == y->transport;
 }
 
 /* Rate-limited: a hostile guest cannot flood the log; errors are always said. */
@@ -263,8 +263,8 @@ static struct kt_conn *conn_new(struct kt_pipeline *p, const struct kt_conn_id *
 	t.transport = transport;
 	t.path_key = path_key;
 	if (id->transport == KT_TRANSPORT_VSOCK) {
-		t.vsock_cid = (uint32_t)(id->a >> 32);
-		t.vsock_port = (uint32_t)(id->b & KT_VSOCK_GUEST_LISTENS ? id->a : id->b);
+		t.vsock_cid = (uint32_t)(id->endpoint >> 32);
+		t.vsock_port = (uint32_t)(id->port & KT_VSOCK_GUEST_LISTENS ? id->endpoint : id->port);
 	}
 	if (path && path_len)
 		kt_conn_set_path(&t, path, path_len);

@@ -81,7 +81,7 @@ struct kt_conn_info {
 	const char *comm;      /* its name, may be NULL */
 	const char *transport; /* katatrace.transport value, e.g. "hybrid-vsock" */
 };
-/* For transport "vsock", id.transport is KT_TRANSPORT_VSOCK and id.a/id.b
+/* For transport "vsock", id.transport is KT_TRANSPORT_VSOCK and id.endpoint/id.port
  * follow bpf/stream_record.h (CID << 32 | guest port, host port, with
  * KT_VSOCK_GUEST_LISTENS when the guest port is the listener). */
 
