@@ -449,7 +449,10 @@ static void call_usage(const void *arg)
 struct parse_call {
 	const char *mode; /* "run", "decode" or "fwd" */
 	const char *const *args; /* NULL-terminated, after the command */
+	const struct kt_opt *show; /* printed on stdout once parsed (show_field) */
 };
+
+static void show_field(const struct kt_config *c, const struct kt_opt *o);
 
 static void call_parse(const void *arg)
 {
@@ -471,6 +474,8 @@ static void call_parse(const void *arg)
 		c.complete_traces = false;
 	}
 	kt_config_parse(&c, cmd, argc, argv);
+	if (p->show)
+		show_field(&c, p->show);
 }
 
 static void expect_text(const char *what, const char *got, const char *want)
@@ -524,13 +529,13 @@ Test(config_help, help_option_of_each_command_byte_for_byte)
 		struct parse_call p;
 		const char *want;
 	} cases[] = {
-		{ { "run", help }, golden_run },
-		{ { "run", h }, golden_run },
-		{ { "run", late }, golden_run },
-		{ { "decode", help }, golden_decode },
-		{ { "decode", h }, golden_decode },
-		{ { "fwd", help }, golden_forwarder },
-		{ { "fwd", fwd_l }, golden_forwarder },
+		{ { "run", help, NULL }, golden_run },
+		{ { "run", h, NULL }, golden_run },
+		{ { "run", late, NULL }, golden_run },
+		{ { "decode", help, NULL }, golden_decode },
+		{ { "decode", h, NULL }, golden_decode },
+		{ { "fwd", help, NULL }, golden_forwarder },
+		{ { "fwd", fwd_l, NULL }, golden_forwarder },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct outcome o;
@@ -542,4 +547,445 @@ Test(config_help, help_option_of_each_command_byte_for_byte)
 		expect_text(what, o.out, cases[i].want);
 		expect_text(what, o.err, "");
 	}
+}
+
+/* ------------------------------------------------------------ the option table */
+
+static const char *const mode_of[KT_CMD__N] = {
+	[KT_CMD_RUN] = "run",
+	[KT_CMD_DECODE] = "decode",
+	[KT_CMD_FORWARDER] = "fwd",
+};
+
+static const struct kt_opt *target(const struct kt_opt *o)
+{
+	return kt_opt_target(&kt_config_options, o);
+}
+
+static uint64_t field_uint(const struct kt_config *c, const struct kt_opt *o)
+{
+	const char *p = (const char *)c + o->off;
+	switch (o->size) {
+	case 1:
+		return *(const uint8_t *)p;
+	case 2:
+		return *(const uint16_t *)p;
+	case 4:
+		return *(const uint32_t *)p;
+	default:
+		return *(const uint64_t *)p;
+	}
+}
+
+/* What the option set, as text: a number, a string, "count:last", or "parsed". */
+static void show_field(const struct kt_config *c, const struct kt_opt *o)
+{
+	const char *base = (const char *)c;
+	switch (o->kind) {
+	case KT_OPT_FLAG:
+	case KT_OPT_NUMBER:
+		printf("%llu", (unsigned long long)field_uint(c, o));
+		break;
+	case KT_OPT_CHOICE:
+		if (o->choices)
+			printf("%llu", (unsigned long long)field_uint(c, o));
+		else
+			printf("parsed");
+		break;
+	case KT_OPT_STRING:
+	case KT_OPT_FILE:
+		printf("%s", *(const char *const *)(base + o->off));
+		break;
+	case KT_OPT_LIST: {
+		size_t n = *(const size_t *)(base + o->count_off);
+		printf("%zu:%s", n, n ? ((const char *const *)(base + o->off))[n - 1] : "");
+		break;
+	}
+	case KT_OPT_CUSTOM:
+		printf("parsed");
+		break;
+	}
+}
+
+/* A valid value of each option that must pass a check (the rest: by kind). */
+static const char *sample_value(const struct kt_opt *t)
+{
+	static const struct {
+		const char *name, *value;
+	} samples[] = {
+		{ "vsock-cid", "3" },
+		{ "otlp-endpoint", "http://127.0.0.1:4317" },
+		{ "shim-socket-dir", "/run/containerd-alt/s" },
+		{ "sandbox-path", "cloud-hypervisor=/run/t/{ID}/clh.sock" },
+		{ "bundle-path", "/run/b/{ID}/config.json" },
+	};
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		if (strcmp(samples[i].name, t->name) == 0)
+			return samples[i].value;
+	return "/some/value";
+}
+
+/* What a value needs besides to pass the checks across options. */
+static const char *companion(const struct kt_opt *t, const char *value)
+{
+	if (strcmp(t->name, "exporter") == 0 && value && strcmp(value, "file") == 0)
+		return "--output=/some/file";
+	return NULL;
+}
+
+/* Runs "<mode> --<name> [value]" (or "-<short>") and returns its outcome. */
+static void run_opt(enum kt_cmd cmd, const struct kt_opt *o, bool use_short, const char *value,
+		    struct outcome *out)
+{
+	char flag[64];
+	if (use_short)
+		snprintf(flag, sizeof(flag), "-%c", o->short_name);
+	else
+		snprintf(flag, sizeof(flag), "--%s", o->name);
+	const char *args[5] = { flag, value, NULL, NULL, NULL };
+	size_t n = value ? 2 : 1;
+	if ((args[n] = companion(target(o), value)))
+		n++;
+	if (cmd == KT_CMD_DECODE)
+		args[n] = "file"; /* decode needs an operand */
+	struct parse_call p = { mode_of[cmd], args, target(o) };
+	in_child(call_parse, &p, out);
+}
+
+static void expect_ok(enum kt_cmd cmd, const struct kt_opt *o, bool use_short, const char *value,
+		      const char *want)
+{
+	struct outcome r;
+	run_opt(cmd, o, use_short, value, &r);
+	cr_expect_eq(r.rc, 0, "%s --%s %s: exit %d: %s", mode_of[cmd], o->name, value ? value : "",
+		     r.rc, r.err);
+	if (want)
+		cr_expect_str_eq(r.out, want, "%s --%s %s: set %s, want %s", mode_of[cmd], o->name,
+				 value ? value : "", r.out, want);
+}
+
+static void expect_usage_error(enum kt_cmd cmd, const struct kt_opt *o, const char *value,
+			       const char *message)
+{
+	struct outcome r;
+	char want[512];
+	run_opt(cmd, o, false, value, &r);
+	snprintf(want, sizeof(want), "katatrace-bpf %s: %s\nTry 'katatrace-bpf %s --help'.\n",
+		 cmd == KT_CMD_DECODE ? "decode" : "run", message,
+		 cmd == KT_CMD_DECODE ? "decode" : "run");
+	cr_expect_eq(r.rc, 2, "%s --%s '%s': exit %d", mode_of[cmd], o->name, value, r.rc);
+	cr_expect_str_eq(r.err, want, "%s --%s '%s'", mode_of[cmd], o->name, value);
+}
+
+static void each_value(const char *values, void (*fn)(const char *v, void *ctx), void *ctx)
+{
+	char v[128];
+	while (*values) {
+		size_t n = strcspn(values, "|");
+		snprintf(v, sizeof(v), "%.*s", (int)n, values);
+		fn(v, ctx);
+		values += n + (values[n] == '|');
+	}
+}
+
+struct choice_ctx {
+	enum kt_cmd cmd;
+	const struct kt_opt *o;
+};
+
+static void choice_parses(const char *v, void *ctx)
+{
+	const struct choice_ctx *x = ctx;
+	expect_ok(x->cmd, x->o, false, v, NULL);
+}
+
+/* One option in one command that accepts it: good values set it, bad ones are usage errors. */
+static void check_option(enum kt_cmd cmd, const struct kt_opt *o)
+{
+	const struct kt_opt *t = target(o);
+	char want[512], v[64];
+
+	switch (t->kind) {
+	case KT_OPT_FLAG:
+		expect_ok(cmd, o, false, NULL, t->flag ? "1" : "0");
+		break;
+	case KT_OPT_NUMBER:
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)t->min);
+		expect_ok(cmd, o, false, v, v);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)t->max);
+		expect_ok(cmd, o, false, v, v);
+		if (t->min <= 1024 && t->max >= 1024)
+			expect_ok(cmd, o, false, "1K", "1024");
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)t->max + 1);
+		snprintf(want, sizeof(want), "--%s: '%s' is not a number in %llu..%llu", t->name, v,
+			 (unsigned long long)t->min, (unsigned long long)t->max);
+		expect_usage_error(cmd, o, v, want);
+		if (t->min > 0) {
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)t->min - 1);
+			snprintf(want, sizeof(want), "--%s: '%s' is not a number in %llu..%llu", t->name,
+				 v, (unsigned long long)t->min, (unsigned long long)t->max);
+			expect_usage_error(cmd, o, v, want);
+		}
+		break;
+	case KT_OPT_STRING:
+	case KT_OPT_FILE:
+		expect_ok(cmd, o, false, "/some/value", "/some/value");
+		if (t->kind == KT_OPT_FILE || t->empty) {
+			snprintf(want, sizeof(want), "--%s: empty %s", t->name,
+				 t->kind == KT_OPT_FILE ? "file name" : t->empty);
+			expect_usage_error(cmd, o, "", want);
+		}
+		break;
+	case KT_OPT_CHOICE: {
+		struct choice_ctx x = { cmd, o };
+		if (t->choices) {
+			for (const struct kt_opt_choice *c = t->choices; c->name; c++) {
+				snprintf(v, sizeof(v), "%d", c->value);
+				expect_ok(cmd, o, false, c->name, v);
+			}
+		} else {
+			each_value(t->values ? t->values : t->arg, choice_parses, &x);
+		}
+		char names[256] = "";
+		if (t->values || t->arg) {
+			snprintf(names, sizeof(names), "%s", t->values ? t->values : t->arg);
+		} else {
+			for (const struct kt_opt_choice *c = t->choices; c->name; c++)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 c == t->choices ? "" : "|", c->name);
+		}
+		/* "a|b|c" -> "a, b or c" */
+		char said[256];
+		size_t n = 0;
+		char *last = strrchr(names, '|');
+		for (char *p = names; *p; p++)
+			n += (size_t)snprintf(said + n, sizeof(said) - n, "%s",
+					      *p != '|' ? (char[]){ *p, 0 } : p == last ? " or " : ", ");
+		snprintf(want, sizeof(want), "--%s: 'no-such-value' is not %s", t->name, said);
+		expect_usage_error(cmd, o, "no-such-value", want);
+		break;
+	}
+	case KT_OPT_LIST: {
+		const char *value = sample_value(t);
+		snprintf(want, sizeof(want), "1:%s", value);
+		expect_ok(cmd, o, false, value, want);
+		if (t->empty) {
+			snprintf(want, sizeof(want), "--%s: empty %s", t->name, t->empty);
+			expect_usage_error(cmd, o, "", want);
+		}
+		break;
+	}
+	case KT_OPT_CUSTOM:
+		if (strcmp(t->name, "help") == 0) {
+			struct outcome r;
+			run_opt(cmd, o, false, NULL, &r);
+			cr_expect_eq(r.rc, 0);
+			cr_expect_str_eq(r.out, cmd == KT_CMD_RUN      ? golden_run
+						: cmd == KT_CMD_DECODE ? golden_decode
+								       : golden_forwarder);
+		} else if (strcmp(t->name, "version") == 0) {
+			struct outcome r;
+			run_opt(cmd, o, false, NULL, &r);
+			cr_expect_eq(r.rc, 0);
+			cr_expect_str_eq(r.out, "katatrace-bpf " KT_VERSION "\n");
+		} else {
+			expect_ok(cmd, o, false, t->arg ? sample_value(t) : NULL, "parsed");
+		}
+		break;
+	}
+	if (o->short_name && t->kind != KT_OPT_CUSTOM) {
+		/* the short form: the same option */
+		if (t->kind == KT_OPT_CHOICE && !t->choices) {
+			char first[64];
+			const char *vals = t->values ? t->values : t->arg;
+			snprintf(first, sizeof(first), "%.*s", (int)strcspn(vals, "|"), vals);
+			expect_ok(cmd, o, true, first, NULL);
+		} else {
+			cr_expect_fail("-%c: no check for the short form of this kind", o->short_name);
+		}
+	}
+}
+
+Test(config_options, every_option_parses_in_every_command_that_takes_it, .timeout = 300)
+{
+	const struct kt_optset *set = &kt_config_options;
+	for (size_t i = 0; i < set->n_opts; i++)
+		for (enum kt_cmd cmd = 0; cmd < KT_CMD__N; cmd++)
+			if (kt_opt_accepts(&set->opts[i], cmd))
+				check_option(cmd, &set->opts[i]);
+}
+
+Test(config_options, options_a_command_does_not_take_are_unknown)
+{
+	const struct kt_optset *set = &kt_config_options;
+	for (size_t i = 0; i < set->n_opts; i++) {
+		const struct kt_opt *o = &set->opts[i];
+		for (enum kt_cmd cmd = 0; cmd < KT_CMD__N; cmd++) {
+			if (kt_opt_accepts(o, cmd))
+				continue;
+			struct outcome r;
+			char flag[64], want[256];
+			snprintf(flag, sizeof(flag), "--%s", o->name);
+			run_opt(cmd, o, false, target(o)->kind == KT_OPT_FLAG ? NULL : "x", &r);
+			const char *name = kt_config_options.help[cmd].name;
+			snprintf(want, sizeof(want),
+				 "katatrace-bpf %s: unknown option '%s'\nTry 'katatrace-bpf %s --help'.\n",
+				 name, flag, name);
+			cr_expect_eq(r.rc, 2, "%s %s: exit %d", mode_of[cmd], flag, r.rc);
+			cr_expect_str_eq(r.err, want);
+		}
+	}
+}
+
+static void help_of(enum kt_cmd cmd, char *out, size_t size)
+{
+	static const char *const names[KT_CMD__N] = { "run", "decode", "forwarder" };
+	struct usage_call u = { names[cmd], 0 };
+	struct outcome o;
+	in_child(call_usage, &u, &o);
+	snprintf(out, size, "%s", o.out);
+}
+
+/* Whether text has a line that starts "  <label>" and goes on with a space, a comma or its end. */
+static bool has_option_line(const char *text, const char *label)
+{
+	size_t n = strlen(label);
+	for (const char *p = text; p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, "  ", 2) == 0 && strncmp(p + 2, label, n) == 0 &&
+		    (p[2 + n] == ' ' || p[2 + n] == ',' || p[2 + n] == '\n'))
+			return true;
+	}
+	return false;
+}
+
+/* o's line in the help text of cmd, or its label on the line of the option it joins */
+static bool listed_in(const char *text, const struct kt_opt *o, enum kt_cmd cmd)
+{
+	char label[256], joined[260];
+	kt_opt_label(o, cmd, label, sizeof(label));
+	if (!(o->doc[cmd].flags & KT_DOC_JOIN))
+		return has_option_line(text, label);
+	snprintf(joined, sizeof(joined), ", %s  ", label);
+	return strstr(text, joined) != NULL;
+}
+
+Test(config_options, every_option_is_in_the_help_of_each_command_that_takes_it)
+{
+	const struct kt_optset *set = &kt_config_options;
+	static char help[KT_CMD__N][16384];
+	for (enum kt_cmd cmd = 0; cmd < KT_CMD__N; cmd++)
+		help_of(cmd, help[cmd], sizeof(help[cmd]));
+	/*
+	 * Taken but without a line of their own: --help (what prints the
+	 * text); run's --version (the version command's); --trace-name, the
+	 * forwarder's name for --service-name (run's line names it).
+	 */
+	static const struct {
+		enum kt_cmd cmd;
+		const char *name;
+	} unlisted[] = {
+		{ KT_CMD_RUN, "help" },	   { KT_CMD_RUN, "version" },	 { KT_CMD_RUN, "trace-name" },
+		{ KT_CMD_DECODE, "help" }, { KT_CMD_DECODE, "trace-name" }, { KT_CMD_FORWARDER, "help" },
+	};
+	for (size_t i = 0; i < set->n_opts; i++) {
+		const struct kt_opt *o = &set->opts[i];
+		for (enum kt_cmd cmd = 0; cmd < KT_CMD__N; cmd++) {
+			char label[256];
+			bool exempt = false;
+			for (size_t j = 0; j < sizeof(unlisted) / sizeof(unlisted[0]); j++)
+				exempt |= unlisted[j].cmd == cmd && strcmp(unlisted[j].name, o->name) == 0;
+			if (o->doc[cmd].section) {
+				cr_expect(kt_opt_accepts(o, cmd), "--%s: in the help of %s, which refuses it",
+					  o->name, mode_of[cmd]);
+				cr_expect(!exempt, "--%s: listed for %s after all", o->name, mode_of[cmd]);
+			}
+			if (!kt_opt_accepts(o, cmd) || exempt)
+				continue;
+			/* the forwarder form's help refers to run's for the rest */
+			bool listed = listed_in(help[cmd], o, cmd) ||
+				      (cmd == KT_CMD_FORWARDER && !o->doc[cmd].section &&
+				       listed_in(help[KT_CMD_RUN], o, KT_CMD_RUN));
+			kt_opt_label(o, cmd, label, sizeof(label));
+			cr_expect(listed, "%s --help has no line for '%s'", mode_of[cmd], label);
+		}
+	}
+	cr_expect(strstr(help[KT_CMD_RUN], "alias --trace-name"));
+}
+
+Test(config_options, table_is_consistent)
+{
+	const struct kt_optset *set = &kt_config_options;
+	cr_assert_leq(set->n_opts, KT_OPTS_MAX);
+	for (size_t i = 0; i < set->n_opts; i++) {
+		const struct kt_opt *o = &set->opts[i];
+		cr_expect(o->cmds, "--%s: no command takes it", o->name);
+		for (size_t j = 0; j < i; j++) {
+			cr_expect_str_neq(o->name, set->opts[j].name);
+			cr_expect(!o->short_name || o->short_name != set->opts[j].short_name,
+				  "-%c twice", o->short_name);
+		}
+		if (o->alias) {
+			const struct kt_opt *t = kt_opt_find(set, o->alias);
+			cr_expect(t && !t->alias, "--%s: alias of no option '%s'", o->name, o->alias);
+			cr_expect(t && (t->cmds & o->cmds) == o->cmds,
+				  "--%s: taken where --%s is not", o->name, o->alias);
+		}
+		const struct kt_opt *t = target(o);
+		if (t->kind == KT_OPT_CHOICE) {
+			cr_expect(!t->choices != !t->parse, "--%s: choices or a parser", t->name);
+			cr_expect(t->choices || t->values || (t->arg && strchr(t->arg, '|')),
+				  "--%s: its values are not named", t->name);
+		}
+		if (t->kind == KT_OPT_CUSTOM)
+			cr_expect(t->custom, "--%s: no handler", t->name);
+		/* the forwarder form takes every run option (its --help says so) */
+		cr_expect_eq(kt_opt_accepts(o, KT_CMD_RUN), kt_opt_accepts(o, KT_CMD_FORWARDER),
+			     "--%s", o->name);
+	}
+}
+
+Test(config_options, number_ranges_as_they_were)
+{
+	/* every number option's range, as the usage errors have always said it */
+	static const struct {
+		const char *name;
+		unsigned long long min, max;
+	} ranges[] = {
+		{ "vsock-port", 1, 0xfffffffeu },
+		{ "jaeger-port", 0, 0xfffffffeu },
+		{ "journal-port", 0, 0xfffffffeu },
+		{ "ttrpc-vsock-port", 0, 0xfffffffeu },
+		{ "complete-delay", 0, 3600000 },
+		{ "clock-skew", 0, 3600000 },
+		{ "ring-buffer-size", 1u << 16, 1u << 30 },
+		{ "memory-budget", 1u << 20, 1ull << 40 },
+		{ "max-connections", 1, 1u << 20 },
+		{ "max-sandbox-connections", 1, 1u << 20 },
+		{ "max-frame", 126, 1ull << 30 }, /* KT_FRAME_MIN_PAYLOAD.. */
+		{ "batch-size", 1, 1u << 20 },
+		{ "batch-timeout", 1, 3600000 },
+		{ "queue-size", 1, 1u << 24 },
+		{ "stats-interval", 0, 86400 },
+	};
+	const struct kt_optset *set = &kt_config_options;
+	size_t numbers = 0;
+	for (size_t i = 0; i < set->n_opts; i++)
+		numbers += !set->opts[i].alias && set->opts[i].kind == KT_OPT_NUMBER;
+	cr_expect_eq(numbers, sizeof(ranges) / sizeof(ranges[0]));
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		const struct kt_opt *o = kt_opt_find(set, ranges[i].name);
+		cr_assert(o, "--%s is gone", ranges[i].name);
+		cr_expect_eq(o->kind, KT_OPT_NUMBER, "--%s", o->name);
+		cr_expect_eq(o->min, ranges[i].min, "--%s", o->name);
+		cr_expect_eq(o->max, ranges[i].max, "--%s", o->name);
+	}
+	/* the odd one: a number or "any" */
+	const struct kt_opt *cid = kt_opt_find(set, "vsock-cid");
+	cr_assert(cid);
+	expect_usage_error(KT_CMD_RUN, cid, "4294967295",
+			   "--vsock-cid: '4294967295' is not a number in 0..4294967294");
+	expect_ok(KT_CMD_RUN, cid, false, "any", "parsed");
+	expect_ok(KT_CMD_RUN, cid, false, "0", "parsed");
 }
