@@ -2,25 +2,35 @@
 /*
  * The broker: a small child process that keeps the privileges the daemon
  * gives up. The daemon parses untrusted guest bytes, so after start-up it
- * runs as an unprivileged user with no capabilities (user/privdrop.c); the
- * few jobs that need root stay here, and none of them reads guest data:
+ * runs as an unprivileged user with no capabilities (daemon/privdrop.h);
+ * the few jobs that need root stay here, and none of them reads guest data:
  *
  *  - binding listeners: every --socket-path and AF_VSOCK at start, and the
  *    <uds>_<port> of each hybrid-vsock sandbox discovery finds, in
  *    root-owned sandbox directories; the listening fd goes to the daemon
  *    over a unix socketpair (SCM_RIGHTS), which accepts and reads;
- *    removing those socket files again;
- *  - discovery (user/discovery.c): inotify on Kata's root-owned runtime
+ *    removing those socket files again (daemon/broker_listen.h);
+ *  - discovery (sandbox/discovery.h): inotify on Kata's root-owned runtime
  *    directories, persist.json and OCI bundles; results go to the daemon
- *    as sandbox descriptions;
+ *    as sandbox descriptions (daemon/broker_discovery.h);
  *  - the kernel: reading the BPF counters and attaching the vsock capture
- *    when its transport modules appear (user/capture.c), both of which
- *    need the bpf() syscall beyond map fds on some kernels.
+ *    when its transport modules appear (capture/capture.h), both of which
+ *    need the bpf() syscall beyond map fds on some kernels;
+ *  - looking up who is behind a guest CID (sandbox/vsock_owner.h).
  *
  * It keeps uid 0 with only CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_CHOWN,
  * CAP_FOWNER (sockets in other users' directories), CAP_BPF, CAP_PERFMON,
  * CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_SYSLOG (late BPF attach) and
- * no_new_privs, and exits when the daemon does.
+ * no_new_privs, and exits when the daemon does (PR_SET_PDEATHSIG), when it
+ * asks, or once the daemon's end of the socketpair is gone; on its way out
+ * it removes the socket files it bound.
+ *
+ * This file: the broker process and the daemon's side of the socketpair,
+ * whose messages are daemon/broker_wire.h. The daemon learns what the
+ * broker says only in kt_broker_start() (up to READY) and
+ * kt_broker_dispatch(); a message that arrives while kt_broker_owner()
+ * waits for its answer is kept, in order, for the next dispatch (at most
+ * 4096: beyond, it is delivered at once rather than lost).
  */
 #ifndef KT_BROKER_H
 #define KT_BROKER_H

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Command line configuration of the run and decode commands. */
+/*
+ * Command line configuration of the run and decode commands and of the
+ * kata-trace-forwarder form. Their options are declared once, in the
+ * table of user/daemon/config_options.c (daemon/options.h): from it come
+ * the parsing and each command's --help.
+ */
 #ifndef KT_CONFIG_H
 #define KT_CONFIG_H
 
@@ -7,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/options.h"
 #include "capture/attach.h"
 #include "agent/decode.h"
 
@@ -131,6 +137,18 @@ int kt_otlp_protocol_parse(const char *s, enum kt_otlp_protocol *out);
  * Returns 0, or exits: 0 after --help, 2 on a usage error (message printed).
  */
 int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv);
+/*
+ * The --help of cmd ("run", "decode", "forwarder"); anything else (NULL
+ * too): the list of commands.
+ */
 void kt_usage(const char *cmd, int to_stderr);
+
+/* Every option of run, decode and the forwarder form (config_options.c). */
+extern const struct kt_optset kt_config_options;
+/*
+ * Adds --shim-socket-dir's value (one directory or a comma list) to
+ * c->shim_socket_dir_buf as given; a usage error of cmd if it cannot.
+ */
+void kt_config_add_shim_dirs(struct kt_config *c, const char *cmd, const char *arg);
 
 #endif
