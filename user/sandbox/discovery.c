@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/safe_open.h"
 #include "sandbox/hypervisors.h"
 
 const char *const kt_disc_default_templates[] = {

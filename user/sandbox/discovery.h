@@ -65,6 +65,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox/oci_bundle.h"
+#include "sandbox/path_pattern.h"
 #include "sandbox/sandbox_meta.h"
 
 #define KT_DISC_MAX_TEMPLATES 32
