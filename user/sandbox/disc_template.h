@@ -6,13 +6,15 @@
  *   HYPERVISOR:KIND=PATH       KIND is hybrid or marker
  * PATH is a path pattern (path_pattern.h: absolute, relative to the run
  * root, {ID} one whole component followed by a file name). HYPERVISOR is
- * cloud-hypervisor (or clh), firecracker, dragonball (hybrid by default:
- * PATH is the hypervisor's hybrid-vsock socket, the trace listener is
- * PATH_<port>), qemu, stratovirt (always marker: the sandbox uses standard
- * vsock) or any (marker: the sandbox exists, nothing more). A marker of a
- * hybrid hypervisor says which hypervisor the sandbox runs.
+ * one of sandbox/hypervisors.h, by our name or Kata's (clh), or any (a
+ * marker that only shows the sandbox exists). A hypervisor with a
+ * hybrid-vsock socket is hybrid by default (PATH is that socket, the trace
+ * listener PATH_<port>); the others are always markers of a sandbox on
+ * standard vsock. A marker of a hybrid hypervisor says which hypervisor the
+ * sandbox runs.
  *
- * Takes: a template's text (or the defaults, Kata's layouts). Gives: the template as plain data, or a message saying what is
+ * Takes: a template's text, or one of Kata's layouts (kt_hv_layouts, the
+ * defaults). Gives: the template as plain data, or a message saying what is
  * wrong with the text; and the template taken apart for discovery: its
  * directory of ids, the path below {ID}, its directories, and the paths it
  * gives for one sandbox id.
@@ -24,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox/hypervisors.h"
 #include "sandbox/path_pattern.h"
 #include "sandbox/sandbox_meta.h"
 
@@ -45,9 +48,12 @@ struct kt_disc_template {
  */
 int kt_disc_template_parse(const char *spec, struct kt_disc_template *out, char *err, size_t errlen);
 
-/* The default templates (docs/discovery.md), in the same syntax. */
-extern const char *const kt_disc_default_templates[];
-extern const size_t kt_disc_default_ntemplates;
+/*
+ * The template of one of Kata's layouts (the defaults are every one of
+ * kt_hv_layouts, in order). Returns 0, or -1 with a message in err.
+ */
+int kt_disc_template_of_layout(const struct kt_hv_layout *l, struct kt_disc_template *out, char *err,
+			       size_t errlen);
 
 /* A template taken apart. */
 struct kt_disc_tmpl {
@@ -58,9 +64,6 @@ struct kt_disc_tmpl {
 	const char *runtime;         /* "go", "rs", "" */
 	bool vsock;                  /* a marker of a standard-vsock hypervisor */
 };
-
-/* Is hv (our name) a hypervisor whose agent is on standard vsock? */
-bool kt_disc_vsock_hypervisor(const char *hv);
 
 /* Takes apart t (a template kt_disc_template_parse accepted). */
 void kt_disc_tmpl_init(struct kt_disc_tmpl *m, const struct kt_disc_template *t);

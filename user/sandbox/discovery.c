@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/safe_open.h"
+#include "sandbox/hypervisors.h"
 #include "sandbox/id_table.h"
 
 #define WATCH_MASK                                                                                  \
@@ -411,7 +412,7 @@ static void reconcile(struct kt_discovery *d, struct sandbox *s)
 	if (fm->flags & KT_META_VSOCK)
 		s->std_vsock = true;
 	if (fm->hypervisor[0]) {
-		s->std_vsock |= kt_disc_vsock_hypervisor(fm->hypervisor);
+		s->std_vsock |= kt_hv_std_vsock(fm->hypervisor);
 		snprintf(s->hv_known, sizeof(s->hv_known), "%s", fm->hypervisor);
 	}
 	for (size_t i = 0; i < d->ntm; i++) {
@@ -769,8 +770,8 @@ void kt_discovery_free(struct kt_discovery *d)
 
 static int configure(struct kt_discovery *d, const struct kt_discovery_config *cfg, char *err, size_t errlen)
 {
-	const char *const *tp = cfg->templates ? cfg->templates : kt_disc_default_templates;
-	size_t nt = cfg->templates ? cfg->ntemplates : kt_disc_default_ntemplates;
+	/* the defaults: Kata's layouts (sandbox/hypervisors.h) */
+	size_t nt = cfg->templates ? cfg->ntemplates : kt_n_hv_layouts;
 	const char *const *bp = cfg->bundle_patterns ? cfg->bundle_patterns : kt_bundle_default_patterns;
 	size_t nb = cfg->bundle_patterns ? cfg->nbundle_patterns : kt_bundle_default_npatterns;
 	const char *root = cfg->run_root ? cfg->run_root : "";
@@ -781,7 +782,8 @@ static int configure(struct kt_discovery *d, const struct kt_discovery_config *c
 	}
 	for (size_t i = 0; i < nt; i++) {
 		struct kt_disc_template t;
-		if (kt_disc_template_parse(tp[i], &t, err, errlen) != 0)
+		if ((cfg->templates ? kt_disc_template_parse(cfg->templates[i], &t, err, errlen)
+				    : kt_disc_template_of_layout(&kt_hv_layouts[i], &t, err, errlen)) != 0)
 			return -1;
 		kt_disc_tmpl_init(&d->tm[i], &t);
 		if (t.kind == KT_DISC_HYBRID)

@@ -8,9 +8,9 @@
  * pointers: it can be sent as bytes to another process).
  *
  * Takes: a run root, templates that say where a sandbox leaves files
- * (sandbox/disc_template.h; by default Kata's layouts), OCI bundle
- * patterns (sandbox/oci_bundle.h) and the vsock ports of the trace
- * listeners. Gives: for each sandbox, when it
+ * (sandbox/disc_template.h; by default Kata's layouts, kt_hv_layouts in
+ * sandbox/hypervisors.h), OCI bundle patterns (sandbox/oci_bundle.h) and
+ * the vsock ports of the trace listeners. Gives: for each sandbox, when it
  * is up, what is known about it (struct kt_sandbox_meta, kept current) and
  * where a hybrid-vsock trace listener has to exist, and when it is gone.
  * This file reconciles what inotify and rescans show with what was
@@ -94,7 +94,7 @@ typedef void (*kt_disc_cb)(const struct kt_disc_event *ev, void *ctx);
 
 struct kt_discovery_config {
 	const char *run_root;               /* "" or NULL: / */
-	const char *const *templates;       /* NULL: kt_disc_default_templates */
+	const char *const *templates;       /* NULL: Kata's layouts (kt_hv_layouts) */
 	size_t ntemplates;
 	const char *const *bundle_patterns; /* NULL: kt_bundle_default_patterns;
 					       non-NULL with 0: no bundles */

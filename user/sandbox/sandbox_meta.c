@@ -13,6 +13,7 @@
 #include "base/utf8.h"
 #include "sandbox/hypervisors.h"
 #include "sandbox/meta_json.h"
+#include "sandbox/path_pattern.h"
 
 #define FIELD(f) { offsetof(struct kt_sandbox_meta, f), sizeof(((struct kt_sandbox_meta *)0)->f) }
 
@@ -244,54 +245,79 @@ static uint32_t parse_pidfile(const char *buf, size_t len)
 	return parse_u32(buf, len, INT32_MAX, &pid) && pid ? pid : 0;
 }
 
-enum { SRC_PERSIST_GO, SRC_STATE_RS, SRC_STATE_RS_JAILED, SRC_PIDFILE, SRC_N };
-
-static const char *const meta_sources[SRC_N] = {
-	[SRC_PERSIST_GO] = "run/vc/sbs/%s/persist.json",
-	[SRC_STATE_RS] = "run/kata/%s/state.json",
-	[SRC_STATE_RS_JAILED] = "run/kata/firecracker/%s/root/state.json",
-	[SRC_PIDFILE] = "run/vc/vm/%s/pid",
+/* A file that says something about a sandbox, relative to the run root. */
+struct source {
+	char rel[KT_PATTERN_MAX + KT_SANDBOX_ID_MAX + 1];
+	bool pidfile; /* a hypervisor's pid file, else a state file (JSON) */
 };
+
+static void source_add(struct source *src, size_t *n, const char *pattern, const char *id, bool pidfile)
+{
+	if (*n < KT_META_SOURCES_MAX && kt_path_pattern_expand(pattern, id, src[*n].rel, sizeof(src[*n].rel)) == 0)
+		src[(*n)++].pidfile = pidfile;
+}
+
+/*
+ * The files of sandbox id, in the order they are merged (what the first
+ * says wins): Go's persist.json, runtime-rs's state.json, the state.json in
+ * a jailed hypervisor's chroot, the hypervisors' pid files.
+ */
+static size_t sources(const char *id, struct source *src)
+{
+	char jailed[KT_PATTERN_MAX];
+	size_t n = 0;
+
+	source_add(src, &n, "/run/vc/sbs/{ID}/persist.json", id, false);
+	source_add(src, &n, "/run/kata/{ID}/state.json", id, false);
+	for (size_t i = 0; i < kt_n_hypervisors; i++)
+		if (kt_hypervisors[i].jail &&
+		    (size_t)snprintf(jailed, sizeof(jailed), "/run/kata/%s/{ID}/root/state.json", kt_hypervisors[i].jail) <
+			    sizeof(jailed))
+			source_add(src, &n, jailed, id, false);
+	for (size_t i = 0; i < kt_n_hv_layouts; i++)
+		if (kt_hv_layouts[i].file == KT_HV_PIDFILE)
+			source_add(src, &n, kt_hv_layouts[i].path, id, true);
+	return n;
+}
 
 bool kt_meta_files_refresh(struct kt_meta_files *f, int rootfd, const char *run_root, const char *id,
 			   enum kt_log_level lvl)
 {
-	_Static_assert(sizeof(f->stamp) / sizeof(f->stamp[0]) == SRC_N, "one stamp per source");
-	struct kt_file_stamp now[SRC_N];
-	char rel[SRC_N][KT_SANDBOX_ID_MAX + 64];
+	struct kt_file_stamp now[KT_META_SOURCES_MAX];
+	struct source src[KT_META_SOURCES_MAX];
+	size_t n = sources(id, src);
 
-	for (int i = 0; i < SRC_N; i++) {
-		snprintf(rel[i], sizeof(rel[i]), meta_sources[i], id);
-		kt_file_stamp_get(rootfd, rel[i], &now[i]);
-	}
+	memset(now, 0, sizeof(now));
+	for (size_t i = 0; i < n; i++)
+		kt_file_stamp_get(rootfd, src[i].rel, &now[i]);
 	if (memcmp(now, f->stamp, sizeof(now)) == 0)
 		return false;
 	memcpy(f->stamp, now, sizeof(now));
 
 	struct kt_sandbox_meta m;
 	memset(&m, 0, sizeof(m));
-	for (int i = 0; i < SRC_N; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *why;
 		size_t len;
 		if (!now[i].ino)
 			continue;
-		char *buf = kt_read_beneath(rootfd, rel[i], i == SRC_PIDFILE ? KT_META_PIDFILE_MAX : KT_META_PERSIST_MAX,
+		char *buf = kt_read_beneath(rootfd, src[i].rel, src[i].pidfile ? KT_META_PIDFILE_MAX : KT_META_PERSIST_MAX,
 					    &len, &why);
 		if (!buf) {
 			if (why)
-				bad_file(lvl, run_root, rel[i], why);
+				bad_file(lvl, run_root, src[i].rel, why);
 			continue;
 		}
 		if (len == 0) {
 			/* just created, not written yet: the write will come as a change */
-		} else if (i == SRC_PIDFILE) {
+		} else if (src[i].pidfile) {
 			uint32_t pid = parse_pidfile(buf, len);
 			if (pid) {
 				m.flags |= KT_META_HAVE_PIDFILE;
 				if (!m.hypervisor_pid)
 					m.hypervisor_pid = pid;
 			} else {
-				bad_file(lvl, run_root, rel[i], "not a process id");
+				bad_file(lvl, run_root, src[i].rel, "not a process id");
 			}
 		} else {
 			struct kt_sandbox_meta p;
@@ -299,7 +325,7 @@ bool kt_meta_files_refresh(struct kt_meta_files *f, int rootfd, const char *run_
 			if (kt_meta_parse_persist(buf, len, run_root, &p) == 0)
 				kt_meta_merge(&m, &p);
 			else
-				bad_file(lvl, run_root, rel[i], "malformed JSON or over the limits");
+				bad_file(lvl, run_root, src[i].rel, "malformed JSON or over the limits");
 		}
 		free(buf);
 	}

@@ -10,10 +10,11 @@
  *  <run_root>/run/vc/sbs/<id>/persist.json   Go runtime state (persistapi):
  *      AgentState.URL "vsock://<cid>:1024" or "hvsock://<uds>:1024",
  *      HypervisorState.Pid, HypervisorState.Type (else Config.HypervisorType)
- *  <run_root>/run/kata/<id>/state.json       runtime-rs state (jailed Firecracker:
- *  <run_root>/run/kata/firecracker/<id>/root/state.json):
+ *  <run_root>/run/kata/<id>/state.json       runtime-rs state (a jailed
+ *      hypervisor's in its chroot, sandbox/hypervisors.h):
  *      hypervisor.hypervisor_type, hypervisor.pid
- *  <run_root>/run/vc/vm/<id>/pid             QEMU's pid file
+ *  the hypervisors' pid files (sandbox/hypervisors.h: QEMU's
+ *      <run_root>/run/vc/vm/<id>/pid)
  *  OCI bundles under the bundle patterns (sandbox/oci_bundle.h): pod name,
  *      namespace and uid, the containers' names
  *
@@ -52,10 +53,11 @@
 #define KT_META_PIDFILE_MAX 64u
 #define KT_META_JSON_DEPTH 32
 #define KT_META_BUNDLES_MAX 16384       /* config.json files looked at per scan */
+#define KT_META_SOURCES_MAX 8           /* state and pid files of one sandbox */
 
 /* kt_sandbox_meta.flags */
 #define KT_META_HAVE_PERSIST 0x01u    /* a persist.json was read */
-#define KT_META_HAVE_PIDFILE 0x02u    /* the QEMU pid file was read */
+#define KT_META_HAVE_PIDFILE 0x02u    /* a hypervisor's pid file (QEMU's) was read */
 #define KT_META_HAVE_BUNDLE 0x04u     /* the pod sandbox's own OCI bundle was read */
 #define KT_META_HAVE_CONTAINERS 0x08u /* at least one container bundle of the sandbox */
 #define KT_META_VSOCK 0x10u           /* the agent is on standard vsock (guest_cid) */
@@ -127,9 +129,9 @@ void kt_meta_merge(struct kt_sandbox_meta *dst, const struct kt_sandbox_meta *sr
 
 /* ---------------------------------------------------------------- files */
 
-/* The state files and pid file of one sandbox, re-read only when changed. */
+/* The state files and pid files of one sandbox, re-read only when changed. */
 struct kt_meta_files {
-	struct kt_file_stamp stamp[4];
+	struct kt_file_stamp stamp[KT_META_SOURCES_MAX];
 	struct kt_sandbox_meta m; /* what they say (id not set) */
 };
 
