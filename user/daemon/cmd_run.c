@@ -26,6 +26,7 @@
 #include "daemon/broker.h"
 #include "daemon/commands.h"
 #include "sandbox/discovery.h"
+#include "sandbox/hypervisors.h"
 #include "exporters/export_queue.h"
 #include "daemon/privdrop.h"
 #include "sandbox/sandbox_registry.h"
@@ -42,8 +43,8 @@
 
 #define TICK_MS 100
 /* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
-static const char *const ttrpc_sockets[] = { "/clh.sock", "/kata.hvsock", "/ch-vm.sock" };
-#define N_TTRPC_SOCKETS (sizeof(ttrpc_sockets) / sizeof(ttrpc_sockets[0]))
+static const char *const *const ttrpc_sockets = kt_hv_sockets;
+#define N_TTRPC_SOCKETS kt_n_hv_sockets
 /* A sandbox that went away still names the spans that arrive after it. */
 #define KT_SANDBOX_LINGER_NS (120ull * 1000000000ull)
 

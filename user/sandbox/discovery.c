@@ -13,23 +13,9 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/safe_open.h"
 #include "sandbox/hypervisors.h"
-
-const char *const kt_disc_default_templates[] = {
-	/* Go runtime (containerd-shim-kata-v2), WIRE-FORMATS §3.2 */
-	"cloud-hypervisor=/run/vc/vm/{ID}/clh.sock",
-	"firecracker=/run/vc/firecracker/{ID}/root/kata.hvsock",
-	"qemu=/run/vc/vm/{ID}/qmp.sock",
-	"qemu=/run/vc/vm/{ID}/pid",
-	"stratovirt=/run/vc/vm/{ID}/qmp.socket",
-	"any=/run/vc/sbs/{ID}/persist.json",
-	/* runtime-rs */
-	"dragonball=/run/kata/{ID}/root/kata.hvsock",
-	"cloud-hypervisor=/run/kata/{ID}/ch-vm.sock",
-	"firecracker=/run/kata/firecracker/{ID}/root/kata.hvsock",
-	"firecracker=/run/kata/{ID}/kata.hvsock",
-};
-const size_t kt_disc_default_ntemplates = sizeof(kt_disc_default_templates) / sizeof(kt_disc_default_templates[0]);
+#include "sandbox/id_table.h"
 
 #define WATCH_MASK                                                                                  \
 	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF |      \
@@ -37,119 +23,16 @@ const size_t kt_disc_default_ntemplates = sizeof(kt_disc_default_templates) / si
 #define DIR_ENTRIES_MAX 65536u /* entries read from one directory of ids per scan */
 #define READS_PER_DISPATCH 64
 
-#define OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
-/* ---------------------------------------------------------------- hash table */
-
-struct hnode {
-	struct hnode *next;
-	uint64_t hash;
-};
-
-struct htab {
-	struct hnode **b;
-	size_t nb, n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h;
-}
-
-static int ht_init(struct htab *t)
-{
-	t->nb = 64;
-	t->n = 0;
-	t->b = calloc(t->nb, sizeof(*t->b));
-	return t->b ? 0 : -1;
-}
-
-static void ht_add(struct htab *t, struct hnode *n, uint64_t h)
-{
-	if (t->n >= t->nb) {
-		/* double; on failure the chains just get longer */
-		struct hnode **nb = calloc(t->nb * 2, sizeof(*nb));
-		if (nb) {
-			for (size_t i = 0; i < t->nb; i++)
-				for (struct hnode *c = t->b[i], *next; c; c = next) {
-					next = c->next;
-					c->next = nb[c->hash & (t->nb * 2 - 1)];
-					nb[c->hash & (t->nb * 2 - 1)] = c;
-				}
-			free(t->b);
-			t->b = nb;
-			t->nb *= 2;
-		}
-	}
-	n->hash = h;
-	n->next = t->b[h & (t->nb - 1)];
-	t->b[h & (t->nb - 1)] = n;
-	t->n++;
-}
-
-static void ht_del(struct htab *t, struct hnode *n)
-{
-	struct hnode **pp = &t->b[n->hash & (t->nb - 1)];
-	while (*pp && *pp != n)
-		pp = &(*pp)->next;
-	if (*pp) {
-		*pp = n->next;
-		t->n--;
-	}
-}
-
-static struct hnode *ht_chain(const struct htab *t, uint64_t h)
-{
-	return t->b[h & (t->nb - 1)];
-}
-
-/*
- * The node whose string key is key; the key lies key_off bytes after the
- * node in its structure.
- */
-static struct hnode *ht_find_str(const struct htab *t, const char *key, ptrdiff_t key_off)
-{
-	uint64_t h = hash_str(key);
-	for (struct hnode *n = t->b[h & (t->nb - 1)]; n; n = n->next)
-		if (n->hash == h && strcmp((const char *)n + key_off, key) == 0)
-			return n;
-	return NULL;
-}
-
-/* Calls fn on every node (fn may delete it). */
-static void ht_each(struct htab *t, void (*fn)(struct hnode *n, void *arg), void *arg)
-{
-	for (size_t i = 0; i < t->nb; i++)
-		for (struct hnode *n = t->b[i], *next; n; n = next) {
-			next = n->next;
-			fn(n, arg);
-		}
-}
-
 /* ---------------------------------------------------------------- state */
 
-enum rel_part { REL_ID_DIR, REL_FILE };
-
-struct tmpl {
-	struct kt_disc_template t;
-	char parent[KT_PATTERN_MAX]; /* the directory of ids, relative: "run/vc/vm" */
-	char below[KT_PATTERN_MAX];  /* after "{ID}/": "root/kata.hvsock" */
-	size_t below_dir_len;        /* its directory part ("root": 4; 0: none) */
-	const char *runtime;         /* "go", "rs", "" */
-	bool vsock;                  /* a marker of a standard-vsock hypervisor */
-};
-
 struct watch {
-	struct hnode node; /* by wd */
+	struct kt_id_node node; /* by wd */
 	int wd;
 	char rel[];
 };
 
 struct sandbox {
-	struct hnode node; /* by id */
+	struct kt_id_node node; /* by id */
 	struct sandbox *dirty_next;
 	bool dirty, up, std_vsock;
 	uint32_t listening;    /* templates with LISTEN reported */
@@ -163,7 +46,7 @@ struct sandbox {
 };
 
 struct bundle {
-	struct hnode by_rel, by_owner;
+	struct kt_id_node by_rel, by_owner;
 	uint64_t gen;
 	struct kt_file_stamp stamp;
 	bool has_owner;
@@ -178,7 +61,7 @@ struct kt_discovery {
 	void *ctx;
 	char run_root[PATH_MAX];
 	int rootfd, ifd;
-	struct tmpl tm[KT_DISC_MAX_TEMPLATES];
+	struct kt_disc_tmpl tm[KT_DISC_MAX_TEMPLATES];
 	size_t ntm;
 	uint32_t hybrid_mask;
 	char **bp; /* bundle patterns */
@@ -186,7 +69,7 @@ struct kt_discovery {
 	uint32_t ports[KT_DISC_MAX_PORTS];
 	size_t nports;
 	uint64_t rescan_ns, next_tick, gen;
-	struct htab watches, sandboxes, bundles_by_rel, bundles_by_owner;
+	struct kt_id_table watches, sandboxes, bundles_by_rel, bundles_by_owner;
 	size_t nup;
 	struct sandbox *dirty;
 	bool rewalk, full, degraded, use_proc;
@@ -195,98 +78,7 @@ struct kt_discovery {
 	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 };
 
-/* ---------------------------------------------------------------- templates */
-
-static const struct {
-	const char *name;
-	bool hybrid; /* has a hybrid-vsock socket (the default kind) */
-	bool vsock;  /* uses standard vsock */
-} hv_kinds[] = {
-	{ "cloud-hypervisor", true, false }, { "firecracker", true, false }, { "dragonball", true, false },
-	{ "qemu", false, true },	     { "stratovirt", false, true },  { "any", false, false },
-};
-
-int kt_disc_template_parse(const char *spec, struct kt_disc_template *out, char *err, size_t errlen)
-{
-	const char *eq = spec ? strchr(spec, '=') : NULL;
-	char hv[32];
-
-	memset(out, 0, sizeof(*out));
-	if (!eq) {
-		snprintf(err, errlen, "'%s': expected HYPERVISOR=PATH", spec ? spec : "");
-		return -1;
-	}
-	size_t hl = (size_t)(eq - spec);
-	if (hl >= sizeof(hv))
-		hl = sizeof(hv) - 1;
-	memcpy(hv, spec, hl);
-	hv[hl] = '\0';
-	char *kind = strchr(hv, ':');
-	if (kind)
-		*kind++ = '\0';
-	const char *name = kt_hv_of_kata_type(hv);
-	size_t k = 0;
-	while (k < sizeof(hv_kinds) / sizeof(hv_kinds[0]) && strcmp(hv_kinds[k].name, name ? name : hv) != 0)
-		k++;
-	if (k == sizeof(hv_kinds) / sizeof(hv_kinds[0])) {
-		snprintf(err, errlen,
-			 "'%s': unknown hypervisor '%s' (cloud-hypervisor, firecracker, dragonball, qemu, "
-			 "stratovirt or any)",
-			 spec, hv);
-		return -1;
-	}
-	out->kind = hv_kinds[k].hybrid ? KT_DISC_HYBRID : KT_DISC_MARKER;
-	if (kind && strcmp(kind, "marker") == 0) {
-		out->kind = KT_DISC_MARKER;
-	} else if (kind && strcmp(kind, "hybrid") == 0) {
-		if (!hv_kinds[k].hybrid) {
-			snprintf(err, errlen, "'%s': %s has no hybrid-vsock socket (use it as a marker)", spec,
-				 hv_kinds[k].name);
-			return -1;
-		}
-	} else if (kind) {
-		snprintf(err, errlen, "'%s': unknown kind '%s' (hybrid or marker)", spec, kind);
-		return -1;
-	}
-	if (kt_path_pattern_check(eq + 1, false, err, errlen) != 0)
-		return -1;
-	if (strcmp(hv_kinds[k].name, "any") != 0)
-		snprintf(out->hypervisor, sizeof(out->hypervisor), "%s", hv_kinds[k].name);
-	snprintf(out->path, sizeof(out->path), "%s", eq + 1);
-	return 0;
-}
-
-static bool vsock_hypervisor(const char *hv)
-{
-	for (size_t k = 0; k < sizeof(hv_kinds) / sizeof(hv_kinds[0]); k++)
-		if (strcmp(hv_kinds[k].name, hv) == 0)
-			return hv_kinds[k].vsock;
-	return false;
-}
-
-static void tmpl_init(struct tmpl *m, const struct kt_disc_template *t)
-{
-	const char *id = strstr(t->path, "/{ID}/"); /* checked by the parser */
-	size_t pl = (size_t)(id - t->path);
-
-	m->t = *t;
-	if (pl)
-		memcpy(m->parent, t->path + 1, pl - 1);
-	m->parent[pl ? pl - 1 : 0] = '\0';
-	snprintf(m->below, sizeof(m->below), "%s", id + 6);
-	const char *slash = strrchr(m->below, '/');
-	m->below_dir_len = slash ? (size_t)(slash - m->below) : 0;
-	m->runtime = strncmp(t->path, "/run/vc/", 8) == 0 ? "go" : strncmp(t->path, "/run/kata/", 10) == 0 ? "rs" : "";
-	m->vsock = t->kind == KT_DISC_MARKER && vsock_hypervisor(t->hypervisor);
-}
-
-/* A path of template m for sandbox id, relative to the run root. */
-static int tmpl_rel(const struct tmpl *m, const char *id, enum rel_part part, char *out, size_t cap)
-{
-	int n = snprintf(out, cap, "%s%s%s%s%s", m->parent, m->parent[0] ? "/" : "", id,
-			 part == REL_FILE ? "/" : "", part == REL_FILE ? m->below : "");
-	return n >= 0 && (size_t)n < cap ? 0 : -1;
-}
+/* ---------------------------------------------------------------- paths */
 
 /* The hybrid templates of hypervisor hv. */
 static uint32_t hv_mask(const struct kt_discovery *d, const char *hv)
@@ -359,7 +151,7 @@ static void listeners(struct kt_discovery *d, struct sandbox *s, uint32_t mask, 
 		uint32_t bit = 1u << i;
 		if (!(mask & bit))
 			continue;
-		bool fits = tmpl_rel(&d->tm[i], s->id, REL_FILE, rel, sizeof(rel)) == 0;
+		bool fits = kt_disc_tmpl_rel(&d->tm[i], s->id, KT_DISC_FILE, rel, sizeof(rel)) == 0;
 		for (size_t p = 0; fits && p < d->nports; p++)
 			fits = listen_path(d, rel, d->ports[p], path);
 		if (!fits) {
@@ -384,8 +176,8 @@ static void listeners(struct kt_discovery *d, struct sandbox *s, uint32_t mask, 
 
 static struct watch *watch_find(const struct kt_discovery *d, int wd)
 {
-	for (struct hnode *n = ht_chain(&d->watches, (uint64_t)wd); n; n = n->next) {
-		struct watch *w = OF(n, struct watch, node);
+	for (struct kt_id_node *n = kt_id_table_chain(&d->watches, (uint64_t)wd); n; n = n->next) {
+		struct watch *w = KT_ID_OF(n, struct watch, node);
 		if (w->wd == wd)
 			return w;
 	}
@@ -394,7 +186,7 @@ static struct watch *watch_find(const struct kt_discovery *d, int wd)
 
 static void watch_del(struct kt_discovery *d, struct watch *w)
 {
-	ht_del(&d->watches, &w->node);
+	kt_id_table_del(&d->watches, &w->node);
 	free(w);
 }
 
@@ -435,7 +227,7 @@ static bool watch_fd(struct kt_discovery *d, int fd, const char *rel)
 		return false;
 	w->wd = wd;
 	memcpy(w->rel, rel, rl + 1);
-	ht_add(&d->watches, &w->node, (uint64_t)wd);
+	kt_id_table_add(&d->watches, &w->node, (uint64_t)wd);
 	return true;
 }
 
@@ -455,9 +247,9 @@ static int open_watched(struct kt_discovery *d, const char *rel, bool *fresh)
 
 static struct sandbox *sandbox_find(const struct kt_discovery *d, const char *id)
 {
-	struct hnode *n = ht_find_str(&d->sandboxes, id,
+	struct kt_id_node *n = kt_id_table_find_str(&d->sandboxes, id,
 				      (ptrdiff_t)offsetof(struct sandbox, id) - (ptrdiff_t)offsetof(struct sandbox, node));
-	return n ? OF(n, struct sandbox, node) : NULL;
+	return n ? KT_ID_OF(n, struct sandbox, node) : NULL;
 }
 
 static void make_dirty(struct kt_discovery *d, struct sandbox *s)
@@ -484,7 +276,7 @@ static void mark(struct kt_discovery *d, const char *id, bool create)
 		if (!s)
 			return;
 		memcpy(s->id, id, strlen(id) + 1);
-		ht_add(&d->sandboxes, &s->node, hash_str(id));
+		kt_id_table_add(&d->sandboxes, &s->node, kt_id_hash(id));
 	}
 	if (s)
 		make_dirty(d, s);
@@ -549,9 +341,9 @@ static void rewalk(struct kt_discovery *d, bool always)
 /* Applies the cached bundles of sandbox m->id to m. */
 static void bundles_apply(const struct kt_discovery *d, struct kt_sandbox_meta *m)
 {
-	uint64_t h = hash_str(m->id);
-	for (struct hnode *n = ht_chain(&d->bundles_by_owner, h); n; n = n->next) {
-		struct bundle *b = OF(n, struct bundle, by_owner);
+	uint64_t h = kt_id_hash(m->id);
+	for (struct kt_id_node *n = kt_id_table_chain(&d->bundles_by_owner, h); n; n = n->next) {
+		struct bundle *b = KT_ID_OF(n, struct bundle, by_owner);
 		if (n->hash == h && strcmp(b->owner, m->id) == 0)
 			kt_meta_apply_bundle(m, b->bundle_id, &b->info);
 	}
@@ -569,8 +361,8 @@ static void reconcile(struct kt_discovery *d, struct sandbox *s)
 	char rel[PATH_MAX];
 
 	for (size_t i = 0; i < d->ntm; i++) {
-		const struct tmpl *m = &d->tm[i];
-		if (tmpl_rel(m, s->id, REL_ID_DIR, rel, sizeof(rel)) != 0)
+		const struct kt_disc_tmpl *m = &d->tm[i];
+		if (kt_disc_tmpl_rel(m, s->id, KT_DISC_ID_DIR, rel, sizeof(rel)) != 0)
 			continue;
 		int fd = open_watched(d, rel, NULL);
 		if (fd < 0)
@@ -620,11 +412,11 @@ static void reconcile(struct kt_discovery *d, struct sandbox *s)
 	if (fm->flags & KT_META_VSOCK)
 		s->std_vsock = true;
 	if (fm->hypervisor[0]) {
-		s->std_vsock |= vsock_hypervisor(fm->hypervisor);
+		s->std_vsock |= kt_hv_std_vsock(fm->hypervisor);
 		snprintf(s->hv_known, sizeof(s->hv_known), "%s", fm->hypervisor);
 	}
 	for (size_t i = 0; i < d->ntm; i++) {
-		const struct tmpl *m = &d->tm[i];
+		const struct kt_disc_tmpl *m = &d->tm[i];
 		if (!(present & (1u << i)) || m->t.kind != KT_DISC_MARKER || !m->t.hypervisor[0])
 			continue;
 		s->std_vsock |= m->vsock;
@@ -638,7 +430,7 @@ static void reconcile(struct kt_discovery *d, struct sandbox *s)
 	s->resolved |= uds;
 	for (size_t i = 0; fm->hvsock_path[0] && i < d->ntm; i++) {
 		char path[PATH_MAX + 1];
-		if ((d->hybrid_mask & (1u << i)) && tmpl_rel(&d->tm[i], s->id, REL_FILE, rel, sizeof(rel)) == 0 &&
+		if ((d->hybrid_mask & (1u << i)) && kt_disc_tmpl_rel(&d->tm[i], s->id, KT_DISC_FILE, rel, sizeof(rel)) == 0 &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", d->run_root, rel) < sizeof(path) &&
 		    strcmp(path, fm->hvsock_path) == 0)
 			s->resolved |= 1u << i;
@@ -673,7 +465,7 @@ static void reconcile(struct kt_discovery *d, struct sandbox *s)
 	} else if (popcount(s->resolved) == 1) {
 		m.flags |= KT_META_HYBRID_VSOCK;
 		for (size_t i = 0; !m.hvsock_path[0] && i < d->ntm; i++) {
-			if (!(s->resolved & (1u << i)) || tmpl_rel(&d->tm[i], s->id, REL_FILE, rel, sizeof(rel)) != 0)
+			if (!(s->resolved & (1u << i)) || kt_disc_tmpl_rel(&d->tm[i], s->id, KT_DISC_FILE, rel, sizeof(rel)) != 0)
 				continue;
 			/* a path that does not fit is left out, not cut */
 			if ((size_t)snprintf(m.hvsock_path, sizeof(m.hvsock_path), "%s/%s", d->run_root, rel) >=
@@ -709,16 +501,16 @@ static void bundle_unlink_owner(struct kt_discovery *d, struct bundle *b)
 {
 	if (b->has_owner) {
 		mark_up(d, b->owner);
-		ht_del(&d->bundles_by_owner, &b->by_owner);
+		kt_id_table_del(&d->bundles_by_owner, &b->by_owner);
 		b->has_owner = false;
 	}
 }
 
 static struct bundle *bundle_find(const struct kt_discovery *d, const char *rel)
 {
-	struct hnode *n = ht_find_str(&d->bundles_by_rel, rel,
+	struct kt_id_node *n = kt_id_table_find_str(&d->bundles_by_rel, rel,
 				      (ptrdiff_t)offsetof(struct bundle, rel) - (ptrdiff_t)offsetof(struct bundle, by_rel));
-	return n ? OF(n, struct bundle, by_rel) : NULL;
+	return n ? KT_ID_OF(n, struct bundle, by_rel) : NULL;
 }
 
 static void bundle_seen(void *ctx, const char *bundle_id, int dirfd, const char *name, const char *rel,
@@ -740,7 +532,7 @@ static void bundle_seen(void *ctx, const char *bundle_id, int dirfd, const char 
 		if (!b)
 			return;
 		memcpy(b->rel, rel, rl + 1);
-		ht_add(&d->bundles_by_rel, &b->by_rel, hash_str(rel));
+		kt_id_table_add(&d->bundles_by_rel, &b->by_rel, kt_id_hash(rel));
 	}
 	bundle_unlink_owner(d, b);
 	b->stamp = stamp;
@@ -754,19 +546,19 @@ static void bundle_seen(void *ctx, const char *bundle_id, int dirfd, const char 
 	    (owner = kt_bundle_owner(b->bundle_id, &b->info, &own))) {
 		snprintf(b->owner, sizeof(b->owner), "%s", owner);
 		b->has_owner = true;
-		ht_add(&d->bundles_by_owner, &b->by_owner, hash_str(b->owner));
+		kt_id_table_add(&d->bundles_by_owner, &b->by_owner, kt_id_hash(b->owner));
 		mark_up(d, b->owner);
 	}
 }
 
-static void bundle_drop_stale(struct hnode *n, void *arg)
+static void bundle_drop_stale(struct kt_id_node *n, void *arg)
 {
 	struct kt_discovery *d = arg;
-	struct bundle *b = OF(n, struct bundle, by_rel);
+	struct bundle *b = KT_ID_OF(n, struct bundle, by_rel);
 	if (b->gen == d->gen)
 		return;
 	bundle_unlink_owner(d, b);
-	ht_del(&d->bundles_by_rel, &b->by_rel);
+	kt_id_table_del(&d->bundles_by_rel, &b->by_rel);
 	free(b);
 }
 
@@ -782,20 +574,20 @@ static void bundles_rescan(struct kt_discovery *d)
 		kt_warn("discovery: more than %d OCI bundles; the rest are not read", KT_META_BUNDLES_MAX);
 		d->warned_bundles = true;
 	}
-	ht_each(&d->bundles_by_rel, bundle_drop_stale, d);
+	kt_id_table_each(&d->bundles_by_rel, bundle_drop_stale, d);
 }
 
 /* ---------------------------------------------------------------- rounds */
 
-static void dirty_all(struct hnode *n, void *arg)
+static void dirty_all(struct kt_id_node *n, void *arg)
 {
-	make_dirty(arg, OF(n, struct sandbox, node));
+	make_dirty(arg, KT_ID_OF(n, struct sandbox, node));
 }
 
 static void full_rescan(struct kt_discovery *d)
 {
 	rewalk(d, true);
-	ht_each(&d->sandboxes, dirty_all, d);
+	kt_id_table_each(&d->sandboxes, dirty_all, d);
 	bundles_rescan(d);
 }
 
@@ -826,7 +618,7 @@ static void finish(struct kt_discovery *d)
 		s->dirty = false;
 		reconcile(d, s);
 		if (!s->up) {
-			ht_del(&d->sandboxes, &s->node);
+			kt_id_table_del(&d->sandboxes, &s->node);
 			free(s);
 		}
 	}
@@ -947,7 +739,7 @@ size_t kt_discovery_count(const struct kt_discovery *d)
 
 /* ---------------------------------------------------------------- life */
 
-static void free_node(struct hnode *n, void *off)
+static void free_node(struct kt_id_node *n, void *off)
 {
 	free((char *)n - (size_t)(uintptr_t)off);
 }
@@ -957,15 +749,15 @@ void kt_discovery_free(struct kt_discovery *d)
 	if (!d)
 		return;
 	if (d->watches.b)
-		ht_each(&d->watches, free_node, (void *)(uintptr_t)offsetof(struct watch, node));
+		kt_id_table_each(&d->watches, free_node, (void *)(uintptr_t)offsetof(struct watch, node));
 	if (d->sandboxes.b)
-		ht_each(&d->sandboxes, free_node, (void *)(uintptr_t)offsetof(struct sandbox, node));
+		kt_id_table_each(&d->sandboxes, free_node, (void *)(uintptr_t)offsetof(struct sandbox, node));
 	if (d->bundles_by_rel.b)
-		ht_each(&d->bundles_by_rel, free_node, (void *)(uintptr_t)offsetof(struct bundle, by_rel));
-	free(d->watches.b);
-	free(d->sandboxes.b);
-	free(d->bundles_by_rel.b);
-	free(d->bundles_by_owner.b);
+		kt_id_table_each(&d->bundles_by_rel, free_node, (void *)(uintptr_t)offsetof(struct bundle, by_rel));
+	kt_id_table_free(&d->watches);
+	kt_id_table_free(&d->sandboxes);
+	kt_id_table_free(&d->bundles_by_rel);
+	kt_id_table_free(&d->bundles_by_owner);
 	for (size_t i = 0; i < d->nbp; i++)
 		free(d->bp[i]);
 	free(d->bp);
@@ -978,8 +770,8 @@ void kt_discovery_free(struct kt_discovery *d)
 
 static int configure(struct kt_discovery *d, const struct kt_discovery_config *cfg, char *err, size_t errlen)
 {
-	const char *const *tp = cfg->templates ? cfg->templates : kt_disc_default_templates;
-	size_t nt = cfg->templates ? cfg->ntemplates : kt_disc_default_ntemplates;
+	/* the defaults: Kata's layouts (sandbox/hypervisors.h) */
+	size_t nt = cfg->templates ? cfg->ntemplates : kt_n_hv_layouts;
 	const char *const *bp = cfg->bundle_patterns ? cfg->bundle_patterns : kt_bundle_default_patterns;
 	size_t nb = cfg->bundle_patterns ? cfg->nbundle_patterns : kt_bundle_default_npatterns;
 	const char *root = cfg->run_root ? cfg->run_root : "";
@@ -990,9 +782,10 @@ static int configure(struct kt_discovery *d, const struct kt_discovery_config *c
 	}
 	for (size_t i = 0; i < nt; i++) {
 		struct kt_disc_template t;
-		if (kt_disc_template_parse(tp[i], &t, err, errlen) != 0)
+		if ((cfg->templates ? kt_disc_template_parse(cfg->templates[i], &t, err, errlen)
+				    : kt_disc_template_of_layout(&kt_hv_layouts[i], &t, err, errlen)) != 0)
 			return -1;
-		tmpl_init(&d->tm[i], &t);
+		kt_disc_tmpl_init(&d->tm[i], &t);
 		if (t.kind == KT_DISC_HYBRID)
 			d->hybrid_mask |= 1u << i;
 	}
@@ -1057,8 +850,8 @@ struct kt_discovery *kt_discovery_new(const struct kt_discovery_config *cfg, kt_
 	d->cb = cb;
 	d->ctx = ctx;
 	d->rootfd = d->ifd = -1;
-	if (ht_init(&d->watches) || ht_init(&d->sandboxes) || ht_init(&d->bundles_by_rel) ||
-	    ht_init(&d->bundles_by_owner)) {
+	if (kt_id_table_init(&d->watches) || kt_id_table_init(&d->sandboxes) || kt_id_table_init(&d->bundles_by_rel) ||
+	    kt_id_table_init(&d->bundles_by_owner)) {
 		snprintf(err, errlen, "out of memory");
 		kt_discovery_free(d);
 		return NULL;

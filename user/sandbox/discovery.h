@@ -7,16 +7,14 @@
  * the callback, each with a plain fixed-size struct kt_disc_event (no
  * pointers: it can be sent as bytes to another process).
  *
- * Templates say where a sandbox leaves files, with {ID} for the sandbox id:
- *   HYPERVISOR=PATH            e.g. cloud-hypervisor=/run/vc/vm/{ID}/clh.sock
- *   HYPERVISOR:KIND=PATH       KIND is hybrid or marker
- * PATH is absolute (relative to the run root), {ID} is one whole path
- * component, and a file name follows it. HYPERVISOR is cloud-hypervisor
- * (or clh), firecracker, dragonball (hybrid by default: PATH is the
- * hypervisor's hybrid-vsock socket, the trace listener is PATH_<port>),
- * qemu, stratovirt (always marker: the sandbox uses standard vsock) or any
- * (marker: the sandbox exists, nothing more). A marker of a hybrid
- * hypervisor says which hypervisor the sandbox runs.
+ * Takes: a run root, templates that say where a sandbox leaves files
+ * (sandbox/disc_template.h; by default Kata's layouts, kt_hv_layouts in
+ * sandbox/hypervisors.h), OCI bundle patterns (sandbox/oci_bundle.h) and
+ * the vsock ports of the trace listeners. Gives: for each sandbox, when it
+ * is up, what is known about it (struct kt_sandbox_meta, kept current) and
+ * where a hybrid-vsock trace listener has to exist, and when it is gone.
+ * This file reconciles what inotify and rescans show with what was
+ * reported; its tables are sandbox/id_table.h.
  *
  * Watched: every existing directory on the way to each template's directory
  * of ids (a missing one is picked up when it is created), that directory,
@@ -65,6 +63,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox/disc_template.h"
+#include "sandbox/oci_bundle.h"
 #include "sandbox/sandbox_meta.h"
 
 #define KT_DISC_MAX_TEMPLATES 32
@@ -73,28 +73,6 @@
 #define KT_DISC_PATH_MAX 256 /* a listener path as this process sees it */
 #define KT_DISC_DEFAULT_PORT 10240
 #define KT_DISC_DEFAULT_RESCAN_MS 2000
-
-enum kt_disc_kind {
-	KT_DISC_HYBRID = 1, /* the hypervisor's hybrid-vsock socket */
-	KT_DISC_MARKER = 2, /* a file that shows the sandbox (and maybe its hypervisor) */
-};
-
-struct kt_disc_template {
-	uint32_t kind;                 /* enum kt_disc_kind */
-	char hypervisor[KT_META_HV];   /* "" for any */
-	char path[KT_PATTERN_MAX + 1]; /* absolute, one {ID} component */
-};
-
-/*
- * Parses "HYPERVISOR[:KIND]=PATH". Returns 0, or -1 with a message in err
- * (no '=', unknown hypervisor or kind, a hybrid qemu, a relative path,
- * {ID} missing, repeated or not a whole component, no file after {ID}).
- */
-int kt_disc_template_parse(const char *spec, struct kt_disc_template *out, char *err, size_t errlen);
-
-/* The default templates (docs/discovery.md), in the same syntax. */
-extern const char *const kt_disc_default_templates[];
-extern const size_t kt_disc_default_ntemplates;
 
 enum kt_disc_event_type {
 	KT_DISC_SANDBOX_UP = 1,
@@ -116,7 +94,7 @@ typedef void (*kt_disc_cb)(const struct kt_disc_event *ev, void *ctx);
 
 struct kt_discovery_config {
 	const char *run_root;               /* "" or NULL: / */
-	const char *const *templates;       /* NULL: kt_disc_default_templates */
+	const char *const *templates;       /* NULL: Kata's layouts (kt_hv_layouts) */
 	size_t ntemplates;
 	const char *const *bundle_patterns; /* NULL: kt_bundle_default_patterns;
 					       non-NULL with 0: no bundles */

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What is known about one Kata sandbox, read from the files Kata and the
- * container manager leave on the host (docs/discovery.md):
+ * What is known about one Kata sandbox (docs/discovery.md), and how it is
+ * read from the files Kata and the container manager leave on the host.
+ *
+ * Takes: a run root and a sandbox id; or the text of a state file; or what
+ * other sources say (a bundle, another description). Gives: struct
+ * kt_sandbox_meta, from
  *
  *  <run_root>/run/vc/sbs/<id>/persist.json   Go runtime state (persistapi):
  *      AgentState.URL "vsock://<cid>:1024" or "hvsock://<uds>:1024",
  *      HypervisorState.Pid, HypervisorState.Type (else Config.HypervisorType)
- *  <run_root>/run/kata/<id>/state.json       runtime-rs state (jailed Firecracker:
- *  <run_root>/run/kata/firecracker/<id>/root/state.json):
+ *  <run_root>/run/kata/<id>/state.json       runtime-rs state (a jailed
+ *      hypervisor's in its chroot, sandbox/hypervisors.h):
  *      hypervisor.hypervisor_type, hypervisor.pid
- *  <run_root>/run/vc/vm/<id>/pid             QEMU's pid file
- *  OCI bundles (config.json "annotations") under the bundle patterns:
- *      containerd CRI  io.kubernetes.cri.{container-type,sandbox-id,
- *                      sandbox-name,sandbox-namespace,sandbox-uid,container-name}
- *      CRI-O           io.kubernetes.cri-o.{ContainerType,SandboxID,KubeName,
- *                      Namespace,Labels}, io.kubernetes.{pod.name,pod.namespace,
- *                      pod.uid,container.name}
+ *  the hypervisors' pid files (sandbox/hypervisors.h: QEMU's
+ *      <run_root>/run/vc/vm/<id>/pid)
+ *  OCI bundles under the bundle patterns (sandbox/oci_bundle.h): pod name,
+ *      namespace and uid, the containers' names
  *
  * struct kt_sandbox_meta is plain fixed-size data (no pointers) so that a
  * privileged helper can send it as bytes; every string in it is
@@ -23,10 +24,11 @@
  * unknown. Values that do not fit their field are dropped, not cut.
  *
  * Everything is bounded: file sizes (KT_META_*_MAX), JSON nesting
- * (KT_META_JSON_DEPTH), bundles per scan (KT_META_BUNDLES_MAX). Files are
- * opened without following symbolic links anywhere below run_root, FIFOs
- * and devices are refused. A malformed or oversized file is logged (naming
- * it) and contributes nothing.
+ * (KT_META_JSON_DEPTH, sandbox/meta_json.h), bundles per scan
+ * (KT_META_BUNDLES_MAX). Files are opened without following symbolic links
+ * anywhere below run_root (base/safe_open.h), FIFOs and devices are
+ * refused. A malformed or oversized file is logged (naming it) and
+ * contributes nothing.
  */
 #ifndef KT_SANDBOX_META_H
 #define KT_SANDBOX_META_H
@@ -36,7 +38,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "base/file_stamp.h"
 #include "base/log.h"
+#include "sandbox/oci_bundle.h"
 #include "sandbox/sandbox_path.h"
 
 #define KT_META_STR 256
@@ -49,10 +53,11 @@
 #define KT_META_PIDFILE_MAX 64u
 #define KT_META_JSON_DEPTH 32
 #define KT_META_BUNDLES_MAX 16384       /* config.json files looked at per scan */
+#define KT_META_SOURCES_MAX 8           /* state and pid files of one sandbox */
 
 /* kt_sandbox_meta.flags */
 #define KT_META_HAVE_PERSIST 0x01u    /* a persist.json was read */
-#define KT_META_HAVE_PIDFILE 0x02u    /* the QEMU pid file was read */
+#define KT_META_HAVE_PIDFILE 0x02u    /* a hypervisor's pid file (QEMU's) was read */
 #define KT_META_HAVE_BUNDLE 0x04u     /* the pod sandbox's own OCI bundle was read */
 #define KT_META_HAVE_CONTAINERS 0x08u /* at least one container bundle of the sandbox */
 #define KT_META_VSOCK 0x10u           /* the agent is on standard vsock (guest_cid) */
@@ -93,6 +98,11 @@ int kt_sandbox_meta_fill_ex(const char *run_root, const char *id, const char *co
  */
 bool kt_sandbox_meta_valid(const struct kt_sandbox_meta *m);
 
+/* The rule for every string of a description: valid UTF-8 without control characters. */
+bool kt_meta_text_clean(const char *s, size_t n);
+/* Copies s[0..n) into out[cap] if it is non-empty, fits and is clean text. */
+bool kt_meta_str_set(char *out, size_t cap, const char *s, size_t n);
+
 /* ---------------------------------------------------------------- parsers */
 
 /*
@@ -102,32 +112,6 @@ bool kt_sandbox_meta_valid(const struct kt_sandbox_meta *m);
  * is not a JSON object within the limits.
  */
 int kt_meta_parse_persist(const char *buf, size_t len, const char *run_root, struct kt_sandbox_meta *m);
-
-enum kt_bundle_kind {
-	KT_BUNDLE_UNKNOWN = 0, /* no container-type annotation */
-	KT_BUNDLE_SANDBOX = 1, /* the pod sandbox (pause) container */
-	KT_BUNDLE_CONTAINER = 2,
-};
-
-/* What one OCI bundle's annotations say ("" where they say nothing). */
-struct kt_bundle_info {
-	uint32_t kind; /* enum kt_bundle_kind */
-	char sandbox_id[KT_SANDBOX_ID_MAX + 1];
-	char pod_name[KT_META_STR];
-	char pod_namespace[KT_META_STR];
-	char pod_uid[64];
-	char container_name[KT_META_STR];
-};
-
-/* config.json text into b (zeroed first). Returns 0, or -1 if malformed. */
-int kt_meta_parse_bundle(const char *buf, size_t len, struct kt_bundle_info *b);
-
-/*
- * The sandbox a bundle belongs to: the sandbox-id annotation, else the
- * bundle's own id (a Kata sandbox id is its pod sandbox container's id).
- * *own: the bundle is that sandbox's own (not one of its containers).
- */
-const char *kt_bundle_owner(const char *bundle_id, const struct kt_bundle_info *b, bool *own);
 
 /*
  * Adds what bundle says to m when it belongs to m->id: pod fields (the
@@ -145,27 +129,9 @@ void kt_meta_merge(struct kt_sandbox_meta *dst, const struct kt_sandbox_meta *sr
 
 /* ---------------------------------------------------------------- files */
 
-/* Identity of a file's content as far as stat tells; all zero: absent. */
-struct kt_file_stamp {
-	uint64_t dev, ino, size;
-	int64_t mtime_ns, ctime_ns;
-};
-
-/*
- * Opens rel (relative to the directory rootfd, without a leading '/')
- * following no symbolic link on the way. flags as for openat (O_PATH,
- * O_RDONLY, O_DIRECTORY...); O_NOFOLLOW and O_CLOEXEC are added.
- */
-int kt_open_beneath(int rootfd, const char *rel, int flags);
-
-/* The stamp of regular file rel (zero if absent or not a regular file). */
-void kt_file_stamp_get(int rootfd, const char *rel, struct kt_file_stamp *st);
-/* The same from a stat. */
-void kt_file_stamp_of(const struct stat *st, struct kt_file_stamp *s);
-
-/* The state files and pid file of one sandbox, re-read only when changed. */
+/* The state files and pid files of one sandbox, re-read only when changed. */
 struct kt_meta_files {
-	struct kt_file_stamp stamp[4];
+	struct kt_file_stamp stamp[KT_META_SOURCES_MAX];
 	struct kt_sandbox_meta m; /* what they say (id not set) */
 };
 
@@ -175,54 +141,5 @@ struct kt_meta_files {
  */
 bool kt_meta_files_refresh(struct kt_meta_files *f, int rootfd, const char *run_root, const char *id,
 			   enum kt_log_level lvl);
-
-/* ---------------------------------------------------------------- patterns */
-
-#define KT_PATTERN_MAX 512       /* characters of a path pattern */
-#define KT_PATTERN_COMPONENTS 16 /* components of a path pattern */
-
-/*
- * A path pattern: absolute (relative to run_root), components that are
- * names or exactly one "{ID}" (and "*" where allow_star), no "." or "..",
- * ending in a file name after {ID}. Returns 0, or -1 with a message in err.
- */
-int kt_path_pattern_check(const char *pattern, bool allow_star, char *err, size_t errlen);
-
-/* ---------------------------------------------------------------- bundles */
-
-/*
- * A bundle pattern is an absolute path (relative to run_root) whose
- * components are names, "*" (any directory) or exactly one "{ID}" (the
- * container id), ending in a file name, e.g.
- * "/run/containerd/io.containerd.runtime.v2.task/ * /{ID}/config.json"
- * (without the spaces). Returns 0, or -1 with a message in err.
- */
-int kt_bundle_pattern_check(const char *pattern, char *err, size_t errlen);
-
-extern const char *const kt_bundle_default_patterns[];
-extern const size_t kt_bundle_default_npatterns;
-
-/*
- * Called for each regular file a pattern matches: rel is its path relative
- * to run_root (no leading '/'), st its stat.
- */
-typedef void (*kt_bundle_fn)(void *ctx, const char *bundle_id, int dirfd, const char *name, const char *rel,
-			     const struct stat *st);
-
-/*
- * Walks the patterns below rootfd (no symbolic links followed, ids
- * checked), calling fn for at most *budget files; *budget is decreased.
- * only_id: just the bundles of that container id (NULL: all). Returns the
- * number of files passed to fn.
- */
-size_t kt_bundle_walk(int rootfd, const char *const *patterns, size_t n, const char *only_id, size_t *budget,
-		      kt_bundle_fn fn, void *ctx);
-
-/*
- * Reads and parses config.json name in dirfd (at most KT_META_CONFIG_MAX
- * bytes); rel names it in logs (at lvl). Returns 0 or -1.
- */
-int kt_bundle_read(int dirfd, const char *name, const char *rel, struct kt_bundle_info *b,
-		   enum kt_log_level lvl);
 
 #endif

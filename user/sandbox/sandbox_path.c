@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+#include "sandbox/hypervisors.h"
+
+#define GO_DIR "/run/vc"   /* the Go runtime's directory */
+#define RS_DIR "/run/kata" /* runtime-rs's */
+
 static bool id_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -43,15 +48,6 @@ static const char *after_prefix(const char *path, const char *root, const char *
 	return path + rl + pl;
 }
 
-static const char *hypervisor_from_file(const char *rest)
-{
-	if (!rest)
-		return NULL;
-	if (strncmp(rest, "clh.sock", 8) == 0 || strncmp(rest, "ch-vm.sock", 10) == 0)
-		return "cloud-hypervisor";
-	return NULL;
-}
-
 bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_ref *out)
 {
 	char first[KT_SANDBOX_ID_MAX + 2], second[KT_SANDBOX_ID_MAX + 2];
@@ -61,49 +57,47 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 	out->id[0] = '\0';
 	out->hypervisor = NULL;
 
-	if ((rest = after_prefix(path, root, "/run/vc/"))) {
+	if ((rest = after_prefix(path, root, GO_DIR "/"))) {
 		rest = component(rest, first, sizeof(first), &n1);
 		if (!rest)
 			return false;
-		/* /run/vc/vm/<id>/... : the sandbox's VM directory */
-		if (strcmp(first, "vm") == 0 || strcmp(first, "sbs") == 0) {
+		/* /run/vc/vm/<id>/..., /run/vc/sbs/<id>/... : the sandbox's VM and state directories */
+		const char *dir = strcmp(first, "vm") == 0 ? GO_DIR "/vm" : strcmp(first, "sbs") == 0 ? GO_DIR "/sbs" : NULL;
+		if (dir) {
 			const char *tail = component(rest, second, sizeof(second), &n2);
 			if (!tail || !kt_sandbox_id_valid(second, n2))
 				return false;
 			memcpy(out->id, second, n2 + 1);
-			out->hypervisor = hypervisor_from_file(tail);
+			out->hypervisor = kt_hv_of_socket(dir, strlen(dir), tail);
 			return true;
 		}
-		/* /run/vc/<hypervisor binary>/<id>/root/... : jailed VMM */
+		/* /run/vc/<jail>/<id>/root/... : jailed VMM */
 		const char *tail = component(rest, second, sizeof(second), &n2);
 		if (!tail || strncmp(tail, "root/", 5) != 0 || !kt_sandbox_id_valid(second, n2))
 			return false;
 		memcpy(out->id, second, n2 + 1);
-		if (strcmp(first, "firecracker") == 0)
-			out->hypervisor = "firecracker";
+		out->hypervisor = kt_hv_of_jail(first);
 		return true;
 	}
-	if ((rest = after_prefix(path, root, "/run/kata/"))) {
+	if ((rest = after_prefix(path, root, RS_DIR "/"))) {
 		rest = component(rest, first, sizeof(first), &n1);
 		if (!rest)
 			return false;
-		if (strcmp(first, "firecracker") == 0) {
+		/* /run/kata/<jail>/<id>/... : jailed VMM */
+		const char *jailed = kt_hv_of_jail(first);
+		if (jailed) {
 			const char *tail = component(rest, second, sizeof(second), &n2);
 			if (tail && kt_sandbox_id_valid(second, n2)) {
 				memcpy(out->id, second, n2 + 1);
-				out->hypervisor = "firecracker";
+				out->hypervisor = jailed;
 				return true;
 			}
 		}
+		/* /run/kata/<id>/... */
 		if (!kt_sandbox_id_valid(first, n1))
 			return false;
 		memcpy(out->id, first, n1 + 1);
-		if (strncmp(rest, "root/kata.hvsock", 16) == 0)
-			out->hypervisor = "dragonball";
-		else if (strncmp(rest, "kata.hvsock", 11) == 0)
-			out->hypervisor = "firecracker";
-		else
-			out->hypervisor = hypervisor_from_file(rest);
+		out->hypervisor = kt_hv_of_socket(RS_DIR, strlen(RS_DIR), rest);
 		return true;
 	}
 	return false;

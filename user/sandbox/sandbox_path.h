@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sandbox identity from Kata's runtime paths (WIRE-FORMATS §3.2):
- *   /run/vc/vm/<id>/clh.sock_10240                     Go runtime, Cloud Hypervisor
- *   /run/vc/firecracker/<id>/root/kata.hvsock_10240    Go runtime, Firecracker (jailer)
- *   /run/vc/<hypervisor>/<id>/root/...                 Go runtime, other jailed VMMs
- *   /run/kata/<id>/root/kata.hvsock_10240              runtime-rs, Dragonball
- *   /run/kata/<id>/ch-vm.sock_10240                    runtime-rs, Cloud Hypervisor
- *   /run/kata/firecracker/<id>/root/kata.hvsock_10240  runtime-rs, Firecracker (jailed)
+ *   /run/vc/vm/<id>/...                Go runtime, the VM's directory
+ *   /run/vc/sbs/<id>/...               Go runtime, the sandbox's state
+ *   /run/vc/<jail>/<id>/root/...       Go runtime, a jailed VMM
+ *   /run/kata/<jail>/<id>/...          runtime-rs, a jailed VMM
+ *   /run/kata/<id>/...                 runtime-rs
+ * e.g. /run/vc/vm/<id>/clh.sock_10240, /run/kata/<id>/root/kata.hvsock_10240.
+ * Which hypervisor a path shows comes from the one table
+ * (sandbox/hypervisors.h): the hypervisor jailed in <jail>, the one whose
+ * hybrid-vsock socket layout the rest of the path is (a listener
+ * <socket>_<port> too), or the one whose socket name it starts with when
+ * no other hypervisor uses that name.
  */
 #ifndef KT_SANDBOX_PATH_H
 #define KT_SANDBOX_PATH_H
@@ -18,7 +23,7 @@
 
 struct kt_sandbox_ref {
 	char id[KT_SANDBOX_ID_MAX + 1];
-	const char *hypervisor; /* "cloud-hypervisor", "firecracker", "dragonball" or NULL */
+	const char *hypervisor; /* a hybrid-vsock hypervisor ("cloud-hypervisor", ...) or NULL */
 };
 
 /*

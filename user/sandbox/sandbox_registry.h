@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the daemon knows about each sandbox on the node, as the broker's
- * discovery reported it (user/discovery.c): looked up by sandbox id (from a
+ * discovery reported it (sandbox/discovery.c): looked up by sandbox id (from a
  * hybrid-vsock socket path) or by guest CID (standard vsock) when a
  * connection's resource attributes are built. A sandbox that went away
  * stays a while, since its last spans may still be on their way.
