@@ -14,6 +14,7 @@
 #include "exporters/exporter.h"
 #include "agent/framer.h"
 #include "base/log.h"
+#include "model/kata_ports.h"
 #include "stream/conn_limits.h"
 #include "base/mem_budget.h"
 #include "exporters/otlp_build.h"
@@ -73,16 +74,16 @@ void kt_config_defaults(struct kt_config *c)
 	c->mode = KT_MODE_SINK;
 	c->capture = KT_CAPTURE_BPF;
 	c->attach = KT_ATTACH_AUTO;
-	c->vsock_port = 10240;
-	c->jaeger_port = 6831;
-	c->journal_port = 5140;
+	c->vsock_port = KT_AGENT_TRACE_PORT;
+	c->jaeger_port = KT_KATA1_JAEGER_PORT;
+	c->journal_port = KT_KATA1_JOURNAL_PORT;
 	c->ttrpc = true;
 	c->collate = true;
 	c->complete_traces = true;
 	c->complete_delay_ms = 5000;
 	c->clock_skew_ms = 1000;
 	c->vm_spans = true;
-	c->ttrpc_vsock_port = 1024;
+	c->ttrpc_vsock_port = KT_AGENT_TTRPC_PORT;
 	c->vsock_cid = 0xffffffffu; /* VMADDR_CID_ANY */
 	c->format = KT_FORMAT_AUTO;
 	c->exporter = KT_EXPORTER_DEFAULT;
@@ -94,7 +95,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->batch_size = 512;
 	c->batch_timeout_ms = 1000;
 	c->queue_size = 100000;
-	c->ringbuf_bytes = 16u << 20;
+	c->ringbuf_bytes = KT_RINGBUF_DEFAULT_BYTES;
 	c->run_root = "";
 	c->user = "nobody";
 	c->discovery = true;

@@ -15,6 +15,7 @@
 #include "agent/framer.h"
 #include "base/log.h"
 #include "exporters/exporter.h"
+#include "model/kata_ports.h"
 #include "sandbox/discovery.h"
 
 /* The sections of the commands' --help (struct kt_opt_doc.section). */
@@ -34,6 +35,9 @@ enum {
 
 #define FIELD(f) .off = offsetof(struct kt_config, f), .size = sizeof(((struct kt_config *)0)->f)
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* A default port in help text, from its one definition (model/kata_ports.h). */
+#define PORT_(p) #p
+#define PORT(p) PORT_(p)
 #define LIST_OF(a, count)                                                                         \
 	.off = offsetof(struct kt_config, a), .count_off = offsetof(struct kt_config, count),     \
 	.max = ARRAY_LEN(((struct kt_config *)0)->a)
@@ -165,21 +169,21 @@ static const struct kt_opt opts[] = {
 	  RUN_DOC(S_CAPTURE, "also capture listeners whose path starts with PREFIX") },
 	{ "vsock-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(vsock_port),
 	  .min = 1, .max = 0xfffffffeu,
-	  RUN_DOC(S_CAPTURE, "agent trace port (default 10240): captures vsock host\n"
+	  RUN_DOC(S_CAPTURE, "agent trace port (default " PORT(KT_AGENT_TRACE_PORT) "): captures vsock host\n"
 			     "port N and *_N unix sockets"),
-	  FWD_DOC(3, "agent trace port (default 10240)") },
+	  FWD_DOC(3, "agent trace port (default " PORT(KT_AGENT_TRACE_PORT) ")") },
 	{ "vsock-cid", .arg = "CID|any", .cmds = RUN, .kind = KT_OPT_CUSTOM, .custom = vsock_cid,
 	  RUN_DOC(S_CAPTURE, "sink: vsock address to listen on (default any)"),
 	  FWD_DOC(2, "vsock address to listen on (default any)") },
 	{ "jaeger-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(jaeger_port),
 	  .min = 0, .max = 0xfffffffeu,
 	  RUN_DOC(S_CAPTURE, "Kata 1.x agents: Jaeger thrift spans on vsock port N\n"
-			     "and *_N sockets (default 6831; 0: off)") },
+			     "and *_N sockets (default " PORT(KT_KATA1_JAEGER_PORT) "; 0: off)") },
 	{ "journal-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(journal_port),
 	  .min = 0, .max = 0xfffffffeu,
 	  RUN_DOC(S_CAPTURE, "Kata 1.x agents: the guest journal (syslog records)\n"
 			     "on vsock port N and *_N sockets, exported as OTLP\n"
-			     "logs (default 5140; 0: off)") },
+			     "logs (default " PORT(KT_KATA1_JOURNAL_PORT) "; 0: off)") },
 	{ "no-ttrpc", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(ttrpc), .flag = false,
 	  RUN_DOC(S_CAPTURE, "no ttrpc.<Method> spans from the runtime's calls to\n"
 			     "the agent (hypervisors' sockets, vsock), and no\n"
@@ -216,7 +220,7 @@ static const struct kt_opt opts[] = {
 	{ "ttrpc-vsock-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(ttrpc_vsock_port), .min = 0, .max = 0xfffffffeu,
 	  RUN_DOC(S_CAPTURE, "guest port the agent serves ttrpc on (QEMU: the\n"
-			     "runtime dials vsock://<cid>:N); default 1024, 0: off") },
+			     "runtime dials vsock://<cid>:N); default " PORT(KT_AGENT_TTRPC_PORT) ", 0: off") },
 	{ "format", .arg = "auto|json|bincode", .cmds = ALL, .kind = KT_OPT_CHOICE,
 	  .parse = format, RUN_DOC(S_CAPTURE, "span encoding (default auto, per frame)"),
 	  DECODE_DOC(0, "payload encoding (default auto: per frame)") },
