@@ -12,79 +12,171 @@
 #include "base/log.h"
 #include "base/stats.h"
 
+/*
+ * What differs between the spans' list and the log records' list: how a
+ * record is linked, freed, built into a request and exported, and the
+ * counters. Everything else (the bound, batching, retries, shutdown) is one
+ * piece of code for both.
+ */
+struct kind {
+	const char *what; /* "spans", "log records": in log lines */
+	void *(*next)(const void *rec);
+	void (*set_next)(void *rec, void *next);
+	void (*free)(void *rec);
+	/* The request for the records linked from head, in a; NULL on ENOMEM. */
+	const void *(*build)(const void *head, const struct kt_resource_cfg *cfg,
+			     struct kt_arena *a);
+	enum kt_export_result (*export)(struct kt_exporter *e, const void *req, size_t n);
+	uint64_t *exported, *dropped; /* in kt_stats */
+};
+
+/* One kind's bounded list; guarded by the queue's lock. */
+struct list {
+	const struct kind *k;
+	void *head, *tail;
+	size_t n;
+	uint64_t first_ns;	 /* arrival of the oldest queued record */
+	bool refused;		 /* the exporter cannot send this kind: push drops */
+	bool refused_logged;
+	uint64_t dropped_unsent; /* dropped at shutdown without an attempt */
+};
+
+/*
+ * Log records wait beside the spans with a bound of their own (a chatty
+ * guest journal cannot crowd spans out) and go through the same thread,
+ * batching and retries: one user of the exporter, no locking there.
+ */
+enum { SPANS, LOGS, N_LISTS };
+
 struct kt_export_queue {
 	struct kt_export_queue_cfg cfg;
 	struct kt_exporter *exporter;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct kt_span_record *head, *tail;
-	size_t n;
-	uint64_t first_ns; /* arrival of the oldest queued span */
-	/*
-	 * Log records wait beside the spans with a bound of their own (a chatty
-	 * guest journal cannot crowd spans out) and go through the same thread,
-	 * batching and retries: one user of the exporter, no locking there.
-	 */
-	struct kt_log_record *lhead, *ltail;
-	size_t n_logs;
-	uint64_t first_logs_ns;
-	bool logs_refused_logged;
+	struct list lists[N_LISTS]; /* exported in this order */
 	bool stopping;
 	uint64_t stop_deadline_ns;
-	uint64_t dropped_logged;
-	uint64_t dropped_unsent; /* spans dropped at shutdown without an attempt */
-	uint64_t dropped_unsent_logs;
 };
+
+/* ------------------------------------------------------------------ the two kinds */
+
+static void *span_next(const void *rec)
+{
+	return ((const struct kt_span_record *)rec)->next;
+}
+
+static void span_set_next(void *rec, void *next)
+{
+	((struct kt_span_record *)rec)->next = next;
+}
+
+static void span_free(void *rec)
+{
+	kt_span_record_free(rec);
+}
+
+static const void *span_build(const void *head, const struct kt_resource_cfg *cfg,
+			      struct kt_arena *a)
+{
+	return kt_otlp_build(head, cfg, a);
+}
+
+static enum kt_export_result span_export(struct kt_exporter *e, const void *req, size_t n)
+{
+	return e->export(e, req, n);
+}
+
+static const struct kind span_kind = {
+	.what = "spans",
+	.next = span_next,
+	.set_next = span_set_next,
+	.free = span_free,
+	.build = span_build,
+	.export = span_export,
+	.exported = &kt_stats.spans_exported,
+	.dropped = &kt_stats.spans_dropped,
+};
+
+static void *log_next(const void *rec)
+{
+	return ((const struct kt_log_record *)rec)->next;
+}
+
+static void log_set_next(void *rec, void *next)
+{
+	((struct kt_log_record *)rec)->next = next;
+}
+
+static void log_free(void *rec)
+{
+	kt_log_record_free(rec);
+}
+
+static const void *log_build(const void *head, const struct kt_resource_cfg *cfg,
+			     struct kt_arena *a)
+{
+	return kt_otlp_logs_build(head, cfg, a);
+}
+
+static enum kt_export_result log_export(struct kt_exporter *e, const void *req, size_t n)
+{
+	return e->export_logs(e, req, n);
+}
+
+static const struct kind log_kind = {
+	.what = "log records",
+	.next = log_next,
+	.set_next = log_set_next,
+	.free = log_free,
+	.build = log_build,
+	.export = log_export,
+	.exported = &kt_stats.logs_exported,
+	.dropped = &kt_stats.logs_dropped,
+};
+
+/* ------------------------------------------------------------------ lists */
+
+static void stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static void free_chain(const struct kind *k, void *head)
+{
+	while (head) {
+		void *next = k->next(head);
+		k->free(head);
+		head = next;
+	}
+}
+
+/* Takes up to batch_max records off the list. Caller holds the lock. */
+static void *take_batch(struct list *l, size_t batch_max, size_t *count)
+{
+	void *head = l->head, *last = NULL, *r = head;
+	size_t n = 0;
+
+	while (r && n < batch_max) {
+		last = r;
+		r = l->k->next(r);
+		n++;
+	}
+	if (last)
+		l->k->set_next(last, NULL);
+	l->head = r;
+	if (!r)
+		l->tail = NULL;
+	l->n -= n;
+	l->first_ns = kt_mono_ns();
+	*count = n;
+	return head;
+}
 
 static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(mono_ns / 1000000000ull);
 	ts->tv_nsec = (long)(mono_ns % 1000000000ull);
-}
-
-/* Takes up to batch_max records off the queue. Caller holds the lock. */
-static struct kt_span_record *take_batch(struct kt_export_queue *q, size_t *count)
-{
-	struct kt_span_record *head = q->head, *last = NULL, *r = head;
-	size_t n = 0;
-
-	while (r && n < q->cfg.batch_max) {
-		last = r;
-		r = r->next;
-		n++;
-	}
-	if (last)
-		last->next = NULL;
-	q->head = r;
-	if (!r)
-		q->tail = NULL;
-	q->n -= n;
-	q->first_ns = kt_mono_ns();
-	*count = n;
-	return head;
-}
-
-/* Takes up to batch_max log records off the queue. Caller holds the lock. */
-static struct kt_log_record *take_log_batch(struct kt_export_queue *q, size_t *count)
-{
-	struct kt_log_record *head = q->lhead, *last = NULL, *r = head;
-	size_t n = 0;
-
-	while (r && n < q->cfg.batch_max) {
-		last = r;
-		r = r->next;
-		n++;
-	}
-	if (last)
-		last->next = NULL;
-	q->lhead = r;
-	if (!r)
-		q->ltail = NULL;
-	q->n_logs -= n;
-	q->first_logs_ns = kt_mono_ns();
-	*count = n;
-	return head;
 }
 
 /*
@@ -116,22 +208,10 @@ static bool give_up(struct kt_export_queue *q)
 	return over;
 }
 
-static void count_result(bool logs, bool exported, size_t n)
+/* One request of n records of l's kind to the exporter. */
+static void send_with_retry(struct kt_export_queue *q, struct list *l, const void *req, size_t n)
 {
-	if (logs && exported)
-		KT_STAT_ADD(logs_exported, n);
-	else if (logs)
-		KT_STAT_ADD(logs_dropped, n);
-	else if (exported)
-		KT_STAT_ADD(spans_exported, n);
-	else
-		KT_STAT_ADD(spans_dropped, n);
-}
-
-/* One request of n spans, or of n log records (logs), to the exporter. */
-static void send_with_retry(struct kt_export_queue *q, const void *req, size_t n, bool logs)
-{
-	const char *what = logs ? "log records" : "spans";
+	const struct kind *k = l->k;
 	uint64_t delay = 100;
 
 	/*
@@ -144,69 +224,77 @@ static void send_with_retry(struct kt_export_queue *q, const void *req, size_t n
 		if (give_up(q)) {
 			if (tried)
 				kt_warn("export: %s: shutdown timeout reached: dropping %zu %s",
-					q->exporter->name, n, what);
-			else if (logs)
-				q->dropped_unsent_logs += n; /* logged once, by stop() */
+					q->exporter->name, n, k->what);
 			else
-				q->dropped_unsent += n;
-			count_result(logs, false, n);
+				l->dropped_unsent += n; /* logged once, by stop() */
+			stat_add(k->dropped, n);
 			break;
 		}
 		if (tried) {
 			KT_STAT_INC(export_retries);
-			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, what);
+			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
 		}
-		enum kt_export_result res =
-			logs ? q->exporter->export_logs(q->exporter, req, n)
-			     : q->exporter->export(q->exporter, req, n);
+		enum kt_export_result res = k->export(q->exporter, req, n);
 		if (res == KT_EXPORT_OK) {
-			count_result(logs, true, n);
+			stat_add(k->exported, n);
 			break;
 		}
 		KT_STAT_INC(export_errors);
 		if (res == KT_EXPORT_FAIL) {
 			kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name,
-				n, what);
-			count_result(logs, false, n);
+				n, k->what);
+			stat_add(k->dropped, n);
 			break;
 		}
 		kt_debug("export: %s: next attempt for %zu %s in %llu ms", q->exporter->name, n,
-			 what, (unsigned long long)delay);
+			 k->what, (unsigned long long)delay);
 		backoff_sleep(q, delay);
 		delay = delay * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : delay * 2;
 	}
 }
 
-static void export_batch(struct kt_export_queue *q, struct kt_span_record *batch, size_t n)
+static void export_batch(struct kt_export_queue *q, struct list *l, void *batch, size_t n)
 {
 	struct kt_arena a;
 
 	kt_arena_init(&a, 0);
-	kt_otlp_request *req = kt_otlp_build(batch, &q->cfg.resource, &a);
+	const void *req = l->k->build(batch, &q->cfg.resource, &a);
 	if (!req) {
-		kt_err("export: out of memory building a request of %zu spans", n);
-		KT_STAT_ADD(spans_dropped, n);
+		kt_err("export: out of memory building a request of %zu %s", n, l->k->what);
+		stat_add(l->k->dropped, n);
 	} else {
-		send_with_retry(q, req, n, false);
+		send_with_retry(q, l, req, n);
 	}
 	kt_arena_free(&a);
-	kt_span_record_free_list(batch);
+	free_chain(l->k, batch);
 }
 
-static void export_log_batch(struct kt_export_queue *q, struct kt_log_record *batch, size_t n)
-{
-	struct kt_arena a;
+/* ------------------------------------------------------------------ thread */
 
-	kt_arena_init(&a, 0);
-	kt_otlp_logs_request *req = kt_otlp_logs_build(batch, &q->cfg.resource, &a);
-	if (!req) {
-		kt_err("export: out of memory building a request of %zu log records", n);
-		KT_STAT_ADD(logs_dropped, n);
-	} else {
-		send_with_retry(q, req, n, true);
-	}
-	kt_arena_free(&a);
-	kt_log_record_free_list(batch);
+static bool all_empty(const struct kt_export_queue *q)
+{
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].n)
+			return false;
+	return true;
+}
+
+static bool any_full(const struct kt_export_queue *q)
+{
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].n >= q->cfg.batch_max)
+			return true;
+	return false;
+}
+
+/* When the oldest queued record, of either kind, is due. Some list is not empty. */
+static uint64_t due_ns(const struct kt_export_queue *q)
+{
+	uint64_t first = UINT64_MAX;
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].n && q->lists[i].first_ns < first)
+			first = q->lists[i].first_ns;
+	return first + q->cfg.batch_timeout_ms * 1000000ull;
 }
 
 static void *export_thread(void *arg)
@@ -215,34 +303,31 @@ static void *export_thread(void *arg)
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (!q->stopping && q->n < q->cfg.batch_max && q->n_logs < q->cfg.batch_max) {
-			if (q->n == 0 && q->n_logs == 0) {
+		while (!q->stopping && !any_full(q)) {
+			if (all_empty(q)) {
 				pthread_cond_wait(&q->cond, &q->lock);
 				continue;
 			}
-			/* the older of the two kinds decides */
-			uint64_t first = !q->n_logs ? q->first_ns
-					 : !q->n || q->first_logs_ns < q->first_ns ? q->first_logs_ns
-										      : q->first_ns;
-			uint64_t due = first + q->cfg.batch_timeout_ms * 1000000ull;
+			uint64_t due = due_ns(q);
 			if (kt_mono_ns() >= due)
 				break;
 			struct timespec ts;
 			deadline_ts(due, &ts);
 			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 		}
-		if (q->n == 0 && q->n_logs == 0 && q->stopping)
+		if (all_empty(q) && q->stopping)
 			break;
-		if (q->n == 0 && q->n_logs == 0)
+		if (all_empty(q))
 			continue;
-		size_t n = 0, n_logs = 0;
-		struct kt_span_record *batch = q->n ? take_batch(q, &n) : NULL;
-		struct kt_log_record *logs = q->n_logs ? take_log_batch(q, &n_logs) : NULL;
+		void *batch[N_LISTS] = { NULL };
+		size_t n[N_LISTS] = { 0 };
+		for (size_t i = 0; i < N_LISTS; i++)
+			if (q->lists[i].n)
+				batch[i] = take_batch(&q->lists[i], q->cfg.batch_max, &n[i]);
 		pthread_mutex_unlock(&q->lock);
-		if (n)
-			export_batch(q, batch, n);
-		if (n_logs)
-			export_log_batch(q, logs, n_logs);
+		for (size_t i = 0; i < N_LISTS; i++)
+			if (n[i])
+				export_batch(q, &q->lists[i], batch[i], n[i]);
 		if (q->exporter->flush)
 			q->exporter->flush(q->exporter);
 		pthread_mutex_lock(&q->lock);
@@ -250,6 +335,8 @@ static void *export_thread(void *arg)
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
+
+/* ------------------------------------------------------------------ API */
 
 struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg)
@@ -261,6 +348,9 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	if (q->cfg.batch_max == 0)
 		q->cfg.batch_max = 1;
 	q->exporter = e;
+	q->lists[SPANS].k = &span_kind;
+	q->lists[LOGS].k = &log_kind;
+	q->lists[LOGS].refused = !e->export_logs;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -278,65 +368,49 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	return q;
 }
 
-void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
+/* Queues r at the end of l, or drops it (counted) when l is full or refused. */
+static void push(struct kt_export_queue *q, struct list *l, void *r)
 {
-	r->next = NULL;
+	const struct kind *k = l->k;
+	k->set_next(r, NULL);
 	pthread_mutex_lock(&q->lock);
-	if (q->n >= q->cfg.queue_max) {
+	if (l->refused || l->n >= q->cfg.queue_max) {
+		bool refused = l->refused, say = refused && !l->refused_logged;
+		l->refused_logged |= refused;
 		pthread_mutex_unlock(&q->lock);
-		KT_STAT_INC(spans_dropped);
-		uint64_t dropped = KT_STAT_GET(spans_dropped);
+		stat_add(k->dropped, 1);
+		uint64_t dropped = __atomic_load_n(k->dropped, __ATOMIC_RELAXED);
 		/* Log the first drop and then every 10000th. */
-		if (dropped == 1 || dropped % 10000 == 0)
-			kt_warn("export: queue full (%zu spans): dropping spans (%llu so far)",
-				q->cfg.queue_max, (unsigned long long)dropped);
-		kt_span_record_free(r);
+		if (say)
+			kt_warn("export: %s: cannot send %s: dropping them", q->exporter->name,
+				k->what);
+		else if (!refused && (dropped == 1 || dropped % 10000 == 0))
+			kt_warn("export: queue full (%zu %s): dropping %s (%llu so far)",
+				q->cfg.queue_max, k->what, k->what, (unsigned long long)dropped);
+		k->free(r);
 		return;
 	}
-	if (q->n == 0)
-		q->first_ns = kt_mono_ns();
-	if (q->tail)
-		q->tail->next = r;
+	if (l->n == 0)
+		l->first_ns = kt_mono_ns();
+	if (l->tail)
+		k->set_next(l->tail, r);
 	else
-		q->head = r;
-	q->tail = r;
-	q->n++;
-	if (q->n == 1 || q->n >= q->cfg.batch_max)
+		l->head = r;
+	l->tail = r;
+	l->n++;
+	if (l->n == 1 || l->n >= q->cfg.batch_max)
 		pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 }
 
+void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
+{
+	push(q, &q->lists[SPANS], r);
+}
+
 void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r)
 {
-	r->next = NULL;
-	pthread_mutex_lock(&q->lock);
-	if (!q->exporter->export_logs || q->n_logs >= q->cfg.queue_max) {
-		bool refused = !q->exporter->export_logs, say = refused && !q->logs_refused_logged;
-		q->logs_refused_logged |= refused;
-		pthread_mutex_unlock(&q->lock);
-		KT_STAT_INC(logs_dropped);
-		uint64_t dropped = KT_STAT_GET(logs_dropped);
-		if (say)
-			kt_warn("export: %s: cannot send log records: dropping them",
-				q->exporter->name);
-		else if (!refused && (dropped == 1 || dropped % 10000 == 0))
-			kt_warn("export: queue full (%zu log records): dropping log records "
-				"(%llu so far)",
-				q->cfg.queue_max, (unsigned long long)dropped);
-		kt_log_record_free(r);
-		return;
-	}
-	if (q->n_logs == 0)
-		q->first_logs_ns = kt_mono_ns();
-	if (q->ltail)
-		q->ltail->next = r;
-	else
-		q->lhead = r;
-	q->ltail = r;
-	q->n_logs++;
-	if (q->n_logs == 1 || q->n_logs >= q->cfg.batch_max)
-		pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->lock);
+	push(q, &q->lists[LOGS], r);
 }
 
 void kt_export_queue_stop(struct kt_export_queue *q)
@@ -349,18 +423,16 @@ void kt_export_queue_stop(struct kt_export_queue *q)
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
-	if (q->dropped_unsent)
-		kt_warn("export: %s: shutdown timeout reached: dropped %llu queued spans unsent",
-			q->exporter->name, (unsigned long long)q->dropped_unsent);
-	if (q->dropped_unsent_logs)
-		kt_warn("export: %s: shutdown timeout reached: dropped %llu queued log records "
-			"unsent",
-			q->exporter->name, (unsigned long long)q->dropped_unsent_logs);
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].dropped_unsent)
+			kt_warn("export: %s: shutdown timeout reached: dropped %llu queued %s unsent",
+				q->exporter->name, (unsigned long long)q->lists[i].dropped_unsent,
+				q->lists[i].k->what);
 	if (q->exporter->flush)
 		q->exporter->flush(q->exporter);
 	q->exporter->destroy(q->exporter);
-	kt_span_record_free_list(q->head);
-	kt_log_record_free_list(q->lhead);
+	for (size_t i = 0; i < N_LISTS; i++)
+		free_chain(q->lists[i].k, q->lists[i].head);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
 	free(q);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Bounded span queue and the export thread: batches by size and time,
- * builds OTLP requests and hands them to the exporter, retrying transient
- * failures with capped exponential backoff for as long as the daemon runs,
- * so that a collector that is down loses nothing (up to queue_max spans
- * wait meanwhile) and the capture path never blocks on it.
+ * Bounded queue of span records and of log records, and the export thread:
+ * batches by size and time, builds OTLP requests and hands them to the
+ * exporter, retrying transient failures with capped exponential backoff for
+ * as long as the daemon runs, so that a collector that is down loses nothing
+ * (up to queue_max spans, and as many log records, wait meanwhile) and the
+ * capture path never blocks on it. Spans and log records are two lists with
+ * bounds of their own run by one piece of code (export_queue.c).
  */
 #ifndef KT_EXPORT_QUEUE_H
 #define KT_EXPORT_QUEUE_H

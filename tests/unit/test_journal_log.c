@@ -276,6 +276,37 @@ Test(journal_log, console_line)
 	kt_origin_put(o2);
 }
 
+Test(journal_log, request_of_no_records_and_allocation_failure)
+{
+	static const struct kt_resource_cfg cfg = { .service_name = "svc" };
+	struct logs l;
+	struct kt_origin *o1, *o2;
+	struct kt_arena a;
+	build(&l, &o1, &o2, &a);
+	kt_arena_free(&a);
+	kt_arena_init(&a, 0);
+	req_t *none = kt_otlp_logs_build(NULL, &cfg, &a);
+	cr_assert_not_null(none);
+	cr_assert_eq(none->n_resource_logs, 0);
+	kt_arena_free(&a);
+	/* Too small an arena: NULL, never a partial request; then it suffices. */
+	bool built = false;
+	for (size_t limit = 16; limit < 16384 && !built; limit += 16) {
+		kt_arena_init(&a, limit);
+		req_t *req = kt_otlp_logs_build(l.r[0], &cfg, &a);
+		if (req) {
+			built = true;
+			cr_assert_eq(req->n_resource_logs, 2);
+			cr_assert_eq(req->resource_logs[0]->scope_logs[0]->n_log_records, 2);
+		}
+		kt_arena_free(&a);
+	}
+	cr_assert(built, "never succeeded");
+	kt_log_record_free_list(l.r[0]);
+	kt_origin_put(o1);
+	kt_origin_put(o2);
+}
+
 /* ------------------------------------------------------------ pipeline */
 
 struct sink {

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Kata 1.x traces: jaeger-client-go's Agent.emitBatch messages (Thrift
- * compact protocol), relayed by socat over VSOCK port 6831 without framing.
+ * Kata 1.x traces, the stream: jaeger-client-go's Agent.emitBatch messages
+ * (Thrift compact protocol), relayed by socat over VSOCK port 6831 without
+ * framing, back to back and cut wherever a read() cut them.
  *
- * kt_jaeger_decode() turns one complete message into struct kt_span values
- * (one per Jaeger span, mapped as OpenTelemetry's Jaeger receiver does; the
- * table is in docs/decoders.md). The stream decoder cuts messages out of the
- * bytes of one connection, whatever their chunking, and resynchronises after
- * damage. Every byte is untrusted: nothing is read out of bounds, memory is
- * bounded by the limits below, every failure comes with a message.
+ * struct kt_jaeger_stream takes the bytes of one connection in any chunks,
+ * finds where each message begins (kt_jaeger_message_start) and ends (the
+ * compact scanner of thrift_compact.h), hands each complete message to
+ * kt_jaeger_decode (jaeger_map.h, included here: the mapping to struct
+ * kt_span) and resynchronises after damage: bytes that are not a message are
+ * skipped to the next plausible message start, a message that does not
+ * decode is skipped whole. The result does not depend on the chunking. Every
+ * byte is untrusted: the stream buffers at most max_message bytes, each
+ * message's arena is bounded, every problem is reported once, with the
+ * stream offsets it concerns, and counted.
  */
 #ifndef KT_DECODE_JAEGER_H
 #define KT_DECODE_JAEGER_H
@@ -18,45 +23,11 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "kata1/jaeger_map.h"
 #include "kata1/thrift_compact.h"
-#include "model/decode_ctx.h"
-#include "model/span.h"
 
 #define KT_JAEGER_PORT 6831 /* guest UDP port, and the VSOCK port socat connects to */
-/* The largest UDP datagram jaeger-client-go writes is 65000 bytes. */
-#define KT_JAEGER_DEFAULT_MAX_MESSAGE (64u << 10)
-#define KT_JAEGER_MIN_MESSAGE_CAP     64
-
-struct kt_jaeger_limits {
-	size_t max_message; /* bytes of one message (stream buffer); >= KT_JAEGER_MIN_MESSAGE_CAP */
-	size_t arena_limit; /* arena bytes per message in the stream; 0: 64 x its size + 64 KiB */
-	uint32_t max_spans; /* per batch */
-	uint32_t max_tags;  /* per span, per log, and process tags */
-	uint32_t max_logs;  /* per span */
-	uint32_t max_refs;  /* per span */
-};
-
-void kt_jaeger_limits_default(struct kt_jaeger_limits *l);
-
-/* One decoded emitBatch message. */
-struct kt_jaeger_batch {
-	enum kt_tc_msg_type msg_type; /* KT_TC_ONEWAY as jaeger-client-go sends it (or CALL) */
-	uint8_t version;
-	int32_t seqid;
-	struct kt_str method;	    /* "emitBatch" */
-	struct kt_str service_name; /* Process.serviceName as sent */
-	struct kt_kvlist resource;  /* Process as resource attributes; each span's resource */
-	size_t n_spans;
-	struct kt_span *spans;
-};
-
-/*
- * Decode exactly one message, p[0..n) (trailing bytes are an error), into a
- * (whose limit applies). lim NULL: defaults. Returns 0, or -1 with err->msg
- * "<path>: <problem>" and *out zeroed.
- */
-int kt_jaeger_decode(const uint8_t *p, size_t n, const struct kt_jaeger_limits *lim,
-		     struct kt_arena *a, struct kt_jaeger_batch *out, struct kt_decode_error *err);
+#define KT_JAEGER_MIN_MESSAGE_CAP 64
 
 /*
  * Is p[0..n) the start of an emitBatch message: 0x82, ONEWAY or CALL version
