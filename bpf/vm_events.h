@@ -2,7 +2,7 @@
 /*
  * vm_events: what the kernel says about the VMs themselves, without any
  * runtime tracing. Shared by bpf/vm_events.bpf.c and userspace
- * (user/capture.c loads it, user/vm_spans.c turns the events into spans).
+ * (user/capture/capture.c loads it, user/traces/vm_spans.c turns the events into spans).
  *
  *  - hypervisor processes: exec (a binary whose name the loader listed in
  *    "hv_names"), exit (exit code, KVM exits counted while it ran);

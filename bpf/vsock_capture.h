@@ -2,7 +2,7 @@
 /*
  * vsock_capture: capture AF_VSOCK streams between guests and the host (QEMU
  * with vhost-vsock; vsock_loopback). Shared between vsock_capture.bpf.c and
- * the loader (user/vsock_loader.c).
+ * the loader (user/capture/capture.c).
  *
  * A connection is (guest CID, guest port, host port). Directions follow the
  * listening end: for a host port (the agent's trace port 10240, where the

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Exporter interface. An exporter receives complete OTLP requests from the
- * export thread (user/export_queue.c) and must not keep pointers into them
+ * export thread (exporters/export_queue.c) and must not keep pointers into them
  * after export() returns.
  */
 #ifndef KT_EXPORTER_H

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/otlp_json.h"
 
 struct file_exporter {

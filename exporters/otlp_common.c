@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 /* ------------------------------------------------------------------ excerpts */

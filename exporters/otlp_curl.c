@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "exporters/exporter.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/otlp_common.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;

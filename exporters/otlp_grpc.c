@@ -21,7 +21,7 @@
 #include <curl/curl.h>
 
 #include "exporters/grpc_frame.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/otlp_common.h"
 #include "exporters/otlp_curl.h"
 

@@ -13,7 +13,7 @@
 
 #include <curl/curl.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/otlp_common.h"
 #include "exporters/otlp_curl.h"
 

@@ -11,7 +11,7 @@
  * origin's, and how a record becomes its message (the type-specific
  * mapping, in otlp_build.c and otlp_logs_build.c).
  *
- * Also the conversions every kind uses (user/span.h values -> OTLP
+ * Also the conversions every kind uses (user/model/span.h values -> OTLP
  * AnyValue, KeyValue). Everything is allocated in the caller's arena; strings
  * are referenced where the records (and their origins) hold them, so the
  * records must outlive the request. Each function fails (-1 or NULL) only

@@ -6,7 +6,7 @@
  * work as usual.
  */
 #include "exporters/exporter.h"
-#include "base/log.h"
+#include "base/diag.h"
 
 struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg)
 {

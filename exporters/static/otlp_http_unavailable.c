@@ -5,7 +5,7 @@
  * the file and console exporters work as usual.
  */
 #include "exporters/exporter.h"
-#include "base/log.h"
+#include "base/diag.h"
 
 struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg)
 {

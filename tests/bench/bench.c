@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "agent/decode.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "capture/capture.h"
 
 #define WRITES 200000

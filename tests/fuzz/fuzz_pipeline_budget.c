@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pipeline under a small memory budget and tight connection caps
- * (user/mem_budget.c, user/conn_limits.c, user/pipeline.c): the input picks
+ * (user/base/mem_budget.c, user/stream/conn_limits.c, user/stream/pipeline.c): the input picks
  * the budget, then drives up to 8 connections on the agent's port, the
  * Jaeger and journal ports, a hypervisor's ttrpc socket and a shim socket,
  * with capture records in both directions: bytes at the next offset or
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "base/mem_budget.h"
 #include "stream/pipeline.h"
 #include "bpf/stream_record.h"

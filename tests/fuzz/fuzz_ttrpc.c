@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ttrpc fuzzer (user/ttrpc_frame.c, user/ttrpc_rpc.c, user/ttrpc_span.c):
+ * ttrpc fuzzer (user/rpc/ttrpc_frame.c, user/rpc/ttrpc_rpc.c, user/rpc/ttrpc_span.c):
  * one input drives both directions of a connection. Operations, chosen by
  * the input: raw bytes to either direction, well-formed requests (methods,
  * long-poll methods, valid and broken trace context) and responses (any

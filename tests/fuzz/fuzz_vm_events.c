@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "model/span_record.h"
 #include "traces/vm_spans.h"
 

@@ -22,7 +22,7 @@
 #include <json-c/json.h>
 
 #include "exporters/exporter.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/otlp_build.h"
 #include "model/span_record.h"
 

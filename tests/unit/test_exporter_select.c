@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Exporter choice (user/exporter_select.c) from flags and the OpenTelemetry
+ * Exporter choice (user/daemon/exporter_select.c) from flags and the OpenTelemetry
  * environment, the OTLP endpoint helpers (exporters/otlp_endpoint.c) and the
  * TLS settings (exporters/otlp_common.c, exporters/otlp_curl.c).
  */

@@ -15,7 +15,7 @@
 #include "kata1/decode_jaeger.h"
 #include "agent/framer.h"
 #include "kata1/journal_stream.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "base/mem_budget.h"
 #include "base/pb_budget.h"
 #include "stream/reasm.h"
@@ -255,15 +255,15 @@ Test(conn_limits, refused_connections_remembered_in_sets)
 
 Test(conn_limits, refusal_messages_rate_limited)
 {
-	struct kt_log_limit l = { .interval_ns = 1000 };
+	struct kt_diag_limit l = { .interval_ns = 1000 };
 	uint64_t held = 99;
-	cr_assert(kt_log_limit_pass(&l, 5000, &held), "the first one");
+	cr_assert(kt_diag_limit_pass(&l, 5000, &held), "the first one");
 	cr_expect_eq(held, 0);
-	cr_expect_not(kt_log_limit_pass(&l, 5999, &held), "within the interval");
-	cr_expect_not(kt_log_limit_pass(&l, 5500, &held));
-	cr_assert(kt_log_limit_pass(&l, 6000, &held), "exactly one interval later");
+	cr_expect_not(kt_diag_limit_pass(&l, 5999, &held), "within the interval");
+	cr_expect_not(kt_diag_limit_pass(&l, 5500, &held));
+	cr_assert(kt_diag_limit_pass(&l, 6000, &held), "exactly one interval later");
 	cr_expect_eq(held, 2, "with a count of those held back");
-	cr_assert(kt_log_limit_pass(&l, 9000, &held));
+	cr_assert(kt_diag_limit_pass(&l, 9000, &held));
 	cr_expect_eq(held, 0);
 }
 

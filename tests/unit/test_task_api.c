@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containerd -> shim Task API calls (user/task_api.c): the ids of the
+ * containerd -> shim Task API calls (user/rpc/containerd_task.c): the ids of the
  * request payloads, written here byte by byte as containerd's
  * CreateTaskRequest, StartRequest, ... encode (not with our .proto), hostile
  * payloads, and the spans of whole calls through a plain-ttrpc connection:
@@ -17,7 +17,7 @@
 #include "stream/pipeline.h"
 #include "sandbox/sandbox_registry.h"
 #include "bpf/stream_record.h"
-#include "rpc/task_api.h"
+#include "rpc/containerd_task.h"
 #include "containerd/task.pb-c.h"
 #include "ttrpc/ttrpc.pb-c.h"
 #include "rpc/ttrpc_rpc.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Sandbox traces (user/trace_stitch.c) and the id map under them. */
+/* Sandbox traces (user/traces/trace_stitch.c) and the id map under them. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ttrpc decoding (user/ttrpc_frame.c, user/ttrpc_rpc.c, user/ttrpc_span.c):
+ * ttrpc decoding (user/rpc/ttrpc_frame.c, user/rpc/ttrpc_rpc.c, user/rpc/ttrpc_span.c):
  * the golden vectors field by field, every chunking of them, the hybrid
  * vsock handshake, request/response matching in any order, calls that end
  * without a response, W3C trace context, hostile input, and spans.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kata.vm and vsock.connection spans from kernel events (user/vm_spans.h). */
+/* kata.vm and vsock.connection spans from kernel events (user/traces/vm_spans.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

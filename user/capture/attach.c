@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 
 #define TRACEFS_MAGIC 0x74726163
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -73,7 +73,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	/* Verifier logs arrive as one multi-line message: one log line each. */
 	char *save = NULL;
 	for (char *line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		kt_log(lvl, "libbpf: %s", line);
+		kt_diag(lvl, "libbpf: %s", line);
 	free(msg);
 	return 0;
 }

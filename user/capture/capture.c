@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "bpf/unix_capture.h"
 #include "unix_capture.skel.h"
 #include "capture/vm_capture.h"
@@ -232,7 +232,7 @@ static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, en
 	err = select_programs(ops, ops->obj(s), a, &missing);
 	if (err <= 0) {
 		if (err == -ENOENT)
-			kt_log(lvl, "%s: %s: %s() is not in this kernel (module not loaded?)",
+			kt_diag(lvl, "%s: %s: %s() is not in this kernel (module not loaded?)",
 			       ops->name, kt_attach_name(a), missing);
 		goto fail;
 	}
@@ -242,7 +242,7 @@ static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, en
 		goto fail;
 	}
 	if ((err = ops->load(s))) {
-		kt_log(lvl, "%s: %s programs do not load here: %s", ops->name, kt_attach_name(a),
+		kt_diag(lvl, "%s: %s programs do not load here: %s", ops->name, kt_attach_name(a),
 		       strerror(-err));
 		goto fail;
 	}
@@ -251,7 +251,7 @@ static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, en
 		goto fail;
 	}
 	if ((err = ops->attach(s))) {
-		kt_log(lvl, "%s: %s programs do not attach here: %s", ops->name, kt_attach_name(a),
+		kt_diag(lvl, "%s: %s programs do not attach here: %s", ops->name, kt_attach_name(a),
 		       strerror(-err));
 		goto fail;
 	}

@@ -29,7 +29,7 @@ struct kt_capture_cfg {
 	size_t n_suffixes;
 	uint32_t ringbuf_bytes; /* power of two */
 	bool vsock;             /* capture standard vsock too */
-	bool vm_events;         /* bpf/vm_events.bpf.c too (user/vm_capture.h) */
+	bool vm_events;         /* bpf/vm_events.bpf.c too (user/capture/vm_capture.h) */
 	/* vsock: guest ports the host connects to (the agent's ttrpc port) */
 	const unsigned *guest_ports;
 	size_t n_guest_ports;
@@ -47,7 +47,7 @@ int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX]);
  * capture when it becomes possible or better.
  */
 void kt_capture_tick(struct kt_capture *c, uint64_t now_ns);
-/* The VM events (user/vm_capture.h); NULL when off or not loaded. */
+/* The VM events (user/capture/vm_capture.h); NULL when off or not loaded. */
 struct kt_vm_capture *kt_capture_vm(const struct kt_capture *c);
 /* "unix: tracepoint, vsock: fentry" */
 const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n);

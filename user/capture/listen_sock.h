@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Creating the listening sockets of sink mode. This is the privileged half
- * of the sink (it runs in the broker, user/broker.c): binding <uds>_<port>
+ * of the sink (it runs in the broker, user/daemon/broker.c): binding <uds>_<port>
  * in a root-owned sandbox directory needs root, serving the connections
- * does not (user/sink.c).
+ * does not (user/capture/sink_mode.c).
  */
 #ifndef KT_LISTEN_SOCK_H
 #define KT_LISTEN_SOCK_H

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "sandbox/hypervisors.h"
 #include "vm_events.skel.h"
 

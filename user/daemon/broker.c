@@ -21,7 +21,7 @@
 #include "daemon/privdrop.h"
 #include "capture/capture.h"
 #include "base/clock.h"
-#include "base/log.h"
+#include "base/diag.h"
 
 #define READY_TIMEOUT_MS 30000
 #define OWNER_TIMEOUT_MS 2000

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 
 struct kt_broker_disc {
 	struct kt_discovery *disc;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "capture/listen_sock.h"
-#include "base/log.h"
+#include "base/diag.h"
 
 struct kt_bound {
 	struct kt_bound *next;
@@ -123,7 +123,7 @@ int kt_listeners_start(struct kt_listeners *l, const struct kt_broker_cfg *cfg, 
 			/* --vsock-cid makes the agent's port a must, not the legacy one */
 			if (cfg->vsock_required && i == 0)
 				return -1;
-			kt_log(errno == EADDRINUSE ? KT_LOG_WARN : KT_LOG_INFO,
+			kt_diag(errno == EADDRINUSE ? KT_LOG_WARN : KT_LOG_INFO,
 			       "sink: %s: not listening on %s%s", err, label,
 			       errno == EADDRINUSE ? " (capturing beside it)" : "");
 		}

@@ -7,7 +7,7 @@
 
 #include "daemon/commands.h"
 #include "exporters/export_queue.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "stream/pipeline.h"
 #include "base/stats.h"
 

@@ -6,7 +6,7 @@
  * close listeners, finish every stream, flush the exporter, print a summary.
  *
  * Start-up runs as root: exporter (its output file), BPF programs, then the
- * broker (user/broker.h), which binds the listeners and discovers the
+ * broker (user/daemon/broker.h), which binds the listeners and discovers the
  * sandboxes; then the daemon drops to --user with no capabilities before
  * any thread exists, and only then reads guest data.
  */
@@ -31,10 +31,10 @@
 #include "daemon/privdrop.h"
 #include "sandbox/sandbox_registry.h"
 #include "base/clock.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "stream/pipeline.h"
 #include "base/poller.h"
-#include "capture/sink.h"
+#include "capture/sink_mode.h"
 #include "traces/trace_stitch.h"
 #include "base/stats.h"
 #include "capture/capture.h"

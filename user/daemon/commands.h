@@ -17,7 +17,7 @@ struct kt_exporter_choice {
 
 /*
  * Which exporter the configuration and the environment ask for, and its
- * endpoint (rules: user/exporter_select.c). 0, or -1 with an error logged;
+ * endpoint (rules: user/daemon/exporter_select.c). 0, or -1 with an error logged;
  * the caller frees out->endpoint either way.
  */
 int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *out);

@@ -13,12 +13,12 @@
 #include "exporters/export_queue.h"
 #include "exporters/exporter.h"
 #include "agent/framer.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "model/kata_ports.h"
 #include "stream/conn_limits.h"
 #include "base/mem_budget.h"
 #include "exporters/otlp_build.h"
-#include "rpc/task_api.h"
+#include "rpc/containerd_task.h"
 
 void kt_usage(const char *cmd, int to_stderr)
 {

@@ -23,7 +23,7 @@
 enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
 enum kt_capture_mode { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
 enum kt_exporter_kind {
-	KT_EXPORTER_DEFAULT, /* chosen by kt_exporter_resolve (user/exporter_select.c) */
+	KT_EXPORTER_DEFAULT, /* chosen by kt_exporter_resolve (user/daemon/exporter_select.c) */
 	KT_EXPORTER_CONSOLE,
 	KT_EXPORTER_FILE,
 	KT_EXPORTER_OTLP_HTTP,

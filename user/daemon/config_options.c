@@ -13,7 +13,7 @@
 #include "daemon/config.h"
 #include "daemon/options.h"
 #include "agent/framer.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/exporter.h"
 #include "model/kata_ports.h"
 #include "sandbox/discovery.h"

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "daemon/commands.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "exporters/otlp_common.h"
 
 /* The protocol from the environment; UNSET when none (invalid values are skipped). */

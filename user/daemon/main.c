@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "daemon/commands.h"
-#include "base/log.h"
+#include "base/diag.h"
 
 /*
  * kata-trace-forwarder's command lines work unchanged: no command (or the

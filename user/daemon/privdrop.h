@@ -5,7 +5,7 @@
  * privilege at all, so it becomes an unprivileged user with an empty
  * capability set (permitted, effective, inheritable, ambient, bounding)
  * and no_new_privs. The broker keeps root with only the capabilities
- * its few jobs need (user/broker.c).
+ * its few jobs need (user/daemon/broker.c).
  */
 #ifndef KT_PRIVDROP_H
 #define KT_PRIVDROP_H

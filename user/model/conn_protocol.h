@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "base/mem_budget.h"
 #include "bpf/stream_record.h"
 #include "model/record_sink.h"

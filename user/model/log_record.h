@@ -2,7 +2,7 @@
 /*
  * A log record on its way to the exporters: the log counterpart of
  * struct kt_span_record. Filled by a decoder (Kata 1.x journal stream:
- * user/journal_log.c), queued by user/export_queue.c and mapped to OTLP
+ * user/kata1/journal_log.c), queued by exporters/export_queue.c and mapped to OTLP
  * LogRecords by exporters/otlp_logs_build.c. Everything it points to lives
  * in its own arena; the origin (shared with the connection's spans) becomes
  * the OTLP resource.

@@ -34,12 +34,12 @@ struct kt_shared_arena {
 	struct kt_arena arena;
 };
 
-/* Who made the span: decides what user/trace_stitch.c may do with it. */
+/* Who made the span: decides what user/traces/trace_stitch.c may do with it. */
 enum kt_span_source {
 	KT_SPAN_FROM_AGENT = 0, /* decoded from a guest's stream */
 	KT_SPAN_FROM_RPC,	/* synthesised from captured ttrpc calls */
 	KT_SPAN_FROM_HOST,	/* synthesised from kernel events (VM, vsock) */
-	KT_SPAN_FROM_STITCH,	/* synthesised parent (user/trace_stitch.c) */
+	KT_SPAN_FROM_STITCH,	/* synthesised parent (user/traces/trace_stitch.c) */
 };
 
 struct kt_span_record {

@@ -7,7 +7,7 @@
 #include "base/clock.h"
 #include "base/stats.h"
 #include "model/ids.h"
-#include "rpc/task_api.h"
+#include "rpc/containerd_task.h"
 #include "rpc/ttrpc_rpc.h"
 #include "rpc/ttrpc_span.h"
 

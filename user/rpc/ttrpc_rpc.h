@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ttrpc calls of one runtime <-> agent connection (docs/decoders.md,
- * "ttrpc"): both directions are framed (user/ttrpc_frame.h), requests
+ * "ttrpc"): both directions are framed (user/rpc/ttrpc_frame.h), requests
  * (client -> server, type 1) are decoded and kept by stream id, responses
  * (server -> client, type 2) are matched to them in any order, and each
  * finished call is handed to the caller as a struct kt_ttrpc_call.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A finished ttrpc call (user/ttrpc_rpc.h) as a span (user/span.h), the
+ * A finished ttrpc call (user/rpc/ttrpc_rpc.h) as a span (user/model/span.h), the
  * host-side stand-in for the Go runtime's ttrpc client span
  * (docs/decoders.md, "ttrpc", has the full mapping):
  *

@@ -12,7 +12,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "base/safe_open.h"
 #include "sandbox/hypervisors.h"
 #include "sandbox/id_table.h"

@@ -267,7 +267,7 @@ size_t kt_bundle_walk(int rootfd, const char *const *patterns, size_t n, const c
 static void bad_file(enum kt_log_level lvl, const char *rel, const char *why)
 {
 	if (kt_log_level >= lvl)
-		kt_log(lvl, "/%s: %s; ignored", rel, why);
+		kt_diag(lvl, "/%s: %s; ignored", rel, why);
 }
 
 int kt_bundle_read(int dirfd, const char *name, const char *rel, struct kt_bundle_info *b, enum kt_log_level lvl)

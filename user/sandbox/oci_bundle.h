@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "sandbox/sandbox_path.h"
 
 #define KT_BUNDLE_STR 256 /* a pod's name or namespace, a container's name */

@@ -233,7 +233,7 @@ bool kt_meta_apply_bundle(struct kt_sandbox_meta *m, const char *bundle_id, cons
 static void bad_file(enum kt_log_level lvl, const char *run_root, const char *rel, const char *why)
 {
 	if (kt_log_level >= lvl)
-		kt_log(lvl, "%s/%s: %s; ignored", run_root ? run_root : "", rel, why);
+		kt_diag(lvl, "%s/%s: %s; ignored", run_root ? run_root : "", rel, why);
 }
 
 /* The QEMU pid file: a decimal pid, maybe with a newline. */

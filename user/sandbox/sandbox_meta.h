@@ -39,7 +39,7 @@
 #include <sys/stat.h>
 
 #include "base/file_stamp.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "sandbox/oci_bundle.h"
 #include "sandbox/sandbox_path.h"
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/log.h"
+#include "base/diag.h"
 #include "base/mem_budget.h"
 #include "bpf/stream_record.h"
 #include "model/conn_protocol.h"
@@ -84,7 +84,7 @@ struct kt_pipeline {
 	struct kt_conn *active;   /* the connection being fed: never shed under it */
 	uint64_t reclaim_gen;
 	struct kt_refused refused; /* until they close */
-	struct kt_log_limit refusal_log;
+	struct kt_diag_limit refusal_log;
 };
 
 /* A message about a connection's data; warnings are rate-limited per connection. */

@@ -45,7 +45,7 @@ void kt_conn_say(void *conn, enum kt_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	kt_log(lvl, "%s%s%s: %s", c->label, c->have_sandbox ? " sandbox " : "",
+	kt_diag(lvl, "%s%s%s: %s", c->label, c->have_sandbox ? " sandbox " : "",
 	       c->have_sandbox ? c->sandbox.id : "", msg);
 }
 
@@ -240,7 +240,7 @@ static void refuse(struct kt_pipeline *p, const struct kt_conn *t, const char *w
 	uint64_t held_back;
 	kt_refused_remember(&p->refused, &t->id);
 	KT_STAT_INC(conns_refused);
-	if (!kt_log_limit_pass(&p->refusal_log, kt_mono_ns(), &held_back))
+	if (!kt_diag_limit_pass(&p->refusal_log, kt_mono_ns(), &held_back))
 		return;
 	char more[64] = "";
 	if (held_back)

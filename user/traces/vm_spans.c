@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "base/clock.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "model/attrs.h"
 #include "model/ids.h"
 #include "sandbox/hypervisors.h"

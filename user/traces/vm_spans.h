@@ -59,7 +59,7 @@ int kt_vsock_span_build(const struct kt_vsock_conn_info *c, struct kt_arena *a,
 /*
  * What a hypervisor's command line (NUL-separated, n bytes, maybe cut) says:
  * the sandbox id from QEMU's "-name sandbox-<id>" or from a Kata runtime
- * path (run_root prefixed, user/sandbox_path.h) in any argument, and the
+ * path (run_root prefixed, user/sandbox/sandbox_path.h) in any argument, and the
  * guest CID of a "guest-cid=N" device property. Unknown: "" and 0.
  */
 void kt_vm_cmdline_parse(const char *args, size_t n, const char *run_root,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "rpc/task_api.h"
+#include "rpc/containerd_task.h"
 
 #include <stdlib.h>
 #include <string.h>

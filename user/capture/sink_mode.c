@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "capture/sink.h"
+#include "capture/sink_mode.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 
 #include "base/clock.h"
 #include "stream/conn_limits.h"
-#include "base/log.h"
+#include "base/diag.h"
 #include "stream/pipeline.h"
 #include "base/poller.h"
 #include "base/stats.h"
@@ -54,7 +54,7 @@ struct kt_sink {
 	uint64_t next_id;
 	uint8_t *buf;
 	struct kt_conn_limits limits;
-	struct kt_log_limit refusal_log;
+	struct kt_diag_limit refusal_log;
 };
 
 static void conn_close(struct sink_conn *c)
@@ -117,7 +117,7 @@ static void refused(struct kt_sink *s, const struct sink_listener *l, enum kt_co
 {
 	uint64_t held_back;
 	KT_STAT_INC(sink_refused);
-	if (!kt_log_limit_pass(&s->refusal_log, kt_mono_ns(), &held_back))
+	if (!kt_diag_limit_pass(&s->refusal_log, kt_mono_ns(), &held_back))
 		return;
 	char from[32] = "", more[64] = "";
 	if (l->vsock)

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sink mode: serving the listeners the agent's traffic needs. The broker
- * (user/broker.c) binds them — <uds>_<port> for every --socket-path and
+ * (user/daemon/broker.c) binds them — <uds>_<port> for every --socket-path and
  * every discovered hybrid-vsock sandbox, AF_VSOCK (cid, port) for QEMU
  * guests — and hands the fds over; the sink accepts concurrent connections
  * up to the connection caps and drains them. With BPF capture the bytes read
  * are discarded (the kernel side already captured them); with socket
  * capture they are fed to the pipeline.
  */
-#ifndef KT_SINK_H
-#define KT_SINK_H
+#ifndef KT_SINK_MODE_H
+#define KT_SINK_MODE_H
 
 #include <stdbool.h>
 #include <stddef.h>

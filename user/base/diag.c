@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "base/log.h"
+#include "base/diag.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,7 +31,7 @@ int kt_log_parse_level(const char *s, enum kt_log_level *out)
 	return -1;
 }
 
-bool kt_log_limit_pass(struct kt_log_limit *l, uint64_t now_ns, uint64_t *held_back)
+bool kt_diag_limit_pass(struct kt_diag_limit *l, uint64_t now_ns, uint64_t *held_back)
 {
 	if (l->last_ns && now_ns - l->last_ns < l->interval_ns) {
 		l->held_back++;
@@ -43,7 +43,7 @@ bool kt_log_limit_pass(struct kt_log_limit *l, uint64_t now_ns, uint64_t *held_b
 	return true;
 }
 
-void kt_log(enum kt_log_level lvl, const char *fmt, ...)
+void kt_diag(enum kt_log_level lvl, const char *fmt, ...)
 {
 	if (lvl > kt_log_level)
 		return;

@@ -5,7 +5,7 @@
  * /run/containerd/s/<sha256 hex>, and speaks plain ttrpc on it (no
  * handshake line) as the client; the shim (containerd-shim-runc-v2,
  * containerd-shim-kata-v2, ...) answers. The connections are decoded by
- * user/ttrpc_rpc.c like the runtime's calls to the agent; this file adds
+ * rpc/ttrpc_rpc.c like the runtime's calls to the agent; this file adds
  * what is particular to them:
  *
  *   ids     the container id (field 1 of every Task request) and the exec
@@ -13,7 +13,7 @@
  *           from the request payload with proto/containerd/task.proto and
  *           kept with the outstanding call as its note (kt_task_note)
  *   span    name "<service>/<method>" ("containerd.task.v2.Task/Create"),
- *           every attribute of a ttrpc span (user/ttrpc_span.h) plus
+ *           every attribute of a ttrpc span (user/rpc/ttrpc_span.h) plus
  *           katatrace.container.id and katatrace.exec.id (non-empty only)
  *   poll    Task/Wait blocks until the process exits: long poll
  *   trace   a valid traceparent in the request metadata wins; else the
