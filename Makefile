@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # katatrace-bpf — top-level build.
 #
 #   make deps     install the Debian packages the build and tests need (idempotent)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test suite: unit tests (criterion, ASan/UBSan), integration
 # tests (real BPF, real sockets, independent OTLP receiver), a short run
 # of every fuzz target and the kernel lane (stock kernels under QEMU). The

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # No span lost while the collector is down (OTLP/gRPC, sink mode, BPF
 # capture):
 #   1. the daemon starts while nothing listens on the collector's port; every
