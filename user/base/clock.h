@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The monotonic clock every stage times with (ring buffer records carry it too). */
 #ifndef KT_CLOCK_H
 #define KT_CLOCK_H
 

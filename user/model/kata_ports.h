@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The vsock ports Kata's agent uses, by default (WIRE-FORMATS, docs/operations.md). */
+/* The vsock ports Kata's agent uses, by default (docs/operations.md). */
 #ifndef KT_KATA_PORTS_H
 #define KT_KATA_PORTS_H
 
