@@ -355,3 +355,42 @@ Test(vm_spans, events_registry_and_cmdline)
 	kt_vm_spans_free(v);
 	kt_registry_free(reg);
 }
+
+/*
+ * A vsock connection's sandbox is the one its CID belonged to when it
+ * began: a connection the guest never answered ends at shutdown, after
+ * its hypervisor is gone, and still lands in the sandbox's trace.
+ */
+Test(vm_spans, vsock_sandbox_from_the_connection_start)
+{
+	struct sink out = { 0 };
+	struct kt_vm_spans_cfg cfg = { .run_root = "" };
+	struct kt_vm_spans *v = kt_vm_spans_new(&cfg, &(struct kt_record_sink){ .span = to_sink, .ctx = &out });
+	cr_assert_not_null(v);
+	struct kt_vm_exec e = exec_ev(60, "qemu-system-x86_64",
+				      ARGS("q\0-name\0sandbox-sb7\0-device\0vhost-vsock-pci,guest-cid=7\0"));
+	kt_vm_spans_record(v, &e, sizeof(e));
+	struct kt_vm_vsock c;
+	memset(&c, 0, sizeof(c));
+	c.hdr.type = KT_VM_VSOCK_OPEN;
+	c.key = (struct kt_vm_conn_key){ .guest_cid = 7, .guest_port = 1024, .host_port = 50000 };
+	c.initiator = KT_VM_INIT_HOST;
+	c.start_ns = 2000;
+	kt_vm_spans_record(v, &c, sizeof(c));
+	struct kt_vm_exit x = exit_ev(60, 0, KT_VM_F_EXEC_SEEN);
+	kt_vm_spans_record(v, &x, sizeof(x));
+	cr_assert_eq(out.n, 1, "the VM's span");
+	drain(&out);
+	kt_vm_spans_finish(v);
+	cr_assert_eq(out.n, 1, "the connection's span at shutdown");
+	struct kt_trace_id t;
+	uint64_t root;
+	kt_sandbox_ids("sb7", 3, &t, &root);
+	cr_expect_str_eq(str_attr(&out.r[0]->span.attrs, "katatrace.vsock.end"), "untracked");
+	cr_expect_eq(out.r[0]->span.parent_span_id, root, "under the sandbox's root");
+	cr_expect(out.r[0]->span.ctx.trace_id.hi == t.hi && out.r[0]->span.ctx.trace_id.lo == t.lo);
+	cr_expect_null(find(&out.r[0]->span, "katatrace.sandbox.unknown"));
+	cr_expect_str_eq(out.r[0]->origin->sandbox_id, "sb7");
+	drain(&out);
+	kt_vm_spans_free(v);
+}

@@ -208,6 +208,8 @@ struct conn {
 	struct kt_vm_conn_key key;
 	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	uint32_t initiator;
+	/* the CID's sandbox while the connection began: its hypervisor may be gone at the end */
+	char sandbox[KT_SANDBOX_ID_MAX + 1];
 };
 
 struct kt_vm_spans {
@@ -415,29 +417,43 @@ static void on_exit_ev(struct kt_vm_spans *v, const struct kt_vm_exit *e)
 }
 
 /* The sandbox behind a guest CID: registry, our hypervisors' command lines, the owner lookup. */
-static void cid_sandbox(struct kt_vm_spans *v, uint32_t cid, char *out)
+/* The sandbox of a guest CID, as the registry or a followed hypervisor knows it. */
+static bool cid_sandbox_known(struct kt_vm_spans *v, uint32_t cid, char *out)
 {
 	out[0] = '\0';
 	const struct kt_sandbox_entry *e = kt_registry_by_cid(v->cfg.registry, cid);
 	if (e) {
 		snprintf(out, KT_SANDBOX_ID_MAX + 1, "%s", e->meta.id);
-		return;
+		return true;
 	}
 	for (struct proc *p = v->procs; p; p = p->next)
 		if (p->guest_cid == cid && p->sandbox[0]) {
 			memcpy(out, p->sandbox, KT_SANDBOX_ID_MAX + 1);
-			return;
+			return true;
 		}
+	return false;
+}
+
+/* The same, else asked of whoever owns the CID now; known: what was known before. */
+static void cid_sandbox(struct kt_vm_spans *v, uint32_t cid, const char *known, char *out)
+{
+	if (cid_sandbox_known(v, cid, out))
+		return;
+	if (known && known[0]) {
+		memcpy(out, known, KT_SANDBOX_ID_MAX + 1);
+		return;
+	}
 	struct kt_vsock_owner o;
 	if (v->cfg.owner_lookup && v->cfg.owner_lookup(v->cfg.owner_ctx, cid, NULL, &o) &&
 	    o.sandbox[0])
 		memcpy(out, o.sandbox, KT_SANDBOX_ID_MAX + 1);
 }
 
-static void conn_span(struct kt_vm_spans *v, const struct kt_vsock_conn_info *info)
+static void conn_span(struct kt_vm_spans *v, const struct kt_vsock_conn_info *info,
+		      const char *known)
 {
 	char sandbox[KT_SANDBOX_ID_MAX + 1];
-	cid_sandbox(v, info->guest_cid, sandbox);
+	cid_sandbox(v, info->guest_cid, known, sandbox);
 	struct kt_vsock_conn_info c = *info;
 	c.sandbox_id = sandbox[0] ? sandbox : NULL;
 	struct kt_span_record *r = kt_span_record_new(RECORD_ARENA);
@@ -472,10 +488,13 @@ static void on_vsock(struct kt_vm_spans *v, const struct kt_vm_vsock *e)
 			c->key = e->key;
 			c->start_ns = e->start_ns;
 			c->initiator = e->initiator;
+			cid_sandbox_known(v, e->key.guest_cid, c->sandbox);
 		}
 		return;
 	}
+	char known[KT_SANDBOX_ID_MAX + 1] = "";
 	if (c) {
+		memcpy(known, c->sandbox, sizeof(known));
 		*pp = c->next;
 		free(c);
 		v->n_conns--;
@@ -492,7 +511,7 @@ static void on_vsock(struct kt_vm_spans *v, const struct kt_vm_vsock *e)
 		.start_unix_ns = mono_unix(v, e->start_ns),
 		.end_unix_ns = mono_unix(v, e->hdr.ts_ns),
 	};
-	conn_span(v, &info);
+	conn_span(v, &info, known);
 }
 
 void kt_vm_spans_record(struct kt_vm_spans *v, const void *rec, size_t size)
@@ -550,7 +569,7 @@ void kt_vm_spans_finish(struct kt_vm_spans *v)
 			.start_unix_ns = mono_unix(v, c->start_ns),
 			.end_unix_ns = mono_unix(v, now),
 		};
-		conn_span(v, &info);
+		conn_span(v, &info, c->sandbox);
 		free(c);
 	}
 	v->n_conns = 0;
