@@ -247,30 +247,49 @@ static bool attr_is_noise(ProtobufCBinaryData key)
 	return false;
 }
 
-static const pb_any *resource_attr(const pb_resource *r, const char *key)
+/* The value of the attribute key among kvs; NULL when there is none. */
+static const pb_any *find_attr(size_t n_kvs, pb_kv *const *kvs, const char *key)
 {
-	if (!r)
-		return NULL;
 	size_t n = strlen(key);
-	for (size_t i = 0; i < r->n_attributes; i++) {
-		const pb_kv *kv = r->attributes[i];
+	for (size_t i = 0; i < n_kvs; i++) {
+		const pb_kv *kv = kvs[i];
 		if (kv->key.len == n && memcmp(kv->key.data, key, n) == 0)
 			return kv->value;
 	}
 	return NULL;
 }
 
-static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
+static const pb_any *sandbox_id(const pb_resource *r)
 {
-	put_time(l, s->start_time_unix_nano);
-	puts_(l, " sandbox=");
-	if (sandbox && sandbox->value_case ==
-			       OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
-	    sandbox->string_value.len)
-		put_text(l, sandbox->string_value.data, sandbox->string_value.len, MAX_ID_CHARS,
-			 false);
+	return r ? find_attr(r->n_attributes, r->attributes, "katatrace.sandbox.id") : NULL;
+}
+
+static bool is_string(const pb_any *v)
+{
+	return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+	       v->string_value.len;
+}
+
+/* A name or id: the string, "-" when v is absent, empty or not a string. */
+static void put_id(struct line *l, const pb_any *v)
+{
+	if (is_string(v))
+		put_text(l, v->string_value.data, v->string_value.len, MAX_ID_CHARS, false);
 	else
 		put(l, "-", 1);
+}
+
+/* What every line starts with: "<time> sandbox=<id|->". */
+static void put_head(struct line *l, uint64_t ns, const pb_any *sandbox)
+{
+	put_time(l, ns);
+	puts_(l, " sandbox=");
+	put_id(l, sandbox);
+}
+
+static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
+{
+	put_head(l, s->start_time_unix_nano, sandbox);
 	puts_(l, " trace=");
 	put_hex(l, s->trace_id);
 	puts_(l, " span=");
@@ -329,65 +348,45 @@ static enum kt_export_result write_lines(struct console *c, struct line *l)
 	return KT_EXPORT_OK;
 }
 
+/*
+ * format(l, record, sandbox) for every record of req, in order: spans and log
+ * records nest alike (groups of scopes of records, each repeated field with
+ * its count in n_<field>), and sandbox is the group's resource's sandbox id.
+ */
+#define FORMAT_RECORDS(l, req, groups, scopes, records, format)                               \
+	for (size_t g_ = 0; g_ < (req)->n_##groups; g_++) {                                   \
+		const pb_any *sandbox_ = sandbox_id((req)->groups[g_]->resource);             \
+		for (size_t s_ = 0; s_ < (req)->groups[g_]->n_##scopes; s_++) {               \
+			size_t n_ = (req)->groups[g_]->scopes[s_]->n_##records;               \
+			for (size_t r_ = 0; r_ < n_; r_++)                                    \
+				format(l, (req)->groups[g_]->scopes[s_]->records[r_], sandbox_); \
+		}                                                                             \
+	}
+
 static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp_request *req,
 					    size_t n_spans)
 {
 	(void)n_spans;
-	struct console *c = (struct console *)e;
 	struct line l = { 0 };
-	for (size_t i = 0; i < req->n_resource_spans; i++) {
-		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = req->resource_spans[i];
-		const pb_any *sandbox = resource_attr(rs->resource, "katatrace.sandbox.id");
-		for (size_t j = 0; j < rs->n_scope_spans; j++) {
-			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[j];
-			for (size_t k = 0; k < ss->n_spans; k++)
-				format_span(&l, ss->spans[k], sandbox);
-		}
-	}
-	return write_lines(c, &l);
+	FORMAT_RECORDS(&l, req, resource_spans, scope_spans, spans, format_span);
+	return write_lines((struct console *)e, &l);
 }
 
 /* ------------------------------------------------------------------ logs */
-
-static const pb_any *log_attr(const Opentelemetry__Proto__Logs__V1__LogRecord *r, const char *key)
-{
-	size_t n = strlen(key);
-	for (size_t i = 0; i < r->n_attributes; i++) {
-		const pb_kv *kv = r->attributes[i];
-		if (kv->key.len == n && memcmp(kv->key.data, key, n) == 0)
-			return kv->value;
-	}
-	return NULL;
-}
-
-static bool is_string(const pb_any *v)
-{
-	return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
-	       v->string_value.len;
-}
 
 static void format_log(struct line *l, const Opentelemetry__Proto__Logs__V1__LogRecord *r,
 		       const pb_any *sandbox)
 {
 	/* No time in the record (RFC 5424 "-", no header): when it was seen. */
-	put_time(l, r->time_unix_nano ? r->time_unix_nano : r->observed_time_unix_nano);
-	puts_(l, " sandbox=");
-	if (is_string(sandbox))
-		put_text(l, sandbox->string_value.data, sandbox->string_value.len, MAX_ID_CHARS,
-			 false);
-	else
-		put(l, "-", 1);
+	put_head(l, r->time_unix_nano ? r->time_unix_nano : r->observed_time_unix_nano, sandbox);
 	puts_(l, " log ");
 	if (r->severity_text.len)
 		put_text(l, r->severity_text.data, r->severity_text.len, 16, false);
 	else
 		putf(l, "severity%d", (int)r->severity_number);
 	put(l, " ", 1);
-	const pb_any *app = log_attr(r, "syslog.appname"), *pid = log_attr(r, "syslog.procid");
-	if (is_string(app))
-		put_text(l, app->string_value.data, app->string_value.len, MAX_ID_CHARS, false);
-	else
-		put(l, "-", 1);
+	put_id(l, find_attr(r->n_attributes, r->attributes, "syslog.appname"));
+	const pb_any *pid = find_attr(r->n_attributes, r->attributes, "syslog.procid");
 	if (is_string(pid)) {
 		put(l, "[", 1);
 		put_text(l, pid->string_value.data, pid->string_value.len, 16, false);
@@ -400,7 +399,7 @@ static void format_log(struct line *l, const Opentelemetry__Proto__Logs__V1__Log
 		put_text(l, body->string_value.data, body->string_value.len, MAX_MESSAGE_CHARS,
 			 false);
 	}
-	if (log_attr(r, "katatrace.log.truncated"))
+	if (find_attr(r->n_attributes, r->attributes, "katatrace.log.truncated"))
 		puts_(l, " (truncated)");
 	put(l, "\n", 1);
 }
@@ -409,18 +408,9 @@ static enum kt_export_result console_export_logs(struct kt_exporter *e,
 						 const kt_otlp_logs_request *req, size_t n_logs)
 {
 	(void)n_logs;
-	struct console *c = (struct console *)e;
 	struct line l = { 0 };
-	for (size_t i = 0; i < req->n_resource_logs; i++) {
-		const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = req->resource_logs[i];
-		const pb_any *sandbox = resource_attr(rl->resource, "katatrace.sandbox.id");
-		for (size_t j = 0; j < rl->n_scope_logs; j++) {
-			const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[j];
-			for (size_t k = 0; k < sl->n_log_records; k++)
-				format_log(&l, sl->log_records[k], sandbox);
-		}
-	}
-	return write_lines(c, &l);
+	FORMAT_RECORDS(&l, req, resource_logs, scope_logs, log_records, format_log);
+	return write_lines((struct console *)e, &l);
 }
 
 static void console_flush(struct kt_exporter *e)
