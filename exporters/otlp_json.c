@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "exporters/otlp_types.h"
+#include "base/text_buf.h"
 #include "base/utf8.h"
 
 /* ------------------------------------------------------------------ doubles */
@@ -150,9 +151,7 @@ size_t kt_json_format_double(double d, char out[32])
 /* ------------------------------------------------------------------ buffer */
 
 struct jw {
-	char *p;
-	size_t len, cap;
-	bool oom;
+	struct kt_text t;
 	/* One bit per open object: set once it has a member (comma needed). */
 	uint64_t more;
 	int depth;
@@ -160,27 +159,7 @@ struct jw {
 
 static void put(struct jw *w, const void *s, size_t n)
 {
-	if (w->oom || !n)
-		return;
-	if (w->cap - w->len < n + 1) {
-		size_t cap = w->cap ? w->cap : 1024;
-		while (cap - w->len < n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				w->oom = true;
-				return;
-			}
-			cap *= 2;
-		}
-		char *np = realloc(w->p, cap);
-		if (!np) {
-			w->oom = true;
-			return;
-		}
-		w->p = np;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
+	kt_text_put(&w->t, s, n);
 }
 
 static void putc_(struct jw *w, char c)
@@ -190,7 +169,7 @@ static void putc_(struct jw *w, char c)
 
 static void puts_(struct jw *w, const char *s)
 {
-	put(w, s, strlen(s));
+	kt_text_puts(&w->t, s);
 }
 
 /* Requests built by otlp_build nest about ten levels deep. */
@@ -198,7 +177,7 @@ static void obj_start(struct jw *w)
 {
 	putc_(w, '{');
 	if (w->depth >= 63) {
-		w->oom = true; /* treated like allocation failure */
+		w->t.oom = true; /* treated like allocation failure */
 		return;
 	}
 	w->depth++;
@@ -430,14 +409,13 @@ static void scope_field(struct jw *w, const pb_scope *sc)
 /* The document, NUL-terminated; NULL when memory ran out. */
 static char *finish(struct jw *w, size_t *len)
 {
-	if (w->oom) {
-		free(w->p);
+	if (w->t.oom) {
+		free(w->t.p);
 		return NULL;
 	}
-	w->p[w->len] = '\0';
 	if (len)
-		*len = w->len;
-	return w->p;
+		*len = w->t.len;
+	return w->t.p;
 }
 
 static void write_any(struct jw *w, const pb_any *v)
