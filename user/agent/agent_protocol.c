@@ -145,7 +145,7 @@ static uint64_t agent_end(void *st, uint64_t now_ns)
 const struct kt_protocol kt_agent_protocol = {
 	.name = "agent",
 	.accepts = agent_accepts,
-	.peer = "katatrace.hypervisor",
+	.peer = KT_PEER_HYPERVISOR,
 	.open = agent_open,
 	.push = agent_push,
 	.gap = agent_gap,

@@ -268,13 +268,25 @@ static bool digits(const char *p, size_t len, u128 max, u128 *out)
 	return true;
 }
 
+/* The magnitude of a number token (sign apart) -> value; false on overflow past max. */
+static bool magnitude(const struct jv *v, u128 max, u128 *out)
+{
+	bool neg = v->num.txt[0] == '-';
+	return digits(v->num.txt + neg, v->num.len - neg, max, out);
+}
+
+static int out_of_range(struct jc *c, const struct jv *v, const char *tname)
+{
+	return kt_dctx_fail(&c->d, "%.*s out of range for %s",
+			    (int)(v->num.len > 48 ? 48 : v->num.len), v->num.txt, tname);
+}
+
 static int get_uint(struct jc *c, const struct jv *v, u128 max, const char *tname, u128 *out)
 {
 	if (!is_integer(v))
 		return type_error(c, "integer", v);
 	if (v->num.txt[0] == '-' || !digits(v->num.txt, v->num.len, max, out))
-		return kt_dctx_fail(&c->d, "%.*s out of range for %s",
-				    (int)(v->num.len > 48 ? 48 : v->num.len), v->num.txt, tname);
+		return out_of_range(c, v, tname);
 	return 0;
 }
 
@@ -301,10 +313,9 @@ static int get_i64(struct jc *c, const struct jv *v, int64_t *out)
 	if (!is_integer(v))
 		return type_error(c, "integer", v);
 	bool neg = v->num.txt[0] == '-';
-	u128 mag, max = neg ? (u128)INT64_MAX + 1 : (u128)INT64_MAX;
-	if (!digits(v->num.txt + neg, v->num.len - neg, max, &mag))
-		return kt_dctx_fail(&c->d, "%.*s out of range for i64",
-				    (int)(v->num.len > 48 ? 48 : v->num.len), v->num.txt);
+	u128 mag;
+	if (!magnitude(v, neg ? (u128)INT64_MAX + 1 : (u128)INT64_MAX, &mag))
+		return out_of_range(c, v, "i64");
 	/* -(2^63) has no positive twin: negate in unsigned arithmetic. */
 	*out = neg ? (int64_t)(0 - (uint64_t)mag) : (int64_t)mag;
 	return 0;
@@ -326,10 +337,9 @@ static int get_f64(struct jc *c, const struct jv *v, double *out)
 		*out = v->num.d;
 	} else {
 		/* An integer where a float belongs: round to nearest, as serde_json does. */
-		bool neg = v->num.txt[0] == '-';
 		u128 mag;
-		if (digits(v->num.txt + neg, v->num.len - neg, UINT64_MAX, &mag)) {
-			*out = neg ? -(double)(uint64_t)mag : (double)(uint64_t)mag;
+		if (magnitude(v, UINT64_MAX, &mag)) {
+			*out = v->num.txt[0] == '-' ? -(double)(uint64_t)mag : (double)(uint64_t)mag;
 		} else {
 			/* Only a sign and digits: strtod rounds the same and ignores the locale. */
 			struct kt_str t;
@@ -340,6 +350,14 @@ static int get_f64(struct jc *c, const struct jv *v, double *out)
 	}
 	if (!isfinite(*out))
 		return kt_dctx_fail(&c->d, "number out of range for f64");
+	return 0;
+}
+
+static int get_bool(struct jc *c, const struct jv *v, bool *out)
+{
+	if (want(c, v, JV_BOOL))
+		return -1;
+	*out = v->b;
 	return 0;
 }
 
@@ -387,77 +405,93 @@ static const struct jv *field(struct jc *c, const struct jv *o, const char *name
 	return v;
 }
 
-static int field_u32(struct jc *c, const struct jv *o, const char *name, uint32_t *out)
-{
-	size_t mark;
-	const struct jv *v = field(c, o, name, &mark);
-	if (!v || get_u32(c, v, out))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	return 0;
-}
+/*
+ * The required member `name` of object o, decoded by dec(c, member, ...)
+ * with its name on the path; the calling function returns -1 when the
+ * member is missing or does not decode.
+ */
+#define TRY_FIELD(c, o, name, dec, ...)                                                       \
+	do {                                                                                  \
+		size_t mark_;                                                                 \
+		const struct jv *f_ = field(c, o, name, &mark_);                              \
+		if (!f_ || dec(c, f_, __VA_ARGS__))                                           \
+			return -1;                                                            \
+		kt_dctx_pop(&(c)->d, mark_);                                                  \
+	} while (0)
 
 static int dec_time(struct jc *c, const struct jv *v, uint64_t *ns)
 {
-	const struct jv *f;
 	uint64_t secs;
 	uint32_t nanos;
-	size_t mark;
 	if (want(c, v, JV_OBJ))
 		return -1;
-	if (!(f = field(c, v, "secs_since_epoch", &mark)) || get_u64(c, f, &secs))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (field_u32(c, v, "nanos_since_epoch", &nanos))
-		return -1;
+	TRY_FIELD(c, v, "secs_since_epoch", get_u64, &secs);
+	TRY_FIELD(c, v, "nanos_since_epoch", get_u32, &nanos);
 	return kt_dctx_time(&c->d, secs, nanos, ns);
 }
 
-static int dec_array(struct jc *c, const struct jv *v, struct kt_value *out)
+/*
+ * An externally tagged enum, {"<Variant>": value}: *var is the variant's
+ * index in variants[0..n), *x its value. The variant is entered on the path;
+ * *mark leaves it.
+ */
+static int tagged(struct jc *c, const struct jv *v, const char *const *variants, size_t n,
+		  uint32_t *var, const struct jv **x, size_t *mark)
 {
-	static const char *const variants[] = {"Bool", "I64", "F64", "String"};
 	if (want(c, v, JV_OBJ))
 		return -1;
 	if (v->obj.n != 1)
 		return kt_dctx_fail(&c->d, "expected an object with one key, found %zu keys",
 				    v->obj.n);
-	uint32_t var;
 	struct jv tag = {.t = JV_STR, .s = v->obj.k[0]};
-	if (get_enum(c, &tag, variants, 4, &var))
+	if (get_enum(c, &tag, variants, n, var))
 		return -1;
-	const struct jv *a = &v->obj.v[0];
-	size_t mark = kt_dctx_field(&c->d, variants[var]);
-	if (want(c, a, JV_ARR))
+	*x = &v->obj.v[0];
+	*mark = kt_dctx_field(&c->d, variants[*var]);
+	return 0;
+}
+
+/*
+ * The variants of a Value; an Array has the first four, the scalars, in the
+ * order of enum kt_value_type (KT_VAL_BOOL + var, KT_VAL_ARRAY_BOOL + var).
+ */
+static const char *const value_variants[] = {"Bool", "I64", "F64", "String", "Array"};
+static const size_t scalar_size[] = {sizeof(bool), sizeof(int64_t), sizeof(double),
+				     sizeof(struct kt_str)};
+
+/* The scalar of variant var: x into *out, a bool, int64_t, double or struct kt_str. */
+static int get_scalar(struct jc *c, const struct jv *x, uint32_t var, void *out)
+{
+	switch (var) {
+	case 0:
+		return get_bool(c, x, out);
+	case 1:
+		return get_i64(c, x, out);
+	case 2:
+		return get_f64(c, x, out);
+	default:
+		return get_str(c, x, out);
+	}
+}
+
+/* Array: {"Bool":[…]}, {"I64":[…]}, {"F64":[…]}, {"String":[…]}. */
+static int dec_array(struct jc *c, const struct jv *v, struct kt_value *out)
+{
+	uint32_t var;
+	const struct jv *a;
+	size_t mark;
+	if (tagged(c, v, value_variants, 4, &var, &a, &mark) || want(c, a, JV_ARR))
 		return -1;
 	size_t n = a->arr.n;
 	out->type = KT_VAL_ARRAY_BOOL + var;
 	out->arr.n = n;
-	static const size_t size[] = {sizeof(bool), sizeof(int64_t), sizeof(double),
-				      sizeof(struct kt_str)};
-	void *items = kt_dctx_alloc(&c->d, n, size[var]);
+	char *items = kt_dctx_alloc(&c->d, n, scalar_size[var]);
 	if (!items)
 		return -1;
-	out->arr.b = items;
+	out->arr.b = (bool *)items;
 	for (size_t i = 0; i < n; i++) {
-		const struct jv *e = &a->arr.v[i];
 		size_t m2 = kt_dctx_index(&c->d, i);
-		int r;
-		switch (var) {
-		case 0:
-			if (!(r = want(c, e, JV_BOOL)))
-				out->arr.b[i] = e->b;
-			break;
-		case 1:
-			r = get_i64(c, e, &out->arr.i[i]);
-			break;
-		case 2:
-			r = get_f64(c, e, &out->arr.f[i]);
-			break;
-		default:
-			r = get_str(c, e, &out->arr.s[i]);
-			break;
-		}
-		if (r)
+		if (get_scalar(c, &a->arr.v[i], var, items + i * scalar_size[var]))
 			return -1;
 		kt_dctx_pop(&c->d, m2);
 	}
@@ -468,65 +502,42 @@ static int dec_array(struct jc *c, const struct jv *v, struct kt_value *out)
 /* Externally tagged Value: {"Bool":true}, {"I64":5}, {"Array":{"F64":[…]}} … */
 static int dec_value(struct jc *c, const struct jv *v, struct kt_value *out)
 {
-	static const char *const variants[] = {"Bool", "I64", "F64", "String", "Array"};
-	if (want(c, v, JV_OBJ))
-		return -1;
-	if (v->obj.n != 1)
-		return kt_dctx_fail(&c->d, "expected an object with one key, found %zu keys",
-				    v->obj.n);
 	uint32_t var;
-	struct jv tag = {.t = JV_STR, .s = v->obj.k[0]};
-	if (get_enum(c, &tag, variants, 5, &var))
+	const struct jv *x;
+	size_t mark;
+	if (tagged(c, v, value_variants, 5, &var, &x, &mark))
 		return -1;
-	const struct jv *x = &v->obj.v[0];
-	size_t mark = kt_dctx_field(&c->d, variants[var]);
-	int r;
-	switch (var) {
-	case 0:
-		out->type = KT_VAL_BOOL;
-		if (!(r = want(c, x, JV_BOOL)))
-			out->b = x->b;
-		break;
-	case 1:
-		out->type = KT_VAL_I64;
-		r = get_i64(c, x, &out->i);
-		break;
-	case 2:
-		out->type = KT_VAL_F64;
-		r = get_f64(c, x, &out->f);
-		break;
-	case 3:
-		out->type = KT_VAL_STRING;
-		r = get_str(c, x, &out->s);
-		break;
-	default:
+	if (var == 4) {
 		kt_dctx_pop(&c->d, mark);
 		return dec_array(c, x, out);
 	}
-	if (r)
+	void *const dst[] = {&out->b, &out->i, &out->f, &out->s};
+	out->type = KT_VAL_BOOL + var;
+	if (get_scalar(c, x, var, dst[var]))
 		return -1;
 	kt_dctx_pop(&c->d, mark);
 	return 0;
 }
 
+static int new_kvlist(struct jc *c, size_t n, struct kt_kvlist *out)
+{
+	out->n = n;
+	out->kv = kt_dctx_alloc(&c->d, n, sizeof(*out->kv));
+	return out->kv ? 0 : -1;
+}
+
 /* Vec<KeyValue>: [{"key":"k","value":{…}}, …] */
 static int dec_kv_array(struct jc *c, const struct jv *v, struct kt_kvlist *out)
 {
-	if (want(c, v, JV_ARR))
-		return -1;
-	out->n = v->arr.n;
-	if (!(out->kv = kt_dctx_alloc(&c->d, out->n, sizeof(*out->kv))))
+	if (want(c, v, JV_ARR) || new_kvlist(c, v->arr.n, out))
 		return -1;
 	for (size_t i = 0; i < out->n; i++) {
-		const struct jv *e = &v->arr.v[i], *f;
-		size_t mark = kt_dctx_index(&c->d, i), m2;
+		const struct jv *e = &v->arr.v[i];
+		size_t mark = kt_dctx_index(&c->d, i);
 		if (want(c, e, JV_OBJ))
 			return -1;
-		if (!(f = field(c, e, "key", &m2)) || get_str(c, f, &out->kv[i].key))
-			return -1;
-		kt_dctx_pop(&c->d, m2);
-		if (!(f = field(c, e, "value", &m2)) || dec_value(c, f, &out->kv[i].value))
-			return -1;
+		TRY_FIELD(c, e, "key", get_str, &out->kv[i].key);
+		TRY_FIELD(c, e, "value", dec_value, &out->kv[i].value);
 		kt_dctx_pop(&c->d, mark);
 	}
 	return 0;
@@ -535,10 +546,7 @@ static int dec_kv_array(struct jc *c, const struct jv *v, struct kt_kvlist *out)
 /* HashMap / BTreeMap<Key, Value>: {"k":{…}, …}, kept in document order. */
 static int dec_kv_object(struct jc *c, const struct jv *v, struct kt_kvlist *out)
 {
-	if (want(c, v, JV_OBJ))
-		return -1;
-	out->n = v->obj.n;
-	if (!(out->kv = kt_dctx_alloc(&c->d, out->n, sizeof(*out->kv))))
+	if (want(c, v, JV_OBJ) || new_kvlist(c, v->obj.n, out))
 		return -1;
 	for (size_t i = 0; i < out->n; i++) {
 		size_t mark = kt_dctx_key(&c->d, v->obj.k[i]);
@@ -575,43 +583,28 @@ static int dec_trace_state(struct jc *c, const struct jv *v, struct kt_span_cont
 
 static int dec_ctx(struct jc *c, const struct jv *v, struct kt_span_context *ctx)
 {
-	const struct jv *f;
-	size_t mark;
-	u128 id;
+	u128 id, flags;
 	if (want(c, v, JV_OBJ))
 		return -1;
-	if (!(f = field(c, v, "trace_id", &mark)) || get_uint(c, f, ~(u128)0, "u128", &id))
-		return -1;
+	TRY_FIELD(c, v, "trace_id", get_uint, ~(u128)0, "u128", &id);
 	ctx->trace_id.hi = (uint64_t)(id >> 64);
 	ctx->trace_id.lo = (uint64_t)id;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "span_id", &mark)) || get_u64(c, f, &ctx->span_id))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "trace_flags", &mark)) || get_uint(c, f, UINT8_MAX, "u8", &id))
-		return -1;
-	ctx->trace_flags = (uint8_t)id;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "is_remote", &mark)) || want(c, f, JV_BOOL))
-		return -1;
-	ctx->is_remote = f->b;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "trace_state", &mark)) || dec_trace_state(c, f, ctx))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
+	TRY_FIELD(c, v, "span_id", get_u64, &ctx->span_id);
+	TRY_FIELD(c, v, "trace_flags", get_uint, UINT8_MAX, "u8", &flags);
+	ctx->trace_flags = (uint8_t)flags;
+	TRY_FIELD(c, v, "is_remote", get_bool, &ctx->is_remote);
+	TRY_FIELD(c, v, "trace_state", dec_trace_state, ctx);
 	return 0;
 }
 
 static int dec_attributes(struct jc *c, const struct jv *v, struct kt_span *s)
 {
-	const struct jv *map, *ev;
+	const struct jv *ev;
 	struct kt_kvlist kvs;
 	size_t mark;
 	if (want(c, v, JV_OBJ))
 		return -1;
-	if (!(map = field(c, v, "map", &mark)) || dec_kv_object(c, map, &kvs))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
+	TRY_FIELD(c, v, "map", dec_kv_object, &kvs);
 	if (!(ev = field(c, v, "evict_list", &mark)) || want(c, ev, JV_ARR))
 		return -1;
 	struct kt_str *evict = kt_dctx_alloc(&c->d, ev->arr.n, sizeof(*evict));
@@ -625,9 +618,8 @@ static int dec_attributes(struct jc *c, const struct jv *v, struct kt_span *s)
 		kt_dctx_pop(&c->d, m2);
 	}
 	kt_dctx_pop(&c->d, mark);
-	if (field_u32(c, v, "max_len", &s->attrs_max_len) ||
-	    field_u32(c, v, "dropped_count", &s->attrs_dropped))
-		return -1;
+	TRY_FIELD(c, v, "max_len", get_u32, &s->attrs_max_len);
+	TRY_FIELD(c, v, "dropped_count", get_u32, &s->attrs_dropped);
 	kt_dctx_field(&c->d, "map");
 	if (kt_attr_order(&c->d, kvs.kv, kvs.n, evict, ev->arr.n, &s->attrs))
 		return -1;
@@ -637,35 +629,23 @@ static int dec_attributes(struct jc *c, const struct jv *v, struct kt_span *s)
 
 static int dec_event(struct jc *c, const struct jv *v, struct kt_event *e)
 {
-	const struct jv *f;
-	size_t mark;
 	if (want(c, v, JV_OBJ))
 		return -1;
-	if (!(f = field(c, v, "name", &mark)) || get_str(c, f, &e->name))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "timestamp", &mark)) || dec_time(c, f, &e->time_unix_nano))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "attributes", &mark)) || dec_kv_array(c, f, &e->attrs))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	return field_u32(c, v, "dropped_attributes_count", &e->dropped_attributes_count);
+	TRY_FIELD(c, v, "name", get_str, &e->name);
+	TRY_FIELD(c, v, "timestamp", dec_time, &e->time_unix_nano);
+	TRY_FIELD(c, v, "attributes", dec_kv_array, &e->attrs);
+	TRY_FIELD(c, v, "dropped_attributes_count", get_u32, &e->dropped_attributes_count);
+	return 0;
 }
 
 static int dec_link(struct jc *c, const struct jv *v, struct kt_link *l)
 {
-	const struct jv *f;
-	size_t mark;
 	if (want(c, v, JV_OBJ))
 		return -1;
-	if (!(f = field(c, v, "span_context", &mark)) || dec_ctx(c, f, &l->ctx))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "attributes", &mark)) || dec_kv_array(c, f, &l->attrs))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	return field_u32(c, v, "dropped_attributes_count", &l->dropped_attributes_count);
+	TRY_FIELD(c, v, "span_context", dec_ctx, &l->ctx);
+	TRY_FIELD(c, v, "attributes", dec_kv_array, &l->attrs);
+	TRY_FIELD(c, v, "dropped_attributes_count", get_u32, &l->dropped_attributes_count);
+	return 0;
 }
 
 /* Decodes one element of an EvictedQueue into item. */
@@ -696,8 +676,8 @@ static int dec_queue(struct jc *c, const struct jv *v, bool *present, uint32_t *
 	if (q && q->t != JV_NULL && q->t != JV_ARR)
 		return type_error(c, "array or null", q);
 	kt_dctx_pop(&c->d, mark);
-	if (field_u32(c, v, "max_len", max_len) || field_u32(c, v, "dropped_count", dropped))
-		return -1;
+	TRY_FIELD(c, v, "max_len", get_u32, max_len);
+	TRY_FIELD(c, v, "dropped_count", get_u32, dropped);
 	*present = q && q->t == JV_ARR;
 	if (!*present)
 		return 0;
@@ -736,16 +716,12 @@ static int dec_links(struct jc *c, const struct jv *v, struct kt_span *s)
 /* Option<Resource>: null (or absent) is None; duplicates were refused in build. */
 static int dec_resource(struct jc *c, const struct jv *v, struct kt_span *s)
 {
-	const struct jv *f;
-	size_t mark;
 	if (!v || v->t == JV_NULL)
 		return 0;
 	if (v->t != JV_OBJ)
 		return type_error(c, "object or null", v);
 	s->resource_present = true;
-	if (!(f = field(c, v, "attrs", &mark)) || dec_kv_object(c, f, &s->resource))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
+	TRY_FIELD(c, v, "attrs", dec_kv_object, &s->resource);
 	return 0;
 }
 
@@ -753,48 +729,24 @@ static int dec_span(struct jc *c, const struct jv *v, struct kt_span *s)
 {
 	static const char *const kinds[] = {"Client", "Server", "Producer", "Consumer", "Internal"};
 	static const char *const codes[] = {"Unset", "Ok", "Error"};
-	const struct jv *f;
-	size_t mark;
-	uint32_t var;
+	uint32_t kind, code;
 
 	if (want(c, v, JV_OBJ))
 		return -1;
-	if (!(f = field(c, v, "span_context", &mark)) || dec_ctx(c, f, &s->ctx))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "parent_span_id", &mark)) || get_u64(c, f, &s->parent_span_id))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "span_kind", &mark)) || get_enum(c, f, kinds, 5, &var))
-		return -1;
-	s->kind = (enum kt_span_kind)var;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "name", &mark)) || get_str(c, f, &s->name))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "start_time", &mark)) || dec_time(c, f, &s->start_unix_nano))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "end_time", &mark)) || dec_time(c, f, &s->end_unix_nano))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "attributes", &mark)) || dec_attributes(c, f, s))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "events", &mark)) || dec_events(c, f, s))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "links", &mark)) || dec_links(c, f, s))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "status_code", &mark)) || get_enum(c, f, codes, 3, &var))
-		return -1;
-	s->status_code = (enum kt_status_code)var;
-	kt_dctx_pop(&c->d, mark);
-	if (!(f = field(c, v, "status_message", &mark)) || get_str(c, f, &s->status_message))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	mark = kt_dctx_field(&c->d, "resource");
+	TRY_FIELD(c, v, "span_context", dec_ctx, &s->ctx);
+	TRY_FIELD(c, v, "parent_span_id", get_u64, &s->parent_span_id);
+	TRY_FIELD(c, v, "span_kind", get_enum, kinds, 5, &kind);
+	s->kind = (enum kt_span_kind)kind;
+	TRY_FIELD(c, v, "name", get_str, &s->name);
+	TRY_FIELD(c, v, "start_time", dec_time, &s->start_unix_nano);
+	TRY_FIELD(c, v, "end_time", dec_time, &s->end_unix_nano);
+	TRY_FIELD(c, v, "attributes", dec_attributes, s);
+	TRY_FIELD(c, v, "events", dec_events, s);
+	TRY_FIELD(c, v, "links", dec_links, s);
+	TRY_FIELD(c, v, "status_code", get_enum, codes, 3, &code);
+	s->status_code = (enum kt_status_code)code;
+	TRY_FIELD(c, v, "status_message", get_str, &s->status_message);
+	size_t mark = kt_dctx_field(&c->d, "resource");
 	if (dec_resource(c, member(v, "resource"), s))
 		return -1;
 	kt_dctx_pop(&c->d, mark);

@@ -55,26 +55,9 @@ struct kt_capture {
 	bool transport_present; /* as of the last check */
 };
 
-/* ------------------------------------------------------------ skeleton adapters */
+/* ------------------------------------------------------------ the capture objects */
 
-#define SKEL_ADAPTERS(pfx)                                                             \
-	static void *pfx##_open(void) { return pfx##_bpf__open(); }                    \
-	static struct bpf_object *pfx##_obj(void *s) { return ((struct pfx##_bpf *)s)->obj; } \
-	static struct bpf_map *pfx##_events(void *s)                                   \
-	{                                                                              \
-		return ((struct pfx##_bpf *)s)->maps.events;                           \
-	}                                                                              \
-	static struct bpf_map *pfx##_counters(void *s)                                 \
-	{                                                                              \
-		return ((struct pfx##_bpf *)s)->maps.counters;                         \
-	}                                                                              \
-	static int pfx##_load(void *s) { return pfx##_bpf__load(s); }                  \
-	static int pfx##_attach(void *s) { return pfx##_bpf__attach(s); }              \
-	static void pfx##_destroy(void *s) { pfx##_bpf__destroy(s); }
-
-SKEL_ADAPTERS(unix_capture)
-SKEL_ADAPTERS(vsock_capture)
-
+/* The configuration each object needs before it is attached. */
 static int unix_configure(void *s, const struct kt_capture *c)
 {
 	__u32 zero = 0;
@@ -102,32 +85,38 @@ static int vsock_configure(void *s, const struct kt_capture *c)
 				    c->cfg.n_guest_ports);
 }
 
-static const struct object_ops unix_ops = {
-	.name = "unix capture",
-	.open = unix_capture_open,
-	.obj = unix_capture_obj,
-	.events = unix_capture_events,
-	.counters = unix_capture_counters,
-	.load = unix_capture_load,
-	.configure = unix_configure,
-	.attach = unix_capture_attach,
-	.destroy = unix_capture_destroy,
-};
-
 static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL };
 
-static const struct object_ops vsock_ops = {
-	.name = "vsock capture",
-	.open = vsock_capture_open,
-	.obj = vsock_capture_obj,
-	.events = vsock_capture_events,
-	.counters = vsock_capture_counters,
-	.load = vsock_capture_load,
-	.configure = vsock_configure,
-	.attach = vsock_capture_attach,
-	.destroy = vsock_capture_destroy,
-	.optional = vsock_optional,
-};
+/* An object's ops: adapters of its skeleton, its configure step, its optional targets. */
+#define SKEL_OBJECT(pfx, label, configure_fn, optional_targets)                               \
+	static void *pfx##_open(void) { return pfx##_bpf__open(); }                           \
+	static struct bpf_object *pfx##_obj(void *s) { return ((struct pfx##_bpf *)s)->obj; } \
+	static struct bpf_map *pfx##_events(void *s)                                          \
+	{                                                                                     \
+		return ((struct pfx##_bpf *)s)->maps.events;                                  \
+	}                                                                                     \
+	static struct bpf_map *pfx##_counters(void *s)                                        \
+	{                                                                                     \
+		return ((struct pfx##_bpf *)s)->maps.counters;                                \
+	}                                                                                     \
+	static int pfx##_load(void *s) { return pfx##_bpf__load(s); }                         \
+	static int pfx##_attach(void *s) { return pfx##_bpf__attach(s); }                     \
+	static void pfx##_destroy(void *s) { pfx##_bpf__destroy(s); }                         \
+	static const struct object_ops pfx##_ops = {                                          \
+		.name = label,                                                                \
+		.open = pfx##_open,                                                           \
+		.obj = pfx##_obj,                                                             \
+		.events = pfx##_events,                                                       \
+		.counters = pfx##_counters,                                                   \
+		.load = pfx##_load,                                                           \
+		.configure = configure_fn,                                                    \
+		.attach = pfx##_attach,                                                       \
+		.destroy = pfx##_destroy,                                                     \
+		.optional = optional_targets,                                                 \
+	}
+
+SKEL_OBJECT(unix_capture, "unix capture", unix_configure, NULL);
+SKEL_OBJECT(vsock_capture, "vsock capture", vsock_configure, vsock_optional);
 
 /* ------------------------------------------------------------ strategy selection */
 
@@ -373,10 +362,10 @@ static void vsock_try(struct kt_capture *c, bool first)
 		struct loaded better = { 0 };
 		struct kt_capture_cfg saved = c->cfg;
 		c->cfg.attach = KT_ATTACH_FENTRY;
-		bool ok = load_object(c, &better, &vsock_ops, true);
+		bool ok = load_object(c, &better, &vsock_capture_ops, true);
 		if (!ok) {
 			c->cfg.attach = KT_ATTACH_KPROBE;
-			ok = load_object(c, &better, &vsock_ops, true);
+			ok = load_object(c, &better, &vsock_capture_ops, true);
 		}
 		c->cfg = saved;
 		if (ok) {
@@ -385,7 +374,7 @@ static void vsock_try(struct kt_capture *c, bool first)
 		}
 		return;
 	}
-	if (!load_object(c, l, &vsock_ops, !first))
+	if (!load_object(c, l, &vsock_capture_ops, !first))
 		kt_info("vsock capture: not attached (%s); retried when a vsock transport "
 			"module is loaded",
 			present ? "no strategy works with this kernel" : "no vsock transport yet");
@@ -423,7 +412,7 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 		       strerror(errno));
 		goto fail;
 	}
-	if (!load_object(c, &c->unix_obj, &unix_ops, false)) {
+	if (!load_object(c, &c->unix_obj, &unix_capture_ops, false)) {
 		kt_err("unix capture: no attach strategy works on this kernel (%s requested); "
 		       "--log-level debug shows the kernel's reasons; see docs/capture.md, "
 		       "or use --capture socket",

@@ -96,7 +96,7 @@ static uint64_t jaeger_end(void *st, uint64_t now_ns)
 const struct kt_protocol kt_jaeger_protocol = {
 	.name = "jaeger",
 	.accepts = jaeger_accepts,
-	.peer = "katatrace.hypervisor",
+	.peer = KT_PEER_HYPERVISOR,
 	.open = jaeger_open,
 	.push = jaeger_push,
 	.gap = jaeger_gap,

@@ -121,7 +121,7 @@ static uint64_t journal_end(void *st, uint64_t now_ns)
 const struct kt_protocol kt_journal_protocol = {
 	.name = "journal",
 	.accepts = journal_accepts,
-	.peer = "katatrace.hypervisor",
+	.peer = KT_PEER_HYPERVISOR,
 	.open = journal_open,
 	.push = journal_push,
 	.gap = journal_gap,

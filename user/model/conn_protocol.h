@@ -68,6 +68,10 @@ struct kt_conn_env {
 		__attribute__((format(printf, 3, 4)));
 };
 
+/* The writers a protocol names as its peer (below). */
+#define KT_PEER_HYPERVISOR "katatrace.hypervisor"
+#define KT_PEER_SHIM "katatrace.shim"
+
 struct kt_protocol {
 	const char *name; /* for messages: "agent", "ttrpc", ... */
 	/* Does it serve this connection? cfg is its own configuration. */
@@ -78,8 +82,7 @@ struct kt_protocol {
 	const char *transport;
 	/*
 	 * Who writes the bytes it decodes, as resource attributes <peer>.pid and
-	 * <peer>.comm: "katatrace.hypervisor" (relaying the guest) or
-	 * "katatrace.shim".
+	 * <peer>.comm: KT_PEER_HYPERVISOR (relaying the guest) or KT_PEER_SHIM.
 	 */
 	const char *peer;
 	/* Its state for a new connection; NULL without memory (the bytes are then ignored). */

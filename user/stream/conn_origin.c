@@ -189,7 +189,7 @@ static struct kt_origin *build_resource(struct kt_conn *c)
 	if (c->sandbox.hypervisor)
 		kt_attrs_cstr(&l, "katatrace.hypervisor.name", c->sandbox.hypervisor);
 	/* The process writing what is decoded: a hypervisor, or on a shim socket the shim. */
-	const char *peer = c->proto ? c->proto->proto->peer : "katatrace.hypervisor";
+	const char *peer = c->proto ? c->proto->proto->peer : KT_PEER_HYPERVISOR;
 	char pid_key[48], comm_key[48];
 	snprintf(pid_key, sizeof(pid_key), "%s.pid", peer);
 	snprintf(comm_key, sizeof(comm_key), "%s.comm", peer);

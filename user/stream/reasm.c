@@ -174,6 +174,17 @@ static void release(struct kt_reasm *r, uint64_t lead, uint64_t to, bool hole_to
 		refresh_since(r);
 }
 
+/* Delivers the range at next (data, or a gap), then whatever it makes contiguous. */
+static void deliver(struct kt_reasm *r, const uint8_t *p, uint64_t len, bool gap)
+{
+	if (gap) {
+		release(r, len, 0, false);
+	} else {
+		emit_data(r, p, (size_t)len);
+		release(r, 0, 0, false);
+	}
+}
+
 /*
  * Takes the unclaimed range [off, off + len) (off >= next, overlapping no
  * pending item, succ the first item after it). Delivered at once when it is
@@ -185,12 +196,7 @@ static void place(struct kt_reasm *r, uint64_t off, const uint8_t *p, uint64_t l
 {
 	for (;;) {
 		if (off == r->next) {
-			if (gap) {
-				release(r, len, 0, false);
-			} else {
-				emit_data(r, p, (size_t)len);
-				release(r, 0, 0, false);
-			}
+			deliver(r, p, len, gap);
 			return;
 		}
 		uint64_t bytes = gap ? 0 : len;
@@ -212,12 +218,7 @@ static void place(struct kt_reasm *r, uint64_t off, const uint8_t *p, uint64_t l
 	if (!s) {
 		/* Cannot hold it: the range is as good as lost. */
 		release(r, 0, off, true);
-		if (gap) {
-			release(r, len, 0, false);
-		} else {
-			emit_data(r, p, (size_t)len);
-			release(r, 0, 0, false);
-		}
+		deliver(r, p, len, gap);
 		return;
 	}
 	s->off = off;
