@@ -405,3 +405,17 @@ int kt_sandbox_meta_fill(const char *run_root, const char *id, struct kt_sandbox
 {
 	return kt_sandbox_meta_fill_ex(run_root, id, kt_bundle_default_patterns, kt_bundle_default_npatterns, m);
 }
+
+void kt_sandbox_meta_pod_attrs(struct kt_attrs *b, const struct kt_sandbox_meta *m)
+{
+	if (!m)
+		return;
+	if (m->pod_name[0])
+		kt_attrs_cstr(b, "k8s.pod.name", m->pod_name);
+	if (m->pod_namespace[0])
+		kt_attrs_cstr(b, "k8s.namespace.name", m->pod_namespace);
+	if (m->pod_uid[0])
+		kt_attrs_cstr(b, "k8s.pod.uid", m->pod_uid);
+	if (m->container_names[0])
+		kt_attrs_cstr(b, "katatrace.k8s.container.names", m->container_names);
+}

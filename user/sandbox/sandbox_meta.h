@@ -40,6 +40,7 @@
 
 #include "base/file_stamp.h"
 #include "base/diag.h"
+#include "model/attrs.h"
 #include "sandbox/oci_bundle.h"
 #include "sandbox/sandbox_path.h"
 
@@ -126,6 +127,13 @@ bool kt_meta_apply_bundle(struct kt_sandbox_meta *m, const char *bundle_id, cons
  * number) from src, and ORs the flags.
  */
 void kt_meta_merge(struct kt_sandbox_meta *dst, const struct kt_sandbox_meta *src);
+
+/*
+ * The pod's attributes m knows, for a resource: k8s.pod.name,
+ * k8s.namespace.name, k8s.pod.uid, katatrace.k8s.container.names. Values
+ * are kept as given (they must outlive the list). Nothing for a NULL m.
+ */
+void kt_sandbox_meta_pod_attrs(struct kt_attrs *b, const struct kt_sandbox_meta *m);
 
 /* ---------------------------------------------------------------- files */
 

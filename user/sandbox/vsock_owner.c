@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sandbox/hypervisors.h"
+#include "sandbox/qemu_args.h"
 #include "sandbox/sandbox_meta.h"
 
 #define CMDLINE_MAX (64u << 10)
@@ -30,41 +31,28 @@ static long read_small(const char *path, char *buf, size_t cap)
 	return (long)n;
 }
 
-/* The "-name sandbox-<id>[,...]" of a QEMU command line (NUL-separated). */
+/* The sandbox of a QEMU command line (NUL-separated): its "-name sandbox-<id>". */
 static void sandbox_from_cmdline(const char *cmd, long n, char *out)
 {
 	for (long i = 0; i < n;) {
 		const char *arg = cmd + i;
-		size_t len = strlen(arg);
-		i += (long)len + 1;
-		if (strcmp(arg, "-name") != 0 || i >= n)
-			continue;
-		const char *v = cmd + i;
-		if (strncmp(v, "sandbox-", 8) == 0) {
-			v += 8;
-			size_t idl = strcspn(v, ",");
-			if (kt_sandbox_id_valid(v, idl)) {
-				memcpy(out, v, idl);
-				out[idl] = '\0';
-			}
+		i += (long)strlen(arg) + 1;
+		if (kt_qemu_arg_is_name(arg)) {
+			if (i < n)
+				kt_qemu_name_sandbox(cmd + i, out);
+			return;
 		}
-		return;
 	}
 }
 
 /* Does a command line configure a vsock device with this guest CID? */
 static bool cmdline_has_cid(const char *cmd, long n, uint32_t cid)
 {
-	char needle[32];
-	int nl = snprintf(needle, sizeof(needle), "guest-cid=%u", cid);
 	for (long i = 0; i < n;) {
 		const char *arg = cmd + i;
-		size_t len = strlen(arg);
-		const char *hit = strstr(arg, needle);
-		/* a whole device property: ...,guest-cid=N[,...] */
-		if (hit && (hit == arg || hit[-1] == ',') && (hit[nl] == '\0' || hit[nl] == ','))
+		if (kt_qemu_arg_guest_cid(arg) == cid)
 			return true;
-		i += (long)len + 1;
+		i += (long)strlen(arg) + 1;
 	}
 	return false;
 }

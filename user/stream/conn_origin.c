@@ -176,14 +176,7 @@ static struct kt_origin *build_resource(struct kt_conn *c)
 		kt_attrs_int(&l, "katatrace.vsock.cid", c->vsock_cid);
 		kt_attrs_int(&l, "katatrace.vsock.port", c->vsock_port);
 	}
-	if (m && m->pod_name[0])
-		kt_attrs_cstr(&l, "k8s.pod.name", m->pod_name);
-	if (m && m->pod_namespace[0])
-		kt_attrs_cstr(&l, "k8s.namespace.name", m->pod_namespace);
-	if (m && m->pod_uid[0])
-		kt_attrs_cstr(&l, "k8s.pod.uid", m->pod_uid);
-	if (m && m->container_names[0])
-		kt_attrs_cstr(&l, "katatrace.k8s.container.names", m->container_names);
+	kt_sandbox_meta_pod_attrs(&l, m);
 	if (c->have_sandbox)
 		kt_attrs_cstr(&l, "katatrace.sandbox.id", c->sandbox.id);
 	if (c->sandbox.hypervisor)

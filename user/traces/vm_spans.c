@@ -12,6 +12,7 @@
 #include "model/attrs.h"
 #include "model/ids.h"
 #include "sandbox/hypervisors.h"
+#include "sandbox/qemu_args.h"
 #include "sandbox/sandbox_meta.h"
 #include "sandbox/sandbox_registry.h"
 #include "base/stats.h"
@@ -170,24 +171,14 @@ void kt_vm_cmdline_parse(const char *args, size_t n, const char *run_root,
 		memcpy(arg, args + i, len);
 		arg[len] = '\0';
 		i += len + 1;
-		if (after_name && strncmp(arg, "sandbox-", 8) == 0) {
-			size_t idl = strcspn(arg + 8, ",");
-			if (kt_sandbox_id_valid(arg + 8, idl)) {
-				memcpy(sandbox, arg + 8, idl);
-				sandbox[idl] = '\0';
-				by_name = true;
-			}
-		}
-		after_name = strcmp(arg, "-name") == 0;
+		if (after_name && kt_qemu_name_sandbox(arg, sandbox))
+			by_name = true;
+		after_name = kt_qemu_arg_is_name(arg);
 		if (!by_name && !sandbox[0])
 			id_from_path_arg(arg, run_root, sandbox);
-		const char *cid = strstr(arg, "guest-cid=");
-		if (cid && (cid == arg || cid[-1] == ',')) {
-			char *endp;
-			unsigned long v = strtoul(cid + 10, &endp, 10);
-			if (endp != cid + 10 && (*endp == '\0' || *endp == ',') && v > 2 && v < UINT32_MAX)
-				*guest_cid = (uint32_t)v;
-		}
+		uint32_t cid = kt_qemu_arg_guest_cid(arg);
+		if (cid)
+			*guest_cid = cid;
 	}
 }
 
@@ -312,38 +303,29 @@ static struct kt_origin *sandbox_origin(const struct kt_vm_spans *v, const char 
 		sandbox && sandbox[0] ? kt_registry_by_id(v->cfg.registry, sandbox) : NULL;
 	const struct kt_sandbox_meta *m = e ? &e->meta : NULL;
 	struct kt_kv kv[10];
-	struct kt_kvlist l = { 0, kv };
+	struct kt_attrs l; /* values kept as given: the origin copies them */
+	kt_attrs_init_on(&l, kv, sizeof(kv) / sizeof(kv[0]), NULL);
 	char label[KT_SANDBOX_ID_MAX + 32];
 
-#define KV_STR(k, val) kv[l.n++] = (struct kt_kv){ { k, strlen(k) }, { .type = KT_VAL_STRING, .s = { val, strlen(val) } } }
-#define KV_INT(k, val) kv[l.n++] = (struct kt_kv){ { k, strlen(k) }, { .type = KT_VAL_I64, .i = (val) } }
-	KV_STR("katatrace.transport", "kernel");
-	if (m && m->pod_name[0])
-		KV_STR("k8s.pod.name", m->pod_name);
-	if (m && m->pod_namespace[0])
-		KV_STR("k8s.namespace.name", m->pod_namespace);
-	if (m && m->pod_uid[0])
-		KV_STR("k8s.pod.uid", m->pod_uid);
-	if (m && m->container_names[0])
-		KV_STR("katatrace.k8s.container.names", m->container_names);
+	kt_attrs_cstr(&l, "katatrace.transport", "kernel");
+	kt_sandbox_meta_pod_attrs(&l, m);
 	if (sandbox && sandbox[0])
-		KV_STR("katatrace.sandbox.id", sandbox);
+		kt_attrs_cstr(&l, "katatrace.sandbox.id", sandbox);
 	if (!hypervisor && m && m->hypervisor[0])
 		hypervisor = m->hypervisor;
 	if (hypervisor)
-		KV_STR("katatrace.hypervisor.name", hypervisor);
+		kt_attrs_cstr(&l, "katatrace.hypervisor.name", hypervisor);
 	if (!pid && m)
 		pid = m->hypervisor_pid;
 	if (pid)
-		KV_INT("katatrace.hypervisor.pid", pid);
+		kt_attrs_int(&l, "katatrace.hypervisor.pid", pid);
 	if (!cid && m)
 		cid = m->guest_cid;
 	if (cid)
-		KV_INT("katatrace.vsock.cid", cid);
-#undef KV_STR
-#undef KV_INT
+		kt_attrs_int(&l, "katatrace.vsock.cid", cid);
+	struct kt_kvlist list = kt_attrs_list(&l);
 	snprintf(label, sizeof(label), "vm %s", sandbox && sandbox[0] ? sandbox : "(no sandbox)");
-	return kt_origin_new(&l, sandbox && sandbox[0] ? sandbox : NULL, label);
+	return kt_origin_new(&list, sandbox && sandbox[0] ? sandbox : NULL, label);
 }
 
 static void emit(struct kt_vm_spans *v, struct kt_span_record *r, struct kt_origin *o)
