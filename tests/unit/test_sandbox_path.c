@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sandbox/hypervisors.h"
+#include "sandbox/kata_dirs.h"
 #include "sandbox/sandbox_path.h"
 
 static const char *const layouts[] = {
@@ -148,4 +149,15 @@ Test(sandbox_path, hypervisor_names)
 	cr_expect(kt_sandbox_from_path("/run/vc/acrn/abc/root/x.sock", "", &ref));
 	cr_expect_str_eq(ref.id, "abc");
 	cr_expect_null(ref.hypervisor);
+}
+
+Test(kata_dirs, runtime_of_a_path)
+{
+	cr_assert_str_eq(kt_kata_runtime_of("/run/vc/vm/{ID}/clh.sock"), "go");
+	cr_assert_str_eq(kt_kata_runtime_of("/run/vc/firecracker/{ID}/root/kata.hvsock"), "go");
+	cr_assert_str_eq(kt_kata_runtime_of("/run/kata/{ID}/ch-vm.sock"), "rs");
+	cr_assert_str_eq(kt_kata_runtime_of("/run/vcx/vm/a"), "");
+	cr_assert_str_eq(kt_kata_runtime_of("/run/katas/a"), "");
+	cr_assert_str_eq(kt_kata_runtime_of("/run/vc"), "");
+	cr_assert_str_eq(kt_kata_runtime_of("/var/run/vc/vm/a"), "");
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sandbox/kata_dirs.h"
+
 /* Not a hypervisor: a marker that only shows the sandbox exists. */
 #define ANY "any"
 
@@ -79,7 +81,7 @@ void kt_disc_tmpl_init(struct kt_disc_tmpl *m, const struct kt_disc_template *t)
 	snprintf(m->below, sizeof(m->below), "%s", id + 6);
 	const char *slash = strrchr(m->below, '/');
 	m->below_dir_len = slash ? (size_t)(slash - m->below) : 0;
-	m->runtime = strncmp(t->path, "/run/vc/", 8) == 0 ? "go" : strncmp(t->path, "/run/kata/", 10) == 0 ? "rs" : "";
+	m->runtime = kt_kata_runtime_of(t->path);
 	m->vsock = t->kind == KT_DISC_MARKER && kt_hv_std_vsock(t->hypervisor);
 }
 

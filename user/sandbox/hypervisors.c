@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sandbox/kata_dirs.h"
+
 enum { CLH, FIRECRACKER, DRAGONBALL, QEMU, STRATOVIRT, N_HV };
 
 /* The jail directory of a jailed Firecracker (the jailer's --exec-file name). */
@@ -38,17 +40,17 @@ const size_t kt_n_hv_sockets = sizeof(kt_hv_sockets) / sizeof(kt_hv_sockets[0]);
 
 const struct kt_hv_layout kt_hv_layouts[] = {
 	/* Go runtime (containerd-shim-kata-v2) */
-	{ HV(CLH), KT_HV_SOCKET, "/run/vc/vm/{ID}" CLH_SOCK },
-	{ HV(FIRECRACKER), KT_HV_SOCKET, "/run/vc/" FC_JAIL "/{ID}/root" HVSOCK },
-	{ HV(QEMU), KT_HV_MARKER, "/run/vc/vm/{ID}/qmp.sock" },
-	{ HV(QEMU), KT_HV_PIDFILE, "/run/vc/vm/{ID}/pid" },
-	{ HV(STRATOVIRT), KT_HV_MARKER, "/run/vc/vm/{ID}/qmp.socket" },
-	{ NULL, KT_HV_MARKER, "/run/vc/sbs/{ID}/persist.json" },
+	{ HV(CLH), KT_HV_SOCKET, KT_KATA_GO_VM_DIR "/{ID}" CLH_SOCK },
+	{ HV(FIRECRACKER), KT_HV_SOCKET, KT_KATA_GO_DIR "/" FC_JAIL "/{ID}/root" HVSOCK },
+	{ HV(QEMU), KT_HV_MARKER, KT_KATA_GO_VM_DIR "/{ID}/qmp.sock" },
+	{ HV(QEMU), KT_HV_PIDFILE, KT_KATA_GO_VM_DIR "/{ID}/pid" },
+	{ HV(STRATOVIRT), KT_HV_MARKER, KT_KATA_GO_VM_DIR "/{ID}/qmp.socket" },
+	{ NULL, KT_HV_MARKER, KT_KATA_GO_SBS_DIR "/{ID}/" KT_KATA_GO_STATE },
 	/* runtime-rs */
-	{ HV(DRAGONBALL), KT_HV_SOCKET, "/run/kata/{ID}/root" HVSOCK },
-	{ HV(CLH), KT_HV_SOCKET, "/run/kata/{ID}" CH_VM_SOCK },
-	{ HV(FIRECRACKER), KT_HV_SOCKET, "/run/kata/" FC_JAIL "/{ID}/root" HVSOCK },
-	{ HV(FIRECRACKER), KT_HV_SOCKET, "/run/kata/{ID}" HVSOCK },
+	{ HV(DRAGONBALL), KT_HV_SOCKET, KT_KATA_RS_DIR "/{ID}/root" HVSOCK },
+	{ HV(CLH), KT_HV_SOCKET, KT_KATA_RS_DIR "/{ID}" CH_VM_SOCK },
+	{ HV(FIRECRACKER), KT_HV_SOCKET, KT_KATA_RS_DIR "/" FC_JAIL "/{ID}/root" HVSOCK },
+	{ HV(FIRECRACKER), KT_HV_SOCKET, KT_KATA_RS_DIR "/{ID}" HVSOCK },
 };
 const size_t kt_n_hv_layouts = sizeof(kt_hv_layouts) / sizeof(kt_hv_layouts[0]);
 

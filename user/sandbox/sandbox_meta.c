@@ -12,6 +12,7 @@
 #include "base/safe_open.h"
 #include "base/utf8.h"
 #include "sandbox/hypervisors.h"
+#include "sandbox/kata_dirs.h"
 #include "sandbox/meta_json.h"
 #include "sandbox/path_pattern.h"
 
@@ -267,11 +268,11 @@ static size_t sources(const char *id, struct source *src)
 	char jailed[KT_PATTERN_MAX];
 	size_t n = 0;
 
-	source_add(src, &n, "/run/vc/sbs/{ID}/persist.json", id, false);
-	source_add(src, &n, "/run/kata/{ID}/state.json", id, false);
+	source_add(src, &n, KT_KATA_GO_SBS_DIR "/{ID}/" KT_KATA_GO_STATE, id, false);
+	source_add(src, &n, KT_KATA_RS_DIR "/{ID}/" KT_KATA_RS_STATE, id, false);
 	for (size_t i = 0; i < kt_n_hypervisors; i++)
 		if (kt_hypervisors[i].jail &&
-		    (size_t)snprintf(jailed, sizeof(jailed), "/run/kata/%s/{ID}/root/state.json", kt_hypervisors[i].jail) <
+		    (size_t)snprintf(jailed, sizeof(jailed), KT_KATA_RS_DIR "/%s/{ID}/root/" KT_KATA_RS_STATE, kt_hypervisors[i].jail) <
 			    sizeof(jailed))
 			source_add(src, &n, jailed, id, false);
 	for (size_t i = 0; i < kt_n_hv_layouts; i++)
@@ -359,14 +360,15 @@ static void runtime_from_dirs(int rootfd, const char *id, struct kt_sandbox_meta
 	static const struct {
 		const char *fmt, *runtime;
 	} dirs[] = {
-		{ "run/vc/vm/%s", "go" },
-		{ "run/vc/sbs/%s", "go" },
-		{ "run/kata/%s", "rs" },
+		{ KT_KATA_GO_VM_DIR "/%s", "go" },
+		{ KT_KATA_GO_SBS_DIR "/%s", "go" },
+		{ KT_KATA_RS_DIR "/%s", "rs" },
 	};
 	for (size_t i = 0; !m->runtime[0] && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		char rel[KT_SANDBOX_ID_MAX + 32];
 		snprintf(rel, sizeof(rel), dirs[i].fmt, id);
-		int fd = kt_open_beneath(rootfd, rel, O_PATH | O_DIRECTORY);
+		/* relative to the run root */
+		int fd = kt_open_beneath(rootfd, rel + 1, O_PATH | O_DIRECTORY);
 		if (fd >= 0) {
 			snprintf(m->runtime, sizeof(m->runtime), "%s", dirs[i].runtime);
 			close(fd);

@@ -4,9 +4,7 @@
 #include <string.h>
 
 #include "sandbox/hypervisors.h"
-
-#define GO_DIR "/run/vc"   /* the Go runtime's directory */
-#define RS_DIR "/run/kata" /* runtime-rs's */
+#include "sandbox/kata_dirs.h"
 
 static bool id_char(char c)
 {
@@ -57,12 +55,16 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 	out->id[0] = '\0';
 	out->hypervisor = NULL;
 
-	if ((rest = after_prefix(path, root, GO_DIR "/"))) {
+	if ((rest = after_prefix(path, root, KT_KATA_GO_DIR "/"))) {
 		rest = component(rest, first, sizeof(first), &n1);
 		if (!rest)
 			return false;
 		/* /run/vc/vm/<id>/..., /run/vc/sbs/<id>/... : the sandbox's VM and state directories */
-		const char *dir = strcmp(first, "vm") == 0 ? GO_DIR "/vm" : strcmp(first, "sbs") == 0 ? GO_DIR "/sbs" : NULL;
+		const char *dir = NULL;
+		if (strcmp(first, KT_KATA_GO_VM) == 0)
+			dir = KT_KATA_GO_VM_DIR;
+		else if (strcmp(first, KT_KATA_GO_SBS) == 0)
+			dir = KT_KATA_GO_SBS_DIR;
 		if (dir) {
 			const char *tail = component(rest, second, sizeof(second), &n2);
 			if (!tail || !kt_sandbox_id_valid(second, n2))
@@ -79,7 +81,7 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 		out->hypervisor = kt_hv_of_jail(first);
 		return true;
 	}
-	if ((rest = after_prefix(path, root, RS_DIR "/"))) {
+	if ((rest = after_prefix(path, root, KT_KATA_RS_DIR "/"))) {
 		rest = component(rest, first, sizeof(first), &n1);
 		if (!rest)
 			return false;
@@ -97,7 +99,7 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 		if (!kt_sandbox_id_valid(first, n1))
 			return false;
 		memcpy(out->id, first, n1 + 1);
-		out->hypervisor = kt_hv_of_socket(RS_DIR, strlen(RS_DIR), rest);
+		out->hypervisor = kt_hv_of_socket(KT_KATA_RS_DIR, strlen(KT_KATA_RS_DIR), rest);
 		return true;
 	}
 	return false;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sandbox/hypervisors.h"
+#include "sandbox/kata_dirs.h"
 #include "sandbox/qemu_args.h"
 #include "sandbox/sandbox_meta.h"
 
@@ -82,7 +83,7 @@ static void fill_from_pid(const char *proc_root, struct kt_vsock_owner *o)
 static void from_persist(uint32_t cid, const char *run_root, struct kt_vsock_owner *o)
 {
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s/run/vc/sbs", run_root);
+	snprintf(dir, sizeof(dir), "%s" KT_KATA_GO_SBS_DIR, run_root);
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
