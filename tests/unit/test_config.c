@@ -989,3 +989,72 @@ Test(config_options, number_ranges_as_they_were)
 	expect_ok(KT_CMD_RUN, cid, false, "any", "parsed");
 	expect_ok(KT_CMD_RUN, cid, false, "0", "parsed");
 }
+
+/* "16M" -> 16 MiB, as an option takes it; false for anything else. */
+static bool help_number(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	if (i == 0)
+		return false;
+	if (i + 1 == n && s[i] == 'M')
+		v <<= 20;
+	else if (i + 1 == n && s[i] == 'G')
+		v <<= 30;
+	else if (i != n)
+		return false;
+	*out = v;
+	return true;
+}
+
+Test(config_options, a_default_in_the_help_is_the_default_set)
+{
+	const struct kt_optset *set = &kt_config_options;
+	struct kt_config d;
+	kt_config_defaults(&d);
+	size_t stated = 0;
+	for (size_t i = 0; i < set->n_opts; i++) {
+		const struct kt_opt *o = &set->opts[i];
+		for (int cmd = 0; cmd < KT_CMD__N; cmd++) {
+			const char *raw = o->doc[cmd].text;
+			if (!raw)
+				continue;
+			char text[1024];
+			cr_assert_eq(kt_opt_doc_text(o, cmd, &d, text, sizeof(text)), 0, "--%s", o->name);
+			if (o->kind != KT_OPT_NUMBER) {
+				cr_expect_null(strstr(raw, "{default}"), "--%s: not a number", o->name);
+				continue;
+			}
+			const char *at = strstr(text, "default ");
+			if (!at)
+				continue;
+			/* a number option's default is shown from the defaults, never typed in */
+			cr_expect(strstr(raw, "default {default}"), "--%s (%s): its default is typed in: %s",
+				  o->name, mode_of[cmd], raw);
+			at += strlen("default ");
+			size_t n = strcspn(at, " ,;:)\n");
+			uint64_t v;
+			cr_expect(help_number(at, n, &v), "--%s: '%.*s'", o->name, (int)n, at);
+			cr_expect_eq(v, field_uint(&d, o), "--%s (%s): the help says %.*s, the default is %llu",
+				     o->name, mode_of[cmd], (int)n, at,
+				     (unsigned long long)field_uint(&d, o));
+			stated++;
+		}
+	}
+	/* ports, delays, limits, batching, stats: 17 descriptions state a number default */
+	cr_expect_eq(stated, 17);
+	/* the suffixes */
+	struct kt_opt big = { .name = "big", .kind = KT_OPT_NUMBER, .off = offsetof(struct kt_config, memory_budget),
+			      .size = sizeof(d.memory_budget),
+			      .doc[KT_CMD_RUN] = { 1, 0, 0, "(default {default})" } };
+	char text[64];
+	d.memory_budget = 3ull << 30;
+	kt_opt_doc_text(&big, KT_CMD_RUN, &d, text, sizeof(text));
+	cr_expect_str_eq(text, "(default 3G)");
+	d.memory_budget = (3ull << 20) + 1;
+	kt_opt_doc_text(&big, KT_CMD_RUN, &d, text, sizeof(text));
+	cr_expect_str_eq(text, "(default 3145729)");
+	cr_expect_eq(kt_opt_doc_text(&big, KT_CMD_RUN, &d, text, 10), -1, "too long for out");
+}

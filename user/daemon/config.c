@@ -97,7 +97,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->queue_size = 100000;
 	c->ringbuf_bytes = KT_RINGBUF_DEFAULT_BYTES;
 	c->run_root = "";
-	c->user = "nobody";
+	c->user = KT_DEFAULT_USER;
 	c->discovery = true;
 }
 

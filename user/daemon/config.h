@@ -39,6 +39,8 @@ enum kt_otlp_protocol {
 
 /* kata-trace-forwarder's default --otlp-endpoint: OTLP/gRPC on localhost. */
 #define KT_FORWARDER_OTLP_ENDPOINT "http://localhost:4317"
+/* Who the daemon runs as after start-up (--user). */
+#define KT_DEFAULT_USER "nobody"
 
 #define KT_MAX_SOCKET_PATHS 64
 #define KT_MAX_CAPTURE_PATHS 4
@@ -110,7 +112,7 @@ struct kt_config {
 	uint64_t ringbuf_bytes;
 	const char *run_root;
 	unsigned stats_interval_s;
-	const char *user;       /* the daemon's identity after start-up ("nobody") */
+	const char *user;       /* the daemon's identity after start-up (KT_DEFAULT_USER) */
 	bool discovery;         /* watch the run root for sandboxes */
 	const char *sandbox_paths[KT_MAX_SANDBOX_PATHS]; /* discovery templates HV=PATH */
 	size_t n_sandbox_paths;

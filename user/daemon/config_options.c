@@ -15,7 +15,7 @@
 #include "agent/framer.h"
 #include "base/diag.h"
 #include "exporters/exporter.h"
-#include "model/kata_ports.h"
+#include "exporters/otlp_request.h"
 #include "sandbox/discovery.h"
 
 /* The sections of the commands' --help (struct kt_opt_doc.section). */
@@ -35,9 +35,6 @@ enum {
 
 #define FIELD(f) .off = offsetof(struct kt_config, f), .size = sizeof(((struct kt_config *)0)->f)
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-/* A default port in help text, from its one definition (model/kata_ports.h). */
-#define PORT_(p) #p
-#define PORT(p) PORT_(p)
 #define LIST_OF(a, count)                                                                         \
 	.off = offsetof(struct kt_config, a), .count_off = offsetof(struct kt_config, count),     \
 	.max = ARRAY_LEN(((struct kt_config *)0)->a)
@@ -49,6 +46,12 @@ enum {
 #define FWD_DOC(rank, text) .doc[KT_CMD_FORWARDER] = { S_OPTIONS, (rank), 0, (text) }
 
 /* ------------------------------------------------------------ the odd ones */
+
+/* What "{default}" in a description shows. */
+static void config_defaults(void *cfg)
+{
+	kt_config_defaults(cfg);
+}
 
 static void help(void *cfg, const struct kt_opt_use *u, const char *arg)
 {
@@ -169,21 +172,21 @@ static const struct kt_opt opts[] = {
 	  RUN_DOC(S_CAPTURE, "also capture listeners whose path starts with PREFIX") },
 	{ "vsock-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(vsock_port),
 	  .min = 1, .max = 0xfffffffeu,
-	  RUN_DOC(S_CAPTURE, "agent trace port (default " PORT(KT_AGENT_TRACE_PORT) "): captures vsock host\n"
+	  RUN_DOC(S_CAPTURE, "agent trace port (default {default}): captures vsock host\n"
 			     "port N and *_N unix sockets"),
-	  FWD_DOC(3, "agent trace port (default " PORT(KT_AGENT_TRACE_PORT) ")") },
+	  FWD_DOC(3, "agent trace port (default {default})") },
 	{ "vsock-cid", .arg = "CID|any", .cmds = RUN, .kind = KT_OPT_CUSTOM, .custom = vsock_cid,
 	  RUN_DOC(S_CAPTURE, "sink: vsock address to listen on (default any)"),
 	  FWD_DOC(2, "vsock address to listen on (default any)") },
 	{ "jaeger-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(jaeger_port),
 	  .min = 0, .max = 0xfffffffeu,
 	  RUN_DOC(S_CAPTURE, "Kata 1.x agents: Jaeger thrift spans on vsock port N\n"
-			     "and *_N sockets (default " PORT(KT_KATA1_JAEGER_PORT) "; 0: off)") },
+			     "and *_N sockets (default {default}; 0: off)") },
 	{ "journal-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(journal_port),
 	  .min = 0, .max = 0xfffffffeu,
 	  RUN_DOC(S_CAPTURE, "Kata 1.x agents: the guest journal (syslog records)\n"
 			     "on vsock port N and *_N sockets, exported as OTLP\n"
-			     "logs (default " PORT(KT_KATA1_JOURNAL_PORT) "; 0: off)") },
+			     "logs (default {default}; 0: off)") },
 	{ "no-ttrpc", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(ttrpc), .flag = false,
 	  RUN_DOC(S_CAPTURE, "no ttrpc.<Method> spans from the runtime's calls to\n"
 			     "the agent (hypervisors' sockets, vsock), and no\n"
@@ -209,18 +212,18 @@ static const struct kt_opt opts[] = {
 	  .flag = true, .doc[KT_CMD_RUN] = { S_CAPTURE, 0, KT_DOC_JOIN, NULL } },
 	{ "complete-delay", .arg = "MS", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(complete_delay_ms), .min = 0, .max = 3600000,
-	  RUN_DOC(S_CAPTURE, "wait for late spans after a sandbox ends (default 5000)") },
+	  RUN_DOC(S_CAPTURE, "wait for late spans after a sandbox ends (default {default})") },
 	{ "clock-skew", .arg = "MS", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(clock_skew_ms),
 	  .min = 0, .max = 3600000,
 	  RUN_DOC(S_CAPTURE, "guest clock error tolerated when an agent span is\n"
-			     "matched to the call it served (default 1000)") },
+			     "matched to the call it served (default {default})") },
 	{ "no-vm-spans", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(vm_spans), .flag = false,
 	  RUN_DOC(S_CAPTURE, "no kata.vm / vsock.connection spans from kernel events\n"
 			     "(hypervisor exec/exit, KVM exits, vsock connections)") },
 	{ "ttrpc-vsock-port", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(ttrpc_vsock_port), .min = 0, .max = 0xfffffffeu,
 	  RUN_DOC(S_CAPTURE, "guest port the agent serves ttrpc on (QEMU: the\n"
-			     "runtime dials vsock://<cid>:N); default " PORT(KT_AGENT_TTRPC_PORT) ", 0: off") },
+			     "runtime dials vsock://<cid>:N); default {default}, 0: off") },
 	{ "format", .arg = "auto|json|bincode", .cmds = ALL, .kind = KT_OPT_CHOICE,
 	  .parse = format, RUN_DOC(S_CAPTURE, "span encoding (default auto, per frame)"),
 	  DECODE_DOC(0, "payload encoding (default auto: per frame)") },
@@ -228,7 +231,7 @@ static const struct kt_opt opts[] = {
 	  DECODE_DOC(0, "each FILE is one unframed payload") },
 	{ "ring-buffer-size", .arg = "BYTES", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(ringbuf_bytes), .min = 1u << 16, .max = 1u << 30, .pow2 = true,
-	  RUN_DOC(S_CAPTURE, "kernel ring buffer (default 16M, power of two)") },
+	  RUN_DOC(S_CAPTURE, "kernel ring buffer (default {default}, power of two)") },
 	{ "run-root", .arg = "DIR", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(run_root),
 	  RUN_DOC(S_CAPTURE, "prefix of Kata's /run paths (default: none)") },
 
@@ -237,19 +240,19 @@ static const struct kt_opt opts[] = {
 	  FIELD(memory_budget), .min = 1u << 20, .max = 1ull << 40,
 	  RUN_DOC(S_LIMITS, "everything held for guests' connections: partial\n"
 			    "frames, reassembly, decoder state, spans and logs\n"
-			    "waiting for export (default 256M). Over it, the\n"
+			    "waiting for export (default {default}). Over it, the\n"
 			    "connection holding the most loses its pending data") },
 	{ "max-connections", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(max_connections), .min = 1, .max = 1u << 20,
-	  RUN_DOC(S_LIMITS, "connections followed at once (default 8192); newer\n"
+	  RUN_DOC(S_LIMITS, "connections followed at once (default {default}); newer\n"
 			    "ones are refused and counted") },
 	{ "max-sandbox-connections", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(max_sandbox_connections), .min = 1, .max = 1u << 20,
-	  RUN_DOC(S_LIMITS, "the same per sandbox (default 64)") },
+	  RUN_DOC(S_LIMITS, "the same per sandbox (default {default})") },
 	{ "max-frame", .arg = "BYTES", .cmds = ALL, .kind = KT_OPT_NUMBER, FIELD(max_frame),
 	  .min = KT_FRAME_MIN_PAYLOAD, .max = 1ull << 30,
-	  RUN_DOC(S_LIMITS, "largest accepted span payload (default 16M)"),
-	  DECODE_DOC(0, "largest accepted payload (default 16M)") },
+	  RUN_DOC(S_LIMITS, "largest accepted span payload (default {default})"),
+	  DECODE_DOC(0, "largest accepted payload (default {default})") },
 
 	/* Export */
 	{ "exporter", .cmds = RUN, .kind = KT_OPT_CHOICE, FIELD(exporter), .choices = exporters,
@@ -265,7 +268,7 @@ static const struct kt_opt opts[] = {
 			    "LogsService/Export (gRPC) or, over HTTP, to\n"
 			    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
 			    "endpoint + /v1/logs, else .../v1/traces -> .../v1/logs"),
-	  FWD_DOC(5, "collector (default http://localhost:4317, gRPC)") },
+	  FWD_DOC(5, "collector (default " KT_FORWARDER_OTLP_ENDPOINT ", gRPC)") },
 	{ "otlp-protocol", .arg = "grpc|http/protobuf", .cmds = RUN, .kind = KT_OPT_CHOICE,
 	  .parse = otlp_protocol,
 	  RUN_DOC(S_EXPORT, "OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
@@ -292,19 +295,19 @@ static const struct kt_opt opts[] = {
 	{ "service-name", .arg = "NAME", .cmds = ALL, .kind = KT_OPT_STRING, FIELD(service_name),
 	  .empty = "name",
 	  RUN_DOC(S_EXPORT, "service.name where the agent sets none (default\n"
-			    "kata-agent; alias --trace-name; env OTEL_SERVICE_NAME)"),
+			    KT_DEFAULT_SERVICE_NAME "; alias --trace-name; env OTEL_SERVICE_NAME)"),
 	  DECODE_DOC(0, "service.name where the agent sets none") },
 	{ "trace-name", .arg = "NAME", .cmds = ALL, .alias = "service-name",
-	  FWD_DOC(4, "service.name of the spans (default kata-agent)") },
+	  FWD_DOC(4, "service.name of the spans (default " KT_DEFAULT_SERVICE_NAME ")") },
 	{ "batch-size", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(batch_size),
 	  .min = 1, .max = 1u << 20,
-	  RUN_DOC(S_EXPORT, "spans per export request (default 512)") },
+	  RUN_DOC(S_EXPORT, "spans per export request (default {default})") },
 	{ "batch-timeout", .arg = "MS", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(batch_timeout_ms), .min = 1, .max = 3600000,
-	  RUN_DOC(S_EXPORT, "longest a span waits for its batch (default 1000)") },
+	  RUN_DOC(S_EXPORT, "longest a span waits for its batch (default {default})") },
 	{ "queue-size", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(queue_size),
 	  .min = 1, .max = 1u << 24,
-	  RUN_DOC(S_EXPORT, "spans queued while the collector is slow (default 100000)") },
+	  RUN_DOC(S_EXPORT, "spans queued while the collector is slow (default {default})") },
 
 	/* Node-wide operation */
 	{ "no-discovery", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(discovery), .flag = false,
@@ -320,7 +323,7 @@ static const struct kt_opt opts[] = {
 			  "with * and {ID}; repeatable (default: containerd's\n"
 			  "and CRI-O's)") },
 	{ "user", .arg = "USER", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(user), .empty = "name",
-	  RUN_DOC(S_NODE, "identity after start-up (default nobody, no\n"
+	  RUN_DOC(S_NODE, "identity after start-up (default " KT_DEFAULT_USER ", no\n"
 			  "capabilities; a broker process keeps what binding\n"
 			  "sockets needs); --user root keeps every privilege") },
 
@@ -335,7 +338,7 @@ static const struct kt_opt opts[] = {
 	  FWD_DOC(7, "critical|error|warn|info|debug|trace (default info)") },
 	{ "stats-interval", .arg = "SEC", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(stats_interval_s), .min = 0, .max = 86400,
-	  RUN_DOC(S_OTHER, "log counters every SEC seconds (default 0: only at exit)") },
+	  RUN_DOC(S_OTHER, "log counters every SEC seconds (default {default}: only at exit)") },
 	{ "version", 'v', .cmds = RUN, .kind = KT_OPT_CUSTOM, .custom = version,
 	  FWD_DOC(8, "print the version") },
 	{ "help", 'h', .cmds = ALL, .kind = KT_OPT_CUSTOM, .custom = help },
@@ -346,6 +349,8 @@ _Static_assert(ARRAY_LEN(opts) <= KT_OPTS_MAX, "KT_OPTS_MAX is too small for the
 const struct kt_optset kt_config_options = {
 	.opts = opts,
 	.n_opts = ARRAY_LEN(opts),
+	.cfg_size = sizeof(struct kt_config),
+	.defaults = config_defaults,
 	.help = {
 		[KT_CMD_RUN] = {
 			.name = "run",

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,33 @@ static void store_uint(void *cfg, const struct kt_opt *o, uint64_t v)
 	default:
 		memcpy(p, &v, 8);
 		break;
+	}
+}
+
+static uint64_t load_uint(const void *cfg, const struct kt_opt *o)
+{
+	const void *p = (const char *)cfg + o->off;
+	switch (o->size) {
+	case 1: {
+		uint8_t x;
+		memcpy(&x, p, 1);
+		return x;
+	}
+	case 2: {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		return x;
+	}
+	case 4: {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		return x;
+	}
+	default: {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		return x;
+	}
 	}
 }
 
@@ -323,9 +351,41 @@ static void print_entry(const struct kt_cmd_help *h, const char *label, const ch
 	}
 }
 
+/* A number as an option takes it: 16M for 16 MiB. */
+static void format_number(uint64_t v, char *out, size_t size)
+{
+	if (v && v % (1ull << 30) == 0)
+		snprintf(out, size, "%" PRIu64 "G", v >> 30);
+	else if (v && v % (1ull << 20) == 0)
+		snprintf(out, size, "%" PRIu64 "M", v >> 20);
+	else
+		snprintf(out, size, "%" PRIu64, v);
+}
+
+#define DEFAULT_MARK "{default}"
+
+int kt_opt_doc_text(const struct kt_opt *o, enum kt_cmd cmd, const void *defaults, char *out,
+		    size_t size)
+{
+	const char *text = o->doc[cmd].text ? o->doc[cmd].text : "";
+	const char *mark = strstr(text, DEFAULT_MARK);
+	if (!mark || o->kind != KT_OPT_NUMBER || !defaults) {
+		int n = snprintf(out, size, "%s", text);
+		return n >= 0 && (size_t)n < size ? 0 : -1;
+	}
+	char v[24];
+	format_number(load_uint(defaults, o), v, sizeof(v));
+	int n = snprintf(out, size, "%.*s%s%s", (int)(mark - text), text, v,
+			 mark + sizeof(DEFAULT_MARK) - 1);
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
 void kt_opts_help(const struct kt_optset *set, enum kt_cmd cmd, FILE *f)
 {
 	const struct kt_cmd_help *h = &set->help[cmd];
+	void *defaults = set->defaults ? calloc(1, set->cfg_size) : NULL;
+	if (defaults)
+		set->defaults(defaults);
 
 	fputs(h->head, f);
 	for (size_t s = 0; s < h->n_sections; s++) {
@@ -355,8 +415,11 @@ void kt_opts_help(const struct kt_optset *set, enum kt_cmd cmd, FILE *f)
 				len = strlen(label);
 				kt_opt_label(list[++i], cmd, label + len, sizeof(label) - len);
 			}
-			print_entry(h, label, o->doc[cmd].text ? o->doc[cmd].text : "", f);
+			char text[1024];
+			kt_opt_doc_text(o, cmd, defaults, text, sizeof(text));
+			print_entry(h, label, text, f);
 		}
 	}
 	fputs(h->tail, f);
+	free(defaults);
 }

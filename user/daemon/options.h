@@ -26,7 +26,10 @@
  * column is followed by two spaces and the first line if that fits in 80
  * characters, else the description starts on the next line. Further
  * description lines are indented to the column. Description lines are
- * written in the table as they are printed: nothing is re-wrapped.
+ * written in the table as they are printed: nothing is re-wrapped, but a
+ * NUMBER option's "{default}" is replaced by its default value (from the
+ * set's defaults function; a multiple of 1 GiB or 1 MiB written with the
+ * G or M suffix), so that a default is only stated where it is set.
  */
 #ifndef KT_OPTIONS_H
 #define KT_OPTIONS_H
@@ -125,6 +128,9 @@ struct kt_optset {
 	const struct kt_opt *opts;
 	size_t n_opts;
 	struct kt_cmd_help help[KT_CMD__N];
+	/* The configuration the options set, and how it starts: what "{default}" shows. */
+	size_t cfg_size;
+	void (*defaults)(void *cfg);
 };
 
 bool kt_opt_accepts(const struct kt_opt *o, enum kt_cmd cmd);
@@ -141,6 +147,14 @@ int kt_opts_parse(const struct kt_optset *set, enum kt_cmd cmd, void *cfg, int a
 
 /* The --help text of cmd. */
 void kt_opts_help(const struct kt_optset *set, enum kt_cmd cmd, FILE *o);
+
+/*
+ * o's description for cmd as --help prints it ("{default}" replaced), in
+ * out; defaults: a configuration as the set's defaults function leaves it.
+ * -1 if it does not fit.
+ */
+int kt_opt_doc_text(const struct kt_opt *o, enum kt_cmd cmd, const void *defaults, char *out,
+		    size_t size);
 
 /* The label --help shows for o in cmd: "-l, --log-level LEVEL". */
 void kt_opt_label(const struct kt_opt *o, enum kt_cmd cmd, char *out, size_t size);
