@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # katatrace-bpf — top-level build.
 #
 #   make deps     install the Debian packages the build and tests need (idempotent)
@@ -28,7 +29,9 @@ FUZZ := $(BUILD)/fuzz
 BIN := katatrace-bpf
 
 WARN := -Wall -Wextra -Werror
-INCLUDES := -Iuser -Iexporters -Ibpf -I$(GEN) -I$(GEN)/proto
+# Includes name their folder: "stream/reasm.h" (user/), "exporters/otlp_build.h",
+# "bpf/stream_record.h"; generated skeletons and protobuf-c code by their own paths.
+INCLUDES := -I. -Iuser -I$(GEN) -I$(GEN)/proto
 CSTD := -std=c11 -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
 override CFLAGS += $(CSTD) $(WARN) $(INCLUDES) -MMD -MP
@@ -44,18 +47,19 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/%.bpf.o)
 SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(GEN)/%.skel.h)
 
-# Two proto trees, generated side by side into $(GEN)/proto: the OTLP
-# messages the exporters send, and proto/ (ttrpc, google.rpc) for decoders.
-EXPORTER_PROTOS := $(shell find exporters/proto -name '*.proto' | sort)
-OWN_PROTOS := $(shell find proto -name '*.proto' | sort)
-PROTOS := $(EXPORTER_PROTOS) $(OWN_PROTOS)
-PROTO_C := $(EXPORTER_PROTOS:exporters/proto/%.proto=$(GEN)/proto/%.pb-c.c) \
-	$(OWN_PROTOS:proto/%.proto=$(GEN)/proto/%.pb-c.c)
+# One proto tree (OTLP, ttrpc, google.rpc, containerd's Task API), generated
+# into $(GEN)/proto.
+PROTOS := $(shell find proto -name '*.proto' | sort)
+PROTO_C := $(PROTOS:proto/%.proto=$(GEN)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
 
-LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c)) $(wildcard exporters/*.c)
+# One folder per stage of the data flow (docs/architecture.md).
+STAGES := daemon capture stream agent rpc kata1 traces sandbox model base
+MAIN_SRC := user/daemon/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(foreach s,$(STAGES),$(wildcard user/$(s)/*.c))) \
+	$(wildcard exporters/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
-MAIN_OBJ := $(OBJ)/user/main.o
+MAIN_OBJ := $(MAIN_SRC:%.c=$(OBJ)/%.o)
 
 GENERATED := $(SKELS) $(PROTO_H)
 .SECONDARY:
@@ -96,11 +100,7 @@ $(OBJ)/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CFLAGS_GEN) -O2 -g $(INCLUDES) -w -c -o $@ $<
 
-$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: exporters/proto/%.proto $(EXPORTER_PROTOS)
-	@mkdir -p $(GEN)/proto
-	$(PROTOC_C) --c_out=$(GEN)/proto -Iexporters/proto $<
-
-$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto $(OWN_PROTOS)
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto $(PROTOS)
 	@mkdir -p $(GEN)/proto
 	$(PROTOC_C) --c_out=$(GEN)/proto -Iproto $<
 

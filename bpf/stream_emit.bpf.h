@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Kernel-side stream emitter shared by the capture programs: numbers the
  * bytes of each direction, copies them from the writer's buffers into ring
@@ -13,20 +13,14 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "counters.bpf.h"
 #include "stream_record.h"
 
 /* Sized by the loader before load (--ring-buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, KT_RINGBUF_DEFAULT_BYTES);
 } events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KT_CNT__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
 
 /* Record under construction; per CPU because it is too big for the stack. */
 struct {
@@ -42,13 +36,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kt_rec_conn);
 } conn_scratch SEC(".maps");
-
-static __always_inline void count(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-	if (v)
-		*v += n; /* per-CPU slot: no atomics needed */
-}
 
 /* Per-connection kernel state: next byte offset of each direction. */
 struct kt_stream_state {

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Ring-buffer records shared by every capture program and the loader.
  *
@@ -24,6 +24,10 @@
  * silently dropped.
  */
 #define KT_MAX_CHUNKS_PER_WRITE 256
+/* The ring buffer's size unless the loader sets another (--ring-buffer-size). */
+#define KT_RINGBUF_DEFAULT_BYTES (16u << 20)
+/* Connections whose stream offsets the kernel side keeps at once (LRU) per capture path. */
+#define KT_MAX_STREAMS 8192
 #define KT_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 #define KT_COMM_LEN 16
 
@@ -54,8 +58,8 @@ enum kt_dir {
 
 /*
  * Connection identity, constant over the connection's life and equal for
- * both directions. unix: a = inode of the client end, b = 0.
- * vsock: a = guest CID << 32 | guest port, b = host port, with
+ * both directions. unix: endpoint = inode of the client end, port = 0.
+ * vsock: endpoint = guest CID << 32 | guest port, port = host port, with
  * KT_VSOCK_GUEST_LISTENS added when the guest end is the listening one
  * (the agent's ttrpc port): a host port may be a listener's or any
  * ephemeral one, so the role is part of the key.
@@ -63,8 +67,8 @@ enum kt_dir {
 #define KT_VSOCK_GUEST_LISTENS (1ull << 32)
 
 struct kt_conn_id {
-	__u64 a;
-	__u64 b;
+	__u64 endpoint;
+	__u64 port;
 	__u32 transport; /* enum kt_transport */
 	__u32 _pad;
 };

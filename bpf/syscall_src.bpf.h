@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * For the tracepoint strategy: sock_send_length / sock_recv_length give the
  * socket and the byte count but not the buffer. The buffer is in the current

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Capture of hybrid-vsock traffic: bytes written on AF_UNIX stream
  * connections whose server end is bound to a matching path (by default
@@ -20,7 +20,7 @@
 #include "syscall_src.bpf.h"
 #include "unix_capture.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AF_UNIX 1
 #define SOCK_STREAM 1
@@ -36,14 +36,14 @@ struct {
 /* sock address -> verdict; LRU so dead sockets age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, KT_UNIX_MAX_VERDICTS);
 	__type(key, __u64);
 	__type(value, struct kt_unix_verdict);
 } verdicts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, KT_MAX_STREAMS);
 	__type(key, struct kt_conn_id);
 	__type(value, struct kt_stream_state);
 } streams SEC(".maps");
@@ -57,7 +57,7 @@ struct send_entry {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, KT_UNIX_MAX_IN_FLIGHT);
 	__type(key, __u32);
 	__type(value, struct send_entry);
 } send_entries SEC(".maps");
@@ -65,7 +65,7 @@ struct {
 /* kprobe: the socket of a recv in flight, by thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, KT_UNIX_MAX_IN_FLIGHT);
 	__type(key, __u32);
 	__type(value, __u64);
 } recv_entries SEC(".maps");
@@ -278,8 +278,8 @@ static __always_inline struct kt_stream_state *stream_state(struct sock *sk,
 
 static __always_inline void conn_of(const struct kt_unix_verdict *v, struct kt_conn_id *conn)
 {
-	conn->a = v->client_ino;
-	conn->b = 0;
+	conn->endpoint = v->client_ino;
+	conn->port = 0;
 	conn->transport = KT_TRANSPORT_UNIX;
 	conn->_pad = 0;
 }

@@ -1,7 +1,7 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * unix_capture: capture AF_UNIX stream bytes of hybrid-vsock connections.
- * Shared between unix_capture.bpf.c and the loader (user/unix_capture.c).
+ * Shared between unix_capture.bpf.c and the loader (user/capture/capture.c).
  *
  * A connection is identified by the inode of its client end (the end that
  * connected: the hypervisor for guest-initiated ports such as 10240). Socket
@@ -16,6 +16,10 @@
 #define KT_MAX_SUFFIXES 8
 #define KT_SUFFIX_MAX 16
 #define KT_MAX_PREFIXES 8
+/* Sockets whose verdict (capture or not) is remembered (LRU: dead ones age out). */
+#define KT_UNIX_MAX_VERDICTS 16384
+/* Sends and receives in flight at once, by thread (fentry/kprobe entry state). */
+#define KT_UNIX_MAX_IN_FLIGHT 4096
 
 /*
  * Which connections to capture: those whose server end is bound to a path

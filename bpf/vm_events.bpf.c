@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Events about the VMs themselves (bpf/vm_events.h): hypervisor processes
  * from exec to exit with their KVM exit count, and every vsock connection
@@ -19,10 +19,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "counters.bpf.h"
 #include "stream_record.h"
 #include "vm_events.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define VMADDR_CID_HOST 2
 #define VSOCK_SHUTDOWN_RCV 1
@@ -36,14 +37,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, KT_VM_RINGBUF);
 } vm_events SEC(".maps");
-
-/* Shared with the capture programs (the loader reuses their fd). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KT_CNT__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
 
 /* Hypervisor binary names, filled by the loader. */
 struct {
@@ -94,17 +87,10 @@ struct {
 	__type(value, struct kt_vm_exec);
 } exec_scratch SEC(".maps");
 
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-	if (v)
-		*v += 1;
-}
-
 static __always_inline void output(void *ev, __u64 size)
 {
 	if (bpf_ringbuf_output(&vm_events, ev, size, 0))
-		count(KT_CNT_VM_RB_FAIL);
+		count(KT_CNT_VM_RB_FAIL, 1);
 }
 
 /* ------------------------------------------------------------ processes */
@@ -154,7 +140,7 @@ int BPF_PROG(kt_vm_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct kt_vm_proc proc = { .start_ns = now, .flags = KT_VM_F_EXEC_SEEN };
 	/* A tracked process that execs a hypervisor again starts afresh. */
 	if (bpf_map_update_elem(&vm_procs, &tgid, &proc, BPF_ANY)) {
-		count(KT_CNT_VM_PROCS_FULL);
+		count(KT_CNT_VM_PROCS_FULL, 1);
 		return 0;
 	}
 	e->hdr.type = KT_VM_EXEC;
@@ -240,7 +226,7 @@ static __always_inline struct kt_vm_conn *conn_new(const struct kt_vm_conn_key *
 	struct kt_vm_conn c = { .start_ns = bpf_ktime_get_ns(), .initiator = initiator };
 
 	if (bpf_map_update_elem(&vm_conns, k, &c, BPF_ANY)) {
-		count(KT_CNT_VM_CONNS_FULL);
+		count(KT_CNT_VM_CONNS_FULL, 1);
 		return NULL;
 	}
 	conn_event(k, &c, KT_VM_VSOCK_OPEN, KT_VM_END_NONE);

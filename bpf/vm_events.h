@@ -1,8 +1,8 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * vm_events: what the kernel says about the VMs themselves, without any
  * runtime tracing. Shared by bpf/vm_events.bpf.c and userspace
- * (user/capture.c loads it, user/vm_spans.c turns the events into spans).
+ * (user/capture/capture.c loads it, user/traces/vm_spans.c turns the events into spans).
  *
  *  - hypervisor processes: exec (a binary whose name the loader listed in
  *    "hv_names"), exit (exit code, KVM exits counted while it ran);

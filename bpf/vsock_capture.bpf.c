@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Capture of standard vsock traffic (QEMU + vhost_vsock, vsock_loopback):
  * streams between a guest and a host port the host listens on (the agent's
@@ -23,7 +23,7 @@
 #include "syscall_src.bpf.h"
 #include "vsock_capture.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AF_VSOCK 40
 #define SOCK_STREAM 1
@@ -50,7 +50,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, KT_MAX_STREAMS);
 	__type(key, struct kt_conn_id);
 	__type(value, struct kt_stream_state);
 } vstreams SEC(".maps");
@@ -89,27 +89,27 @@ static __always_inline bool conn_for(__u32 src_cid, __u32 src_port, __u32 dst_ci
 	conn->transport = KT_TRANSPORT_VSOCK;
 	conn->_pad = 0;
 	if (host_port(dst_port)) {
-		conn->a = kt_vsock_conn_a(src_cid, src_port);
-		conn->b = dst_port;
+		conn->endpoint = kt_vsock_endpoint(src_cid, src_port);
+		conn->port = dst_port;
 		*dir = KT_DIR_TO_SERVER;
 		return true;
 	}
 	if (host_port(src_port)) {
-		conn->a = kt_vsock_conn_a(dst_cid, dst_port);
-		conn->b = src_port;
+		conn->endpoint = kt_vsock_endpoint(dst_cid, dst_port);
+		conn->port = src_port;
 		*dir = KT_DIR_TO_CLIENT;
 		return true;
 	}
 	/* The guest listens: the host sends the requests. */
 	if (guest_port(dst_port)) {
-		conn->a = kt_vsock_conn_a(dst_cid, dst_port);
-		conn->b = kt_vsock_conn_b_guest(src_port);
+		conn->endpoint = kt_vsock_endpoint(dst_cid, dst_port);
+		conn->port = kt_vsock_port_guest_listens(src_port);
 		*dir = KT_DIR_TO_SERVER;
 		return true;
 	}
 	if (guest_port(src_port)) {
-		conn->a = kt_vsock_conn_a(src_cid, src_port);
-		conn->b = kt_vsock_conn_b_guest(dst_port);
+		conn->endpoint = kt_vsock_endpoint(src_cid, src_port);
+		conn->port = kt_vsock_port_guest_listens(dst_port);
 		*dir = KT_DIR_TO_CLIENT;
 		return true;
 	}

@@ -1,8 +1,8 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * vsock_capture: capture AF_VSOCK streams between guests and the host (QEMU
  * with vhost-vsock; vsock_loopback). Shared between vsock_capture.bpf.c and
- * the loader (user/vsock_loader.c).
+ * the loader (user/capture/capture.c).
  *
  * A connection is (guest CID, guest port, host port). Directions follow the
  * listening end: for a host port (the agent's trace port 10240, where the
@@ -33,13 +33,13 @@
 /* virtio_vsock_hdr.flags for SHUTDOWN */
 #define KT_VSOCK_SHUTDOWN_SEND 2
 
-static inline __u64 kt_vsock_conn_a(__u32 cid, __u32 guest_port)
+static inline __u64 kt_vsock_endpoint(__u32 cid, __u32 guest_port)
 {
 	return (__u64)cid << 32 | guest_port;
 }
 
-/* conn.b of a connection to a port the guest listens on. */
-static inline __u64 kt_vsock_conn_b_guest(__u32 host_port)
+/* conn.port of a connection to a port the guest listens on. */
+static inline __u64 kt_vsock_port_guest_listens(__u32 host_port)
 {
 	return KT_VSOCK_GUEST_LISTENS | host_port;
 }

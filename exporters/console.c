@@ -13,7 +13,7 @@
  * line/paragraph separators, bidi overrides and invalid UTF-8 are escaped so
  * that a span cannot forge lines or drive the terminal.
  */
-#include "exporter.h"
+#include "exporters/exporter.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -23,8 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "otlp_types.h"
-#include "utf8.h"
+#include "exporters/otlp_types.h"
+#include "base/text_buf.h"
+#include "base/utf8.h"
 
 #define MAX_ATTRS 4	   /* attributes shown per span */
 #define MAX_VALUE_CHARS 48 /* characters of one value before "…" */
@@ -37,40 +38,8 @@ struct console {
 	FILE *out;
 };
 
-struct line {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct line *l, const void *s, size_t n)
-{
-	if (l->oom || !n)
-		return;
-	if (l->cap - l->len < n + 1) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		while (cap - l->len < n + 1)
-			cap *= 2;
-		char *np = realloc(l->p, cap);
-		if (!np) {
-			l->oom = true;
-			return;
-		}
-		l->p = np;
-		l->cap = cap;
-	}
-	memcpy(l->p + l->len, s, n);
-	l->len += n;
-	l->p[l->len] = '\0';
-}
-
-static void puts_(struct line *l, const char *s)
-{
-	put(l, s, strlen(s));
-}
-
-static void putf(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct line *l, const char *fmt, ...)
+static void putf(struct kt_text *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct kt_text *l, const char *fmt, ...)
 {
 	char buf[128];
 	va_list ap;
@@ -78,7 +47,7 @@ static void putf(struct line *l, const char *fmt, ...)
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		put(l, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+		kt_text_put(l, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Code points that could move the cursor, end the line or reorder text. */
@@ -93,14 +62,14 @@ static bool cp_unsafe(uint32_t cp)
  * Appends s escaped (backslash, and quote when quoted), keeping at most
  * max_chars characters and marking the cut with "…".
  */
-static void put_text(struct line *l, const uint8_t *s, size_t n, size_t max_chars, bool quoted)
+static void put_text(struct kt_text *l, const uint8_t *s, size_t n, size_t max_chars, bool quoted)
 {
 	size_t chars = 0;
 	if (quoted)
-		put(l, "\"", 1);
+		kt_text_put(l, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		if (chars == max_chars) {
-			puts_(l, "…");
+			kt_text_puts(l, "…");
 			break;
 		}
 		uint32_t cp;
@@ -109,17 +78,17 @@ static void put_text(struct line *l, const uint8_t *s, size_t n, size_t max_char
 			putf(l, "\\x%02x", s[i]);
 			i++;
 		} else if (cp == '\\' || (quoted && cp == '"')) {
-			put(l, "\\", 1);
-			put(l, s + i, 1);
+			kt_text_put(l, "\\", 1);
+			kt_text_put(l, s + i, 1);
 			i++;
 		} else if (cp == '\n') {
-			puts_(l, "\\n");
+			kt_text_puts(l, "\\n");
 			i++;
 		} else if (cp == '\t') {
-			puts_(l, "\\t");
+			kt_text_puts(l, "\\t");
 			i++;
 		} else if (cp == '\r') {
-			puts_(l, "\\r");
+			kt_text_puts(l, "\\r");
 			i++;
 		} else if (cp_unsafe(cp)) {
 			if (cp < 0x100)
@@ -128,19 +97,19 @@ static void put_text(struct line *l, const uint8_t *s, size_t n, size_t max_char
 				putf(l, "\\u%04x", (unsigned)cp);
 			i += adv;
 		} else {
-			put(l, s + i, adv);
+			kt_text_put(l, s + i, adv);
 			i += adv;
 		}
 		chars++;
 	}
 	if (quoted)
-		put(l, "\"", 1);
+		kt_text_put(l, "\"", 1);
 }
 
-static void put_hex(struct line *l, ProtobufCBinaryData b)
+static void put_hex(struct kt_text *l, ProtobufCBinaryData b)
 {
 	if (!b.len) {
-		put(l, "-", 1);
+		kt_text_put(l, "-", 1);
 		return;
 	}
 	for (size_t i = 0; i < b.len; i++)
@@ -148,10 +117,10 @@ static void put_hex(struct line *l, ProtobufCBinaryData b)
 }
 
 /* Go-style durations: 512ns, 12.3µs, 250.0ms, 1.234s, 2m3.500s. */
-static void put_duration(struct line *l, uint64_t start, uint64_t end)
+static void put_duration(struct kt_text *l, uint64_t start, uint64_t end)
 {
 	if (end < start) {
-		put(l, "?", 1);
+		kt_text_put(l, "?", 1);
 		return;
 	}
 	uint64_t d = end - start;
@@ -168,7 +137,7 @@ static void put_duration(struct line *l, uint64_t start, uint64_t end)
 		     (double)(d % UINT64_C(60000000000)) / 1e9);
 }
 
-static void put_time(struct line *l, uint64_t ns)
+static void put_time(struct kt_text *l, uint64_t ns)
 {
 	time_t secs = (time_t)(ns / 1000000000u);
 	struct tm tm;
@@ -187,16 +156,16 @@ static const char *kind_name(int k)
 	return k >= 0 && k < 6 ? names[k] : "?";
 }
 
-static void put_value(struct line *l, const pb_any *v, size_t budget);
+static void put_value(struct kt_text *l, const pb_any *v, size_t budget);
 
-static void put_scalar(struct line *l, const pb_any *v, size_t budget)
+static void put_scalar(struct kt_text *l, const pb_any *v, size_t budget)
 {
 	switch (v->value_case) {
 	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
 		put_text(l, v->string_value.data, v->string_value.len, budget, true);
 		break;
 	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-		puts_(l, v->bool_value ? "true" : "false");
+		kt_text_puts(l, v->bool_value ? "true" : "false");
 		break;
 	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
 		putf(l, "%" PRId64, v->int_value);
@@ -205,15 +174,15 @@ static void put_scalar(struct line *l, const pb_any *v, size_t budget)
 		putf(l, "%g", v->double_value);
 		break;
 	default:
-		put(l, "?", 1);
+		kt_text_put(l, "?", 1);
 		break;
 	}
 }
 
-static void put_value(struct line *l, const pb_any *v, size_t budget)
+static void put_value(struct kt_text *l, const pb_any *v, size_t budget)
 {
 	if (!v) {
-		put(l, "?", 1);
+		kt_text_put(l, "?", 1);
 		return;
 	}
 	if (v->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE) {
@@ -222,17 +191,17 @@ static void put_value(struct line *l, const pb_any *v, size_t budget)
 	}
 	const Opentelemetry__Proto__Common__V1__ArrayValue *a = v->array_value;
 	size_t n = a ? a->n_values : 0;
-	put(l, "[", 1);
+	kt_text_put(l, "[", 1);
 	for (size_t i = 0; i < n; i++) {
 		if (i == 4) {
-			puts_(l, ",…");
+			kt_text_puts(l, ",…");
 			break;
 		}
 		if (i)
-			put(l, ",", 1);
+			kt_text_put(l, ",", 1);
 		put_scalar(l, a->values[i], budget / 4);
 	}
-	put(l, "]", 1);
+	kt_text_put(l, "]", 1);
 }
 
 /* Bookkeeping attributes from tracing-opentelemetry; rarely what one wants. */
@@ -247,47 +216,66 @@ static bool attr_is_noise(ProtobufCBinaryData key)
 	return false;
 }
 
-static const pb_any *resource_attr(const pb_resource *r, const char *key)
+/* The value of the attribute key among kvs; NULL when there is none. */
+static const pb_any *find_attr(size_t n_kvs, pb_kv *const *kvs, const char *key)
 {
-	if (!r)
-		return NULL;
 	size_t n = strlen(key);
-	for (size_t i = 0; i < r->n_attributes; i++) {
-		const pb_kv *kv = r->attributes[i];
+	for (size_t i = 0; i < n_kvs; i++) {
+		const pb_kv *kv = kvs[i];
 		if (kv->key.len == n && memcmp(kv->key.data, key, n) == 0)
 			return kv->value;
 	}
 	return NULL;
 }
 
-static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
+static const pb_any *sandbox_id(const pb_resource *r)
 {
-	put_time(l, s->start_time_unix_nano);
-	puts_(l, " sandbox=");
-	if (sandbox && sandbox->value_case ==
-			       OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
-	    sandbox->string_value.len)
-		put_text(l, sandbox->string_value.data, sandbox->string_value.len, MAX_ID_CHARS,
-			 false);
+	return r ? find_attr(r->n_attributes, r->attributes, "katatrace.sandbox.id") : NULL;
+}
+
+static bool is_string(const pb_any *v)
+{
+	return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+	       v->string_value.len;
+}
+
+/* A name or id: the string, "-" when v is absent, empty or not a string. */
+static void put_id(struct kt_text *l, const pb_any *v)
+{
+	if (is_string(v))
+		put_text(l, v->string_value.data, v->string_value.len, MAX_ID_CHARS, false);
 	else
-		put(l, "-", 1);
-	puts_(l, " trace=");
+		kt_text_put(l, "-", 1);
+}
+
+/* What every line starts with: "<time> sandbox=<id|->". */
+static void put_head(struct kt_text *l, uint64_t ns, const pb_any *sandbox)
+{
+	put_time(l, ns);
+	kt_text_puts(l, " sandbox=");
+	put_id(l, sandbox);
+}
+
+static void format_span(struct kt_text *l, const pb_span *s, const pb_any *sandbox)
+{
+	put_head(l, s->start_time_unix_nano, sandbox);
+	kt_text_puts(l, " trace=");
 	put_hex(l, s->trace_id);
-	puts_(l, " span=");
+	kt_text_puts(l, " span=");
 	put_hex(l, s->span_id);
-	puts_(l, " parent=");
+	kt_text_puts(l, " parent=");
 	put_hex(l, s->parent_span_id);
-	put(l, " ", 1);
+	kt_text_put(l, " ", 1);
 	put_text(l, s->name.data, s->name.len, MAX_NAME_CHARS, true);
-	put(l, " ", 1);
+	kt_text_put(l, " ", 1);
 	put_duration(l, s->start_time_unix_nano, s->end_time_unix_nano);
-	put(l, " ", 1);
-	puts_(l, kind_name((int)s->kind));
-	put(l, " ", 1);
+	kt_text_put(l, " ", 1);
+	kt_text_puts(l, kind_name((int)s->kind));
+	kt_text_put(l, " ", 1);
 	int code = s->status ? (int)s->status->code : 0;
-	puts_(l, code == 1 ? "ok" : code == 2 ? "error" : "unset");
+	kt_text_puts(l, code == 1 ? "ok" : code == 2 ? "error" : "unset");
 	if (s->status && s->status->message.len) {
-		put(l, ":", 1);
+		kt_text_put(l, ":", 1);
 		put_text(l, s->status->message.data, s->status->message.len, MAX_VALUE_CHARS,
 			 true);
 	}
@@ -298,9 +286,9 @@ static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
 			skipped++;
 			continue;
 		}
-		put(l, " ", 1);
+		kt_text_put(l, " ", 1);
 		put_text(l, kv->key.data, kv->key.len, 32, false);
-		put(l, "=", 1);
+		kt_text_put(l, "=", 1);
 		put_value(l, kv->value, MAX_VALUE_CHARS);
 		shown++;
 	}
@@ -310,11 +298,11 @@ static void format_span(struct line *l, const pb_span *s, const pb_any *sandbox)
 		putf(l, " events=%zu", s->n_events);
 	if (s->n_links)
 		putf(l, " links=%zu", s->n_links);
-	put(l, "\n", 1);
+	kt_text_put(l, "\n", 1);
 }
 
 /* One write for the whole batch keeps lines whole; the lines are freed. */
-static enum kt_export_result write_lines(struct console *c, struct line *l)
+static enum kt_export_result write_lines(struct console *c, struct kt_text *l)
 {
 	if (l->oom) {
 		free(l->p);
@@ -329,98 +317,69 @@ static enum kt_export_result write_lines(struct console *c, struct line *l)
 	return KT_EXPORT_OK;
 }
 
+/*
+ * format(l, record, sandbox) for every record of req, in order: spans and log
+ * records nest alike (groups of scopes of records, each repeated field with
+ * its count in n_<field>), and sandbox is the group's resource's sandbox id.
+ */
+#define FORMAT_RECORDS(l, req, groups, scopes, records, format)                               \
+	for (size_t g_ = 0; g_ < (req)->n_##groups; g_++) {                                   \
+		const pb_any *sandbox_ = sandbox_id((req)->groups[g_]->resource);             \
+		for (size_t s_ = 0; s_ < (req)->groups[g_]->n_##scopes; s_++) {               \
+			size_t n_ = (req)->groups[g_]->scopes[s_]->n_##records;               \
+			for (size_t r_ = 0; r_ < n_; r_++)                                    \
+				format(l, (req)->groups[g_]->scopes[s_]->records[r_], sandbox_); \
+		}                                                                             \
+	}
+
 static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp_request *req,
 					    size_t n_spans)
 {
 	(void)n_spans;
-	struct console *c = (struct console *)e;
-	struct line l = { 0 };
-	for (size_t i = 0; i < req->n_resource_spans; i++) {
-		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = req->resource_spans[i];
-		const pb_any *sandbox = resource_attr(rs->resource, "katatrace.sandbox.id");
-		for (size_t j = 0; j < rs->n_scope_spans; j++) {
-			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[j];
-			for (size_t k = 0; k < ss->n_spans; k++)
-				format_span(&l, ss->spans[k], sandbox);
-		}
-	}
-	return write_lines(c, &l);
+	struct kt_text l = { 0 };
+	FORMAT_RECORDS(&l, req, resource_spans, scope_spans, spans, format_span);
+	return write_lines((struct console *)e, &l);
 }
 
 /* ------------------------------------------------------------------ logs */
 
-static const pb_any *log_attr(const Opentelemetry__Proto__Logs__V1__LogRecord *r, const char *key)
-{
-	size_t n = strlen(key);
-	for (size_t i = 0; i < r->n_attributes; i++) {
-		const pb_kv *kv = r->attributes[i];
-		if (kv->key.len == n && memcmp(kv->key.data, key, n) == 0)
-			return kv->value;
-	}
-	return NULL;
-}
-
-static bool is_string(const pb_any *v)
-{
-	return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
-	       v->string_value.len;
-}
-
-static void format_log(struct line *l, const Opentelemetry__Proto__Logs__V1__LogRecord *r,
+static void format_log(struct kt_text *l, const Opentelemetry__Proto__Logs__V1__LogRecord *r,
 		       const pb_any *sandbox)
 {
 	/* No time in the record (RFC 5424 "-", no header): when it was seen. */
-	put_time(l, r->time_unix_nano ? r->time_unix_nano : r->observed_time_unix_nano);
-	puts_(l, " sandbox=");
-	if (is_string(sandbox))
-		put_text(l, sandbox->string_value.data, sandbox->string_value.len, MAX_ID_CHARS,
-			 false);
-	else
-		put(l, "-", 1);
-	puts_(l, " log ");
+	put_head(l, r->time_unix_nano ? r->time_unix_nano : r->observed_time_unix_nano, sandbox);
+	kt_text_puts(l, " log ");
 	if (r->severity_text.len)
 		put_text(l, r->severity_text.data, r->severity_text.len, 16, false);
 	else
 		putf(l, "severity%d", (int)r->severity_number);
-	put(l, " ", 1);
-	const pb_any *app = log_attr(r, "syslog.appname"), *pid = log_attr(r, "syslog.procid");
-	if (is_string(app))
-		put_text(l, app->string_value.data, app->string_value.len, MAX_ID_CHARS, false);
-	else
-		put(l, "-", 1);
+	kt_text_put(l, " ", 1);
+	put_id(l, find_attr(r->n_attributes, r->attributes, "syslog.appname"));
+	const pb_any *pid = find_attr(r->n_attributes, r->attributes, "syslog.procid");
 	if (is_string(pid)) {
-		put(l, "[", 1);
+		kt_text_put(l, "[", 1);
 		put_text(l, pid->string_value.data, pid->string_value.len, 16, false);
-		put(l, "]", 1);
+		kt_text_put(l, "]", 1);
 	}
-	put(l, ":", 1);
+	kt_text_put(l, ":", 1);
 	const pb_any *body = r->body;
 	if (is_string(body)) {
-		put(l, " ", 1);
+		kt_text_put(l, " ", 1);
 		put_text(l, body->string_value.data, body->string_value.len, MAX_MESSAGE_CHARS,
 			 false);
 	}
-	if (log_attr(r, "katatrace.log.truncated"))
-		puts_(l, " (truncated)");
-	put(l, "\n", 1);
+	if (find_attr(r->n_attributes, r->attributes, "katatrace.log.truncated"))
+		kt_text_puts(l, " (truncated)");
+	kt_text_put(l, "\n", 1);
 }
 
 static enum kt_export_result console_export_logs(struct kt_exporter *e,
 						 const kt_otlp_logs_request *req, size_t n_logs)
 {
 	(void)n_logs;
-	struct console *c = (struct console *)e;
-	struct line l = { 0 };
-	for (size_t i = 0; i < req->n_resource_logs; i++) {
-		const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = req->resource_logs[i];
-		const pb_any *sandbox = resource_attr(rl->resource, "katatrace.sandbox.id");
-		for (size_t j = 0; j < rl->n_scope_logs; j++) {
-			const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[j];
-			for (size_t k = 0; k < sl->n_log_records; k++)
-				format_log(&l, sl->log_records[k], sandbox);
-		}
-	}
-	return write_lines(c, &l);
+	struct kt_text l = { 0 };
+	FORMAT_RECORDS(&l, req, resource_logs, scope_logs, log_records, format_log);
+	return write_lines((struct console *)e, &l);
 }
 
 static void console_flush(struct kt_exporter *e)

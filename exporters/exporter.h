@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Exporter interface. An exporter receives complete OTLP requests from the
- * export thread (user/export_queue.c) and must not keep pointers into them
+ * export thread (exporters/export_queue.c) and must not keep pointers into them
  * after export() returns.
  */
 #ifndef KT_EXPORTER_H
@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "otlp_build.h"
-#include "otlp_logs_build.h"
+#include "exporters/otlp_build.h"
+#include "exporters/otlp_logs_build.h"
 
 enum kt_export_result {
 	KT_EXPORT_OK = 0,
@@ -76,6 +76,14 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
  */
 char *kt_otlp_http_resolve_url(const char *explicit_endpoint);
 
+/*
+ * The logs URL: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (as is) >
+ * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/logs" > traces_url with its final
+ * "/v1/traces" replaced by "/v1/logs" > NULL (logs cannot be sent).
+ * Returns a malloc'ed string or NULL.
+ */
+char *kt_otlp_http_resolve_logs_url(const char *traces_url);
+
 struct kt_otlp_grpc_cfg {
 	/* scheme://host:port of the collector, e.g. http://127.0.0.1:4317. */
 	const char *endpoint;
@@ -96,14 +104,6 @@ struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg
  * values skipped). NULL when none. *source (may be NULL) names where it
  * came from ("--otlp-endpoint" or the variable).
  */
-/*
- * The logs URL: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (as is) >
- * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/logs" > traces_url with its final
- * "/v1/traces" replaced by "/v1/logs" > NULL (logs cannot be sent).
- * Returns a malloc'ed string or NULL.
- */
-char *kt_otlp_http_resolve_logs_url(const char *traces_url);
-
 const char *kt_otlp_configured_endpoint(const char *explicit_endpoint, const char **source);
 
 /* True when the URL names a path other than "/" after its authority. */

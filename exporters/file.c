@@ -6,15 +6,15 @@
  * with the Collector's otlpjsonfile receiver. The file is opened for append;
  * "-" writes to stdout.
  */
-#include "exporter.h"
+#include "exporters/exporter.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "otlp_json.h"
+#include "base/diag.h"
+#include "exporters/otlp_json.h"
 
 struct file_exporter {
 	struct kt_exporter base;

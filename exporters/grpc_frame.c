@@ -1,40 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gRPC framing and response parsing; see grpc_frame.h. */
-#include "grpc_frame.h"
+#include "exporters/grpc_frame.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "otlp_common.h"
-
-static const char *const code_names[] = {
-	"OK",
-	"CANCELLED",
-	"UNKNOWN",
-	"INVALID_ARGUMENT",
-	"DEADLINE_EXCEEDED",
-	"NOT_FOUND",
-	"ALREADY_EXISTS",
-	"PERMISSION_DENIED",
-	"RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION",
-	"ABORTED",
-	"OUT_OF_RANGE",
-	"UNIMPLEMENTED",
-	"INTERNAL",
-	"UNAVAILABLE",
-	"DATA_LOSS",
-	"UNAUTHENTICATED",
-};
-
-const char *kt_grpc_code_name(int code)
-{
-	if (code < 0 || (size_t)code >= sizeof(code_names) / sizeof(code_names[0]))
-		return "?";
-	return code_names[code];
-}
+#include "exporters/otlp_common.h"
 
 enum kt_export_result kt_grpc_status_result(int code)
 {

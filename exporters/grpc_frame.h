@@ -15,36 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exporter.h"
-#include "otlp_build.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_build.h"
+#include "model/grpc_code.h"
 
 #define KT_GRPC_PREFIX_LEN 5
 #define KT_GRPC_MAX_BODY (64 * 1024) /* response body bytes kept; the rest is counted */
 #define KT_GRPC_MAX_MESSAGE 1024     /* decoded grpc-message bytes kept */
-
-/* The status codes (grpc/doc/statuscodes.md). */
-enum kt_grpc_code {
-	KT_GRPC_OK = 0,
-	KT_GRPC_CANCELLED = 1,
-	KT_GRPC_UNKNOWN = 2,
-	KT_GRPC_INVALID_ARGUMENT = 3,
-	KT_GRPC_DEADLINE_EXCEEDED = 4,
-	KT_GRPC_NOT_FOUND = 5,
-	KT_GRPC_ALREADY_EXISTS = 6,
-	KT_GRPC_PERMISSION_DENIED = 7,
-	KT_GRPC_RESOURCE_EXHAUSTED = 8,
-	KT_GRPC_FAILED_PRECONDITION = 9,
-	KT_GRPC_ABORTED = 10,
-	KT_GRPC_OUT_OF_RANGE = 11,
-	KT_GRPC_UNIMPLEMENTED = 12,
-	KT_GRPC_INTERNAL = 13,
-	KT_GRPC_UNAVAILABLE = 14,
-	KT_GRPC_DATA_LOSS = 15,
-	KT_GRPC_UNAUTHENTICATED = 16,
-};
-
-/* "UNAVAILABLE", ...; "?" for a code outside 0..16. */
-const char *kt_grpc_code_name(int code);
 
 /*
  * What a status means for the batch, as the OTLP specification says for

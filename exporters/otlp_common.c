@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Settings, log excerpts and responses shared by the OTLP exporters. */
-#include "otlp_common.h"
+#include "exporters/otlp_common.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
+#include "base/diag.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 /* ------------------------------------------------------------------ excerpts */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "otlp_curl.h"
+#include "exporters/otlp_curl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "exporter.h"
-#include "log.h"
-#include "otlp_common.h"
+#include "exporters/exporter.h"
+#include "base/diag.h"
+#include "exporters/otlp_common.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;

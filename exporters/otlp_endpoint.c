@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "exporter.h"
-#include "otlp_common.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_common.h"
 
 static char *concat(const char *a, const char *b)
 {

@@ -10,7 +10,7 @@
  *
  * The framing and the response's status are handled by grpc_frame.c.
  */
-#include "exporter.h"
+#include "exporters/exporter.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,10 +20,10 @@
 
 #include <curl/curl.h>
 
-#include "grpc_frame.h"
-#include "log.h"
-#include "otlp_common.h"
-#include "otlp_curl.h"
+#include "exporters/grpc_frame.h"
+#include "base/diag.h"
+#include "exporters/otlp_common.h"
+#include "exporters/otlp_curl.h"
 
 #define WHO "otlp-grpc"
 #define EXPORT_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

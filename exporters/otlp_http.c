@@ -4,7 +4,7 @@
  * connection to the collector is kept alive between batches; the export
  * thread is the only user, so no locking is needed.
  */
-#include "exporter.h"
+#include "exporters/exporter.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,9 +13,9 @@
 
 #include <curl/curl.h>
 
-#include "log.h"
-#include "otlp_common.h"
-#include "otlp_curl.h"
+#include "base/diag.h"
+#include "exporters/otlp_common.h"
+#include "exporters/otlp_curl.h"
 
 #define MAX_RESPONSE (64 * 1024) /* response bytes kept; the rest is discarded */
 

@@ -7,7 +7,7 @@
  * which json-c does not enforce. Building a json-c tree would also cost one
  * allocation per value for output that is written once.
  */
-#include "otlp_json.h"
+#include "exporters/otlp_json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otlp_types.h"
-#include "utf8.h"
+#include "exporters/otlp_types.h"
+#include "base/text_buf.h"
+#include "base/utf8.h"
 
 /* ------------------------------------------------------------------ doubles */
 
@@ -150,9 +151,7 @@ size_t kt_json_format_double(double d, char out[32])
 /* ------------------------------------------------------------------ buffer */
 
 struct jw {
-	char *p;
-	size_t len, cap;
-	bool oom;
+	struct kt_text t;
 	/* One bit per open object: set once it has a member (comma needed). */
 	uint64_t more;
 	int depth;
@@ -160,27 +159,7 @@ struct jw {
 
 static void put(struct jw *w, const void *s, size_t n)
 {
-	if (w->oom || !n)
-		return;
-	if (w->cap - w->len < n + 1) {
-		size_t cap = w->cap ? w->cap : 1024;
-		while (cap - w->len < n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				w->oom = true;
-				return;
-			}
-			cap *= 2;
-		}
-		char *np = realloc(w->p, cap);
-		if (!np) {
-			w->oom = true;
-			return;
-		}
-		w->p = np;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
+	kt_text_put(&w->t, s, n);
 }
 
 static void putc_(struct jw *w, char c)
@@ -190,7 +169,7 @@ static void putc_(struct jw *w, char c)
 
 static void puts_(struct jw *w, const char *s)
 {
-	put(w, s, strlen(s));
+	kt_text_puts(&w->t, s);
 }
 
 /* Requests built by otlp_build nest about ten levels deep. */
@@ -198,7 +177,7 @@ static void obj_start(struct jw *w)
 {
 	putc_(w, '{');
 	if (w->depth >= 63) {
-		w->oom = true; /* treated like allocation failure */
+		w->t.oom = true; /* treated like allocation failure */
 		return;
 	}
 	w->depth++;
@@ -377,15 +356,41 @@ static void write_attrs(struct jw *w, const char *name, size_t n, pb_kv *const *
 		}                                                                             \
 	} while (0)
 
+/* Every message that has attributes has this pair of fields. */
+#define ATTRIBUTES(w, m)                                                                      \
+	do {                                                                                  \
+		write_attrs(w, "attributes", (m)->n_attributes, (m)->attributes);             \
+		u32_field(w, "droppedAttributesCount", (m)->dropped_attributes_count);        \
+	} while (0)
+
+/*
+ * The two levels above spans and log records, alike in both requests:
+ * {"resource"|"scope":{...},"<name>":[fn(item), ...],"schemaUrl":"..."}.
+ */
+#define GROUP(w, head_field, head, name, n, items, fn, schema_url)                            \
+	do {                                                                                  \
+		obj_start(w);                                                                 \
+		head_field(w, head);                                                          \
+		ARRAY_FIELD(w, name, n, items, fn);                                           \
+		str_field(w, "schemaUrl", schema_url);                                        \
+		obj_end(w);                                                                   \
+	} while (0)
+
+/* A request: {"<name>":[fn(item), ...]} in w, returned by finish(). */
+#define DOCUMENT(w, name, n, items, fn)                                                       \
+	do {                                                                                  \
+		obj_start(w);                                                                 \
+		ARRAY_FIELD(w, name, n, items, fn);                                           \
+		obj_end(w);                                                                   \
+	} while (0)
+
 /* Resource and scope: always written, empty when absent (as the Collector does). */
 static void resource_field(struct jw *w, const pb_resource *r)
 {
 	field(w, "resource");
 	obj_start(w);
-	if (r) {
-		write_attrs(w, "attributes", r->n_attributes, r->attributes);
-		u32_field(w, "droppedAttributesCount", r->dropped_attributes_count);
-	}
+	if (r)
+		ATTRIBUTES(w, r);
 	obj_end(w);
 }
 
@@ -396,8 +401,7 @@ static void scope_field(struct jw *w, const pb_scope *sc)
 	if (sc) {
 		str_field(w, "name", sc->name);
 		str_field(w, "version", sc->version);
-		write_attrs(w, "attributes", sc->n_attributes, sc->attributes);
-		u32_field(w, "droppedAttributesCount", sc->dropped_attributes_count);
+		ATTRIBUTES(w, sc);
 	}
 	obj_end(w);
 }
@@ -405,14 +409,13 @@ static void scope_field(struct jw *w, const pb_scope *sc)
 /* The document, NUL-terminated; NULL when memory ran out. */
 static char *finish(struct jw *w, size_t *len)
 {
-	if (w->oom) {
-		free(w->p);
+	if (w->t.oom) {
+		free(w->t.p);
 		return NULL;
 	}
-	w->p[w->len] = '\0';
 	if (len)
-		*len = w->len;
-	return w->p;
+		*len = w->t.len;
+	return w->t.p;
 }
 
 static void write_any(struct jw *w, const pb_any *v)
@@ -494,16 +497,7 @@ static void write_kv(struct jw *w, const pb_kv *kv)
 
 static void write_attrs(struct jw *w, const char *name, size_t n, pb_kv *const *kvs)
 {
-	if (!n)
-		return;
-	field(w, name);
-	putc_(w, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			putc_(w, ',');
-		write_kv(w, kvs[i]);
-	}
-	putc_(w, ']');
+	ARRAY_FIELD(w, name, n, kvs, write_kv);
 }
 
 static void write_event(struct jw *w, const pb_event *e)
@@ -511,8 +505,7 @@ static void write_event(struct jw *w, const pb_event *e)
 	obj_start(w);
 	u64_str_field(w, "timeUnixNano", e->time_unix_nano);
 	str_field(w, "name", e->name);
-	write_attrs(w, "attributes", e->n_attributes, e->attributes);
-	u32_field(w, "droppedAttributesCount", e->dropped_attributes_count);
+	ATTRIBUTES(w, e);
 	obj_end(w);
 }
 
@@ -522,8 +515,7 @@ static void write_link(struct jw *w, const pb_link *l)
 	id_field(w, "traceId", l->trace_id);
 	id_field(w, "spanId", l->span_id);
 	str_field(w, "traceState", l->trace_state);
-	write_attrs(w, "attributes", l->n_attributes, l->attributes);
-	u32_field(w, "droppedAttributesCount", l->dropped_attributes_count);
+	ATTRIBUTES(w, l);
 	u32_field(w, "flags", l->flags);
 	obj_end(w);
 }
@@ -540,8 +532,7 @@ static void write_span(struct jw *w, const pb_span *s)
 	u32_field(w, "kind", (uint32_t)s->kind);
 	u64_str_field(w, "startTimeUnixNano", s->start_time_unix_nano);
 	u64_str_field(w, "endTimeUnixNano", s->end_time_unix_nano);
-	write_attrs(w, "attributes", s->n_attributes, s->attributes);
-	u32_field(w, "droppedAttributesCount", s->dropped_attributes_count);
+	ATTRIBUTES(w, s);
 	ARRAY_FIELD(w, "events", s->n_events, s->events, write_event);
 	u32_field(w, "droppedEventsCount", s->dropped_events_count);
 	ARRAY_FIELD(w, "links", s->n_links, s->links, write_link);
@@ -559,29 +550,21 @@ static void write_span(struct jw *w, const pb_span *s)
 
 static void write_scope_spans(struct jw *w, const pb_scope_spans *ss)
 {
-	obj_start(w);
-	scope_field(w, ss->scope);
-	ARRAY_FIELD(w, "spans", ss->n_spans, ss->spans, write_span);
-	str_field(w, "schemaUrl", ss->schema_url);
-	obj_end(w);
+	GROUP(w, scope_field, ss->scope, "spans", ss->n_spans, ss->spans, write_span,
+	      ss->schema_url);
 }
 
 static void write_resource_spans(struct jw *w, const pb_resource_spans *rs)
 {
-	obj_start(w);
-	resource_field(w, rs->resource);
-	ARRAY_FIELD(w, "scopeSpans", rs->n_scope_spans, rs->scope_spans, write_scope_spans);
-	str_field(w, "schemaUrl", rs->schema_url);
-	obj_end(w);
+	GROUP(w, resource_field, rs->resource, "scopeSpans", rs->n_scope_spans, rs->scope_spans,
+	      write_scope_spans, rs->schema_url);
 }
 
 char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len)
 {
 	struct jw w = { 0 };
-	obj_start(&w);
-	ARRAY_FIELD(&w, "resourceSpans", req->n_resource_spans, req->resource_spans,
-		    write_resource_spans);
-	obj_end(&w);
+	DOCUMENT(&w, "resourceSpans", req->n_resource_spans, req->resource_spans,
+		 write_resource_spans);
 	return finish(&w, len);
 }
 
@@ -599,8 +582,7 @@ static void write_log_record(struct jw *w, const Opentelemetry__Proto__Logs__V1_
 		field(w, "body");
 		write_any(w, l->body);
 	}
-	write_attrs(w, "attributes", l->n_attributes, l->attributes);
-	u32_field(w, "droppedAttributesCount", l->dropped_attributes_count);
+	ATTRIBUTES(w, l);
 	u32_field(w, "flags", l->flags);
 	id_field(w, "traceId", l->trace_id);
 	id_field(w, "spanId", l->span_id);
@@ -609,28 +591,20 @@ static void write_log_record(struct jw *w, const Opentelemetry__Proto__Logs__V1_
 
 static void write_scope_logs(struct jw *w, const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl)
 {
-	obj_start(w);
-	scope_field(w, sl->scope);
-	ARRAY_FIELD(w, "logRecords", sl->n_log_records, sl->log_records, write_log_record);
-	str_field(w, "schemaUrl", sl->schema_url);
-	obj_end(w);
+	GROUP(w, scope_field, sl->scope, "logRecords", sl->n_log_records, sl->log_records,
+	      write_log_record, sl->schema_url);
 }
 
 static void write_resource_logs(struct jw *w,
 				const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl)
 {
-	obj_start(w);
-	resource_field(w, rl->resource);
-	ARRAY_FIELD(w, "scopeLogs", rl->n_scope_logs, rl->scope_logs, write_scope_logs);
-	str_field(w, "schemaUrl", rl->schema_url);
-	obj_end(w);
+	GROUP(w, resource_field, rl->resource, "scopeLogs", rl->n_scope_logs, rl->scope_logs,
+	      write_scope_logs, rl->schema_url);
 }
 
 char *kt_otlp_logs_json_encode(const kt_otlp_logs_request *req, size_t *len)
 {
 	struct jw w = { 0 };
-	obj_start(&w);
-	ARRAY_FIELD(&w, "resourceLogs", req->n_resource_logs, req->resource_logs, write_resource_logs);
-	obj_end(&w);
+	DOCUMENT(&w, "resourceLogs", req->n_resource_logs, req->resource_logs, write_resource_logs);
 	return finish(&w, len);
 }

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "otlp_build.h"
-#include "otlp_logs_build.h"
+#include "exporters/otlp_build.h"
+#include "exporters/otlp_logs_build.h"
 
 /*
  * Returns the request as one line of JSON (no newline), NUL-terminated and

@@ -1,10 +1,11 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test suite: unit tests (criterion, ASan/UBSan), integration
 # tests (real BPF, real sockets, independent OTLP receiver), a short run
 # of every fuzz target and the kernel lane (stock kernels under QEMU). The
 # last line is "N passed, N failed" over all tests.
 #
-#   tests/run-all.sh [--only unit|integration|fuzz|kernels]
+#   tests/run-all.sh [--only unit|layout|integration|fuzz|kernels]
 set -u
 cd "$(dirname "$0")/.." || exit 2
 only=""
@@ -32,6 +33,28 @@ if [ -z "$only" ] || [ "$only" = unit ]; then
 		add 0 1
 		suites_failed+=(unit-sanitizers)
 	fi
+fi
+
+if [ -z "$only" ] || [ "$only" = layout ]; then
+	echo "=== layout (tools/check-layout)"
+	# The tree keeps the rule; and the checker sees a break of it (an include
+	# climbing from base/ to stream/, one naming no folder) in a scratch copy.
+	scratch=$(mktemp -d)
+	cp -r user exporters "$scratch"/
+	echo '#include "stream/pipeline.h"' >>"$scratch/user/base/arena.c"
+	echo '#include "span.h"' >>"$scratch/user/model/ids.c"
+	if tools/check-layout; then add 1 0; else add 0 1; suites_failed+=(layout); fi
+	tools/check-layout "$scratch" >build/layout.log 2>&1
+	if [ $? = 1 ] && grep -q 'base/arena.c: includes "stream/pipeline.h"' build/layout.log &&
+		grep -q 'model/ids.c: "span.h" does not name its folder' build/layout.log; then
+		add 1 0
+	else
+		echo "tools/check-layout missed a break of the rule:"
+		cat build/layout.log
+		add 0 1
+		suites_failed+=(layout-selftest)
+	fi
+	rm -rf "$scratch"
 fi
 
 if [ -z "$only" ] || [ "$only" = integration ]; then

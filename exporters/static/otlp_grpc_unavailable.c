@@ -5,8 +5,8 @@
  * refused with a clear error at start-up; the file and console exporters
  * work as usual.
  */
-#include "exporter.h"
-#include "log.h"
+#include "exporters/exporter.h"
+#include "base/diag.h"
 
 struct kt_exporter *kt_exporter_otlp_grpc_new(const struct kt_otlp_grpc_cfg *cfg)
 {

@@ -4,8 +4,8 @@
  * static), which has no libcurl: OTLP/HTTP is refused with a clear error;
  * the file and console exporters work as usual.
  */
-#include "exporter.h"
-#include "log.h"
+#include "exporters/exporter.h"
+#include "base/diag.h"
 
 struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg)
 {

@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "decode.h"
-#include "log.h"
-#include "capture.h"
+#include "agent/decode.h"
+#include "base/diag.h"
+#include "capture/capture.h"
 
 #define WRITES 200000
 #define ROUNDS 5

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
-#include "framer.h"
+#include "agent/decode.h"
+#include "agent/framer.h"
 
 #define CHECK(c)                  \
 	do {                      \

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_frame.h"
-#include "otlp_common.h"
+#include "exporters/grpc_frame.h"
+#include "exporters/otlp_common.h"
 
 #define CHECK(c)                  \
 	do {                      \

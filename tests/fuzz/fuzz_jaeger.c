@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode_jaeger.h"
+#include "kata1/decode_jaeger.h"
 
 /* span_check.h's decode_and_check() is for the span decoders; not used here. */
 #pragma GCC diagnostic push

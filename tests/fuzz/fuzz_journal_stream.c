@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "journal_log.h"
-#include "journal_stream.h"
-#include "otlp_json.h"
-#include "otlp_logs_build.h"
-#include "utf8.h"
+#include "kata1/journal_log.h"
+#include "kata1/journal_stream.h"
+#include "exporters/otlp_json.h"
+#include "exporters/otlp_logs_build.h"
+#include "base/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

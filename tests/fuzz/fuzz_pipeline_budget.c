@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The pipeline under a small memory budget and tight connection caps
- * (user/mem_budget.c, user/conn_limits.c, user/pipeline.c): the input picks
+ * (user/base/mem_budget.c, user/stream/conn_limits.c, user/stream/pipeline.c): the input picks
  * the budget, then drives up to 8 connections on the agent's port, the
  * Jaeger and journal ports, a hypervisor's ttrpc socket and a shim socket,
  * with capture records in both directions: bytes at the next offset or
@@ -19,10 +19,10 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "log.h"
-#include "mem_budget.h"
-#include "pipeline.h"
-#include "stream_record.h"
+#include "base/diag.h"
+#include "base/mem_budget.h"
+#include "stream/pipeline.h"
+#include "bpf/stream_record.h"
 
 #define CONNS 8
 #define KEPT 32
@@ -81,7 +81,7 @@ static struct kt_rec_hdr *hdr(unsigned conn, uint32_t type, uint8_t dir)
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)rec;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn.a = 1000 + conn;
+	h->conn.endpoint = 1000 + conn;
 	h->conn.transport = KT_TRANSPORT_UNIX;
 	h->dir = dir;
 	h->tgid = 77;
@@ -103,19 +103,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kt_mem_pool_init(&pool, limit);
 	kt_mem_acct_init(&records, &pool);
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	cfg.max_frame = 1u << 20;
+	cfg.protocols.agent.max_frame = 1u << 20;
 	cfg.reasm.max_pending = 256u << 10;
 	cfg.max_conns = MAX_CONNS;
 	cfg.max_sandbox_conns = MAX_SANDBOX_CONNS;
 	cfg.mem_pool = &pool;
 	cfg.records_acct = &records;
-	cfg.ttrpc_sockets = ttrpc_sockets;
-	cfg.n_ttrpc_sockets = 1;
-	cfg.shim_socket_dirs = shim_dirs;
-	cfg.n_shim_socket_dirs = 1;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, keep_span, &k);
+	cfg.protocols.rpc.ttrpc_sockets = ttrpc_sockets;
+	cfg.protocols.rpc.n_ttrpc_sockets = 1;
+	cfg.protocols.rpc.shim_socket_dirs = shim_dirs;
+	cfg.protocols.rpc.n_shim_socket_dirs = 1;
+	struct kt_pipeline *p =
+		kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = keep_span, .log = keep_log,
+								 .ctx = &k });
 	CHECK(p);
-	kt_pipeline_set_log_sink(p, keep_log, &k);
 	uint64_t now = 1;
 
 	while (c.p < c.end) {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reasm.h"
+#include "stream/reasm.h"
 
 #define WINDOW (1u << 17) /* offsets base .. base + WINDOW carry the model */
 #define MAX_LEN 4096

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sandbox_meta.h"
+#include "sandbox/oci_bundle.h"
+#include "sandbox/sandbox_meta.h"
 
 #define CHECK(c)                 \
 	do {                     \
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(m.hypervisor_pid <= INT32_MAX);
 	CHECK(!m.hvsock_path[0] || strncmp(m.hvsock_path, "/host/", 6) == 0);
 
-	if (kt_meta_parse_bundle(buf, size, &b) == 0) {
+	if (kt_bundle_parse(buf, size, &b) == 0) {
 		check_field(b.sandbox_id, sizeof(b.sandbox_id));
 		check_field(b.pod_name, sizeof(b.pod_name));
 		check_field(b.pod_namespace, sizeof(b.pod_namespace));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containerd shim Task API fuzzer (user/task_api.c): the input picks a
+ * containerd shim Task API fuzzer (user/rpc/containerd_task.c): the input picks a
  * service and a method and is the request payload. The ids kept for it
  * (kt_task_note) are checked against a protobuf wire scan written here: a
  * kept id is the last length-delimited field 1 of a well-formed message,
@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "sandbox_registry.h"
-#include "task_api.h"
+#include "base/arena.h"
+#include "sandbox/sandbox_registry.h"
+#include "rpc/containerd_task.h"
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_rpc.h"
-#include "utf8.h"
+#include "rpc/ttrpc_rpc.h"
+#include "base/utf8.h"
 
 #define CHECK(c)                  \
 	do {                      \

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "thrift_compact.h"
+#include "kata1/thrift_compact.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

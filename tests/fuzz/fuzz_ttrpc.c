@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ttrpc fuzzer (user/ttrpc_frame.c, user/ttrpc_rpc.c, user/ttrpc_span.c):
+ * ttrpc fuzzer (user/rpc/ttrpc_frame.c, user/rpc/ttrpc_rpc.c, user/rpc/ttrpc_span.c):
  * one input drives both directions of a connection. Operations, chosen by
  * the input: raw bytes to either direction, well-formed requests (methods,
  * long-poll methods, valid and broken trace context) and responses (any
@@ -21,10 +21,10 @@
 #include <string.h>
 
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_frame.h"
-#include "ttrpc_rpc.h"
-#include "ttrpc_span.h"
-#include "utf8.h"
+#include "rpc/ttrpc_frame.h"
+#include "rpc/ttrpc_rpc.h"
+#include "rpc/ttrpc_span.h"
+#include "base/utf8.h"
 
 #define CHECK(c)                  \
 	do {                      \
@@ -146,7 +146,7 @@ static void on_call(void *ctx, const struct kt_ttrpc_call *c)
 	if (c->has_traceparent)
 		CHECK((c->trace_id.hi || c->trace_id.lo) && c->parent_span_id);
 	if (c->end != KT_TTRPC_END_RESPONSE && c->end != KT_TTRPC_END_BAD_RESPONSE)
-		CHECK(c->status_code == KT_TTRPC_CODE_UNKNOWN && c->response_size == 0);
+		CHECK(c->status_code == KT_GRPC_UNKNOWN && c->response_size == 0);
 	st.reported++;
 
 	struct kt_span s;

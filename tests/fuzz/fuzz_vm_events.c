@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "log.h"
-#include "span_record.h"
-#include "vm_spans.h"
+#include "base/diag.h"
+#include "model/span_record.h"
+#include "traces/vm_spans.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cid == 0 || cid > 2);
 
 	struct kt_vm_spans_cfg cfg = { .run_root = "" };
-	struct kt_vm_spans *v = kt_vm_spans_new(&cfg, sink, NULL);
+	struct kt_vm_spans *v = kt_vm_spans_new(&cfg, &(struct kt_record_sink){ .span = sink });
 	if (!v)
 		return 0;
 	/* Records as the ring buffer delivers them: aligned copies. */

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#include "decode.h"
-#include "utf8.h"
+#include "agent/decode.h"
+#include "base/utf8.h"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Attach strategy selection on this kernel: every strategy is compiled into
 # the binary; auto picks the first that loads and attaches; asking for one
 # the kernel refuses fails with a clear message instead of capturing nothing.

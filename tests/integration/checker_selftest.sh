@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The independent checker must itself be able to fail: run the receiver's
 # self-test (real exporters -> upstream decoders -> check.js passes; wrong
 # expectations and tampered spans are each reported).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # containerd's calls to its shims, from the host's view: a real containerd
 # (Debian's package, private socket, root and state directories, no CRI
 # plugin) runs a container from a busybox root file system with runc through

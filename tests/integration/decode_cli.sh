@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `katatrace-bpf decode`: golden framed streams and single frames of both
 # eras to OTLP/JSON lines, checked by the independent receiver code; bad
 # input gives a clear error and exit status.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Drop-in for kata-trace-forwarder: the command lines of Kata's tracing
 # documentation, verbatim, with katatrace-bpf in the forwarder's place (also
 # installed under that name). Default export: OTLP/gRPC to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Kata 1.x agents: Jaeger thrift compact emitBatch messages, relayed without
 # framing on port 6831 (here a Firecracker sandbox's hybrid-vsock listener
 # <uds>_6831, drained by sock-drain: tap mode). Three concurrent connections

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Kata 1.x agents: the guest journal relayed as syslog records without any
 # separator on port 5140 (here a Firecracker sandbox's hybrid-vsock listener
 # <uds>_5140, drained by sock-drain: tap mode, BPF capture). Two concurrent

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Helpers for the integration tests: real katatrace-bpf, real BPF on this
 # kernel, real unix sockets, a relaying "hypervisor" process, and the

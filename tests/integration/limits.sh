@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Capture limits with the real BPF programs, tap mode:
 #  1. a single write larger than the per-write cap (4 MiB): the kernel
 #     reports the rest as a gap; the frame it belongs to is dropped, the

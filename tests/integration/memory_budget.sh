@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # One memory budget for what guests make the daemon hold. 200 connections to
 # one sandbox's <uds>_10240 each send a header announcing 16 MiB - 1 and
 # 15 MiB of payload that never completes it (tests/tools/partial-frames.c),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Node-wide operation: one daemon, no per-sandbox setup. A fake run root
 # where 50 sandboxes of three layouts (Go runtime Cloud Hypervisor and
 # Firecracker, runtime-rs Dragonball), each with containerd OCI bundles

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # OTLP over TLS, against the independent receivers (@grpc/grpc-js, Node's
 # https), with a throwaway CA made by the openssl CLI: a server certificate
 # for localhost and 127.0.0.1 and a client certificate. Sink mode + BPF

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Sink mode with the file exporter (OTLP/JSON lines). The batch timeout is
 # far longer than the test, so every span in the file was written by the
 # flush on SIGTERM. The receiver's upstream protobufjs root parses the lines.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Sink mode + BPF capture, exported over OTLP/gRPC (HTTP/2, h2c) to the
 # independent gRPC receiver (@grpc/grpc-js, decoding with upstream
 # OpenTelemetry code); every span compared field by field. The endpoint has

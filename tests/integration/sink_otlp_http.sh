@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Sink mode: katatrace-bpf itself binds <uds>_10240 for each --socket-path,
 # drains every concurrent connection, and the spans come from the BPF
 # capture; exported over OTLP/HTTP to the independent receiver.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Degraded mode without BPF: the sink's own reads feed the pipeline. Stopped
 # with SIGINT (the other tests use SIGTERM): same flush and summary.
 . "$(dirname "$0")/lib.sh"

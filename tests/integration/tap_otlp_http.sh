@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Tap mode beside a foreign listener (socat drains the sockets, as a
 # kata-trace-forwarder would): katatrace-bpf binds nothing, captures in the
 # kernel what the relaying "hypervisor" writes, and exports OTLP/HTTP to the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # One trace per sandbox, without runtime tracing. A Cloud Hypervisor
 # sandbox appears under the run root (discovery, sink mode); a "runtime"
 # (ttrpc-peer shim) makes two CreateContainer calls over its hybrid-vsock

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runtime -> agent RPCs from the host's view: a "runtime" (ttrpc-peer shim)
 # talks ttrpc to a Cloud Hypervisor sandbox's hybrid-vsock socket after the
 # CONNECT 1024 / OK handshake, a "hypervisor" (ttrpc-peer vmm) answers in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kata.vm spans from kernel events alone: stand-in hypervisors (tests/tools/
 # fake-vmm.c copied as qemu-system-x86_64 and cloud-hypervisor) with Kata's
 # command lines under a temporary --run-root live about 0.5 s and exit with

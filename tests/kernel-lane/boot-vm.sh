@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Boots a kernel lane test VM under QEMU TCG (a /dev/kvm that runs stock
 # kernels cannot be relied on) with a raw virtio disk for its results, until
 # it powers off or VM_TIMEOUT seconds pass. The serial console goes to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks what one kernel's test VM left on its disk, scenario by scenario:
 # the sender and the listener moved every byte, katatrace-bpf attached with
 # the strategy asked for, exited cleanly and accounted for every span, and

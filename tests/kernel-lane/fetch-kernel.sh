@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Downloads and unpacks a Debian kernel package for the kernel lane, once:
 # the package is resolved through its meta-package, fetched with
 # `apt-get download` and unpacked with `dpkg -x` under build/kernels/ (never

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # /init of the nested guest started by the vhost-guest scenario: loads the
 # virtio-vsock guest transport, sends every stream of /lane/conns (one
 # concurrent connection per line) to the host, CID 2, port PORT, powers off.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds an uncompressed initramfs (newc cpio) for a kernel lane VM:
 # busybox-static with every applet linked, the named modules of an unpacked
 # Debian kernel package together with everything they depend on (written

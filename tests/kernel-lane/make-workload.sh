@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Writes what the kernel lane's VMs send, and what the host later expects:
 #
 #   WORK/lane/          copied to /lane in the test VM

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Manifests for tests/receiver/check.js, written on the host from what the
 # kernel lane's workload sent (make-workload.sh) and what the VM recorded

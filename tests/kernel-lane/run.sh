@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The kernel lane: boots Debian's stock kernels under QEMU TCG, one VM per
 # kernel, runs every scenario inside it (vm-scenarios.sh), and checks on the
 # host what each one produced (check-results.sh). Prints one row per

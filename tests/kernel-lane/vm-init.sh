@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # /init of the kernel lane's test VM (busybox sh). Mounts what the tracer
 # needs, loads the modules in /lib/modules/load-order, runs every scenario
 # of /lane/lane.conf (LANE_SCENARIOS=a,b on the kernel command line runs

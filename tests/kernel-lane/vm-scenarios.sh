@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=dash
 # The kernel lane's scenarios, run inside the test VM by /init (busybox sh).
 # A scenario is named PATH-STRATEGY (e.g. unix-kprobe) and leaves its results

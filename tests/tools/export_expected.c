@@ -21,10 +21,10 @@
 
 #include <json-c/json.h>
 
-#include "exporter.h"
-#include "log.h"
-#include "otlp_build.h"
-#include "span_record.h"
+#include "exporters/exporter.h"
+#include "base/diag.h"
+#include "exporters/otlp_build.h"
+#include "model/span_record.h"
 
 static void die(const char *what, const char *msg)
 {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "span.h"
+#include "model/span.h"
 
 /* Which encoding the span was decoded from; the JSON era loses float kinds. */
 enum kt_era {

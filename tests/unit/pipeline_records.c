@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stream_record.h"
+#include "bpf/stream_record.h"
 
 void collect(void *ctx, struct kt_span_record *r)
 {
@@ -40,7 +40,7 @@ struct kt_rec_hdr *hdr_for(uint64_t conn, uint32_t type)
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn.a = conn;
+	h->conn.endpoint = conn;
 	h->conn.transport = KT_TRANSPORT_UNIX;
 	h->dir = KT_DIR_TO_SERVER;
 	h->tgid = 4242;

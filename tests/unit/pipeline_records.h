@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline.h"
-#include "stream_record.h"
+#include "stream/pipeline.h"
+#include "bpf/stream_record.h"
 
 #define MAX_GOT 256
 

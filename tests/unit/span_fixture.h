@@ -12,8 +12,8 @@
 
 #include <criterion/criterion.h>
 
-#include "otlp_build.h"
-#include "span_record.h"
+#include "exporters/otlp_build.h"
+#include "model/span_record.h"
 
 #define FX_UNUSED __attribute__((unused))
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The arena's byte limit (user/arena.c) at its exact boundary: every
+ * The arena's byte limit (user/base/arena.c) at its exact boundary: every
  * allocation counts rounded up to 16 bytes, one that brings the count
  * exactly to the limit succeeds, one byte more fails and changes nothing.
  */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arena.h"
+#include "base/arena.h"
 
 static void expect_aligned(const void *p)
 {

@@ -6,8 +6,8 @@
 
 #include <criterion/criterion.h>
 
-#include "exporter.h"
-#include "otlp_build.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_build.h"
 #include "span_fixture.h"
 
 static const struct kt_resource_cfg cfg = { .service_name = "kata-agent" };

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "agent/decode.h"
 #include "expect_span.h"
-#include "json_scan.h"
+#include "base/json_scan.h"
 
 #define LIMIT (4u << 20)
 #define BIG   (16u << 20)

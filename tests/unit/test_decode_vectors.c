@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "agent/decode.h"
 #include "expect_span.h"
 
 #define ARENA_LIMIT (4u << 20)

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "discovery.h"
+#include "sandbox/discovery.h"
 #include "fs_fixture.h"
 
 /* ------------------------------------------------------------ fixture */
@@ -226,8 +226,14 @@ Test(discovery, templates)
 	cr_assert_eq(kt_disc_template_parse("any=/a/{ID}/b", &t, err, sizeof(err)), 0);
 	cr_expect_str_eq(t.hypervisor, "");
 	cr_expect_eq(t.kind, KT_DISC_MARKER);
-	for (size_t i = 0; i < kt_disc_default_ntemplates; i++)
-		cr_expect_eq(kt_disc_template_parse(kt_disc_default_templates[i], &t, err, sizeof(err)), 0, "%s", err);
+	/* the defaults: Kata's layouts, each read as a template */
+	for (size_t i = 0; i < kt_n_hv_layouts; i++) {
+		const struct kt_hv_layout *l = &kt_hv_layouts[i];
+		cr_expect_eq(kt_disc_template_of_layout(l, &t, err, sizeof(err)), 0, "%s", err);
+		cr_expect_eq(t.kind, l->file == KT_HV_SOCKET ? KT_DISC_HYBRID : KT_DISC_MARKER, "%s", l->path);
+		cr_expect_str_eq(t.hypervisor, l->hv ? l->hv->name : "", "%s", l->path);
+		cr_expect_str_eq(t.path, l->path);
+	}
 
 	static const struct {
 		const char *spec, *msg;

@@ -14,11 +14,11 @@
 
 #include <criterion/criterion.h>
 
-#include "clock.h"
-#include "export_queue.h"
-#include "log_record.h"
+#include "base/clock.h"
+#include "exporters/export_queue.h"
+#include "model/log_record.h"
 #include "span_fixture.h"
-#include "stats.h"
+#include "base/stats.h"
 
 struct fake {
 	struct kt_exporter base;
@@ -261,4 +261,119 @@ Test(export_queue, exactly_queue_max_wait_and_batches_of_exactly_batch_max)
 	cr_assert_eq(fake.n_log_batches, 2);
 	cr_expect_eq(fake.log_batches[0], 3);
 	cr_expect_eq(fake.log_batches[1], 2);
+}
+
+/*
+ * The log records' list beside the spans': the same script for both kinds
+ * (log records are counted where the fake counts spans), each kind with its
+ * own bound, counters and batches.
+ */
+static enum kt_export_result fake_export_logs_scripted(struct kt_exporter *e,
+						       const kt_otlp_logs_request *req, size_t n)
+{
+	(void)req;
+	return fake_export(e, NULL, n);
+}
+
+static struct kt_export_queue *start_both(size_t batch_max, size_t queue_max,
+					  uint64_t shutdown_ms)
+{
+	fake.base.export_logs = fake_export_logs_scripted;
+	return start(batch_max, queue_max, shutdown_ms);
+}
+
+static void push_both(struct kt_export_queue *q, unsigned spans, unsigned logs)
+{
+	push(q, spans);
+	for (unsigned i = 0; i < logs; i++)
+		kt_export_queue_push_log(q, kt_log_record_new(0));
+}
+
+static void expect_counts(uint64_t spans_exp, uint64_t spans_drop, uint64_t logs_exp,
+			  uint64_t logs_drop)
+{
+	cr_expect_eq(KT_STAT_GET(spans_exported), spans_exp);
+	cr_expect_eq(KT_STAT_GET(spans_dropped), spans_drop);
+	cr_expect_eq(KT_STAT_GET(logs_exported), logs_exp);
+	cr_expect_eq(KT_STAT_GET(logs_dropped), logs_drop);
+}
+
+Test(export_queue, both_kinds_retried_while_running_past_the_shutdown_timeout)
+{
+	fake.retry_until_ns = kt_mono_ns() + 1500000000ull;
+	struct kt_export_queue *q = start_both(512, 1000, 100);
+	push_both(q, 3, 5);
+	cr_assert(wait_until(ok_reached, 8, 10000), "records never exported");
+	expect_counts(3, 0, 5, 0);
+	cr_assert_gt(KT_STAT_GET(export_retries), 5);
+	cr_assert_eq(KT_STAT_GET(export_retries), KT_STAT_GET(export_errors));
+	kt_export_queue_stop(q);
+	expect_counts(3, 0, 5, 0);
+}
+
+Test(export_queue, a_permanent_failure_of_log_records_drops_only_their_batch)
+{
+	fake.fail_calls = 1;
+	struct kt_export_queue *q = start_both(2, 1000, 1000);
+	push_both(q, 0, 2);
+	cr_assert(wait_until(calls_reached, 1, 5000));
+	push_both(q, 2, 2);
+	cr_assert(wait_until(ok_reached, 4, 5000));
+	kt_export_queue_stop(q);
+	expect_counts(2, 0, 2, 2);
+	cr_assert_eq(KT_STAT_GET(export_retries), 0);
+}
+
+Test(export_queue, log_records_have_their_own_bound_while_down)
+{
+	fake.retry_forever = true;
+	struct kt_export_queue *q = start_both(1, 5, 100);
+	push_both(q, 0, 1);
+	cr_assert(wait_until(calls_reached, 1, 5000)); /* that record is in flight */
+	push_both(q, 1, 10);
+	expect_counts(0, 0, 0, 5);
+	kt_export_queue_stop(q);
+	/* Down until the end: the in-flight record, the five queued, the span. */
+	expect_counts(0, 1, 0, 11);
+}
+
+Test(export_queue, log_records_dropped_when_the_exporter_cannot_send_them)
+{
+	struct kt_export_queue *q = start(512, 1000, 1000); /* no export_logs */
+	push_both(q, 0, 3);
+	expect_counts(0, 0, 0, 3);
+	push_both(q, 2, 1);
+	kt_export_queue_stop(q);
+	cr_assert_eq(spans_ok(), 2);
+	expect_counts(2, 0, 0, 4);
+	cr_assert_eq(fake.n_log_batches, 0);
+}
+
+Test(export_queue, stop_exports_both_kinds_in_batches_of_at_most_batch_max)
+{
+	struct kt_export_queue *q = start_both(2, 1000, 1000);
+	push_both(q, 3, 5);
+	kt_export_queue_stop(q);
+	cr_assert_eq(spans_ok(), 8);
+	expect_counts(3, 0, 5, 0);
+	size_t sum = 0;
+	for (size_t i = 0; i < fake.n_batches; i++) {
+		cr_expect_leq(fake.batches[i], 2);
+		sum += fake.batches[i];
+	}
+	cr_assert_eq(sum, 8);
+}
+
+Test(export_queue, stop_is_bounded_when_every_call_of_either_kind_hangs)
+{
+	fake.retry_forever = true;
+	fake.hang_ms = 200;
+	struct kt_export_queue *q = start_both(1, 1000, 300);
+	push_both(q, 10, 10);
+	uint64_t t0 = kt_mono_ns();
+	kt_export_queue_stop(q);
+	uint64_t took_ms = (kt_mono_ns() - t0) / 1000000;
+	cr_assert_lt(took_ms, 1000, "stop took %llu ms", (unsigned long long)took_ms);
+	expect_counts(0, 10, 0, 10);
+	cr_assert_lt(calls(), 6);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Exporter choice (user/exporter_select.c) from flags and the OpenTelemetry
+ * Exporter choice (user/daemon/exporter_select.c) from flags and the OpenTelemetry
  * environment, the OTLP endpoint helpers (exporters/otlp_endpoint.c) and the
  * TLS settings (exporters/otlp_common.c, exporters/otlp_curl.c).
  */
@@ -11,11 +11,11 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "commands.h"
-#include "config.h"
-#include "exporter.h"
+#include "daemon/commands.h"
+#include "daemon/config.h"
+#include "exporters/exporter.h"
 #include "fs_fixture.h"
-#include "otlp_common.h"
+#include "exporters/otlp_common.h"
 
 static struct kt_config cfg;
 

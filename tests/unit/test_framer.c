@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
-#include "framer.h"
+#include "agent/decode.h"
+#include "agent/framer.h"
 
 /*
  * Synthetic frames: a JSON-era payload starts with the real prefix, a

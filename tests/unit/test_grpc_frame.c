@@ -12,8 +12,8 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "grpc_frame.h"
-#include "otlp_common.h"
+#include "exporters/grpc_frame.h"
+#include "exporters/otlp_common.h"
 #include "span_fixture.h"
 
 static struct kt_grpc_response *resp;

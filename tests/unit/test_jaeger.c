@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode_jaeger.h"
+#include "kata1/decode_jaeger.h"
 #include "expect_span.h"
 #include "tc_writer.h"
 

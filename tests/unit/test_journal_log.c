@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "exporter.h"
-#include "journal_log.h"
-#include "journal_stream.h"
-#include "otlp_json.h"
-#include "otlp_logs_build.h"
-#include "pipeline.h"
+#include "base/clock.h"
+#include "exporters/exporter.h"
+#include "kata1/journal_log.h"
+#include "kata1/journal_stream.h"
+#include "exporters/otlp_json.h"
+#include "exporters/otlp_logs_build.h"
+#include "stream/pipeline.h"
 
 #define NOW (1700000000ull * 1000000000ull) /* 2023-11-14T22:13:20Z */
 
@@ -276,6 +276,37 @@ Test(journal_log, console_line)
 	kt_origin_put(o2);
 }
 
+Test(journal_log, request_of_no_records_and_allocation_failure)
+{
+	static const struct kt_resource_cfg cfg = { .service_name = "svc" };
+	struct logs l;
+	struct kt_origin *o1, *o2;
+	struct kt_arena a;
+	build(&l, &o1, &o2, &a);
+	kt_arena_free(&a);
+	kt_arena_init(&a, 0);
+	req_t *none = kt_otlp_logs_build(NULL, &cfg, &a);
+	cr_assert_not_null(none);
+	cr_assert_eq(none->n_resource_logs, 0);
+	kt_arena_free(&a);
+	/* Too small an arena: NULL, never a partial request; then it suffices. */
+	bool built = false;
+	for (size_t limit = 16; limit < 16384 && !built; limit += 16) {
+		kt_arena_init(&a, limit);
+		req_t *req = kt_otlp_logs_build(l.r[0], &cfg, &a);
+		if (req) {
+			built = true;
+			cr_assert_eq(req->n_resource_logs, 2);
+			cr_assert_eq(req->resource_logs[0]->scope_logs[0]->n_log_records, 2);
+		}
+		kt_arena_free(&a);
+	}
+	cr_assert(built, "never succeeded");
+	kt_log_record_free_list(l.r[0]);
+	kt_origin_put(o1);
+	kt_origin_put(o2);
+}
+
 /* ------------------------------------------------------------ pipeline */
 
 struct sink {
@@ -301,10 +332,10 @@ Test(journal_log, pipeline_feeds_journal_connections_and_flushes_when_idle)
 {
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	struct sink s = { 0 };
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, on_span, &s);
-	kt_pipeline_set_log_sink(p, on_log, &s);
+	struct kt_pipeline *p =
+		kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = on_span, .log = on_log, .ctx = &s });
 	struct kt_conn_info info = {
-		.id = { .a = 7, .transport = KT_TRANSPORT_UNIX },
+		.id = { .endpoint = 7, .transport = KT_TRANSPORT_UNIX },
 		.path = "/run/vc/firecracker/sb-x/root/kata.hvsock_5140",
 		.transport = "hybrid-vsock",
 	};

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journal_stream.h"
+#include "kata1/journal_stream.h"
 
 /* 2023-11-14T22:13:20Z */
 #define NOW (1700000000ull * 1000000000ull)

@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "conn_limits.h"
-#include "decode_jaeger.h"
-#include "framer.h"
-#include "journal_stream.h"
-#include "log.h"
-#include "mem_budget.h"
-#include "pb_budget.h"
-#include "reasm.h"
-#include "ttrpc_frame.h"
+#include "base/arena.h"
+#include "stream/conn_limits.h"
+#include "kata1/decode_jaeger.h"
+#include "agent/framer.h"
+#include "kata1/journal_stream.h"
+#include "base/diag.h"
+#include "base/mem_budget.h"
+#include "base/pb_budget.h"
+#include "stream/reasm.h"
+#include "rpc/ttrpc_frame.h"
 
 /* ------------------------------------------------------------ pool and accounts */
 
@@ -232,7 +232,7 @@ Test(conn_limits, refused_connections_remembered_in_sets)
 	static struct kt_refused r;
 	struct kt_conn_id ids[4 * KT_REFUSED_SETS + 1];
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-		ids[i] = (struct kt_conn_id){ .a = 1000 + i, .transport = KT_TRANSPORT_UNIX };
+		ids[i] = (struct kt_conn_id){ .endpoint = 1000 + i, .transport = KT_TRANSPORT_UNIX };
 	for (size_t i = 0; i < 200; i++)
 		kt_refused_remember(&r, &ids[i]);
 	for (size_t i = 0; i < 200; i++)
@@ -255,15 +255,15 @@ Test(conn_limits, refused_connections_remembered_in_sets)
 
 Test(conn_limits, refusal_messages_rate_limited)
 {
-	struct kt_log_limit l = { .interval_ns = 1000 };
+	struct kt_diag_limit l = { .interval_ns = 1000 };
 	uint64_t held = 99;
-	cr_assert(kt_log_limit_pass(&l, 5000, &held), "the first one");
+	cr_assert(kt_diag_limit_pass(&l, 5000, &held), "the first one");
 	cr_expect_eq(held, 0);
-	cr_expect_not(kt_log_limit_pass(&l, 5999, &held), "within the interval");
-	cr_expect_not(kt_log_limit_pass(&l, 5500, &held));
-	cr_assert(kt_log_limit_pass(&l, 6000, &held), "exactly one interval later");
+	cr_expect_not(kt_diag_limit_pass(&l, 5999, &held), "within the interval");
+	cr_expect_not(kt_diag_limit_pass(&l, 5500, &held));
+	cr_assert(kt_diag_limit_pass(&l, 6000, &held), "exactly one interval later");
 	cr_expect_eq(held, 2, "with a count of those held back");
-	cr_assert(kt_log_limit_pass(&l, 9000, &held));
+	cr_assert(kt_diag_limit_pass(&l, 9000, &held));
 	cr_expect_eq(held, 0);
 }
 

@@ -11,7 +11,7 @@
 
 #include <criterion/criterion.h>
 
-#include "otlp_build.h"
+#include "exporters/otlp_build.h"
 #include "span_fixture.h"
 
 typedef Opentelemetry__Proto__Trace__V1__Span pb_span;

@@ -18,8 +18,8 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "exporter.h"
-#include "otlp_build.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_build.h"
 #include "span_fixture.h"
 
 /* ------------------------------------------------------------------ server */

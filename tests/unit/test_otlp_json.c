@@ -12,9 +12,9 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
-#include "exporter.h"
-#include "otlp_build.h"
-#include "otlp_json.h"
+#include "exporters/exporter.h"
+#include "exporters/otlp_build.h"
+#include "exporters/otlp_json.h"
 #include "span_fixture.h"
 
 static const struct kt_resource_cfg cfg = { .service_name = "kata-agent" };

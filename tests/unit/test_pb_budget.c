@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The protobuf-c allocator's byte budget (user/pb_budget.c) at its exact
+ * The protobuf-c allocator's byte budget (user/base/pb_budget.c) at its exact
  * boundary: allocations bringing the total exactly to the budget succeed,
  * one byte more fails (and sets hit), frees give the budget back, and a
  * message unpacks with exactly the bytes it holds as its budget.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb_budget.h"
+#include "base/pb_budget.h"
 #include "ttrpc/ttrpc.pb-c.h"
 
 static void *take(ProtobufCAllocator *al, size_t n)

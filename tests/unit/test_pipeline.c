@@ -10,17 +10,17 @@
 #include <string.h>
 
 #include "expect_span.h"
-#include "framer.h"
-#include "pipeline.h"
+#include "agent/framer.h"
+#include "stream/pipeline.h"
 #include "pipeline_records.h"
-#include "stats.h"
-#include "stream_record.h"
+#include "base/stats.h"
+#include "bpf/stream_record.h"
 #include "test_rnd.h"
 
 static struct kt_pipeline *pipeline(struct got *g)
 {
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = g });
 	cr_assert_not_null(p);
 	return p;
 }
@@ -235,7 +235,7 @@ Test(pipeline, exactly_max_conns_connections)
 	struct got g = { 0 };
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.max_conns = 3;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	cr_assert_not_null(p);
 	char path[64];
 	for (uint64_t c = 1; c <= 3; c++) {
@@ -328,7 +328,7 @@ Test(pipeline, hole_declared_after_timeout)
 	struct got g = { 0 };
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.reasm.hole_timeout_ns = 1000;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 
 	rec_conn(p, 9, "/tmp/y_10240");
 	size_t cut = offs[2] + 20; /* bytes [cut, cut + 10) never arrive */
@@ -454,7 +454,7 @@ Test(pipeline, vsock_connection)
 	struct got g = { 0 };
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.proc_root = "/nonexistent"; /* no process to find behind the CID */
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	uint64_t a = (uint64_t)3 << 32 | 1027;
 	struct kt_rec_hdr *h;
 
@@ -462,8 +462,8 @@ Test(pipeline, vsock_connection)
 		size_t len = 1 + rnd() % 4000;
 		len = len > n - off ? n - off : len;
 		h = hdr_for(0, KT_REC_DATA);
-		h->conn.a = a;
-		h->conn.b = 10240;
+		h->conn.endpoint = a;
+		h->conn.port = 10240;
 		h->conn.transport = KT_TRANSPORT_VSOCK;
 		memcpy(h->comm, "vhost-4242", 10);
 		h->offset = off;
@@ -473,8 +473,8 @@ Test(pipeline, vsock_connection)
 		off += len;
 	}
 	h = hdr_for(0, KT_REC_CLOSE);
-	h->conn.a = a;
-	h->conn.b = 10240;
+	h->conn.endpoint = a;
+	h->conn.port = 10240;
 	h->conn.transport = KT_TRANSPORT_VSOCK;
 	kt_pipeline_record(p, recbuf, sizeof(*h), 1);
 	cr_expect_eq(kt_pipeline_conn_count(p), 0);
@@ -552,7 +552,7 @@ Test(pipeline, idle_connections_are_collected)
 	struct got g = { 0 };
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.idle_timeout_ns = 1000;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 
 	rec_conn(p, 4, "/x_10240");
 	rec_data(p, 4, 0, s, offs[10], 0, 100);
@@ -575,7 +575,7 @@ Test(pipeline, idle_connections_are_collected)
 
 /* ------------------------------------------------------------ discovery attribution */
 
-#include "sandbox_registry.h"
+#include "sandbox/sandbox_registry.h"
 
 static struct kt_sandbox_meta meta_for(const char *id, uint32_t cid)
 {
@@ -596,8 +596,8 @@ static void send_stream(struct kt_pipeline *p, uint64_t a, const uint8_t *s, siz
 	for (size_t off = from; off < to;) {
 		size_t len = to - off > 3000 ? 3000 : to - off;
 		struct kt_rec_hdr *h = hdr_for(0, KT_REC_DATA);
-		h->conn.a = a;
-		h->conn.b = 10240;
+		h->conn.endpoint = a;
+		h->conn.port = 10240;
 		h->conn.transport = KT_TRANSPORT_VSOCK;
 		h->offset = off;
 		h->len = (uint32_t)len;
@@ -636,7 +636,7 @@ Test(pipeline, registry_attributes_by_cid_and_later_updates)
 	cfg.proc_root = "/nonexistent";
 	cfg.run_root = "/nonexistent";
 	cfg.registry = reg;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	uint64_t a = (uint64_t)9 << 32 | 2000;
 
 	send_stream(p, a, s, 0, offs[2]); /* two frames */
@@ -685,7 +685,7 @@ Test(pipeline, registry_attributes_by_path)
 	cr_assert_eq(kt_registry_put(reg, &m), 0);
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.registry = reg;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	rec_conn(p, 1, "/run/vc/vm/sbpath/clh.sock_10240");
 	rec_data(p, 1, 0, s, n, 0, 1);
 	rec_close(p, 1, n);
@@ -718,7 +718,7 @@ Test(pipeline, idle_connections_of_live_sandboxes_are_kept)
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.idle_timeout_ns = 1000;
 	cfg.registry = reg;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 
 	rec_conn(p, 4, "/run/vc/vm/idlesb/clh.sock_10240");
 	rec_conn(p, 5, "/run/vc/vm/other/clh.sock_10240");

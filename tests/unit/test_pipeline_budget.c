@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "expect_span.h"
-#include "mem_budget.h"
-#include "pipeline.h"
+#include "base/mem_budget.h"
+#include "stream/pipeline.h"
 #include "pipeline_records.h"
-#include "stats.h"
-#include "stream_record.h"
+#include "base/stats.h"
+#include "bpf/stream_record.h"
 #include "test_rnd.h"
 
 #define GOOD_PATH "/run/vc/vm/good/clh.sock_10240"
@@ -41,7 +41,7 @@ static struct kt_pipeline *budgeted(struct budget *b, size_t limit)
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.mem_pool = &b->pool;
 	cfg.records_acct = &b->records;
-	b->p = kt_pipeline_new(&cfg, collect, &b->g);
+	b->p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &b->g });
 	cr_assert_not_null(b->p);
 	b->good = kt_test_read_vector("framed_stream_otel017_json.bin", &b->ns);
 	return b->p;
@@ -206,7 +206,7 @@ Test(pipeline_budget, connection_refused_without_room_for_its_state)
 	cr_expect_eq(kt_pipeline_conn_count(p), 0, "its records are ignored");
 	cr_expect_eq(KT_STAT_GET(conns_refused), 1, "and do not retry");
 	cr_expect_eq(b.g.n, 0);
-	struct kt_conn_info info = { .id = { .a = 99, .transport = KT_TRANSPORT_UNIX },
+	struct kt_conn_info info = { .id = { .endpoint = 99, .transport = KT_TRANSPORT_UNIX },
 				     .path = GOOD_PATH, .transport = "hybrid-vsock" };
 	cr_expect_null(kt_pipeline_open(p, &info), "a direct feed is refused the same way");
 	cr_expect_eq(KT_STAT_GET(conns_refused), 2);
@@ -225,7 +225,7 @@ Test(pipeline_budget, connection_caps_exactly)
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.max_conns = 5;
 	cfg.max_sandbox_conns = 3;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	cr_assert_not_null(p);
 	size_t ns;
 	uint8_t *good = kt_test_read_vector("framed_stream_otel017_json.bin", &ns);

@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include "expect_span.h"
-#include "pipeline.h"
-#include "sandbox_registry.h"
-#include "stream_record.h"
+#include "model/ids.h"
+#include "stream/pipeline.h"
+#include "sandbox/sandbox_registry.h"
+#include "bpf/stream_record.h"
 #include "test_rnd.h"
-#include "ttrpc_span.h"
+#include "rpc/ttrpc_span.h"
 
 #define HDR 10
 #define MAX_GOT 64
@@ -127,8 +128,8 @@ static struct kt_rec_hdr *hdr_for(uint32_t type, uint8_t dir)
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn.a = (uint64_t)CID << 32 | 1024;
-	h->conn.b = KT_VSOCK_GUEST_LISTENS | HOST_PORT;
+	h->conn.endpoint = (uint64_t)CID << 32 | 1024;
+	h->conn.port = KT_VSOCK_GUEST_LISTENS | HOST_PORT;
 	h->conn.transport = KT_TRANSPORT_VSOCK;
 	h->dir = dir;
 	if (dir == KT_DIR_TO_SERVER) { /* the shim sends */
@@ -225,7 +226,7 @@ static struct kt_pipeline *pipeline(struct got *g, const struct kt_sandbox_regis
 	cfg.proc_root = "/nonexistent"; /* only the registry knows the CID */
 	cfg.run_root = "/nonexistent";
 	cfg.registry = reg;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = g });
 	cr_assert_not_null(p);
 	return p;
 }
@@ -256,7 +257,7 @@ static void expect_calls(const struct got *g)
 {
 	struct kt_trace_id sb_trace;
 	uint64_t sb_root;
-	kt_ttrpc_sandbox_ids(SANDBOX, strlen(SANDBOX), &sb_trace, &sb_root);
+	kt_sandbox_ids(SANDBOX, strlen(SANDBOX), &sb_trace, &sb_root);
 	bool seen[2 * N_CALLS] = { false };
 
 	cr_assert_eq(g->n, N_CALLS, "%zu spans", g->n);
@@ -418,8 +419,8 @@ Test(pipeline_vsock_ttrpc, role_bit_and_port_decide)
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
 	cfg.proc_root = "/nonexistent";
 	cfg.run_root = "/nonexistent";
-	cfg.ttrpc_vsock_port = 0;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	cfg.protocols.rpc.ttrpc_vsock_port = 0;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	build_streams(&req, &resp);
 	feed_conn(p);
 	feed_data(p, &req, &(struct rec){ KT_DIR_TO_SERVER, 0, req.n });
@@ -431,10 +432,10 @@ Test(pipeline_vsock_ttrpc, role_bit_and_port_decide)
 	/* host port 1024 without the bit: the agent's framing, one span */
 	size_t n;
 	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &n);
-	p = kt_pipeline_new(&(struct kt_pipeline_cfg)KT_PIPELINE_DEFAULTS, collect, &g);
+	p = kt_pipeline_new(&(struct kt_pipeline_cfg)KT_PIPELINE_DEFAULTS, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	struct kt_rec_hdr *h = hdr_for(KT_REC_DATA, KT_DIR_TO_SERVER);
-	h->conn.a = (uint64_t)CID << 32 | 2000;
-	h->conn.b = 1024;
+	h->conn.endpoint = (uint64_t)CID << 32 | 2000;
+	h->conn.port = 1024;
 	h->len = (uint32_t)n;
 	memcpy(h + 1, w, n);
 	kt_pipeline_record(p, recbuf, sizeof(*h) + n, 1);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reasm.h"
+#include "stream/reasm.h"
 
 /* Stream byte at any offset, so records can be built anywhere in 2^64. */
 static uint8_t pat(uint64_t off)

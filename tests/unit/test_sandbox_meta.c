@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include "fs_fixture.h"
-#include "sandbox_meta.h"
+#include "sandbox/hypervisors.h"
+#include "sandbox/oci_bundle.h"
+#include "sandbox/path_pattern.h"
+#include "sandbox/sandbox_meta.h"
 
 #define PARSE_PERSIST(s, root, m) kt_meta_parse_persist(s, sizeof(s) - 1, root, m)
-#define PARSE_BUNDLE(s, b) kt_meta_parse_bundle(s, sizeof(s) - 1, b)
+#define PARSE_BUNDLE(s, b) kt_bundle_parse(s, sizeof(s) - 1, b)
 
 static struct kt_sandbox_meta zero_meta(const char *id)
 {
@@ -251,7 +254,7 @@ static void expect_bundle(const char *doc, const char *bundle_id, uint32_t kind,
 {
 	struct kt_bundle_info b;
 	bool own;
-	cr_assert_eq(kt_meta_parse_bundle(doc, strlen(doc), &b), 0, "%s", doc);
+	cr_assert_eq(kt_bundle_parse(doc, strlen(doc), &b), 0, "%s", doc);
 	cr_expect_eq(b.kind, kind, "%s", bundle_id);
 	const char *got[] = { b.sandbox_id, b.pod_name, b.pod_namespace, b.pod_uid, b.container_name };
 	for (size_t i = 0; i < 5; i++)
@@ -323,7 +326,7 @@ Test(bundle, plain_and_hostile)
 	cr_expect_eq(b.kind, KT_BUNDLE_UNKNOWN);
 	/* a pod name longer than the field: dropped, not cut */
 	char *long_name = repeat("{\"annotations\":{\"io.kubernetes.cri.sandbox-name\":\"", "n", KT_META_STR, "\"}}");
-	cr_assert_eq(kt_meta_parse_bundle(long_name, strlen(long_name), &b), 0);
+	cr_assert_eq(kt_bundle_parse(long_name, strlen(long_name), &b), 0);
 	cr_expect_str_eq(b.pod_name, "");
 	free(long_name);
 	/* multi-byte UTF-8 fits when whole */
@@ -421,8 +424,8 @@ Test(meta, merge_and_valid)
 	bad = a;
 	snprintf(bad.id, sizeof(bad.id), "..");
 	cr_expect_not(kt_sandbox_meta_valid(&bad));
-	cr_expect_str_eq(kt_meta_hypervisor_name("clh"), "cloud-hypervisor");
-	cr_expect_null(kt_meta_hypervisor_name("acrn"));
+	cr_expect_str_eq(kt_hv_of_kata_type("clh"), "cloud-hypervisor");
+	cr_expect_null(kt_hv_of_kata_type("acrn"));
 }
 
 Test(meta, patterns)

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "privdrop.h"
-#include "sandbox_registry.h"
+#include "daemon/privdrop.h"
+#include "sandbox/sandbox_registry.h"
 
 static struct kt_sandbox_meta meta(const char *id, uint32_t cid, const char *hvsock)
 {

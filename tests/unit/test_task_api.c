@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containerd -> shim Task API calls (user/task_api.c): the ids of the
+ * containerd -> shim Task API calls (user/rpc/containerd_task.c): the ids of the
  * request payloads, written here byte by byte as containerd's
  * CreateTaskRequest, StartRequest, ... encode (not with our .proto), hostile
  * payloads, and the spans of whole calls through a plain-ttrpc connection:
@@ -11,16 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "pb_budget.h"
-#include "pipeline.h"
-#include "sandbox_registry.h"
-#include "stream_record.h"
-#include "task_api.h"
+#include "base/arena.h"
+#include "base/pb_budget.h"
+#include "model/ids.h"
+#include "stream/pipeline.h"
+#include "sandbox/sandbox_registry.h"
+#include "bpf/stream_record.h"
+#include "rpc/containerd_task.h"
 #include "containerd/task.pb-c.h"
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_rpc.h"
-#include "ttrpc_span.h"
+#include "rpc/ttrpc_rpc.h"
+#include "rpc/ttrpc_span.h"
 
 #define SEC 1000000000ull
 #define OFF 1700000000000000000ll
@@ -505,7 +506,7 @@ Test(task_span, container_lifecycle)
 	};
 	struct kt_trace_id tid;
 	uint64_t root;
-	kt_ttrpc_sandbox_ids("c1", 2, &tid, &root);
+	kt_sandbox_ids("c1", 2, &tid, &root);
 	for (size_t i = 0; i < g.n; i++) {
 		const struct kt_span *s = &g.spans[i];
 		cr_assert_eq(s->name.len, strlen(names[i]));
@@ -560,8 +561,8 @@ Test(task_span, sandbox_trace_from_the_registry)
 	cr_assert_eq(kt_registry_put(reg, &m), 0);
 	struct kt_trace_id t_sb, t_c2;
 	uint64_t r_sb, r_c2;
-	kt_ttrpc_sandbox_ids("sb-1", 4, &t_sb, &r_sb);
-	kt_ttrpc_sandbox_ids("c2", 2, &t_c2, &r_c2);
+	kt_sandbox_ids("sb-1", 4, &t_sb, &r_sb);
+	kt_sandbox_ids("c2", 2, &t_c2, &r_c2);
 
 	/* without the registry: each container its own trace */
 	struct got g = { .n = 0 };
@@ -680,7 +681,7 @@ static struct kt_rec_hdr *hdr(uint32_t type, uint8_t dir, uint32_t pid, const ch
 	struct kt_rec_hdr *h = (struct kt_rec_hdr *)recbuf;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->conn = (struct kt_conn_id){ .a = 4242, .transport = KT_TRANSPORT_UNIX };
+	h->conn = (struct kt_conn_id){ .endpoint = 4242, .transport = KT_TRANSPORT_UNIX };
 	h->dir = dir;
 	h->tgid = h->tid = pid;
 	h->ts_ns = 5 * SEC;
@@ -736,10 +737,10 @@ Test(task_pipeline, shim_socket_calls_become_task_spans)
 {
 	const char *dirs[] = { "/run/containerd/s/" };
 	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	cfg.shim_socket_dirs = dirs;
-	cfg.n_shim_socket_dirs = 1;
+	cfg.protocols.rpc.shim_socket_dirs = dirs;
+	cfg.protocols.rpc.n_shim_socket_dirs = 1;
 	struct collected g = { .n = 0 };
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, collect, &g);
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	cr_assert_not_null(p);
 	const char *path = "/run/containerd/s/3af8297f3893e993a82b33433b03c298a6e29bc0b2ccc794e0fdee8a2b7558d8";
 	feed_start_call(p, path);
@@ -761,9 +762,9 @@ Test(task_pipeline, shim_socket_calls_become_task_spans)
 	kt_pipeline_free(p);
 
 	/* without the directory (--no-ttrpc): not decoded as Task calls */
-	cfg.n_shim_socket_dirs = 0;
+	cfg.protocols.rpc.n_shim_socket_dirs = 0;
 	g.n = 0;
-	p = kt_pipeline_new(&cfg, collect, &g);
+	p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = &g });
 	feed_start_call(p, path);
 	kt_pipeline_finish_all(p);
 	for (size_t i = 0; i < g.n; i++) {

@@ -11,7 +11,7 @@
 
 #include "expect_span.h"
 #include "tc_writer.h"
-#include "thrift_compact.h"
+#include "kata1/thrift_compact.h"
 
 enum { T_BOOL = 1, T_BYTE = 3, T_I16 = 4, T_I32 = 5, T_I64 = 6, T_DOUBLE = 7, T_BIN = 8,
        T_LIST = 9, T_SET = 10, T_MAP = 11, T_STRUCT = 12, T_UUID = 13 };

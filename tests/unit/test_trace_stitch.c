@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Sandbox traces (user/trace_stitch.c) and the id map under them. */
+/* Sandbox traces (user/traces/trace_stitch.c) and the id map under them. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "id_map.h"
-#include "sandbox_path.h"
-#include "stats.h"
-#include "trace_stitch.h"
-#include "ttrpc_span.h"
+#include "model/ids.h"
+#include "traces/id_map.h"
+#include "sandbox/sandbox_path.h"
+#include "base/stats.h"
+#include "traces/trace_stitch.h"
+#include "rpc/ttrpc_span.h"
 
 #define MS 1000000ull
 #define T0 1700000000000000000ull
@@ -73,10 +74,10 @@ static const char *attr_str(const struct kt_span_record *r, const char *key)
 	return kv && kv->value.type == KT_VAL_STRING ? kv->value.s.ptr : NULL;
 }
 
-static struct kt_ttrpc_call request(const char *method, uint64_t start, bool traced,
+static struct kt_rpc_request request(const char *method, uint64_t start, bool traced,
 				    struct kt_trace_id t)
 {
-	return (struct kt_ttrpc_call){
+	return (struct kt_rpc_request){
 		.service = { "grpc.AgentService", 17 },
 		.method = { method, strlen(method) },
 		.start_unix_ns = start,
@@ -94,9 +95,9 @@ struct fixture {
 
 static struct fixture setup(struct kt_stitch_cfg cfg)
 {
-	struct fixture f = { .s = kt_stitch_new(&cfg, collect, NULL), .o = origin("sb1") };
+	struct fixture f = { .s = kt_stitch_new(&cfg, &(struct kt_record_sink){ .span = collect }), .o = origin("sb1") };
 	cr_assert_not_null(f.s);
-	kt_ttrpc_sandbox_ids("sb1", 3, &f.sb_trace, &f.sb_root);
+	kt_sandbox_ids("sb1", 3, &f.sb_trace, &f.sb_root);
 	return f;
 }
 
@@ -116,7 +117,7 @@ Test(stitch, agent_root_joins_the_call_it_served)
 {
 	struct fixture f = setup((struct kt_stitch_cfg)KT_STITCH_DEFAULTS);
 	struct kt_trace_id x = tid(1, 2);
-	struct kt_ttrpc_call rq = request("CreateContainer", T0, false, tid(0, 0));
+	struct kt_rpc_request rq = request("CreateContainer", T0, false, tid(0, 0));
 	uint64_t call_id = kt_stitch_rpc_request(f.s, "sb1", &rq, 1);
 	cr_assert_neq(call_id, 0);
 	/* The agent's child first, then its root; the call's span last. */
@@ -140,7 +141,7 @@ Test(stitch, runtime_traces_are_left_alone)
 {
 	struct fixture f = setup((struct kt_stitch_cfg)KT_STITCH_DEFAULTS);
 	struct kt_trace_id rt = tid(7, 7);
-	struct kt_ttrpc_call rq = request("StartContainer", T0, true, rt);
+	struct kt_rpc_request rq = request("StartContainer", T0, true, rt);
 	cr_expect_eq(kt_stitch_rpc_request(f.s, "sb1", &rq, 1), 0, "the traceparent gives the id");
 	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, rt, 20, 0x99, "start_container", T0, T0 + MS), 1);
 	cr_assert_eq(n_out, 1);
@@ -160,7 +161,7 @@ Test(stitch, a_root_waits_for_its_request_then_gives_up)
 	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(1, 2), 31, 0, "exec_process", T0, T0 + MS), 1000);
 	cr_expect_eq(n_out, 0);
 	/* The request for the first arrives late; the second times out. */
-	struct kt_ttrpc_call rq = request("RemoveContainer", T0, false, tid(0, 0));
+	struct kt_rpc_request rq = request("RemoveContainer", T0, false, tid(0, 0));
 	uint64_t id = kt_stitch_rpc_request(f.s, "sb1", &rq, 1050);
 	cr_assert_eq(n_out, 1);
 	cr_expect_eq(out[0]->span.parent_span_id, id);
@@ -177,9 +178,9 @@ Test(stitch, a_root_waits_for_its_request_then_gives_up)
 Test(stitch, matching_respects_method_time_and_once)
 {
 	struct fixture f = setup((struct kt_stitch_cfg)KT_STITCH_DEFAULTS);
-	struct kt_ttrpc_call a = request("GetIPTables", T0, false, tid(0, 0));
-	struct kt_ttrpc_call b = request("GetIPTables", T0 + 10000 * MS, false, tid(0, 0));
-	struct kt_ttrpc_call u = request("UpdateEphemeralMounts", T0, false, tid(0, 0));
+	struct kt_rpc_request a = request("GetIPTables", T0, false, tid(0, 0));
+	struct kt_rpc_request b = request("GetIPTables", T0 + 10000 * MS, false, tid(0, 0));
+	struct kt_rpc_request u = request("UpdateEphemeralMounts", T0, false, tid(0, 0));
 	uint64_t ia = kt_stitch_rpc_request(f.s, "sb1", &a, 1);
 	uint64_t ib = kt_stitch_rpc_request(f.s, "sb1", &b, 1);
 	uint64_t iu = kt_stitch_rpc_request(f.s, "sb1", &u, 1);
@@ -282,7 +283,7 @@ Test(stitch, switched_off_and_without_sandbox_it_passes_through)
 	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(6, 6), 80, 0, "create_container", T0, T0 + 1), 1);
 	kt_stitch_span(f.s, span(none, KT_SPAN_FROM_AGENT, tid(6, 7), 81, 0, "create_container", T0, T0 + 1), 1);
 	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(6, 6), 82, 0x1234, "child", T0, T0 + 1), 1);
-	struct kt_ttrpc_call rq = request("CreateContainer", T0, false, tid(0, 0));
+	struct kt_rpc_request rq = request("CreateContainer", T0, false, tid(0, 0));
 	cr_expect_eq(kt_stitch_rpc_request(f.s, "sb1", &rq, 1), 0);
 	kt_stitch_sandbox_end(f.s, "sb1", 1);
 	kt_stitch_tick(f.s, UINT64_MAX / 2);
@@ -300,7 +301,7 @@ Test(stitch, bounded_in_sandboxes_and_ids)
 	cfg.max_sandboxes = 2;
 	cfg.max_spans = 8;
 	cfg.collate = false;
-	struct kt_stitch *s = kt_stitch_new(&cfg, collect, NULL);
+	struct kt_stitch *s = kt_stitch_new(&cfg, &(struct kt_record_sink){ .span = collect });
 	struct kt_origin *o[3] = { origin("a"), origin("b"), origin("c") };
 	uint64_t before = KT_STAT_GET(stitch_untracked);
 	for (int i = 0; i < 3; i++)
@@ -352,7 +353,7 @@ Test(stitch, sandbox_ids_up_to_128_characters_are_tracked)
 {
 	struct kt_stitch_cfg cfg = KT_STITCH_DEFAULTS;
 	cfg.collate = false;
-	struct kt_stitch *s = kt_stitch_new(&cfg, collect, NULL);
+	struct kt_stitch *s = kt_stitch_new(&cfg, &(struct kt_record_sink){ .span = collect });
 	char id[KT_SANDBOX_ID_MAX + 2];
 	memset(id, 's', sizeof(id) - 1);
 	id[sizeof(id) - 1] = '\0';

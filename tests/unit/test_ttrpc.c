@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ttrpc decoding (user/ttrpc_frame.c, user/ttrpc_rpc.c, user/ttrpc_span.c):
+ * ttrpc decoding (user/rpc/ttrpc_frame.c, user/rpc/ttrpc_rpc.c, user/rpc/ttrpc_span.c):
  * the golden vectors field by field, every chunking of them, the hybrid
  * vsock handshake, request/response matching in any order, calls that end
  * without a response, W3C trace context, hostile input, and spans.
@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "expect_span.h"
-#include "otlp_build.h"
-#include "pb_budget.h"
-#include "span_record.h"
+#include "exporters/otlp_build.h"
+#include "base/pb_budget.h"
+#include "model/ids.h"
+#include "model/span_record.h"
 #include "ttrpc/ttrpc.pb-c.h"
-#include "ttrpc_frame.h"
-#include "ttrpc_rpc.h"
-#include "ttrpc_span.h"
+#include "rpc/ttrpc_frame.h"
+#include "rpc/ttrpc_rpc.h"
+#include "rpc/ttrpc_span.h"
 
 #define TP_VECTOR "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define SEC 1000000000ull
@@ -688,7 +689,7 @@ Test(ttrpc_match, connection_end_finishes_outstanding_calls)
 		const struct kt_ttrpc_call *x = &r.calls[i].c;
 		cr_expect_str_eq(x->method.ptr, want[i - 1]);
 		cr_expect_eq(x->end, KT_TTRPC_END_CLOSED);
-		cr_expect_eq(x->status_code, KT_TTRPC_CODE_UNKNOWN);
+		cr_expect_eq(x->status_code, KT_GRPC_UNKNOWN);
 		cr_expect_str_eq(x->status_message.ptr, "connection closed");
 		cr_expect_eq(x->end_mono_ns, 9 * SEC);
 	}
@@ -728,7 +729,7 @@ Test(ttrpc_match, table_full_evicts_oldest_ordinary_call)
 	cr_assert_eq(r.n, 1);
 	cr_expect_str_eq(r.calls[0].c.method.ptr, "A");
 	cr_expect_eq(r.calls[0].c.end, KT_TTRPC_END_EVICTED);
-	cr_expect_eq(r.calls[0].c.status_code, KT_TTRPC_CODE_UNKNOWN);
+	cr_expect_eq(r.calls[0].c.status_code, KT_GRPC_UNKNOWN);
 	cr_expect_eq(r.calls[0].c.end_mono_ns, 4 * SEC);
 	cr_expect_eq(kt_ttrpc_conn_outstanding(c), 3);
 	/* Only long-poll calls left: the oldest of them goes. */
@@ -1355,7 +1356,7 @@ Test(ttrpc_hostile, unpack_limit_at_its_bound)
 		cr_assert_eq(r.n, 1);
 		cr_expect_eq(r.calls[0].c.end, less ? KT_TTRPC_END_BAD_RESPONSE : KT_TTRPC_END_RESPONSE,
 			     "limit %zu, need %zu", cfg.unpack_limit, need_rs);
-		cr_expect_eq(r.calls[0].c.status_code, less ? KT_TTRPC_CODE_UNKNOWN : 5);
+		cr_expect_eq(r.calls[0].c.status_code, less ? KT_GRPC_UNKNOWN : 5);
 		cr_expect_eq(r.calls[0].c.response_size, less ? 0 : 3000);
 	}
 	free(rq.p);
@@ -1965,7 +1966,7 @@ Test(ttrpc_span, without_traceparent_and_error_status)
 
 	struct kt_trace_id tid;
 	uint64_t root;
-	kt_ttrpc_sandbox_ids("sb1", 3, &tid, &root);
+	kt_sandbox_ids("sb1", 3, &tid, &root);
 	uint64_t next = 0x1000;
 	struct kt_ttrpc_span_opts o = { .sandbox_trace_id = tid,
 					.sandbox_parent_span_id = root,
@@ -2049,14 +2050,14 @@ Test(ttrpc_span, sandbox_ids_are_stable)
 	struct kt_trace_id a, b;
 	uint64_t ra, rb;
 	const char *id = "dc7a95dc0e8f4f9a8d3a6f6a1c5e3b2a9d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
-	kt_ttrpc_sandbox_ids(id, strlen(id), &a, &ra);
-	kt_ttrpc_sandbox_ids(id, strlen(id), &b, &rb);
+	kt_sandbox_ids(id, strlen(id), &a, &ra);
+	kt_sandbox_ids(id, strlen(id), &b, &rb);
 	cr_expect(a.hi == b.hi && a.lo == b.lo && ra == rb);
 	cr_expect(a.hi && a.lo && ra);
-	kt_ttrpc_sandbox_ids("dc7a95dc0e8f4f9a8d3a6f6a1c5e3b2a9d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3e",
+	kt_sandbox_ids("dc7a95dc0e8f4f9a8d3a6f6a1c5e3b2a9d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3e",
 			     strlen(id), &b, &rb);
 	cr_expect(a.hi != b.hi && a.lo != b.lo && ra != rb);
-	kt_ttrpc_sandbox_ids("", 0, &b, &rb);
+	kt_sandbox_ids("", 0, &b, &rb);
 	cr_expect(b.hi && b.lo && rb);
 }
 

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kata.vm and vsock.connection spans from kernel events (user/vm_spans.h). */
+/* kata.vm and vsock.connection spans from kernel events (user/traces/vm_spans.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "sandbox_registry.h"
-#include "span_record.h"
-#include "stats.h"
-#include "ttrpc_span.h"
-#include "vm_spans.h"
+#include "model/ids.h"
+#include "sandbox/sandbox_registry.h"
+#include "model/span_record.h"
+#include "base/stats.h"
+#include "rpc/ttrpc_span.h"
+#include "traces/vm_spans.h"
 
 #define SB "0123456789abcdef0123456789abcdef"
 
@@ -53,7 +54,7 @@ Test(vm_spans, vm_span_ids_are_the_sandbox_root)
 	cr_assert_eq(kt_vm_span_build(&vm, &a, &s), 0);
 	struct kt_trace_id t;
 	uint64_t root;
-	kt_ttrpc_sandbox_ids(SB, strlen(SB), &t, &root);
+	kt_sandbox_ids(SB, strlen(SB), &t, &root);
 	cr_expect(s.ctx.trace_id.hi == t.hi && s.ctx.trace_id.lo == t.lo);
 	cr_expect_eq(s.ctx.span_id, root);
 	/* The documented derivation, computed elsewhere (tests/receiver/lib/sandbox-ids.js). */
@@ -136,7 +137,7 @@ Test(vm_spans, vsock_span_under_the_sandbox_root)
 	cr_assert_eq(kt_vsock_span_build(&c, &a, &s), 0);
 	struct kt_trace_id t;
 	uint64_t root;
-	kt_ttrpc_sandbox_ids(SB, strlen(SB), &t, &root);
+	kt_sandbox_ids(SB, strlen(SB), &t, &root);
 	cr_expect(s.ctx.trace_id.hi == t.hi && s.ctx.trace_id.lo == t.lo);
 	cr_expect_eq(s.parent_span_id, root);
 	cr_expect(s.ctx.span_id != 0 && s.ctx.span_id != root);
@@ -273,7 +274,7 @@ Test(vm_spans, events_registry_and_cmdline)
 	m.guest_cid = 9;
 	cr_assert_eq(kt_registry_put(reg, &m), 0);
 	struct kt_vm_spans_cfg cfg = { .registry = reg, .run_root = "" };
-	struct kt_vm_spans *v = kt_vm_spans_new(&cfg, to_sink, &out);
+	struct kt_vm_spans *v = kt_vm_spans_new(&cfg, &(struct kt_record_sink){ .span = to_sink, .ctx = &out });
 	cr_assert_not_null(v);
 
 	/* pid 50: the registry knows it (pid file), and wins over the command line. */
@@ -341,7 +342,7 @@ Test(vm_spans, events_registry_and_cmdline)
 	cr_assert_eq(out.n, 1);
 	struct kt_trace_id t;
 	uint64_t root;
-	kt_ttrpc_sandbox_ids("reg-sb", 6, &t, &root);
+	kt_sandbox_ids("reg-sb", 6, &t, &root);
 	cr_expect_eq(out.r[0]->span.parent_span_id, root);
 	cr_expect_eq(int_attr(&out.r[0]->span, "katatrace.vsock.bytes_to_host"), 4096);
 	cr_expect_str_eq(str_attr(&out.r[0]->span.attrs, "katatrace.vsock.end"), "rst");
@@ -353,4 +354,43 @@ Test(vm_spans, events_registry_and_cmdline)
 	drain(&out);
 	kt_vm_spans_free(v);
 	kt_registry_free(reg);
+}
+
+/*
+ * A vsock connection's sandbox is the one its CID belonged to when it
+ * began: a connection the guest never answered ends at shutdown, after
+ * its hypervisor is gone, and still lands in the sandbox's trace.
+ */
+Test(vm_spans, vsock_sandbox_from_the_connection_start)
+{
+	struct sink out = { 0 };
+	struct kt_vm_spans_cfg cfg = { .run_root = "" };
+	struct kt_vm_spans *v = kt_vm_spans_new(&cfg, &(struct kt_record_sink){ .span = to_sink, .ctx = &out });
+	cr_assert_not_null(v);
+	struct kt_vm_exec e = exec_ev(60, "qemu-system-x86_64",
+				      ARGS("q\0-name\0sandbox-sb7\0-device\0vhost-vsock-pci,guest-cid=7\0"));
+	kt_vm_spans_record(v, &e, sizeof(e));
+	struct kt_vm_vsock c;
+	memset(&c, 0, sizeof(c));
+	c.hdr.type = KT_VM_VSOCK_OPEN;
+	c.key = (struct kt_vm_conn_key){ .guest_cid = 7, .guest_port = 1024, .host_port = 50000 };
+	c.initiator = KT_VM_INIT_HOST;
+	c.start_ns = 2000;
+	kt_vm_spans_record(v, &c, sizeof(c));
+	struct kt_vm_exit x = exit_ev(60, 0, KT_VM_F_EXEC_SEEN);
+	kt_vm_spans_record(v, &x, sizeof(x));
+	cr_assert_eq(out.n, 1, "the VM's span");
+	drain(&out);
+	kt_vm_spans_finish(v);
+	cr_assert_eq(out.n, 1, "the connection's span at shutdown");
+	struct kt_trace_id t;
+	uint64_t root;
+	kt_sandbox_ids("sb7", 3, &t, &root);
+	cr_expect_str_eq(str_attr(&out.r[0]->span.attrs, "katatrace.vsock.end"), "untracked");
+	cr_expect_eq(out.r[0]->span.parent_span_id, root, "under the sandbox's root");
+	cr_expect(out.r[0]->span.ctx.trace_id.hi == t.hi && out.r[0]->span.ctx.trace_id.lo == t.lo);
+	cr_expect_null(find(&out.r[0]->span, "katatrace.sandbox.unknown"));
+	cr_expect_str_eq(out.r[0]->origin->sandbox_id, "sb7");
+	drain(&out);
+	kt_vm_spans_free(v);
 }

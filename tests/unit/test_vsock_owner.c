@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vsock_owner.h"
+#include "sandbox/vsock_owner.h"
 
 static char root[256];
 

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "exporters/export_queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/diag.h"
+#include "base/stats.h"
+
+/*
+ * What differs between the spans' list and the log records' list: how a
+ * record is linked, freed, built into a request and exported, and the
+ * counters. Everything else (the bound, batching, retries, shutdown) is one
+ * piece of code for both.
+ */
+struct kind {
+	const char *what; /* "spans", "log records": in log lines */
+	void *(*next)(const void *rec);
+	void (*set_next)(void *rec, void *next);
+	void (*free)(void *rec);
+	/* The request for the records linked from head, in a; NULL on ENOMEM. */
+	const void *(*build)(const void *head, const struct kt_resource_cfg *cfg,
+			     struct kt_arena *a);
+	enum kt_export_result (*export)(struct kt_exporter *e, const void *req, size_t n);
+	uint64_t *exported, *dropped; /* in kt_stats */
+};
+
+/* One kind's bounded list; guarded by the queue's lock. */
+struct list {
+	const struct kind *k;
+	void *head, *tail;
+	size_t n;
+	uint64_t first_ns;	 /* arrival of the oldest queued record */
+	bool refused;		 /* the exporter cannot send this kind: push drops */
+	bool refused_logged;
+	uint64_t dropped_unsent; /* dropped at shutdown without an attempt */
+};
+
+/*
+ * Log records wait beside the spans with a bound of their own (a chatty
+ * guest journal cannot crowd spans out) and go through the same thread,
+ * batching and retries: one user of the exporter, no locking there.
+ */
+enum { SPANS, LOGS, N_LISTS };
+
+struct kt_export_queue {
+	struct kt_export_queue_cfg cfg;
+	struct kt_exporter *exporter;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct list lists[N_LISTS]; /* exported in this order */
+	bool stopping;
+	uint64_t stop_deadline_ns;
+};
+
+/* ------------------------------------------------------------------ the two kinds */
+
+static void *span_next(const void *rec)
+{
+	return ((const struct kt_span_record *)rec)->next;
+}
+
+static void span_set_next(void *rec, void *next)
+{
+	((struct kt_span_record *)rec)->next = next;
+}
+
+static void span_free(void *rec)
+{
+	kt_span_record_free(rec);
+}
+
+static const void *span_build(const void *head, const struct kt_resource_cfg *cfg,
+			      struct kt_arena *a)
+{
+	return kt_otlp_build(head, cfg, a);
+}
+
+static enum kt_export_result span_export(struct kt_exporter *e, const void *req, size_t n)
+{
+	return e->export(e, req, n);
+}
+
+static const struct kind span_kind = {
+	.what = "spans",
+	.next = span_next,
+	.set_next = span_set_next,
+	.free = span_free,
+	.build = span_build,
+	.export = span_export,
+	.exported = &kt_stats.spans_exported,
+	.dropped = &kt_stats.spans_dropped,
+};
+
+static void *log_next(const void *rec)
+{
+	return ((const struct kt_log_record *)rec)->next;
+}
+
+static void log_set_next(void *rec, void *next)
+{
+	((struct kt_log_record *)rec)->next = next;
+}
+
+static void log_free(void *rec)
+{
+	kt_log_record_free(rec);
+}
+
+static const void *log_build(const void *head, const struct kt_resource_cfg *cfg,
+			     struct kt_arena *a)
+{
+	return kt_otlp_logs_build(head, cfg, a);
+}
+
+static enum kt_export_result log_export(struct kt_exporter *e, const void *req, size_t n)
+{
+	return e->export_logs(e, req, n);
+}
+
+static const struct kind log_kind = {
+	.what = "log records",
+	.next = log_next,
+	.set_next = log_set_next,
+	.free = log_free,
+	.build = log_build,
+	.export = log_export,
+	.exported = &kt_stats.logs_exported,
+	.dropped = &kt_stats.logs_dropped,
+};
+
+/* ------------------------------------------------------------------ lists */
+
+static void stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static void free_chain(const struct kind *k, void *head)
+{
+	while (head) {
+		void *next = k->next(head);
+		k->free(head);
+		head = next;
+	}
+}
+
+/* Takes up to batch_max records off the list. Caller holds the lock. */
+static void *take_batch(struct list *l, size_t batch_max, size_t *count)
+{
+	void *head = l->head, *last = NULL, *r = head;
+	size_t n = 0;
+
+	while (r && n < batch_max) {
+		last = r;
+		r = l->k->next(r);
+		n++;
+	}
+	if (last)
+		l->k->set_next(last, NULL);
+	l->head = r;
+	if (!r)
+		l->tail = NULL;
+	l->n -= n;
+	l->first_ns = kt_mono_ns();
+	*count = n;
+	return head;
+}
+
+static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(mono_ns / 1000000000ull);
+	ts->tv_nsec = (long)(mono_ns % 1000000000ull);
+}
+
+/*
+ * Sleeps up to ms; once the queue is stopping (also when stop() comes
+ * during the sleep), no later than the shutdown deadline.
+ */
+static void backoff_sleep(struct kt_export_queue *q, uint64_t ms)
+{
+	uint64_t until = kt_mono_ns() + ms * 1000000ull;
+	struct timespec ts;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		uint64_t end = q->stopping && until > q->stop_deadline_ns ? q->stop_deadline_ns
+									  : until;
+		if (kt_mono_ns() >= end)
+			break;
+		deadline_ts(end, &ts);
+		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+static bool give_up(struct kt_export_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	bool over = q->stopping && kt_mono_ns() >= q->stop_deadline_ns;
+	pthread_mutex_unlock(&q->lock);
+	return over;
+}
+
+/* One request of n records of l's kind to the exporter. */
+static void send_with_retry(struct kt_export_queue *q, struct list *l, const void *req, size_t n)
+{
+	const struct kind *k = l->k;
+	uint64_t delay = 100;
+
+	/*
+	 * Transient failures are retried for as long as the daemon runs (the
+	 * queue bounds what waits meanwhile); once it is stopping, until the
+	 * shutdown deadline, after which no attempt is made at all, so that a
+	 * collector that hangs cannot hold the exit up batch after batch.
+	 */
+	for (bool tried = false;; tried = true) {
+		if (give_up(q)) {
+			if (tried)
+				kt_warn("export: %s: shutdown timeout reached: dropping %zu %s",
+					q->exporter->name, n, k->what);
+			else
+				l->dropped_unsent += n; /* logged once, by stop() */
+			stat_add(k->dropped, n);
+			break;
+		}
+		if (tried) {
+			KT_STAT_INC(export_retries);
+			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
+		}
+		enum kt_export_result res = k->export(q->exporter, req, n);
+		if (res == KT_EXPORT_OK) {
+			stat_add(k->exported, n);
+			break;
+		}
+		KT_STAT_INC(export_errors);
+		if (res == KT_EXPORT_FAIL) {
+			kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name,
+				n, k->what);
+			stat_add(k->dropped, n);
+			break;
+		}
+		kt_debug("export: %s: next attempt for %zu %s in %llu ms", q->exporter->name, n,
+			 k->what, (unsigned long long)delay);
+		backoff_sleep(q, delay);
+		delay = delay * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : delay * 2;
+	}
+}
+
+static void export_batch(struct kt_export_queue *q, struct list *l, void *batch, size_t n)
+{
+	struct kt_arena a;
+
+	kt_arena_init(&a, 0);
+	const void *req = l->k->build(batch, &q->cfg.resource, &a);
+	if (!req) {
+		kt_err("export: out of memory building a request of %zu %s", n, l->k->what);
+		stat_add(l->k->dropped, n);
+	} else {
+		send_with_retry(q, l, req, n);
+	}
+	kt_arena_free(&a);
+	free_chain(l->k, batch);
+}
+
+/* ------------------------------------------------------------------ thread */
+
+static bool all_empty(const struct kt_export_queue *q)
+{
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].n)
+			return false;
+	return true;
+}
+
+static bool any_full(const struct kt_export_queue *q)
+{
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].n >= q->cfg.batch_max)
+			return true;
+	return false;
+}
+
+/* When the oldest queued record, of either kind, is due. Some list is not empty. */
+static uint64_t due_ns(const struct kt_export_queue *q)
+{
+	uint64_t first = UINT64_MAX;
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].n && q->lists[i].first_ns < first)
+			first = q->lists[i].first_ns;
+	return first + q->cfg.batch_timeout_ms * 1000000ull;
+}
+
+static void *export_thread(void *arg)
+{
+	struct kt_export_queue *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (!q->stopping && !any_full(q)) {
+			if (all_empty(q)) {
+				pthread_cond_wait(&q->cond, &q->lock);
+				continue;
+			}
+			uint64_t due = due_ns(q);
+			if (kt_mono_ns() >= due)
+				break;
+			struct timespec ts;
+			deadline_ts(due, &ts);
+			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		}
+		if (all_empty(q) && q->stopping)
+			break;
+		if (all_empty(q))
+			continue;
+		void *batch[N_LISTS] = { NULL };
+		size_t n[N_LISTS] = { 0 };
+		for (size_t i = 0; i < N_LISTS; i++)
+			if (q->lists[i].n)
+				batch[i] = take_batch(&q->lists[i], q->cfg.batch_max, &n[i]);
+		pthread_mutex_unlock(&q->lock);
+		for (size_t i = 0; i < N_LISTS; i++)
+			if (n[i])
+				export_batch(q, &q->lists[i], batch[i], n[i]);
+		if (q->exporter->flush)
+			q->exporter->flush(q->exporter);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ API */
+
+struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
+					      const struct kt_export_queue_cfg *cfg)
+{
+	struct kt_export_queue *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->cfg = *cfg;
+	if (q->cfg.batch_max == 0)
+		q->cfg.batch_max = 1;
+	q->exporter = e;
+	q->lists[SPANS].k = &span_kind;
+	q->lists[LOGS].k = &log_kind;
+	q->lists[LOGS].refused = !e->export_logs;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	int err = pthread_create(&q->thread, NULL, export_thread, q);
+	if (err) {
+		kt_err("export: cannot start thread: %s", strerror(err));
+		pthread_cond_destroy(&q->cond);
+		pthread_mutex_destroy(&q->lock);
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+/* Queues r at the end of l, or drops it (counted) when l is full or refused. */
+static void push(struct kt_export_queue *q, struct list *l, void *r)
+{
+	const struct kind *k = l->k;
+	k->set_next(r, NULL);
+	pthread_mutex_lock(&q->lock);
+	if (l->refused || l->n >= q->cfg.queue_max) {
+		bool refused = l->refused, say = refused && !l->refused_logged;
+		l->refused_logged |= refused;
+		pthread_mutex_unlock(&q->lock);
+		stat_add(k->dropped, 1);
+		uint64_t dropped = __atomic_load_n(k->dropped, __ATOMIC_RELAXED);
+		/* Log the first drop and then every 10000th. */
+		if (say)
+			kt_warn("export: %s: cannot send %s: dropping them", q->exporter->name,
+				k->what);
+		else if (!refused && (dropped == 1 || dropped % 10000 == 0))
+			kt_warn("export: queue full (%zu %s): dropping %s (%llu so far)",
+				q->cfg.queue_max, k->what, k->what, (unsigned long long)dropped);
+		k->free(r);
+		return;
+	}
+	if (l->n == 0)
+		l->first_ns = kt_mono_ns();
+	if (l->tail)
+		k->set_next(l->tail, r);
+	else
+		l->head = r;
+	l->tail = r;
+	l->n++;
+	if (l->n == 1 || l->n >= q->cfg.batch_max)
+		pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
+{
+	push(q, &q->lists[SPANS], r);
+}
+
+void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r)
+{
+	push(q, &q->lists[LOGS], r);
+}
+
+void kt_export_queue_stop(struct kt_export_queue *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	q->stop_deadline_ns = kt_mono_ns() + q->cfg.shutdown_timeout_ms * 1000000ull;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	for (size_t i = 0; i < N_LISTS; i++)
+		if (q->lists[i].dropped_unsent)
+			kt_warn("export: %s: shutdown timeout reached: dropped %llu queued %s unsent",
+				q->exporter->name, (unsigned long long)q->lists[i].dropped_unsent,
+				q->lists[i].k->what);
+	if (q->exporter->flush)
+		q->exporter->flush(q->exporter);
+	q->exporter->destroy(q->exporter);
+	for (size_t i = 0; i < N_LISTS; i++)
+		free_chain(q->lists[i].k, q->lists[i].head);
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bounded queue of span records and of log records, and the export thread:
+ * batches by size and time, builds OTLP requests and hands them to the
+ * exporter, retrying transient failures with capped exponential backoff for
+ * as long as the daemon runs, so that a collector that is down loses nothing
+ * (up to queue_max spans, and as many log records, wait meanwhile) and the
+ * capture path never blocks on it. Spans and log records are two lists with
+ * bounds of their own run by one piece of code (export_queue.c).
+ */
+#ifndef KT_EXPORT_QUEUE_H
+#define KT_EXPORT_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporters/exporter.h"
+#include "exporters/otlp_build.h"
+#include "model/log_record.h"
+#include "model/span_record.h"
+
+struct kt_export_queue_cfg {
+	size_t batch_max;          /* spans per request */
+	uint64_t batch_timeout_ms; /* oldest queued span waits at most this long */
+	size_t queue_max;          /* spans held; beyond it new spans are dropped */
+	uint64_t retry_max_ms;     /* backoff ceiling (from 100 ms, doubling) */
+	uint64_t shutdown_timeout_ms; /* how long stop() keeps exporting and retrying */
+	struct kt_resource_cfg resource;
+};
+
+#define KT_EXPORT_QUEUE_DEFAULTS                                                              \
+	{                                                                                      \
+		.batch_max = 512, .batch_timeout_ms = 1000, .queue_max = 100000,               \
+		.retry_max_ms = 5000, .shutdown_timeout_ms = 10000,                            \
+		.resource = { .service_name = KT_DEFAULT_SERVICE_NAME },                       \
+	}
+
+struct kt_export_queue;
+
+/* Starts the export thread; the queue owns e and destroys it on stop. */
+struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
+					      const struct kt_export_queue_cfg *cfg);
+/* Takes ownership of r (freed on drop or after export). */
+void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r);
+/*
+ * Takes ownership of a log record: queued beside the spans, with its own
+ * queue_max bound, the same batching and retries; dropped (counted) when the
+ * exporter cannot send logs.
+ */
+void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r);
+/*
+ * Exports everything queued, retrying until shutdown_timeout_ms after the
+ * call; what is still queued then is dropped (counted) without a further
+ * attempt. Then stops.
+ */
+void kt_export_queue_stop(struct kt_export_queue *q);
+
+#endif

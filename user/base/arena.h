@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bump allocator: everything decoded from one frame lives in one arena and is
+ * released at once when the span has been exported. A byte limit bounds what a
+ * hostile frame can make us allocate.
+ */
+#ifndef KT_ARENA_H
+#define KT_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/mem_budget.h"
+
+struct kt_arena_chunk;
+
+struct kt_arena {
+	struct kt_arena_chunk *head;
+	size_t used;  /* bytes handed out, including alignment */
+	size_t limit; /* 0 = no limit */
+	/*
+	 * Charged for every chunk (mem_budget.h), credited when the arena is
+	 * freed (from any thread); NULL: unaccounted. A refused charge fails
+	 * the allocation like the limit does, and sets budget_hit.
+	 */
+	struct kt_mem_acct *acct;
+	bool budget_hit;
+};
+
+/* An empty, unaccounted arena. */
+void kt_arena_init(struct kt_arena *a, size_t limit);
+/*
+ * From now on a's chunks are charged to acct, those it already has
+ * included; false (a unchanged and unaccounted) when they do not fit.
+ */
+bool kt_arena_charge(struct kt_arena *a, struct kt_mem_acct *acct);
+/* Zeroed, 16-byte aligned memory; NULL on overflow, limit or ENOMEM. */
+void *kt_arena_alloc(struct kt_arena *a, size_t size);
+/* nmemb * size with overflow check. */
+void *kt_arena_calloc(struct kt_arena *a, size_t nmemb, size_t size);
+/* Copy of n bytes plus a terminating NUL (the bytes may contain NULs). */
+char *kt_arena_memdup0(struct kt_arena *a, const void *src, size_t n);
+void kt_arena_free(struct kt_arena *a);
+
+#endif

@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "capture/capture.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/diag.h"
+#include "bpf/unix_capture.h"
+#include "unix_capture.skel.h"
+#include "capture/vm_capture.h"
+#include "bpf/vsock_capture.h"
+#include "vsock_capture.skel.h"
+
+/* How often to retry vsock capture while it is missing or only a fallback. */
+#define VSOCK_RETRY_NS (5ull * 1000000000ull)
+
+struct kt_capture;
+
+/* What differs between the capture objects; the rest is generic. */
+struct object_ops {
+	const char *name;
+	void *(*open)(void);
+	struct bpf_object *(*obj)(void *skel);
+	struct bpf_map *(*events)(void *skel);
+	struct bpf_map *(*counters)(void *skel);
+	int (*load)(void *skel);
+	int (*configure)(void *skel, const struct kt_capture *c);
+	int (*attach)(void *skel);
+	void (*destroy)(void *skel);
+	/* fentry/kprobe targets that may be absent (their programs are skipped). */
+	const char *const *optional;
+};
+
+struct loaded {
+	const struct object_ops *ops;
+	void *skel;
+	enum kt_attach strategy;
+};
+
+struct kt_capture {
+	struct kt_capture_cfg cfg;
+	struct kt_unix_match unix_match;
+	/* the ports, kept for vsock attaches long after start (cfg's point elsewhere) */
+	__u32 host_ports[KT_VSOCK_MAX_PORTS], guest_ports[KT_VSOCK_MAX_PORTS];
+	int events_fd, counters_fd;
+	struct loaded unix_obj, vsock_obj;
+	struct kt_vm_capture *vm;
+	uint64_t last_try_ns;
+	bool transport_present; /* as of the last check */
+};
+
+/* ------------------------------------------------------------ the capture objects */
+
+/* The configuration each object needs before it is attached. */
+static int unix_configure(void *s, const struct kt_capture *c)
+{
+	__u32 zero = 0;
+	return bpf_map__update_elem(((struct unix_capture_bpf *)s)->maps.match_cfg, &zero,
+				    sizeof(zero), &c->unix_match, sizeof(c->unix_match), BPF_ANY);
+}
+
+static int port_set(struct bpf_map *m, const __u32 *ports, size_t n)
+{
+	__u8 one = 1;
+	for (size_t i = 0; i < n; i++) {
+		int err = bpf_map__update_elem(m, &ports[i], sizeof(ports[i]), &one, sizeof(one),
+					       BPF_ANY);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int vsock_configure(void *s, const struct kt_capture *c)
+{
+	struct vsock_capture_bpf *skel = s;
+	int err = port_set(skel->maps.vsock_ports, c->host_ports, c->cfg.n_ports);
+	return err ? err : port_set(skel->maps.vsock_guest_ports, c->guest_ports,
+				    c->cfg.n_guest_ports);
+}
+
+static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL };
+
+/* An object's ops: adapters of its skeleton, its configure step, its optional targets. */
+#define SKEL_OBJECT(pfx, label, configure_fn, optional_targets)                               \
+	static void *pfx##_open(void) { return pfx##_bpf__open(); }                           \
+	static struct bpf_object *pfx##_obj(void *s) { return ((struct pfx##_bpf *)s)->obj; } \
+	static struct bpf_map *pfx##_events(void *s)                                          \
+	{                                                                                     \
+		return ((struct pfx##_bpf *)s)->maps.events;                                  \
+	}                                                                                     \
+	static struct bpf_map *pfx##_counters(void *s)                                        \
+	{                                                                                     \
+		return ((struct pfx##_bpf *)s)->maps.counters;                                \
+	}                                                                                     \
+	static int pfx##_load(void *s) { return pfx##_bpf__load(s); }                         \
+	static int pfx##_attach(void *s) { return pfx##_bpf__attach(s); }                     \
+	static void pfx##_destroy(void *s) { pfx##_bpf__destroy(s); }                         \
+	static const struct object_ops pfx##_ops = {                                          \
+		.name = label,                                                                \
+		.open = pfx##_open,                                                           \
+		.obj = pfx##_obj,                                                             \
+		.events = pfx##_events,                                                       \
+		.counters = pfx##_counters,                                                   \
+		.load = pfx##_load,                                                           \
+		.configure = configure_fn,                                                    \
+		.attach = pfx##_attach,                                                       \
+		.destroy = pfx##_destroy,                                                     \
+		.optional = optional_targets,                                                 \
+	}
+
+SKEL_OBJECT(unix_capture, "unix capture", unix_configure, NULL);
+SKEL_OBJECT(vsock_capture, "vsock capture", vsock_configure, vsock_optional);
+
+/* ------------------------------------------------------------ strategy selection */
+
+static enum kt_attach prog_strategy(const struct bpf_program *p, const char **target)
+{
+	const char *sec = bpf_program__section_name(p);
+	const char *slash = strchr(sec, '/');
+
+	*target = slash ? slash + 1 : "";
+	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
+		return KT_ATTACH_FENTRY;
+	if (!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10))
+		return KT_ATTACH_KPROBE;
+	if (!strncmp(sec, "tp_btf/", 7))
+		return KT_ATTACH_TRACEPOINT;
+	return KT_ATTACH_AUTO;
+}
+
+/* Which of names[0..n) are kernel (or loaded module) functions right now. */
+static void kallsyms_lookup(const char **names, bool *found, size_t n)
+{
+	char line[512];
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	for (size_t i = 0; i < n; i++)
+		found[i] = false;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *name = strchr(line, ' ');
+		if (!name || !(name = strchr(name + 1, ' ')))
+			continue;
+		name++;
+		size_t len = strcspn(name, " \t\n");
+		for (size_t i = 0; i < n; i++)
+			if (!found[i] && strlen(names[i]) == len && !strncmp(name, names[i], len))
+				found[i] = true;
+	}
+	fclose(f);
+}
+
+static bool is_optional(const struct object_ops *ops, const char *target)
+{
+	for (const char *const *o = ops->optional; o && *o; o++)
+		if (!strcmp(*o, target))
+			return true;
+	return false;
+}
+
+/*
+ * Enables the programs of strategy a; returns how many, or -ENOENT (with
+ * *missing set) when a function a required program hooks does not exist.
+ */
+static int select_programs(const struct object_ops *ops, struct bpf_object *obj, enum kt_attach a,
+			   const char **missing)
+{
+	struct bpf_program *p;
+	const char *targets[16];
+	bool found[16];
+	size_t nt = 0;
+	int n = 0;
+
+	bpf_object__for_each_program(p, obj)
+	{
+		const char *t;
+		enum kt_attach s = prog_strategy(p, &t);
+		if (s == a && a != KT_ATTACH_TRACEPOINT && nt < 16)
+			targets[nt++] = t;
+	}
+	kallsyms_lookup(targets, found, nt);
+	bpf_object__for_each_program(p, obj)
+	{
+		const char *t;
+		bool on = prog_strategy(p, &t) == a;
+		for (size_t i = 0; on && i < nt; i++) {
+			if (strcmp(targets[i], t) != 0 || found[i])
+				continue;
+			if (!is_optional(ops, t)) {
+				*missing = t;
+				return -ENOENT;
+			}
+			on = false;
+		}
+		bpf_program__set_autoload(p, on);
+		n += on;
+	}
+	return n;
+}
+
+static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, enum kt_attach a,
+			  bool quiet)
+{
+	enum kt_log_level lvl = quiet ? KT_LOG_DEBUG : KT_LOG_INFO;
+	const char *missing = NULL;
+	void *s = ops->open();
+	int err;
+
+	if (!s) {
+		kt_warn("%s: cannot open the BPF object: %s", ops->name, strerror(errno));
+		return NULL;
+	}
+	err = select_programs(ops, ops->obj(s), a, &missing);
+	if (err <= 0) {
+		if (err == -ENOENT)
+			kt_diag(lvl, "%s: %s: %s() is not in this kernel (module not loaded?)",
+			       ops->name, kt_attach_name(a), missing);
+		goto fail;
+	}
+	if ((err = bpf_map__reuse_fd(ops->events(s), c->events_fd)) ||
+	    (err = bpf_map__reuse_fd(ops->counters(s), c->counters_fd))) {
+		kt_warn("%s: cannot share the ring buffer: %s", ops->name, strerror(-err));
+		goto fail;
+	}
+	if ((err = ops->load(s))) {
+		kt_diag(lvl, "%s: %s programs do not load here: %s", ops->name, kt_attach_name(a),
+		       strerror(-err));
+		goto fail;
+	}
+	if ((err = ops->configure(s, c))) {
+		kt_warn("%s: cannot configure: %s", ops->name, strerror(-err));
+		goto fail;
+	}
+	if ((err = ops->attach(s))) {
+		kt_diag(lvl, "%s: %s programs do not attach here: %s", ops->name, kt_attach_name(a),
+		       strerror(-err));
+		goto fail;
+	}
+	return s;
+fail:
+	ops->destroy(s);
+	return NULL;
+}
+
+/* Loads ops with the wanted strategy, or the first that works for auto. */
+static bool load_object(struct kt_capture *c, struct loaded *l, const struct object_ops *ops,
+			bool quiet)
+{
+	static const enum kt_attach order[] = KT_ATTACH_ORDER;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		enum kt_attach a = order[i];
+		if (c->cfg.attach != KT_ATTACH_AUTO && c->cfg.attach != a)
+			continue;
+		void *s = try_strategy(c, ops, a, quiet);
+		if (s) {
+			l->ops = ops;
+			l->skel = s;
+			l->strategy = a;
+			kt_info("%s: attached with %s strategy%s", ops->name, kt_attach_name(a),
+				c->cfg.attach == KT_ATTACH_AUTO ? " (auto)" : "");
+			return true;
+		}
+	}
+	return false;
+}
+
+static void unload(struct loaded *l)
+{
+	if (l->skel)
+		l->ops->destroy(l->skel);
+	l->skel = NULL;
+}
+
+/* ------------------------------------------------------------ match configuration */
+
+static int build_unix_match(const struct kt_capture_cfg *cfg, struct kt_unix_match *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (cfg->n_ports > KT_MAX_SUFFIXES || cfg->n_prefixes > KT_MAX_PREFIXES)
+		return -1;
+	for (size_t i = 0; i < cfg->n_ports; i++) {
+		int n = snprintf(m->suffix[i].s, sizeof(m->suffix[i].s), "_%u", cfg->ports[i]);
+		if (n <= 0 || (size_t)n >= sizeof(m->suffix[i].s))
+			return -1;
+		m->suffix[i].len = (unsigned)n;
+	}
+	m->n_suffix = cfg->n_ports;
+	for (size_t i = 0; i < cfg->n_suffixes; i++) {
+		size_t n = strlen(cfg->suffixes[i]);
+		if (m->n_suffix >= KT_MAX_SUFFIXES || n == 0 || n > sizeof(m->suffix[0].s))
+			return -1;
+		memcpy(m->suffix[m->n_suffix].s, cfg->suffixes[i], n);
+		m->suffix[m->n_suffix++].len = (unsigned)n;
+	}
+	for (size_t i = 0; i < cfg->n_prefixes; i++) {
+		size_t n = strlen(cfg->prefixes[i]);
+		if (n == 0 || n > sizeof(m->prefix[i].s))
+			return -1;
+		memcpy(m->prefix[i].s, cfg->prefixes[i], n);
+		m->prefix[i].len = (unsigned)n;
+	}
+	m->n_prefix = cfg->n_prefixes;
+	return 0;
+}
+
+/* ------------------------------------------------------------ vsock life cycle */
+
+/*
+ * Is the virtio vsock transport (the packet path the fentry/kprobe
+ * strategies hook) in the kernel? Asked once through kallsyms, then cheaply
+ * through /sys/module, where loading vhost_vsock or vsock_loopback shows.
+ */
+static bool vsock_transport_present(bool thorough)
+{
+	static const char *const mods[] = { "/sys/module/vmw_vsock_virtio_transport_common",
+					    "/sys/module/vhost_vsock", "/sys/module/vsock_loopback" };
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++)
+		if (stat(mods[i], &st) == 0)
+			return true;
+	if (!thorough)
+		return false;
+	const char *names[] = { "virtio_transport_recv_pkt" };
+	bool found;
+	kallsyms_lookup(names, &found, 1);
+	return found;
+}
+
+/*
+ * vsock capture prefers the packet-level strategies (no reader needed),
+ * which exist only once the transport modules are loaded, typically when a
+ * host starts its first VM. Retried only when that changes, so a kernel that
+ * refuses a strategy is not asked again every few seconds.
+ */
+static void vsock_try(struct kt_capture *c, bool first)
+{
+	struct loaded *l = &c->vsock_obj;
+	bool present = vsock_transport_present(first);
+
+	if (!first && present == c->transport_present)
+		return;
+	c->transport_present = present;
+	if (!first && !present)
+		return;
+	if (!first)
+		kt_info("vsock capture: vsock transport appeared");
+
+	if (l->skel) {
+		/* Auto fell back to tracepoints without the transport: upgrade. */
+		if (c->cfg.attach != KT_ATTACH_AUTO || l->strategy != KT_ATTACH_TRACEPOINT)
+			return;
+		struct loaded better = { 0 };
+		struct kt_capture_cfg saved = c->cfg;
+		c->cfg.attach = KT_ATTACH_FENTRY;
+		bool ok = load_object(c, &better, &vsock_capture_ops, true);
+		if (!ok) {
+			c->cfg.attach = KT_ATTACH_KPROBE;
+			ok = load_object(c, &better, &vsock_capture_ops, true);
+		}
+		c->cfg = saved;
+		if (ok) {
+			unload(l);
+			*l = better;
+		}
+		return;
+	}
+	if (!load_object(c, l, &vsock_capture_ops, !first))
+		kt_info("vsock capture: not attached (%s); retried when a vsock transport "
+			"module is loaded",
+			present ? "no strategy works with this kernel" : "no vsock transport yet");
+}
+
+/* ------------------------------------------------------------ public */
+
+struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
+{
+	struct kt_capture *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	c->events_fd = c->counters_fd = -1;
+	if (build_unix_match(cfg, &c->unix_match) || cfg->n_ports > KT_VSOCK_MAX_PORTS ||
+	    cfg->n_guest_ports > KT_VSOCK_MAX_PORTS) {
+		kt_err("capture: at most %d ports and %d path prefixes of up to %d bytes",
+		       KT_MAX_SUFFIXES, KT_MAX_PREFIXES, KT_PATH_MAX);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_ports; i++)
+		c->host_ports[i] = cfg->ports[i];
+	for (size_t i = 0; i < cfg->n_guest_ports; i++)
+		c->guest_ports[i] = cfg->guest_ports[i];
+	c->cfg.ports = NULL;
+	c->cfg.guest_ports = NULL;
+
+	/* One ring buffer and one set of counters shared by every object. */
+	c->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "kt_events", 0, 0,
+				      cfg->ringbuf_bytes ? cfg->ringbuf_bytes : KT_RINGBUF_DEFAULT_BYTES, NULL);
+	c->counters_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "kt_counters", sizeof(__u32),
+					sizeof(__u64), KT_CNT__MAX, NULL);
+	if (c->events_fd < 0 || c->counters_fd < 0) {
+		kt_err("capture: cannot create BPF maps: %s (not root? BPF disabled?)",
+		       strerror(errno));
+		goto fail;
+	}
+	if (!load_object(c, &c->unix_obj, &unix_capture_ops, false)) {
+		kt_err("unix capture: no attach strategy works on this kernel (%s requested); "
+		       "--log-level debug shows the kernel's reasons; see docs/capture.md, "
+		       "or use --capture socket",
+		       kt_attach_name(cfg->attach));
+		goto fail;
+	}
+	if (cfg->vsock)
+		vsock_try(c, true);
+	/* Without them only the VM spans are missing: not fatal. */
+	if (cfg->vm_events && !(c->vm = kt_vm_capture_start(c->counters_fd)))
+		kt_warn("vm events: not attached: no kata.vm / vsock.connection spans");
+	return c;
+fail:
+	kt_capture_stop(c);
+	return NULL;
+}
+
+int kt_capture_ringbuf_fd(const struct kt_capture *c)
+{
+	return c->events_fd;
+}
+
+int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return -1;
+	uint64_t *vals = calloc((size_t)ncpu, sizeof(uint64_t));
+	if (!vals)
+		return -1;
+	for (__u32 k = 0; k < KT_CNT__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(c->counters_fd, &k, vals) == 0)
+			for (int i = 0; i < ncpu; i++)
+				out[k] += vals[i];
+	}
+	free(vals);
+	return 0;
+}
+
+void kt_capture_tick(struct kt_capture *c, uint64_t now_ns)
+{
+	if (now_ns - c->last_try_ns < VSOCK_RETRY_NS)
+		return;
+	c->last_try_ns = now_ns;
+	if (c->cfg.vsock)
+		vsock_try(c, false);
+	kt_vm_capture_tick(c->vm);
+}
+
+struct kt_vm_capture *kt_capture_vm(const struct kt_capture *c)
+{
+	return c ? c->vm : NULL;
+}
+
+const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n)
+{
+	char vm[48] = "off";
+	if (c->vm)
+		kt_vm_capture_describe(c->vm, vm, sizeof(vm));
+	snprintf(buf, n, "unix: %s, vsock: %s, vm: %s", kt_attach_name(c->unix_obj.strategy),
+		 !c->cfg.vsock ? "off"
+		 : c->vsock_obj.skel ? kt_attach_name(c->vsock_obj.strategy)
+				     : "waiting",
+		 vm);
+	return buf;
+}
+
+void kt_capture_stop(struct kt_capture *c)
+{
+	if (!c)
+		return;
+	kt_vm_capture_stop(c->vm);
+	unload(&c->vsock_obj);
+	unload(&c->unix_obj);
+	if (c->events_fd >= 0)
+		close(c->events_fd);
+	if (c->counters_fd >= 0)
+		close(c->counters_fd);
+	free(c);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel side as one unit: loads the capture programs
+ * (bpf/unix_capture.bpf.c for hybrid vsock, bpf/vsock_capture.bpf.c for
+ * standard vsock), each with the best attach strategy the kernel allows, all
+ * writing into one ring buffer and one set of counters.
+ *
+ * vsock capture depends on the vsock transport modules, which a host loads
+ * when its first VM starts: until they are there (or while only the
+ * tracepoint fallback works), kt_capture_tick() keeps trying.
+ */
+#ifndef KT_CAPTURE_H
+#define KT_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/attach.h"
+#include "bpf/stream_record.h"
+
+struct kt_capture_cfg {
+	enum kt_attach attach;
+	const unsigned *ports; /* unix: listeners "*_<port>"; vsock: host ports */
+	size_t n_ports;
+	const char *const *prefixes; /* unix: also listeners starting with these */
+	size_t n_prefixes;
+	const char *const *suffixes; /* unix: also listeners ending with these */
+	size_t n_suffixes;
+	uint32_t ringbuf_bytes; /* power of two */
+	bool vsock;             /* capture standard vsock too */
+	bool vm_events;         /* bpf/vm_events.bpf.c too (user/capture/vm_capture.h) */
+	/* vsock: guest ports the host connects to (the agent's ttrpc port) */
+	const unsigned *guest_ports;
+	size_t n_guest_ports;
+};
+
+struct kt_capture;
+
+/* NULL (errors logged) when the hybrid-vsock capture cannot be attached. */
+struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg);
+int kt_capture_ringbuf_fd(const struct kt_capture *c);
+/* Sums the per-CPU kernel counters (enum kt_counter). */
+int kt_capture_counters(const struct kt_capture *c, uint64_t out[KT_CNT__MAX]);
+/*
+ * Periodic (now_ns: CLOCK_MONOTONIC): every few seconds, (re)attaches vsock
+ * capture when it becomes possible or better.
+ */
+void kt_capture_tick(struct kt_capture *c, uint64_t now_ns);
+/* The VM events (user/capture/vm_capture.h); NULL when off or not loaded. */
+struct kt_vm_capture *kt_capture_vm(const struct kt_capture *c);
+/* "unix: tracepoint, vsock: fentry" */
+const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n);
+void kt_capture_stop(struct kt_capture *c);
+
+#endif

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon: capture (BPF ring buffer or sink sockets) -> pipeline ->
+ * export queue, driven by one epoll loop; signals arrive via signalfd so
+ * shutdown happens in the loop, in order: drain the kernel ring buffer,
+ * close listeners, finish every stream, flush the exporter, print a summary.
+ *
+ * Start-up runs as root: exporter (its output file), BPF programs, then the
+ * broker (user/daemon/broker.h), which binds the listeners and discovers the
+ * sandboxes; then the daemon drops to --user with no capabilities before
+ * any thread exists, and only then reads guest data.
+ */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/broker.h"
+#include "daemon/commands.h"
+#include "sandbox/discovery.h"
+#include "sandbox/hypervisors.h"
+#include "exporters/export_queue.h"
+#include "daemon/privdrop.h"
+#include "sandbox/sandbox_registry.h"
+#include "base/clock.h"
+#include "base/diag.h"
+#include "stream/pipeline.h"
+#include "base/poller.h"
+#include "capture/sink_mode.h"
+#include "traces/trace_stitch.h"
+#include "base/stats.h"
+#include "capture/capture.h"
+#include "capture/vm_capture.h"
+#include "traces/vm_spans.h"
+
+#define TICK_MS 100
+/* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
+static const char *const *const ttrpc_sockets = kt_hv_sockets;
+#define N_TTRPC_SOCKETS kt_n_hv_sockets
+/* A sandbox that went away still names the spans that arrive after it. */
+#define KT_SANDBOX_LINGER_NS (120ull * 1000000000ull)
+
+struct daemon {
+	const struct kt_config *cfg;
+	int epfd;
+	struct kt_export_queue *queue;
+	struct kt_pipeline *pipeline;
+	struct kt_capture *capture;
+	struct ring_buffer *rb;
+	struct kt_sink *sink;
+	struct kt_broker *broker;
+	struct kt_sandbox_registry *registry;
+	struct kt_stitch *stitch;
+	struct kt_vm_spans *vm; /* NULL: --no-vm-spans or no BPF */
+	struct kt_mem_pool mem;      /* --memory-budget */
+	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
+	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
+	int sig_fd, tick_fd;
+	bool stop;
+	unsigned ticks;
+};
+
+static void to_queue(void *ctx, struct kt_span_record *r)
+{
+	struct daemon *d = ctx;
+	if (d->queue)
+		kt_export_queue_push(d->queue, r);
+	else
+		kt_span_record_free(r); /* start-up failed */
+}
+
+/* Every span passes the sandbox traces (trace_stitch.h) on its way to the queue. */
+static void to_stitch(void *ctx, struct kt_span_record *r)
+{
+	struct daemon *d = ctx;
+	if (d->stitch)
+		kt_stitch_span(d->stitch, r, kt_mono_ns());
+	else
+		to_queue(d, r);
+}
+
+static void log_to_queue(void *ctx, struct kt_log_record *r)
+{
+	struct daemon *d = ctx;
+	if (d->queue)
+		kt_export_queue_push_log(d->queue, r);
+	else
+		kt_log_record_free(r); /* start-up failed */
+}
+
+/* The sandbox's trace learns of the call when it is requested. */
+static uint64_t rpc_to_stitch(void *ctx, const char *sandbox_id, const struct kt_rpc_request *rq,
+			      uint64_t now_ns)
+{
+	struct daemon *d = ctx;
+	return d->stitch ? kt_stitch_rpc_request(d->stitch, sandbox_id, rq, now_ns) : 0;
+}
+
+/* The Kata 1.x ports in use: 0 when off or the same as the agent's port. */
+static unsigned legacy_port(const struct kt_config *cfg, unsigned port)
+{
+	return port != cfg->vsock_port ? port : 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	kt_pipeline_record(d->pipeline, data, size, kt_mono_ns());
+	return 0;
+}
+
+static int on_vm_record(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	kt_vm_spans_record(d->vm, data, size);
+	return 0;
+}
+
+static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
+{
+	(void)ctx;
+	if (c[KT_CNT_VM_PROCS_FULL] || c[KT_CNT_VM_CONNS_FULL] || c[KT_CNT_VM_RB_FAIL])
+		kt_warn("vm events: %llu hypervisors and %llu vsock connections not followed "
+			"(tables full), %llu events lost",
+			(unsigned long long)c[KT_CNT_VM_PROCS_FULL],
+			(unsigned long long)c[KT_CNT_VM_CONNS_FULL],
+			(unsigned long long)c[KT_CNT_VM_RB_FAIL]);
+	__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
+	kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
+		 "%llu untracked connections, %llu bytes from page frags",
+		 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
+		 (unsigned long long)c[KT_CNT_RB_FAIL], (unsigned long long)c[KT_CNT_STREAM_FULL],
+		 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
+}
+
+/* The BPF counters are read by the broker: the bpf() syscall may need privilege. */
+static void update_kernel_counters(struct daemon *d)
+{
+	if (d->broker && d->capture)
+		kt_broker_request_counters(d->broker);
+}
+
+/* ------------------------------------------------------------ broker reports */
+
+static void on_listen(void *ctx, uint64_t key, int fd, const char *label, bool vsock,
+		      unsigned port)
+{
+	struct daemon *d = ctx;
+	if (!d->sink) {
+		close(fd);
+		return;
+	}
+	kt_sink_add_listener(d->sink, fd, key, label, vsock, port);
+}
+
+static void on_unlisten(void *ctx, uint64_t key)
+{
+	struct daemon *d = ctx;
+	if (d->sink)
+		kt_sink_remove_listener(d->sink, key);
+}
+
+static void on_sandbox(void *ctx, const struct kt_sandbox_meta *m)
+{
+	struct daemon *d = ctx;
+	if (!kt_sandbox_meta_valid(m)) {
+		kt_warn("broker: malformed sandbox description ignored");
+		return;
+	}
+	bool known = kt_registry_by_id(d->registry, m->id) != NULL;
+	if (kt_registry_put(d->registry, m) == 0 && !known)
+		kt_info("sandbox %s: %s%s%s%s%s", m->id, m->hypervisor[0] ? m->hypervisor : "hypervisor ?",
+			m->pod_name[0] ? ", pod " : "", m->pod_namespace,
+			m->pod_name[0] ? "/" : "", m->pod_name);
+}
+
+static void on_sandbox_gone(void *ctx, const char *id)
+{
+	struct daemon *d = ctx;
+	kt_info("sandbox %s: gone", id);
+	kt_registry_gone(d->registry, id, kt_mono_ns());
+	kt_stitch_sandbox_end(d->stitch, id, kt_mono_ns());
+}
+
+static bool owner_via_broker(void *ctx, uint32_t cid, const char *writer_comm,
+			     struct kt_vsock_owner *out)
+{
+	struct daemon *d = ctx;
+	if (!d->broker) {
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	return kt_broker_owner(d->broker, cid, writer_comm, out);
+}
+
+static const struct kt_broker_ops broker_ops = {
+	.listen = on_listen,
+	.unlisten = on_unlisten,
+	.sandbox = on_sandbox,
+	.sandbox_gone = on_sandbox_gone,
+	.counters = on_counters,
+};
+
+/* Everything the broker said: before ring buffer records, so they meet a current registry. */
+static void broker_drain(struct daemon *d)
+{
+	if (d->broker && kt_broker_dispatch(d->broker) < 0) {
+		/* Nothing new is bound or discovered, but what runs keeps running. */
+		kt_err("broker (pid %d) exited: new sandboxes will not be served", kt_broker_pid(d->broker));
+		kt_poll_del(d->epfd, kt_broker_fd(d->broker));
+		kt_broker_stop(d->broker);
+		d->broker = NULL;
+	}
+}
+
+static void on_broker(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, broker_h));
+	(void)events;
+	broker_drain(d);
+}
+
+static void on_signal(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, sig_h));
+	struct signalfd_siginfo si;
+	(void)events;
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			update_kernel_counters(d);
+			kt_stats_dump(stderr);
+			continue;
+		}
+		kt_info("%s: shutting down", strsignal((int)si.ssi_signo));
+		d->stop = true;
+	}
+}
+
+static void on_tick(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, tick_h));
+	uint64_t n;
+	(void)events;
+	if (read(d->tick_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	broker_drain(d); /* what arrived during an owner lookup */
+	kt_pipeline_tick(d->pipeline, kt_mono_ns());
+	kt_registry_tick(d->registry, kt_mono_ns());
+	kt_stitch_tick(d->stitch, kt_mono_ns());
+	d->ticks++;
+	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
+	if (every && d->ticks % every == 0) {
+		update_kernel_counters(d);
+		kt_info("stats: %zu connections, %zu sandboxes, %zu listeners, %zu sink connections; "
+			"memory budget: %zu of %zu bytes held (%zu for connections, %zu for spans "
+			"and logs), peak %zu",
+			kt_pipeline_conn_count(d->pipeline), kt_registry_live(d->registry),
+			kt_sink_listeners(d->sink), kt_sink_connections(d->sink),
+			kt_mem_used(&d->mem), d->mem.limit, kt_pipeline_held(d->pipeline),
+			kt_mem_held(&d->records), d->mem.peak);
+		kt_stats_summary(stderr, KT_STATS_RUNNING);
+	}
+}
+
+static void on_ringbuf(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, rb_h));
+	(void)events;
+	broker_drain(d);
+	int n = ring_buffer__consume(d->rb);
+	if (n < 0 && n != -EINTR)
+		kt_warn("ring buffer: %s", strerror(-n));
+}
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sig_fd < 0)
+		return -1;
+	d->sig_h.fn = on_signal;
+	return kt_poll_add(d->epfd, d->sig_fd, &d->sig_h);
+}
+
+static int setup_tick(struct daemon *d)
+{
+	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L },
+				  .it_value = { 0, TICK_MS * 1000000L } };
+	d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->tick_fd < 0 || timerfd_settime(d->tick_fd, 0, &its, NULL))
+		return -1;
+	d->tick_h.fn = on_tick;
+	return kt_poll_add(d->epfd, d->tick_fd, &d->tick_h);
+}
+
+static void on_running_vm(void *ctx, const struct kt_vm_running *r)
+{
+	struct daemon *d = ctx;
+	if (kt_vm_capture_track(kt_capture_vm(d->capture), r->pid) == 0)
+		kt_vm_spans_running(d->vm, r->pid, r->start_boot_ns, r->exe, r->args, r->args_len);
+}
+
+/* VM events share the epoll fd (one ring_buffer manager); hypervisors running now are followed too. */
+static int setup_vm_events(struct daemon *d)
+{
+	struct kt_vm_capture *vc = kt_capture_vm(d->capture);
+	if (!vc) {
+		kt_vm_spans_free(d->vm);
+		d->vm = NULL;
+		return 0;
+	}
+	if (ring_buffer__add(d->rb, kt_vm_capture_ringbuf_fd(vc), on_vm_record, d)) {
+		kt_err("vm events ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	/* Still root: /proc of every hypervisor is readable. */
+	kt_vm_scan_running("/proc", on_running_vm, d);
+	return 0;
+}
+
+static int setup_bpf(struct daemon *d)
+{
+	const struct kt_config *cfg = d->cfg;
+	unsigned ports[3] = { cfg->vsock_port };
+	size_t n_ports = 1;
+	if (legacy_port(cfg, cfg->jaeger_port))
+		ports[n_ports++] = cfg->jaeger_port;
+	if (legacy_port(cfg, cfg->journal_port) && cfg->journal_port != cfg->jaeger_port)
+		ports[n_ports++] = cfg->journal_port;
+	/* --capture-path prefixes, then containerd's shim socket directories */
+	const char *prefixes[KT_MAX_CAPTURE_PATHS + KT_MAX_SHIM_SOCKET_DIRS];
+	size_t n_prefixes = 0;
+	for (size_t i = 0; i < cfg->n_capture_paths; i++)
+		prefixes[n_prefixes++] = cfg->capture_paths[i];
+	for (size_t i = 0; i < cfg->n_shim_socket_dirs; i++)
+		prefixes[n_prefixes++] = cfg->shim_socket_dirs[i];
+	/*
+	 * Listeners named <uds>_<port> (every --socket-path, every Kata
+	 * sandbox) match the port suffix; --capture-path adds prefixes for
+	 * listeners named otherwise, and containerd's shim sockets are matched
+	 * by their directory. vsock: connections to host port <port>, and the
+	 * runtime's to the agent's ttrpc port in each guest.
+	 */
+	unsigned guest_ports[1] = { cfg->ttrpc_vsock_port };
+	struct kt_capture_cfg cc = {
+		.attach = cfg->attach,
+		.ports = ports,
+		.n_ports = n_ports,
+		.prefixes = prefixes,
+		.n_prefixes = n_prefixes,
+		.suffixes = ttrpc_sockets,
+		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
+		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
+		.vsock = true,
+		.vm_events = d->vm != NULL,
+		.guest_ports = guest_ports,
+		.n_guest_ports = cfg->ttrpc && cfg->ttrpc_vsock_port ? 1 : 0,
+	};
+	kt_mount_bpf_filesystems();
+	kt_libbpf_log_init();
+	d->capture = kt_capture_start(&cc);
+	if (!d->capture)
+		return -1;
+	d->rb = ring_buffer__new(kt_capture_ringbuf_fd(d->capture), on_record, d, NULL);
+	if (!d->rb) {
+		kt_err("ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	if (setup_vm_events(d))
+		return -1;
+	d->rb_h.fn = on_ringbuf;
+	return kt_poll_add(d->epfd, ring_buffer__epoll_fd(d->rb), &d->rb_h);
+}
+
+static int start_broker(struct daemon *d)
+{
+	const struct kt_config *cfg = d->cfg;
+	uint32_t port = cfg->vsock_port;
+	struct kt_discovery_config dc = {
+		.run_root = cfg->run_root,
+		.templates = cfg->n_sandbox_paths ? cfg->sandbox_paths : NULL,
+		.ntemplates = cfg->n_sandbox_paths,
+		.bundle_patterns = cfg->n_bundle_paths ? cfg->bundle_paths : NULL,
+		.nbundle_patterns = cfg->n_bundle_paths,
+		.ports = &port,
+		.nports = 1,
+	};
+	struct kt_broker_cfg bc = {
+		.socket_paths = cfg->socket_paths,
+		.n_paths = cfg->n_socket_paths,
+		.port = cfg->vsock_port,
+		.jaeger_port = legacy_port(cfg, cfg->jaeger_port),
+		.journal_port = cfg->journal_port != cfg->jaeger_port
+					? legacy_port(cfg, cfg->journal_port)
+					: 0,
+		.sink = cfg->mode == KT_MODE_SINK,
+		.vsock = true,
+		.vsock_cid = cfg->vsock_cid,
+		.vsock_required = cfg->vsock_cid_set,
+		.discover = cfg->discovery,
+		.discovery = &dc,
+		.capture = d->capture,
+		.run_root = cfg->run_root,
+	};
+	d->broker = kt_broker_start(&bc, &broker_ops, d);
+	if (!d->broker)
+		return -1;
+	d->broker_h.fn = on_broker;
+	return kt_poll_add(d->epfd, kt_broker_fd(d->broker), &d->broker_h);
+}
+
+static int drop_privileges(struct daemon *d)
+{
+	const struct kt_config *cfg = d->cfg;
+	char err[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (kt_user_lookup(cfg->user, &uid, &gid, err, sizeof(err))) {
+		kt_err("%s", err);
+		return -1;
+	}
+	if (uid == 0) {
+		kt_warn("--user %s: keeping every privilege", cfg->user);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		kt_info("running as uid %u already: no privileges to drop", (unsigned)geteuid());
+		return 0;
+	}
+	if (kt_drop_to_user(uid, gid, err, sizeof(err))) {
+		kt_err("cannot drop privileges: %s", err);
+		return -1;
+	}
+	kt_info("running as %s (uid %u), no capabilities; broker pid %d keeps what binding "
+		"sockets and discovery need",
+		cfg->user, (unsigned)uid, kt_broker_pid(d->broker));
+	return 0;
+}
+
+int kt_cmd_run(const struct kt_config *cfg)
+{
+	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1 };
+	int status = 1;
+	const char *what = NULL;
+
+	/*
+	 * Buffers a guest can grow (partial frames up to --max-frame) come from
+	 * mmap and go back to the system when freed, whatever was freed before:
+	 * glibc's adaptive threshold would serve them from the heap, whose
+	 * freed space is not returned, so the process would keep its peak.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	kt_mem_pool_init(&d.mem, cfg->memory_budget);
+	kt_mem_acct_init(&d.records, &d.mem);
+	if (cfg->memory_budget < cfg->max_frame)
+		kt_warn("--memory-budget %llu is below --max-frame %llu: the largest frames "
+			"cannot be held",
+			(unsigned long long)cfg->memory_budget, (unsigned long long)cfg->max_frame);
+
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d.epfd < 0 || setup_signals(&d) || setup_tick(&d)) {
+		kt_err("cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	/* Created (output file opened) while still privileged; its thread starts later. */
+	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
+	if (!e)
+		goto out;
+	struct kt_export_queue_cfg qc = KT_EXPORT_QUEUE_DEFAULTS;
+	qc.batch_max = cfg->batch_size;
+	qc.batch_timeout_ms = cfg->batch_timeout_ms;
+	qc.queue_max = cfg->queue_size;
+	qc.resource.service_name = cfg->service_name;
+
+	d.registry = kt_registry_new(KT_SANDBOX_LINGER_NS);
+	struct kt_stitch_cfg tc = KT_STITCH_DEFAULTS;
+	tc.collate = cfg->collate;
+	tc.complete = cfg->complete_traces;
+	tc.grace_ns = cfg->complete_delay_ms * 1000000ull;
+	tc.skew_ns = cfg->clock_skew_ms * 1000000ull;
+	d.stitch = kt_stitch_new(&tc, &(struct kt_record_sink){ .span = to_queue, .ctx = &d });
+	/* What the protocols and the VM spans make goes through the sandbox traces. */
+	const struct kt_record_sink to_traces = {
+		.span = to_stitch, .log = log_to_queue, .rpc_request = rpc_to_stitch, .ctx = &d
+	};
+	struct kt_pipeline_cfg pc = KT_PIPELINE_DEFAULTS;
+	pc.protocols.agent.format = cfg->format;
+	pc.protocols.agent.max_frame = cfg->max_frame;
+	pc.mem_pool = &d.mem;
+	pc.records_acct = &d.records;
+	pc.max_conns = cfg->max_connections;
+	pc.max_sandbox_conns = cfg->max_sandbox_connections;
+	pc.run_root = cfg->run_root;
+	pc.registry = d.registry;
+	pc.protocols.rpc = (struct kt_rpc_cfg){
+		.ttrpc_sockets = ttrpc_sockets,
+		.n_ttrpc_sockets = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
+		.ttrpc_vsock_port = cfg->ttrpc ? cfg->ttrpc_vsock_port : 0,
+		.shim_socket_dirs = cfg->shim_socket_dirs,
+		.n_shim_socket_dirs = cfg->n_shim_socket_dirs,
+		.registry = d.registry,
+	};
+	pc.protocols.jaeger.port = legacy_port(cfg, cfg->jaeger_port);
+	/* one decoder per port: the Jaeger one wins a shared port */
+	pc.protocols.journal.port = cfg->journal_port != cfg->jaeger_port
+					    ? legacy_port(cfg, cfg->journal_port)
+					    : 0;
+	pc.owner_lookup = owner_via_broker;
+	pc.owner_ctx = &d;
+	d.pipeline = d.registry && d.stitch ? kt_pipeline_new(&pc, &to_traces) : NULL;
+	if (!d.pipeline) {
+		e->destroy(e);
+		goto out;
+	}
+	if (cfg->vm_spans && cfg->capture == KT_CAPTURE_BPF) {
+		struct kt_vm_spans_cfg vc = {
+			.registry = d.registry,
+			.run_root = cfg->run_root,
+			.owner_lookup = owner_via_broker,
+			.owner_ctx = &d,
+		};
+		d.vm = kt_vm_spans_new(&vc, &to_traces);
+	}
+	if (cfg->mode == KT_MODE_SINK) {
+		struct kt_sink_cfg sc = {
+			.feed = cfg->capture == KT_CAPTURE_SOCKET,
+			.max_conns = cfg->max_connections,
+			.max_listener_conns = cfg->max_sandbox_connections,
+		};
+		d.sink = kt_sink_new(&sc, d.epfd, d.pipeline);
+		if (!d.sink) {
+			e->destroy(e);
+			goto out;
+		}
+	}
+	if ((cfg->capture == KT_CAPTURE_BPF && setup_bpf(&d)) || start_broker(&d) ||
+	    drop_privileges(&d)) {
+		e->destroy(e);
+		goto out;
+	}
+	d.queue = kt_export_queue_start(e, &qc);
+	if (!d.queue) {
+		e->destroy(e);
+		goto out;
+	}
+	if (d.sink && kt_sink_listeners(d.sink) == 0 && !cfg->discovery)
+		kt_info("sink: no listener: hybrid-vsock sockets *_%u are captured where another "
+			"process listens",
+			cfg->vsock_port);
+	char desc[96] = "socket";
+	if (d.capture)
+		kt_capture_describe(d.capture, desc, sizeof(desc));
+	if (d.capture && cfg->n_shim_socket_dirs)
+		kt_info("containerd shim sockets: %s%s%s%s%s%s%s", cfg->shim_socket_dirs[0],
+			cfg->n_shim_socket_dirs > 1 ? ", " : "",
+			cfg->n_shim_socket_dirs > 1 ? cfg->shim_socket_dirs[1] : "",
+			cfg->n_shim_socket_dirs > 2 ? ", " : "",
+			cfg->n_shim_socket_dirs > 2 ? cfg->shim_socket_dirs[2] : "",
+			cfg->n_shim_socket_dirs > 3 ? ", " : "",
+			cfg->n_shim_socket_dirs > 3 ? cfg->shim_socket_dirs[3] : "");
+	kt_info("ready: %s mode, capture %s, %zu sandboxes, exporting to %s",
+		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, kt_registry_live(d.registry), what);
+
+	while (!d.stop) {
+		struct epoll_event ev[32];
+		int n = epoll_wait(d.epfd, ev, 32, -1);
+		if (n < 0 && errno != EINTR) {
+			kt_err("epoll: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct kt_poll_handler *h = ev[i].data.ptr;
+			h->fn(h, ev[i].events);
+		}
+	}
+	status = 0;
+out:
+	/* Everything the kernel captured so far is still decoded and exported. */
+	if (d.rb)
+		ring_buffer__consume(d.rb);
+	kt_vm_spans_finish(d.vm);
+	kt_sink_stop(d.sink);
+	/* Last kernel counters, socket files removed, broker reaped. */
+	kt_broker_stop(d.broker);
+	if (d.pipeline)
+		kt_pipeline_free(d.pipeline);
+	/* Waiting roots go now; sandboxes still running are not complete yet. */
+	if (d.stitch)
+		kt_stitch_flush(d.stitch, false);
+	kt_export_queue_stop(d.queue);
+	kt_stitch_free(d.stitch);
+	kt_vm_spans_free(d.vm);
+	kt_registry_free(d.registry);
+	ring_buffer__free(d.rb);
+	kt_capture_stop(d.capture);
+	if (d.sig_fd >= 0)
+		close(d.sig_fd);
+	if (d.tick_fd >= 0)
+		close(d.tick_fd);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	if (status == 0) {
+		fprintf(stderr, "katatrace-bpf memory: peak %zu of --memory-budget %zu bytes held\n",
+			d.mem.peak, d.mem.limit);
+		kt_stats_summary(stderr, KT_STATS_FINAL);
+	}
+	return status;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The subcommands; each returns the process exit status. */
+#ifndef KT_COMMANDS_H
+#define KT_COMMANDS_H
+
+#include "daemon/config.h"
+#include "exporters/exporter.h"
+
+int kt_cmd_run(const struct kt_config *cfg);
+int kt_cmd_decode(const struct kt_config *cfg);
+
+struct kt_exporter_choice {
+	enum kt_exporter_kind kind;  /* never KT_EXPORTER_DEFAULT */
+	char *endpoint;              /* OTLP: the HTTP URL or the gRPC target (malloc'ed) */
+	const char *endpoint_source; /* "--otlp-endpoint", the variable, "the default endpoint" */
+};
+
+/*
+ * Which exporter the configuration and the environment ask for, and its
+ * endpoint (rules: user/daemon/exporter_select.c). 0, or -1 with an error logged;
+ * the caller frees out->endpoint either way.
+ */
+int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *out);
+
+/* The exporter the configuration asks for; NULL with an error logged. */
+struct kt_exporter *kt_exporter_from_config(const struct kt_config *cfg, const char **what);
+
+#endif
