@@ -54,7 +54,7 @@ PROTO_C := $(PROTOS:proto/%.proto=$(GEN)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
 
 # One folder per stage of the data flow (docs/architecture.md).
-STAGES := daemon capture stream agent rpc kata1 traces sandbox model base
+STAGES := daemon capture stream agent rpc kata1 bpftrace traces sandbox model base
 MAIN_SRC := user/daemon/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(foreach s,$(STAGES),$(wildcard user/$(s)/*.c))) \
 	$(wildcard exporters/*.c)
@@ -68,9 +68,10 @@ GENERATED := $(SKELS) $(PROTO_H)
 
 # Debian 12 packages: build, then test. Installed only when missing.
 DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
+	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config \
+	libcapstone-dev bpftrace
 DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl \
-	containerd runc busybox-static
+	containerd runc busybox-static golang-go
 DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
 .PHONY: deps deps-test deps-kernels
