@@ -16,15 +16,6 @@ cleanup_run() { rm -rf "/run/vc/vm/$sandbox_id"; }
 trap 'cleanup_run; cleanup' EXIT
 ln -sf "$KT" "$OUT/kata-trace-forwarder"
 
-start_fwd() { # command line...
-	"$@" >"$OUT/kt.out" 2>"$OUT/kt.log" &
-	KT_PID=$!
-	PIDS+=("$KT_PID")
-	if ! wait_for 30 "the forwarder to be ready" grep -q ' ready: ' "$OUT/kt.log"; then
-		tail -n 30 "$OUT/kt.log"
-		return 1
-	fi
-}
 relay() {
 	"$TOOLS/hv-relay" --seed 7 --max-chunk 900 --pid-file "$OUT/relay.pid" \
 		"${socket_path}_10240=$VEC/framed_stream_otel017_json.bin" \
@@ -49,7 +40,7 @@ EXPECTED_SPANS=$((2 * $(wc -l <"$VEC/stream_order.txt")))
 
 # 1. "sudo kata-trace-forwarder --trace-name kata-agent --socket-path $socket_path"
 start_grpc_receiver --port 4317 || abort_test "an OTLP/gRPC receiver on port 4317"
-start_fwd "$OUT/kata-trace-forwarder" --trace-name kata-agent --socket-path "$socket_path" ||
+launch_kt "$OUT/kata-trace-forwarder" --trace-name kata-agent --socket-path "$socket_path" ||
 	abort_test "setup"
 check "the forwarder-style start exports to OTLP/gRPC http://localhost:4317" \
 	grep -q 'exporting to OTLP/gRPC http://localhost:4317' "$OUT/kt.log"
@@ -65,7 +56,7 @@ check_spans "$OUT/spans.jsonl"
 stop_receiver
 
 # 2. "kata-trace-forwarder --dump-only --socket-path ...": spans on stdout, nothing sent
-start_fwd "$KT" --dump-only --trace-name kata-agent --socket-path "$socket_path" -l debug ||
+launch_kt "$KT" --dump-only --trace-name kata-agent --socket-path "$socket_path" -l debug ||
 	abort_test "setup (--dump-only)"
 check "relay sent both streams (--dump-only)" relay
 check "--dump-only prints every span on stdout" \
@@ -74,10 +65,10 @@ stop_kt
 check "--dump-only: exit status 0" [ "$KT_RC" = 0 ]
 
 # 3. QEMU: no options at all (vsock listener where the host has vsock); flags' edge cases
-start_fwd "$KT" || abort_test "setup (no options)"
+launch_kt "$KT" || abort_test "setup (no options)"
 check "no options: runs and stops cleanly" stop_kt
 check "no options: exit status 0" [ "$KT_RC" = 0 ]
-start_fwd "$OUT/kata-trace-forwarder" --vsock-cid any --vsock-port 10240 -l info --dump-only ||
+launch_kt "$OUT/kata-trace-forwarder" --vsock-cid any --vsock-port 10240 -l info --dump-only ||
 	abort_test "setup (--vsock-cid any)"
 stop_kt
 check "--vsock-cid any --vsock-port 10240 -l info: exit status 0" [ "$KT_RC" = 0 ]

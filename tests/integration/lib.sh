@@ -123,19 +123,24 @@ stop_receiver() {
 # trace ids, and exactly the spans sent. Sandbox traces (collation, parents
 # synthesised when a sandbox ends: trace_stitch.sh) would change both, so
 # they are off unless a test sets STITCH=1.
-start_kt() { # katatrace-bpf run args...
-	local stitch=(--no-collate --no-complete-traces)
-	[ -n "${STITCH:-}" ] && stitch=()
+launch_kt() { # command line...: starts it in the background and waits for its ' ready: ' line
 	# The shell truncates the log in the background job: a previous run's
-	# ' ready: ' must not be found before that.
+	# ' ready: ' must not be found before that (a stop signal would then reach
+	# a daemon still starting up).
 	rm -f "$OUT/kt.log"
-	"$KT" run --log-level debug "${stitch[@]}" "$@" >"$OUT/kt.out" 2>"$OUT/kt.log" &
+	"$@" >"$OUT/kt.out" 2>"$OUT/kt.log" &
 	KT_PID=$!
 	PIDS+=("$KT_PID")
 	if ! wait_for 30 "katatrace-bpf to be ready" grep -q ' ready: ' "$OUT/kt.log"; then
 		tail -n 30 "$OUT/kt.log"
 		return 1
 	fi
+}
+
+start_kt() { # katatrace-bpf run args...
+	local stitch=(--no-collate --no-complete-traces)
+	[ -n "${STITCH:-}" ] && stitch=()
+	launch_kt "$KT" run --log-level debug "${stitch[@]}" "$@"
 }
 
 stop_kt() { # [signal, default TERM]; waits for the flush
@@ -145,6 +150,11 @@ stop_kt() { # [signal, default TERM]; waits for the flush
 		kill -0 "$KT_PID" 2>/dev/null || break
 		sleep 0.1
 	done
+	if kill -0 "$KT_PID" 2>/dev/null; then
+		# still running 30 s after the signal: a failure, not a hang
+		echo "  katatrace-bpf (pid $KT_PID) ignored SIG${1:-TERM} for 30 s: killed"
+		kill -KILL "$KT_PID" 2>/dev/null
+	fi
 	wait "$KT_PID"
 	KT_RC=$?
 	SUMMARY=$(grep 'katatrace-bpf summary:' "$OUT/kt.log" | tail -n 1)
