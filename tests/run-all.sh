@@ -37,16 +37,22 @@ fi
 
 if [ -z "$only" ] || [ "$only" = layout ]; then
 	echo "=== layout (tools/check-layout)"
-	# The tree keeps the rule; and the checker sees a break of it (an include
-	# climbing from base/ to stream/, one naming no folder) in a scratch copy.
+	# The tree keeps the rule; and the checker sees each kind of break of it
+	# (an include climbing from base/ to stream/, one naming no folder, the
+	# stream stage naming a protocol, a protocol naming the stitcher) in a
+	# scratch copy.
 	scratch=$(mktemp -d)
 	cp -r user exporters "$scratch"/
 	echo '#include "stream/pipeline.h"' >>"$scratch/user/base/arena.c"
 	echo '#include "span.h"' >>"$scratch/user/model/ids.c"
+	echo '#include "agent/decode.h"' >>"$scratch/user/stream/reasm.c"
+	echo '#include "traces/trace_stitch.h"' >>"$scratch/user/rpc/rpc_protocol.c"
 	if tools/check-layout; then add 1 0; else add 0 1; suites_failed+=(layout); fi
 	tools/check-layout "$scratch" >build/layout.log 2>&1
 	if [ $? = 1 ] && grep -q 'base/arena.c: includes "stream/pipeline.h"' build/layout.log &&
-		grep -q 'model/ids.c: "span.h" does not name its folder' build/layout.log; then
+		grep -q 'model/ids.c: "span.h" does not name its folder' build/layout.log &&
+		grep -q 'stream/reasm.c: includes "agent/decode.h": the stream stage reaches protocols' build/layout.log &&
+		grep -q 'rpc/rpc_protocol.c: includes "traces/trace_stitch.h": stages reach the stitcher' build/layout.log; then
 		add 1 0
 	else
 		echo "tools/check-layout missed a break of the rule:"
