@@ -89,6 +89,43 @@ void fx_rmrf(const char *rel)
 	nftw(fx_at(rel), rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+const char *fx_proc_root(void)
+{
+	static char p[128];
+	snprintf(p, sizeof(p), "%s/proc", fx_root);
+	return p;
+}
+
+void fx_proc(unsigned pid, unsigned ppid, char state, const char *const *args)
+{
+	char rel[64], cmd[8192], comm[16] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; args && args[i]; i++) {
+		for (const char *a = args[i]; *a;) {
+			size_t take = strncmp(a, "{R}", 3) == 0 ? strlen(fx_root) : 1;
+			cr_assert_lt(n + take + 1, sizeof(cmd));
+			memcpy(cmd + n, take == 1 ? a : fx_root, take);
+			n += take;
+			a += take == 1 ? 1 : 3;
+		}
+		cmd[n++] = '\0';
+	}
+	if (args && args[0]) {
+		const char *slash = strrchr(args[0], '/');
+		snprintf(comm, sizeof(comm), "%s", slash ? slash + 1 : args[0]);
+	}
+	snprintf(rel, sizeof(rel), "proc/%u/cmdline", pid);
+	fx_put(rel, cmd, n);
+	snprintf(rel, sizeof(rel), "proc/%u/comm", pid);
+	snprintf(cmd, sizeof(cmd), "%s\n", comm);
+	FX_PUT_STR(rel, cmd);
+	snprintf(rel, sizeof(rel), "proc/%u/stat", pid);
+	snprintf(cmd, sizeof(cmd), "%u (%s) %c %u %u %u 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 100 1000 10\n", pid, comm,
+		 state, ppid, pid, pid);
+	FX_PUT_STR(rel, cmd);
+}
+
 void fx_root_remove(void)
 {
 	if (fx_root[0])

@@ -26,4 +26,16 @@ void fx_put(const char *rel, const void *data, size_t n);
 void fx_mksock(const char *rel);
 void fx_rmrf(const char *rel);
 
+/*
+ * A process in the fake /proc at fx_root/proc: <pid>/cmdline (args, NULL
+ * ended, each NUL-terminated; "{R}" in an argument becomes fx_root, the
+ * run root the process's paths are under), <pid>/comm (argv[0]'s base name,
+ * cut at 15 bytes) and <pid>/stat (state and ppid). No args: an empty
+ * cmdline (a kernel thread or a zombie).
+ */
+void fx_proc(unsigned pid, unsigned ppid, char state, const char *const *args);
+#define FX_PROC(pid, ppid, state, ...) fx_proc(pid, ppid, state, (const char *const[]){ __VA_ARGS__, NULL })
+/* fx_root/proc */
+const char *fx_proc_root(void);
+
 #endif

@@ -13,12 +13,12 @@ enum { CLH, FIRECRACKER, DRAGONBALL, QEMU, STRATOVIRT, N_HV };
 
 const struct kt_hypervisor kt_hypervisors[] = {
 	/* comm is cut at 15 bytes */
-	[CLH] = { "cloud-hypervisor", "clh", "cloud-hyperviso", true, NULL },
-	[FIRECRACKER] = { "firecracker", "firecracker", "firecracker", true, FC_JAIL },
+	[CLH] = { "cloud-hypervisor", "clh", "cloud-hyperviso", true, NULL, NULL, false },
+	[FIRECRACKER] = { "firecracker", "firecracker", "firecracker", true, FC_JAIL, "--id", false },
 	/* runtime-rs runs Dragonball in-process */
-	[DRAGONBALL] = { "dragonball", "dragonball", "containerd-shim", true, NULL },
-	[QEMU] = { "qemu", "qemu", "qemu", false, NULL },
-	[STRATOVIRT] = { "stratovirt", "stratovirt", "stratovirt", false, NULL },
+	[DRAGONBALL] = { "dragonball", "dragonball", "containerd-shim", true, NULL, NULL, true },
+	[QEMU] = { "qemu", "qemu", "qemu", false, NULL, NULL, false },
+	[STRATOVIRT] = { "stratovirt", "stratovirt", "stratovirt", false, NULL, NULL, false },
 };
 const size_t kt_n_hypervisors = sizeof(kt_hypervisors) / sizeof(kt_hypervisors[0]);
 _Static_assert(sizeof(kt_hypervisors) / sizeof(kt_hypervisors[0]) == N_HV, "one entry per hypervisor");

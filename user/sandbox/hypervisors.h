@@ -32,6 +32,13 @@ struct kt_hypervisor {
 	 * /run/kata/<jail>/<id>/root/ (runtime-rs); NULL: not jailed.
 	 */
 	const char *jail;
+	/*
+	 * An option whose value is the sandbox id on the hypervisor's command
+	 * line when no path there names the sandbox ("--id": Kata's jailer
+	 * passes its --id on to Firecracker as --id=<id>); NULL: none.
+	 */
+	const char *id_option;
+	bool in_shim; /* runs inside the runtime shim: no process of its own */
 };
 
 /* In the order their names are listed (kt_hv_names). */

@@ -2,7 +2,8 @@
 /*
  * Where Kata's two runtimes keep a sandbox's files on the host (paths as
  * the host sees them; callers put the run root in front): the Go runtime
- * (containerd-shim-kata-v2) below /run/vc, runtime-rs below /run/kata.
+ * (containerd-shim-kata-v2) below /run/vc, runtime-rs below /run/kata, and
+ * what both share with the guest below /run/kata-containers.
  * Takes a path; gives which runtime's it is.
  */
 #ifndef KT_KATA_DIRS_H
@@ -18,6 +19,12 @@
 /* Each runtime's state file in a sandbox's directory. */
 #define KT_KATA_GO_STATE "persist.json"
 #define KT_KATA_RS_STATE "state.json"
+/*
+ * Both runtimes' directory of what a sandbox shares with its guest
+ * (virtio-fs, virtio-9p): <dir>/<id>/..., the tree virtiofsd serves
+ * (its --shared-dir=, or -o source= of the C virtiofsd).
+ */
+#define KT_KATA_SHARED_DIR "/run/kata-containers/shared/sandboxes"
 
 /* "go" or "rs" for a path below one runtime's directory; "" for any other. */
 const char *kt_kata_runtime_of(const char *path);

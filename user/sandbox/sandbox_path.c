@@ -104,3 +104,33 @@ bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_
 	}
 	return false;
 }
+
+/* root + KT_KATA_SHARED_DIR "/<id>" at p, the id ended by '/', ',' or the end. */
+static bool shared_dir_id(const char *p, const char *root, struct kt_sandbox_ref *out)
+{
+	const char *rest = after_prefix(p, root, KT_KATA_SHARED_DIR "/");
+	if (!rest)
+		return false;
+	size_t n = strcspn(rest, "/,");
+	if (!kt_sandbox_id_valid(rest, n))
+		return false;
+	memcpy(out->id, rest, n);
+	out->id[n] = '\0';
+	out->hypervisor = NULL;
+	return true;
+}
+
+bool kt_sandbox_from_arg(const char *arg, const char *root, struct kt_sandbox_ref *out)
+{
+	/* every "/run/" in the argument with the run root just before it */
+	size_t rl = strlen(root);
+	out->id[0] = '\0';
+	out->hypervisor = NULL;
+	for (const char *p = arg; (p = strstr(p, "/run/")); p++) {
+		if ((size_t)(p - arg) < rl || strncmp(p - rl, root, rl) != 0)
+			continue;
+		if (kt_sandbox_from_path(p - rl, root, out) || shared_dir_id(p - rl, root, out))
+			return true;
+	}
+	return false;
+}

@@ -33,6 +33,17 @@ struct kt_sandbox_ref {
  */
 bool kt_sandbox_from_path(const char *path, const char *root, struct kt_sandbox_ref *out);
 
+/*
+ * The sandbox of the first Kata path inside one command-line argument, root
+ * prefixed: a path above (at the argument's start or anywhere in it:
+ * "--api-socket=/run/vc/vm/<id>/clh-api.sock",
+ * "unix:/run/vc/vm/<id>/qmp.sock,server=on"), or one in the sandbox's
+ * directory shared with the guest (KT_KATA_SHARED_DIR/<id>, ended by '/',
+ * ',' or the argument's end: virtiofsd's --shared-dir). out->hypervisor as
+ * kt_sandbox_from_path says (NULL for a shared directory).
+ */
+bool kt_sandbox_from_arg(const char *arg, const char *root, struct kt_sandbox_ref *out);
+
 /* Is id[0..n) a plausible sandbox identifier (the rule above)? */
 bool kt_sandbox_id_valid(const char *id, size_t n);
 

@@ -141,17 +141,11 @@ int kt_vsock_span_build(const struct kt_vsock_conn_info *c, struct kt_arena *a, 
 static bool id_from_path_arg(const char *arg, const char *run_root, char *sandbox)
 {
 	/* Any Kata runtime path inside the argument (path=..., --api-socket ...). */
-	size_t rl = strlen(run_root);
-	for (const char *p = arg; (p = strstr(p, "/run/")); p++) {
-		if ((size_t)(p - arg) < rl || strncmp(p - rl, run_root, rl) != 0)
-			continue;
-		struct kt_sandbox_ref ref;
-		if (kt_sandbox_from_path(p - rl, run_root, &ref)) {
-			memcpy(sandbox, ref.id, sizeof(ref.id));
-			return true;
-		}
-	}
-	return false;
+	struct kt_sandbox_ref ref;
+	if (!kt_sandbox_from_arg(arg, run_root, &ref))
+		return false;
+	memcpy(sandbox, ref.id, sizeof(ref.id));
+	return true;
 }
 
 void kt_vm_cmdline_parse(const char *args, size_t n, const char *run_root,
