@@ -160,8 +160,17 @@ $(ASAN)/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(INCLUDES) -O1 -g $(SAN) -w -c -o $@ $<
 
-$(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS)
+$(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS) | $(PROBE_TARGETS)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
+
+# Programs the span probe tests attach to (no sanitizers: they stand in for a
+# sandbox's processes; symbols kept).
+PROBE_TARGETS := $(BUILD)/targets/probe_target
+$(BUILD)/targets/%: tests/targets/c/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $< -lpthread
+$(ASAN)/tests/unit/test_probe_capture.o: ASAN_CFLAGS += \
+	-DKT_PROBE_TARGET='"$(abspath $(BUILD))/targets/probe_target"'
 
 # Test helper programs (no sanitizers: they stand in for foreign processes).
 TOOL_SRCS := $(wildcard tests/tools/*.c)
