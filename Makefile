@@ -37,8 +37,8 @@ CFLAGS ?= -O2 -g
 override CFLAGS += $(CSTD) $(WARN) $(INCLUDES) -MMD -MP
 
 # Libraries a node may lack are linked statically; libcurl (TLS stack) and
-# libc stay dynamic.
-STATIC_LIBS := -lbpf -lelf -lz -ljson-c -lprotobuf-c
+# libc stay dynamic. Every link of the library objects names these.
+STATIC_LIBS := -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcapstone
 LDLIBS := -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -lcurl -lpthread -lm
 
 # ---------------------------------------------------------------- sources
@@ -129,7 +129,7 @@ STATIC_OBJS := $(STATIC_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o
 .PHONY: static
 static: $(BUILD)/katatrace-bpf.static
 $(BUILD)/katatrace-bpf.static: $(MAIN_OBJ) $(STATIC_OBJS)
-	$(CC) $(CFLAGS) -static -o $@ $^ -lbpf -lelf -lz -ljson-c -lprotobuf-c -lpthread -lm
+	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LIBS) -lpthread -lm
 
 .PHONY: vmlinux
 vmlinux:
@@ -145,9 +145,40 @@ run: deps
 
 # ---------------------------------------------------------------- tests
 
+# Test targets (tests/targets/): programs whose functions the tests
+# disassemble and probe. C at -O2, as PIE (ET_DYN, globals in .dynsym) and
+# not (ET_EXEC); Go (one main.go each) as the toolchain builds it (ET_EXEC)
+# and as PIE, offline, with its cache under build/go; stripped copies.
+TARGETS := $(BUILD)/targets
+TARGET_CFLAGS := -std=c11 -O2 $(WARN) -Iuser -rdynamic
+GO ?= go
+GO_ENV := GOENV=off GOFLAGS= GO111MODULE=off GOPROXY=off CGO_ENABLED=0 \
+	GOCACHE=$(abspath $(BUILD)/go/cache) GOPATH=$(abspath $(BUILD)/go/path)
+TEST_TARGETS := $(TARGETS)/c/multi_ret $(TARGETS)/c/multi_ret.nopie $(TARGETS)/c/multi_ret.stripped \
+	$(TARGETS)/c/ret_forms $(TARGETS)/c/limits $(TARGETS)/c/probe_target \
+	$(TARGETS)/go/stackgrow $(TARGETS)/go/stackgrow.pie $(TARGETS)/go/stackgrow.stripped
+
+$(TARGETS)/c/%: tests/targets/c/%.c user/capture/func_returns.h
+	@mkdir -p $(@D)
+	$(CC) $(TARGET_CFLAGS) -o $@ $<
+$(TARGETS)/c/%.nopie: tests/targets/c/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TARGET_CFLAGS) -no-pie -o $@ $<
+$(TARGETS)/go/%: tests/targets/go/%/main.go
+	@mkdir -p $(@D)
+	cd $(<D) && $(GO_ENV) $(GO) build -trimpath -o $(abspath $@) .
+$(TARGETS)/go/%.pie: tests/targets/go/%/main.go
+	@mkdir -p $(@D)
+	cd $(<D) && $(GO_ENV) $(GO) build -trimpath -buildmode=pie -o $(abspath $@) .
+$(TARGETS)/%.stripped: $(TARGETS)/%
+	objcopy --strip-all $< $@
+
+.PHONY: test-targets
+test-targets: $(TEST_TARGETS)
+
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_CFLAGS := $(CSTD) $(WARN) $(INCLUDES) -O1 -g $(SAN) -MMD -MP \
-	-DKT_TEST_VECTORS='"$(abspath tests/vectors)"'
+	-DKT_TEST_VECTORS='"$(abspath tests/vectors)"' -DKT_TEST_TARGETS='"$(abspath $(TARGETS))"'
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(ASAN)/%.o) $(PROTO_C:$(GEN)/%.c=$(ASAN)/gen/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(ASAN)/%.o)
@@ -160,17 +191,10 @@ $(ASAN)/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(INCLUDES) -O1 -g $(SAN) -w -c -o $@ $<
 
-$(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS) | $(PROBE_TARGETS)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
-
-# Programs the span probe tests attach to (no sanitizers: they stand in for a
-# sandbox's processes; symbols kept).
-PROBE_TARGETS := $(BUILD)/targets/probe_target
-$(BUILD)/targets/%: tests/targets/c/%.c
-	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) -O2 -g -o $@ $< -lpthread
-$(ASAN)/tests/unit/test_probe_capture.o: ASAN_CFLAGS += \
-	-DKT_PROBE_TARGET='"$(abspath $(BUILD))/targets/probe_target"'
+# The programs the tests read are built first (order-only: a rebuilt target
+# does not relink the tests).
+$(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS) | $(TEST_TARGETS)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion $(STATIC_LIBS) -lcurl -lpthread -lm
 
 # Test helper programs (no sanitizers: they stand in for foreign processes).
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -225,7 +249,7 @@ $(FUZZ)/obj/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	$(CLANG) $(CSTD) $(INCLUDES) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
 
 $(FUZZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJS) -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcurl -lpthread -lm
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJS) $(STATIC_LIBS) -lcurl -lpthread -lm
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)

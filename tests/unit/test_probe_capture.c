@@ -25,9 +25,10 @@
 #include "model/log_record.h"
 #include "model/span_record.h"
 
-#ifndef KT_PROBE_TARGET
-#error "KT_PROBE_TARGET: the path of build/targets/probe_target (Makefile)"
+#ifndef KT_TEST_TARGETS
+#error "KT_TEST_TARGETS: the test targets' build directory (Makefile)"
 #endif
+#define PROBE_TARGET KT_TEST_TARGETS "/c/probe_target"
 
 /* The target's formula (tests/targets/c/probe_target.c). */
 #define CALLS 20
@@ -56,9 +57,8 @@ static void copy_target(void)
 	strcpy(target_dir, "/tmp/kt-probe-XXXXXX");
 	cr_assert_not_null(mkdtemp(target_dir));
 	snprintf(target_path, sizeof(target_path), "%s/probe_target", target_dir);
-	int in = open(KT_PROBE_TARGET, O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(in, 0, "%s: %s (make build/targets/probe_target)", KT_PROBE_TARGET,
-		      strerror(errno));
+	int in = open(PROBE_TARGET, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(in, 0, "%s: %s (make test-targets)", PROBE_TARGET, strerror(errno));
 	int out = open(target_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	cr_assert_geq(out, 0);
 	ssize_t n;

@@ -103,32 +103,6 @@ static int uprobe_at(struct kt_probe_capture *c, struct bpf_program *prog, const
 	return add_link(c, l) ? -ENOMEM : 0;
 }
 
-/*
- * Until the return-site finder (capture/func_returns.c) is linked in, a
- * uprobe is attached by its symbol, with a uretprobe: C functions only.
- */
-#pragma weak kt_func_returns
-
-static int attach_uprobe_by_name(struct kt_probe_capture *c, uint32_t id, char *err, size_t errlen)
-{
-	const struct kt_probe_spec *s = c->probes[id].spec;
-	struct probe_span_bpf *k = c->skel;
-	uint64_t cookie = kt_probe_cookie(id, c->cfg.nargs, 0);
-	int rc;
-
-	if (s->role == KT_PROBE_EVENT)
-		rc = uprobe_at(c, k->progs.kt_probe_event, s->binary, 0, s->symbol, false, cookie);
-	else if (!(rc = uprobe_at(c, k->progs.kt_probe_entry, s->binary, 0, s->symbol, false,
-				  cookie)))
-		rc = uprobe_at(c, k->progs.kt_probe_return, s->binary, 0, s->symbol, true, cookie);
-	if (rc == -ENOENT)
-		return fail(err, errlen, "%s: symbol %s not found in %s", s->text, s->symbol,
-			    s->binary);
-	return rc ? fail(err, errlen, "%s: cannot attach to %s in %s: %s", s->text, s->symbol,
-			 s->binary, strerror(-rc))
-		  : 0;
-}
-
 static int attach_uprobe(struct kt_probe_capture *c, uint32_t id, char *err, size_t errlen)
 {
 	const struct kt_probe_spec *s = c->probes[id].spec;
@@ -147,10 +121,6 @@ static int attach_uprobe(struct kt_probe_capture *c, uint32_t id, char *err, siz
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = fail(err, errlen, "%s: %s: not a regular file", s->text, s->binary);
-		goto out;
-	}
-	if (!kt_func_returns) {
-		rc = attach_uprobe_by_name(c, id, err, errlen);
 		goto out;
 	}
 	if (kt_func_returns(s->binary, s->symbol, fr, ferr, sizeof(ferr)) != 0) {

@@ -12,6 +12,7 @@
  * 0): NEST nested calls of nest(), the innermost first to return, nest(d)
  * returning d. It prints "done" and exits at the end of stdin.
  */
+#define _DEFAULT_SOURCE /* usleep */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
