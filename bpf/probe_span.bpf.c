@@ -65,6 +65,12 @@ struct frame {
 struct inflight {
 	__u32 depth; /* calls entered and not returned; frames beyond KT_PROBE_DEPTH are not kept */
 	__u32 _pad;
+	/*
+	 * The height of the latest entry, until a return: a Go function that
+	 * enters again at it was restarted by runtime.morestack (which happens
+	 * in its prologue, before it calls anything), at any depth. 0: none.
+	 */
+	__u64 entered_height;
 	struct frame f[KT_PROBE_DEPTH];
 };
 
@@ -203,21 +209,24 @@ static __always_inline void on_entry(__u64 cookie, const struct owner *o, const 
 
 	if (!wanted(tgid))
 		return;
-	count(KT_CNT_PROBE_HITS, 1);
 	struct probe_key key = { .owner = o->key, .probe_id = cookie_id(cookie) };
 	struct inflight *e = bpf_map_lookup_elem(&probe_inflight, &key);
 	if (!e) {
 		struct inflight fresh;
 		__builtin_memset(&fresh, 0, sizeof(fresh));
 		fresh.depth = 1;
+		fresh.entered_height = o->height;
 		frame_fill(&fresh.f[0], now, o->height, (__u32)pid_tgid, args, nargs);
+		count(KT_CNT_PROBE_HITS, 1);
 		if (bpf_map_update_elem(&probe_inflight, &key, &fresh, BPF_NOEXIST))
 			count(KT_CNT_PROBE_TABLE_FULL, 1);
 		return;
 	}
+	if ((cookie & KT_PROBE_C_GO) && e->entered_height == o->height)
+		return; /* the same call, restarted after its stack grew */
+	count(KT_CNT_PROBE_HITS, 1);
 
 	__u32 d = e->depth;
-	bool go = (cookie & KT_PROBE_C_GO) != 0;
 	/* Calls that can no longer be running: their stack is not above ours. */
 	for (int i = 0; i < KT_PROBE_DEPTH; i++) {
 		if (d == 0 || d > KT_PROBE_DEPTH)
@@ -225,8 +234,6 @@ static __always_inline void on_entry(__u64 cookie, const struct owner *o, const 
 		struct frame *top = frame_at(e, d - 1);
 		if (top->height < o->height)
 			break; /* a live outer call: this one nests in it */
-		if (go && top->height == o->height)
-			return; /* the same call, restarted after its stack grew */
 		d--;
 		count(KT_CNT_PROBE_ABANDONED, 1);
 	}
@@ -235,6 +242,7 @@ static __always_inline void on_entry(__u64 cookie, const struct owner *o, const 
 	else
 		count(KT_CNT_PROBE_TOO_DEEP, 1);
 	e->depth = d + 1;
+	e->entered_height = o->height;
 }
 
 static __always_inline void on_return(__u64 cookie, __u64 owner, __s64 ret, bool has_ret)
@@ -252,6 +260,7 @@ static __always_inline void on_return(__u64 cookie, __u64 owner, __s64 ret, bool
 	}
 	__u32 d = e->depth - 1;
 	e->depth = d;
+	e->entered_height = 0;
 	if (d < KT_PROBE_DEPTH) { /* else its entry was counted as too deep */
 		struct frame *f = frame_at(e, d);
 		struct kt_probe_rec *r = bpf_ringbuf_reserve(&probe_events, sizeof(*r), 0);

@@ -24,8 +24,9 @@
  * exception) are dropped and counted (KT_CNT_PROBE_ABANDONED). Go functions
  * are keyed by goroutine instead of thread (a goroutine may move between
  * threads), and a Go function entered again at the same depth of its
- * goroutine's stack is the same call resumed after its stack grew
- * (runtime.morestack restarts the function): its first entry is kept.
+ * goroutine's stack with no return since its last entry is the same call
+ * restarted after its stack grew (runtime.morestack restarts the function
+ * from its prologue): its first entry is kept.
  */
 #ifndef KT_PROBE_SPAN_H
 #define KT_PROBE_SPAN_H

@@ -29,6 +29,7 @@
 #error "KT_TEST_TARGETS: the test targets' build directory (Makefile)"
 #endif
 #define PROBE_TARGET KT_TEST_TARGETS "/c/probe_target"
+#define GO_TARGET KT_TEST_TARGETS "/go/stackgrow"
 
 /* The target's formula (tests/targets/c/probe_target.c). */
 #define CALLS 20
@@ -49,36 +50,42 @@ struct target {
 
 static char target_dir[64];
 static char target_path[128];
+/* Copies made in target_dir, removed after the test. */
+static char copies[2][128];
+static size_t n_copies;
 
-/* A private copy of the target: uprobes are per file, so only this test's processes run it. */
-static void copy_target(void)
+/* A private copy of src in target_dir: uprobes are per file, so only this test's processes run it. */
+static const char *copy_file(const char *src, const char *name)
 {
 	char buf[65536];
-	strcpy(target_dir, "/tmp/kt-probe-XXXXXX");
-	cr_assert_not_null(mkdtemp(target_dir));
-	snprintf(target_path, sizeof(target_path), "%s/probe_target", target_dir);
-	int in = open(PROBE_TARGET, O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(in, 0, "%s: %s (make test-targets)", PROBE_TARGET, strerror(errno));
-	int out = open(target_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	cr_assert_lt(n_copies, sizeof(copies) / sizeof(copies[0]));
+	char *dst = copies[n_copies++];
+	snprintf(dst, sizeof(copies[0]), "%s/%s", target_dir, name);
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(in, 0, "%s: %s (make test-targets)", src, strerror(errno));
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	cr_assert_geq(out, 0);
 	ssize_t n;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		cr_assert_eq(write(out, buf, (size_t)n), n);
 	close(in);
 	close(out);
+	return dst;
 }
 
 static void setup(void)
 {
 	if (geteuid() != 0)
 		cr_skip_test("span probes need root");
-	copy_target();
+	strcpy(target_dir, "/tmp/kt-probe-XXXXXX");
+	cr_assert_not_null(mkdtemp(target_dir));
+	snprintf(target_path, sizeof(target_path), "%s", copy_file(PROBE_TARGET, "probe_target"));
 }
 
 static void teardown(void)
 {
-	if (target_path[0])
-		unlink(target_path);
+	for (size_t i = 0; i < n_copies; i++)
+		unlink(copies[i]);
 	if (target_dir[0])
 		rmdir(target_dir);
 }
@@ -525,6 +532,122 @@ Test(probe_capture, returns_without_an_entry_are_counted)
 	kt_probe_capture_close(pc);
 	collected_free(got);
 	finish(&a);
+}
+
+/* A process that execs path only once released, so that its pid can be filtered on first. */
+struct held {
+	pid_t pid;
+	int gate;  /* a byte: exec */
+	FILE *out; /* its stdout */
+};
+
+static struct held spawn_held(const char *path, char *const argv[])
+{
+	int gate[2], out[2];
+	struct held h;
+	cr_assert_eq(pipe2(gate, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	h.pid = fork();
+	cr_assert_geq(h.pid, 0);
+	if (h.pid == 0) {
+		char c;
+		dup2(out[1], 1);
+		if (read(gate[0], &c, 1) != 1)
+			_exit(126);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(gate[0]);
+	close(out[1]);
+	h.gate = gate[1];
+	h.out = fdopen(out[0], "r");
+	cr_assert_not_null(h.out);
+	return h;
+}
+
+/*
+ * main.grow of tests/targets/go/stackgrow recurses 33 levels with 4 KiB
+ * frames on fresh goroutines, so their stacks move while it runs. Its
+ * return side is a uprobe on each RET: the program survives and counts its
+ * calls right. The outermost KT_PROBE_DEPTH levels of each recursion give a
+ * span with their depth (RAX at the entry, Go's register ABI), which is also
+ * their nesting, and their result; the levels below are too deep; a call
+ * restarted by the runtime after its stack grew stays one call.
+ */
+static void go_spans(const char *built, const char *name)
+{
+	enum { OUTER = 20, WORKERS = 2, LEVELS = 33 };
+	enum { RUNS = OUTER * (WORKERS + 1) };
+	char s[256], a1[16], a2[16];
+	const char *bin = copy_file(built, name);
+	snprintf(s, sizeof(s), "uprobe:%s:main.grow", bin);
+	snprintf(a1, sizeof(a1), "%d", OUTER);
+	snprintf(a2, sizeof(a2), "%d", WORKERS);
+	struct kt_probe_spec specs[] = { spec(s, KT_PROBE_SPAN) };
+	char *const argv[] = { (char *)bin, a1, a2, NULL };
+	struct held h = spawn_held(bin, argv);
+	uint32_t pid = (uint32_t)h.pid;
+	struct collected *got = calloc(1, sizeof(*got));
+	struct kt_probe_capture_cfg cfg = {
+		.specs = specs, .n_specs = 1, .nargs = 1, .pids = &pid, .n_pids = 1,
+		.sink = { .span = on_span, .ctx = got },
+	};
+	char err[512] = "";
+	struct kt_probe_capture *pc = kt_probe_capture_open(&cfg, err, sizeof(err));
+	cr_assert_not_null(pc, "%s", err);
+	cr_assert_eq(write(h.gate, "g", 1), 1);
+	close(h.gate);
+
+	int calls = -1, grow = -1, moved = -1, status;
+	cr_expect_eq(fscanf(h.out, "calls=%d grow=%d moved=%d", &calls, &grow, &moved), 3);
+	fclose(h.out);
+	cr_assert_eq(waitpid(h.pid, &status, 0), h.pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: exit status %#x", name, status);
+	cr_expect_eq(calls, RUNS);
+	cr_expect_eq(grow, RUNS * LEVELS);
+	cr_expect_gt(moved, 0, "stacks moved during the calls");
+	drain(pc);
+
+	struct kt_probe_totals t;
+	kt_probe_capture_totals(pc, &t);
+	cr_expect_eq(t.spans, RUNS * KT_PROBE_DEPTH);
+	cr_expect_eq(t.too_deep, RUNS * (LEVELS - KT_PROBE_DEPTH));
+	cr_expect_geq(t.hits, RUNS * LEVELS, "restarts after a stack growth hit again");
+	cr_expect_eq(t.unmatched, 0);
+	cr_expect_eq(t.abandoned, 0);
+	cr_expect_eq(t.table_full, 0);
+	cr_expect_eq(t.lost, 0);
+	cr_assert_eq(got->n_spans, RUNS * KT_PROBE_DEPTH);
+	int per_depth[KT_PROBE_DEPTH] = { 0 };
+	for (size_t i = 0; i < got->n_spans; i++) {
+		const struct kt_kvlist *l = &got->spans[i]->span.attrs;
+		const struct kt_kv *d = kt_kvlist_find(l, "katatrace.probe.depth");
+		int64_t depth = d ? d->value.i : 0;
+		cr_assert(depth >= 0 && depth < KT_PROBE_DEPTH);
+		per_depth[depth]++;
+		cr_expect_eq(int_attr(l, "katatrace.probe.arg0"), depth, "main.grow(depth)");
+		cr_expect_eq(int_attr(l, "katatrace.probe.return_value"), LEVELS - depth);
+		cr_expect_eq(int_attr(l, "process.pid"), h.pid);
+		cr_expect_str_eq(str_attr(l, "code.function.name"), "main.grow");
+		/* read from /proc while the process lives: it may have ended before its records were read */
+		const struct kt_kv *exe = kt_kvlist_find(l, "process.executable.path");
+		if (exe)
+			cr_expect_str_eq(exe->value.s.ptr, bin);
+	}
+	for (int k = 0; k < KT_PROBE_DEPTH; k++)
+		cr_expect_eq(per_depth[k], RUNS, "spans at depth %d", k);
+	kt_probe_capture_close(pc);
+	collected_free(got);
+}
+
+Test(probe_capture, go_function_whose_stack_moves)
+{
+	go_spans(GO_TARGET, "stackgrow");
+}
+
+Test(probe_capture, go_function_in_a_pie)
+{
+	go_spans(GO_TARGET ".pie", "stackgrow.pie");
 }
 
 /* A ring buffer of one page, read only at the end: what does not fit is counted as lost. */

@@ -31,7 +31,8 @@
  * Span and log record attributes: code.function.name (uprobe, kprobe),
  * katatrace.probe.spec, thread.id, thread.name, process.pid,
  * process.executable.path (readlink of /proc/PID/exe, once per pid, cached
- * for KT_PROBE_EXE_CACHE pids), katatrace.probe.return_value (spans, and
+ * for KT_PROBE_EXE_CACHE pids; absent when the process ended before its
+ * first record was read), katatrace.probe.return_value (spans, and
  * sys_exit_* events), katatrace.probe.arg0..argN-1, katatrace.probe.depth
  * (a call nested in a call of the same probe on its thread). Spans are
  * INTERNAL; times are the kernel's CLOCK_MONOTONIC stamps made Unix times.
