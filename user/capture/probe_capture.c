@@ -109,7 +109,7 @@ static int attach_uprobe(struct kt_probe_capture *c, uint32_t id, char *err, siz
 	struct probe_span_bpf *k = c->skel;
 	bool span = s->role == KT_PROBE_SPAN;
 	struct kt_func_returns *fr = calloc(1, sizeof(*fr));
-	char ferr[256] = "";
+	char ferr[KT_PROBE_SPEC_MAX + 256] = ""; /* names the file and the symbol */
 	struct stat st;
 	int rc;
 

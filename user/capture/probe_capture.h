@@ -18,7 +18,8 @@
  *    its entry and a uretprobe; a Go function (the executable is Go) a uprobe
  *    at its entry and one on each RET instruction instead of a uretprobe, and
  *    its arguments are read by Go's register ABI. An --event on a function
- *    kt_func_returns cannot describe (no RET) is attached by its symbol.
+ *    kt_func_returns cannot describe (no RET: it never returns) is attached by
+ *    its symbol, its arguments read by the C ABI; such a --span is refused.
  *  - kprobe: a kprobe and a kretprobe. A kernel without kprobes is said so.
  *  - tracepoint: one program at each; for the syscalls category the
  *    arguments come from sys_enter_* (as many as the syscall has) and the
