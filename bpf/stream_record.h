@@ -110,6 +110,12 @@ enum kt_counter {
 	KT_CNT_VM_PROCS_FULL, /* vm_events: a hypervisor not tracked, table full */
 	KT_CNT_VM_CONNS_FULL, /* vm_events: a vsock connection not tracked, table full */
 	KT_CNT_VM_RB_FAIL,    /* vm_events: events lost, their ring buffer full */
+	KT_CNT_PROBE_HITS,       /* probe_span: entries and events of the filtered processes */
+	KT_CNT_PROBE_RB_FAIL,    /* probe_span: records lost, their ring buffer full */
+	KT_CNT_PROBE_UNMATCHED,  /* probe_span: returns without an entry */
+	KT_CNT_PROBE_ABANDONED,  /* probe_span: entries whose call can no longer return */
+	KT_CNT_PROBE_TOO_DEEP,   /* probe_span: nested calls beyond KT_PROBE_DEPTH (no span) */
+	KT_CNT_PROBE_TABLE_FULL, /* probe_span: entries not kept, the in-flight table full */
 	KT_CNT__MAX,
 };
 

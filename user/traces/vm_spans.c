@@ -224,16 +224,15 @@ struct kt_vm_spans *kt_vm_spans_new(const struct kt_vm_spans_cfg *cfg,
 	if (!v->cfg.run_root)
 		v->cfg.run_root = "";
 	v->sink = *sink;
-	uint64_t rt = ts_ns(CLOCK_REALTIME);
-	v->mono_to_unix = (int64_t)rt - (int64_t)kt_mono_ns();
+	v->mono_to_unix = kt_mono_to_unix_offset();
 	if (!v->cfg.boot_to_unix_ns)
-		v->cfg.boot_to_unix_ns = (int64_t)rt - (int64_t)ts_ns(CLOCK_BOOTTIME);
+		v->cfg.boot_to_unix_ns = (int64_t)ts_ns(CLOCK_REALTIME) - (int64_t)ts_ns(CLOCK_BOOTTIME);
 	return v;
 }
 
 static uint64_t mono_unix(const struct kt_vm_spans *v, uint64_t mono)
 {
-	return mono + (uint64_t)v->mono_to_unix; /* modulo 2^64: a kernel time is not checked */
+	return kt_mono_to_unix(mono, v->mono_to_unix);
 }
 
 static struct proc **proc_find(struct kt_vm_spans *v, uint32_t pid)
