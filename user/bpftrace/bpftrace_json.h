@@ -46,6 +46,7 @@
  *               bpftrace.helper, bpftrace.retcode, bpftrace.line,
  *               bpftrace.column.
  *   attached_probes  {"probes": N}: no record; N is kept in the totals.
+ *               bpftrace writes it before it attaches them, not after.
  *   lost_events {"events": N}: no record; N is added to the totals and the
  *               bpftrace_lost_events counter, and said as a warning.
  *
@@ -65,7 +66,8 @@
  * are in the totals and base/stats.h. A map of more entries (histogram
  * buckets, stats fields) than KT_BPFTRACE_MAX_ENTRIES keeps the first ones
  * and says how many it dropped in bpftrace.entries_dropped. A record's
- * arena is bounded by the size of its line.
+ * arena is bounded by what it holds: texts of its line, and entry keys
+ * (a map's key is named in each of its buckets).
  *
  * One reader per bpftrace process, fed by one thread.
  */
@@ -82,7 +84,7 @@
 #define KT_BPFTRACE_MAX_LINE (1u << 20)
 /* max_line is raised to this: every line bpftrace writes about itself fits. */
 #define KT_BPFTRACE_MIN_MAX_LINE 64
-/* Deepest JSON nesting taken (bpftrace's deepest, a keyed stats(), is 4). */
+/* Deepest JSON nesting taken, containers counted (bpftrace's deepest, a keyed hist(), is 5). */
 #define KT_BPFTRACE_JSON_DEPTH 16
 /* Most entry attributes of one map record (bpftrace's default map holds 4096 keys). */
 #define KT_BPFTRACE_MAX_ENTRIES 4096
@@ -95,7 +97,7 @@ struct kt_bpftrace_totals {
 	uint64_t malformed;	  /* lines dropped: not JSON, wrong shape, unknown type, too long */
 	uint64_t too_long;	  /* of which longer than max_line */
 	uint64_t lost_events;	  /* sum of lost_events */
-	uint64_t probes;	  /* attached_probes */
+	uint64_t probes;	  /* attached_probes: written before bpftrace attaches them */
 	uint64_t entries_dropped; /* map entries beyond KT_BPFTRACE_MAX_ENTRIES */
 	uint64_t no_memory;	  /* records not made for want of memory */
 };
