@@ -49,7 +49,8 @@ struct kt_bpftrace_run {
 	char *chunk; /* READ_CHUNK bytes */
 };
 
-static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void say(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!errlen)
@@ -172,8 +173,11 @@ child(char *const argv[], int out, int err, int report, pid_t parent)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(127);
+	/* above 2 first: a caller without stdio may have been given the pipes as 0..2 */
+	out = fcntl(out, F_DUPFD, 3);
+	err = fcntl(err, F_DUPFD, 3);
 	int in = open("/dev/null", O_RDONLY);
-	if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+	if (out < 0 || err < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
 		e = errno;
 		goto fail;
 	}
@@ -346,7 +350,8 @@ static int drain(struct kt_bpftrace_run *run, int i, size_t budget,
 int kt_bpftrace_read(struct kt_bpftrace_run *run, const struct kt_record_sink *sink)
 {
 	/* stderr first: bpftrace must never block on it while stdout is read */
-	if (drain(run, ERR, SIZE_MAX, sink) || drain(run, OUT, KT_BPFTRACE_READ_BUDGET, sink))
+	if (drain(run, ERR, KT_BPFTRACE_READ_BUDGET, sink) ||
+	    drain(run, OUT, KT_BPFTRACE_READ_BUDGET, sink))
 		return -1;
 	return run->fd[OUT] >= 0 || run->fd[ERR] >= 0;
 }
@@ -381,9 +386,9 @@ static bool wait_exit(struct kt_bpftrace_run *run, uint64_t deadline, int sig,
 	for (;;) {
 		kt_bpftrace_read(run, sink);
 		if (reap(run, false)) {
-			/* what it wrote last, all of it */
-			drain(run, ERR, SIZE_MAX, sink);
-			drain(run, OUT, SIZE_MAX, sink);
+			/* what it wrote last: at most a pipe's worth, unless what it started writes on */
+			drain(run, ERR, 2 * KT_BPFTRACE_PIPE_SIZE, sink);
+			drain(run, OUT, 2 * KT_BPFTRACE_PIPE_SIZE, sink);
 			return true;
 		}
 		uint64_t now = kt_mono_ns();

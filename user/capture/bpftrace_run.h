@@ -36,7 +36,8 @@
  * Unknown error -1: couldn't set RLIMIT_MEMLOCK" wherever it cannot raise
  * that limit (a container), and runs fine: that line is left out.
  *
- * Not thread-safe; one thread owns a run.
+ * Not thread-safe; one thread owns a run. The caller must not reap it
+ * (waitpid(-1) in a SIGCHLD handler): its status would be lost (0).
  */
 #ifndef KT_BPFTRACE_RUN_H
 #define KT_BPFTRACE_RUN_H
@@ -69,7 +70,7 @@
 struct kt_bpftrace_spec {
 	const char *program;	  /* -e PROGRAM; or */
 	const char *file;	  /* a program file: exactly one of the two */
-	const char *const *args;  /* options before the program ("-k", "--unsafe"); NULL-ended; may be NULL */
+	const char *const *args;  /* options before the program ("-k"); NULL-ended; may be NULL */
 	const char *const *params; /* positional parameters ($1, $2, ...); NULL-ended; may be NULL */
 	struct kt_origin *origin; /* the records' resource: a reference is taken; may be NULL */
 	size_t max_line;	  /* 0: KT_BPFTRACE_MAX_LINE */
