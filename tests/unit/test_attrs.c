@@ -69,6 +69,29 @@ Test(attrs, append_to_a_finished_list)
 	kt_arena_free(&a);
 }
 
+Test(attrs, data_keys_are_kept_as_given_and_count_against_cap)
+{
+	struct kt_arena a;
+	kt_arena_init(&a, 0);
+	struct kt_attrs b;
+	cr_assert(kt_attrs_init(&b, &a, 2));
+	char key[] = "@[a\0b]"; /* a key that is data may hold a NUL */
+	kt_attrs_data_int(&b, (struct kt_str){ key, 6 }, -3);
+	kt_attrs_data_str(&b, (struct kt_str){ "@x", 2 }, (struct kt_str){ "v", 1 });
+	cr_expect_not(b.failed);
+	kt_attrs_data_int(&b, (struct kt_str){ "@y", 2 }, 1);
+	cr_expect(b.failed, "one more than cap");
+	struct kt_kvlist l = kt_attrs_list(&b);
+	cr_assert_eq(l.n, 2);
+	cr_expect_eq(l.kv[0].key.ptr, key, "not copied");
+	cr_expect_eq(l.kv[0].key.len, 6, "the given length, past the NUL");
+	cr_expect_eq(l.kv[0].value.type, KT_VAL_I64);
+	cr_expect_eq(l.kv[0].value.i, -3);
+	cr_expect_eq(l.kv[1].value.type, KT_VAL_STRING);
+	cr_expect_str_eq(l.kv[1].value.s.ptr, "v");
+	kt_arena_free(&a);
+}
+
 Test(grpc_code, names_of_every_code)
 {
 	cr_expect_str_eq(kt_grpc_code_name(KT_GRPC_OK), "OK");

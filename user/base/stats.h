@@ -40,7 +40,11 @@
 	X(vm_events_bad, "VM events malformed (ignored)")                                   \
 	X(mem_shed, "times a connection's pending data was dropped for --memory-budget")     \
 	X(mem_shed_bytes, "bytes those connections held")                                    \
-	X(mem_refused, "allocations refused by --memory-budget (data, a span or a log dropped)")
+	X(mem_refused, "allocations refused by --memory-budget (data, a span or a log dropped)") \
+	X(bpftrace_lines, "lines of bpftrace output read")                                    \
+	X(bpftrace_records, "log records made from bpftrace output")                          \
+	X(bpftrace_bad_lines, "bpftrace output lines ignored (malformed, unknown or too long)") \
+	X(bpftrace_lost_events, "events bpftrace reported lost (its perf buffer was full)")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;

@@ -22,15 +22,38 @@ void kt_attrs_init_on(struct kt_attrs *b, struct kt_kv *kv, size_t cap, struct k
 	b->failed = false;
 }
 
-static struct kt_kv *add(struct kt_attrs *b, const char *key)
+static struct kt_kv *add_key(struct kt_attrs *b, struct kt_str key)
 {
 	if (b->n >= b->cap) {
 		b->failed = true;
 		return NULL;
 	}
 	struct kt_kv *kv = &b->kv[b->n++];
-	kv->key = (struct kt_str){ key, strlen(key) }; /* static: outlives any arena */
+	kv->key = key;
 	return kv;
+}
+
+static struct kt_kv *add(struct kt_attrs *b, const char *key)
+{
+	return add_key(b, (struct kt_str){ key, strlen(key) }); /* static: outlives any arena */
+}
+
+void kt_attrs_data_str(struct kt_attrs *b, struct kt_str key, struct kt_str v)
+{
+	struct kt_kv *kv = add_key(b, key);
+	if (kv) {
+		kv->value.type = KT_VAL_STRING;
+		kv->value.s = v;
+	}
+}
+
+void kt_attrs_data_int(struct kt_attrs *b, struct kt_str key, int64_t v)
+{
+	struct kt_kv *kv = add_key(b, key);
+	if (kv) {
+		kv->value.type = KT_VAL_I64;
+		kv->value.i = v;
+	}
 }
 
 void kt_attrs_str(struct kt_attrs *b, const char *key, struct kt_str v)

@@ -36,6 +36,12 @@ void kt_attrs_cstr(struct kt_attrs *b, const char *key, const char *v);
 void kt_attrs_copy(struct kt_attrs *b, const char *key, struct kt_str v);
 void kt_attrs_int(struct kt_attrs *b, const char *key, int64_t v);
 void kt_attrs_bool(struct kt_attrs *b, const char *key, bool v);
+/*
+ * Keys that are data, not names (a bpftrace map's entries: "@[bash]"):
+ * key kept as given, like v; both must live as long as the list.
+ */
+void kt_attrs_data_str(struct kt_attrs *b, struct kt_str key, struct kt_str v);
+void kt_attrs_data_int(struct kt_attrs *b, struct kt_str key, int64_t v);
 /* A copy of p[0..n) in the arena, for other fields than attributes; "" and failed without room. */
 struct kt_str kt_attrs_dup(struct kt_attrs *b, const char *p, size_t n);
 
