@@ -170,8 +170,8 @@ static const struct kt_opt opts[] = {
 			      "kprobe:FUNCTION or tracepoint:CATEGORY:NAME; repeatable") },
 	{ "args", .arg = "N", .cmds = PROBE, .kind = KT_OPT_NUMBER, FIELD(probe_args), .min = 0,
 	  .max = KT_PROBE_MAX_ARGS,
-	  PROBE_DOC(S_PROBES, "the first N integer arguments as attributes (default\n"
-			      "{default}, at most 6)") },
+	  PROBE_DOC(S_PROBES, "the first N integer arguments as attributes\n"
+			      "(default {default}, at most 6)") },
 	{ "program-string", 'e', "PROGRAM", .cmds = PROBE, .kind = KT_OPT_STRING, FIELD(program),
 	  .empty = "program",
 	  PROBE_DOC(S_PROBES, "run this bpftrace program; its printf lines and maps\n"
