@@ -17,28 +17,6 @@
 
 /* ------------------------------------------------------------------ ids etc. */
 
-static ProtobufCBinaryData trace_id_bin(const struct kt_trace_id *id, struct kt_arena *a, int *err)
-{
-	uint8_t *p = kt_arena_alloc(a, 16);
-	if (!p) {
-		*err = -1;
-		return kt_otlp_bytes(NULL, 0);
-	}
-	kt_trace_id_bytes(id, p);
-	return kt_otlp_bytes(p, 16);
-}
-
-static ProtobufCBinaryData span_id_bin(uint64_t id, struct kt_arena *a, int *err)
-{
-	uint8_t *p = kt_arena_alloc(a, 8);
-	if (!p) {
-		*err = -1;
-		return kt_otlp_bytes(NULL, 0);
-	}
-	kt_span_id_bytes(id, p);
-	return kt_otlp_bytes(p, 8);
-}
-
 /* W3C tracestate header form: "k=v,k2=v2" in list order; None and [] are "". */
 static ProtobufCBinaryData trace_state_bin(const struct kt_span_context *c, struct kt_arena *a,
 					   int *err)
@@ -117,8 +95,8 @@ static int fill_link(pb_link *l, const struct kt_link *src, struct kt_arena *a)
 {
 	int err = 0;
 	opentelemetry__proto__trace__v1__span__link__init(l);
-	l->trace_id = trace_id_bin(&src->ctx.trace_id, a, &err);
-	l->span_id = span_id_bin(src->ctx.span_id, a, &err);
+	l->trace_id = kt_otlp_trace_id(&src->ctx.trace_id, a, &err);
+	l->span_id = kt_otlp_span_id(src->ctx.span_id, a, &err);
 	l->trace_state = trace_state_bin(&src->ctx, a, &err);
 	l->flags = span_flags(&src->ctx);
 	l->dropped_attributes_count = src->dropped_attributes_count;
@@ -135,11 +113,11 @@ static pb_span *build_span(const struct kt_span *s, struct kt_arena *a)
 	if (!o || !st)
 		return NULL;
 	opentelemetry__proto__trace__v1__span__init(o);
-	o->trace_id = trace_id_bin(&s->ctx.trace_id, a, &err);
-	o->span_id = span_id_bin(s->ctx.span_id, a, &err);
+	o->trace_id = kt_otlp_trace_id(&s->ctx.trace_id, a, &err);
+	o->span_id = kt_otlp_span_id(s->ctx.span_id, a, &err);
 	o->trace_state = trace_state_bin(&s->ctx, a, &err);
 	if (s->parent_span_id)
-		o->parent_span_id = span_id_bin(s->parent_span_id, a, &err);
+		o->parent_span_id = kt_otlp_span_id(s->parent_span_id, a, &err);
 	o->flags = span_flags(&s->ctx);
 	o->name = kt_otlp_str(s->name);
 	o->kind = span_kind(s->kind);

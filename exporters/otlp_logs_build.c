@@ -28,7 +28,12 @@ static pb_log_record *build_log(const struct kt_log *l, struct kt_arena *a)
 	if (kt_otlp_value(body, &bv, a) ||
 	    kt_otlp_attrs(&l->attrs, NULL, &o->n_attributes, &o->attributes, a))
 		return NULL;
-	return o;
+	int err = 0;
+	if (l->trace_id.hi || l->trace_id.lo)
+		o->trace_id = kt_otlp_trace_id(&l->trace_id, a, &err);
+	if (l->span_id)
+		o->span_id = kt_otlp_span_id(l->span_id, a, &err);
+	return err ? NULL : o;
 }
 
 /* ------------------------------------------------------------------ request */

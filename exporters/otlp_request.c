@@ -18,6 +18,28 @@ ProtobufCBinaryData kt_otlp_bytes(const void *p, size_t n)
 	return (ProtobufCBinaryData){ .len = n, .data = n ? (uint8_t *)p : NULL };
 }
 
+ProtobufCBinaryData kt_otlp_trace_id(const struct kt_trace_id *id, struct kt_arena *a, int *err)
+{
+	uint8_t *p = kt_arena_alloc(a, 16);
+	if (!p) {
+		*err = -1;
+		return kt_otlp_bytes(NULL, 0);
+	}
+	kt_trace_id_bytes(id, p);
+	return kt_otlp_bytes(p, 16);
+}
+
+ProtobufCBinaryData kt_otlp_span_id(uint64_t id, struct kt_arena *a, int *err)
+{
+	uint8_t *p = kt_arena_alloc(a, 8);
+	if (!p) {
+		*err = -1;
+		return kt_otlp_bytes(NULL, 0);
+	}
+	kt_span_id_bytes(id, p);
+	return kt_otlp_bytes(p, 8);
+}
+
 ProtobufCBinaryData kt_otlp_str(struct kt_str s)
 {
 	return kt_otlp_bytes(s.ptr, s.len);

@@ -42,6 +42,9 @@ struct kt_resource_cfg {
 /* Bytes as protobuf-c bytes, referenced (n == 0: no data pointer). */
 ProtobufCBinaryData kt_otlp_bytes(const void *p, size_t n);
 ProtobufCBinaryData kt_otlp_str(struct kt_str s);
+/* A trace id (16 bytes) or span id (8 bytes) copied into a; on ENOMEM *err = -1 and no data. */
+ProtobufCBinaryData kt_otlp_trace_id(const struct kt_trace_id *id, struct kt_arena *a, int *err);
+ProtobufCBinaryData kt_otlp_span_id(uint64_t id, struct kt_arena *a, int *err);
 bool kt_otlp_str_eq(struct kt_str x, struct kt_str y);
 int kt_otlp_value(Opentelemetry__Proto__Common__V1__AnyValue *v, const struct kt_value *src,
 		  struct kt_arena *a);

@@ -353,6 +353,89 @@ static const char golden_forwarder[] =
 	"  # Firecracker, spans on stdout\n"
 	"  sudo katatrace-bpf --dump-only --socket-path /run/vc/firecracker/foo/root/kata.hvsock\n";
 
+static const char golden_probe[] =
+	"Usage: katatrace-bpf probe TARGET [PROBES] [OPTIONS]\n"
+	"\n"
+	"Probe a Kata sandbox's host side (hypervisor, runtime shim, virtiofsd, KVM)\n"
+	"and export what the probes see as spans and log records in the sandbox's\n"
+	"trace. TARGET is node, sandbox/ID, pod/NAMESPACE/NAME or pid/PID. Specs and\n"
+	"programs may use $sandbox_id, $hypervisor_pid, $shim_pid, $virtiofsd_pid\n"
+	"and, for pid/ targets, $pid. A container's own processes run inside the\n"
+	"VM: they have no host pid, and $container_pid is an error.\n"
+	"\n"
+	"Probes:\n"
+	"  --span SPEC              a span per call: uprobe:BINARY:SYMBOL, kprobe:FUNCTION\n"
+	"                           or tracepoint:CATEGORY:ENTER/EXIT; repeatable\n"
+	"  --event SPEC             a log record per hit: uprobe:BINARY:SYMBOL,\n"
+	"                           kprobe:FUNCTION or tracepoint:CATEGORY:NAME; repeatable\n"
+	"  --args N                 the first N integer arguments as attributes\n"
+	"                           (default 0, at most 6)\n"
+	"  -e, --program-string PROGRAM\n"
+	"                           run this bpftrace program; its printf lines and maps\n"
+	"                           become log records\n"
+	"  -f, --program-file FILE  the same from a file\n"
+	"  --duration SEC           stop after SEC seconds (default 0: at Ctrl-C or\n"
+	"                           when the target ends)\n"
+	"\n"
+	"Finding the target:\n"
+	"  --run-root DIR           prefix of Kata's /run paths (default: none)\n"
+	"  --bundle-path PATTERN    where OCI bundles with the pods' CRI annotations are,\n"
+	"                           with * and {ID}; repeatable (default: containerd's\n"
+	"                           and CRI-O's)\n"
+	"\n"
+	"Export (console by default):\n"
+	"  --exporter otlp-grpc|otlp-http|file|console\n"
+	"                           default: OTLP if an endpoint is set (flag or\n"
+	"                           OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), file if --output\n"
+	"                           is set, else console\n"
+	"  --otlp-endpoint URL      collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
+	"                           a path (OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces)\n"
+	"                           or host:port (OTLP/gRPC over TLS; plain text with\n"
+	"                           OTEL_EXPORTER_OTLP_INSECURE=true). Journal logs go to\n"
+	"                           LogsService/Export (gRPC) or, over HTTP, to\n"
+	"                           OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
+	"                           endpoint + /v1/logs, else .../v1/traces -> .../v1/logs\n"
+	"  --otlp-protocol grpc|http/protobuf\n"
+	"                           OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
+	"                           default: http/protobuf if the endpoint has a path,\n"
+	"                           else grpc)\n"
+	"  --otlp-headers K=V,...   extra headers / gRPC metadata (also\n"
+	"                           OTEL_EXPORTER_OTLP_HEADERS)\n"
+	"  --otlp-ca FILE           PEM CA bundle to trust for https:// instead of the\n"
+	"                           system's (env OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE)\n"
+	"  --otlp-client-cert FILE  PEM client certificate for mutual TLS (env\n"
+	"                           OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE)\n"
+	"  --otlp-client-key FILE   its PEM private key (env\n"
+	"                           OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_KEY; default: in\n"
+	"                           the certificate's file)\n"
+	"  --output FILE            OTLP/JSON lines file for --exporter file (\"-\": stdout)\n"
+	"  --batch-size N           spans per export request (default 512)\n"
+	"  --batch-timeout MS       longest a span waits for its batch (default 1000)\n"
+	"  --queue-size N           spans queued while the collector is slow (default 100000)\n"
+	"\n"
+	"Other:\n"
+	"  -l, --log-level LEVEL    error|warn|info|debug|trace (default info)\n"
+	"\n"
+	"Filtering happens in the kernel, by the target's process ids. A Go\n"
+	"function's return is probed at each of its RET instructions, never with a\n"
+	"uretprobe (docs/probes.md). Ctrl-C stops the probe and prints a summary.\n"
+	"\n"
+	"Examples:\n"
+	"  # where container start time goes in the runtime shim\n"
+	"  katatrace-bpf probe pod/default/web --args 1 \\\n"
+	"      --span 'uprobe:/proc/$shim_pid/exe:github.com/kata-containers/kata-containers/src/runtime/virtcontainers.(*Sandbox).CreateContainer'\n"
+	"  # the KVM exits of one pod's VM, a log record each, for 10 seconds\n"
+	"  katatrace-bpf probe pod/default/web --event tracepoint:kvm:kvm_exit --duration 10\n"
+	"  # how long virtiofsd's reads take, with their file descriptor and size\n"
+	"  katatrace-bpf probe sandbox/$ID --args 3 \\\n"
+	"      --span tracepoint:syscalls:sys_enter_preadv2/sys_exit_preadv2\n"
+	"  # a bpftrace program on the hypervisor, spans and records to a file\n"
+	"  katatrace-bpf probe sandbox/$ID --exporter file --output probe.jsonl \\\n"
+	"      -e 'tracepoint:kvm:kvm_exit /pid == $hypervisor_pid/ { @[args->exit_reason] = count(); }'\n"
+	"  # one process's function, spans to a collector\n"
+	"  katatrace-bpf probe pid/1234 --span 'uprobe:/proc/$pid/exe:main.handle' \\\n"
+	"      --otlp-endpoint http://127.0.0.1:4317\n";
+
 static const char golden_commands[] =
 	"Usage: katatrace-bpf COMMAND [OPTIONS]\n"
 	"       katatrace-bpf [FORWARDER OPTIONS]   (drop-in for kata-trace-forwarder)\n"
@@ -363,6 +446,7 @@ static const char golden_commands[] =
 	"Commands:\n"
 	"  run      capture and export (the daemon)\n"
 	"  decode   decode captured trace streams from files to OTLP/JSON\n"
+	"  probe    ad-hoc probes on a sandbox's host side, as spans in its trace\n"
 	"  version  print the version\n"
 	"\n"
 	"Run 'katatrace-bpf COMMAND --help' for the options of a command, and\n"
@@ -371,7 +455,8 @@ static const char golden_commands[] =
 	"Examples:\n"
 	"  katatrace-bpf run\n"
 	"  katatrace-bpf run --mode tap --otlp-endpoint http://127.0.0.1:4317\n"
-	"  katatrace-bpf decode capture.bin\n";
+	"  katatrace-bpf decode capture.bin\n"
+	"  katatrace-bpf probe pod/default/web --event tracepoint:kvm:kvm_exit\n";
 
 struct outcome {
 	int rc;        /* exit status; 0 also when kt_config_parse returned */
@@ -447,7 +532,7 @@ static void call_usage(const void *arg)
 
 /* A command line as main() parses it: "fwd" is the kata-trace-forwarder form. */
 struct parse_call {
-	const char *mode; /* "run", "decode" or "fwd" */
+	const char *mode; /* "run", "decode", "probe" or "fwd" */
 	const char *const *args; /* NULL-terminated, after the command */
 	const struct kt_opt *show; /* printed on stdout once parsed (show_field) */
 };
@@ -501,6 +586,7 @@ Test(config_help, usage_of_each_command_byte_for_byte)
 		{ "run", golden_run },
 		{ "decode", golden_decode },
 		{ "forwarder", golden_forwarder },
+		{ "probe", golden_probe },
 		{ NULL, golden_commands },
 		{ "help", golden_commands },
 	};
@@ -536,6 +622,8 @@ Test(config_help, help_option_of_each_command_byte_for_byte)
 		{ { "decode", h, NULL }, golden_decode },
 		{ { "fwd", help, NULL }, golden_forwarder },
 		{ { "fwd", fwd_l, NULL }, golden_forwarder },
+		{ { "probe", help, NULL }, golden_probe },
+		{ { "probe", h, NULL }, golden_probe },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct outcome o;
@@ -555,6 +643,7 @@ static const char *const mode_of[KT_CMD__N] = {
 	[KT_CMD_RUN] = "run",
 	[KT_CMD_DECODE] = "decode",
 	[KT_CMD_FORWARDER] = "fwd",
+	[KT_CMD_PROBE] = "probe",
 };
 
 static const struct kt_opt *target(const struct kt_opt *o)
@@ -642,12 +731,22 @@ static void run_opt(enum kt_cmd cmd, const struct kt_opt *o, bool use_short, con
 		snprintf(flag, sizeof(flag), "-%c", o->short_name);
 	else
 		snprintf(flag, sizeof(flag), "--%s", o->name);
-	const char *args[5] = { flag, value, NULL, NULL, NULL };
+	const char *args[6] = { flag, value, NULL, NULL, NULL, NULL };
 	size_t n = value ? 2 : 1;
 	if ((args[n] = companion(target(o), value)))
 		n++;
 	if (cmd == KT_CMD_DECODE)
 		args[n] = "file"; /* decode needs an operand */
+	if (cmd == KT_CMD_PROBE) {
+		/* probe needs a TARGET and something to probe it with */
+		static const char *const probes[] = { "span", "event", "program-string", "program-file" };
+		bool probes_itself = false;
+		for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+			probes_itself |= strcmp(target(o)->name, probes[i]) == 0;
+		if (!probes_itself)
+			args[n++] = "--event=tracepoint:sched:sched_process_exit";
+		args[n] = "node";
+	}
 	struct parse_call p = { mode_of[cmd], args, target(o) };
 	in_child(call_parse, &p, out);
 }
@@ -670,9 +769,9 @@ static void expect_usage_error(enum kt_cmd cmd, const struct kt_opt *o, const ch
 	struct outcome r;
 	char want[512];
 	run_opt(cmd, o, false, value, &r);
-	snprintf(want, sizeof(want), "katatrace-bpf %s: %s\nTry 'katatrace-bpf %s --help'.\n",
-		 cmd == KT_CMD_DECODE ? "decode" : "run", message,
-		 cmd == KT_CMD_DECODE ? "decode" : "run");
+	const char *name = kt_config_options.help[cmd].name;
+	snprintf(want, sizeof(want), "katatrace-bpf %s: %s\nTry 'katatrace-bpf %s --help'.\n", name,
+		 message, name);
 	cr_expect_eq(r.rc, 2, "%s --%s '%s': exit %d", mode_of[cmd], o->name, value, r.rc);
 	cr_expect_str_eq(r.err, want, "%s --%s '%s'", mode_of[cmd], o->name, value);
 }
@@ -780,9 +879,13 @@ static void check_option(enum kt_cmd cmd, const struct kt_opt *o)
 			struct outcome r;
 			run_opt(cmd, o, false, NULL, &r);
 			cr_expect_eq(r.rc, 0);
-			cr_expect_str_eq(r.out, cmd == KT_CMD_RUN      ? golden_run
-						: cmd == KT_CMD_DECODE ? golden_decode
-								       : golden_forwarder);
+			static const char *const golden[KT_CMD__N] = {
+				[KT_CMD_RUN] = golden_run,
+				[KT_CMD_DECODE] = golden_decode,
+				[KT_CMD_FORWARDER] = golden_forwarder,
+				[KT_CMD_PROBE] = golden_probe,
+			};
+			cr_expect_str_eq(r.out, golden[cmd]);
 		} else if (strcmp(t->name, "version") == 0) {
 			struct outcome r;
 			run_opt(cmd, o, false, NULL, &r);
@@ -800,6 +903,10 @@ static void check_option(enum kt_cmd cmd, const struct kt_opt *o)
 			const char *vals = t->values ? t->values : t->arg;
 			snprintf(first, sizeof(first), "%.*s", (int)strcspn(vals, "|"), vals);
 			expect_ok(cmd, o, true, first, NULL);
+		} else if (t->kind == KT_OPT_STRING || t->kind == KT_OPT_FILE) {
+			char want[256];
+			snprintf(want, sizeof(want), "%s", sample_value(t));
+			expect_ok(cmd, o, true, sample_value(t), want);
 		} else {
 			cr_expect_fail("-%c: no check for the short form of this kind", o->short_name);
 		}
@@ -839,7 +946,7 @@ Test(config_options, options_a_command_does_not_take_are_unknown)
 
 static void help_of(enum kt_cmd cmd, char *out, size_t size)
 {
-	static const char *const names[KT_CMD__N] = { "run", "decode", "forwarder" };
+	static const char *const names[KT_CMD__N] = { "run", "decode", "forwarder", "probe" };
 	struct usage_call u = { names[cmd], 0 };
 	struct outcome o;
 	in_child(call_usage, &u, &o);
@@ -888,6 +995,7 @@ Test(config_options, every_option_is_in_the_help_of_each_command_that_takes_it)
 	} unlisted[] = {
 		{ KT_CMD_RUN, "help" },	   { KT_CMD_RUN, "version" },	 { KT_CMD_RUN, "trace-name" },
 		{ KT_CMD_DECODE, "help" }, { KT_CMD_DECODE, "trace-name" }, { KT_CMD_FORWARDER, "help" },
+		{ KT_CMD_PROBE, "help" },
 	};
 	for (size_t i = 0; i < set->n_opts; i++) {
 		const struct kt_opt *o = &set->opts[i];
@@ -968,6 +1076,8 @@ Test(config_options, number_ranges_as_they_were)
 		{ "batch-timeout", 1, 3600000 },
 		{ "queue-size", 1, 1u << 24 },
 		{ "stats-interval", 0, 86400 },
+		{ "args", 0, 6 },
+		{ "duration", 0, 7 * 86400 },
 	};
 	const struct kt_optset *set = &kt_config_options;
 	size_t numbers = 0;
@@ -1043,8 +1153,8 @@ Test(config_options, a_default_in_the_help_is_the_default_set)
 			stated++;
 		}
 	}
-	/* ports, delays, limits, batching, stats: 17 descriptions state a number default */
-	cr_expect_eq(stated, 17);
+	/* ports, delays, limits, batching (run and probe), stats, probe args and duration */
+	cr_expect_eq(stated, 22);
 	/* the suffixes */
 	struct kt_opt big = { .name = "big", .kind = KT_OPT_NUMBER, .off = offsetof(struct kt_config, memory_budget),
 			      .size = sizeof(d.memory_budget),

@@ -362,3 +362,47 @@ Test(journal_log, pipeline_feeds_journal_connections_and_flushes_when_idle)
 		kt_log_record_free(s.r[i]);
 	kt_pipeline_free(p);
 }
+
+/* A log record that belongs to a span carries its trace and span ids; one that does not, none. */
+Test(journal_log, trace_context_of_a_record)
+{
+	struct logs l;
+	struct kt_origin *o1, *o2;
+	struct kt_arena a;
+	req_t *req = build(&l, &o1, &o2, &a);
+	kt_arena_free(&a);
+	l.r[0]->log.trace_id = (struct kt_trace_id){ 0x0102030405060708ull, 0x090a0b0c0d0e0f10ull };
+	l.r[0]->log.span_id = 0x1112131415161718ull;
+	kt_arena_init(&a, 0);
+	struct kt_resource_cfg cfg = { .service_name = "svc" };
+	req = kt_otlp_logs_build(l.r[0], &cfg, &a);
+	cr_assert_not_null(req);
+	size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(req);
+	uint8_t *buf = malloc(n);
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(req, buf);
+	req_t *back = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+		NULL, n, buf);
+	cr_assert_not_null(back);
+	const Opentelemetry__Proto__Logs__V1__LogRecord *with = back->resource_logs[0]->scope_logs[0]->log_records[0];
+	static const uint8_t trace[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	static const uint8_t span[8] = { 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18 };
+	cr_assert_eq(with->trace_id.len, 16);
+	cr_assert_eq(memcmp(with->trace_id.data, trace, 16), 0);
+	cr_assert_eq(with->span_id.len, 8);
+	cr_assert_eq(memcmp(with->span_id.data, span, 8), 0);
+	const Opentelemetry__Proto__Logs__V1__LogRecord *without = back->resource_logs[0]->scope_logs[0]->log_records[1];
+	cr_assert_eq(without->trace_id.len, 0);
+	cr_assert_eq(without->span_id.len, 0);
+	/* and in OTLP/JSON, as lower-case hex */
+	size_t jn;
+	char *json = kt_otlp_logs_json_encode(req, &jn);
+	cr_assert_not_null(json);
+	cr_assert_not_null(strstr(json, "\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"1112131415161718\""));
+	free(json);
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(back, NULL);
+	free(buf);
+	kt_arena_free(&a);
+	kt_log_record_free_list(l.r[0]);
+	kt_origin_put(o1);
+	kt_origin_put(o2);
+}

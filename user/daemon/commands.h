@@ -8,6 +8,7 @@
 
 int kt_cmd_run(const struct kt_config *cfg);
 int kt_cmd_decode(const struct kt_config *cfg);
+int kt_cmd_probe(const struct kt_config *cfg);
 
 struct kt_exporter_choice {
 	enum kt_exporter_kind kind;  /* never KT_EXPORTER_DEFAULT */

@@ -36,6 +36,10 @@ void kt_usage(const char *cmd, int to_stderr)
 		kt_opts_help(&kt_config_options, KT_CMD_RUN, o);
 		return;
 	}
+	if (cmd && strcmp(cmd, "probe") == 0) {
+		kt_opts_help(&kt_config_options, KT_CMD_PROBE, o);
+		return;
+	}
 	fputs("Usage: katatrace-bpf COMMAND [OPTIONS]\n"
 	      "       katatrace-bpf [FORWARDER OPTIONS]   (drop-in for kata-trace-forwarder)\n"
 	      "\n"
@@ -45,6 +49,7 @@ void kt_usage(const char *cmd, int to_stderr)
 	      "Commands:\n"
 	      "  run      capture and export (the daemon)\n"
 	      "  decode   decode captured trace streams from files to OTLP/JSON\n"
+	      "  probe    ad-hoc probes on a sandbox's host side, as spans in its trace\n"
 	      "  version  print the version\n"
 	      "\n"
 	      "Run 'katatrace-bpf COMMAND --help' for the options of a command, and\n"
@@ -53,7 +58,8 @@ void kt_usage(const char *cmd, int to_stderr)
 	      "Examples:\n"
 	      "  katatrace-bpf run\n"
 	      "  katatrace-bpf run --mode tap --otlp-endpoint http://127.0.0.1:4317\n"
-	      "  katatrace-bpf decode capture.bin\n",
+	      "  katatrace-bpf decode capture.bin\n"
+	      "  katatrace-bpf probe pod/default/web --event tracepoint:kvm:kvm_exit\n",
 	      o);
 }
 
@@ -142,15 +148,36 @@ static void shim_prefixes(struct kt_config *c, const char *cmd)
 		c->n_shim_socket_dirs = 0;
 }
 
+/* probe: one TARGET, and something to probe it with. */
+static void probe_operands(struct kt_config *c, const char *cmd, int argc, char **argv, int first)
+{
+	if (first >= argc)
+		kt_opt_usage_error(cmd, "no TARGET (node, sandbox/ID, pod/NAMESPACE/NAME or pid/PID)");
+	if (first + 1 < argc)
+		kt_opt_usage_error(cmd, "unexpected argument '%s' after the TARGET '%s'", argv[first + 1],
+				   argv[first]);
+	c->probe_target = argv[first];
+	if (c->program && c->program_file)
+		kt_opt_usage_error(cmd, "--program-string and --program-file: one bpftrace program at a time");
+	if (!c->n_span_specs && !c->n_event_specs && !c->program && !c->program_file)
+		kt_opt_usage_error(cmd, "nothing to probe: give --span, --event, -e PROGRAM or -f FILE");
+}
+
 int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 {
 	bool decode = strcmp(cmd, "decode") == 0;
-	enum kt_cmd id = decode ? KT_CMD_DECODE : c->forwarder ? KT_CMD_FORWARDER : KT_CMD_RUN;
+	bool probe = strcmp(cmd, "probe") == 0;
+	enum kt_cmd id = decode ? KT_CMD_DECODE
+		       : probe	? KT_CMD_PROBE
+		       : c->forwarder ? KT_CMD_FORWARDER
+				      : KT_CMD_RUN;
 
 	if (decode)
 		kt_log_level = KT_LOG_WARN;
 	int first = kt_opts_parse(&kt_config_options, id, c, argc, argv);
-	if (decode) {
+	if (probe) {
+		probe_operands(c, cmd, argc, argv, first);
+	} else if (decode) {
 		c->files = argv + first;
 		c->n_files = (size_t)(argc - first);
 		if (c->n_files == 0)
@@ -158,7 +185,7 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 	} else if (first < argc) {
 		kt_opt_usage_error(cmd, "unexpected argument '%s'", argv[first]);
 	}
-	if (!decode)
+	if (!decode && !probe)
 		shim_prefixes(c, cmd);
 	if (!c->service_name) {
 		const char *env = getenv("OTEL_SERVICE_NAME");

@@ -48,6 +48,8 @@ enum kt_otlp_protocol {
 #define KT_MAX_BUNDLE_PATHS 8
 #define KT_MAX_SHIM_SOCKET_DIRS 4
 #define KT_SHIM_PREFIX_MAX 108 /* sizeof(sockaddr_un.sun_path) */
+#define KT_MAX_PROBE_SPECS 16  /* --span and --event, each */
+#define KT_PROBE_MAX_ARGS 6    /* --args: the integer arguments a span can carry */
 
 struct kt_config {
 	enum kt_mode mode;
@@ -125,6 +127,16 @@ struct kt_config {
 	 * over OTLP/gRPC to http://localhost:4317 unless told otherwise.
 	 */
 	bool forwarder;
+	/* probe */
+	const char *probe_target;                     /* TARGET (daemon/probe_target.h) */
+	const char *span_specs[KT_MAX_PROBE_SPECS];   /* --span SPEC, variables not expanded */
+	size_t n_span_specs;
+	const char *event_specs[KT_MAX_PROBE_SPECS];  /* --event SPEC */
+	size_t n_event_specs;
+	unsigned probe_args;                          /* --args N */
+	unsigned duration_s;                          /* --duration SEC; 0: until stopped */
+	const char *program;                          /* -e PROGRAM (bpftrace) */
+	const char *program_file;                     /* -f FILE (bpftrace) */
 	/* decode */
 	bool raw;
 	char **files;

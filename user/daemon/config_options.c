@@ -26,11 +26,14 @@ enum {
 	S_EXPORT,
 	S_NODE,
 	S_OTHER,
+	S_PROBES,
+	S_TARGET,
 };
 
 /* The forwarder form takes every run option. */
 #define RUN (KT_CMD_BIT(KT_CMD_RUN) | KT_CMD_BIT(KT_CMD_FORWARDER))
 #define DECODE KT_CMD_BIT(KT_CMD_DECODE)
+#define PROBE KT_CMD_BIT(KT_CMD_PROBE)
 #define ALL (RUN | DECODE)
 
 #define FIELD(f) .off = offsetof(struct kt_config, f), .size = sizeof(((struct kt_config *)0)->f)
@@ -42,6 +45,10 @@ enum {
 /* How each command's --help lists an option. */
 #define RUN_DOC(section, text) .doc[KT_CMD_RUN] = { (section), 0, 0, (text) }
 #define DECODE_DOC(flags, text) .doc[KT_CMD_DECODE] = { S_OPTIONS, 0, (flags), (text) }
+#define PROBE_DOC(section, text) .doc[KT_CMD_PROBE] = { (section), 0, 0, (text) }
+/* one description for run and probe, in a section of each */
+#define RUN_PROBE_DOC(run_section, probe_section, text)                                        \
+	RUN_DOC(run_section, text), PROBE_DOC(probe_section, text)
 /* the forwarder lists its flags in kata-trace-forwarder's order: rank */
 #define FWD_DOC(rank, text) .doc[KT_CMD_FORWARDER] = { S_OPTIONS, (rank), 0, (text) }
 
@@ -152,6 +159,30 @@ static const struct kt_opt_choice exporters[] = {
 /* ------------------------------------------------------------ the table */
 
 static const struct kt_opt opts[] = {
+	/* Probes (only the probe command) */
+	{ "span", .arg = "SPEC", .cmds = PROBE, .kind = KT_OPT_LIST,
+	  LIST_OF(span_specs, n_span_specs), .empty = "SPEC",
+	  PROBE_DOC(S_PROBES, "a span per call: uprobe:BINARY:SYMBOL, kprobe:FUNCTION\n"
+			      "or tracepoint:CATEGORY:ENTER/EXIT; repeatable") },
+	{ "event", .arg = "SPEC", .cmds = PROBE, .kind = KT_OPT_LIST,
+	  LIST_OF(event_specs, n_event_specs), .empty = "SPEC",
+	  PROBE_DOC(S_PROBES, "a log record per hit: uprobe:BINARY:SYMBOL,\n"
+			      "kprobe:FUNCTION or tracepoint:CATEGORY:NAME; repeatable") },
+	{ "args", .arg = "N", .cmds = PROBE, .kind = KT_OPT_NUMBER, FIELD(probe_args), .min = 0,
+	  .max = KT_PROBE_MAX_ARGS,
+	  PROBE_DOC(S_PROBES, "the first N integer arguments as attributes\n"
+			      "(default {default}, at most 6)") },
+	{ "program-string", 'e', "PROGRAM", .cmds = PROBE, .kind = KT_OPT_STRING, FIELD(program),
+	  .empty = "program",
+	  PROBE_DOC(S_PROBES, "run this bpftrace program; its printf lines and maps\n"
+			      "become log records") },
+	{ "program-file", 'f', "FILE", .cmds = PROBE, .kind = KT_OPT_FILE, FIELD(program_file),
+	  PROBE_DOC(S_PROBES, "the same from a file") },
+	{ "duration", .arg = "SEC", .cmds = PROBE, .kind = KT_OPT_NUMBER, FIELD(duration_s),
+	  .min = 0, .max = 7 * 86400,
+	  PROBE_DOC(S_PROBES, "stop after SEC seconds (default {default}: at Ctrl-C or\n"
+			      "when the target ends)") },
+
 	/* Capture */
 	{ "mode", .cmds = RUN, .kind = KT_OPT_CHOICE, FIELD(mode), .choices = modes,
 	  RUN_DOC(S_CAPTURE, "sink (default): listen on vsock port <port> and on\n"
@@ -232,8 +263,8 @@ static const struct kt_opt opts[] = {
 	{ "ring-buffer-size", .arg = "BYTES", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(ringbuf_bytes), .min = 1u << 16, .max = 1u << 30, .pow2 = true,
 	  RUN_DOC(S_CAPTURE, "kernel ring buffer (default {default}, power of two)") },
-	{ "run-root", .arg = "DIR", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(run_root),
-	  RUN_DOC(S_CAPTURE, "prefix of Kata's /run paths (default: none)") },
+	{ "run-root", .arg = "DIR", .cmds = RUN | PROBE, .kind = KT_OPT_STRING, FIELD(run_root),
+	  RUN_PROBE_DOC(S_CAPTURE, S_TARGET, "prefix of Kata's /run paths (default: none)") },
 
 	/* Limits */
 	{ "memory-budget", .arg = "BYTES", .cmds = RUN, .kind = KT_OPT_NUMBER,
@@ -255,13 +286,13 @@ static const struct kt_opt opts[] = {
 	  DECODE_DOC(0, "largest accepted payload (default {default})") },
 
 	/* Export */
-	{ "exporter", .cmds = RUN, .kind = KT_OPT_CHOICE, FIELD(exporter), .choices = exporters,
-	  RUN_DOC(S_EXPORT, "default: OTLP if an endpoint is set (flag or\n"
+	{ "exporter", .cmds = RUN | PROBE, .kind = KT_OPT_CHOICE, FIELD(exporter), .choices = exporters,
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "default: OTLP if an endpoint is set (flag or\n"
 			    "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), file if --output\n"
 			    "is set, else console") },
-	{ "otlp-endpoint", .arg = "URL", .cmds = RUN, .kind = KT_OPT_CUSTOM,
+	{ "otlp-endpoint", .arg = "URL", .cmds = RUN | PROBE, .kind = KT_OPT_CUSTOM,
 	  .custom = otlp_endpoint,
-	  RUN_DOC(S_EXPORT, "collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
 			    "a path (OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces)\n"
 			    "or host:port (OTLP/gRPC over TLS; plain text with\n"
 			    "OTEL_EXPORTER_OTLP_INSECURE=true). Journal logs go to\n"
@@ -269,29 +300,29 @@ static const struct kt_opt opts[] = {
 			    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
 			    "endpoint + /v1/logs, else .../v1/traces -> .../v1/logs"),
 	  FWD_DOC(5, "collector (default " KT_FORWARDER_OTLP_ENDPOINT ", gRPC)") },
-	{ "otlp-protocol", .arg = "grpc|http/protobuf", .cmds = RUN, .kind = KT_OPT_CHOICE,
+	{ "otlp-protocol", .arg = "grpc|http/protobuf", .cmds = RUN | PROBE, .kind = KT_OPT_CHOICE,
 	  .parse = otlp_protocol,
-	  RUN_DOC(S_EXPORT, "OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
 			    "default: http/protobuf if the endpoint has a path,\n"
 			    "else grpc)") },
-	{ "otlp-headers", .arg = "K=V,...", .cmds = RUN, .kind = KT_OPT_STRING,
+	{ "otlp-headers", .arg = "K=V,...", .cmds = RUN | PROBE, .kind = KT_OPT_STRING,
 	  FIELD(otlp_headers),
-	  RUN_DOC(S_EXPORT, "extra headers / gRPC metadata (also\n"
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "extra headers / gRPC metadata (also\n"
 			    "OTEL_EXPORTER_OTLP_HEADERS)") },
-	{ "otlp-ca", .arg = "FILE", .cmds = RUN, .kind = KT_OPT_FILE, FIELD(otlp_ca),
-	  RUN_DOC(S_EXPORT, "PEM CA bundle to trust for https:// instead of the\n"
+	{ "otlp-ca", .arg = "FILE", .cmds = RUN | PROBE, .kind = KT_OPT_FILE, FIELD(otlp_ca),
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "PEM CA bundle to trust for https:// instead of the\n"
 			    "system's (env OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE)") },
-	{ "otlp-client-cert", .arg = "FILE", .cmds = RUN, .kind = KT_OPT_FILE,
+	{ "otlp-client-cert", .arg = "FILE", .cmds = RUN | PROBE, .kind = KT_OPT_FILE,
 	  FIELD(otlp_client_cert),
-	  RUN_DOC(S_EXPORT, "PEM client certificate for mutual TLS (env\n"
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "PEM client certificate for mutual TLS (env\n"
 			    "OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE)") },
-	{ "otlp-client-key", .arg = "FILE", .cmds = RUN, .kind = KT_OPT_FILE,
+	{ "otlp-client-key", .arg = "FILE", .cmds = RUN | PROBE, .kind = KT_OPT_FILE,
 	  FIELD(otlp_client_key),
-	  RUN_DOC(S_EXPORT, "its PEM private key (env\n"
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "its PEM private key (env\n"
 			    "OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_KEY; default: in\n"
 			    "the certificate's file)") },
-	{ "output", .arg = "FILE", .cmds = RUN, .kind = KT_OPT_FILE, FIELD(output),
-	  RUN_DOC(S_EXPORT, "OTLP/JSON lines file for --exporter file (\"-\": stdout)") },
+	{ "output", .arg = "FILE", .cmds = RUN | PROBE, .kind = KT_OPT_FILE, FIELD(output),
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "OTLP/JSON lines file for --exporter file (\"-\": stdout)") },
 	{ "service-name", .arg = "NAME", .cmds = ALL, .kind = KT_OPT_STRING, FIELD(service_name),
 	  .empty = "name",
 	  RUN_DOC(S_EXPORT, "service.name where the agent sets none (default\n"
@@ -299,15 +330,15 @@ static const struct kt_opt opts[] = {
 	  DECODE_DOC(0, "service.name where the agent sets none") },
 	{ "trace-name", .arg = "NAME", .cmds = ALL, .alias = "service-name",
 	  FWD_DOC(4, "service.name of the spans (default " KT_DEFAULT_SERVICE_NAME ")") },
-	{ "batch-size", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(batch_size),
+	{ "batch-size", .arg = "N", .cmds = RUN | PROBE, .kind = KT_OPT_NUMBER, FIELD(batch_size),
 	  .min = 1, .max = 1u << 20,
-	  RUN_DOC(S_EXPORT, "spans per export request (default {default})") },
-	{ "batch-timeout", .arg = "MS", .cmds = RUN, .kind = KT_OPT_NUMBER,
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans per export request (default {default})") },
+	{ "batch-timeout", .arg = "MS", .cmds = RUN | PROBE, .kind = KT_OPT_NUMBER,
 	  FIELD(batch_timeout_ms), .min = 1, .max = 3600000,
-	  RUN_DOC(S_EXPORT, "longest a span waits for its batch (default {default})") },
-	{ "queue-size", .arg = "N", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(queue_size),
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "longest a span waits for its batch (default {default})") },
+	{ "queue-size", .arg = "N", .cmds = RUN | PROBE, .kind = KT_OPT_NUMBER, FIELD(queue_size),
 	  .min = 1, .max = 1u << 24,
-	  RUN_DOC(S_EXPORT, "spans queued while the collector is slow (default {default})") },
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans queued while the collector is slow (default {default})") },
 
 	/* Node-wide operation */
 	{ "no-discovery", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(discovery), .flag = false,
@@ -317,9 +348,9 @@ static const struct kt_opt opts[] = {
 	  RUN_DOC(S_NODE, "a sandbox layout to watch, PATH with {ID}; repeatable,\n"
 			  "replaces the defaults (docs/discovery.md), e.g.\n"
 			  "cloud-hypervisor=/run/vc/vm/{ID}/clh.sock") },
-	{ "bundle-path", .arg = "PATTERN", .cmds = RUN, .kind = KT_OPT_LIST,
+	{ "bundle-path", .arg = "PATTERN", .cmds = RUN | PROBE, .kind = KT_OPT_LIST,
 	  LIST_OF(bundle_paths, n_bundle_paths), .check = bundle_path,
-	  RUN_DOC(S_NODE, "where OCI bundles with the pods' CRI annotations are,\n"
+	  RUN_PROBE_DOC(S_NODE, S_TARGET, "where OCI bundles with the pods' CRI annotations are,\n"
 			  "with * and {ID}; repeatable (default: containerd's\n"
 			  "and CRI-O's)") },
 	{ "user", .arg = "USER", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(user), .empty = "name",
@@ -331,9 +362,9 @@ static const struct kt_opt opts[] = {
 	{ "dump-only", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(dump_only), .flag = true,
 	  RUN_DOC(S_OTHER, "same as --exporter console (kata-trace-forwarder's flag)"),
 	  FWD_DOC(6, "print spans on stdout instead of forwarding them") },
-	{ "log-level", 'l', "LEVEL", .cmds = ALL, .kind = KT_OPT_CHOICE, .parse = log_level,
+	{ "log-level", 'l', "LEVEL", .cmds = ALL | PROBE, .kind = KT_OPT_CHOICE, .parse = log_level,
 	  .values = "error|warn|info|debug|trace",
-	  RUN_DOC(S_OTHER, "error|warn|info|debug|trace (default info)"),
+	  RUN_PROBE_DOC(S_OTHER, S_OTHER, "error|warn|info|debug|trace (default info)"),
 	  DECODE_DOC(KT_DOC_LONG, "error|warn|info|debug|trace (default warn)"),
 	  FWD_DOC(7, "critical|error|warn|info|debug|trace (default info)") },
 	{ "stats-interval", .arg = "SEC", .cmds = RUN, .kind = KT_OPT_NUMBER,
@@ -341,7 +372,7 @@ static const struct kt_opt opts[] = {
 	  RUN_DOC(S_OTHER, "log counters every SEC seconds (default {default}: only at exit)") },
 	{ "version", 'v', .cmds = RUN, .kind = KT_OPT_CUSTOM, .custom = version,
 	  FWD_DOC(8, "print the version") },
-	{ "help", 'h', .cmds = ALL, .kind = KT_OPT_CUSTOM, .custom = help },
+	{ "help", 'h', .cmds = ALL | PROBE, .kind = KT_OPT_CUSTOM, .custom = help },
 };
 
 _Static_assert(ARRAY_LEN(opts) <= KT_OPTS_MAX, "KT_OPTS_MAX is too small for the table");
@@ -408,6 +439,46 @@ const struct kt_optset kt_config_options = {
 				"Examples:\n"
 				"  katatrace-bpf decode capture.bin > spans.jsonl\n"
 				"  katatrace-bpf decode --raw --format bincode span.bin\n",
+		},
+		[KT_CMD_PROBE] = {
+			.name = "probe",
+			.head = "Usage: katatrace-bpf probe TARGET [PROBES] [OPTIONS]\n"
+				"\n"
+				"Probe a Kata sandbox's host side (hypervisor, runtime shim, virtiofsd, KVM)\n"
+				"and export what the probes see as spans and log records in the sandbox's\n"
+				"trace. TARGET is node, sandbox/ID, pod/NAMESPACE/NAME or pid/PID. Specs and\n"
+				"programs may use $sandbox_id, $hypervisor_pid, $shim_pid, $virtiofsd_pid\n"
+				"and, for pid/ targets, $pid. A container's own processes run inside the\n"
+				"VM: they have no host pid, and $container_pid is an error.\n"
+				"\n",
+			.sections = {
+				{ S_PROBES, "Probes" },
+				{ S_TARGET, "Finding the target" },
+				{ S_EXPORT, "Export (console by default)" },
+				{ S_OTHER, "Other" },
+			},
+			.n_sections = 4,
+			.column = 25,
+			.tail = "\n"
+				"Filtering happens in the kernel, by the target's process ids. A Go\n"
+				"function's return is probed at each of its RET instructions, never with a\n"
+				"uretprobe (docs/probes.md). Ctrl-C stops the probe and prints a summary.\n"
+				"\n"
+				"Examples:\n"
+				"  # where container start time goes in the runtime shim\n"
+				"  katatrace-bpf probe pod/default/web --args 1 \\\n"
+				"      --span 'uprobe:/proc/$shim_pid/exe:github.com/kata-containers/kata-containers/src/runtime/virtcontainers.(*Sandbox).CreateContainer'\n"
+				"  # the KVM exits of one pod's VM, a log record each, for 10 seconds\n"
+				"  katatrace-bpf probe pod/default/web --event tracepoint:kvm:kvm_exit --duration 10\n"
+				"  # how long virtiofsd's reads take, with their file descriptor and size\n"
+				"  katatrace-bpf probe sandbox/$ID --args 3 \\\n"
+				"      --span tracepoint:syscalls:sys_enter_preadv2/sys_exit_preadv2\n"
+				"  # a bpftrace program on the hypervisor, spans and records to a file\n"
+				"  katatrace-bpf probe sandbox/$ID --exporter file --output probe.jsonl \\\n"
+				"      -e 'tracepoint:kvm:kvm_exit /pid == $hypervisor_pid/ { @[args->exit_reason] = count(); }'\n"
+				"  # one process's function, spans to a collector\n"
+				"  katatrace-bpf probe pid/1234 --span 'uprobe:/proc/$pid/exe:main.handle' \\\n"
+				"      --otlp-endpoint http://127.0.0.1:4317\n",
 		},
 		[KT_CMD_FORWARDER] = {
 			.name = "run", /* its usage errors point to run --help */

@@ -44,12 +44,14 @@ int main(int argc, char **argv)
 		printf("katatrace-bpf %s\n", KT_VERSION);
 		return 0;
 	}
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "decode") != 0) {
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "decode") != 0 && strcmp(cmd, "probe") != 0) {
 		fprintf(stderr, "katatrace-bpf: unknown command '%s'\n", cmd);
 		kt_usage(NULL, 1);
 		return 2;
 	}
 	kt_config_defaults(&cfg);
 	kt_config_parse(&cfg, cmd, argc - 1, argv + 1);
+	if (strcmp(cmd, "probe") == 0)
+		return kt_cmd_probe(&cfg);
 	return strcmp(cmd, "run") == 0 ? kt_cmd_run(&cfg) : kt_cmd_decode(&cfg);
 }

@@ -44,6 +44,7 @@ enum kt_cmd {
 	KT_CMD_RUN,
 	KT_CMD_DECODE,
 	KT_CMD_FORWARDER, /* no command, or installed as kata-trace-forwarder */
+	KT_CMD_PROBE,
 	KT_CMD__N,
 };
 #define KT_CMD_BIT(c) (1u << (c))

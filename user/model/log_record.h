@@ -36,6 +36,9 @@ struct kt_log {
 	struct kt_str severity_text;
 	struct kt_str body;	/* a string body; may contain any text */
 	struct kt_kvlist attrs; /* strings, ints and bools only */
+	/* The span it belongs to, in its trace; zero ids: none. */
+	struct kt_trace_id trace_id;
+	uint64_t span_id;
 };
 
 struct kt_log_record {

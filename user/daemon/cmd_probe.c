@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * katatrace-bpf probe TARGET: resolves the target (daemon/probe_target.h),
+ * expands the variables of its specs and program, attaches the span probes
+ * (capture/probe_capture.h) and runs bpftrace (capture/bpftrace_run.h), and
+ * exports what they give through its own export queue, until Ctrl-C,
+ * --duration, or the end of the target. A sandbox's or pod's spans and log
+ * records go into the sandbox's trace, under its kata.vm span.
+ *
+ * Exit status: 0 when it ran; 1 when the target, a probe or bpftrace failed
+ * (the message names it); 2 for a spec or program the command line got
+ * wrong (a malformed spec, an unknown variable, $container_pid).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon/commands.h"
+#include "daemon/probe_target.h"
+#include "capture/attach.h"
+#include "capture/bpftrace_run.h"
+#include "capture/probe_capture.h"
+#include "capture/probe_spec.h"
+#include "exporters/export_queue.h"
+#include "model/attrs.h"
+#include "model/ids.h"
+#include "base/clock.h"
+#include "base/diag.h"
+#include "base/poller.h"
+#include "base/stats.h"
+
+/* service.name of what the probes make. */
+#define PROBE_SERVICE_NAME "katatrace-probe"
+/* Largest bpftrace program file read (-f). */
+#define PROGRAM_FILE_MAX (1u << 20)
+/* How often the end of the target and of --duration are looked for. */
+#define TICK_MS 250
+
+enum { EXIT_RAN = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+struct probe {
+	const struct kt_config *cfg;
+	struct kt_probe_target target;
+	struct kt_probe_spec specs[2 * KT_MAX_PROBE_SPECS];
+	size_t n_specs;
+	char *program; /* bpftrace's, variables expanded */
+	struct kt_origin *origin;
+	struct kt_trace_id trace_id; /* the sandbox's trace; zero without a sandbox */
+	uint64_t parent_span_id;     /* its kata.vm span */
+	struct kt_export_queue *q;
+	struct kt_probe_capture *cap;
+	struct kt_bpftrace_run *bt;
+	int epfd, sig_fd, tick_fd;
+	struct kt_poll_handler sig_h, tick_h, cap_h, bt_h;
+	uint64_t deadline_ns; /* 0: none */
+	const char *stopped_by; /* why the run ended */
+	char ended[KT_SANDBOX_ID_MAX + 96]; /* the target's end, said */
+};
+
+/* ------------------------------------------------------------ records */
+
+static void to_queue(void *ctx, struct kt_span_record *r)
+{
+	struct probe *p = ctx;
+	kt_export_queue_push(p->q, r);
+}
+
+/* Log records join the sandbox's trace too: they belong to its kata.vm span. */
+static void log_to_queue(void *ctx, struct kt_log_record *r)
+{
+	struct probe *p = ctx;
+	if (p->parent_span_id && !r->log.span_id) {
+		r->log.trace_id = p->trace_id;
+		r->log.span_id = p->parent_span_id;
+	}
+	kt_export_queue_push_log(p->q, r);
+}
+
+static struct kt_record_sink sink_of(struct probe *p)
+{
+	return (struct kt_record_sink){ .span = to_queue, .log = log_to_queue, .ctx = p };
+}
+
+/* The resource of everything the probe makes: who was probed. */
+static struct kt_origin *probe_origin(const struct probe *p)
+{
+	const struct kt_probe_target *t = &p->target;
+	const struct kt_sandbox_meta *m = t->sandbox.id[0] ? &t->sandbox : NULL;
+	struct kt_kv kv[12];
+	struct kt_attrs b; /* values kept as given: the origin copies them */
+	kt_attrs_init_on(&b, kv, sizeof(kv) / sizeof(kv[0]), NULL);
+	kt_attrs_cstr(&b, "katatrace.transport", "probe");
+	kt_attrs_cstr(&b, "katatrace.probe.target", p->cfg->probe_target);
+	kt_sandbox_meta_pod_attrs(&b, m);
+	if (m) {
+		kt_attrs_cstr(&b, "katatrace.sandbox.id", m->id);
+		if (m->hypervisor[0])
+			kt_attrs_cstr(&b, "katatrace.hypervisor.name", m->hypervisor);
+	}
+	if (t->hypervisor_pid)
+		kt_attrs_int(&b, "katatrace.hypervisor.pid", t->hypervisor_pid);
+	struct kt_kvlist l = kt_attrs_list(&b);
+	char label[256];
+	snprintf(label, sizeof(label), "probe %s", p->cfg->probe_target);
+	return kt_origin_new(&l, m ? m->id : NULL, label);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+/* Every --span and --event, variables expanded, parsed. EXIT_USAGE with a message. */
+static int parse_specs(struct probe *p)
+{
+	const struct kt_config *cfg = p->cfg;
+	for (int role = KT_PROBE_SPAN; role <= KT_PROBE_EVENT; role++) {
+		const char *const *list = role == KT_PROBE_SPAN ? cfg->span_specs : cfg->event_specs;
+		size_t n = role == KT_PROBE_SPAN ? cfg->n_span_specs : cfg->n_event_specs;
+		for (size_t i = 0; i < n; i++) {
+			char text[KT_PROBE_SPEC_MAX + 1], err[512];
+			if (kt_probe_vars_expand(list[i], &p->target, text, sizeof(text), err,
+						 sizeof(err)) ||
+			    kt_probe_spec_parse(text, (enum kt_probe_role)role, &p->specs[p->n_specs],
+						err, sizeof(err))) {
+				kt_err("%s %s: %s", role == KT_PROBE_SPAN ? "--span" : "--event", list[i],
+				       err);
+				return EXIT_USAGE;
+			}
+			p->n_specs++;
+		}
+	}
+	return 0;
+}
+
+/* The bpftrace program (-e, or -f read whole), its variables expanded. */
+static int load_program(struct probe *p)
+{
+	const struct kt_config *cfg = p->cfg;
+	const char *src = cfg->program;
+	char *file_text = NULL;
+	if (cfg->program_file) {
+		FILE *f = fopen(cfg->program_file, "r");
+		if (!f) {
+			kt_err("--program-file %s: %s", cfg->program_file, strerror(errno));
+			return EXIT_FAILED;
+		}
+		file_text = malloc(PROGRAM_FILE_MAX + 1);
+		size_t n = file_text ? fread(file_text, 1, PROGRAM_FILE_MAX + 1, f) : 0;
+		fclose(f);
+		if (!file_text || n > PROGRAM_FILE_MAX) {
+			kt_err("--program-file %s: %s", cfg->program_file,
+			       file_text ? "larger than 1 MiB" : strerror(ENOMEM));
+			free(file_text);
+			return EXIT_FAILED;
+		}
+		file_text[n] = '\0';
+		src = file_text;
+	}
+	if (!src)
+		return 0;
+	/* Expansion only ever grows a program by pids and ids: room for twice the text. */
+	size_t cap = 2 * strlen(src) + 4096;
+	char err[512];
+	p->program = malloc(cap);
+	int rc = !p->program ? -1
+			     : kt_probe_vars_expand_ex(src, &p->target, 0, p->program, cap, err,
+						       sizeof(err));
+	free(file_text);
+	if (rc) {
+		kt_err("bpftrace program: %s", p->program ? err : strerror(ENOMEM));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int start_probes(struct probe *p)
+{
+	char err[1024];
+	uint32_t pids[KT_TARGET_MAX_PIDS];
+	size_t n_pids = kt_probe_target_pids(&p->target, pids, KT_TARGET_MAX_PIDS);
+
+	if (p->n_specs) {
+		struct kt_probe_capture_cfg cc = {
+			.specs = p->specs,
+			.n_specs = p->n_specs,
+			.nargs = p->cfg->probe_args,
+			.pids = pids,
+			.n_pids = n_pids,
+			.sink = sink_of(p),
+			.origin = p->origin,
+			.trace_id = p->trace_id,
+			.parent_span_id = p->parent_span_id,
+			.service_name = PROBE_SERVICE_NAME,
+		};
+		p->cap = kt_probe_capture_open(&cc, err, sizeof(err));
+		if (!p->cap) {
+			kt_err("%s", err);
+			return EXIT_FAILED;
+		}
+	}
+	if (p->program) {
+		struct kt_bpftrace_spec bs = { .program = p->program, .origin = p->origin };
+		if (kt_bpftrace_start(&bs, &p->bt, err, sizeof(err))) {
+			kt_err("%s", err);
+			return EXIT_FAILED;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static struct probe *of(struct kt_poll_handler *h, size_t off)
+{
+	return (struct probe *)((char *)h - off);
+}
+
+static void on_signal(struct kt_poll_handler *h, uint32_t events)
+{
+	struct probe *p = of(h, offsetof(struct probe, sig_h));
+	struct signalfd_siginfo si;
+	(void)events;
+	while (read(p->sig_fd, &si, sizeof(si)) == sizeof(si))
+		if (!p->stopped_by)
+			p->stopped_by = strsignal((int)si.ssi_signo);
+}
+
+static void on_capture(struct kt_poll_handler *h, uint32_t events)
+{
+	struct probe *p = of(h, offsetof(struct probe, cap_h));
+	(void)events;
+	kt_probe_capture_consume(p->cap);
+}
+
+static void on_bpftrace(struct kt_poll_handler *h, uint32_t events)
+{
+	struct probe *p = of(h, offsetof(struct probe, bt_h));
+	const struct kt_record_sink sink = sink_of(p);
+	(void)events;
+	if (kt_bpftrace_read(p->bt, &sink) <= 0 && !p->stopped_by) {
+		/* bpftrace ended by itself (exit(), or an error said at stop) */
+		kt_poll_del(p->epfd, kt_bpftrace_fd(p->bt));
+		p->stopped_by = "bpftrace ended";
+	}
+}
+
+/* Is a process still there (and not a zombie waiting to be reaped)? */
+static bool alive(uint32_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *close_paren = strrchr(buf, ')');
+	return !(close_paren && close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X'));
+}
+
+/* Has the target ended? Says how into p->ended. */
+static bool target_ended(struct probe *p)
+{
+	const struct kt_probe_target *t = &p->target;
+	switch (t->kind) {
+	case KT_TARGET_PID:
+		if (alive(t->pid))
+			return false;
+		snprintf(p->ended, sizeof(p->ended), "process %u ended", t->pid);
+		return true;
+	case KT_TARGET_SANDBOX:
+	case KT_TARGET_POD: {
+		uint32_t pid = t->hypervisor_pid ? t->hypervisor_pid : t->shim_pid;
+		if (!pid || alive(pid))
+			return false;
+		snprintf(p->ended, sizeof(p->ended), "sandbox %s ended (its %s, process %u, exited)",
+			 t->sandbox.id, t->hypervisor_pid ? "hypervisor" : "shim", pid);
+		return true;
+	}
+	case KT_TARGET_NODE:
+		break;
+	}
+	return false;
+}
+
+static void on_tick(struct kt_poll_handler *h, uint32_t events)
+{
+	struct probe *p = of(h, offsetof(struct probe, tick_h));
+	uint64_t n;
+	(void)events;
+	if (read(p->tick_fd, &n, sizeof(n)) != sizeof(n) || p->stopped_by)
+		return;
+	if (p->deadline_ns && kt_mono_ns() >= p->deadline_ns)
+		p->stopped_by = "--duration";
+	else if (target_ended(p))
+		p->stopped_by = p->ended;
+}
+
+static int setup_loop(struct probe *p)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	p->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (p->epfd < 0 || p->sig_fd < 0 || p->tick_fd < 0)
+		return -1;
+	struct itimerspec its = { { 0, TICK_MS * 1000000L }, { 0, TICK_MS * 1000000L } };
+	if (timerfd_settime(p->tick_fd, 0, &its, NULL))
+		return -1;
+	p->sig_h.fn = on_signal;
+	p->tick_h.fn = on_tick;
+	return kt_poll_add(p->epfd, p->sig_fd, &p->sig_h) || kt_poll_add(p->epfd, p->tick_fd, &p->tick_h)
+		       ? -1
+		       : 0;
+}
+
+static void run_loop(struct probe *p)
+{
+	if (p->cap) {
+		p->cap_h.fn = on_capture;
+		kt_poll_add(p->epfd, kt_probe_capture_fd(p->cap), &p->cap_h);
+	}
+	if (p->bt) {
+		p->bt_h.fn = on_bpftrace;
+		kt_poll_add(p->epfd, kt_bpftrace_fd(p->bt), &p->bt_h);
+	}
+	if (p->cfg->duration_s)
+		p->deadline_ns = kt_mono_ns() + (uint64_t)p->cfg->duration_s * 1000000000ull;
+	while (!p->stopped_by) {
+		struct epoll_event ev[8];
+		int n = epoll_wait(p->epfd, ev, 8, -1);
+		if (n < 0 && errno != EINTR) {
+			kt_err("epoll_wait: %s", strerror(errno));
+			p->stopped_by = "an error";
+		}
+		for (int i = 0; i < n; i++) {
+			struct kt_poll_handler *h = ev[i].data.ptr;
+			h->fn(h, ev[i].events);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ the command */
+
+static void say_ready(const struct probe *p)
+{
+	const struct kt_probe_target *t = &p->target;
+	const struct kt_sandbox_meta *m = &t->sandbox;
+	char what[KT_SANDBOX_ID_MAX + 2 * KT_META_STR + 32], pids[128] = "";
+	if (m->id[0] && m->pod_name[0])
+		snprintf(what, sizeof(what), "sandbox %s (pod %s/%s)", m->id, m->pod_namespace,
+			 m->pod_name);
+	else if (m->id[0])
+		snprintf(what, sizeof(what), "sandbox %s", m->id);
+	else if (t->kind == KT_TARGET_PID)
+		snprintf(what, sizeof(what), "process %u", t->pid);
+	else
+		snprintf(what, sizeof(what), "the node");
+	uint32_t list[KT_TARGET_MAX_PIDS];
+	size_t n = kt_probe_target_pids(t, list, KT_TARGET_MAX_PIDS);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(pids);
+		snprintf(pids + l, sizeof(pids) - l, "%s%u", i ? "," : "pids ", list[i]);
+	}
+	kt_info("ready: probing %s with %zu probe%s%s, filter: %s", what, p->n_specs,
+		p->n_specs == 1 ? "" : "s", p->bt ? " and a bpftrace program" : "",
+		n ? pids : "none (every process)");
+}
+
+static void summary(const struct probe *p)
+{
+	struct kt_probe_totals t = { 0 };
+	if (p->cap)
+		kt_probe_capture_totals(p->cap, &t);
+	const struct kt_bpftrace_totals *bt = p->bt ? kt_bpftrace_run_totals(p->bt) : NULL;
+	fprintf(stderr,
+		"katatrace-bpf probe summary: stopped by %s; hits %llu, spans %llu, events %llu, "
+		"bpftrace records %llu, lost %llu, spans exported %llu, log records exported %llu\n",
+		p->stopped_by ? p->stopped_by : "-", (unsigned long long)t.hits,
+		(unsigned long long)t.spans, (unsigned long long)t.events,
+		(unsigned long long)(bt ? bt->records : 0),
+		(unsigned long long)(t.lost + (bt ? bt->lost_events : 0)),
+		(unsigned long long)KT_STAT_GET(spans_exported),
+		(unsigned long long)KT_STAT_GET(logs_exported));
+}
+
+static int finish(struct probe *p, int rc)
+{
+	char err[1024];
+	if (p->bt) {
+		const struct kt_record_sink sink = sink_of(p);
+		int status = kt_bpftrace_stop(p->bt, &sink, err, sizeof(err));
+		/* interrupted by us is how a bpftrace program normally ends */
+		if (status != 0 && status != 128 + SIGINT && !rc) {
+			kt_err("%s", err);
+			rc = EXIT_FAILED;
+		}
+	}
+	if (p->cap)
+		kt_probe_capture_consume(p->cap); /* what is still in the ring buffer */
+	if (p->q)
+		kt_export_queue_stop(p->q);
+	if (p->stopped_by)
+		summary(p);
+	if (p->cap)
+		kt_probe_capture_close(p->cap);
+	if (p->bt)
+		kt_bpftrace_free(p->bt);
+	if (p->origin)
+		kt_origin_put(p->origin);
+	free(p->program);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->sig_fd >= 0)
+		close(p->sig_fd);
+	if (p->tick_fd >= 0)
+		close(p->tick_fd);
+	return rc;
+}
+
+int kt_cmd_probe(const struct kt_config *cfg)
+{
+	struct probe p = { .cfg = cfg, .epfd = -1, .sig_fd = -1, .tick_fd = -1 };
+	char err[1024];
+	int rc;
+
+	struct kt_target_env env = {
+		.run_root = cfg->run_root,
+		.proc_root = "/proc",
+		.bundle_patterns = cfg->n_bundle_paths ? cfg->bundle_paths : NULL,
+		.n_bundle_patterns = cfg->n_bundle_paths,
+	};
+	if (kt_probe_target_resolve(cfg->probe_target, &env, &p.target, err, sizeof(err))) {
+		kt_err("%s", err);
+		return EXIT_FAILED;
+	}
+	if ((rc = parse_specs(&p)) || (rc = load_program(&p)))
+		return finish(&p, rc);
+	if (p.target.sandbox.id[0])
+		kt_sandbox_ids(p.target.sandbox.id, strlen(p.target.sandbox.id), &p.trace_id,
+			       &p.parent_span_id);
+	p.origin = probe_origin(&p);
+
+	const char *what = NULL;
+	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
+	if (!e)
+		return finish(&p, EXIT_FAILED);
+	struct kt_export_queue_cfg qc = KT_EXPORT_QUEUE_DEFAULTS;
+	qc.batch_max = cfg->batch_size;
+	qc.batch_timeout_ms = cfg->batch_timeout_ms;
+	qc.queue_max = cfg->queue_size;
+	qc.resource.service_name = PROBE_SERVICE_NAME;
+	p.q = kt_export_queue_start(e, &qc);
+	if (!p.q) {
+		e->destroy(e);
+		return finish(&p, EXIT_FAILED);
+	}
+	kt_mount_bpf_filesystems();
+	kt_libbpf_log_init();
+	if (setup_loop(&p)) {
+		kt_err("cannot set up the event loop: %s", strerror(errno));
+		return finish(&p, EXIT_FAILED);
+	}
+	if ((rc = start_probes(&p)))
+		return finish(&p, rc);
+	kt_info("exporting to %s", what);
+	say_ready(&p);
+	run_loop(&p);
+	kt_info("stopping: %s", p.stopped_by);
+	return finish(&p, EXIT_RAN);
+}
