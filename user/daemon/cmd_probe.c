@@ -375,9 +375,10 @@ static void say_ready(const struct probe *p)
 		size_t l = strlen(pids);
 		snprintf(pids + l, sizeof(pids) - l, "%s%u", i ? "," : "pids ", list[i]);
 	}
-	kt_info("ready: probing %s with %zu probe%s%s, filter: %s", what, p->n_specs,
+	/* bpftrace programs filter themselves ($pid and the like): only the probes are filtered here */
+	kt_info("ready: probing %s with %zu probe%s%s%s%s", what, p->n_specs,
 		p->n_specs == 1 ? "" : "s", p->bt ? " and a bpftrace program" : "",
-		n ? pids : "none (every process)");
+		p->n_specs ? ", filter: " : "", !p->n_specs ? "" : n ? pids : "none (every process)");
 }
 
 static void summary(const struct probe *p)
