@@ -3,9 +3,11 @@
 //
 // Reads OTLP/JSON lines (one ExportTraceServiceRequest per line, as the file
 // exporter writes them) and writes the same normalized span lines as
-// receiver.js.
+// receiver.js. Lines holding an ExportLogsServiceRequest (resourceLogs: the
+// file exporter's log records) are written as receiver.js's --logs-out
+// lines to --logs-out; without --logs-out such a line is an error.
 //
-//   otlpjson.js FILE --out spans.jsonl
+//   otlpjson.js FILE --out spans.jsonl [--logs-out logs.jsonl]
 //
 // Each line is checked against the OTLP/JSON shape (known lowerCamelCase
 // keys only, lower-case hex ids, 64-bit integers as decimal strings, doubles
@@ -18,10 +20,10 @@
 const fs = require('fs');
 const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, Long } = require('./lib/otlp');
-const { normalizeRequest } = require('./lib/normalize');
+const { normalizeRequest, normalizeLogsRequest } = require('./lib/normalize');
 
-const USAGE = 'usage: otlpjson.js FILE --out spans.jsonl';
-const { opts, positional } = parseArgs(process.argv.slice(2), { out: true }, USAGE);
+const USAGE = 'usage: otlpjson.js FILE --out spans.jsonl [--logs-out logs.jsonl]';
+const { opts, positional } = parseArgs(process.argv.slice(2), { out: true, 'logs-out': false }, USAGE);
 if (positional.length !== 1) {
 	process.stderr.write(`${USAGE}\n`);
 	process.exit(2);
@@ -191,18 +193,83 @@ function request(v, path) {
 	});
 }
 
+function logRecord(v, path) {
+	object(v, path, ['timeUnixNano', 'observedTimeUnixNano', 'severityNumber', 'severityText', 'body',
+		'attributes', 'droppedAttributesCount', 'flags', 'traceId', 'spanId', 'eventName']);
+	return fields({}, v, path, {
+		timeUnixNano: uint64,
+		observedTimeUnixNano: uint64,
+		severityNumber: (x, p) => (Number.isInteger(x) && x >= 0 && x <= 24 ? x : fail(p, 'severity number 0..24 expected')),
+		severityText: string,
+		body: anyValue,
+		attributes: attrList,
+		droppedAttributesCount: uint32,
+		flags: uint32,
+		traceId: (x, p) => id(x, p, 16),
+		spanId: (x, p) => id(x, p, 8),
+		eventName: string,
+	});
+}
+
+function logsRequest(v, path) {
+	object(v, path, ['resourceLogs']);
+	return fields({}, v, path, {
+		resourceLogs: (x, p) => list(x, p, (rl, rp) => {
+			object(rl, rp, ['resource', 'scopeLogs', 'schemaUrl']);
+			return fields({}, rl, rp, {
+				resource: (r, q) => {
+					object(r, q, ['attributes', 'droppedAttributesCount']);
+					return fields({}, r, q, { attributes: attrList, droppedAttributesCount: uint32 });
+				},
+				scopeLogs: (y, q) => list(y, q, (sl, sp) => {
+					object(sl, sp, ['scope', 'logRecords', 'schemaUrl']);
+					return fields({}, sl, sp, {
+						scope: (sc, scp) => {
+							object(sc, scp, ['name', 'version', 'attributes', 'droppedAttributesCount']);
+							return fields({}, sc, scp, { name: string, version: string,
+								attributes: attrList, droppedAttributesCount: uint32 });
+						},
+						logRecords: (z, zp) => list(z, zp, logRecord),
+						schemaUrl: string,
+					});
+				}),
+				schemaUrl: string,
+			});
+		}),
+	});
+}
+
+// Loaded only when a logs line comes: trace-only files need nothing more.
+let logsMsg = null;
+function logsLine(parsed) {
+	if (!opts['logs-out']) throw new FormatError('$: a logs request (resourceLogs) needs --logs-out');
+	if (!logsMsg) logsMsg = require('./lib/otlp-logs').ExportLogsServiceRequest;
+	const msg = logsMsg.fromObject(logsRequest(parsed, '$'));
+	return normalizeLogsRequest(logsMsg.decode(logsMsg.encode(msg).finish()));
+}
+
 const text = fs.readFileSync(positional[0], 'utf8');
 const lines = text.split('\n');
 if (lines[lines.length - 1] === '') lines.pop();
 else if (lines.length) process.stderr.write(`${positional[0]}: last line has no newline\n`);
 
 let out = '';
+let logsOut = '';
 let errors = 0;
 let nSpans = 0;
+let nLogs = 0;
 lines.forEach((line, i) => {
 	const where = `${positional[0]}:${i + 1}`;
 	try {
-		const obj = request(JSON.parse(line), '$');
+		const parsed = JSON.parse(line);
+		if (typeof parsed === 'object' && parsed !== null && 'resourceLogs' in parsed) {
+			for (const l of logsLine(parsed)) {
+				logsOut += `${JSON.stringify(l)}\n`;
+				nLogs++;
+			}
+			return;
+		}
+		const obj = request(parsed, '$');
 		const msg = ExportTraceServiceRequest.fromObject(obj);
 		const wire = ExportTraceServiceRequest.encode(msg).finish();
 		for (const s of normalizeRequest(ExportTraceServiceRequest.decode(wire))) {
@@ -215,5 +282,7 @@ lines.forEach((line, i) => {
 	}
 });
 fs.writeFileSync(opts.out, out);
-process.stderr.write(`otlpjson: ${lines.length} line(s), ${nSpans} span(s), ${errors} error(s)\n`);
+if (opts['logs-out']) fs.writeFileSync(opts['logs-out'], logsOut);
+const logsSaid = opts['logs-out'] ? `, ${nLogs} log record(s)` : '';
+process.stderr.write(`otlpjson: ${lines.length} line(s), ${nSpans} span(s)${logsSaid}, ${errors} error(s)\n`);
 process.exit(errors ? 1 : 0);

@@ -1,0 +1,306 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# katatrace-bpf probe TARGET, end to end with real BPF: span probes on the C
+# test target's work() (pid/ target, a second untargeted copy running the
+# same code at the same time), on a Go function whose stack moves
+# (stackgrow's main.grow), on a pair of syscall tracepoints, a bpftrace
+# program's printf lines as log records, sandbox/ and pod/ targets in a fake
+# Kata run root whose "hypervisor" is the C target (spans and records in the
+# sandbox's trace, the probe ending with the hypervisor), exported over
+# OTLP/HTTP to tests/receiver/receiver.js and to an OTLP/JSON file read back
+# by tests/receiver/otlpjson.js, then checked by tests/receiver/check-probe.js
+# against what the targets are documented to do. Then the command's errors,
+# each with its exit status and message.
+. "$(dirname "$0")/lib.sh"
+log "probe: span probes, tracepoints and bpftrace on pid/, sandbox/ and pod/ targets"
+PT=$ROOT_DIR/build/targets/c/probe_target
+SG=$ROOT_DIR/build/targets/go/stackgrow
+[ -x "$PT" ] && [ -x "$SG" ] ||
+	abort_test "setup: make build/targets/c/probe_target build/targets/go/stackgrow"
+CALLS=40
+SLEEP_US=3000
+CHECK=$RECV/check-probe.js
+
+# ------------------------------------------------------------ helpers
+
+# A C target waiting for its byte: its stdin is OUT/NAME.in, whose writer the
+# caller opens afterwards on fd 7 or 8 (closed in every other child, so that
+# closing it gives the target its end of input). Sets TPID.
+start_target() { # name calls
+	rm -f "$OUT/$1.in" "$OUT/$1.out"
+	mkfifo "$OUT/$1.in"
+	"$PT" "$2" "$SLEEP_US" <"$OUT/$1.in" >"$OUT/$1.out" 7>&- 8>&- &
+	TPID=$!
+	PIDS+=("$TPID")
+}
+target_ready() { [ "$(head -n 1 "$OUT/$1.out" 2>/dev/null)" = "$2" ]; }
+target_done() { grep -qx done "$OUT/$1.out"; }
+# The target's threads but the main one: its two workers.
+worker_tids() { ls "/proc/$1/task" | grep -vx "$1" | sort -n | paste -sd, -; }
+
+launch_probe() { # probe args...
+	rm -f "$OUT/kt.log"
+	"$KT" probe "$@" >"$OUT/kt.out" 2>"$OUT/kt.log" 7>&- 8>&- &
+	KT_PID=$!
+	PIDS+=("$KT_PID")
+	if ! wait_for 30 "katatrace-bpf probe to be ready" grep -q ' ready: ' "$OUT/kt.log"; then
+		tail -n 20 "$OUT/kt.log" | sed 's/^/    kt: /'
+		return 1
+	fi
+}
+
+# Waits for the probe to stop by itself; TERM after SECS (a failure then).
+wait_probe() { # secs
+	local deadline=$((SECONDS + $1))
+	while kill -0 "$KT_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+	if kill -0 "$KT_PID" 2>/dev/null; then
+		echo "  katatrace-bpf probe still running after $1 s: stopped with SIGTERM"
+		kill -TERM "$KT_PID"
+	fi
+	wait "$KT_PID"
+	KT_RC=$?
+	SUMMARY=$(grep 'katatrace-bpf probe summary:' "$OUT/kt.log" | tail -n 1)
+	echo "  $SUMMARY"
+}
+
+# bpftrace, started by the probe, has its uprobe attached (bpftool lists
+# the perf events of each process).
+bpftrace_attached() {
+	local bt
+	bt=$(pgrep -P "$KT_PID" -x bpftrace | head -n 1)
+	[ -n "$bt" ] && bpftool -j perf show 2>/dev/null |
+		node -e 'const l=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(l.some((e)=>e.pid==process.argv[1]&&e.fd_type==="uprobe")?0:1)' "$bt"
+}
+
+run_check() { # label mode args...: check-probe.js, its lines shown, its counts absorbed
+	local label=$1
+	shift
+	node "$CHECK" "$@" >"$OUT/check-$label.log" 2>&1
+	sed 's/^/  /' "$OUT/check-$label.log" | grep -v '^  [0-9]* passed'
+	absorb_counts "$OUT/check-$label.log"
+}
+
+no_records() { [ ! -s "$1" ]; }
+
+# ------------------------------------------------------------ 1, 2: pid/ target, OTLP/HTTP
+log "1. pid/ target, work() with 2 arguments, OTLP/HTTP; an untargeted copy runs the same code"
+start_receiver --logs-out "$OUT/logs.jsonl" || abort_test "setup: receiver"
+start_target a $CALLS
+A=$TPID
+exec 7>"$OUT/a.in"
+start_target b $CALLS
+B=$TPID
+exec 8>"$OUT/b.in"
+wait_for 10 "the targets' pids" target_ready a "$A" && wait_for 10 "" target_ready b "$B" ||
+	abort_test "setup: the C targets did not start"
+TIDS=$(worker_tids "$A")
+launch_probe "pid/$A" --span 'uprobe:/proc/$pid/exe:work' --args 2 --otlp-endpoint "$RECV_URL" \
+	--batch-timeout 200 || abort_test "probe pid/$A did not start"
+check "ready line names the process and filters on it" grep -q "ready: probing process $A with 1 probe, filter: pids $A\$" "$OUT/kt.log"
+echo x >&7
+echo x >&8
+check "targeted copy finished its calls" wait_for 20 "target a" target_done a
+check "untargeted copy finished its calls" wait_for 20 "target b" target_done b
+exec 7>&- 8>&-
+wait_probe 15
+check_exit "probe exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" "stopped by process $A ended"
+check "summary: spans $CALLS, spans exported $CALLS, lost 0" \
+	grep -q "hits $CALLS, spans $CALLS, .* lost 0, spans exported $CALLS, log records exported 0" "$OUT/kt.log"
+cp "$OUT/spans.jsonl" "$OUT/http-spans.jsonl"
+run_check http work --file "$OUT/http-spans.jsonl" --calls $CALLS --pid "$A" --tids "$TIDS" \
+	--sleep-us $SLEEP_US --exe "$PT" --target "pid/$A" --other-pid "$B" --spec "uprobe:/proc/$A/exe:work"
+check "no log records without a bpftrace program" no_records "$OUT/logs.jsonl"
+
+# ------------------------------------------------------------ 1b: file exporter, --duration
+log "1b. the same to an OTLP/JSON file, stopped by --duration"
+start_target c $CALLS
+C=$TPID
+exec 7>"$OUT/c.in"
+wait_for 10 "the target's pid" target_ready c "$C" || abort_test "setup: C target"
+TIDS=$(worker_tids "$C")
+launch_probe "pid/$C" --span 'uprobe:/proc/$pid/exe:work' --args 2 --duration 3 \
+	--exporter file --output "$OUT/work.otlp.jsonl" || abort_test "probe pid/$C did not start"
+echo x >&7
+check "target finished its calls" wait_for 20 "target c" target_done c
+wait_probe 10
+exec 7>&-
+check_exit "probe exits 0, stopped by --duration" "$KT_RC" 0 "$OUT/kt.log" "stopped by --duration;"
+check "otlpjson.js reads the file" node "$RECV/otlpjson.js" "$OUT/work.otlp.jsonl" --out "$OUT/file-spans.jsonl"
+run_check file work --file "$OUT/file-spans.jsonl" --calls $CALLS --pid "$C" --tids "$TIDS" \
+	--sleep-us $SLEEP_US --exe "$PT" --target "pid/$C"
+
+# ------------------------------------------------------------ 3: Go
+log "3. stackgrow's main.grow, whose stack moves during the probed calls"
+# Held stopped right after its exec (PTRACE_TRACEME), so that /proc/PID/exe
+# is stackgrow and no main.grow has run before the probe is attached.
+cat >"$OUT/held.py" <<'EOF'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    libc.ptrace(0, 0, None, None)  # PTRACE_TRACEME: stops at exec
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitpid(pid, os.WUNTRACED)
+print(pid, flush=True)
+sys.stdin.readline()
+libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+_, status = os.waitpid(pid, 0)
+print("exit=%d" % (os.waitstatus_to_exitcode(status)), flush=True)
+EOF
+GO_CALLS=5
+GO_WORKERS=1
+rm -f "$OUT/go.in" && mkfifo "$OUT/go.in"
+python3 "$OUT/held.py" "$SG" $GO_CALLS $GO_WORKERS <"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
+PIDS+=($!)
+exec 7>"$OUT/go.in"
+wait_for 10 "stackgrow held" grep -qE '^[0-9]+$' "$OUT/go.out" || abort_test "setup: stackgrow"
+G=$(head -n 1 "$OUT/go.out")
+launch_probe "pid/$G" --span 'uprobe:/proc/$pid/exe:main.grow' --args 1 --otlp-endpoint "$RECV_URL" \
+	--batch-timeout 200 || abort_test "probe pid/$G did not start"
+rm -f "$OUT/spans.jsonl"
+echo go >&7
+exec 7>&-
+check "stackgrow exited 0" wait_for 20 "stackgrow's end" grep -qx 'exit=0' "$OUT/go.out"
+check "stackgrow's stack moved during probed calls (moved > 0)" \
+	grep -qE "^calls=$((GO_CALLS * (GO_WORKERS + 1))) grow=[0-9]+ moved=[1-9][0-9]*$" "$OUT/go.out"
+wait_probe 10
+check_exit "probe exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" "stopped by process $G ended"
+# main.grow(0) runs CALLS x (WORKERS + 1) times, each 33 levels deep; the
+# probe keeps the outermost KT_PROBE_DEPTH (4, bpf/probe_span.h) of a thread.
+run_check go go --file "$OUT/spans.jsonl" --runs $((GO_CALLS * (GO_WORKERS + 1))) --levels 33 --depth 4 \
+	--pid "$G" --target "pid/$G"
+
+# ------------------------------------------------------------ 4: tracepoints
+log "4. tracepoint pair sys_enter/sys_exit_clock_nanosleep (glibc's usleep)"
+rm -f "$OUT/spans.jsonl"
+start_target d $CALLS
+D=$TPID
+exec 7>"$OUT/d.in"
+wait_for 10 "the target's pid" target_ready d "$D" || abort_test "setup: C target"
+launch_probe "pid/$D" --span 'tracepoint:syscalls:sys_enter_clock_nanosleep/sys_exit_clock_nanosleep' \
+	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "probe pid/$D did not start"
+echo x >&7
+check "target finished its calls" wait_for 20 "target d" target_done d
+exec 7>&-
+wait_probe 10
+check_exit "probe exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" "stopped by process $D ended"
+run_check tp nanosleep --file "$OUT/spans.jsonl" --calls $CALLS --pid "$D" --target "pid/$D"
+
+# ------------------------------------------------------------ 5: bpftrace
+BT_PROG='uprobe:/proc/$pid/exe:work { printf("work %d %d\n", arg0, arg1); }'
+bpftrace_round() { # name exporter-args...
+	local name=$1
+	shift
+	start_target "$name" $CALLS
+	local T=$TPID
+	exec 7>"$OUT/$name.in"
+	wait_for 10 "the target's pid" target_ready "$name" "$T" || abort_test "setup: C target"
+	launch_probe "pid/$T" -e "$BT_PROG" "$@" || abort_test "probe pid/$T -e did not start"
+	check "bpftrace's uprobe attached" wait_for 30 "bpftrace's uprobe" bpftrace_attached
+	echo x >&7
+	check "target finished its calls" wait_for 20 "target $name" target_done "$name"
+	exec 7>&-
+	wait_probe 15
+	check_exit "probe exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" "stopped by process $T ended"
+	BT_TARGET="pid/$T"
+}
+log "5. a bpftrace program's printf lines as log records, OTLP/HTTP"
+rm -f "$OUT/logs.jsonl"
+stop_receiver
+start_receiver --logs-out "$OUT/logs.jsonl" || abort_test "setup: receiver"
+bpftrace_round e --otlp-endpoint "$RECV_URL" --batch-timeout 200
+run_check bt-http logs --file "$OUT/logs.jsonl" --calls $CALLS --target "$BT_TARGET"
+check "no spans without span probes" no_records "$OUT/spans.jsonl"
+log "5b. the same to an OTLP/JSON file"
+bpftrace_round f --exporter file --output "$OUT/bt.otlp.jsonl"
+check "otlpjson.js reads the file's log records" node "$RECV/otlpjson.js" "$OUT/bt.otlp.jsonl" \
+	--out "$OUT/bt-file-spans.jsonl" --logs-out "$OUT/bt-file-logs.jsonl"
+run_check bt-file logs --file "$OUT/bt-file-logs.jsonl" --calls $CALLS --target "$BT_TARGET"
+
+# ------------------------------------------------------------ 6: sandbox/ and pod/
+log "6. sandbox/ and pod/ targets in a fake Kata run root, the C target as hypervisor"
+RR=$OUT/r
+SB=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+POD_NS=probe-ns
+POD_NAME=web-$$
+CTRD=$RR/run/containerd/io.containerd.runtime.v2.task/k8s.io
+mkdir -p "$RR/run/vc/vm/$SB" "$RR/run/vc/sbs/$SB" "$CTRD/$SB"
+cat >"$CTRD/$SB/config.json" <<EOF
+{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"$SB","io.kubernetes.cri.sandbox-name":"$POD_NAME","io.kubernetes.cri.sandbox-namespace":"$POD_NS","io.kubernetes.cri.sandbox-uid":"uid-$SB"}}
+EOF
+# The C target takes no extra arguments (no -name sandbox-ID): the state
+# file's hypervisor pid points at it.
+hypervisor() { # name: starts the "hypervisor", fd 7 its stdin's writer; HV its pid
+	start_target "$1" $CALLS
+	HV=$TPID
+	exec 7>"$OUT/$1.in"
+	wait_for 10 "the hypervisor's pid" target_ready "$1" "$HV" || abort_test "setup: hypervisor"
+	printf '{"HypervisorState":{"Pid":%s,"Type":"clh"}}\n' "$HV" >"$RR/run/vc/sbs/$SB/persist.json"
+}
+rm -f "$OUT/spans.jsonl" "$OUT/logs.jsonl"
+hypervisor hv1
+HV_TIDS=$(worker_tids "$HV")
+launch_probe "pod/$POD_NS/$POD_NAME" --run-root "$RR" --span 'uprobe:/proc/$hypervisor_pid/exe:work' --args 2 \
+	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "probe pod/$POD_NS/$POD_NAME did not start"
+check "ready line names the sandbox and pod" grep -qF "ready: probing sandbox $SB (pod $POD_NS/$POD_NAME)" "$OUT/kt.log"
+echo x >&7
+check "hypervisor finished its calls" wait_for 20 "hv1" target_done hv1
+exec 7>&-
+wait_probe 10
+check_exit "probe exits 0, stopped by the hypervisor's end" "$KT_RC" 0 "$OUT/kt.log" \
+	"stopped by sandbox $SB ended (its hypervisor, process $HV, exited)"
+SBOPTS=(--sandbox "$SB" --pod-ns "$POD_NS" --pod-name "$POD_NAME" --hv-pid "$HV" --hv-name cloud-hypervisor)
+run_check pod work --file "$OUT/spans.jsonl" --calls $CALLS --pid "$HV" --tids "$HV_TIDS" \
+	--sleep-us $SLEEP_US --exe "$PT" --target "pod/$POD_NS/$POD_NAME" "${SBOPTS[@]}"
+
+rm -f "$OUT/spans.jsonl" "$OUT/logs.jsonl"
+hypervisor hv2
+launch_probe "sandbox/$SB" --run-root "$RR" \
+	-e 'uprobe:/proc/$hypervisor_pid/exe:work { printf("work %d %d\n", arg0, arg1); }' \
+	--otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "probe sandbox/$SB -e did not start"
+check "bpftrace's uprobe attached" wait_for 30 "bpftrace's uprobe" bpftrace_attached
+echo x >&7
+check "hypervisor finished its calls" wait_for 20 "hv2" target_done hv2
+exec 7>&-
+wait_probe 15
+check_exit "probe exits 0, stopped by the hypervisor's end" "$KT_RC" 0 "$OUT/kt.log" \
+	"stopped by sandbox $SB ended (its hypervisor, process $HV, exited)"
+SBOPTS[7]=$HV
+run_check sandbox-bt logs --file "$OUT/logs.jsonl" --calls $CALLS --target "sandbox/$SB" "${SBOPTS[@]}"
+stop_receiver
+
+# ------------------------------------------------------------ 7: errors
+log "7. errors: exit status and message"
+sleep 60 7>&- 8>&- &
+S=$!
+PIDS+=("$S")
+err_run() { # probe args...: ERC and OUT/err.log
+	rm -f "$OUT/err.log"
+	timeout 30 "$KT" probe "$@" >/dev/null 2>"$OUT/err.log" 7>&- 8>&-
+	ERC=$?
+}
+err_run foo/1 --span 'uprobe:/bin/true:main'
+check_exit "unknown target kind: exit 1" "$ERC" 1 "$OUT/err.log" 'unknown target "foo/1": expected node, sandbox/ID, pod/NAMESPACE/NAME or pid/PID'
+err_run sandbox/nope --run-root "$RR" --span 'uprobe:/proc/$hypervisor_pid/exe:work'
+check_exit "sandbox not found: exit 1, the sandboxes there listed" "$ERC" 1 "$OUT/err.log" "no sandbox nope under $RR/run/vc or $RR/run/kata; sandboxes there: $SB"
+err_run pod/$POD_NS/nope --run-root "$RR" --span 'uprobe:/proc/$hypervisor_pid/exe:work'
+check_exit "pod not found: exit 1, the Kata pods listed" "$ERC" 1 "$OUT/err.log" "no pod $POD_NS/nope: no sandbox's CRI annotations name it; Kata pods: $POD_NS/$POD_NAME"
+err_run pid/999999 --span 'uprobe:/proc/$pid/exe:work'
+check_exit "a process that does not exist: exit 1" "$ERC" 1 "$OUT/err.log" "no process 999999"
+err_run "sandbox/$SB" --run-root "$RR" --span 'uprobe:/proc/$container_pid/exe:main'
+check_exit "\$container_pid on a sandbox: exit 2, the container runs inside the VM" "$ERC" 2 "$OUT/err.log" "\$container_pid: the containers of sandbox $SB run inside its VM and have no host process id"
+err_run "pid/$S" --span 'uprobe:/proc/$no_such_var/exe:main'
+check_exit "unknown variable in a spec: exit 2, named" "$ERC" 2 "$OUT/err.log" '$no_such_var: unknown variable; this target has $pid'
+err_run "pid/$S" --span 'uprobe:/proc/$pid/exe:kt_no_such_symbol'
+check_exit "symbol not in the binary: exit 1, named" "$ERC" 1 "$OUT/err.log" "no function symbol 'kt_no_such_symbol'"
+err_run "pid/$S" --span 'kprobe:do_nanosleep'
+check_exit "kprobe on this kernel: exit 1, no kprobes" "$ERC" 1 "$OUT/err.log" "kprobe:do_nanosleep: this kernel has no kprobes"
+KT_BPFTRACE=/nonexistent err_run "pid/$S" -e 'BEGIN { exit(); }'
+check_exit "bpftrace missing: exit 1, says how to install it" "$ERC" 1 "$OUT/err.log" "bpftrace not found at /nonexistent (KT_BPFTRACE): install Debian's bpftrace package"
+err_run
+check_exit "no TARGET: exit 2" "$ERC" 2 "$OUT/err.log" "no TARGET (node, sandbox/ID, pod/NAMESPACE/NAME or pid/PID)"
+err_run "pid/$S"
+check_exit "nothing to probe: exit 2" "$ERC" 2 "$OUT/err.log" "nothing to probe: give --span, --event, -e PROGRAM or -f FILE"
+kill "$S" 2>/dev/null
+
+finish
