@@ -63,3 +63,14 @@ void kt_diag(enum kt_log_level lvl, const char *fmt, ...)
 	/* One write per line so concurrent threads do not interleave. */
 	fprintf(stderr, "%s\n", buf);
 }
+
+int kt_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!errlen)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}

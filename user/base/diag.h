@@ -8,6 +8,7 @@
 #define KT_DIAG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum kt_log_level {
@@ -35,6 +36,12 @@ struct kt_diag_limit {
 	uint64_t held_back;
 };
 bool kt_diag_limit_pass(struct kt_diag_limit *l, uint64_t now_ns, uint64_t *held_back);
+
+/*
+ * A one-line error into a caller's buffer (nothing when errlen is 0), for
+ * functions that say why they failed: returns -1, so "return kt_errf(...)".
+ */
+int kt_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define kt_err(...) kt_diag(KT_LOG_ERROR, __VA_ARGS__)
 #define kt_warn(...) kt_diag(KT_LOG_WARN, __VA_ARGS__)

@@ -89,3 +89,23 @@ size_t kt_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
 		*cp = v;
 	return len;
 }
+
+size_t kt_utf8_repair(const uint8_t *p, size_t n, char *out, bool *repaired)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		size_t len = kt_utf8_decode(p + i, n - i, NULL);
+		if (len) {
+			memcpy(out + k, p + i, len);
+			k += len;
+			i += len;
+		} else {
+			memcpy(out + k, "\xef\xbf\xbd", 3); /* U+FFFD */
+			k += 3;
+			i++;
+			if (repaired)
+				*repaired = true;
+		}
+	}
+	return k;
+}

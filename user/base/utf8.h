@@ -3,6 +3,7 @@
 #ifndef KT_UTF8_H
 #define KT_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,12 @@ size_t kt_utf8_check(const uint8_t *p, size_t n);
  * are not valid UTF-8 by the same rules as kt_utf8_check.
  */
 size_t kt_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp);
+
+/*
+ * p[0..n) copied to out (room for 3 * n bytes, not NUL-terminated) with
+ * every byte that is not part of valid UTF-8 replaced by U+FFFD; sets
+ * *repaired (when not NULL) if any was. Returns the length written.
+ */
+size_t kt_utf8_repair(const uint8_t *p, size_t n, char *out, bool *repaired);
 
 #endif

@@ -585,25 +585,6 @@ static size_t unmangle(const char *p, size_t n, char *out)
 	return k;
 }
 
-/* Bytes that are not UTF-8 become U+FFFD; out holds 3 * n bytes. */
-static size_t repair(const char *p, size_t n, char *out)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n;) {
-		size_t len = kt_utf8_decode((const uint8_t *)p + i, n - i, NULL);
-		if (len) {
-			memcpy(out + k, p + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(out + k, "\xef\xbf\xbd", 3);
-			k += 3;
-			i++;
-		}
-	}
-	return k;
-}
-
 static int parse(struct line *l, const char *p, size_t n)
 {
 	/* json-c refuses a container at max_depth - 1 levels below the top one */
@@ -664,7 +645,7 @@ static void read_line(struct kt_bpftrace_reader *r, const char *p, size_t n, uin
 		}
 		size_t k = mangled ? unmangle(p, n, fixed) : (memcpy(fixed, p, n), n);
 		if (kt_utf8_check((const uint8_t *)fixed, k) != k) {
-			k = repair(fixed, k, fixed + n);
+			k = kt_utf8_repair((const uint8_t *)fixed, k, fixed + n, NULL);
 			s = fixed + n;
 			l.repaired = true;
 		} else {

@@ -49,18 +49,6 @@ struct kt_bpftrace_run {
 	char *chunk; /* READ_CHUNK bytes */
 };
 
-static void say(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -82,12 +70,12 @@ static int find_bpftrace(char *path, size_t size, char *err, size_t errlen)
 	const char *env = getenv(KT_BPFTRACE_ENV);
 	if (env && *env) {
 		if (!executable(env)) {
-			say(err, errlen, "bpftrace not found at %s (%s): %s, or set %s to bpftrace",
+			kt_errf(err, errlen, "bpftrace not found at %s (%s): %s, or set %s to bpftrace",
 			    env, KT_BPFTRACE_ENV, INSTALL_HINT, KT_BPFTRACE_ENV);
 			return -1;
 		}
 		if ((size_t)snprintf(path, size, "%s", env) >= size) {
-			say(err, errlen, "%s: path too long", KT_BPFTRACE_ENV);
+			kt_errf(err, errlen, "%s: path too long", KT_BPFTRACE_ENV);
 			return -1;
 		}
 		return 0;
@@ -107,7 +95,7 @@ static int find_bpftrace(char *path, size_t size, char *err, size_t errlen)
 		}
 		p = *end ? end + 1 : end;
 	}
-	say(err, errlen, "bpftrace not found in PATH: %s", INSTALL_HINT);
+	kt_errf(err, errlen, "bpftrace not found in PATH: %s", INSTALL_HINT);
 	return -1;
 }
 
@@ -204,7 +192,7 @@ int kt_bpftrace_start(const struct kt_bpftrace_spec *spec, struct kt_bpftrace_ru
 {
 	*out = NULL;
 	if (!spec->program == !spec->file) {
-		say(err, errlen, "bpftrace: give a program or a program file (one of the two)");
+		kt_errf(err, errlen, "bpftrace: give a program or a program file (one of the two)");
 		return -1;
 	}
 	char path[PATH_MAX];
@@ -223,7 +211,7 @@ int kt_bpftrace_start(const struct kt_bpftrace_spec *spec, struct kt_bpftrace_ru
 	if (!run->stderr_buf || !run->chunk)
 		goto no_memory;
 	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
-		say(err, errlen, "bpftrace: cannot make pipes: %s", strerror(errno));
+		kt_errf(err, errlen, "bpftrace: cannot make pipes: %s", strerror(errno));
 		goto fail;
 	}
 	/* bursts of output wait in the pipe instead of stalling bpftrace; best effort */
@@ -231,7 +219,7 @@ int kt_bpftrace_start(const struct kt_bpftrace_spec *spec, struct kt_bpftrace_ru
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
-		say(err, errlen, "bpftrace: cannot fork: %s", strerror(errno));
+		kt_errf(err, errlen, "bpftrace: cannot fork: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0)
@@ -248,7 +236,7 @@ int kt_bpftrace_start(const struct kt_bpftrace_spec *spec, struct kt_bpftrace_ru
 		;
 	close_fd(&rep[0]);
 	if (got == (ssize_t)sizeof(e)) {
-		say(err, errlen, "cannot run bpftrace (%s): %s", path, strerror(e));
+		kt_errf(err, errlen, "cannot run bpftrace (%s): %s", path, strerror(e));
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		run->pid = 0;
@@ -262,13 +250,13 @@ int kt_bpftrace_start(const struct kt_bpftrace_spec *spec, struct kt_bpftrace_ru
 	run->reader = kt_bpftrace_reader_new(spec->origin, spec->max_line, label);
 	run->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!run->reader || run->epfd < 0) {
-		say(err, errlen, "bpftrace: no memory or descriptors to read it");
+		kt_errf(err, errlen, "bpftrace: no memory or descriptors to read it");
 		goto fail;
 	}
 	for (int i = OUT; i <= ERR; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 		if (set_nonblock(run->fd[i]) || epoll_ctl(run->epfd, EPOLL_CTL_ADD, run->fd[i], &ev)) {
-			say(err, errlen, "bpftrace: cannot poll its output: %s", strerror(errno));
+			kt_errf(err, errlen, "bpftrace: cannot poll its output: %s", strerror(errno));
 			goto fail;
 		}
 	}
@@ -277,7 +265,7 @@ int kt_bpftrace_start(const struct kt_bpftrace_spec *spec, struct kt_bpftrace_ru
 	*out = run;
 	return 0;
 no_memory:
-	say(err, errlen, "bpftrace: out of memory");
+	kt_errf(err, errlen, "bpftrace: out of memory");
 fail:
 	close_fd(&outp[0]);
 	close_fd(&outp[1]);
@@ -443,7 +431,7 @@ int kt_bpftrace_stop(struct kt_bpftrace_run *run, const struct kt_record_sink *s
 	if (errlen)
 		err[0] = '\0';
 	if (run->stopped) {
-		say(err, errlen, "bpftrace: already stopped");
+		kt_errf(err, errlen, "bpftrace: already stopped");
 		return -1;
 	}
 	run->stopped = true;
@@ -464,7 +452,7 @@ int kt_bpftrace_stop(struct kt_bpftrace_run *run, const struct kt_record_sink *s
 	end_pipe(run, OUT);
 	end_pipe(run, ERR);
 	if (!gone) {
-		say(err, errlen, "bpftrace (pid %d) did not exit, not even on SIGKILL", (int)run->pid);
+		kt_errf(err, errlen, "bpftrace (pid %d) did not exit, not even on SIGKILL", (int)run->pid);
 		return -1;
 	}
 	int st = run->status, code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -474,13 +462,13 @@ int kt_bpftrace_stop(struct kt_bpftrace_run *run, const struct kt_record_sink *s
 	stderr_lines(run, lines, sizeof(lines));
 	const char *colon = *lines ? ":" : "";
 	if (killed)
-		say(err, errlen, "bpftrace did not exit within %u ms of SIGINT: killed%s%s", run->stop_ms,
+		kt_errf(err, errlen, "bpftrace did not exit within %u ms of SIGINT: killed%s%s", run->stop_ms,
 		    colon, lines);
 	else if (WIFSIGNALED(st))
-		say(err, errlen, "bpftrace was killed by signal %d (%s)%s%s", WTERMSIG(st),
+		kt_errf(err, errlen, "bpftrace was killed by signal %d (%s)%s%s", WTERMSIG(st),
 		    strsignal(WTERMSIG(st)), colon, lines);
 	else
-		say(err, errlen, "bpftrace exited with status %d%s%s", code,
+		kt_errf(err, errlen, "bpftrace exited with status %d%s%s", code,
 		    *lines ? colon : " and said nothing on stderr", lines);
 	return code;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/diag.h"
 #include "bpf/stream_record.h"
 #include "capture/attach.h"
 #include "capture/func_returns.h"
@@ -62,16 +63,6 @@ struct kt_probe_capture {
 	size_t exe_next; /* the slot replaced next */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ------------------------------------------------------------ attaching */
 
@@ -114,25 +105,25 @@ static int attach_uprobe(struct kt_probe_capture *c, uint32_t id, char *err, siz
 	int rc;
 
 	if (!fr)
-		return fail(err, errlen, "%s: out of memory", s->text);
+		return kt_errf(err, errlen, "%s: out of memory", s->text);
 	if (stat(s->binary, &st) != 0) {
-		rc = fail(err, errlen, "%s: %s: %s", s->text, s->binary, strerror(errno));
+		rc = kt_errf(err, errlen, "%s: %s: %s", s->text, s->binary, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, "%s: %s: not a regular file", s->text, s->binary);
+		rc = kt_errf(err, errlen, "%s: %s: not a regular file", s->text, s->binary);
 		goto out;
 	}
 	if (kt_func_returns(s->binary, s->symbol, fr, ferr, sizeof(ferr)) != 0) {
 		if (span) {
-			rc = fail(err, errlen, "%s: %s", s->text, ferr);
+			rc = kt_errf(err, errlen, "%s: %s", s->text, ferr);
 			goto out;
 		}
 		/* An event needs no RET (a function that never returns has none): by its name. */
 		rc = uprobe_at(c, k->progs.kt_probe_event, s->binary, 0, s->symbol, false,
 			       kt_probe_cookie(id, c->cfg.nargs, 0));
 		if (rc)
-			fail(err, errlen, "%s: %s", s->text, ferr);
+			kt_errf(err, errlen, "%s: %s", s->text, ferr);
 		goto out;
 	}
 
@@ -156,7 +147,7 @@ static int attach_uprobe(struct kt_probe_capture *c, uint32_t id, char *err, siz
 		}
 	}
 	if (rc)
-		fail(err, errlen, "%s: cannot attach at %s of %s in %s: %s", s->text, where,
+		kt_errf(err, errlen, "%s: cannot attach at %s of %s in %s: %s", s->text, where,
 		     s->symbol, s->binary, strerror(-rc));
 out:
 	free(fr);
@@ -216,7 +207,7 @@ static int attach_kprobe(struct kt_probe_capture *c, uint32_t id, char *err, siz
 	int rc;
 
 	if (!kprobes_available())
-		return fail(err, errlen, "%s: this kernel has no kprobes (CONFIG_KPROBES)", s->text);
+		return kt_errf(err, errlen, "%s: this kernel has no kprobes (CONFIG_KPROBES)", s->text);
 	if (s->role == KT_PROBE_EVENT)
 		rc = kprobe_at(c, k->progs.kt_probe_event, s->symbol, false, cookie);
 	else if (!(rc = kprobe_at(c, k->progs.kt_probe_entry, s->symbol, false, cookie)))
@@ -224,10 +215,10 @@ static int attach_kprobe(struct kt_probe_capture *c, uint32_t id, char *err, siz
 	if (!rc)
 		return 0;
 	if (!kernel_has_function(s->symbol))
-		return fail(err, errlen,
+		return kt_errf(err, errlen,
 			    "%s: no kernel function %s (not in /proc/kallsyms; a module not loaded?)",
 			    s->text, s->symbol);
-	return fail(err, errlen, "%s: cannot attach a kprobe to %s: %s", s->text, s->symbol,
+	return kt_errf(err, errlen, "%s: cannot attach a kprobe to %s: %s", s->text, s->symbol,
 		    strerror(-rc));
 }
 
@@ -273,7 +264,7 @@ static int tracepoint_at(struct kt_probe_capture *c, const struct kt_probe_spec 
 	unsigned nargs = 0;
 
 	if (!tracepoint_dir(s->category, name, dir, sizeof(dir)))
-		return fail(err, errlen, "%s: no tracepoint %s:%s in this kernel (tracefs events)",
+		return kt_errf(err, errlen, "%s: no tracepoint %s:%s in this kernel (tracefs events)",
 			    s->text, s->category, name);
 	if (flags & KT_PROBE_C_SYS_ARGS) {
 		nargs = syscall_nargs(dir);
@@ -283,9 +274,9 @@ static int tracepoint_at(struct kt_probe_capture *c, const struct kt_probe_spec 
 	LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = kt_probe_cookie(id, nargs, flags));
 	struct bpf_link *l = bpf_program__attach_tracepoint_opts(prog, s->category, name, &o);
 	if (!l)
-		return fail(err, errlen, "%s: cannot attach to tracepoint %s:%s: %s", s->text,
+		return kt_errf(err, errlen, "%s: cannot attach to tracepoint %s:%s: %s", s->text,
 			    s->category, name, strerror(errno));
-	return add_link(c, l) ? fail(err, errlen, "%s: out of memory", s->text) : 0;
+	return add_link(c, l) ? kt_errf(err, errlen, "%s: out of memory", s->text) : 0;
 }
 
 static int attach_tracepoint(struct kt_probe_capture *c, uint32_t id, char *err, size_t errlen)
@@ -444,24 +435,24 @@ static int on_record(void *ctx, void *data, size_t size)
 static int check_cfg(const struct kt_probe_capture_cfg *cfg, char *err, size_t errlen)
 {
 	if (cfg->n_specs == 0)
-		return fail(err, errlen, "no probe spec");
+		return kt_errf(err, errlen, "no probe spec");
 	if (cfg->n_specs > KT_PROBE_MAX_PROBES)
-		return fail(err, errlen, "%zu probe specs: at most %d", cfg->n_specs,
+		return kt_errf(err, errlen, "%zu probe specs: at most %d", cfg->n_specs,
 			    KT_PROBE_MAX_PROBES);
 	if (cfg->nargs > KT_PROBE_MAX_ARGS)
-		return fail(err, errlen, "--args %u: at most %d", cfg->nargs, KT_PROBE_MAX_ARGS);
+		return kt_errf(err, errlen, "--args %u: at most %d", cfg->nargs, KT_PROBE_MAX_ARGS);
 	if (cfg->n_pids > KT_PROBE_MAX_PIDS)
-		return fail(err, errlen, "%zu processes to filter on: at most %d", cfg->n_pids,
+		return kt_errf(err, errlen, "%zu processes to filter on: at most %d", cfg->n_pids,
 			    KT_PROBE_MAX_PIDS);
 	if (!cfg->sink.span)
-		return fail(err, errlen, "no span sink");
+		return kt_errf(err, errlen, "no span sink");
 	uint32_t rb = cfg->ringbuf_bytes;
 	long page = sysconf(_SC_PAGESIZE);
 	if (rb && ((rb & (rb - 1)) || (page > 0 && rb < (uint32_t)page)))
-		return fail(err, errlen, "ring buffer of %u bytes: a power of two of pages", rb);
+		return kt_errf(err, errlen, "ring buffer of %u bytes: a power of two of pages", rb);
 	for (size_t i = 0; i < cfg->n_pids; i++)
 		if (!cfg->pids[i])
-			return fail(err, errlen, "process id 0 in the filter");
+			return kt_errf(err, errlen, "process id 0 in the filter");
 	return 0;
 }
 
@@ -473,21 +464,21 @@ static int load(struct kt_probe_capture *c, const struct kt_probe_capture_cfg *c
 
 	c->skel = probe_span_bpf__open();
 	if (!c->skel)
-		return fail(err, errlen, "span probes: cannot open the BPF object: %s",
+		return kt_errf(err, errlen, "span probes: cannot open the BPF object: %s",
 			    strerror(errno));
 	c->skel->rodata->filter_on = cfg->n_pids > 0;
 	if ((rc = bpf_map__set_max_entries(c->skel->maps.probe_events,
 					   cfg->ringbuf_bytes ? cfg->ringbuf_bytes
 							      : KT_PROBE_RINGBUF)) ||
 	    (rc = probe_span_bpf__load(c->skel)))
-		return fail(err, errlen,
+		return kt_errf(err, errlen,
 			    "span probes: the BPF programs do not load: %s (not root? BPF disabled?)",
 			    strerror(-rc));
 	for (size_t i = 0; i < cfg->n_pids; i++) {
 		__u8 one = 1;
 		if ((rc = bpf_map__update_elem(c->skel->maps.probe_pids, &cfg->pids[i],
 					       sizeof(cfg->pids[i]), &one, sizeof(one), BPF_ANY)))
-			return fail(err, errlen, "span probes: cannot set the process filter: %s",
+			return kt_errf(err, errlen, "span probes: cannot set the process filter: %s",
 				    strerror(-rc));
 	}
 	return 0;
@@ -501,7 +492,7 @@ struct kt_probe_capture *kt_probe_capture_open(const struct kt_probe_capture_cfg
 	struct kt_probe_capture *c = calloc(1, sizeof(*c));
 	if (!c || !(c->specs = calloc(cfg->n_specs, sizeof(*c->specs)))) {
 		free(c);
-		fail(err, errlen, "span probes: out of memory");
+		kt_errf(err, errlen, "span probes: out of memory");
 		return NULL;
 	}
 	c->cfg = *cfg;
@@ -535,7 +526,7 @@ struct kt_probe_capture *kt_probe_capture_open(const struct kt_probe_capture_cfg
 	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.probe_events), on_record, c, NULL);
 	if (!c->rb) {
-		fail(err, errlen, "span probes: cannot read the ring buffer: %s", strerror(errno));
+		kt_errf(err, errlen, "span probes: cannot read the ring buffer: %s", strerror(errno));
 		goto fail;
 	}
 	return c;

@@ -24,21 +24,20 @@ void kt_usage(const char *cmd, int to_stderr)
 {
 	FILE *o = to_stderr ? stderr : stdout;
 
-	if (cmd && strcmp(cmd, "decode") == 0) {
-		kt_opts_help(&kt_config_options, KT_CMD_DECODE, o);
-		return;
-	}
-	if (cmd && strcmp(cmd, "forwarder") == 0) {
-		kt_opts_help(&kt_config_options, KT_CMD_FORWARDER, o);
-		return;
-	}
-	if (cmd && strcmp(cmd, "run") == 0) {
-		kt_opts_help(&kt_config_options, KT_CMD_RUN, o);
-		return;
-	}
-	if (cmd && strcmp(cmd, "probe") == 0) {
-		kt_opts_help(&kt_config_options, KT_CMD_PROBE, o);
-		return;
+	static const struct {
+		const char *name;
+		enum kt_cmd cmd;
+	} helps[] = {
+		{ "run", KT_CMD_RUN },
+		{ "decode", KT_CMD_DECODE },
+		{ "probe", KT_CMD_PROBE },
+		{ "forwarder", KT_CMD_FORWARDER },
+	};
+	for (size_t i = 0; cmd && i < sizeof(helps) / sizeof(helps[0]); i++) {
+		if (strcmp(cmd, helps[i].name) == 0) {
+			kt_opts_help(&kt_config_options, helps[i].cmd, o);
+			return;
+		}
 	}
 	fputs("Usage: katatrace-bpf COMMAND [OPTIONS]\n"
 	      "       katatrace-bpf [FORWARDER OPTIONS]   (drop-in for kata-trace-forwarder)\n"

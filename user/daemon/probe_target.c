@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/diag.h"
 #include "sandbox/discovery.h"
 #include "sandbox/kata_dirs.h"
 #include "sandbox/oci_bundle.h"
@@ -20,17 +21,6 @@
 #define PID_PREFIX "pid/"
 #define FORMS NODE ", " SANDBOX_PREFIX "ID, " POD_PREFIX "NAMESPACE/NAME or " PID_PREFIX "PID"
 #define SHOWN_MAX 80 /* bytes of a bad target repeated in its error */
-
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* s as one printable line: control characters become '?', cut at SHOWN_MAX bytes. */
 static const char *shown(const char *s, char out[SHOWN_MAX + 4])
@@ -132,7 +122,7 @@ static int scan_run_root(const struct kt_target_env *env, struct scan *s, char *
 	char why[256] = "";
 	struct kt_discovery *d = kt_discovery_new(&cfg, on_sandbox, s, why, sizeof(why));
 	if (!d) {
-		fail(err, errlen, "cannot look for sandboxes: %s", why);
+		kt_errf(err, errlen, "cannot look for sandboxes: %s", why);
 		return -1;
 	}
 	kt_discovery_scan(d);
@@ -189,7 +179,7 @@ static int find_procs(const struct kt_target_env *env, struct kt_probe_target *o
 {
 	struct kt_sandbox_procs p;
 	if (kt_sandbox_procs_find(env->proc_root, env->run_root, &out->sandbox, &p) != 0) {
-		fail(err, errlen, "cannot read %s: %s", env->proc_root ? env->proc_root : "/proc", strerror(errno));
+		kt_errf(err, errlen, "cannot read %s: %s", env->proc_root ? env->proc_root : "/proc", strerror(errno));
 		return -1;
 	}
 	out->hypervisor_pid = p.hypervisor_pid;
@@ -205,18 +195,18 @@ static int resolve_sandbox(const char *id, const struct kt_target_env *env, stru
 	struct scan *s;
 
 	if (!kt_sandbox_id_valid(id, strlen(id))) {
-		fail(err, errlen, SANDBOX_PREFIX "%s: not a sandbox id ([A-Za-z0-9_.-], 1 to %d characters)", shown(id, b),
+		kt_errf(err, errlen, SANDBOX_PREFIX "%s: not a sandbox id ([A-Za-z0-9_.-], 1 to %d characters)", shown(id, b),
 		     KT_SANDBOX_ID_MAX);
 		return -1;
 	}
 	if (!(s = calloc(1, sizeof(*s)))) {
-		fail(err, errlen, "out of memory");
+		kt_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	s->id = id;
 	int rc = scan_run_root(env, s, err, errlen);
 	if (rc == 0 && !s->matches) {
-		fail(err, errlen, "no sandbox %s under %s; sandboxes there: %s", id, kata_dirs(env, dirs, sizeof(dirs)),
+		kt_errf(err, errlen, "no sandbox %s under %s; sandboxes there: %s", id, kata_dirs(env, dirs, sizeof(dirs)),
 		     list_text(&s->all, "none", list, sizeof(list)));
 		rc = -1;
 	}
@@ -238,7 +228,7 @@ static int resolve_pod(const char *ns_name, const struct kt_target_env *env, str
 
 	if (!slash || !nsl || !name[0] || strchr(name, '/') || nsl >= sizeof(ns) || strlen(name) >= KT_META_STR ||
 	    !kt_meta_text_clean(ns_name, strlen(ns_name))) {
-		fail(err, errlen, POD_PREFIX "%s: expected " POD_PREFIX "NAMESPACE/NAME", shown(ns_name, b));
+		kt_errf(err, errlen, POD_PREFIX "%s: expected " POD_PREFIX "NAMESPACE/NAME", shown(ns_name, b));
 		return -1;
 	}
 	memcpy(ns, ns_name, nsl);
@@ -248,7 +238,7 @@ static int resolve_pod(const char *ns_name, const struct kt_target_env *env, str
 	struct bundle_scan *bs = calloc(1, sizeof(*bs));
 	int rc = -1;
 	if (!s || !bs) {
-		fail(err, errlen, "out of memory");
+		kt_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	s->ns = bs->ns = ns;
@@ -256,7 +246,7 @@ static int resolve_pod(const char *ns_name, const struct kt_target_env *env, str
 	if (scan_run_root(env, s, err, errlen) != 0)
 		goto out;
 	if (s->matches > 1) {
-		fail(err, errlen, "pod %s/%s is carried by %zu Kata sandboxes: %s; name one with " SANDBOX_PREFIX "ID", ns,
+		kt_errf(err, errlen, "pod %s/%s is carried by %zu Kata sandboxes: %s; name one with " SANDBOX_PREFIX "ID", ns,
 		     name, s->matches, list_text(&s->matched, "", list, sizeof(list)));
 		goto out;
 	}
@@ -264,12 +254,12 @@ static int resolve_pod(const char *ns_name, const struct kt_target_env *env, str
 		pod_bundles(env, bs);
 		if (bs->owners.n) {
 			/* the CRI knows the pod, Kata does not: another runtime runs it */
-			fail(err, errlen,
+			kt_errf(err, errlen,
 			     "pod %s/%s is not a Kata pod: its sandbox %s runs without Kata's runtime (no Kata directory "
 			     "under %s)",
 			     ns, name, list_text(&bs->owners, "", list, sizeof(list)), kata_dirs(env, dirs, sizeof(dirs)));
 		} else {
-			fail(err, errlen, "no pod %s/%s: no sandbox's CRI annotations name it; Kata pods: %s", ns, name,
+			kt_errf(err, errlen, "no pod %s/%s: no sandbox's CRI annotations name it; Kata pods: %s", ns, name,
 			     list_text(&s->all, "none", list, sizeof(list)));
 		}
 		goto out;
@@ -289,15 +279,15 @@ static int resolve_pid(const char *text, const struct kt_target_env *env, struct
 	uint32_t pid = kt_pid_parse(text);
 
 	if (!pid) {
-		fail(err, errlen, PID_PREFIX "%s: not a process id (1 to %u)", shown(text, b), KT_PID_MAX);
+		kt_errf(err, errlen, PID_PREFIX "%s: not a process id (1 to %u)", shown(text, b), KT_PID_MAX);
 		return -1;
 	}
 	switch (kt_proc_state(env->proc_root, pid, NULL)) {
 	case KT_PROC_ABSENT:
-		fail(err, errlen, "no process %u", pid);
+		kt_errf(err, errlen, "no process %u", pid);
 		return -1;
 	case KT_PROC_ZOMBIE:
-		fail(err, errlen, "process %u is gone (it exited and was not reaped yet)", pid);
+		kt_errf(err, errlen, "process %u is gone (it exited and was not reaped yet)", pid);
 		return -1;
 	case KT_PROC_LIVE:
 		break;
@@ -308,7 +298,7 @@ static int resolve_pid(const char *text, const struct kt_target_env *env, struct
 	enum kt_proc_role role = kt_proc_of_pid(env->proc_root, env->run_root, pid, id);
 	struct scan *s = calloc(1, sizeof(*s));
 	if (!s) {
-		fail(err, errlen, "out of memory");
+		kt_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (role != KT_PROC_OTHER && role != KT_PROC_SHIM_ACTION && id[0])
@@ -354,7 +344,7 @@ int kt_probe_target_resolve(const char *spec, const struct kt_target_env *env, s
 		out->kind = KT_TARGET_PID;
 		return resolve_pid(spec + strlen(PID_PREFIX), env, out, err, errlen);
 	}
-	fail(err, errlen, "unknown target \"%s\": expected " FORMS, shown(spec, b));
+	kt_errf(err, errlen, "unknown target \"%s\": expected " FORMS, shown(spec, b));
 	return -1;
 }
 

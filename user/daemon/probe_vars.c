@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/diag.h"
 #include "daemon/probe_target.h"
 
 enum var { V_SANDBOX_ID, V_HYPERVISOR_PID, V_SHIM_PID, V_VIRTIOFSD_PID, V_PID, V_CONTAINER_PID, N_VARS };
@@ -24,17 +25,6 @@ static const char *const proc_names[N_VARS] = {
 
 #define NAME_MAX_SHOWN 64 /* bytes of an unknown name repeated in its error */
 #define VALUE_MAX (KT_SANDBOX_ID_MAX + 1)
-
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool name_start(char c)
 {
@@ -192,7 +182,7 @@ int kt_probe_vars_expand_ex(const char *in, const struct kt_probe_target *t, uns
 		}
 		if (braced && (n == 0 || name[n] != '}')) {
 			if (strict) {
-				fail(err, errlen, "malformed ${ at byte %zu: expected ${NAME}, NAME of letters, digits and _",
+				kt_errf(err, errlen, "malformed ${ at byte %zu: expected ${NAME}, NAME of letters, digits and _",
 				     (size_t)(dollar - in));
 				goto bad;
 			}
@@ -203,7 +193,7 @@ int kt_probe_vars_expand_ex(const char *in, const struct kt_probe_target *t, uns
 		enum var v = var_of(name, n);
 		if (v == N_VARS) {
 			if (strict) {
-				fail(err, errlen, "$%.*s: unknown variable; this target has %s",
+				kt_errf(err, errlen, "$%.*s: unknown variable; this target has %s",
 				     (int)(n < NAME_MAX_SHOWN ? n : NAME_MAX_SHOWN), name, defined(t, have, sizeof(have)));
 				goto bad;
 			}
@@ -213,7 +203,7 @@ int kt_probe_vars_expand_ex(const char *in, const struct kt_probe_target *t, uns
 		}
 		if (!value_of(t, v, value)) {
 			why_none(t, v, why, sizeof(why));
-			fail(err, errlen, "$%s: %s; this target has %s%s%s%s", var_names[v], why, defined(t, have, sizeof(have)),
+			kt_errf(err, errlen, "$%s: %s; this target has %s%s%s%s", var_names[v], why, defined(t, have, sizeof(have)),
 			     strict ? "" : " (a bpftrace variable of that name is written $$", strict ? "" : var_names[v],
 			     strict ? "" : ")");
 			goto bad;
@@ -222,7 +212,7 @@ int kt_probe_vars_expand_ex(const char *in, const struct kt_probe_target *t, uns
 		p = end;
 	}
 	if (at >= outlen) {
-		fail(err, errlen, "the expanded text needs %zu bytes, %zu available", at + 1, outlen);
+		kt_errf(err, errlen, "the expanded text needs %zu bytes, %zu available", at + 1, outlen);
 		goto bad;
 	}
 	out[at] = '\0';

@@ -225,27 +225,6 @@ static bool time_5424(const char *p, size_t n, uint64_t *ns)
 
 /* ------------------------------------------------------------ parsing */
 
-/* Copy with every byte that is not part of valid UTF-8 replaced by U+FFFD. */
-static size_t repair(const uint8_t *p, size_t n, char *out, bool *repaired)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n;) {
-		size_t len = kt_utf8_decode(p + i, n - i, NULL);
-		if (len) {
-			memcpy(out + k, p + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(out + k, "\xef\xbf\xbd", 3);
-			k += 3;
-			i++;
-			*repaired = true;
-		}
-	}
-	out[k] = '\0';
-	return k;
-}
-
 static struct kt_str str_at(char *p, size_t n)
 {
 	p[n] = '\0'; /* the byte after a token is a space we no longer need */
@@ -407,7 +386,8 @@ int kt_journal_parse(const uint8_t *p, size_t n, uint64_t now_unix_nano, char *s
 	out->severity = (uint8_t)(v & 7);
 
 	char *t = scratch;
-	size_t len = repair(p + k, n - (size_t)k, t, &out->utf8_repaired), msg = 0;
+	size_t len = kt_utf8_repair(p + k, n - (size_t)k, t, &out->utf8_repaired), msg = 0;
+	t[len] = '\0';
 	if (!parse_5424(t, len, out, &msg) && !parse_3164(t, len, now_unix_nano, out, &msg)) {
 		out->form = KT_JOURNAL_PLAIN;
 		msg = 0;
