@@ -4,7 +4,8 @@
 # test target's work() (pid/ target, a second untargeted copy running the
 # same code at the same time), on a Go function whose stack moves
 # (stackgrow's main.grow), on a pair of syscall tracepoints, a bpftrace
-# program's printf lines as log records, sandbox/ and pod/ targets in a fake
+# program's printf lines as log records (-e and -f), --event records,
+# sandbox/ and pod/ targets in a fake
 # Kata run root whose "hypervisor" is the C target (spans and records in the
 # sandbox's trace, the probe ending with the hypervisor), exported over
 # OTLP/HTTP to tests/receiver/receiver.js and to an OTLP/JSON file read back
@@ -188,6 +189,7 @@ run_check tp nanosleep --file "$OUT/spans.jsonl" --calls $CALLS --pid "$D" --tar
 
 # ------------------------------------------------------------ 5: bpftrace
 BT_PROG='uprobe:/proc/$pid/exe:work { printf("work %d %d\n", arg0, arg1); }'
+BT_ARGS=(-e "$BT_PROG")
 bpftrace_round() { # name exporter-args...
 	local name=$1
 	shift
@@ -195,7 +197,7 @@ bpftrace_round() { # name exporter-args...
 	local T=$TPID
 	exec 7>"$OUT/$name.in"
 	wait_for 10 "the target's pid" target_ready "$name" "$T" || abort_test "setup: C target"
-	launch_probe "pid/$T" -e "$BT_PROG" "$@" || abort_test "probe pid/$T -e did not start"
+	launch_probe "pid/$T" "${BT_ARGS[@]}" "$@" || abort_test "probe pid/$T ${BT_ARGS[0]} did not start"
 	check "bpftrace's uprobe attached" wait_for 30 "bpftrace's uprobe" bpftrace_attached
 	echo x >&7
 	check "target finished its calls" wait_for 20 "target $name" target_done "$name"
@@ -216,6 +218,29 @@ bpftrace_round f --exporter file --output "$OUT/bt.otlp.jsonl"
 check "otlpjson.js reads the file's log records" node "$RECV/otlpjson.js" "$OUT/bt.otlp.jsonl" \
 	--out "$OUT/bt-file-spans.jsonl" --logs-out "$OUT/bt-file-logs.jsonl"
 run_check bt-file logs --file "$OUT/bt-file-logs.jsonl" --calls $CALLS --target "$BT_TARGET"
+log "5c. the program from a file (-f), its variables expanded too"
+printf '%s\n' "$BT_PROG" >"$OUT/prog.bt"
+BT_ARGS=(-f "$OUT/prog.bt")
+rm -f "$OUT/logs.jsonl"
+bpftrace_round g --otlp-endpoint "$RECV_URL" --batch-timeout 200
+run_check bt-file-prog logs --file "$OUT/logs.jsonl" --calls $CALLS --target "$BT_TARGET"
+BT_ARGS=(-e "$BT_PROG")
+
+# ------------------------------------------------------------ 5d: --event
+log "5d. --event on work(): a log record per call with its arguments"
+rm -f "$OUT/logs.jsonl"
+start_target h $CALLS
+H=$TPID
+exec 7>"$OUT/h.in"
+wait_for 10 "the target's pid" target_ready h "$H" || abort_test "setup: C target"
+launch_probe "pid/$H" --event 'uprobe:/proc/$pid/exe:work' --args 2 --otlp-endpoint "$RECV_URL" \
+	--batch-timeout 200 || abort_test "probe pid/$H --event did not start"
+echo x >&7
+check "target finished its calls" wait_for 20 "target h" target_done h
+exec 7>&-
+wait_probe 10
+check_exit "probe exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" "stopped by process $H ended"
+run_check events events --file "$OUT/logs.jsonl" --calls $CALLS --pid "$H" --target "pid/$H"
 
 # ------------------------------------------------------------ 6: sandbox/ and pod/
 log "6. sandbox/ and pod/ targets in a fake Kata run root, the C target as hypervisor"

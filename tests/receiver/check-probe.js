@@ -13,6 +13,7 @@
 //     nanosleep  --calls N --pid P --target T
 //     go         --runs R --levels L --depth D --pid P --target T
 //     logs       --calls N --target T
+//     events     --calls N --pid P --target T
 //   sandbox options (work, logs): --sandbox ID --pod-ns NS --pod-name NAME
 //                --hv-pid P --hv-name NAME
 //
@@ -23,14 +24,14 @@ const fs = require('fs');
 const { parseArgs } = require('./lib/args');
 const { sandboxIds } = require('./lib/sandbox-ids');
 
-const USAGE = 'usage: check-probe.js work|nanosleep|go|logs --file F [options]';
+const USAGE = 'usage: check-probe.js work|nanosleep|go|logs|events --file F [options]';
 const { opts, positional } = parseArgs(process.argv.slice(2), {
 	file: true, calls: false, pid: false, tids: false, 'sleep-us': false, exe: false, target: false,
 	'other-pid': false, spec: false, runs: false, levels: false, depth: false, sandbox: false,
 	'pod-ns': false, 'pod-name': false, 'hv-pid': false, 'hv-name': false,
 }, USAGE);
 const mode = positional[0];
-if (!['work', 'nanosleep', 'go', 'logs'].includes(mode)) {
+if (!['work', 'nanosleep', 'go', 'logs', 'events'].includes(mode)) {
 	process.stderr.write(`${USAGE}\n`);
 	process.exit(2);
 }
@@ -227,6 +228,29 @@ function logs() {
 	checkSandboxTrace(W, 'spanId');
 }
 
-({ work, nanosleep, go, logs })[mode]();
+// --event uprobe:...:work with --args 2: a record per call, body "work", the call's arguments.
+function events() {
+	const calls = Number(opts.calls);
+	const W = 'work() event records';
+	check(`${W}: exactly ${calls} records`, items.length === calls, `got ${items.length}`);
+	const seen = new Map();
+	let badBody = 0, badArg1 = 0, badPid = 0;
+	for (const l of items) {
+		if (l.body.type !== 'string' || l.body.value !== 'work') badBody++;
+		const a0 = int(l.attributes, 'katatrace.probe.arg0');
+		seen.set(a0, (seen.get(a0) || 0) + 1);
+		if (int(l.attributes, 'katatrace.probe.arg1') !== 100 + (a0 % 2)) badArg1++;
+		if (int(l.attributes, 'process.pid') !== Number(opts.pid)) badPid++;
+	}
+	const missing = [];
+	for (let i = 0; i < calls; i++) if (seen.get(i) !== 1) missing.push(i);
+	check(`${W}: body "work"`, items.length > 0 && badBody === 0, `${badBody} wrong`);
+	check(`${W}: arg0 = every i in 0..${calls - 1} once, arg1 = 100 + i%2`,
+		missing.length === 0 && badArg1 === 0, `missing ${missing.slice(0, 8).join(' ')}; ${badArg1} arg1 wrong`);
+	check(`${W}: process.pid = ${opts.pid}`, items.length > 0 && badPid === 0, `${badPid} wrong`);
+	checkResource(W);
+}
+
+({ work, nanosleep, go, logs, events })[mode]();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
