@@ -12,7 +12,6 @@
  * wrong (a malformed spec, an unknown variable, $container_pid).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "exporters/export_queue.h"
 #include "model/attrs.h"
 #include "model/ids.h"
+#include "sandbox/sandbox_procs.h"
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/poller.h"
@@ -59,6 +59,8 @@ struct probe {
 	struct kt_bpftrace_run *bt;
 	int epfd, sig_fd, tick_fd;
 	struct kt_poll_handler sig_h, tick_h, cap_h, bt_h;
+	uint32_t pids[KT_TARGET_MAX_PIDS]; /* the target's, for the probes' filter */
+	size_t n_pids;
 	uint64_t deadline_ns; /* 0: none */
 	const char *stopped_by; /* why the run ended */
 	char ended[KT_SANDBOX_ID_MAX + 96]; /* the target's end, said */
@@ -181,16 +183,14 @@ static int load_program(struct probe *p)
 static int start_probes(struct probe *p)
 {
 	char err[1024];
-	uint32_t pids[KT_TARGET_MAX_PIDS];
-	size_t n_pids = kt_probe_target_pids(&p->target, pids, KT_TARGET_MAX_PIDS);
 
 	if (p->n_specs) {
 		struct kt_probe_capture_cfg cc = {
 			.specs = p->specs,
 			.n_specs = p->n_specs,
 			.nargs = p->cfg->probe_args,
-			.pids = pids,
-			.n_pids = n_pids,
+			.pids = p->pids,
+			.n_pids = p->n_pids,
 			.sink = sink_of(p),
 			.origin = p->origin,
 			.trace_id = p->trace_id,
@@ -252,18 +252,7 @@ static void on_bpftrace(struct kt_poll_handler *h, uint32_t events)
 /* Is a process still there (and not a zombie waiting to be reaped)? */
 static bool alive(uint32_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	const char *close_paren = strrchr(buf, ')');
-	return !(close_paren && close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X'));
+	return kt_proc_state("/proc", pid, NULL) == KT_PROC_LIVE;
 }
 
 /* Has the target ended? Says how into p->ended. */
@@ -369,11 +358,10 @@ static void say_ready(const struct probe *p)
 		snprintf(what, sizeof(what), "process %u", t->pid);
 	else
 		snprintf(what, sizeof(what), "the node");
-	uint32_t list[KT_TARGET_MAX_PIDS];
-	size_t n = kt_probe_target_pids(t, list, KT_TARGET_MAX_PIDS);
+	size_t n = p->n_pids;
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(pids);
-		snprintf(pids + l, sizeof(pids) - l, "%s%u", i ? "," : "pids ", list[i]);
+		snprintf(pids + l, sizeof(pids) - l, "%s%u", i ? "," : "pids ", p->pids[i]);
 	}
 	/* bpftrace programs filter themselves ($pid and the like): only the probes are filtered here */
 	kt_info("ready: probing %s with %zu probe%s%s%s%s", what, p->n_specs,
@@ -454,6 +442,7 @@ int kt_cmd_probe(const struct kt_config *cfg)
 		kt_sandbox_ids(p.target.sandbox.id, strlen(p.target.sandbox.id), &p.trace_id,
 			       &p.parent_span_id);
 	p.origin = probe_origin(&p);
+	p.n_pids = kt_probe_target_pids(&p.target, p.pids, KT_TARGET_MAX_PIDS);
 
 	const char *what = NULL;
 	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
