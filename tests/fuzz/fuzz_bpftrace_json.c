@@ -16,9 +16,8 @@
 #include "base/diag.h"
 #include "base/utf8.h"
 #include "bpftrace/bpftrace_json.h"
-#include "exporters/otlp_json.h"
-#include "exporters/otlp_logs_build.h"
 #include "fuzz_check.h"
+#include "log_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,32 +45,6 @@ static uint64_t check_str(uint64_t h, struct kt_str s)
 	return h;
 }
 
-static void export(const struct kt_log_record *r)
-{
-	struct kt_arena a;
-	kt_arena_init(&a, 0);
-	kt_otlp_logs_request *req = kt_otlp_logs_build(r, NULL, &a);
-	if (req) {
-		size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(req);
-		uint8_t *buf = malloc(n ? n : 1);
-		if (buf) {
-			opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(req, buf);
-			kt_otlp_logs_request *back =
-				opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
-					NULL, n, buf);
-			CHECK(back && back->n_resource_logs == 1);
-			opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
-				back, NULL);
-			free(buf);
-		}
-		size_t len;
-		char *json = kt_otlp_logs_json_encode(req, &len);
-		CHECK(!json || kt_utf8_check((const uint8_t *)json, len) == len);
-		free(json);
-	}
-	kt_arena_free(&a);
-}
-
 static void on_log(void *ctx, struct kt_log_record *r)
 {
 	struct run *run = ctx;
@@ -96,7 +69,7 @@ static void on_log(void *ctx, struct kt_log_record *r)
 	run->digest = h;
 	run->records++;
 	if (run->export)
-		export(r);
+		check_log_exports(r);
 	kt_log_record_free(r);
 }
 

@@ -12,10 +12,9 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "log_check.h"
 #include "kata1/journal_log.h"
 #include "kata1/journal_stream.h"
-#include "exporters/otlp_json.h"
-#include "exporters/otlp_logs_build.h"
 #include "base/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,28 +72,7 @@ static void on_record(void *ctx, const struct kt_journal_record *r)
 			return;
 		CHECK(lr->arena.used <= lr->arena.limit);
 		CHECK(lr->log.severity_number >= 5 && lr->log.severity_number <= 21);
-		struct kt_arena a;
-		kt_arena_init(&a, 0);
-		kt_otlp_logs_request *req = kt_otlp_logs_build(lr, NULL, &a);
-		if (req) {
-			size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(req);
-			uint8_t *buf = malloc(n ? n : 1);
-			if (buf) {
-				opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(req, buf);
-				kt_otlp_logs_request *back =
-					opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
-						NULL, n, buf);
-				CHECK(back && back->n_resource_logs == 1);
-				opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
-					back, NULL);
-				free(buf);
-			}
-			size_t len;
-			char *json = kt_otlp_logs_json_encode(req, &len);
-			CHECK(!json || kt_utf8_check((const uint8_t *)json, len) == len);
-			free(json);
-		}
-		kt_arena_free(&a);
+		check_log_exports(lr);
 		kt_log_record_free(lr);
 	}
 }
