@@ -54,7 +54,7 @@ PROTO_C := $(PROTOS:proto/%.proto=$(GEN)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
 
 # One folder per stage of the data flow (docs/architecture.md).
-STAGES := daemon capture stream agent rpc kata1 bpftrace traces sandbox model base
+STAGES := daemon capture stream agent rpc kata1 bpftrace control traces sandbox model base
 MAIN_SRC := user/daemon/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(foreach s,$(STAGES),$(wildcard user/$(s)/*.c))) \
 	$(wildcard exporters/*.c)

@@ -176,16 +176,6 @@ static bool is_default_service_name(const struct kt_value *v)
 	return v->s.len == n || v->s.ptr[n] == ':';
 }
 
-static bool origin_has_key(const struct kt_origin *o, struct kt_str key)
-{
-	if (!o)
-		return false;
-	for (size_t i = 0; i < o->attrs.n; i++)
-		if (kt_otlp_str_eq(o->attrs.kv[i].key, key))
-			return true;
-	return false;
-}
-
 /*
  * The resource attributes a span gets, before the origin's: the agent's in
  * their order with an SDK-default service.name replaced in place, or
@@ -205,7 +195,7 @@ static int effective_resource(const struct kt_span *s, const struct kt_origin *o
 	bool have_service = false;
 	for (size_t i = 0; i < n_agent; i++) {
 		const struct kt_kv *kv = &s->resource.kv[i];
-		if (origin_has_key(origin, kv->key))
+		if (kt_otlp_origin_has_key(origin, kv->key))
 			continue;
 		if (kt_otlp_str_eq(kv->key, service->key)) {
 			have_service = true;
@@ -214,7 +204,7 @@ static int effective_resource(const struct kt_span *s, const struct kt_origin *o
 		}
 		out->kv[out->n++] = kv;
 	}
-	if (!have_service && !origin_has_key(origin, service->key))
+	if (!have_service && !kt_otlp_origin_has_key(origin, service->key))
 		out->kv[out->n++] = service;
 	return 0;
 }

@@ -48,13 +48,17 @@ static const struct kt_origin *rec_origin(const void *rec)
 	return ((const struct kt_log_record *)rec)->origin;
 }
 
-/* A log record's resource is service.name, then its origin's attributes. */
+/*
+ * A log record's resource is service.name, then its origin's attributes;
+ * an origin that names its service (a probe's) names it alone.
+ */
 static int rec_resource(const void *rec, const struct kt_otlp_res *service,
 			struct kt_otlp_res *out, struct kt_arena *a)
 {
-	(void)rec;
 	(void)a;
 	*out = *service;
+	if (kt_otlp_origin_has_key(rec_origin(rec), service->kv[0]->key))
+		out->n = 0;
 	return 0;
 }
 

@@ -50,6 +50,14 @@ bool kt_otlp_str_eq(struct kt_str x, struct kt_str y)
 	return x.len == y.len && (x.len == 0 || memcmp(x.ptr, y.ptr, x.len) == 0);
 }
 
+bool kt_otlp_origin_has_key(const struct kt_origin *o, struct kt_str key)
+{
+	for (size_t i = 0; o && i < o->attrs.n; i++)
+		if (kt_otlp_str_eq(o->attrs.kv[i].key, key))
+			return true;
+	return false;
+}
+
 /* ------------------------------------------------------------------ values */
 
 static int fill_array(pb_any *v, const struct kt_value *src, struct kt_arena *a)
@@ -403,7 +411,10 @@ ProtobufCMessage *kt_otlp_build_request(const struct kt_otlp_kind *k, const void
 		if (!gm || !sm || !scopes || !scope || !groups[g].records)
 			return NULL;
 		opentelemetry__proto__common__v1__instrumentation_scope__init(scope);
-		scope->name = kt_otlp_bytes(k->scope_name, strlen(k->scope_name));
+		const char *scope_name = groups[g].origin && groups[g].origin->scope_name
+						 ? groups[g].origin->scope_name
+						 : k->scope_name;
+		scope->name = kt_otlp_bytes(scope_name, strlen(scope_name));
 		set_field(sm, SCOPE_SCOPE, scope, 0);
 		set_field(sm, SCOPE_RECORDS, groups[g].records, groups[g].n);
 		scopes[0] = sm;

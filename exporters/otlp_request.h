@@ -46,6 +46,8 @@ ProtobufCBinaryData kt_otlp_str(struct kt_str s);
 ProtobufCBinaryData kt_otlp_trace_id(const struct kt_trace_id *id, struct kt_arena *a, int *err);
 ProtobufCBinaryData kt_otlp_span_id(uint64_t id, struct kt_arena *a, int *err);
 bool kt_otlp_str_eq(struct kt_str x, struct kt_str y);
+/* Does the origin (may be NULL) set the resource attribute key? */
+bool kt_otlp_origin_has_key(const struct kt_origin *o, struct kt_str key);
 int kt_otlp_value(Opentelemetry__Proto__Common__V1__AnyValue *v, const struct kt_value *src,
 		  struct kt_arena *a);
 /* KeyValues of first's attributes, then then's (either may be NULL; none: *out NULL). */

@@ -210,7 +210,17 @@ static void withdraw(void *ctx, uint64_t key)
 	h->file_at_withdraw = h->path_at_withdraw && lstat(h->path_at_withdraw, &st) == 0;
 }
 
-static const struct kt_listener_ops ops = { announce, withdraw };
+static void announce_control(void *ctx, int fd, const char *path)
+{
+	struct heard *h = ctx;
+	cr_assert_lt(h->n, 8);
+	h->key[h->n] = 0;
+	h->fd[h->n] = fd;
+	snprintf(h->label[h->n], sizeof(h->label[h->n]), "control %s", path);
+	h->n++;
+}
+
+static const struct kt_listener_ops ops = { announce, withdraw, announce_control };
 
 static char dir[64];
 
@@ -318,4 +328,40 @@ Test(broker_listen, start_up_socket_paths_and_their_length)
 	cr_expect_eq(kt_listeners_start(&l, &cfg, err, sizeof(err)), -1);
 	cr_expect(strstr(err, "is longer than 107 bytes"), "%s", err);
 	kt_listeners_free(&l);
+}
+
+Test(broker_listen, the_control_socket_is_roots_alone_and_removed)
+{
+	struct heard h = { 0 };
+	struct kt_listeners l;
+	char sub_dir[96], path[128], err[256];
+	snprintf(sub_dir, sizeof(sub_dir), "%s/katatrace-bpf", dir);
+	snprintf(path, sizeof(path), "%s/control.sock", sub_dir);
+	kt_listeners_init(&l, 0xffffffffu, &ops, &h);
+	cr_assert_eq(kt_listeners_bind_control(&l, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(h.n, 1);
+	char want[160];
+	snprintf(want, sizeof(want), "control %s", path);
+	cr_expect_str_eq(h.label[0], want);
+	struct stat st;
+	cr_assert_eq(stat(sub_dir, &st), 0, "its directory is made");
+	cr_expect_eq(st.st_mode & 0777, 0700);
+	cr_assert_eq(lstat(path, &st), 0);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+	cr_expect_eq(st.st_uid, geteuid());
+
+	/* a second daemon's broker finds it in use */
+	struct heard h2 = { 0 };
+	struct kt_listeners l2;
+	kt_listeners_init(&l2, 0xffffffffu, &ops, &h2);
+	cr_expect_eq(kt_listeners_bind_control(&l2, path, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "in use"), "%s", err);
+	cr_expect_eq(h2.n, 0);
+	kt_listeners_free(&l2);
+	cr_expect(exists(path), "the other's is left alone");
+
+	close(h.fd[0]);
+	kt_listeners_free(&l);
+	cr_expect_not(exists(path), "removed with the rest");
 }

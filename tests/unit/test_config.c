@@ -272,6 +272,9 @@ static const char golden_run[] =
 	"  --bundle-path PATTERN    where OCI bundles with the pods' CRI annotations are,\n"
 	"                           with * and {ID}; repeatable (default: containerd's\n"
 	"                           and CRI-O's)\n"
+	"  --control-socket PATH    root's socket on which probes reach this daemon\n"
+	"                           (default /run/katatrace-bpf/control.sock under\n"
+	"                           --run-root; none: no socket)\n"
 	"  --user USER              identity after start-up (default nobody, no\n"
 	"                           capabilities; a broker process keeps what binding\n"
 	"                           sockets needs); --user root keeps every privilege\n"
@@ -355,6 +358,8 @@ static const char golden_forwarder[] =
 
 static const char golden_probe[] =
 	"Usage: katatrace-bpf probe TARGET [PROBES] [OPTIONS]\n"
+	"       katatrace-bpf probe list     (the probes the daemon serves)\n"
+	"       katatrace-bpf probe stop ID  (end one of them)\n"
 	"\n"
 	"Probe a Kata sandbox's host side (hypervisor, runtime shim, virtiofsd, KVM)\n"
 	"and export what the probes see as spans and log records in the sandbox's\n"
@@ -362,6 +367,10 @@ static const char golden_probe[] =
 	"programs may use $sandbox_id, $hypervisor_pid, $shim_pid, $virtiofsd_pid\n"
 	"and, for pid/ targets, $pid. A container's own processes run inside the\n"
 	"VM: they have no host pid, and $container_pid is an error.\n"
+	"\n"
+	"When katatrace-bpf run is running, the probe hands what it makes to it\n"
+	"(its root-only control socket): the daemon exports it with everything\n"
+	"else. Without it the probe exports by itself.\n"
 	"\n"
 	"Probes:\n"
 	"  --span SPEC              a span per call: uprobe:BINARY:SYMBOL, kprobe:FUNCTION\n"
@@ -383,7 +392,11 @@ static const char golden_probe[] =
 	"                           with * and {ID}; repeatable (default: containerd's\n"
 	"                           and CRI-O's)\n"
 	"\n"
-	"Export (console by default):\n"
+	"Export (through a running daemon, else console by default):\n"
+	"  --export-via auto|daemon|self  auto (default): through the running daemon\n"
+	"                           (katatrace-bpf run) unless --exporter, --output,\n"
+	"                           --otlp-endpoint or --otlp-protocol is given;\n"
+	"                           daemon: through it or fail; self: by itself\n"
 	"  --exporter otlp-grpc|otlp-http|file|console\n"
 	"                           default: OTLP if an endpoint is set (flag or\n"
 	"                           OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), file if --output\n"
@@ -412,6 +425,7 @@ static const char golden_probe[] =
 	"  --batch-size N           spans per export request (default 512)\n"
 	"  --batch-timeout MS       longest a span waits for its batch (default 1000)\n"
 	"  --queue-size N           spans queued while the collector is slow (default 100000)\n"
+	"  --control-socket PATH    the daemon's control socket (default as run's)\n"
 	"\n"
 	"Other:\n"
 	"  -l, --log-level LEVEL    error|warn|info|debug|trace (default info)\n"
@@ -434,7 +448,10 @@ static const char golden_probe[] =
 	"      -e 'tracepoint:kvm:kvm_exit /pid == $hypervisor_pid/ { @[args->exit_reason] = count(); }'\n"
 	"  # one process's function, spans to a collector\n"
 	"  katatrace-bpf probe pid/1234 --span 'uprobe:/proc/$pid/exe:main.handle' \\\n"
-	"      --otlp-endpoint http://127.0.0.1:4317\n";
+	"      --otlp-endpoint http://127.0.0.1:4317\n"
+	"  # the probes exporting through the daemon, and the end of probe 3\n"
+	"  katatrace-bpf probe list\n"
+	"  katatrace-bpf probe stop 3\n";
 
 static const char golden_commands[] =
 	"Usage: katatrace-bpf COMMAND [OPTIONS]\n"

@@ -282,7 +282,6 @@ Test(probe_capture, spans_events_and_the_filter)
 		.origin = origin,
 		.trace_id = { 0x1122334455667788ull, 0x99aabbccddeeff00ull },
 		.parent_span_id = 0x0102030405060708ull,
-		.service_name = "kata-probe",
 	};
 	char err[512] = "";
 	struct kt_probe_capture *pc = kt_probe_capture_open(&cfg, err, sizeof(err));
@@ -329,7 +328,6 @@ Test(probe_capture, spans_events_and_the_filter)
 		cr_expect_eq(s->kind, KT_KIND_INTERNAL);
 		cr_expect_eq(r->origin, origin);
 		cr_expect_eq(r->source, KT_SPAN_FROM_HOST);
-		cr_expect_str_eq(str_attr(&s->resource, "service.name"), "kata-probe");
 		cr_expect_null(kt_kvlist_find(l, "katatrace.probe.arg2"), "--args 2");
 		cr_expect_null(kt_kvlist_find(l, "katatrace.probe.depth"));
 		if (named(r, "work")) {

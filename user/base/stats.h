@@ -44,7 +44,12 @@
 	X(bpftrace_lines, "lines of bpftrace output read")                                    \
 	X(bpftrace_records, "log records made from bpftrace output")                          \
 	X(bpftrace_bad_lines, "bpftrace output lines ignored (malformed, unknown or too long)") \
-	X(bpftrace_lost_events, "events bpftrace reported lost (its perf buffer was full)")
+	X(bpftrace_lost_events, "events bpftrace reported lost (its perf buffer was full)")    \
+	X(probe_spans, "spans probes handed to the daemon (control socket)")                \
+	X(probe_logs, "log records probes handed to the daemon")                             \
+	X(probe_rejected, "records from probes that could not be used (malformed)")          \
+	X(control_refused, "control socket connections refused (not root, too many)")        \
+	X(control_errors, "control socket connections closed for a malformed message")
 
 struct kt_stats {
 #define KT_STATS_DECL(name, desc) uint64_t name;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,7 +35,8 @@ static int remove_stale(const char *path)
 	return unlink(path) ? -errno : 0;
 }
 
-int kt_listen_unix(const char *path, char *err, size_t errlen)
+/* Binds and listens at path, replacing a stale socket file; the fd or -1 with why. */
+static int bind_unix(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	size_t n = strlen(path);
@@ -64,15 +66,44 @@ int kt_listen_unix(const char *path, char *err, size_t errlen)
 			close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int kt_listen_unix(const char *path, char *err, size_t errlen)
+{
+	int fd = bind_unix(path, err, errlen);
+	if (fd < 0)
+		return -1;
 	/*
 	 * The hypervisor connects as the owner of the sandbox directory (e.g. a
 	 * jailer uid): hand the socket to that owner rather than to the world.
 	 */
-	char dir[sizeof(a.sun_path)];
+	char dir[PATH_MAX];
 	struct stat st;
-	memcpy(dir, path, n + 1);
+	snprintf(dir, sizeof(dir), "%s", path);
 	if (stat(dirname(dir), &st) == 0 && chown(path, st.st_uid, st.st_gid) == 0)
 		chmod(path, 0660);
+	return fd;
+}
+
+int kt_listen_unix_private(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	/* Its own directory, root's alone, made if missing (its parent must exist). */
+	if (mkdir(dirname(dir), 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot make the directory of %s: %s", path, strerror(errno));
+		return -1;
+	}
+	mode_t old = umask(0177); /* never reachable by others, even for an instant */
+	int fd = bind_unix(path, err, errlen);
+	umask(old);
+	if (fd >= 0 && (chown(path, geteuid(), getegid()) || chmod(path, 0600))) {
+		snprintf(err, errlen, "cannot make %s root's alone: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	return fd;
 }
 

@@ -18,6 +18,13 @@
 int kt_listen_unix(const char *path, char *err, size_t errlen);
 
 /*
+ * The same for a socket only its owner (the caller) may use: mode 0600, in
+ * its directory, made 0700 if it does not exist. For the daemon's control
+ * socket.
+ */
+int kt_listen_unix_private(const char *path, char *err, size_t errlen);
+
+/*
  * AF_VSOCK (cid, port). Returns the fd, or -1 with errno kept (EAFNOSUPPORT
  * without a vsock transport, EADDRINUSE when another listener has it) and a
  * message in err.

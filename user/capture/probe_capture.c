@@ -370,7 +370,7 @@ static void deliver_span(struct kt_probe_capture *c, const struct probe *p,
 	record_attrs(c, p, r, &b);
 	s->attrs = kt_attrs_list(&b);
 	s->attrs_max_len = RECORD_ATTRS;
-	if (b.failed || (c->cfg.service_name && !kt_span_record_set_service(rec, c->cfg.service_name)))
+	if (b.failed)
 		goto drop;
 	rec->source = KT_SPAN_FROM_HOST;
 	rec->origin = kt_origin_get(c->cfg.origin);

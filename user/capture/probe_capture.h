@@ -58,6 +58,13 @@
 #include "model/span.h"
 #include "model/span_record.h"
 
+/*
+ * What the probes' records are known by in a backend: the service.name and
+ * the instrumentation scope of their resource (set on their origin).
+ */
+#define KT_PROBE_SERVICE_NAME "katatrace-probe"
+#define KT_PROBE_SCOPE_NAME "katatrace-bpf/probe"
+
 /* Processes whose executable path is remembered at once. */
 #define KT_PROBE_EXE_CACHE 32
 
@@ -68,10 +75,9 @@ struct kt_probe_capture_cfg {
 	const uint32_t *pids; /* tgids to report, at most KT_PROBE_MAX_PIDS; none: every process */
 	size_t n_pids;
 	struct kt_record_sink sink;
-	struct kt_origin *origin;     /* every record's resource; one reference taken; may be NULL */
+	struct kt_origin *origin;     /* every record's resource and scope; one reference taken; may be NULL */
 	struct kt_trace_id trace_id;  /* zero: a fresh trace for this run */
 	uint64_t parent_span_id;      /* 0: the spans are roots */
-	const char *service_name;     /* the spans' service.name; NULL: none set */
 	const char *proc_root;        /* NULL: "/proc" */
 	uint32_t ringbuf_bytes;       /* 0: KT_PROBE_RINGBUF; else a power of two of pages */
 };

@@ -77,7 +77,14 @@ static void withdraw(void *ctx, uint64_t key)
 	kt_bchan_send(&c->ch, -1);
 }
 
-static const struct kt_listener_ops listener_ops = { announce, withdraw };
+static void announce_control(void *ctx, int fd, const char *path)
+{
+	struct child *c = ctx;
+	kt_bmsg_text(&c->ch.m, KT_BMSG_CONTROL, 0, path);
+	kt_bchan_send(&c->ch, fd);
+}
+
+static const struct kt_listener_ops listener_ops = { announce, withdraw, announce_control };
 
 /* The daemon's requests. */
 static void answer(struct child *c)
@@ -118,6 +125,10 @@ static int child_setup(struct child *c)
 
 	if (cfg->sink && kt_listeners_start(&c->listeners, cfg, err, sizeof(err)))
 		goto fatal;
+	/* Without it the daemon works on; probes then export by themselves. */
+	if (cfg->control_path &&
+	    kt_listeners_bind_control(&c->listeners, cfg->control_path, err, sizeof(err)))
+		kt_warn("control socket: %s: probes cannot export through this daemon", err);
 	if (cfg->discover) {
 		char why[200];
 		c->disc = kt_broker_disc_start(cfg->discovery, cfg->sink, &c->listeners, &c->ch, why,
@@ -206,6 +217,11 @@ static int deliver(struct kt_broker *b, int fd)
 	case KT_BMSG_UNLISTEN:
 		b->ops->unlisten(b->ctx, m->key);
 		break;
+	case KT_BMSG_CONTROL:
+		if (fd < 0)
+			return 0;
+		b->ops->control(b->ctx, fd, m->text);
+		return 0;
 	case KT_BMSG_SANDBOX:
 		b->ops->sandbox(b->ctx, &m->meta);
 		break;

@@ -5,6 +5,8 @@
  * runs as an unprivileged user with no capabilities (daemon/privdrop.h);
  * the few jobs that need root stay here, and none of them reads guest data:
  *
+ *  - binding the daemon's control socket (daemon/control_server.h), root's
+ *    only, at start; its listening fd goes to the daemon too;
  *  - binding listeners: every --socket-path and AF_VSOCK at start, and the
  *    <uds>_<port> of each hybrid-vsock sandbox discovery finds, in
  *    root-owned sandbox directories; the listening fd goes to the daemon
@@ -61,6 +63,7 @@ struct kt_broker_cfg {
 	const struct kt_discovery_config *discovery;
 	struct kt_capture *capture; /* may be NULL (--capture socket) */
 	const char *run_root;       /* for CID owner lookups ("" = /) */
+	const char *control_path;   /* the control socket; NULL: none */
 };
 
 /* What the broker tells the daemon; called from kt_broker_dispatch(). */
@@ -71,6 +74,8 @@ struct kt_broker_ops {
 	void (*sandbox)(void *ctx, const struct kt_sandbox_meta *m);
 	void (*sandbox_gone)(void *ctx, const char *id);
 	void (*counters)(void *ctx, const uint64_t c[KT_CNT__MAX]);
+	/* The control socket's listening fd (the daemon's to close), bound at path. */
+	void (*control)(void *ctx, int fd, const char *path);
 };
 
 struct kt_broker;

@@ -50,20 +50,15 @@ static void unlink_ours(const struct kt_bound *b)
 		unlink(b->path);
 }
 
-int kt_listeners_bind(struct kt_listeners *l, const char *path, bool vsock, unsigned port,
-		      char *err, size_t errlen)
+/* Keeps a listener just bound (fd) in the set; NULL (fd closed, err said) without memory. */
+static struct kt_bound *keep(struct kt_listeners *l, int fd, const char *path, bool vsock,
+			     char *err, size_t errlen)
 {
-	if (!vsock && find(l, path))
-		return 0;
-	int fd = vsock ? kt_listen_vsock(l->vsock_cid, port, err, errlen)
-		       : kt_listen_unix(path, err, errlen);
-	if (fd < 0)
-		return -1;
 	struct kt_bound *b = calloc(1, sizeof(*b));
 	if (!b) {
 		close(fd);
 		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return NULL;
 	}
 	b->key = ++l->next_key;
 	b->fd = fd;
@@ -76,7 +71,37 @@ int kt_listeners_bind(struct kt_listeners *l, const char *path, bool vsock, unsi
 	}
 	b->next = l->bound;
 	l->bound = b;
+	return b;
+}
+
+int kt_listeners_bind(struct kt_listeners *l, const char *path, bool vsock, unsigned port,
+		      char *err, size_t errlen)
+{
+	if (!vsock && find(l, path))
+		return 0;
+	int fd = vsock ? kt_listen_vsock(l->vsock_cid, port, err, errlen)
+		       : kt_listen_unix(path, err, errlen);
+	if (fd < 0)
+		return -1;
+	struct kt_bound *b = keep(l, fd, path, vsock, err, errlen);
+	if (!b)
+		return -1;
 	l->ops->announce(l->ctx, b->key, fd, path, vsock, port);
+	return 0;
+}
+
+int kt_listeners_bind_control(struct kt_listeners *l, const char *path, char *err, size_t errlen)
+{
+	if (find(l, path)) {
+		snprintf(err, errlen, "%s is a listener already", path);
+		return -1;
+	}
+	int fd = kt_listen_unix_private(path, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (!keep(l, fd, path, false, err, errlen))
+		return -1;
+	l->ops->announce_control(l->ctx, fd, path);
 	return 0;
 }
 

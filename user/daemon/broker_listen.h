@@ -31,6 +31,8 @@ struct kt_listener_ops {
 	void (*announce)(void *ctx, uint64_t key, int fd, const char *label, bool vsock,
 			 unsigned port);
 	void (*withdraw)(void *ctx, uint64_t key);
+	/* The daemon's control socket (kt_listeners_bind_control). */
+	void (*announce_control)(void *ctx, int fd, const char *path);
 };
 
 struct kt_bound; /* private */
@@ -52,6 +54,12 @@ void kt_listeners_init(struct kt_listeners *l, unsigned vsock_cid,
  */
 int kt_listeners_bind(struct kt_listeners *l, const char *path, bool vsock, unsigned port,
 		      char *err, size_t errlen);
+/*
+ * Binds the daemon's control socket at path, root's only
+ * (kt_listen_unix_private), and announces it. It is dropped, its file
+ * removed, like the others. 0, or -1 with why in err.
+ */
+int kt_listeners_bind_control(struct kt_listeners *l, const char *path, char *err, size_t errlen);
 /* Drops the unix listener at path, if there is one. */
 void kt_listeners_unbind(struct kt_listeners *l, const char *path);
 /*

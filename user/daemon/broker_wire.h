@@ -4,7 +4,7 @@
  * socketpair between the daemon and its privileged broker (daemon/broker.h).
  *
  * Every message is one struct kt_bmsg, sent whole as one datagram; at
- * most one file descriptor rides along (SCM_RIGHTS), and only LISTEN has
+ * most one file descriptor rides along (SCM_RIGHTS): LISTEN and CONTROL have
  * one. The encoders below fill a message completely (zeroed first, every
  * string cut to fit and NUL-terminated). Receiving checks the datagram:
  * one of another size, or truncated (data or control), reads as type 0,
@@ -23,6 +23,7 @@
  *   COUNTERS  counters          the BPF counters, when asked
  *   OWNER     key, vsock (found), meta.hypervisor_pid, meta.id, meta.hypervisor, text (comm)
  *                               the answer to WANT_OWNER key
+ *   CONTROL   fd, text          the daemon's control socket, bound at text
  * Daemon -> broker:
  *   WANT_COUNTERS, QUIT, WANT_OWNER key, cid, text (writer comm, "" for none)
  */
@@ -46,6 +47,7 @@ enum kt_bmsg_type {
 	KT_BMSG_GONE,
 	KT_BMSG_COUNTERS,
 	KT_BMSG_OWNER,
+	KT_BMSG_CONTROL,
 	/* daemon -> broker */
 	KT_BMSG_WANT_COUNTERS = 64,
 	KT_BMSG_QUIT,

@@ -3,13 +3,21 @@
  * katatrace-bpf probe TARGET: resolves the target (daemon/probe_target.h),
  * expands the variables of its specs and program, attaches the span probes
  * (capture/probe_capture.h) and runs bpftrace (capture/bpftrace_run.h), and
- * exports what they give through its own export queue, until Ctrl-C,
- * --duration, or the end of the target. A sandbox's or pod's spans and log
- * records go into the sandbox's trace, under its kata.vm span.
+ * exports what they give, until Ctrl-C, --duration, the end of the target,
+ * or `probe stop`. A sandbox's or pod's spans and log records go into the
+ * sandbox's trace, under its kata.vm span.
  *
- * Exit status: 0 when it ran; 1 when the target, a probe or bpftrace failed
- * (the message names it); 2 for a spec or program the command line got
- * wrong (a malformed spec, an unknown variable, $container_pid).
+ * Where they go: when a daemon listens on the control socket (and the
+ * command line names no exporter of its own, or says --export-via daemon),
+ * the probe says Hello and its export queue's exporter hands each request to
+ * the daemon (daemon/control_client.h), whose pipeline exports it with its
+ * own; the daemon may tell it to stop. Otherwise it exports by itself, with
+ * run's exporter options, to the console by default.
+ *
+ * Exit status: 0 when it ran; 1 when the target, a probe or bpftrace failed,
+ * or the daemon it exported through went away (the message names it); 2 for
+ * a spec or program the command line got wrong (a malformed spec, an
+ * unknown variable, $container_pid).
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +30,7 @@
 #include <unistd.h>
 
 #include "daemon/commands.h"
+#include "daemon/control_client.h"
 #include "daemon/probe_target.h"
 #include "capture/attach.h"
 #include "capture/bpftrace_run.h"
@@ -36,8 +45,6 @@
 #include "base/poller.h"
 #include "base/stats.h"
 
-/* service.name of what the probes make. */
-#define PROBE_SERVICE_NAME "katatrace-probe"
 /* Largest bpftrace program file read (-f). */
 #define PROGRAM_FILE_MAX (1u << 20)
 /* How often the end of the target and of --duration are looked for. */
@@ -55,6 +62,14 @@ struct probe {
 	struct kt_trace_id trace_id; /* the sandbox's trace; zero without a sandbox */
 	uint64_t parent_span_id;     /* its kata.vm span */
 	struct kt_export_queue *q;
+	/* through the daemon: its control socket, the id it gave, what it said last */
+	int ctl_fd;
+	struct kt_ctl_reader ctl_in;
+	struct kt_poll_handler ctl_h;
+	uint64_t probe_id;
+	uint32_t daemon_pid;
+	bool daemon_lost; /* it closed the socket before we were done: exit 1 */
+	char stop_reason[160];
 	struct kt_probe_capture *cap;
 	struct kt_bpftrace_run *bt;
 	int epfd, sig_fd, tick_fd;
@@ -95,9 +110,10 @@ static struct kt_origin *probe_origin(const struct probe *p)
 {
 	const struct kt_probe_target *t = &p->target;
 	const struct kt_sandbox_meta *m = t->sandbox.id[0] ? &t->sandbox : NULL;
-	struct kt_kv kv[12];
+	struct kt_kv kv[16];
 	struct kt_attrs b; /* values kept as given: the origin copies them */
 	kt_attrs_init_on(&b, kv, sizeof(kv) / sizeof(kv[0]), NULL);
+	kt_attrs_cstr(&b, "service.name", KT_PROBE_SERVICE_NAME);
 	kt_attrs_cstr(&b, "katatrace.transport", "probe");
 	kt_attrs_cstr(&b, "katatrace.probe.target", p->cfg->probe_target);
 	kt_sandbox_meta_pod_attrs(&b, m);
@@ -111,7 +127,147 @@ static struct kt_origin *probe_origin(const struct probe *p)
 	struct kt_kvlist l = kt_attrs_list(&b);
 	char label[256];
 	snprintf(label, sizeof(label), "probe %s", p->cfg->probe_target);
-	return kt_origin_new(&l, m ? m->id : NULL, label);
+	struct kt_origin *o = kt_origin_new(&l, m ? m->id : NULL, label);
+	if (o && !kt_origin_set_scope(o, KT_PROBE_SCOPE_NAME)) {
+		kt_origin_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* ------------------------------------------------------------ through the daemon */
+
+/* Hello: the target, the probes, the resource (without service.name, which is said apart). */
+static int say_hello(struct probe *p, char *err, size_t errlen)
+{
+	const struct kt_config *cfg = p->cfg;
+	Katatrace__Control__V1__Hello h = KATATRACE__CONTROL__V1__HELLO__INIT;
+	char words[2 * KT_MAX_PROBE_SPECS + 1][KT_PROBE_SPEC_MAX + 8];
+	char *probes[2 * KT_MAX_PROBE_SPECS + 1];
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_specs; i++, n++) {
+		snprintf(words[n], sizeof(words[n]), "%s %s",
+			 p->specs[i].role == KT_PROBE_SPAN ? "span" : "event", p->specs[i].text);
+		probes[n] = words[n];
+	}
+	if (p->program) {
+		snprintf(words[n], sizeof(words[n]), "bpftrace %s",
+			 cfg->program_file ? cfg->program_file : "-e");
+		probes[n] = words[n];
+		n++;
+	}
+	struct kt_arena a;
+	kt_arena_init(&a, 1u << 20);
+	Opentelemetry__Proto__Common__V1__KeyValue **kvs = NULL;
+	size_t n_kvs = 0;
+	if (kt_otlp_attrs(&p->origin->attrs, NULL, &n_kvs, &kvs, &a)) {
+		kt_arena_free(&a);
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	size_t keep = 0;
+	for (size_t i = 0; i < n_kvs; i++)
+		if (!(kvs[i]->key.len == 12 && memcmp(kvs[i]->key.data, "service.name", 12) == 0))
+			kvs[keep++] = kvs[i];
+	h.target = (char *)cfg->probe_target;
+	h.n_probes = n;
+	h.probes = probes;
+	h.sandbox_id = p->target.sandbox.id;
+	h.service_name = KT_PROBE_SERVICE_NAME;
+	h.n_resource = keep;
+	h.resource = kvs;
+
+	kt_ctl_msg q = KT_CTL_MSG_INIT, *ans;
+	q.body_case = KATATRACE__CONTROL__V1__MESSAGE__BODY_HELLO;
+	q.hello = &h;
+	int rc = kt_control_ask(p->ctl_fd, &p->ctl_in, &q, &ans, err, errlen);
+	kt_arena_free(&a);
+	if (rc)
+		return -1;
+	if (ans->body_case != KATATRACE__CONTROL__V1__MESSAGE__BODY_WELCOME) {
+		snprintf(err, errlen, "the daemon answered hello with %s", kt_ctl_body_name(ans->body_case));
+		return -1;
+	}
+	p->probe_id = ans->welcome->probe_id;
+	p->daemon_pid = ans->welcome->daemon_pid;
+	return 0;
+}
+
+/*
+ * Through the daemon, if one listens and the command line lets it: the
+ * exporter that hands requests to it. NULL with *rc 0 when the probe is to
+ * export by itself, with *rc EXIT_FAILED (said) when it cannot do either.
+ */
+static struct kt_exporter *daemon_exporter(struct probe *p, int *rc)
+{
+	const struct kt_config *cfg = p->cfg;
+	char err[512];
+	*rc = 0;
+	if (cfg->export_via == KT_VIA_SELF)
+		return NULL;
+	if (!cfg->control_socket) {
+		if (cfg->export_via == KT_VIA_DAEMON) {
+			kt_err("--export-via daemon: no control socket (--control-socket none)");
+			*rc = EXIT_FAILED;
+		}
+		return NULL;
+	}
+	p->ctl_fd = kt_control_connect(cfg->control_socket, err, sizeof(err));
+	if (p->ctl_fd < 0) {
+		if (cfg->export_via == KT_VIA_DAEMON || !kt_control_absent(errno)) {
+			kt_err("%s%s", err, cfg->export_via == KT_VIA_DAEMON ? "" : " (--export-via self exports without it)");
+			*rc = EXIT_FAILED;
+		} else {
+			kt_debug("%s: exporting by itself", err);
+		}
+		return NULL;
+	}
+	struct kt_exporter *e = NULL;
+	if (say_hello(p, err, sizeof(err)) == 0)
+		e = kt_control_exporter_new(p->ctl_fd);
+	else
+		kt_err("the daemon on %s: %s", cfg->control_socket, err);
+	if (!e)
+		*rc = EXIT_FAILED;
+	return e;
+}
+
+/* The daemon speaks only to say stop; its end of the socket closing ends the probe too. */
+static void on_control(struct kt_poll_handler *h, uint32_t events)
+{
+	struct probe *p = (struct probe *)((char *)h - offsetof(struct probe, ctl_h));
+	(void)events;
+	int r = kt_ctl_reader_fill(&p->ctl_in, p->ctl_fd);
+	for (;;) {
+		kt_ctl_msg *m;
+		char err[256];
+		int n = kt_ctl_reader_next(&p->ctl_in, &m, err, sizeof(err));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			kt_err("the daemon's control socket: %s", err);
+			r = -1;
+			break;
+		}
+		if (m->body_case == KATATRACE__CONTROL__V1__MESSAGE__BODY_STOP) {
+			snprintf(p->stop_reason, sizeof(p->stop_reason), "%s",
+				 m->stop->reason[0] ? m->stop->reason : "the daemon");
+			if (!p->stopped_by)
+				p->stopped_by = p->stop_reason;
+		} else {
+			kt_warn("the daemon's control socket: a %s message ignored",
+				kt_ctl_body_name(m->body_case));
+		}
+	}
+	if (r < 0) {
+		kt_poll_del(p->epfd, p->ctl_fd);
+		if (!p->stopped_by) {
+			kt_err("the daemon (pid %u) closed its control socket: the probe ends",
+			       (unsigned)p->daemon_pid);
+			p->daemon_lost = true;
+			p->stopped_by = "the daemon's end";
+		}
+	}
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -195,7 +351,6 @@ static int start_probes(struct probe *p)
 			.origin = p->origin,
 			.trace_id = p->trace_id,
 			.parent_span_id = p->parent_span_id,
-			.service_name = PROBE_SERVICE_NAME,
 		};
 		p->cap = kt_probe_capture_open(&cc, err, sizeof(err));
 		if (!p->cap) {
@@ -326,6 +481,10 @@ static void run_loop(struct probe *p)
 		p->bt_h.fn = on_bpftrace;
 		kt_poll_add(p->epfd, kt_bpftrace_fd(p->bt), &p->bt_h);
 	}
+	if (p->ctl_fd >= 0) {
+		p->ctl_h.fn = on_control;
+		kt_poll_add(p->epfd, p->ctl_fd, &p->ctl_h);
+	}
 	if (p->cfg->duration_s)
 		p->deadline_ns = kt_mono_ns() + (uint64_t)p->cfg->duration_s * 1000000000ull;
 	while (!p->stopped_by) {
@@ -401,9 +560,14 @@ static int finish(struct probe *p, int rc)
 	if (p->cap)
 		kt_probe_capture_consume(p->cap); /* what is still in the ring buffer */
 	if (p->q)
-		kt_export_queue_stop(p->q);
+		kt_export_queue_stop(p->q); /* through the daemon: the last records reach it here */
 	if (p->stopped_by)
 		summary(p);
+	if (p->ctl_fd >= 0)
+		close(p->ctl_fd);
+	kt_ctl_reader_free(&p->ctl_in);
+	if (p->daemon_lost && !rc)
+		rc = EXIT_FAILED;
 	if (p->cap)
 		kt_probe_capture_close(p->cap);
 	if (p->bt)
@@ -422,10 +586,16 @@ static int finish(struct probe *p, int rc)
 
 int kt_cmd_probe(const struct kt_config *cfg)
 {
-	struct probe p = { .cfg = cfg, .epfd = -1, .sig_fd = -1, .tick_fd = -1 };
+	if (cfg->probe_action == KT_PROBE_LIST)
+		return kt_cmd_probe_list(cfg);
+	if (cfg->probe_action == KT_PROBE_STOP)
+		return kt_cmd_probe_stop(cfg);
+
+	struct probe p = { .cfg = cfg, .epfd = -1, .sig_fd = -1, .tick_fd = -1, .ctl_fd = -1 };
 	char err[1024];
 	int rc;
 
+	kt_ctl_reader_init(&p.ctl_in);
 	struct kt_target_env env = {
 		.run_root = cfg->run_root,
 		.proc_root = "/proc",
@@ -444,15 +614,27 @@ int kt_cmd_probe(const struct kt_config *cfg)
 	p.origin = probe_origin(&p);
 	p.n_pids = kt_probe_target_pids(&p.target, p.pids, KT_TARGET_MAX_PIDS);
 
-	const char *what = NULL;
-	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
-	if (!e)
+	if (!p.origin) {
+		kt_err("%s", strerror(ENOMEM));
 		return finish(&p, EXIT_FAILED);
+	}
+	const char *what = NULL;
+	char through[128];
+	struct kt_exporter *e = daemon_exporter(&p, &rc);
+	if (rc)
+		return finish(&p, rc);
+	if (e) {
+		snprintf(through, sizeof(through), "the daemon (pid %u) as probe %llu",
+			 (unsigned)p.daemon_pid, (unsigned long long)p.probe_id);
+		what = through;
+	} else if (!(e = kt_exporter_from_config(cfg, &what))) {
+		return finish(&p, EXIT_FAILED);
+	}
 	struct kt_export_queue_cfg qc = KT_EXPORT_QUEUE_DEFAULTS;
 	qc.batch_max = cfg->batch_size;
 	qc.batch_timeout_ms = cfg->batch_timeout_ms;
 	qc.queue_max = cfg->queue_size;
-	qc.resource.service_name = PROBE_SERVICE_NAME;
+	qc.resource.service_name = KT_PROBE_SERVICE_NAME;
 	p.q = kt_export_queue_start(e, &qc);
 	if (!p.q) {
 		e->destroy(e);

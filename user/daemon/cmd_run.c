@@ -25,6 +25,7 @@
 
 #include "daemon/broker.h"
 #include "daemon/commands.h"
+#include "daemon/control_server.h"
 #include "sandbox/discovery.h"
 #include "sandbox/hypervisors.h"
 #include "exporters/export_queue.h"
@@ -42,6 +43,8 @@
 #include "traces/vm_spans.h"
 
 #define TICK_MS 100
+/* At shutdown, how long probes exporting through the daemon may take to send their last records. */
+#define CONTROL_DRAIN_MS 3000
 /* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
 static const char *const *const ttrpc_sockets = kt_hv_sockets;
 #define N_TTRPC_SOCKETS kt_n_hv_sockets
@@ -60,6 +63,7 @@ struct daemon {
 	struct kt_sandbox_registry *registry;
 	struct kt_stitch *stitch;
 	struct kt_vm_spans *vm; /* NULL: --no-vm-spans or no BPF */
+	struct kt_control *control; /* probes exporting through the daemon */
 	struct kt_mem_pool mem;      /* --memory-budget */
 	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
 	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
@@ -190,6 +194,15 @@ static void on_sandbox_gone(void *ctx, const char *id)
 	kt_stitch_sandbox_end(d->stitch, id, kt_mono_ns());
 }
 
+static void on_control(void *ctx, int fd, const char *path)
+{
+	struct daemon *d = ctx;
+	if (d->control)
+		kt_control_listen(d->control, fd, path);
+	else
+		close(fd);
+}
+
 static bool owner_via_broker(void *ctx, uint32_t cid, const char *writer_comm,
 			     struct kt_vsock_owner *out)
 {
@@ -207,6 +220,7 @@ static const struct kt_broker_ops broker_ops = {
 	.sandbox = on_sandbox,
 	.sandbox_gone = on_sandbox_gone,
 	.counters = on_counters,
+	.control = on_control,
 };
 
 /* Everything the broker said: before ring buffer records, so they meet a current registry. */
@@ -416,6 +430,7 @@ static int start_broker(struct daemon *d)
 		.discovery = &dc,
 		.capture = d->capture,
 		.run_root = cfg->run_root,
+		.control_path = cfg->control_socket,
 	};
 	d->broker = kt_broker_start(&bc, &broker_ops, d);
 	if (!d->broker)
@@ -537,6 +552,12 @@ int kt_cmd_run(const struct kt_config *cfg)
 		};
 		d.vm = kt_vm_spans_new(&vc, &to_traces);
 	}
+	/* Probes' records go the way of everything else: through the sandbox traces. */
+	d.control = kt_control_new(&(struct kt_control_cfg){ .epfd = d.epfd, .sink = to_traces });
+	if (!d.control) {
+		e->destroy(e);
+		goto out;
+	}
 	if (cfg->mode == KT_MODE_SINK) {
 		struct kt_sink_cfg sc = {
 			.feed = cfg->capture == KT_CAPTURE_SOCKET,
@@ -594,6 +615,8 @@ out:
 	/* Everything the kernel captured so far is still decoded and exported. */
 	if (d.rb)
 		ring_buffer__consume(d.rb);
+	/* Probes are told to stop; what they still send is taken. */
+	kt_control_shutdown(d.control, CONTROL_DRAIN_MS);
 	kt_vm_spans_finish(d.vm);
 	kt_sink_stop(d.sink);
 	/* Last kernel counters, socket files removed, broker reaped. */
@@ -604,6 +627,7 @@ out:
 	if (d.stitch)
 		kt_stitch_flush(d.stitch, false);
 	kt_export_queue_stop(d.queue);
+	kt_control_free(d.control);
 	kt_stitch_free(d.stitch);
 	kt_vm_spans_free(d.vm);
 	kt_registry_free(d.registry);

@@ -9,6 +9,9 @@
 int kt_cmd_run(const struct kt_config *cfg);
 int kt_cmd_decode(const struct kt_config *cfg);
 int kt_cmd_probe(const struct kt_config *cfg);
+/* probe list, probe stop ID: questions to the daemon (cmd_probe_ctl.c). */
+int kt_cmd_probe_list(const struct kt_config *cfg);
+int kt_cmd_probe_stop(const struct kt_config *cfg);
 
 struct kt_exporter_choice {
 	enum kt_exporter_kind kind;  /* never KT_EXPORTER_DEFAULT */

@@ -6,14 +6,18 @@
  */
 #include "daemon/config.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "exporters/export_queue.h"
 #include "exporters/exporter.h"
 #include "agent/framer.h"
 #include "base/diag.h"
+#include "control/control_wire.h"
 #include "model/kata_ports.h"
 #include "stream/conn_limits.h"
 #include "base/mem_budget.h"
@@ -147,11 +151,71 @@ static void shim_prefixes(struct kt_config *c, const char *cmd)
 		c->n_shim_socket_dirs = 0;
 }
 
-/* probe: one TARGET, and something to probe it with. */
+/* Does the command line choose where a probe exports (rather than the daemon)? */
+static bool export_chosen(const struct kt_config *c)
+{
+	return c->exporter != KT_EXPORTER_DEFAULT || c->output || c->otlp_endpoint ||
+	       c->otlp_protocol != KT_OTLP_PROTOCOL_UNSET;
+}
+
+/* probe list, probe stop ID: questions to the daemon, nothing to probe. */
+static void probe_question(struct kt_config *c, const char *cmd, int argc, char **argv, int first)
+{
+	const char *what = argv[first];
+	int want = strcmp(what, "stop") == 0 ? 2 : 1;
+	if (c->n_span_specs || c->n_event_specs || c->program || c->program_file || c->duration_s)
+		kt_opt_usage_error(cmd, "probe %s asks the daemon about its probes: it takes no probes", what);
+	if (c->export_via == KT_VIA_SELF)
+		kt_opt_usage_error(cmd, "probe %s asks the daemon: --export-via self does not go with it", what);
+	if (argc - first < want)
+		kt_opt_usage_error(cmd, "probe stop: which probe? give its ID (katatrace-bpf probe list)");
+	if (argc - first > want)
+		kt_opt_usage_error(cmd, "unexpected argument '%s' after probe %s", argv[first + want], what);
+	c->probe_action = want == 2 ? KT_PROBE_STOP : KT_PROBE_LIST;
+	if (want == 2) {
+		char *end;
+		errno = 0;
+		unsigned long long id = strtoull(argv[first + 1], &end, 10);
+		if (!*argv[first + 1] || *end || errno || id == 0 || argv[first + 1][0] == '-')
+			kt_opt_usage_error(cmd, "probe stop: '%s' is not a probe ID (a number from "
+						"katatrace-bpf probe list)",
+					   argv[first + 1]);
+		c->stop_id = id;
+	}
+}
+
+/* --control-socket: none, as given, or the default under the run root. */
+static void control_socket(struct kt_config *c, const char *cmd)
+{
+	if (c->control_socket && strcmp(c->control_socket, "none") == 0) {
+		c->control_socket = NULL;
+		return;
+	}
+	int n = c->control_socket
+			? snprintf(c->control_socket_buf, sizeof(c->control_socket_buf), "%s",
+				   c->control_socket)
+			: snprintf(c->control_socket_buf, sizeof(c->control_socket_buf), "%s%s",
+				   c->run_root, KT_CONTROL_SOCKET);
+	if (n < 0 || (size_t)n >= sizeof(struct sockaddr_un) - offsetof(struct sockaddr_un, sun_path))
+		kt_opt_usage_error(cmd, "--control-socket: '%s' is too long for a unix socket path",
+				   c->control_socket_buf);
+	c->control_socket = c->control_socket_buf;
+}
+
+/* probe: one TARGET, and something to probe it with; or a question to the daemon. */
 static void probe_operands(struct kt_config *c, const char *cmd, int argc, char **argv, int first)
 {
 	if (first >= argc)
 		kt_opt_usage_error(cmd, "no TARGET (node, sandbox/ID, pod/NAMESPACE/NAME or pid/PID)");
+	if (strcmp(argv[first], "list") == 0 || strcmp(argv[first], "stop") == 0) {
+		probe_question(c, cmd, argc, argv, first);
+		return;
+	}
+	if (c->export_via == KT_VIA_DAEMON && export_chosen(c))
+		kt_opt_usage_error(cmd, "--export-via daemon: the daemon's exporter is used, not "
+					"--exporter, --output, --otlp-endpoint or --otlp-protocol");
+	if (c->export_via == KT_VIA_AUTO && export_chosen(c))
+		c->export_via = KT_VIA_SELF;
 	if (first + 1 < argc)
 		kt_opt_usage_error(cmd, "unexpected argument '%s' after the TARGET '%s'", argv[first + 1],
 				   argv[first]);
@@ -186,6 +250,8 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 	}
 	if (!decode && !probe)
 		shim_prefixes(c, cmd);
+	if (!decode)
+		control_socket(c, cmd);
 	if (!c->service_name) {
 		const char *env = getenv("OTEL_SERVICE_NAME");
 		c->service_name = env && *env ? env : KT_DEFAULT_SERVICE_NAME;

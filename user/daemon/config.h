@@ -21,6 +21,10 @@
 #endif
 
 enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
+/* probe: through the running daemon, or exporting by itself (--export-via). */
+enum kt_export_via { KT_VIA_AUTO, KT_VIA_DAEMON, KT_VIA_SELF };
+/* probe: what the command line asks for. */
+enum kt_probe_action { KT_PROBE_RUN, KT_PROBE_LIST, KT_PROBE_STOP };
 enum kt_capture_mode { KT_CAPTURE_BPF, KT_CAPTURE_SOCKET };
 enum kt_exporter_kind {
 	KT_EXPORTER_DEFAULT, /* chosen by kt_exporter_resolve (user/daemon/exporter_select.c) */
@@ -116,6 +120,13 @@ struct kt_config {
 	unsigned stats_interval_s;
 	const char *user;       /* the daemon's identity after start-up (KT_DEFAULT_USER) */
 	bool discovery;         /* watch the run root for sandboxes */
+	/*
+	 * The daemon's control socket (--control-socket): as given, then the
+	 * path in use (KT_CONTROL_SOCKET under the run root by default); NULL
+	 * for none.
+	 */
+	const char *control_socket;
+	char control_socket_buf[256];
 	const char *sandbox_paths[KT_MAX_SANDBOX_PATHS]; /* discovery templates HV=PATH */
 	size_t n_sandbox_paths;
 	const char *bundle_paths[KT_MAX_BUNDLE_PATHS];   /* OCI bundle patterns */
@@ -137,6 +148,9 @@ struct kt_config {
 	unsigned duration_s;                          /* --duration SEC; 0: until stopped */
 	const char *program;                          /* -e PROGRAM (bpftrace) */
 	const char *program_file;                     /* -f FILE (bpftrace) */
+	enum kt_export_via export_via;                /* --export-via */
+	enum kt_probe_action probe_action;            /* probe TARGET, probe list, probe stop ID */
+	uint64_t stop_id;                             /* probe stop ID */
 	/* decode */
 	bool raw;
 	char **files;

@@ -14,6 +14,7 @@
 #include "daemon/options.h"
 #include "agent/framer.h"
 #include "base/diag.h"
+#include "control/control_wire.h"
 #include "exporters/exporter.h"
 #include "exporters/otlp_request.h"
 #include "sandbox/discovery.h"
@@ -145,6 +146,13 @@ static const struct kt_opt_choice modes[] = {
 static const struct kt_opt_choice captures[] = {
 	{ "bpf", KT_CAPTURE_BPF },
 	{ "socket", KT_CAPTURE_SOCKET },
+	{ NULL, 0 },
+};
+
+static const struct kt_opt_choice vias[] = {
+	{ "auto", KT_VIA_AUTO },
+	{ "daemon", KT_VIA_DAEMON },
+	{ "self", KT_VIA_SELF },
 	{ NULL, 0 },
 };
 
@@ -286,6 +294,11 @@ static const struct kt_opt opts[] = {
 	  DECODE_DOC(0, "largest accepted payload (default {default})") },
 
 	/* Export */
+	{ "export-via", .cmds = PROBE, .kind = KT_OPT_CHOICE, FIELD(export_via), .choices = vias,
+	  PROBE_DOC(S_EXPORT, "auto (default): through the running daemon\n"
+			      "(katatrace-bpf run) unless --exporter, --output,\n"
+			      "--otlp-endpoint or --otlp-protocol is given;\n"
+			      "daemon: through it or fail; self: by itself") },
 	{ "exporter", .cmds = RUN | PROBE, .kind = KT_OPT_CHOICE, FIELD(exporter), .choices = exporters,
 	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "default: OTLP if an endpoint is set (flag or\n"
 			    "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), file if --output\n"
@@ -353,6 +366,12 @@ static const struct kt_opt opts[] = {
 	  RUN_PROBE_DOC(S_NODE, S_TARGET, "where OCI bundles with the pods' CRI annotations are,\n"
 			  "with * and {ID}; repeatable (default: containerd's\n"
 			  "and CRI-O's)") },
+	{ "control-socket", .arg = "PATH", .cmds = RUN | PROBE, .kind = KT_OPT_STRING,
+	  FIELD(control_socket), .empty = "path",
+	  RUN_DOC(S_NODE, "root's socket on which probes reach this daemon\n"
+			  "(default " KT_CONTROL_SOCKET " under\n"
+			  "--run-root; none: no socket)"),
+	  PROBE_DOC(S_EXPORT, "the daemon's control socket (default as run's)") },
 	{ "user", .arg = "USER", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(user), .empty = "name",
 	  RUN_DOC(S_NODE, "identity after start-up (default " KT_DEFAULT_USER ", no\n"
 			  "capabilities; a broker process keeps what binding\n"
@@ -443,6 +462,8 @@ const struct kt_optset kt_config_options = {
 		[KT_CMD_PROBE] = {
 			.name = "probe",
 			.head = "Usage: katatrace-bpf probe TARGET [PROBES] [OPTIONS]\n"
+				"       katatrace-bpf probe list     (the probes the daemon serves)\n"
+				"       katatrace-bpf probe stop ID  (end one of them)\n"
 				"\n"
 				"Probe a Kata sandbox's host side (hypervisor, runtime shim, virtiofsd, KVM)\n"
 				"and export what the probes see as spans and log records in the sandbox's\n"
@@ -450,11 +471,15 @@ const struct kt_optset kt_config_options = {
 				"programs may use $sandbox_id, $hypervisor_pid, $shim_pid, $virtiofsd_pid\n"
 				"and, for pid/ targets, $pid. A container's own processes run inside the\n"
 				"VM: they have no host pid, and $container_pid is an error.\n"
+				"\n"
+				"When katatrace-bpf run is running, the probe hands what it makes to it\n"
+				"(its root-only control socket): the daemon exports it with everything\n"
+				"else. Without it the probe exports by itself.\n"
 				"\n",
 			.sections = {
 				{ S_PROBES, "Probes" },
 				{ S_TARGET, "Finding the target" },
-				{ S_EXPORT, "Export (console by default)" },
+				{ S_EXPORT, "Export (through a running daemon, else console by default)" },
 				{ S_OTHER, "Other" },
 			},
 			.n_sections = 4,
@@ -478,7 +503,10 @@ const struct kt_optset kt_config_options = {
 				"      -e 'tracepoint:kvm:kvm_exit /pid == $hypervisor_pid/ { @[args->exit_reason] = count(); }'\n"
 				"  # one process's function, spans to a collector\n"
 				"  katatrace-bpf probe pid/1234 --span 'uprobe:/proc/$pid/exe:main.handle' \\\n"
-				"      --otlp-endpoint http://127.0.0.1:4317\n",
+				"      --otlp-endpoint http://127.0.0.1:4317\n"
+				"  # the probes exporting through the daemon, and the end of probe 3\n"
+				"  katatrace-bpf probe list\n"
+				"  katatrace-bpf probe stop 3\n",
 		},
 		[KT_CMD_FORWARDER] = {
 			.name = "run", /* its usage errors point to run --help */

@@ -56,6 +56,14 @@ fail:
 	return NULL;
 }
 
+bool kt_origin_set_scope(struct kt_origin *o, const char *scope_name)
+{
+	char *s = kt_arena_memdup0(&o->arena, scope_name, strlen(scope_name));
+	if (s)
+		o->scope_name = s;
+	return s != NULL;
+}
+
 struct kt_origin *kt_origin_get(struct kt_origin *o)
 {
 	if (o)

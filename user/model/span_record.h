@@ -23,6 +23,12 @@ struct kt_origin {
 	struct kt_kvlist attrs; /* resource attributes from the transport */
 	const char *sandbox_id; /* NULL when the path is not one of Kata's */
 	const char *label;      /* short text for logs: "unix:/run/..._10240 #ino" */
+	/*
+	 * The instrumentation scope of its records; NULL: the exporter's for
+	 * their kind (the agent's spans, the journal's log records). A
+	 * service.name among attrs is the service of its records too.
+	 */
+	const char *scope_name;
 };
 
 /*
@@ -54,6 +60,8 @@ struct kt_span_record {
 /* attrs are copied; returns NULL on ENOMEM. refs starts at 1. */
 struct kt_origin *kt_origin_new(const struct kt_kvlist *attrs, const char *sandbox_id,
 				const char *label);
+/* Sets o's scope_name (copied), before o is shared; false on ENOMEM. */
+bool kt_origin_set_scope(struct kt_origin *o, const char *scope_name);
 struct kt_origin *kt_origin_get(struct kt_origin *o);
 void kt_origin_put(struct kt_origin *o);
 

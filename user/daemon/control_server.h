@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's side of the control socket (control/control_wire.h,
+ * docs/probes.md "Through the daemon"). The broker binds the socket, root's
+ * only (mode 0600 in a 0700 directory), and hands the listening fd to the
+ * daemon, which serves it unprivileged: a probe, running as root, connects,
+ * says Hello (its target, its probes, its resource) and is given an id;
+ * from then on its Records join the daemon's own pipeline through the sink
+ * (the sandbox traces, then the one export queue), with an origin made from
+ * its Hello. `probe list` and `probe stop ID` connect for one question each.
+ *
+ * Every peer must be uid 0 (SO_PEERCRED), checked again here because the
+ * daemon's socket file is not the only way to reach it. A peer that is not,
+ * connections beyond KT_CONTROL_MAX_CONNS, and messages that are malformed
+ * or out of place close the connection with a logged reason and a counter
+ * (control_refused, control_errors); records that cannot be used are
+ * counted (probe_rejected) and the rest go on. The daemon never waits for a
+ * peer: answers are written without blocking, and a peer that does not read
+ * them is dropped.
+ */
+#ifndef KT_CONTROL_SERVER_H
+#define KT_CONTROL_SERVER_H
+
+#include <stddef.h>
+
+#include "model/record_sink.h"
+
+/* Probes and questions served at once. */
+#define KT_CONTROL_MAX_CONNS 32
+
+struct kt_control_cfg {
+	int epfd;		    /* the daemon's loop */
+	struct kt_record_sink sink; /* where the probes' records go */
+};
+
+struct kt_control;
+
+struct kt_control *kt_control_new(const struct kt_control_cfg *cfg);
+/* Serves the listening socket fd (taken over) bound at path. */
+void kt_control_listen(struct kt_control *c, int fd, const char *path);
+/* Probes being served. */
+size_t kt_control_probes(const struct kt_control *c);
+/*
+ * The daemon is stopping: no new connections; every probe is told to stop,
+ * and what they still send is taken until each has closed or timeout_ms
+ * has passed.
+ */
+void kt_control_shutdown(struct kt_control *c, int timeout_ms);
+void kt_control_free(struct kt_control *c);
+
+#endif
