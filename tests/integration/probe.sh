@@ -7,7 +7,11 @@
 # program's printf lines as log records (-e and -f), --event records,
 # sandbox/ and pod/ targets in a fake
 # Kata run root whose "hypervisor" is the C target (spans and records in the
-# sandbox's trace, the probe ending with the hypervisor), exported over
+# sandbox's trace, the probe ending with the hypervisor), the same sandbox
+# with copies of the C target playing its shim and its (forking) virtiofsd
+# ($shim_pid, $virtiofsd_pid in specs and in a bpftrace program) beside
+# decoys running the same copies for another sandbox or as a shim's `start`
+# invocation, node (no filter: two processes of one binary), exported over
 # OTLP/HTTP to tests/receiver/receiver.js and to an OTLP/JSON file read back
 # by tests/receiver/otlpjson.js, then checked by tests/receiver/check-probe.js
 # against what the targets are documented to do. Then the command's errors,
@@ -64,13 +68,13 @@ wait_probe() { # secs
 	echo "  $SUMMARY"
 }
 
-# bpftrace, started by the probe, has its uprobe attached (bpftool lists
-# the perf events of each process).
-bpftrace_attached() {
+# bpftrace, started by the probe, has its N uprobes (default 1) attached
+# (bpftool lists the perf events of each process).
+bpftrace_attached() { # [N]
 	local bt
 	bt=$(pgrep -P "$KT_PID" -x bpftrace | head -n 1)
 	[ -n "$bt" ] && bpftool -j perf show 2>/dev/null |
-		node -e 'const l=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(l.some((e)=>e.pid==process.argv[1]&&e.fd_type==="uprobe")?0:1)' "$bt"
+		node -e 'const l=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(l.filter((e)=>e.pid==process.argv[1]&&e.fd_type==="uprobe").length>=Number(process.argv[2])?0:1)' "$bt" "${1:-1}"
 }
 
 run_check() { # label mode args...: check-probe.js, its lines shown, its counts absorbed
@@ -294,6 +298,140 @@ SBOPTS[7]=$HV
 run_check sandbox-bt logs --file "$OUT/logs.jsonl" --calls $CALLS --target "sandbox/$SB" "${SBOPTS[@]}"
 stop_receiver
 
+# ------------------------------------------------------------ 6b: the sandbox's shim and virtiofsd
+log "6b. sandbox/: \$shim_pid and \$virtiofsd_pid of real processes, decoys running the same code"
+# Copies of the C target named as Kata's shim and virtiofsd, with their
+# command lines (sandbox/sandbox_procs.h): the serving shim's flags with
+# -id SB; virtiofsd as the Go runtime starts it, with the sandbox's shared
+# directory, forking (the child serves, its parent waits). Decoys run the
+# same files: a shim of another sandbox, the shim's short-lived `start`
+# invocation for this one, a virtiofsd of another sandbox.
+BIN=$OUT/bin
+mkdir -p "$BIN"
+SHIM_EXE=$BIN/containerd-shim-kata-v2
+VFS_EXE=$BIN/virtiofsd
+cp "$PT" "$SHIM_EXE"
+cp "$PT" "$VFS_EXE"
+OTHER_SB=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SHARED=$RR/run/kata-containers/shared/sandboxes
+SHIM_FLAGS=(-namespace k8s.io -address /run/containerd/containerd.sock -publish-binary /usr/bin/containerd)
+SHIM_CALLS=12
+VFS_CALLS=16
+DECOY_CALLS=20
+
+# A copy of the C target playing another program: that program's command
+# line, its own parameters in PROBE_TARGET_ARGS. Its stdin is OUT/NAME.in,
+# opened read-write (no end of input): a byte written to it starts the
+# calls, a signal stops it. RPID: the pid started.
+start_role() { # name calls [VAR=VALUE...] exe args...
+	local name=$1 calls=$2
+	shift 2
+	rm -f "$OUT/$name.in" "$OUT/$name.out"
+	mkfifo "$OUT/$name.in"
+	env PROBE_TARGET_ARGS="$calls $SLEEP_US" "$@" <>"$OUT/$name.in" >"$OUT/$name.out" 7>&- 8>&- &
+	RPID=$!
+	PIDS+=("$RPID")
+}
+# The pid a role's process printed (a forking one's child); role_ready once printed.
+role_pid() { head -n 1 "$OUT/$1.out" 2>/dev/null; }
+role_ready() { role_pid "$1" | grep -qxE '[0-9]+'; }
+parent_of() { awk '{print $4}' "/proc/$1/stat"; }
+all_done() { local r; for r; do target_done "$r" || return 1; done; } # names...
+
+hypervisor hv3
+start_role shim $SHIM_CALLS "$SHIM_EXE" "${SHIM_FLAGS[@]}" -id "$SB"
+SHIM=$RPID
+start_role shim-start $DECOY_CALLS "$SHIM_EXE" "${SHIM_FLAGS[@]}" -id "$SB" start
+DECOY_START=$RPID
+start_role shim-other $DECOY_CALLS "$SHIM_EXE" "${SHIM_FLAGS[@]}" -id "$OTHER_SB"
+DECOY_SHIM=$RPID
+start_role vfs $VFS_CALLS PROBE_TARGET_FORK=1 "$VFS_EXE" --syslog --cache=auto \
+	"--shared-dir=$SHARED/$SB/shared" --fd=3 --thread-pool-size=1 --announce-submounts
+VFS_PARENT=$RPID
+start_role vfs-other $DECOY_CALLS "$VFS_EXE" "--socket-path=$RR/run/vc/vm/$OTHER_SB/vhost-fs.sock" \
+	"--shared-dir=$SHARED/$OTHER_SB/shared"
+DECOY_VFS=$RPID
+for r in shim shim-start shim-other vfs vfs-other; do
+	wait_for 10 "the $r's pid" role_ready "$r" || abort_test "setup: the $r did not start"
+done
+VFS=$(role_pid vfs)
+PIDS+=("$VFS")
+DECOYS=$DECOY_START,$DECOY_SHIM,$DECOY_VFS
+# Each printed its own pid; virtiofsd's is its child's.
+as_started() {
+	[ "$(role_pid shim)" = "$SHIM" ] && [ "$(role_pid shim-start)" = "$DECOY_START" ] &&
+		[ "$(role_pid shim-other)" = "$DECOY_SHIM" ] && [ "$(role_pid vfs-other)" = "$DECOY_VFS" ] &&
+		[ "$(parent_of "$VFS")" = "$VFS_PARENT" ]
+}
+as_started || abort_test "setup: the pids printed are not the ones started (virtiofsd: child $VFS of $VFS_PARENT)"
+same_files() {
+	[ "/proc/$DECOY_START/exe" -ef "$SHIM_EXE" ] && [ "/proc/$DECOY_SHIM/exe" -ef "$SHIM_EXE" ] &&
+		[ "/proc/$SHIM/exe" -ef "$SHIM_EXE" ] && [ "/proc/$DECOY_VFS/exe" -ef "$VFS_EXE" ] &&
+		[ "/proc/$VFS/exe" -ef "$VFS_EXE" ]
+}
+check "the decoys run the very files the probes are set on" same_files
+SHIM_TIDS=$(worker_tids "$SHIM" | tr , /)
+VFS_TIDS=$(worker_tids "$VFS" | tr , /)
+BT_ROLES='uprobe:/proc/$shim_pid/exe:work /pid == $shim_pid/ { printf("shim %d %d %d\n", pid, arg0, arg1); }
+uprobe:/proc/$virtiofsd_pid/exe:work /pid == $virtiofsd_pid/ { printf("virtiofsd %d %d %d\n", pid, arg0, arg1); }'
+launch_probe "sandbox/$SB" --run-root "$RR" --span 'uprobe:/proc/$shim_pid/exe:work' \
+	--span 'uprobe:/proc/${virtiofsd_pid}/exe:work' --args 2 -e "$BT_ROLES" \
+	--exporter file --output "$OUT/procs.otlp.jsonl" || abort_test "probe sandbox/$SB of its shim and virtiofsd did not start"
+check "ready line: 2 probes and a program, filter the hypervisor, shim and virtiofsd child started ($HV,$SHIM,$VFS)" \
+	grep -qF "ready: probing sandbox $SB (pod $POD_NS/$POD_NAME) with 2 probes and a bpftrace program, filter: pids $HV,$SHIM,$VFS" "$OUT/kt.log"
+check "bpftrace's 2 uprobes attached" wait_for 30 "bpftrace's uprobes" bpftrace_attached 2
+for r in shim shim-start shim-other vfs vfs-other; do printf x >"$OUT/$r.in"; done
+check "shim, virtiofsd and decoys finished their calls" wait_for 20 "the roles' calls" \
+	all_done shim shim-start shim-other vfs vfs-other
+exec 7>&- # the hypervisor's end of input: it exits, and so the sandbox ends
+wait_probe 15
+check_exit "probe exits 0, stopped by the hypervisor's end" "$KT_RC" 0 "$OUT/kt.log" \
+	"stopped by sandbox $SB ended (its hypervisor, process $HV, exited)"
+N=$((SHIM_CALLS + VFS_CALLS))
+check "summary: hits, spans, bpftrace records $N, lost 0, all exported" grep -qF \
+	"hits $N, spans $N, events 0, bpftrace records $N, lost 0, spans exported $N, log records exported $N" "$OUT/kt.log"
+check "otlpjson.js reads the file's spans and log records" node "$RECV/otlpjson.js" "$OUT/procs.otlp.jsonl" \
+	--out "$OUT/procs-spans.jsonl" --logs-out "$OUT/procs-logs.jsonl"
+SBOPTS[7]=$HV
+run_check procs procs --file "$OUT/procs-spans.jsonl" --logs "$OUT/procs-logs.jsonl" --sleep-us $SLEEP_US \
+	--target "sandbox/$SB" "${SBOPTS[@]}" --decoys "$DECOYS" \
+	"role=shim,pid=$SHIM,calls=$SHIM_CALLS,tids=$SHIM_TIDS,exe=$SHIM_EXE" \
+	"role=virtiofsd,pid=$VFS,calls=$VFS_CALLS,tids=$VFS_TIDS,exe=$VFS_EXE"
+# The sandbox keeps no process: the errors below find none.
+kill "$SHIM" "$VFS" "$VFS_PARENT" "$DECOY_START" "$DECOY_SHIM" "$DECOY_VFS" 2>/dev/null
+wait "$SHIM" "$VFS_PARENT" "$DECOY_START" "$DECOY_SHIM" "$DECOY_VFS" 2>/dev/null
+
+# ------------------------------------------------------------ 6c: node
+log "6c. node: a uprobe on one binary, calls from two processes of it, no filter"
+NODE_EXE=$BIN/kt-node-target
+cp "$PT" "$NODE_EXE"
+N1_CALLS=10
+N2_CALLS=14
+start_role n1 $N1_CALLS "$NODE_EXE"
+N1=$RPID
+start_role n2 $N2_CALLS "$NODE_EXE"
+N2=$RPID
+wait_for 10 "the first's pid" target_ready n1 "$N1" && wait_for 10 "the second's pid" target_ready n2 "$N2" ||
+	abort_test "setup: the node's processes did not start"
+N1_TIDS=$(worker_tids "$N1" | tr , /)
+N2_TIDS=$(worker_tids "$N2" | tr , /)
+launch_probe node --span "uprobe:$NODE_EXE:work" --args 2 --duration 2 \
+	--exporter file --output "$OUT/node.otlp.jsonl" || abort_test "probe node did not start"
+check "ready line: the node, no filter" grep -qF "ready: probing the node with 1 probe, filter: none (every process)" "$OUT/kt.log"
+printf x >"$OUT/n1.in"
+printf x >"$OUT/n2.in"
+check "both processes finished their calls" wait_for 20 "the node's processes" all_done n1 n2
+wait_probe 10
+check_exit "probe exits 0, stopped by --duration" "$KT_RC" 0 "$OUT/kt.log" "stopped by --duration;"
+N=$((N1_CALLS + N2_CALLS))
+check "summary: hits and spans $N, lost 0" grep -qF "hits $N, spans $N, events 0, bpftrace records 0, lost 0, spans exported $N" "$OUT/kt.log"
+check "otlpjson.js reads the file" node "$RECV/otlpjson.js" "$OUT/node.otlp.jsonl" --out "$OUT/node-spans.jsonl"
+run_check node procs --file "$OUT/node-spans.jsonl" --sleep-us $SLEEP_US --target node \
+	"role=first,pid=$N1,calls=$N1_CALLS,tids=$N1_TIDS,exe=$NODE_EXE,spec=uprobe:$NODE_EXE:work" \
+	"role=second,pid=$N2,calls=$N2_CALLS,tids=$N2_TIDS,exe=$NODE_EXE,spec=uprobe:$NODE_EXE:work"
+kill "$N1" "$N2" 2>/dev/null
+wait "$N1" "$N2" 2>/dev/null
+
 # ------------------------------------------------------------ 7: errors
 log "7. errors: exit status and message"
 sleep 60 7>&- 8>&- &
@@ -314,6 +452,12 @@ err_run pid/999999 --span 'uprobe:/proc/$pid/exe:work'
 check_exit "a process that does not exist: exit 1" "$ERC" 1 "$OUT/err.log" "no process 999999"
 err_run "sandbox/$SB" --run-root "$RR" --span 'uprobe:/proc/$container_pid/exe:main'
 check_exit "\$container_pid on a sandbox: exit 2, the container runs inside the VM" "$ERC" 2 "$OUT/err.log" "\$container_pid: the containers of sandbox $SB run inside its VM and have no host process id"
+err_run "sandbox/$SB" --run-root "$RR" --span 'uprobe:/proc/$shim_pid/exe:work'
+check_exit "\$shim_pid of a sandbox with no shim process: exit 2, the variable and the sandbox named" "$ERC" 2 "$OUT/err.log" \
+	"\$shim_pid: sandbox $SB has no runtime shim process; this target has \$sandbox_id"
+err_run "sandbox/$SB" --run-root "$RR" -e 'uprobe:/proc/$virtiofsd_pid/exe:work { @ = count(); }'
+check_exit "\$virtiofsd_pid in a program, no virtiofsd: exit 2, the variable and the sandbox named" "$ERC" 2 "$OUT/err.log" \
+	"\$virtiofsd_pid: sandbox $SB has no virtiofsd process; this target has \$sandbox_id (a bpftrace variable of that name is written \$\$virtiofsd_pid)"
 err_run "pid/$S" --span 'uprobe:/proc/$no_such_var/exe:main'
 check_exit "unknown variable in a spec: exit 2, named" "$ERC" 2 "$OUT/err.log" '$no_such_var: unknown variable; this target has $pid'
 err_run "pid/$S" --span 'uprobe:/proc/$pid/exe:kt_no_such_symbol'

@@ -14,8 +14,18 @@
 //     go         --runs R --levels L --depth D --pid P --target T
 //     logs       --calls N --target T
 //     events     --calls N --pid P --target T
-//   sandbox options (work, logs): --sandbox ID --pod-ns NS --pod-name NAME
+//     procs      --sleep-us S --target T [--logs L] [--decoys P,Q] PROC...
+//                PROC: role=R,pid=P,calls=N,tids=A/B,exe=PATH[,spec=S]
+//                (spec default uprobe:/proc/P/exe:work), one per process the
+//                probe followed; spans of work() from each, with --args 2; with
+//                --logs, a bpftrace program's lines "R P i 100+i%2", one per
+//                call of each; --decoys: processes running the same code
+//                whose calls must not appear. Without --sandbox (node): every
+//                span a root of one trace.
+//   sandbox options (work, logs, procs): --sandbox ID --pod-ns NS --pod-name NAME
 //                --hv-pid P --hv-name NAME
+//   Records of no sandbox (node, a pid of no sandbox) must carry no sandbox,
+//   pod or hypervisor resource attribute.
 //
 // Prints one line per check and "N passed, N failed"; exits 1 on a failure.
 'use strict';
@@ -24,14 +34,14 @@ const fs = require('fs');
 const { parseArgs } = require('./lib/args');
 const { sandboxIds } = require('./lib/sandbox-ids');
 
-const USAGE = 'usage: check-probe.js work|nanosleep|go|logs|events --file F [options]';
+const USAGE = 'usage: check-probe.js work|nanosleep|go|logs|events|procs --file F [options]';
 const { opts, positional } = parseArgs(process.argv.slice(2), {
 	file: true, calls: false, pid: false, tids: false, 'sleep-us': false, exe: false, target: false,
 	'other-pid': false, spec: false, runs: false, levels: false, depth: false, sandbox: false,
-	'pod-ns': false, 'pod-name': false, 'hv-pid': false, 'hv-name': false,
+	'pod-ns': false, 'pod-name': false, 'hv-pid': false, 'hv-name': false, logs: false, decoys: false,
 }, USAGE);
 const mode = positional[0];
-if (!['work', 'nanosleep', 'go', 'logs', 'events'].includes(mode)) {
+if (!['work', 'nanosleep', 'go', 'logs', 'events', 'procs'].includes(mode)) {
 	process.stderr.write(`${USAGE}\n`);
 	process.exit(2);
 }
@@ -48,8 +58,11 @@ function check(what, ok, detail) {
 	}
 }
 
-const items = fs.existsSync(opts.file) ? fs.readFileSync(opts.file, 'utf8').split('\n')
-	.filter((l) => l !== '').map((l) => JSON.parse(l)) : [];
+function load(file) {
+	return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n')
+		.filter((l) => l !== '').map((l) => JSON.parse(l)) : [];
+}
+const items = load(opts.file);
 
 function attr(list, key) {
 	const kv = list.find((a) => a.key === key);
@@ -65,14 +78,18 @@ function int(list, key) {
 }
 const fmt = (x) => JSON.stringify(x);
 
+// The resource attributes of a sandbox, its pod and its hypervisor.
+const SANDBOX_KEYS = ['katatrace.sandbox.id', 'katatrace.hypervisor.name', 'katatrace.hypervisor.pid',
+	'k8s.pod.name', 'k8s.namespace.name', 'k8s.pod.uid', 'katatrace.k8s.container.names'];
+
 // The resource every record of the probe carries.
-function checkResource(what) {
-	const bad = items.filter((it) => {
+function checkResource(what, list = items) {
+	const bad = list.filter((it) => {
 		const r = it.resource;
 		if (str(r, 'service.name') !== 'katatrace-probe' || str(r, 'katatrace.transport') !== 'probe' ||
 		    str(r, 'katatrace.probe.target') !== opts.target)
 			return true;
-		if (!opts.sandbox) return false;
+		if (!opts.sandbox) return r.some((a) => SANDBOX_KEYS.includes(a.key));
 		return str(r, 'katatrace.sandbox.id') !== opts.sandbox ||
 			str(r, 'k8s.pod.name') !== opts['pod-name'] ||
 			str(r, 'k8s.namespace.name') !== opts['pod-ns'] ||
@@ -82,17 +99,17 @@ function checkResource(what) {
 	check(`${what}: resource service.name=katatrace-probe, katatrace.transport=probe, ` +
 		`katatrace.probe.target=${opts.target}` +
 		(opts.sandbox ? `, sandbox ${opts.sandbox}, pod ${opts['pod-ns']}/${opts['pod-name']}, ` +
-			`hypervisor pid ${opts['hv-pid']}` : ''),
-	items.length > 0 && bad.length === 0, bad.length ? fmt(bad[0].resource) : 'no records');
+			`hypervisor pid ${opts['hv-pid']}` : ', no sandbox attributes'),
+	list.length > 0 && bad.length === 0, bad.length ? fmt(bad[0].resource) : 'no records');
 }
 
 // Spans and log records of a sandbox target are in the sandbox's trace.
-function checkSandboxTrace(what, spanIdKey) {
+function checkSandboxTrace(what, spanIdKey, list = items) {
 	if (!opts.sandbox) return;
 	const ids = sandboxIds(opts.sandbox);
-	const bad = items.filter((it) => it.traceId !== ids.traceId || it[spanIdKey] !== ids.rootSpanId);
+	const bad = list.filter((it) => it.traceId !== ids.traceId || it[spanIdKey] !== ids.rootSpanId);
 	check(`${what}: traceId ${ids.traceId} and ${spanIdKey} ${ids.rootSpanId} (the sandbox's)`,
-		items.length > 0 && bad.length === 0,
+		list.length > 0 && bad.length === 0,
 		bad.length ? `${bad.length} differ, e.g. ${bad[0].traceId}/${bad[0][spanIdKey]}` : 'no records');
 }
 
@@ -251,6 +268,118 @@ function events() {
 	checkResource(W);
 }
 
-({ work, nanosleep, go, logs, events })[mode]();
+// Processes the probe followed (a sandbox's shim and virtiofsd, or every
+// process of a binary on node), each calling work() CALLS times as
+// probe_target does; decoys ran the same code at the same time.
+function parseProc(text) {
+	const p = {};
+	for (const field of text.split(',')) {
+		const eq = field.indexOf('=');
+		if (eq <= 0) throw new Error(`bad PROC field ${fmt(field)} in ${fmt(text)}`);
+		p[field.slice(0, eq)] = field.slice(eq + 1);
+	}
+	for (const k of ['role', 'pid', 'calls', 'tids', 'exe'])
+		if (p[k] === undefined) throw new Error(`PROC ${fmt(text)} has no ${k}`);
+	return {
+		role: p.role, pid: Number(p.pid), calls: Number(p.calls), exe: p.exe,
+		tids: p.tids.split('/').map(Number), spec: p.spec || `uprobe:/proc/${p.pid}/exe:work`,
+	};
+}
+
+function procs() {
+	const list = positional.slice(1).map(parseProc);
+	const decoys = opts.decoys ? opts.decoys.split(',').map(Number) : [];
+	const sleepNs = BigInt(opts['sleep-us']) * 1000n;
+	const total = list.reduce((n, p) => n + p.calls, 0);
+	const pids = list.map((p) => p.pid);
+	const W = 'work spans';
+	check(`${W}: exactly ${total} spans (${list.map((p) => `${p.role} ${p.calls}`).join(', ')})`,
+		items.length === total, `got ${items.length}`);
+	const wrongName = items.filter((s) => s.name !== 'work' || s.kind !== 1);
+	check(`${W}: every span INTERNAL named work`, items.length > 0 && wrongName.length === 0,
+		wrongName.length ? `${fmt(wrongName[0].name)} kind ${wrongName[0].kind}` : undefined);
+	const ids = new Set(items.map((s) => s.spanId));
+	check(`${W}: span ids distinct and non-zero`, ids.size === items.length && !ids.has(''));
+	const strangers = items.filter((s) => !pids.includes(int(s.attributes, 'process.pid')));
+	check(`${W}: process.pid only ${pids.join(', ')}`, strangers.length === 0,
+		strangers.length ? `${strangers.length}, e.g. ${int(strangers[0].attributes, 'process.pid')}` : undefined);
+	if (decoys.length)
+		check(`${W}: none from the decoys running the same code (pids ${decoys.join(', ')})`,
+			!items.some((s) => decoys.includes(int(s.attributes, 'process.pid'))));
+	for (const p of list) {
+		const P = `${W} of the ${p.role} (pid ${p.pid})`;
+		const mine = items.filter((s) => int(s.attributes, 'process.pid') === p.pid);
+		check(`${P}: exactly ${p.calls}`, mine.length === p.calls, `got ${mine.length}`);
+		const seen = new Map();
+		let bad = 0;
+		let detail;
+		for (const s of mine) {
+			const a0 = int(s.attributes, 'katatrace.probe.arg0');
+			const a1 = int(s.attributes, 'katatrace.probe.arg1');
+			const ret = int(s.attributes, 'katatrace.probe.return_value');
+			seen.set(a0, (seen.get(a0) || 0) + 1);
+			if (!(Number.isInteger(a0) && a0 >= 0 && a0 < p.calls && a1 === 100 + (a0 % 2) &&
+			      ret === a0 * 31 + a1)) {
+				bad++;
+				detail = detail || `arg0 ${a0} arg1 ${a1} return ${ret}`;
+			}
+		}
+		const missing = [];
+		for (let i = 0; i < p.calls; i++) if (seen.get(i) !== 1) missing.push(`${i}x${seen.get(i) || 0}`);
+		check(`${P}: every i in 0..${p.calls - 1} once as arg0, arg1 = 100 + i%2, return = i*31 + arg1`,
+			mine.length > 0 && missing.length === 0 && bad === 0,
+			`${missing.slice(0, 8).join(' ')} ${detail || ''}`);
+		const badTid = mine.filter((s) => !p.tids.includes(int(s.attributes, 'thread.id')));
+		check(`${P}: thread.id one of its worker threads ${p.tids.join(',')}`, mine.length > 0 && badTid.length === 0,
+			badTid.length ? `${int(badTid[0].attributes, 'thread.id')}` : undefined);
+		const badAttr = mine.filter((s) => str(s.attributes, 'code.function.name') !== 'work' ||
+			str(s.attributes, 'process.executable.path') !== p.exe ||
+			str(s.attributes, 'katatrace.probe.spec') !== p.spec);
+		check(`${P}: code.function.name work, process.executable.path ${p.exe}, katatrace.probe.spec ${p.spec}`,
+			mine.length > 0 && badAttr.length === 0, badAttr.length ? fmt(badAttr[0].attributes) : undefined);
+		const badTime = mine.filter((s) => !(BigInt(s.start) > 0n && BigInt(s.end) - BigInt(s.start) >= sleepNs &&
+			BigInt(s.end) - BigInt(s.start) < 2000000000n));
+		check(`${P}: start > 0, duration from the target's sleep (${opts['sleep-us']} us) to 2 s`,
+			mine.length > 0 && badTime.length === 0,
+			badTime.length ? `${BigInt(badTime[0].end) - BigInt(badTime[0].start)} ns` : undefined);
+	}
+	checkResource(W);
+	if (opts.sandbox) {
+		checkSandboxTrace(W, 'parentSpanId');
+	} else {
+		const traces = new Set(items.map((s) => s.traceId));
+		check(`${W}: of no sandbox: roots of one trace, its id non-zero`,
+			items.length > 0 && traces.size === 1 && !traces.has('') && items.every((s) => s.parentSpanId === ''),
+			fmt([...traces].slice(0, 3)));
+	}
+	if (opts.logs === undefined) return;
+
+	const logs = load(opts.logs);
+	const L = 'bpftrace log records';
+	check(`${L}: exactly ${total}`, logs.length === total, `got ${logs.length}`);
+	const expected = new Set();
+	for (const p of list)
+		for (let i = 0; i < p.calls; i++) expected.add(`${p.role} ${p.pid} ${i} ${100 + (i % 2)}`);
+	const count = new Map();
+	for (const l of logs) {
+		const b = l.body.type === 'string' ? l.body.value : fmt(l.body);
+		count.set(b, (count.get(b) || 0) + 1);
+	}
+	const missing = [...expected].filter((b) => count.get(b) !== 1);
+	const extra = [...count.keys()].filter((b) => !expected.has(b));
+	check(`${L}: bodies "ROLE PID i 100+i%2" for every call of ${list.map((p) => `the ${p.role}`).join(' and ')}, each once`,
+		missing.length === 0 && extra.length === 0,
+		`missing ${missing.slice(0, 4).map(fmt).join(' ')}; unexpected ${extra.slice(0, 4).map(fmt).join(' ')}`);
+	if (decoys.length)
+		check(`${L}: none from the decoys (pids ${decoys.join(', ')})`,
+			!logs.some((l) => l.body.type === 'string' && decoys.includes(Number(l.body.value.split(' ')[1]))));
+	const badAttr = logs.filter((l) => str(l.attributes, 'bpftrace.output') !== 'printf');
+	check(`${L}: bpftrace.output=printf`, logs.length > 0 && badAttr.length === 0,
+		badAttr.length ? fmt(badAttr[0].attributes) : undefined);
+	checkResource(L, logs);
+	checkSandboxTrace(L, 'spanId', logs);
+}
+
+({ work, nanosleep, go, logs, events, procs })[mode]();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

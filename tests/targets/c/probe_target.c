@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A process for the span probe tests (tests/unit/test_probe_capture.c).
+ * A process for the span probe tests (tests/unit/test_probe_capture.c,
+ * tests/integration/probe.sh).
  *
  *   probe_target CALLS [SLEEP_US] [NEST]
+ *   PROBE_TARGET_ARGS="CALLS [SLEEP_US] [NEST]" probe_target [ANY ARGUMENTS]
  *
  * Starts two threads, prints its pid on a line, and waits for a byte on
  * stdin. Then the threads call work() CALLS times in all: call i (0..CALLS-1)
@@ -11,11 +13,23 @@
  * Once both threads are done, the main thread calls nest(NEST) (when NEST >
  * 0): NEST nested calls of nest(), the innermost first to return, nest(d)
  * returning d. It prints "done" and exits at the end of stdin.
+ *
+ * With PROBE_TARGET_ARGS set, the parameters are read from it and the
+ * arguments are left alone: a copy named containerd-shim-kata-v2 or
+ * virtiofsd plays a Kata sandbox's shim or virtiofsd with their command
+ * lines. With PROBE_TARGET_FORK=1 too, it first forks, as virtiofsd does:
+ * the parent only waits for the child, which does all of the above, and
+ * exits with its status; the child is killed when its parent dies.
  */
 #define _DEFAULT_SOURCE /* usleep */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WORKERS 2
@@ -60,19 +74,49 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* The parent of a PROBE_TARGET_FORK pair: the child's exit status, or 1. */
+static int wait_child(pid_t child)
+{
+	int status;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t t[WORKERS];
+	const char *env = getenv("PROBE_TARGET_ARGS");
+	int depth = 0;
 	char c;
 
-	if (argc < 2 || argc > 4) {
-		fprintf(stderr, "usage: %s CALLS [SLEEP_US] [NEST]\n", argv[0]);
-		return 2;
+	if (env) {
+		if (sscanf(env, "%d %u %d", &calls, &sleep_us, &depth) < 1) {
+			fprintf(stderr, "PROBE_TARGET_ARGS: expected CALLS [SLEEP_US] [NEST]\n");
+			return 2;
+		}
+		const char *f = getenv("PROBE_TARGET_FORK");
+		if (f && strcmp(f, "1") == 0) {
+			pid_t parent = getpid(), child = fork();
+			if (child < 0)
+				return 1;
+			if (child > 0)
+				return wait_child(child);
+			/* the child goes with its parent, which is the one a test knows and stops */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				return 1;
+		}
+	} else {
+		if (argc < 2 || argc > 4) {
+			fprintf(stderr, "usage: %s CALLS [SLEEP_US] [NEST]\n", argv[0]);
+			return 2;
+		}
+		calls = atoi(argv[1]);
+		if (argc > 2)
+			sleep_us = (unsigned)atoi(argv[2]);
+		depth = argc > 3 ? atoi(argv[3]) : 0;
 	}
-	calls = atoi(argv[1]);
-	if (argc > 2)
-		sleep_us = (unsigned)atoi(argv[2]);
-	int depth = argc > 3 ? atoi(argv[3]) : 0;
 	pthread_barrier_init(&go, NULL, WORKERS + 1);
 	for (long k = 0; k < WORKERS; k++)
 		if (pthread_create(&t[k], NULL, worker, (void *)k))
