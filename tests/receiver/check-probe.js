@@ -26,6 +26,8 @@
 //                --hv-pid P --hv-name NAME
 //   Records of no sandbox (node, a pid of no sandbox) must carry no sandbox,
 //   pod or hypervisor resource attribute.
+//   --probe-id N   exported by the daemon for the probe it numbered N
+//                  (resource katatrace.probe.id)
 //
 // Prints one line per check and "N passed, N failed"; exits 1 on a failure.
 'use strict';
@@ -39,6 +41,7 @@ const { opts, positional } = parseArgs(process.argv.slice(2), {
 	file: true, calls: false, pid: false, tids: false, 'sleep-us': false, exe: false, target: false,
 	'other-pid': false, spec: false, runs: false, levels: false, depth: false, sandbox: false,
 	'pod-ns': false, 'pod-name': false, 'hv-pid': false, 'hv-name': false, logs: false, decoys: false,
+	'probe-id': false,
 }, USAGE);
 const mode = positional[0];
 if (!['work', 'nanosleep', 'go', 'logs', 'events', 'procs'].includes(mode)) {
@@ -82,12 +85,17 @@ const fmt = (x) => JSON.stringify(x);
 const SANDBOX_KEYS = ['katatrace.sandbox.id', 'katatrace.hypervisor.name', 'katatrace.hypervisor.pid',
 	'k8s.pod.name', 'k8s.namespace.name', 'k8s.pod.uid', 'katatrace.k8s.container.names'];
 
-// The resource every record of the probe carries.
+// The resource every record of the probe carries, and its scope.
 function checkResource(what, list = items) {
 	const bad = list.filter((it) => {
 		const r = it.resource;
 		if (str(r, 'service.name') !== 'katatrace-probe' || str(r, 'katatrace.transport') !== 'probe' ||
 		    str(r, 'katatrace.probe.target') !== opts.target)
+			return true;
+		if (new Set(r.map((a) => a.key)).size !== r.length)
+			return true; /* a key twice */
+		if ((opts['probe-id'] === undefined) !== (attr(r, 'katatrace.probe.id') === undefined) ||
+		    (opts['probe-id'] !== undefined && int(r, 'katatrace.probe.id') !== Number(opts['probe-id'])))
 			return true;
 		if (!opts.sandbox) return r.some((a) => SANDBOX_KEYS.includes(a.key));
 		return str(r, 'katatrace.sandbox.id') !== opts.sandbox ||
@@ -97,10 +105,14 @@ function checkResource(what, list = items) {
 			(opts['hv-name'] !== undefined && str(r, 'katatrace.hypervisor.name') !== opts['hv-name']);
 	});
 	check(`${what}: resource service.name=katatrace-probe, katatrace.transport=probe, ` +
-		`katatrace.probe.target=${opts.target}` +
+		`katatrace.probe.target=${opts.target}, each key once` +
+		(opts['probe-id'] !== undefined ? `, katatrace.probe.id=${opts['probe-id']}` : ', no probe id') +
 		(opts.sandbox ? `, sandbox ${opts.sandbox}, pod ${opts['pod-ns']}/${opts['pod-name']}, ` +
 			`hypervisor pid ${opts['hv-pid']}` : ', no sandbox attributes'),
 	list.length > 0 && bad.length === 0, bad.length ? fmt(bad[0].resource) : 'no records');
+	const badScope = list.filter((it) => it.scope !== 'katatrace-bpf/probe');
+	check(`${what}: scope katatrace-bpf/probe`, list.length > 0 && badScope.length === 0,
+		badScope.length ? fmt(badScope[0].scope) : 'no records');
 }
 
 // Spans and log records of a sandbox target are in the sandbox's trace.

@@ -251,6 +251,8 @@ int kt_ctl_recv(struct kt_ctl_reader *r, int fd, int timeout_ms, kt_ctl_msg **ou
 			snprintf(err, errlen, "%s", errno == EMSGSIZE ? "a message too large"
 					     : errno ? strerror(errno)
 						     : "the other side closed the connection");
+			if (!errno)
+				errno = EPIPE;
 			return -1;
 		}
 	}

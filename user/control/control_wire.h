@@ -82,7 +82,7 @@ static inline size_t kt_ctl_reader_pending(const struct kt_ctl_reader *r)
 /*
  * Waits up to timeout_ms for one message on fd (blocking or not): 1 with
  * *out, unpacked by r (valid until r's next call); 0 on timeout; -1 with why
- * in err (the peer closed, or a broken stream).
+ * in err (the peer closed: errno EPIPE or ECONNRESET; or a broken stream).
  */
 int kt_ctl_recv(struct kt_ctl_reader *r, int fd, int timeout_ms, kt_ctl_msg **out, char *err,
 		size_t errlen);

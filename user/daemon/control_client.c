@@ -46,8 +46,13 @@ int kt_control_ask(int fd, struct kt_ctl_reader *r, const kt_ctl_msg *q, kt_ctl_
 		   size_t errlen)
 {
 	char why[256];
+	/* A daemon that refuses someone hangs up at once: the write or the read sees it. */
+	static const char hung_up[] = "the daemon closed the connection without an answer";
 	if (kt_ctl_send(fd, q, why, sizeof(why))) {
-		snprintf(err, errlen, "cannot ask the daemon: %s", why);
+		if (errno == EPIPE || errno == ECONNRESET)
+			snprintf(err, errlen, "%s", hung_up);
+		else
+			snprintf(err, errlen, "cannot ask the daemon: %s", why);
 		return -1;
 	}
 	int rc = kt_ctl_recv(r, fd, KT_CONTROL_ANSWER_MS, a, why, sizeof(why));
@@ -56,7 +61,10 @@ int kt_control_ask(int fd, struct kt_ctl_reader *r, const kt_ctl_msg *q, kt_ctl_
 		return -1;
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "the daemon's answer: %s", why);
+		if (errno == EPIPE || errno == ECONNRESET)
+			snprintf(err, errlen, "%s", hung_up);
+		else
+			snprintf(err, errlen, "the daemon's answer: %s", why);
 		return -1;
 	}
 	if ((*a)->body_case == KATATRACE__CONTROL__V1__MESSAGE__BODY_ERROR) {
