@@ -308,7 +308,7 @@ static const struct kt_opt opts[] = {
 	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "collector: http(s)://host:port (OTLP/gRPC), a URL with\n"
 			    "a path (OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces)\n"
 			    "or host:port (OTLP/gRPC over TLS; plain text with\n"
-			    "OTEL_EXPORTER_OTLP_INSECURE=true). Journal logs go to\n"
+			    "OTEL_EXPORTER_OTLP_INSECURE=true). Log records go to\n"
 			    "LogsService/Export (gRPC) or, over HTTP, to\n"
 			    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
 			    "endpoint + /v1/logs, else .../v1/traces -> .../v1/logs"),
@@ -345,13 +345,14 @@ static const struct kt_opt opts[] = {
 	  FWD_DOC(4, "service.name of the spans (default " KT_DEFAULT_SERVICE_NAME ")") },
 	{ "batch-size", .arg = "N", .cmds = RUN | PROBE, .kind = KT_OPT_NUMBER, FIELD(batch_size),
 	  .min = 1, .max = 1u << 20,
-	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans per export request (default {default})") },
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans or log records per export request (default {default})") },
 	{ "batch-timeout", .arg = "MS", .cmds = RUN | PROBE, .kind = KT_OPT_NUMBER,
 	  FIELD(batch_timeout_ms), .min = 1, .max = 3600000,
-	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "longest a span waits for its batch (default {default})") },
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "longest a record waits for its batch (default {default})") },
 	{ "queue-size", .arg = "N", .cmds = RUN | PROBE, .kind = KT_OPT_NUMBER, FIELD(queue_size),
 	  .min = 1, .max = 1u << 24,
-	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans queued while the collector is slow (default {default})") },
+	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans queued while the collector is slow, and as many\n"
+			    "log records (default {default})") },
 
 	/* Node-wide operation */
 	{ "no-discovery", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(discovery), .flag = false,
