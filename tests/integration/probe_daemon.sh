@@ -17,7 +17,8 @@
 . "$(dirname "$0")/lib.sh"
 log "probe_daemon: probes exporting through katatrace-bpf run, probe list, probe stop"
 PT=$ROOT_DIR/build/targets/c/probe_target
-[ -x "$PT" ] || abort_test "setup: make build/targets/c/probe_target"
+SG=$ROOT_DIR/build/targets/go/stackgrow
+[ -x "$PT" ] && [ -x "$SG" ] || abort_test "setup: make build/targets/c/probe_target build/targets/go/stackgrow"
 command -v setpriv >/dev/null || abort_test "setup: setpriv (util-linux) is missing"
 CALLS=30
 SLEEP_US=2000
@@ -193,6 +194,55 @@ check_exit "it exits 0 after --duration, its $CALLS spans exported" "$RC" 0 "$OU
 check "it exported to its file" grep -q "exporting to $OUT/own.otlp.jsonl" "$OUT/probe-own.log"
 check "the daemon never heard of it (no probe 3)" no_probe_line 3
 
+# ------------------------------------------------------------ 4b: the pod's Go shim
+log "4b. the pod's shim, a Go program whose stack moves, probed by pod name through the daemon"
+# A copy of stackgrow named as Kata's shim, with the serving shim's command
+# line (its own parameters in STACKGROW_ARGS), held right after its exec
+# (PTRACE_TRACEME) so that no main.grow runs before the probe is attached.
+mkdir -p "$OUT/bin"
+cp "$SG" "$OUT/bin/containerd-shim-kata-v2"
+cat >"$OUT/held.py" <<'EOF'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    libc.ptrace(0, 0, None, None)  # PTRACE_TRACEME: stops at exec
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitpid(pid, os.WUNTRACED)
+print(pid, flush=True)
+sys.stdin.readline()
+libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+_, status = os.waitpid(pid, 0)
+print("exit=%d" % (os.waitstatus_to_exitcode(status)), flush=True)
+EOF
+GO_CALLS=5
+GO_WORKERS=1
+rm -f "$OUT/go.in" && mkfifo "$OUT/go.in"
+STACKGROW_ARGS="$GO_CALLS $GO_WORKERS" python3 "$OUT/held.py" "$OUT/bin/containerd-shim-kata-v2" \
+	-namespace k8s.io -address /run/containerd/containerd.sock -publish-binary /usr/bin/containerd -id "$SB" \
+	<"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
+PIDS+=($!)
+exec 8>"$OUT/go.in"
+wait_for 10 "the Go shim held" grep -qE '^[0-9]+$' "$OUT/go.out" || abort_test "setup: the Go shim"
+GS=$(head -n 1 "$OUT/go.out")
+start_probe go "pod/$POD_NS/$POD_NAME" --run-root "$RR" --span 'uprobe:/proc/$shim_pid/exe:main.grow' --args 1 \
+	--batch-timeout 200 8>&- || abort_test "the probe of the Go shim did not start"
+check "the Go shim's probe is probe 3, through the daemon" grep -qF "exporting to the daemon (pid $D1) as probe 3" "$OUT/probe-go.log"
+check "its filter has the Go shim" grep -qE "filter: pids ([0-9]+,)*$GS(,|$)" "$OUT/probe-go.log"
+echo go >&8
+exec 8>&-
+check "the Go shim exited 0" wait_for 20 "the Go shim's end" grep -qx 'exit=0' "$OUT/go.out"
+check "its goroutines' stacks moved during probed calls (moved > 0)" \
+	grep -qE "^calls=$((GO_CALLS * (GO_WORKERS + 1))) grow=[0-9]+ moved=[1-9][0-9]*$" "$OUT/go.out"
+go_spans_listed() {
+	ctl list --run-root "$RR" &&
+		list_row 3 "$PRB_go" "pod/$POD_NS/$POD_NAME" "span uprobe:/proc/$GS/exe:main.grow" $((GO_CALLS * (GO_WORKERS + 1) * 4))
+}
+check "probe list counts its spans" wait_for 10 "probe 3's spans in probe list" go_spans_listed
+ctl stop 3 --run-root "$RR"
+wait_exit "$PRB_go" 15
+check_exit "the Go shim's probe exits 0 after probe stop 3" "$RC" 0 "$OUT/probe-go.log" "stopped by probe stop 3 (pid "
+
 # ------------------------------------------------------------ 5: the daemon stops under a probe
 log "5. SIGTERM to the daemon: the bpftrace probe is told to stop and sends what it has"
 stop_daemon TERM
@@ -206,13 +256,30 @@ check "the daemon logs probe 2's end with its $CALLS records" \
 	grep -qF "probe 2 (pid $PRB_bt) ended: 0 spans, $CALLS log records" "$D_LOG"
 SUMMARY=$(grep 'katatrace-bpf summary:' "$D_LOG" | tail -n 1)
 echo "  $SUMMARY"
-check "the daemon exported probe 1's $CALLS spans" [ "$(summary_value 'spans exported')" = "$CALLS" ]
+GO_SPANS=$((GO_CALLS * (GO_WORKERS + 1) * 4))
+check "the daemon exported probe 1's $CALLS spans and probe 3's $GO_SPANS" \
+	[ "$(summary_value 'spans exported')" = "$((CALLS + GO_SPANS))" ]
 check "the socket file is gone with the daemon" [ ! -e "$CTL" ]
 
 check "otlpjson.js reads the daemon's file" node "$RECV/otlpjson.js" "$OUT/daemon.otlp.jsonl" \
 	--out "$OUT/spans.jsonl" --logs-out "$OUT/logs.jsonl"
 SBOPTS=(--sandbox "$SB" --pod-ns "$POD_NS" --pod-name "$POD_NAME" --hv-pid "$HV" --hv-name cloud-hypervisor)
-run_check spans work --file "$OUT/spans.jsonl" --calls $CALLS --pid "$HV" --tids "$HV_TIDS" \
+# The spans of each probe, by the id the daemon gave it.
+of_probe() { # id in out
+	node -e 'const [id, i, o] = process.argv.slice(1); const fs = require("fs");
+		const keep = fs.readFileSync(i, "utf8").split("\n").filter(Boolean).filter((l) =>
+			JSON.parse(l).resource.some((a) => a.key === "katatrace.probe.id" && String(a.value.value) === id));
+		fs.writeFileSync(o, keep.map((l) => l + "\n").join(""));' "$@"
+}
+of_probe 1 "$OUT/spans.jsonl" "$OUT/spans-1.jsonl"
+of_probe 3 "$OUT/spans.jsonl" "$OUT/spans-3.jsonl"
+all_of_1_or_3() { [ "$(($(count_lines "$OUT/spans-1.jsonl") + $(count_lines "$OUT/spans-3.jsonl")))" = "$(count_lines "$OUT/spans.jsonl")" ]; }
+check "every span is probe 1's or probe 3's" all_of_1_or_3
+# main.grow(0) runs CALLS x (WORKERS + 1) times, each 33 levels deep; the
+# probe keeps the outermost KT_PROBE_DEPTH (4, bpf/probe_span.h) of a thread.
+run_check go go --file "$OUT/spans-3.jsonl" --runs $((GO_CALLS * (GO_WORKERS + 1))) --levels 33 --depth 4 \
+	--pid "$GS" --target "pod/$POD_NS/$POD_NAME" --probe-id 3 "${SBOPTS[@]}"
+run_check spans work --file "$OUT/spans-1.jsonl" --calls $CALLS --pid "$HV" --tids "$HV_TIDS" \
 	--sleep-us $SLEEP_US --exe "$PT" --target "sandbox/$SB" --probe-id 1 "${SBOPTS[@]}"
 run_check logs logs --file "$OUT/logs.jsonl" --calls $CALLS --target "sandbox/$SB" --probe-id 2 "${SBOPTS[@]}"
 node "$RECV/otlpjson.js" "$OUT/own.otlp.jsonl" --out "$OUT/own-spans.jsonl" >/dev/null 2>&1

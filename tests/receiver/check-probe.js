@@ -11,7 +11,7 @@
 //     work       --calls N --pid P --tids A,B --sleep-us S --exe PATH --target T
 //                [--other-pid Q] [--spec S]
 //     nanosleep  --calls N --pid P --target T
-//     go         --runs R --levels L --depth D --pid P --target T
+//     go         --runs R --levels L --depth D --pid P --target T (sandbox options too)
 //     logs       --calls N --target T
 //     events     --calls N --pid P --target T
 //     procs      --sleep-us S --target T [--logs L] [--decoys P,Q] PROC...
@@ -237,6 +237,7 @@ function go() {
 		[...per.keys()].every((d) => d >= 0 && d < depth), wrong.join(' ') || fmt([...per]));
 	check(`${W}: return value = ${levels} - depth`, badRet === 0, `${badRet} wrong`);
 	checkResource(W);
+	checkSandboxTrace(W, 'parentSpanId');
 }
 
 function logs() {

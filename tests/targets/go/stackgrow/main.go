@@ -10,6 +10,10 @@
 //
 //	stackgrow [CALLS [WORKERS]]    (defaults 100 and 4)
 //
+// With STACKGROW_ARGS="CALLS [WORKERS]" in its environment it takes its
+// parameters from there and ignores its command line, so that a copy can
+// run with another program's (the runtime shim's, in the probe tests).
+//
 // The outermost call, main.grow(0) (depth 0), is made exactly
 // CALLS × (WORKERS + 1) times: CALLS times by main on its own goroutine and
 // CALLS times by each worker, each of these on a new goroutine whose stack
@@ -30,6 +34,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -84,20 +89,29 @@ func (t *tally) add(n int, moved bool) {
 	}
 }
 
-func arg(i int, def int) int {
-	if len(os.Args) <= i {
+// params: the arguments after the program's name, or STACKGROW_ARGS's words.
+func params() []string {
+	if env, ok := os.LookupEnv("STACKGROW_ARGS"); ok {
+		return strings.Fields(env)
+	}
+	return os.Args[1:]
+}
+
+func arg(args []string, i int, def int) int {
+	if len(args) <= i {
 		return def
 	}
-	v, err := strconv.Atoi(os.Args[i])
+	v, err := strconv.Atoi(args[i])
 	if err != nil || v < 0 {
-		fmt.Fprintf(os.Stderr, "usage: stackgrow [CALLS [WORKERS]]: bad number %q\n", os.Args[i])
+		fmt.Fprintf(os.Stderr, "usage: stackgrow [CALLS [WORKERS]]: bad number %q\n", args[i])
 		os.Exit(2)
 	}
 	return v
 }
 
 func main() {
-	calls, workers := arg(1, 100), arg(2, 4)
+	args := params()
+	calls, workers := arg(args, 0, 100), arg(args, 1, 4)
 	var t tally
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
