@@ -148,6 +148,9 @@ static int reserve(struct kt_ctl_reader *r, size_t n)
 
 int kt_ctl_reader_feed(struct kt_ctl_reader *r, const void *p, size_t n)
 {
+	/* nothing to copy; a reader that has read nothing has no buffer yet */
+	if (n == 0)
+		return 0;
 	if (reserve(r, n))
 		return -1;
 	memcpy(r->buf + r->len, p, n);

@@ -230,13 +230,11 @@ static bool take_span(struct take *t, const pb_span *in, struct kt_span *s)
 		return false;
 	s->events_dropped = in->dropped_events_count;
 	s->links_dropped = in->dropped_links_count + (uint32_t)in->n_links;
-	if (in->status) {
-		int c = in->status->code;
-		s->status_code = c == 1 ? KT_STATUS_OK : c == 2 ? KT_STATUS_ERROR : KT_STATUS_UNSET;
-		if (!text(t, in->status->message, &s->status_message))
-			return false;
-	}
-	return true;
+	/* without a status: unset, and an empty message (strings are never NULL) */
+	int c = in->status ? in->status->code : 0;
+	s->status_code = c == 1 ? KT_STATUS_OK : c == 2 ? KT_STATUS_ERROR : KT_STATUS_UNSET;
+	return text(t, in->status ? in->status->message : (ProtobufCBinaryData){ 0, NULL },
+		    &s->status_message);
 }
 
 static void rejected(struct kt_records_in *st, const char *what, const char *why)
@@ -280,7 +278,8 @@ static bool take_log(struct take *t, const pb_log *in, struct kt_log *l)
 		return false;
 	if (in->body && in->body->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
 		return refuse(t, "a body that is not a string");
-	if (in->body && !text(t, in->body->string_value, &l->body))
+	/* without a body: an empty one (strings are never NULL) */
+	if (!text(t, in->body ? in->body->string_value : (ProtobufCBinaryData){ 0, NULL }, &l->body))
 		return false;
 	if ((unsigned)in->severity_number > SEVERITY_MAX)
 		return refuse(t, "a severity number beyond 24");

@@ -244,7 +244,7 @@ static bool on_hello(struct conn *k, const Katatrace__Control__V1__Hello *h)
 		reply_error(k, why);
 		return false;
 	}
-	k->id = ++k->c->next_id;
+	k->id = k->c->next_id + 1; /* taken once the hello is accepted */
 	snprintf(k->target, sizeof(k->target), "%s", h->target);
 	snprintf(k->sandbox_id, sizeof(k->sandbox_id), "%s", h->sandbox_id);
 	k->origin = probe_origin(k, h, &why);
@@ -257,6 +257,7 @@ static bool on_hello(struct conn *k, const Katatrace__Control__V1__Hello *h)
 		return false;
 	}
 	k->role = ROLE_PROBE;
+	k->c->next_id = k->id;
 	k->started_unix_ns = kt_mono_to_unix(kt_mono_ns(), kt_mono_to_unix_offset());
 	kt_info("probe %llu (pid %d): %s, %zu probe%s%s%s", (unsigned long long)k->id, (int)k->pid,
 		k->target, k->n_probes, k->n_probes == 1 ? "" : "s", k->sandbox_id[0] ? ", sandbox " : "",
