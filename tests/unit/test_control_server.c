@@ -744,7 +744,9 @@ Test(control_server, a_hello_with_text_that_is_not_utf8_is_refused)
 Test(control_server, a_hello_beyond_the_limits_of_a_probe_is_refused)
 {
 	/* 1024 bytes of target, 256 of service name, 64 probes, 32 resource attributes */
-	static char target[1026], service[258];
+	static char target[1026], service[258], keys[33][8];
+	for (int i = 0; i < 33; i++)
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i); /* each named once */
 	for (int which = 0; which < 4; which++) {
 		for (int over = 0; over < 2; over++) {
 			struct peer *p = connect_peer();
@@ -759,7 +761,7 @@ Test(control_server, a_hello_beyond_the_limits_of_a_probe_is_refused)
 			for (int i = 0; i < (which == 2 ? 64 + over : 1); i++)
 				hello_probe(&x, "uprobe:/bin/true:main");
 			for (int i = 0; i < (which == 3 ? 32 + over : 0); i++)
-				hello_attr_int(&x, "k", i);
+				hello_attr_int(&x, keys[i], i);
 			say(p, &x.m);
 			if (over) {
 				kt_ctl_msg *m = answer_of(p, BODY(ERROR));
@@ -1066,4 +1068,24 @@ Test(control_server, a_probe_that_never_closes_is_closed_after_the_timeout)
 	kt_ctl_msg *m = answer_of(a, BODY(STOP));
 	cr_expect_str_eq(m->stop->reason, "the daemon is stopping");
 	expect_closed(a);
+}
+
+Test(control_server, a_hello_naming_a_resource_attribute_twice_or_with_a_nul_is_refused)
+{
+	for (int which = 0; which < 2; which++) {
+		struct peer *p = connect_peer();
+		struct hello_msg x;
+		hello_init(&x, "pid/1");
+		hello_attr_str(&x, "k8s.pod.name", "web");
+		if (which == 0) {
+			hello_attr_str(&x, "k8s.pod.name", "db");
+		} else {
+			pb_any *v = hello_attr(&x, "k");
+			v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+			x.kv[1].key = (ProtobufCBinaryData){ 3, (uint8_t *)"a\0b" };
+		}
+		say(p, &x.m);
+		expect_error_then_closed(p, which == 0 ? "named twice" : "without a key");
+	}
+	cr_expect_eq(kt_control_probes(fx.c), 0);
 }

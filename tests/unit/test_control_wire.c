@@ -604,3 +604,18 @@ Test(control_wire_socket, a_message_of_exactly_the_limit_goes_through_blocking_s
 	kt_ctl_reader_free(&r);
 	free(x.text);
 }
+
+Test(control_wire_socket, recv_with_no_time_to_wait_takes_a_message_already_there)
+{
+	struct hello_msg x;
+	hello_msg_init(&x);
+	char err[160] = "";
+	cr_assert_eq(kt_ctl_send(sv[0], &x.m, err, sizeof(err)), 0, "%s", err);
+	struct kt_ctl_reader r;
+	kt_ctl_reader_init(&r);
+	kt_ctl_msg *m = NULL;
+	cr_assert_eq(kt_ctl_recv(&r, sv[1], 0, &m, err, sizeof(err)), 1, "%s", err);
+	expect_the_hello(m);
+	cr_expect_eq(kt_ctl_recv(&r, sv[1], 0, &m, err, sizeof(err)), 0, "nothing more: at once");
+	kt_ctl_reader_free(&r);
+}

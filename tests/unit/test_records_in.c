@@ -1299,3 +1299,33 @@ Test(records_in, without_an_origin_records_have_none)
 	cr_expect_null(fx.logs[0]->origin);
 	cr_expect_eq(o->refs, 1);
 }
+
+Test(records_in, all_zero_trace_or_span_ids_are_refused_a_zero_parent_is_a_root)
+{
+	static const uint8_t zeros[16];
+	for (int which = 0; which < 3; which++) {
+		three_spans();
+		kt_otlp_request *req = build_spans();
+		pb_span *s = span_at(req, 1);
+		if (which == 0)
+			s->trace_id = (ProtobufCBinaryData){ 16, (uint8_t *)zeros };
+		else if (which == 1)
+			s->span_id = (ProtobufCBinaryData){ 8, (uint8_t *)zeros };
+		else
+			s->parent_span_id = (ProtobufCBinaryData){ 8, (uint8_t *)zeros };
+		struct kt_records_in st = { 0 };
+		deliver_spans(req, &st);
+		if (which < 2) {
+			cr_assert_eq(st.rejected, 1, "case %d", which);
+			expect_second_refused(&st, which == 0 ? "an all-zero trace id" : "an all-zero span id");
+		} else {
+			cr_assert_eq(st.rejected, 0, "%s", st.why);
+			cr_assert_eq(st.spans, 3);
+			cr_assert_eq(fx.n_spans, 3);
+			cr_expect_eq(fx.spans[1]->span.parent_span_id, 0, "a root");
+		}
+		got_free();
+		kt_span_record_free_list(fx.in_spans);
+		fx.in_spans = NULL;
+	}
+}

@@ -239,15 +239,17 @@ int kt_ctl_recv(struct kt_ctl_reader *r, int fd, int timeout_ms, kt_ctl_msg **ou
 		int rc = kt_ctl_reader_next(r, out, err, errlen);
 		if (rc)
 			return rc;
+		/* waits what is left of timeout_ms: none at all for 0, but looks once */
 		uint64_t now = kt_mono_ns();
-		if (now >= deadline)
-			return 0;
+		int wait_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		int p = poll(&pf, 1, (int)((deadline - now + 999999) / 1000000));
+		int p = poll(&pf, 1, wait_ms);
 		if (p < 0 && errno != EINTR) {
 			snprintf(err, errlen, "%s", strerror(errno));
 			return -1;
 		}
+		if (p == 0 && wait_ms == 0)
+			return 0;
 		if (p <= 0)
 			continue;
 		if (kt_ctl_reader_fill(r, fd) < 0) {

@@ -48,6 +48,12 @@ static uint64_t be64(const uint8_t *p)
 	return v;
 }
 
+/* a + b, held at UINT32_MAX: counts a peer sends may be anything. */
+static uint32_t sat_add(uint32_t a, uint64_t b)
+{
+	return a + b > UINT32_MAX ? UINT32_MAX : (uint32_t)(a + b);
+}
+
 static bool trace_id(struct take *t, ProtobufCBinaryData d, bool optional, struct kt_trace_id *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -204,7 +210,7 @@ static bool events(struct take *t, const pb_span *in, struct kt_span *s)
 		d->time_unix_nano = e->time_unix_nano;
 		if (!text(t, e->name, &d->name) || !attrs(t, e->n_attributes, e->attributes, &d->attrs))
 			return false;
-		d->dropped_attributes_count = e->dropped_attributes_count + (t->dropped - before);
+		d->dropped_attributes_count = sat_add(e->dropped_attributes_count, t->dropped - before);
 		t->dropped = before;
 	}
 	return true;
@@ -216,6 +222,11 @@ static bool take_span(struct take *t, const pb_span *in, struct kt_span *s)
 	    !span_id(t, in->span_id, false, &s->ctx.span_id) ||
 	    !span_id(t, in->parent_span_id, true, &s->parent_span_id) || !text(t, in->name, &s->name))
 		return false;
+	/* OTLP: all-zero ids are invalid (a zero parent is none) */
+	if (!s->ctx.trace_id.hi && !s->ctx.trace_id.lo)
+		return refuse(t, "an all-zero trace id");
+	if (!s->ctx.span_id)
+		return refuse(t, "an all-zero span id");
 	if (in->end_time_unix_nano < in->start_time_unix_nano)
 		return refuse(t, "a span that ends before it starts");
 	s->ctx.trace_flags = (uint8_t)(in->flags & 0xff);
@@ -225,11 +236,11 @@ static bool take_span(struct take *t, const pb_span *in, struct kt_span *s)
 	if (!attrs(t, in->n_attributes, in->attributes, &s->attrs))
 		return false;
 	s->attrs_max_len = KT_RECORDS_IN_MAX_ATTRS;
-	s->attrs_dropped = in->dropped_attributes_count + t->dropped;
+	s->attrs_dropped = sat_add(in->dropped_attributes_count, t->dropped);
 	if (!events(t, in, s))
 		return false;
 	s->events_dropped = in->dropped_events_count;
-	s->links_dropped = in->dropped_links_count + (uint32_t)in->n_links;
+	s->links_dropped = sat_add(in->dropped_links_count, in->n_links);
 	/* without a status: unset, and an empty message (strings are never NULL) */
 	int c = in->status ? in->status->code : 0;
 	s->status_code = c == 1 ? KT_STATUS_OK : c == 2 ? KT_STATUS_ERROR : KT_STATUS_UNSET;

@@ -179,13 +179,18 @@ static struct kt_origin *probe_origin(struct conn *k, const Katatrace__Control__
 		const pb_kv *kv = h->resource[i];
 		const Opentelemetry__Proto__Common__V1__AnyValue *v = kv->value;
 		size_t kn = kv->key.len;
-		if (!kn || kt_utf8_check(kv->key.data, kn) != kn || !v) {
+		if (!kn || memchr(kv->key.data, 0, kn) || kt_utf8_check(kv->key.data, kn) != kn || !v) {
 			*why = "a resource attribute without a key or a value";
 			goto out;
 		}
 		struct kt_str key = kt_attrs_dup(&b, (const char *)kv->key.data, kn);
 		if (daemon_key(key))
 			continue;
+		struct kt_kvlist so_far = kt_attrs_list(&b);
+		if (kt_kvlist_find(&so_far, key.ptr)) {
+			*why = "a resource attribute named twice";
+			goto out;
+		}
 		switch (v->value_case) {
 		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
 			if (kt_utf8_check(v->string_value.data, v->string_value.len) != v->string_value.len) {
@@ -229,8 +234,6 @@ static bool on_hello(struct conn *k, const Katatrace__Control__V1__Hello *h)
 	const char *why = NULL;
 	if (k->role != ROLE_NEW)
 		why = "a second hello";
-	else if (k->c->stopping)
-		why = "the daemon is stopping";
 	else if (!utf8_text(h->target, HELLO_TEXT_MAX) || !utf8_text(h->service_name, 256))
 		why = "a target or service name that is not UTF-8 text of a sensible length";
 	else if (h->sandbox_id[0] && !kt_sandbox_id_valid(h->sandbox_id, strlen(h->sandbox_id)))
@@ -470,9 +473,16 @@ static void on_accept(struct kt_poll_handler *h, uint32_t events)
 				return;
 			continue;
 		}
-		struct ucred cr;
+		struct ucred cr = { .pid = 0, .uid = (uid_t)-1 };
 		socklen_t len = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.uid != 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
+			kt_warn("control socket %s: a peer whose credentials cannot be read (%s): refused",
+				c->path, strerror(errno));
+			KT_STAT_INC(control_refused);
+			close(fd);
+			continue;
+		}
+		if (cr.uid != 0) {
 			kt_warn("control socket %s: refused pid %d (uid %u): only root may use it",
 				c->path, (int)cr.pid, (unsigned)cr.uid);
 			KT_STAT_INC(control_refused);
