@@ -744,9 +744,9 @@ Test(control_server, a_hello_with_text_that_is_not_utf8_is_refused)
 Test(control_server, a_hello_beyond_the_limits_of_a_probe_is_refused)
 {
 	/* 1024 bytes of target, 256 of service name, 64 probes, 32 resource attributes */
-	static char target[1026], service[258], keys[33][8];
+	static char target[1026], service[258], keys[33][16];
 	for (int i = 0; i < 33; i++)
-		snprintf(keys[i], sizeof(keys[i]), "k%d", i); /* each named once */
+		snprintf(keys[i], sizeof(keys[i]), "k%u", (unsigned)i); /* each named once */
 	for (int which = 0; which < 4; which++) {
 		for (int over = 0; over < 2; over++) {
 			struct peer *p = connect_peer();
