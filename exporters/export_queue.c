@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,9 @@ static void *export_thread(void *arg)
 
 /* ------------------------------------------------------------------ API */
 
+/* Signals a thread raises itself by what it executes: never blocked in the export thread. */
+static const int sync_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
+
 struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg)
 {
@@ -357,7 +361,20 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	/*
+	 * The thread takes no process-directed signal: a command that blocks
+	 * SIGINT/SIGTERM to read them from a signalfd may start the queue first,
+	 * and the kernel would otherwise deliver them here, to their default
+	 * action (the process killed, nothing exported, no summary). Faults
+	 * stay unblocked: they belong to the thread that causes them.
+	 */
+	sigset_t quiet, old;
+	sigfillset(&quiet);
+	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
+		sigdelset(&quiet, sync_signals[i]);
+	pthread_sigmask(SIG_SETMASK, &quiet, &old);
 	int err = pthread_create(&q->thread, NULL, export_thread, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		kt_err("export: cannot start thread: %s", strerror(err));
 		pthread_cond_destroy(&q->cond);

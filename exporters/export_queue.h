@@ -37,7 +37,12 @@ struct kt_export_queue_cfg {
 
 struct kt_export_queue;
 
-/* Starts the export thread; the queue owns e and destroys it on stop. */
+/*
+ * Starts the export thread; the queue owns e and destroys it on stop. The
+ * thread blocks every signal but the synchronous ones (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS), so process signals go to the
+ * caller's threads whatever their mask was when it started.
+ */
 struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg);
 /* Takes ownership of r (freed on drop or after export). */

@@ -284,6 +284,69 @@ check_guest() { # scenario strategy path
 	check_spans "$s" "$conns" "$(origin_vsock_guest 3 "$PORT" "$sandbox" "$pid")"
 	check_vm_spans "$s" "$conns" "$pid" "$sandbox" "$kvm"
 	row "$2" "$3" "$MATCHED/$EXPECTED" "$(verdict)$note"
+	if [ "$3" = vhost-echo ]; then check_probe "$s"; fi
+}
+
+# A number of a probe's summary line, e.g. "hits".
+probe_summary_value() { value "$1.summary" | grep -oE "(; |, )$2 [0-9]+" | awk '{print $NF}' | head -n 1; }
+
+# What a probe's summary must say: why it stopped, as many spans as hits
+# (every call had returned), all of them exported, nothing lost.
+probe_summary_ok() { # scenario.name stopped-by
+	local spans
+	spans=$(probe_summary_value "$1" spans)
+	value "$1.summary" | grep -q "^katatrace-bpf probe summary: stopped by $2; " &&
+		[ -n "$spans" ] && [ "$(probe_summary_value "$1" hits)" = "$spans" ] &&
+		[ "$(probe_summary_value "$1" 'spans exported')" = "$spans" ] &&
+		[ "$(probe_summary_value "$1" lost)" = 0 ] && [ "$(probe_summary_value "$1" events)" = 0 ]
+}
+
+probe_ended_ok() { # scenario.name stopped-by
+	[ "$(value "$1.rc")" = 0 ] && probe_summary_ok "$1" "$2"
+}
+
+# katatrace-bpf probe beside the vhost-echo scenario (vm-scenarios.sh), run
+# standalone with kprobe spans on the vhost-vsock path: on the nested
+# guest's sandbox in the fake run root (the probe must find QEMU's vhost
+# worker threads and filter on them), and on the listener. The spans are
+# checked by probe-vhost.js against the sandbox's ids, the pids the VM read
+# from /proc and the guest's traffic. A row of its own.
+check_probe() { # scenario
+	local s=$1 sandbox pid drain workers filter requests echoed n
+	SC_FAILED=0
+	sandbox=$(sandbox_of "$s")
+	pid=$(value "$s.qemu.pid")
+	drain=$(value "$s.drain.pid")
+	workers=$(value "$s.vhost-workers" | awk '{ printf "%s%s:%s", sep, $1, $2; sep = "," }')
+	# the filter: QEMU, then each worker that is a process of its own
+	filter=$pid$(value "$s.vhost-workers" | awk -v q="$pid" '$1 != q && !seen[$1]++ { printf ",%s", $1 }')
+	requests=$(guest_relay_attempts "$s")
+	echoed=$(value "$s.drain" | awk '/^echoed bytes/ {print $3}')
+	echo "  probes: QEMU ${pid:-?}, its vhost workers (tgid:tid) ${workers:-none}, listener ${drain:-?}"
+	echo "    $(value "$s.probe.summary")"
+	echo "    $(value "$s.probe-other.summary")"
+	check "$s: probe sandbox/ID got ready, filtering on QEMU and its vhost workers that are processes of their own (pids $filter)" \
+		grep -sqE " ready: probing sandbox $sandbox with 2 probes, filter: pids $filter\$" "$out/$s.probe.log"
+	check "$s: probe pid/$drain (the listener) got ready, filtering on it" \
+		grep -sqE " ready: probing process $drain with 2 probes, filter: pids $drain\$" "$out/$s.probe-other.log"
+	check "$s: probe sandbox/ID exited 0 by itself when QEMU exited; hits = spans = spans exported, lost 0" \
+		probe_ended_ok "$s.probe" "sandbox $sandbox ended (its hypervisor, process ${pid:-?}, exited)"
+	check "$s: probe pid/$drain exited 0 after SIGTERM; hits = spans = spans exported, lost 0" \
+		probe_ended_ok "$s.probe-other" Terminated
+	for n in probe probe-other; do
+		: >"$run/$s.$n.spans.jsonl"
+		if [ -s "$out/$s.$n.jsonl" ]; then
+			node "$RECV/otlpjson.js" "$out/$s.$n.jsonl" --out "$run/$s.$n.spans.jsonl" >"$run/$s.$n.otlpjson.log" 2>&1
+			check "$s: $n: OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
+		fi
+		check "$s: $n: as many spans in its file as its summary says ($(probe_summary_value "$s.$n" spans))" \
+			[ "$(grep -c . "$run/$s.$n.spans.jsonl")" = "$(probe_summary_value "$s.$n" spans)" ]
+	done
+	node "$ROOT/tests/kernel-lane/probe-vhost.js" "$run/$s.probe.spans.jsonl" "$run/$s.probe-other.spans.jsonl" \
+		"$sandbox" "$pid" "$workers" "$drain" "$requests" "$echoed" >"$run/$s.probe-vhost.log" 2>&1
+	grep -E 'FAILED' "$run/$s.probe-vhost.log" | head -n 8 | cut -c1-300 | sed "s/^/    $s: /"
+	absorb "$s" probe-vhost.js "$run/$s.probe-vhost.log"
+	row probe vhost-echo "$(probe_summary_value "$s.probe" spans)" "$(verdict)"
 }
 
 # The runtime's ttrpc to a real guest's agent over vhost-vsock, and the

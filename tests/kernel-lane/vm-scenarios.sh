@@ -10,6 +10,11 @@
 #   .guest.console  .qemu.err  .qemu.pid  .qemu.rc  .l3-accel     the nested guest
 #                   (.guest.console: its serial port alone, every byte an "out")
 #   .shim.log .shim.rc  the runtime stand-in of the ttrpc scenarios
+#   .probe.* .probe-other.*   katatrace-bpf probe on the vhost-vsock path of the
+#                   nested guest's sandbox, and on the listener (vhost-echo):
+#                   .jsonl, .log, .rc, .summary as above
+#   .vhost-workers  "TGID TID" of each vhost worker thread of the nested QEMU
+#   .drain.pid      the listener's pid
 BIN=/lane/bin
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
@@ -78,6 +83,68 @@ stop_kt() { # scenario: SIGTERM, then its exit status and summary line
 	echo $? >"/out/$1.rc"
 	kill "$guard" 2>/dev/null
 	tail -n 1 "/out/$1.log" >"/out/$1.summary"
+}
+
+# ------------------------------------------------------------ katatrace-bpf probe
+
+# The fake Kata run root of the probes: the nested QEMU writes its pid file
+# where Kata's Go runtime has it, /run/vc/vm/<id>/pid, the file by which
+# discovery knows a QEMU sandbox.
+PROBE_ROOT=/run/kata-root
+# The vhost-vsock path: the guest's packets in the vhost worker, and every
+# packet queued to the guest (by the worker when it answers a connection
+# request, by the listener when it writes).
+PROBE_SPANS="--span kprobe:vhost_vsock_handle_tx_kick --span kprobe:vhost_transport_send_pkt"
+
+# "TGID TID" of each thread named vhost-PID: the vhost workers of QEMU PID,
+# kernel threads of their own before Linux 6.4 (TGID = TID), threads of QEMU
+# from 6.4 on (TGID = PID).
+vhost_workers() { # qemu-pid
+	local t c
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		{ read -r c <"$t/comm"; } 2>/dev/null || continue
+		[ "$c" = "vhost-$1" ] || continue
+		t=${t#/proc/}
+		echo "${t%%/task/*} ${t##*/}"
+	done
+}
+has_vhost_worker() { [ -n "$(vhost_workers "$1")" ]; }
+
+probe_settled() { grep -q ' ready: ' "/out/$1.log" || ! alive "$2"; }
+gone() { ! alive "$1"; }
+
+start_probe() { # scenario.name target: sets PROBE_PID
+	# shellcheck disable=SC2086
+	"$BIN/katatrace-bpf" probe "$2" --run-root "$PROBE_ROOT" $PROBE_SPANS --exporter file \
+		--output "/out/$1.jsonl" --batch-timeout 200 --log-level debug 2>"/out/$1.log" &
+	PROBE_PID=$!
+}
+
+# With QEMU paused: its vhost workers, then a probe of its sandbox
+# (SANDBOX_PROBE) and one of the listener (OTHER_PROBE), both ready.
+start_probes() { # scenario sandbox
+	local s=$1 q
+	q=$(cat "/out/$s.qemu.pid" 2>/dev/null)
+	wait_until 30 has_vhost_worker "$q" || say "$s: QEMU ${q:-?} has no vhost worker"
+	vhost_workers "$q" >"/out/$s.vhost-workers"
+	echo "$DRAIN_PID" >"/out/$s.drain.pid"
+	start_probe "$s.probe" "sandbox/$2"
+	SANDBOX_PROBE=$PROBE_PID
+	start_probe "$s.probe-other" "pid/$DRAIN_PID"
+	OTHER_PROBE=$PROBE_PID
+	wait_until 120 probe_settled "$s.probe" "$SANDBOX_PROBE" || say "$s: the sandbox probe hangs"
+	wait_until 120 probe_settled "$s.probe-other" "$OTHER_PROBE" || say "$s: the listener's probe hangs"
+}
+
+stop_probe() { # scenario.name pid: SIGTERM (if still running), exit status, summary line
+	local guard
+	kill -TERM "$2" 2>/dev/null
+	(sleep 60 && kill -KILL "$2" 2>/dev/null) &
+	guard=$!
+	wait "$2"
+	echo $? >"/out/$1.rc"
+	kill "$guard" 2>/dev/null
+	grep 'probe summary:' "/out/$1.log" | tail -n 1 >"/out/$1.summary"
 }
 
 # ------------------------------------------------------------ sender
@@ -159,26 +226,47 @@ l3_accel() { # scenario: sets ACCEL, CPU and LIMIT (seconds) for the nested gues
 	echo "$ACCEL${why:+: $why}" >"/out/$1.l3-accel"
 }
 
+#
+# vhost-echo also runs katatrace-bpf probe twice, standalone, beside it:
+# on the nested guest's sandbox (sandbox/ID in the fake run root) and on
+# the listener (pid/PID), both with kprobe spans on the vhost-vsock path.
+# The probes resolve their targets at start, and the guest must not send
+# before they are ready: QEMU starts paused (-S) with its monitor on a pipe,
+# its vhost worker exists once its device is set up, and "cont" starts the
+# guest when both probes are ready. The sandbox's probe stops by itself
+# when QEMU exits.
 scenario_vhost_guest() { # scenario strategy [echo]
-	local s=$1 qemu
+	local s=$1 qemu sandbox pidfile=/run/l3.pid paused=""
+	sandbox=$(sandbox_of "$s")
 	l3_accel "$s"
 	if [ -n "${3:-}" ]; then
 		# tap beside a listener that answers: bytes also flow host -> guest
 		start_drain "$s" --echo "vsock:$PORT"
 		start_kt "$s" --mode tap --attach "$2" || { stop_drain; return 0; }
+		mkdir -p "$PROBE_ROOT/run/vc/vm/$sandbox"
+		pidfile=$PROBE_ROOT/run/vc/vm/$sandbox/pid
+		rm -f /run/l3mon.in /run/l3mon.out
+		mkfifo /run/l3mon.in /run/l3mon.out
+		paused="-S -monitor pipe:/run/l3mon"
 	else
 		start_kt "$s" --attach "$2" || return 0
 		start_drain "$s" "vsock:$PORT"
 	fi
+	# shellcheck disable=SC2086
 	timeout "$LIMIT" qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 256M -smp 1 -M pc \
-		-bios /usr/share/qemu/qboot.rom -name "sandbox-$(sandbox_of "$s")" \
+		-bios /usr/share/qemu/qboot.rom -name "sandbox-$sandbox" \
 		-device vhost-vsock-pci,guest-cid=3 -kernel /lane/l3/vmlinuz -initrd /lane/l3/initrd.cpio \
 		-append "console=ttyS0 panic=-1 quiet SEED=$SEED PORT=$PORT" \
-		-nographic -no-reboot -nodefaults -serial stdio -pidfile /run/l3.pid \
+		-nographic -no-reboot -nodefaults -serial stdio -pidfile "$pidfile" $paused \
 		</dev/null >"/out/$s.guest.console" 2>"/out/$s.qemu.err" &
 	qemu=$!
 	# QEMU removes its pid file when it exits: keep a copy.
-	wait_until 30 test -s /run/l3.pid && cp /run/l3.pid "/out/$s.qemu.pid"
+	wait_until 30 test -s "$pidfile" && cp "$pidfile" "/out/$s.qemu.pid"
+	if [ -n "$paused" ]; then
+		start_probes "$s" "$sandbox"
+		# opened read-write: never blocks, even if QEMU is gone
+		echo cont 1<>/run/l3mon.in
+	fi
 	wait "$qemu"
 	echo $? >"/out/$s.qemu.rc"
 	if grep -q '^listening on' "/out/$s.drain"; then
@@ -186,6 +274,12 @@ scenario_vhost_guest() { # scenario strategy [echo]
 			say "$s: the listener still has open connections"
 	fi
 	sleep 0.5
+	if [ -n "$paused" ]; then
+		wait_until 10 gone "$SANDBOX_PROBE" || say "$s: the sandbox probe did not stop with its QEMU"
+		stop_probe "$s.probe" "$SANDBOX_PROBE"
+		stop_probe "$s.probe-other" "$OTHER_PROBE"
+		rm -f /run/l3mon.in /run/l3mon.out
+	fi
 	kill -HUP "$KT_PID" 2>/dev/null # every counter into its log
 	sleep 0.3
 	stop_kt "$s"

@@ -132,3 +132,18 @@ void fx_root_remove(void)
 		nftw(fx_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	fx_root[0] = '\0';
 }
+
+void fx_kthread(unsigned pid, char state, const char *name)
+{
+	char rel[64], text[256];
+	snprintf(rel, sizeof(rel), "proc/%u/cmdline", pid);
+	fx_put(rel, "", 0);
+	snprintf(rel, sizeof(rel), "proc/%u/comm", pid);
+	snprintf(text, sizeof(text), "%s\n", name);
+	FX_PUT_STR(rel, text);
+	/* flags 0x208040: PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC */
+	snprintf(rel, sizeof(rel), "proc/%u/stat", pid);
+	snprintf(text, sizeof(text), "%u (%s) %c 2 0 0 0 -1 2129984 0 0 0 0 0 5 0 0 20 0 1 0 90 0 0\n", pid, name,
+		 state);
+	FX_PUT_STR(rel, text);
+}

@@ -35,6 +35,12 @@ void fx_rmrf(const char *rel);
  */
 void fx_proc(unsigned pid, unsigned ppid, char state, const char *const *args);
 #define FX_PROC(pid, ppid, state, ...) fx_proc(pid, ppid, state, (const char *const[]){ __VA_ARGS__, NULL })
+/*
+ * A kernel thread in the fake /proc, as kthreadd's children show: an empty
+ * cmdline, <pid>/comm name, and a stat with ppid 2, the state given and
+ * PF_KTHREAD among its flags.
+ */
+void fx_kthread(unsigned pid, char state, const char *name);
 /* fx_root/proc */
 const char *fx_proc_root(void);
 

@@ -4,9 +4,11 @@
  * retried for as long as the daemon runs (longer than the shutdown timeout),
  * permanent ones drop only their batch, the queue bound holds while the
  * collector is down (exactly queue_max spans and log records wait), batches
- * of exactly batch_max, and stop() stays bounded even when every call hangs.
+ * of exactly batch_max, stop() stays bounded even when every call hangs, and
+ * the export thread leaves process signals to the caller's threads.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -145,6 +147,29 @@ static bool ok_reached(size_t n)
 static bool calls_reached(size_t n)
 {
 	return calls() >= n;
+}
+
+/*
+ * A command that starts the queue before it blocks SIGTERM to read it from
+ * a signalfd (katatrace-bpf probe does): the signal must wait for it, not
+ * reach the export thread and kill the process.
+ */
+Test(export_queue, the_export_thread_takes_no_process_signal)
+{
+	struct kt_export_queue *q = start(8, 100, 1000);
+	sigset_t term, pending;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	cr_assert_eq(sigprocmask(SIG_BLOCK, &term, NULL), 0);
+	cr_assert_eq(kill(getpid(), SIGTERM), 0);
+	usleep(100000);
+	cr_assert_eq(sigpending(&pending), 0);
+	cr_expect(sigismember(&pending, SIGTERM), "SIGTERM waits for the thread that blocks it");
+	struct timespec now = { 0, 0 };
+	cr_expect_eq(sigtimedwait(&term, NULL, &now), SIGTERM);
+	push(q, 3);
+	kt_export_queue_stop(q);
+	cr_expect_eq(spans_ok(), 3, "the queue still exports");
 }
 
 Test(export_queue, retries_while_running_past_the_shutdown_timeout)

@@ -4,8 +4,9 @@
  * annotations in containerd bundles, the same pod name in two namespaces,
  * one pod carried by two sandboxes, a pod without Kata), pid/ (a
  * hypervisor, a shim, a virtiofsd, a state file's hypervisor, an unrelated
- * process, a gone one), node; the process ids filtered on; and the
- * variables of specs and bpftrace programs with every error they make.
+ * process, a gone one), node; the process ids filtered on (a QEMU's vhost
+ * worker kernel threads among them); and the variables of specs and
+ * bpftrace programs with every error they make.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -70,6 +71,8 @@ static void host(void)
 		"--shared-dir={R}/run/kata-containers/shared/sandboxes/" Q "/shared", "--fd=3");
 	FX_PROC(1101, 1100, 'S', "/opt/kata/libexec/virtiofsd", "--syslog",
 		"--shared-dir={R}/run/kata-containers/shared/sandboxes/" Q "/shared", "--fd=3");
+	/* its vhost-vsock worker, a kernel thread of its own (Linux before 6.4) */
+	fx_kthread(1010, 'S', "vhost-1001");
 
 	/* C: Go runtime, Cloud Hypervisor; the same pod name in another namespace */
 	fx_mkdirs("run/vc/vm/" C);
@@ -165,7 +168,9 @@ Test(probe_target, go_runtime_qemu_sandbox)
 	cr_expect_eq(t.hypervisor_pid, 1001);
 	cr_expect_eq(t.shim_pid, 900, "the serving shim, not the start invocation 950");
 	cr_expect_eq(t.virtiofsd_pid, 1101);
-	expect_pids(&t, (const uint32_t[]){ 1001, 900, 1101 }, 3);
+	cr_expect_eq(t.n_vhost, 1);
+	cr_expect_eq(t.vhost_pids[0], 1010);
+	expect_pids(&t, (const uint32_t[]){ 1001, 900, 1101, 1010 }, 4);
 	/* fewer slots: the first ones */
 	uint32_t two[2];
 	cr_expect_eq(kt_probe_target_pids(&t, two, 2), 2);
@@ -186,7 +191,17 @@ Test(probe_target, cloud_hypervisor_by_pod)
 	t = resolve_ok("pod/prod/web-0");
 	cr_expect_str_eq(t.sandbox.id, Q);
 	cr_expect_str_eq(t.sandbox.pod_uid, "uid-" Q);
-	expect_pids(&t, (const uint32_t[]){ 1001, 900, 1101 }, 3);
+	expect_pids(&t, (const uint32_t[]){ 1001, 900, 1101, 1010 }, 4);
+}
+
+Test(probe_target, vhost_workers_fill_the_filter_up_to_its_bound)
+{
+	/* eight vhost workers for one QEMU: the five lowest join its three processes */
+	for (unsigned pid = 1040; pid < 1047; pid++)
+		fx_kthread(pid, 'S', "vhost-1001");
+	struct kt_probe_target t = resolve_ok("sandbox/" Q);
+	cr_expect_eq(t.n_vhost, KT_PROCS_VHOST_MAX);
+	expect_pids(&t, (const uint32_t[]){ 1001, 900, 1101, 1010, 1040, 1041, 1042, 1043 }, KT_TARGET_MAX_PIDS);
 }
 
 Test(probe_target, runtime_rs_dragonball)
@@ -252,7 +267,7 @@ Test(probe_target, pid_of_a_hypervisor)
 	cr_expect_eq(t.hypervisor_pid, 1001);
 	cr_expect_eq(t.shim_pid, 900);
 	cr_expect_eq(t.virtiofsd_pid, 1101);
-	expect_pids(&t, (const uint32_t[]){ 1001 }, 1);
+	expect_pids(&t, (const uint32_t[]){ 1001 }, 1); /* that process alone, not its vhost worker */
 
 	/* the shim, virtiofsd's waiting parent, Cloud Hypervisor by its API socket */
 	cr_expect_str_eq(resolve_ok("pid/900").sandbox.id, Q);

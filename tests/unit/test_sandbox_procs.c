@@ -4,8 +4,9 @@
  * lines Kata's runtimes start (QEMU, Cloud Hypervisor, jailed Firecracker,
  * Dragonball inside the runtime-rs shim), the serving shim beside
  * containerd's short-lived start and delete invocations, virtiofsd's parent
- * and child, state-file pids alive, stale and zombie, and the command-line
- * read limit at its bound.
+ * and child, state-file pids alive, stale and zombie, the hypervisor's vhost
+ * worker kernel threads (and what only looks like one), and the
+ * command-line read limit at its bound.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -366,6 +367,110 @@ Test(sandbox_procs, no_sandbox_and_no_proc)
 	cr_expect_eq(p.hypervisor_pid + p.shim_pid + p.virtiofsd_pid, 0, "no sandbox names \"\"");
 	m = meta(QID, "", 0);
 	cr_expect_eq(kt_sandbox_procs_find(fx_at("no-proc"), fx_root, &m, &p), -1);
+}
+
+/* ------------------------------------------------------------ vhost workers */
+
+Test(proc_classify, vhost_worker_names)
+{
+	cr_expect_eq(kt_vhost_worker_owner("vhost-1001"), 1001);
+	cr_expect_eq(kt_vhost_worker_owner("vhost-4194303"), 4194303);
+	cr_expect_eq(kt_vhost_worker_owner("vhost-4194304"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("vhost-"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("vhost-01001"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("vhost-1001x"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("vhost-+1"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("vhost1001"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("Vhost-1001"), 0);
+	cr_expect_eq(kt_vhost_worker_owner("kworker/0:1"), 0);
+	cr_expect_eq(kt_vhost_worker_owner(""), 0);
+}
+
+/*
+ * Before Linux 6.4 each vhost device of QEMU has a kernel thread of its
+ * own named after the QEMU thread that took ownership of the device.
+ */
+Test(sandbox_procs, vhost_worker_kernel_threads)
+{
+	go_qemu_host();
+	fx_kthread(2, 'S', "kthreadd");
+	fx_kthread(30, 'I', "kworker/0:1");
+	fx_kthread(1010, 'S', "vhost-1001");   /* vhost-vsock, owned by QEMU's main thread */
+	fx_mkdirs("proc/1001/task/1001");
+	fx_mkdirs("proc/1001/task/1005");
+	fx_kthread(1011, 'I', "vhost-1005");   /* vhost-net, owned by another QEMU thread */
+	fx_kthread(2010, 'S', "vhost-2000");   /* the other sandbox's QEMU */
+	fx_kthread(1012, 'S', "vhost-1006");   /* a thread that is not QEMU's */
+	fx_kthread(1013, 'Z', "vhost-1001");   /* exited */
+	FX_PROC(1014, 1, 'S', "vhost-1001");   /* a program that names itself so: it has a command line */
+	/* no command line, but no kernel thread either (flags 0x400100) */
+	fx_put("proc/1015/cmdline", "", 0);
+	FX_PUT_STR("proc/1015/stat", "1015 (vhost-1001) S 1 1015 1015 0 -1 4194560 0 0 0 0 1 2 0 0 20 0 1 0 9 0 0\n");
+	/* a stat cut short */
+	fx_put("proc/1016/cmdline", "", 0);
+	FX_PUT_STR("proc/1016/stat", "1016 (vhost-1001) S 2");
+
+	struct kt_sandbox_meta m = meta(QID, "qemu", 1001);
+	struct kt_sandbox_procs p = find(&m);
+	cr_expect_eq(p.hypervisor_pid, 1001);
+	cr_expect_eq(p.n_vhost, 2);
+	cr_expect_eq(p.vhost_found, 2);
+	cr_expect_eq(p.vhost_pids[0], 1010);
+	cr_expect_eq(p.vhost_pids[1], 1011);
+	cr_expect_eq(p.shim_pid, 900, "the rest as without workers");
+	cr_expect_eq(p.virtiofsd_pid, 1101);
+
+	m = meta(OTHER, "", 0);
+	p = find(&m);
+	cr_expect_eq(p.n_vhost, 1);
+	cr_expect_eq(p.vhost_pids[0], 2010);
+}
+
+/* From Linux 6.4 a vhost worker is a thread of QEMU: its tgid already is the hypervisor's. */
+Test(sandbox_procs, vhost_workers_inside_the_hypervisor)
+{
+	go_qemu_host();
+	fx_mkdirs("proc/1001/task/1001");
+	FX_PUT_STR("proc/1001/task/1020/comm", "vhost-1001\n");
+	struct kt_sandbox_meta m = meta(QID, "qemu", 1001);
+	struct kt_sandbox_procs p = find(&m);
+	cr_expect_eq(p.hypervisor_pid, 1001);
+	cr_expect_eq(p.n_vhost, 0);
+	cr_expect_eq(p.vhost_found, 0);
+}
+
+Test(sandbox_procs, vhost_workers_kept_lowest_first)
+{
+	go_qemu_host();
+	/* seven workers, listed highest first: the five lowest are kept, all seven counted */
+	for (unsigned pid = 1046; pid >= 1040; pid--)
+		fx_kthread(pid, 'S', "vhost-1001");
+	struct kt_sandbox_meta m = meta(QID, "qemu", 1001);
+	struct kt_sandbox_procs p = find(&m);
+	cr_expect_eq(p.vhost_found, 7);
+	cr_expect_eq(p.n_vhost, KT_PROCS_VHOST_MAX);
+	for (size_t i = 0; i < KT_PROCS_VHOST_MAX; i++)
+		cr_expect_eq(p.vhost_pids[i], 1040 + i, "worker %zu", i);
+}
+
+Test(sandbox_procs, vhost_workers_need_a_hypervisor)
+{
+	/* the state file's hypervisor, alive: its workers too */
+	fx_mkdirs("run/kata/" QID);
+	FX_PROC(601, 1, 'S', "/opt/kata/bin/qemu-system-x86_64", "-machine", "q35");
+	fx_kthread(610, 'S', "vhost-601");
+	struct kt_sandbox_meta m = meta(QID, "qemu", 601);
+	struct kt_sandbox_procs p = find(&m);
+	cr_expect_eq(p.hypervisor_pid, 601);
+	cr_expect_eq(p.flags, KT_PROCS_HV_FROM_STATE);
+	cr_expect_eq(p.n_vhost, 1);
+	cr_expect_eq(p.vhost_pids[0], 610);
+	/* no hypervisor found: no workers, whatever their names */
+	m = meta(QID, "qemu", 0);
+	p = find(&m);
+	cr_expect_eq(p.hypervisor_pid, 0);
+	cr_expect_eq(p.n_vhost, 0);
+	cr_expect_eq(p.vhost_found, 0);
 }
 
 /* ------------------------------------------------------------ /proc reads */

@@ -185,6 +185,12 @@ static int find_procs(const struct kt_target_env *env, struct kt_probe_target *o
 	out->hypervisor_pid = p.hypervisor_pid;
 	out->shim_pid = p.shim_pid;
 	out->virtiofsd_pid = p.virtiofsd_pid;
+	memcpy(out->vhost_pids, p.vhost_pids, sizeof(out->vhost_pids));
+	out->n_vhost = p.n_vhost;
+	if (out->kind != KT_TARGET_PID && p.vhost_found > p.n_vhost)
+		kt_warn("sandbox %s: its hypervisor %u has %zu vhost worker threads; the probes' filter takes the "
+			"first %zu (lowest pids), so what the others do is not reported",
+			out->sandbox.id, p.hypervisor_pid, p.vhost_found, p.n_vhost);
 	return 0;
 }
 
@@ -350,8 +356,8 @@ int kt_probe_target_resolve(const char *spec, const struct kt_target_env *env, s
 
 size_t kt_probe_target_pids(const struct kt_probe_target *t, uint32_t *pids, size_t max)
 {
-	uint32_t all[3] = { t->hypervisor_pid, t->shim_pid, t->virtiofsd_pid };
-	size_t n = 0;
+	uint32_t all[3 + KT_PROCS_VHOST_MAX] = { t->hypervisor_pid, t->shim_pid, t->virtiofsd_pid };
+	size_t n = 0, n_all = 3;
 
 	if (t->kind == KT_TARGET_NODE)
 		return 0;
@@ -360,7 +366,9 @@ size_t kt_probe_target_pids(const struct kt_probe_target *t, uint32_t *pids, siz
 			pids[n++] = t->pid;
 		return n;
 	}
-	for (size_t i = 0; i < 3 && n < max; i++) {
+	for (size_t i = 0; i < t->n_vhost && i < KT_PROCS_VHOST_MAX; i++)
+		all[n_all++] = t->vhost_pids[i];
+	for (size_t i = 0; i < n_all && n < max; i++) {
 		bool seen = !all[i];
 		for (size_t j = 0; j < n && !seen; j++)
 			seen = pids[j] == all[i]; /* Dragonball: the hypervisor is the shim */

@@ -8,8 +8,9 @@
  *   pod/NAMESPACE/NAME   a Kata pod, through the pods' CRI annotations
  *   pid/PID              one process (of a sandbox or not)
  * Gives the sandbox it belongs to with its description, the host
- * processes of that sandbox (hypervisor, runtime shim, virtiofsd) and the
- * process ids the kernel side filters on.
+ * processes of that sandbox (hypervisor, runtime shim, virtiofsd, the
+ * hypervisor's vhost worker kernel threads) and the process ids the kernel
+ * side filters on.
  *
  * How a target is resolved (docs/discovery.md, "How a probe's target is
  * found"): the sandboxes are those discovery finds under the run root
@@ -57,6 +58,7 @@
 #include <stdint.h>
 
 #include "sandbox/sandbox_meta.h"
+#include "sandbox/sandbox_procs.h"
 
 enum kt_target_kind {
 	KT_TARGET_NODE,
@@ -74,8 +76,9 @@ struct kt_target_env {
 	size_t n_bundle_patterns;
 };
 
-/* Most process ids a target filters on. */
+/* Most process ids a target filters on: hypervisor, shim, virtiofsd and the vhost workers kept. */
 #define KT_TARGET_MAX_PIDS 8
+_Static_assert(3 + KT_PROCS_VHOST_MAX <= KT_TARGET_MAX_PIDS, "a sandbox's processes fit the filter");
 /* Most names an error lists (sandboxes, pods, variables); "and N more" after. */
 #define KT_TARGET_LIST_MAX 8
 
@@ -86,6 +89,8 @@ struct kt_probe_target {
 	uint32_t hypervisor_pid;           /* 0: not found */
 	uint32_t shim_pid;
 	uint32_t virtiofsd_pid;
+	uint32_t vhost_pids[KT_PROCS_VHOST_MAX]; /* the hypervisor's vhost worker kernel threads */
+	size_t n_vhost;
 };
 
 /*
@@ -99,7 +104,9 @@ int kt_probe_target_resolve(const char *spec, const struct kt_target_env *env,
 /*
  * The process ids to filter on, into pids (at most max): a pid/ target's
  * process; a sandbox's or pod's hypervisor, shim and virtiofsd (those
- * found). 0 for node: no filter.
+ * found), then its hypervisor's vhost worker kernel threads (which, before
+ * Linux 6.4, are processes of their own: a filter on the hypervisor's tgid
+ * alone would miss everything they do). 0 for node: no filter.
  */
 size_t kt_probe_target_pids(const struct kt_probe_target *t, uint32_t *pids, size_t max);
 

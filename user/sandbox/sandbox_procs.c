@@ -294,6 +294,99 @@ enum kt_proc_role kt_proc_of_pid(const char *proc_root, const char *run_root, ui
 	return role;
 }
 
+/* ---------------------------------------------------------------- vhost workers */
+
+/* task_struct's flags: a kernel thread (include/linux/sched.h). */
+#define PF_KTHREAD_FLAG 0x00200000u
+
+uint32_t kt_vhost_worker_owner(const char *comm)
+{
+	const size_t pl = sizeof(KT_PROCS_VHOST_PREFIX) - 1;
+	return strncmp(comm, KT_PROCS_VHOST_PREFIX, pl) == 0 ? kt_pid_parse(comm + pl) : 0;
+}
+
+/* The vhost workers of every hypervisor met in one pass: (worker, owner) pairs. */
+struct vhost_seen {
+	struct {
+		uint32_t pid, owner;
+	} *w;
+	size_t n, cap;
+};
+
+/*
+ * pid, which has no command line (a kernel thread or a zombie): remembered
+ * when stat says it is a live kernel thread named "vhost-<owner>".
+ */
+static void vhost_look(int procfd, uint32_t pid, struct vhost_seen *vs)
+{
+	char buf[KT_PROCS_STAT_MAX + 1], comm[KT_PROCS_STAT_MAX + 1];
+	unsigned int flags;
+	bool cut;
+	char st;
+
+	if (vs->n == KT_PROCS_VHOST_SEEN || read_proc(procfd, pid, "stat", buf, sizeof(buf), &cut) <= 0)
+		return;
+	/* "pid (comm) S ppid pgrp session tty_nr tpgid flags ..." */
+	const char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren ||
+	    sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %u", &st, &flags) != 2)
+		return;
+	if (!(flags & PF_KTHREAD_FLAG) || st == 'Z' || st == 'X')
+		return;
+	size_t cl = (size_t)(close_paren - open_paren - 1);
+	memcpy(comm, open_paren + 1, cl);
+	comm[cl] = '\0';
+	uint32_t owner = kt_vhost_worker_owner(comm);
+	if (!owner)
+		return;
+	if (vs->n == vs->cap) {
+		size_t cap = vs->cap ? 2 * vs->cap : 16;
+		void *w = realloc(vs->w, cap * sizeof(*vs->w));
+		if (!w)
+			return;
+		vs->w = w;
+		vs->cap = cap;
+	}
+	vs->w[vs->n].pid = pid;
+	vs->w[vs->n].owner = owner;
+	vs->n++;
+}
+
+/* Is tid hv or one of its threads? */
+static bool thread_of(int procfd, uint32_t hv, uint32_t tid)
+{
+	char rel[48];
+	if (tid == hv)
+		return true;
+	snprintf(rel, sizeof(rel), "%u/task/%u", hv, tid);
+	int fd = kt_open_beneath(procfd, rel, O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The workers owned by the hypervisor into out, the lowest pids kept. */
+static void vhost_keep(int procfd, const struct vhost_seen *vs, struct kt_sandbox_procs *out)
+{
+	for (size_t i = 0; i < vs->n; i++) {
+		uint32_t pid = vs->w[i].pid;
+		if (!thread_of(procfd, out->hypervisor_pid, vs->w[i].owner))
+			continue;
+		out->vhost_found++;
+		size_t at = out->n_vhost;
+		while (at > 0 && out->vhost_pids[at - 1] > pid)
+			at--;
+		if (at == KT_PROCS_VHOST_MAX)
+			continue;
+		if (out->n_vhost == KT_PROCS_VHOST_MAX)
+			out->n_vhost--; /* the highest goes */
+		memmove(&out->vhost_pids[at + 1], &out->vhost_pids[at], (out->n_vhost - at) * sizeof(uint32_t));
+		out->vhost_pids[at] = pid;
+		out->n_vhost++;
+	}
+}
+
 /* ---------------------------------------------------------------- a sandbox's processes */
 
 struct candidates {
@@ -341,6 +434,7 @@ int kt_sandbox_procs_find(const char *proc_root, const char *run_root, const str
 			  struct kt_sandbox_procs *out)
 {
 	struct candidates hv = { 0 }, shim = { 0 }, vfs = { 0 };
+	struct vhost_seen vs = { 0 };
 	char id[KT_SANDBOX_ID_MAX + 1];
 	size_t left = KT_PROCS_SCAN_MAX;
 	struct dirent *e;
@@ -368,8 +462,11 @@ int kt_sandbox_procs_find(const char *proc_root, const char *run_root, const str
 	while (left-- && (e = readdir(d))) {
 		uint32_t pid = kt_pid_parse(e->d_name);
 		size_t n = pid ? read_cmdline(procfd, pid, buf) : 0;
-		if (!n)
+		if (!n) {
+			if (pid)
+				vhost_look(procfd, pid, &vs);
 			continue;
+		}
 		enum kt_proc_role role = kt_proc_classify(buf, n, run_root, id);
 		if (!id[0] || strcmp(id, m->id) != 0)
 			continue;
@@ -396,6 +493,9 @@ int kt_sandbox_procs_find(const char *proc_root, const char *run_root, const str
 			out->flags |= KT_PROCS_HV_FROM_STATE;
 		}
 	}
+	if (out->hypervisor_pid)
+		vhost_keep(procfd, &vs, out);
+	free(vs.w);
 	close(procfd);
 	return 0;
 }

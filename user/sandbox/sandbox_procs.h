@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A Kata sandbox's host processes, from /proc: its hypervisor, its runtime
- * shim and its virtiofsd. Also the one place that spells the executables of
+ * shim, its virtiofsd, and the hypervisor's vhost worker kernel threads. Also the one place that spells the executables of
  * the shim and of virtiofsd (the hypervisors' are in sandbox/hypervisors.h).
  *
  * Takes: a proc root ("/proc"; a fake tree in tests), the run root (the
@@ -48,6 +48,19 @@
  *               /run/vc/vm/<id>/virtiofsd.sock for Cloud Hypervisor,
  *               /run/kata/<id>/... for runtime-rs).
  *
+ *  vhost workers  the kernel threads that move the virtqueues of the
+ *               hypervisor's vhost devices (vhost-vsock, vhost-net) when they
+ *               are processes of their own: an entry of the proc root with
+ *               no command line, PF_KTHREAD in its stat flags, not a zombie,
+ *               and the name (stat's comm) "vhost-<pid>", <pid> the
+ *               hypervisor's or one of its threads' (<proc_root>/<hv>/task/
+ *               <pid>): the thread that took the device's ownership. Linux
+ *               makes them so before 6.4; from 6.4 on a vhost worker is a
+ *               thread of the hypervisor (a vhost_task), absent from the
+ *               proc root's listing and under the hypervisor's own tgid,
+ *               so none is found. What /proc shows decides, not a kernel
+ *               version.
+ *
  * virtiofsd forks a child that serves the file system while its parent
  * waits (its sandboxing), both with the same command line: of several
  * candidates for one role, one whose parent is also a candidate is taken
@@ -57,7 +70,9 @@
  * Bounded: a command line is read up to KT_PROCS_CMDLINE_MAX bytes (a cut
  * last argument is dropped), /proc/<pid>/stat up to KT_PROCS_STAT_MAX, at
  * most KT_PROCS_SCAN_MAX entries of the proc root, KT_PROCS_CANDIDATES
- * candidates per role. Files are opened below the proc root without
+ * candidates per role, KT_PROCS_VHOST_SEEN vhost workers of any hypervisor
+ * remembered during the pass, KT_PROCS_VHOST_MAX of the sandbox's kept
+ * (the lowest pids; vhost_found counts them all). Files are opened below the proc root without
  * following symbolic links (base/safe_open.h).
  */
 #ifndef KT_SANDBOX_PROCS_H
@@ -75,6 +90,9 @@
 #define KT_PROCS_SCAN_MAX (1u << 22) /* the kernel's PID_MAX_LIMIT */
 #define KT_PROCS_CANDIDATES 8
 #define KT_PID_MAX ((1u << 22) - 1)  /* the largest pid a kernel gives (PID_MAX_LIMIT - 1) */
+#define KT_PROCS_VHOST_MAX 5         /* a sandbox's vhost worker threads kept */
+#define KT_PROCS_VHOST_SEEN 65536    /* vhost worker threads of the node remembered in one pass */
+#define KT_PROCS_VHOST_PREFIX "vhost-" /* a vhost worker's name: this, then its owner's pid */
 
 /* The runtime shim: a base name starting so and ending in KT_SHIM_EXE_SUFFIX. */
 #define KT_SHIM_EXE "containerd-shim-kata-v2"
@@ -130,11 +148,21 @@ struct kt_sandbox_procs {
 	uint32_t shim_pid;
 	uint32_t virtiofsd_pid;
 	uint32_t flags;          /* KT_PROCS_* */
+	uint32_t vhost_pids[KT_PROCS_VHOST_MAX]; /* the hypervisor's vhost worker kernel threads, lowest first */
+	size_t n_vhost;          /* in vhost_pids */
+	size_t vhost_found;      /* found: more than n_vhost when some did not fit */
 };
 
 /*
+ * The owner's pid in a vhost worker's name ("vhost-1234": 1234), 0 when
+ * comm is no such name.
+ */
+uint32_t kt_vhost_worker_owner(const char *comm);
+
+/*
  * Sandbox m->id's processes (out zeroed first), in one pass over
- * proc_root. Returns 0, or -1 with errno when proc_root cannot be read.
+ * proc_root (the vhost workers of the hypervisor found are checked
+ * against its task directory afterwards). Returns 0, or -1 with errno when proc_root cannot be read.
  */
 int kt_sandbox_procs_find(const char *proc_root, const char *run_root, const struct kt_sandbox_meta *m,
 			  struct kt_sandbox_procs *out);
