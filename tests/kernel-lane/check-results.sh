@@ -301,8 +301,37 @@ probe_summary_ok() { # scenario.name stopped-by
 		[ "$(probe_summary_value "$1" lost)" = 0 ] && [ "$(probe_summary_value "$1" events)" = 0 ]
 }
 
+probe_stopped_ok() { # scenario.name stopped-by: exit 0, stopped by that (whatever it counted)
+	[ "$(value "$1.rc")" = 0 ] && value "$1.summary" | grep -qF "katatrace-bpf probe summary: stopped by $2; "
+}
+
 probe_ended_ok() { # scenario.name stopped-by
 	[ "$(value "$1.rc")" = 0 ] && probe_summary_ok "$1" "$2"
+}
+
+# The probe of the sandbox's KVM exits beside vhost-echo (--event
+# tracepoint:kvm:kvm_exit): it ends with QEMU; its records, checked by
+# probe-kvm.js, are QEMU's exits in the sandbox's trace, or none when the
+# nested guest ran under TCG.
+check_probe_kvm() { # scenario sandbox qemu-pid
+	local s=$1 sandbox=$2 pid=$3 accel kvm_records
+	accel=$(value "$s.l3-accel")
+	echo "    $(value "$s.probe-kvm.summary")"
+	check "$s: probe sandbox/ID --event kvm_exit exited 0 by itself when QEMU exited" \
+		probe_stopped_ok "$s.probe-kvm" "sandbox $sandbox ended (its hypervisor, process ${pid:-?}, exited)"
+	: >"$run/$s.probe-kvm.logs.jsonl"
+	if [ -s "$out/$s.probe-kvm.jsonl" ]; then
+		node "$RECV/otlpjson.js" "$out/$s.probe-kvm.jsonl" --out /dev/null \
+			--logs-out "$run/$s.probe-kvm.logs.jsonl" >"$run/$s.probe-kvm.otlpjson.log" 2>&1
+		check "$s: probe-kvm: OTLP/JSON lines parse with the upstream root" [ $? = 0 ]
+	fi
+	kvm_records=$(grep -c . "$run/$s.probe-kvm.logs.jsonl")
+	check "$s: probe-kvm: as many log records in its file ($kvm_records) as its summary exported" \
+		[ "$kvm_records" = "$(probe_summary_value "$s.probe-kvm" 'log records exported')" ]
+	node "$ROOT/tests/kernel-lane/probe-kvm.js" "$run/$s.probe-kvm.logs.jsonl" "$sandbox" "$pid" \
+		"${accel%%:*}" >"$run/$s.probe-kvm.log" 2>&1
+	grep -E 'FAILED' "$run/$s.probe-kvm.log" | head -n 8 | cut -c1-300 | sed "s/^/    $s: /"
+	absorb "$s" probe-kvm.js "$run/$s.probe-kvm.log"
 }
 
 # katatrace-bpf probe beside the vhost-echo scenario (vm-scenarios.sh), run
@@ -342,6 +371,12 @@ check_probe() { # scenario
 		check "$s: $n: as many spans in its file as its summary says ($(probe_summary_value "$s.$n" spans))" \
 			[ "$(grep -c . "$run/$s.$n.spans.jsonl")" = "$(probe_summary_value "$s.$n" spans)" ]
 	done
+	# the sandbox's KVM exits, a log record each (none when its guest ran under TCG)
+	if [ -e "$out/$s.probe-kvm.skipped" ]; then
+		echo "    skipped: the KVM exits' probe: $(value "$s.probe-kvm.skipped")"
+	else
+		check_probe_kvm "$s" "$sandbox" "$pid"
+	fi
 	node "$ROOT/tests/kernel-lane/probe-vhost.js" "$run/$s.probe.spans.jsonl" "$run/$s.probe-other.spans.jsonl" \
 		"$sandbox" "$pid" "$workers" "$drain" "$requests" "$echoed" >"$run/$s.probe-vhost.log" 2>&1
 	grep -E 'FAILED' "$run/$s.probe-vhost.log" | head -n 8 | cut -c1-300 | sed "s/^/    $s: /"

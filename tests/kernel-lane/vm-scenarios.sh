@@ -113,15 +113,19 @@ has_vhost_worker() { [ -n "$(vhost_workers "$1")" ]; }
 probe_settled() { grep -q ' ready: ' "/out/$1.log" || ! alive "$2"; }
 gone() { ! alive "$1"; }
 
-start_probe() { # scenario.name target: sets PROBE_PID
+start_probe() { # scenario.name target [probes, default PROBE_SPANS]: sets PROBE_PID
+	local name=$1 target=$2
+	shift 2
 	# shellcheck disable=SC2086
-	"$BIN/katatrace-bpf" probe "$2" --run-root "$PROBE_ROOT" $PROBE_SPANS --exporter file \
-		--output "/out/$1.jsonl" --batch-timeout 200 --log-level debug 2>"/out/$1.log" &
+	[ $# -gt 0 ] || set -- $PROBE_SPANS
+	"$BIN/katatrace-bpf" probe "$target" --run-root "$PROBE_ROOT" "$@" --exporter file \
+		--output "/out/$name.jsonl" --batch-timeout 200 --log-level debug 2>"/out/$name.log" &
 	PROBE_PID=$!
 }
 
 # With QEMU paused: its vhost workers, then a probe of its sandbox
-# (SANDBOX_PROBE) and one of the listener (OTHER_PROBE), both ready.
+# (SANDBOX_PROBE), one of the listener (OTHER_PROBE), and one of the
+# sandbox's KVM exits, a log record each (KVM_PROBE), all ready.
 start_probes() { # scenario sandbox
 	local s=$1 q
 	q=$(cat "/out/$s.qemu.pid" 2>/dev/null)
@@ -132,8 +136,17 @@ start_probes() { # scenario sandbox
 	SANDBOX_PROBE=$PROBE_PID
 	start_probe "$s.probe-other" "pid/$DRAIN_PID"
 	OTHER_PROBE=$PROBE_PID
+	KVM_PROBE=""
+	if [ -d /sys/kernel/tracing/events/kvm/kvm_exit ]; then
+		start_probe "$s.probe-kvm" "sandbox/$2" --event tracepoint:kvm:kvm_exit
+		KVM_PROBE=$PROBE_PID
+	else
+		echo "no kvm module in this VM: no kvm:kvm_exit tracepoint" >"/out/$s.probe-kvm.skipped"
+	fi
 	wait_until 120 probe_settled "$s.probe" "$SANDBOX_PROBE" || say "$s: the sandbox probe hangs"
 	wait_until 120 probe_settled "$s.probe-other" "$OTHER_PROBE" || say "$s: the listener's probe hangs"
+	[ -z "$KVM_PROBE" ] || wait_until 120 probe_settled "$s.probe-kvm" "$KVM_PROBE" ||
+		say "$s: the KVM exits' probe hangs"
 }
 
 stop_probe() { # scenario.name pid: SIGTERM (if still running), exit status, summary line
@@ -227,9 +240,10 @@ l3_accel() { # scenario: sets ACCEL, CPU and LIMIT (seconds) for the nested gues
 }
 
 #
-# vhost-echo also runs katatrace-bpf probe twice, standalone, beside it:
+# vhost-echo also runs katatrace-bpf probe three times, standalone, beside it:
 # on the nested guest's sandbox (sandbox/ID in the fake run root) and on
-# the listener (pid/PID), both with kprobe spans on the vhost-vsock path.
+# the listener (pid/PID), both with kprobe spans on the vhost-vsock path,
+# and on the sandbox's KVM exits (--event tracepoint:kvm:kvm_exit).
 # The probes resolve their targets at start, and the guest must not send
 # before they are ready: QEMU starts paused (-S) with its monitor on a pipe,
 # its vhost worker exists once its device is set up, and "cont" starts the
@@ -277,6 +291,10 @@ scenario_vhost_guest() { # scenario strategy [echo]
 	if [ -n "$paused" ]; then
 		wait_until 10 gone "$SANDBOX_PROBE" || say "$s: the sandbox probe did not stop with its QEMU"
 		stop_probe "$s.probe" "$SANDBOX_PROBE"
+		if [ -n "$KVM_PROBE" ]; then
+			wait_until 10 gone "$KVM_PROBE" || say "$s: the KVM exits' probe did not stop with its QEMU"
+			stop_probe "$s.probe-kvm" "$KVM_PROBE"
+		fi
 		stop_probe "$s.probe-other" "$OTHER_PROBE"
 		rm -f /run/l3mon.in /run/l3mon.out
 	fi
