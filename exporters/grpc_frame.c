@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/byte_order.h"
 #include "exporters/otlp_common.h"
 
 enum kt_export_result kt_grpc_status_result(int code)
@@ -32,10 +33,7 @@ enum kt_export_result kt_grpc_status_result(int code)
 void kt_grpc_frame_prefix(uint8_t out[KT_GRPC_PREFIX_LEN], uint32_t len)
 {
 	out[0] = 0; /* not compressed */
-	out[1] = (uint8_t)(len >> 24);
-	out[2] = (uint8_t)(len >> 16);
-	out[3] = (uint8_t)(len >> 8);
-	out[4] = (uint8_t)len;
+	kt_put_be32(out + 1, len);
 }
 
 /* m packed behind its 5-byte prefix; NULL on ENOMEM or over 4 GiB. */
@@ -234,7 +232,7 @@ enum kt_grpc_msg kt_grpc_response_message(const struct kt_grpc_response *r, cons
 		return KT_GRPC_MSG_COMPRESSED;
 	if (b[0] != 0)
 		return KT_GRPC_MSG_BAD_FLAG;
-	uint64_t n = (uint64_t)b[1] << 24 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 8 | b[4];
+	uint64_t n = kt_be32(b + 1);
 	if (n > KT_GRPC_MAX_BODY - KT_GRPC_PREFIX_LEN)
 		return KT_GRPC_MSG_TOO_LARGE;
 	if (r->body_total < KT_GRPC_PREFIX_LEN + n)

@@ -18,6 +18,7 @@
 #include "bpftrace/bpftrace_json.h"
 #include "fuzz_check.h"
 #include "log_check.h"
+#include "str_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,23 +28,6 @@ struct run {
 	bool export;
 	uint64_t records, digest;
 };
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
-
-static uint64_t check_str(uint64_t h, struct kt_str s)
-{
-	CHECK(s.ptr != NULL && s.ptr[s.len] == '\0');
-	CHECK(kt_utf8_check((const uint8_t *)s.ptr, s.len) == s.len);
-	h = mix(h, s.len);
-	for (size_t i = 0; i < s.len; i++)
-		h = mix(h, (uint8_t)s.ptr[i]);
-	return h;
-}
 
 static void on_log(void *ctx, struct kt_log_record *r)
 {

@@ -27,6 +27,7 @@
 #include "fuzz_check.h"
 #include "log_check.h"
 #include "model/attrs.h"
+#include "str_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,24 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct kt_origin *origin; /* a probe's, as the daemon makes it */
 static const struct kt_resource_cfg cfg = { .service_name = "fuzz" };
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
-
 /* ------------------------------------------------------------ what a record must be */
-
-static uint64_t check_str(uint64_t h, struct kt_str s)
-{
-	CHECK(s.ptr != NULL && s.ptr[s.len] == '\0');
-	CHECK(kt_utf8_check((const uint8_t *)s.ptr, s.len) == s.len);
-	h = mix(h, s.len);
-	for (size_t i = 0; i < s.len; i++)
-		h = mix(h, (uint8_t)s.ptr[i]);
-	return h;
-}
 
 static uint64_t check_value(uint64_t h, const struct kt_value *v)
 {

@@ -273,3 +273,19 @@ check_summary() {
 	check "log names the oversize frame's connection and sandbox" \
 		grep -q "sandbox $SB_FC: frame header announces 9223372036854775808 bytes" "$OUT/kt.log"
 }
+
+# A Kata pod in a fake run root, as discovery and the probe's targets find
+# it: the sandbox's directories, and containerd's bundle of its sandbox
+# container with the pod's CRI annotations.
+fake_kata_pod() { # run-root sandbox-id namespace name
+	local ctrd=$1/run/containerd/io.containerd.runtime.v2.task/k8s.io
+	mkdir -p "$1/run/vc/vm/$2" "$1/run/vc/sbs/$2" "$ctrd/$2"
+	cat >"$ctrd/$2/config.json" <<EOF
+{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"$2","io.kubernetes.cri.sandbox-name":"$4","io.kubernetes.cri.sandbox-namespace":"$3","io.kubernetes.cri.sandbox-uid":"uid-$2"}}
+EOF
+}
+
+# Its hypervisor, as the Go runtime's state file names it (Cloud Hypervisor).
+fake_hypervisor_pid() { # run-root sandbox-id pid
+	printf '{"HypervisorState":{"Pid":%s,"Type":"clh"}}\n' "$3" >"$1/run/vc/sbs/$2/persist.json"
+}

@@ -138,24 +138,10 @@ run_check file work --file "$OUT/file-spans.jsonl" --calls $CALLS --pid "$C" --t
 log "3. stackgrow's main.grow, whose stack moves during the probed calls"
 # Held stopped right after its exec (PTRACE_TRACEME), so that /proc/PID/exe
 # is stackgrow and no main.grow has run before the probe is attached.
-cat >"$OUT/held.py" <<'EOF'
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-pid = os.fork()
-if pid == 0:
-    libc.ptrace(0, 0, None, None)  # PTRACE_TRACEME: stops at exec
-    os.execv(sys.argv[1], sys.argv[1:])
-os.waitpid(pid, os.WUNTRACED)
-print(pid, flush=True)
-sys.stdin.readline()
-libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
-_, status = os.waitpid(pid, 0)
-print("exit=%d" % (os.waitstatus_to_exitcode(status)), flush=True)
-EOF
 GO_CALLS=5
 GO_WORKERS=1
 rm -f "$OUT/go.in" && mkfifo "$OUT/go.in"
-python3 "$OUT/held.py" "$SG" $GO_CALLS $GO_WORKERS <"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
+python3 "$ROOT_DIR/tests/tools/held.py" "$SG" $GO_CALLS $GO_WORKERS <"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
 PIDS+=($!)
 exec 7>"$OUT/go.in"
 wait_for 10 "stackgrow held" grep -qE '^[0-9]+$' "$OUT/go.out" || abort_test "setup: stackgrow"
@@ -252,9 +238,7 @@ RR=$OUT/r
 SB=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 POD_NS=probe-ns
 POD_NAME=web-$$
-CTRD=$RR/run/containerd/io.containerd.runtime.v2.task/k8s.io
-mkdir -p "$RR/run/vc/vm/$SB" "$RR/run/vc/sbs/$SB" "$CTRD/$SB"
-cat >"$CTRD/$SB/config.json" <<EOF
+fake_kata_pod "$RR" "$SB" "$POD_NS" "$POD_NAME"
 {"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"$SB","io.kubernetes.cri.sandbox-name":"$POD_NAME","io.kubernetes.cri.sandbox-namespace":"$POD_NS","io.kubernetes.cri.sandbox-uid":"uid-$SB"}}
 EOF
 # The C target takes no extra arguments (no -name sandbox-ID): the state
@@ -264,7 +248,7 @@ hypervisor() { # name: starts the "hypervisor", fd 7 its stdin's writer; HV its 
 	HV=$TPID
 	exec 7>"$OUT/$1.in"
 	wait_for 10 "the hypervisor's pid" target_ready "$1" "$HV" || abort_test "setup: hypervisor"
-	printf '{"HypervisorState":{"Pid":%s,"Type":"clh"}}\n' "$HV" >"$RR/run/vc/sbs/$SB/persist.json"
+	fake_hypervisor_pid "$RR" "$SB" "$HV"
 }
 rm -f "$OUT/spans.jsonl" "$OUT/logs.jsonl"
 hypervisor hv1

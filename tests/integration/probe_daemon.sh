@@ -31,9 +31,7 @@ CTL=$RR/run/katatrace-bpf/control.sock
 SB=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 POD_NS=probe-ns
 POD_NAME=db-$$
-CTRD=$RR/run/containerd/io.containerd.runtime.v2.task/k8s.io
-mkdir -p "$RR/run/vc/vm/$SB" "$RR/run/vc/sbs/$SB" "$CTRD/$SB"
-cat >"$CTRD/$SB/config.json" <<EOF
+fake_kata_pod "$RR" "$SB" "$POD_NS" "$POD_NAME"
 {"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"$SB","io.kubernetes.cri.sandbox-name":"$POD_NAME","io.kubernetes.cri.sandbox-namespace":"$POD_NS","io.kubernetes.cri.sandbox-uid":"uid-$SB"}}
 EOF
 
@@ -47,7 +45,7 @@ exec 7>"$OUT/hv.in"
 hv_ready() { [ "$(head -n 1 "$OUT/hv.out" 2>/dev/null)" = "$HV" ]; }
 hv_done() { grep -qx done "$OUT/hv.out"; }
 wait_for 10 "the hypervisor's pid" hv_ready || abort_test "setup: the C target did not start"
-printf '{"HypervisorState":{"Pid":%s,"Type":"clh"}}\n' "$HV" >"$RR/run/vc/sbs/$SB/persist.json"
+fake_hypervisor_pid "$RR" "$SB" "$HV"
 HV_TIDS=$(ls "/proc/$HV/task" | grep -vx "$HV" | sort -n | paste -sd, -)
 
 # ------------------------------------------------------------ helpers
@@ -201,24 +199,10 @@ log "4b. the pod's shim, a Go program whose stack moves, probed by pod name thro
 # (PTRACE_TRACEME) so that no main.grow runs before the probe is attached.
 mkdir -p "$OUT/bin"
 cp "$SG" "$OUT/bin/containerd-shim-kata-v2"
-cat >"$OUT/held.py" <<'EOF'
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-pid = os.fork()
-if pid == 0:
-    libc.ptrace(0, 0, None, None)  # PTRACE_TRACEME: stops at exec
-    os.execv(sys.argv[1], sys.argv[1:])
-os.waitpid(pid, os.WUNTRACED)
-print(pid, flush=True)
-sys.stdin.readline()
-libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
-_, status = os.waitpid(pid, 0)
-print("exit=%d" % (os.waitstatus_to_exitcode(status)), flush=True)
-EOF
 GO_CALLS=5
 GO_WORKERS=1
 rm -f "$OUT/go.in" && mkfifo "$OUT/go.in"
-STACKGROW_ARGS="$GO_CALLS $GO_WORKERS" python3 "$OUT/held.py" "$OUT/bin/containerd-shim-kata-v2" \
+STACKGROW_ARGS="$GO_CALLS $GO_WORKERS" python3 "$ROOT_DIR/tests/tools/held.py" "$OUT/bin/containerd-shim-kata-v2" \
 	-namespace k8s.io -address /run/containerd/containerd.sock -publish-binary /usr/bin/containerd -id "$SB" \
 	<"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
 PIDS+=($!)

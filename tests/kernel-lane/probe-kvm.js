@@ -15,15 +15,12 @@
 // Prints "ok:"/"FAILED:" lines and "N passed, N failed".
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
 const { sandboxIds } = require(path.join(__dirname, '../receiver/lib/sandbox-ids.js'));
+const { readRecords, str, int } = require(path.join(__dirname, '../receiver/lib/records.js'));
 
 const [file, sandbox, qemuPid, accel] = process.argv.slice(2);
-const logs = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(JSON.parse) : [];
-const kv = (list, k) => (list || []).find((x) => x.key === k);
-const str = (list, k) => { const x = kv(list, k); return x && x.value.type === 'string' ? x.value.value : undefined; };
-const int = (list, k) => { const x = kv(list, k); return x && x.value.type === 'i64' ? Number(x.value.value) : undefined; };
+const logs = readRecords(file);
 
 let passed = 0;
 let failed = 0;

@@ -27,17 +27,13 @@
 // Prints "ok:"/"FAILED:" lines and "N passed, N failed".
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
 const { sandboxIds } = require(path.join(__dirname, '../receiver/lib/sandbox-ids.js'));
+const { readRecords, str, int } = require(path.join(__dirname, '../receiver/lib/records.js'));
 
 const [aFile, bFile, sandbox, qemuPid, workersArg, drainPid, requests, echoed] = process.argv.slice(2);
-const read = (f) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map(JSON.parse) : []);
-const a = read(aFile);
-const b = read(bFile);
-const kv = (list, k) => (list || []).find((x) => x.key === k);
-const str = (list, k) => { const x = kv(list, k); return x && x.value.type === 'string' ? x.value.value : undefined; };
-const int = (list, k) => { const x = kv(list, k); return x && x.value.type === 'i64' ? Number(x.value.value) : undefined; };
+const a = readRecords(aFile);
+const b = readRecords(bFile);
 let passed = 0;
 let failed = 0;
 const ok = (what, cond, detail) => {
@@ -88,7 +84,7 @@ ok(`… every span made by the vhost worker (process.pid/thread.id ${workers.map
 			`${str(s.attributes, 'thread.name')}`));
 const shapeOk = (s) => s.kind === 1 && str(s.attributes, 'code.function.name') === s.name &&
 	str(s.attributes, 'katatrace.probe.spec') === `kprobe:${s.name}` &&
-	kv(s.attributes, 'katatrace.probe.depth') === undefined &&
+	int(s.attributes, 'katatrace.probe.depth') === undefined &&
 	BigInt(s.start) > 0n && BigInt(s.end) >= BigInt(s.start);
 ok('… INTERNAL, code.function.name and katatrace.probe.spec of the function, not nested, end >= start',
 	a.every(shapeOk), firstBad(a, shapeOk, (s) => fmt([s.name, s.kind, s.start, s.end, s.attributes])));

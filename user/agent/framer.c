@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/decode.h"
+#include "base/byte_order.h"
 
 /* Payload bytes the resync filter reads: the JSON prefix covers bincode's. */
 #define KT_SCAN_FILTER KT_JSON_PREFIX_LEN
@@ -36,14 +37,6 @@ struct kt_framer_scan {
 };
 
 static const uint8_t empty_payload[1];
-
-static uint64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static size_t min_size(size_t a, size_t b)
 {
@@ -152,7 +145,7 @@ static void synced_push(struct kt_framer *f, const uint8_t *p, size_t n)
 			n -= take;
 			if (f->hdr_have < KT_FRAME_HDR_LEN)
 				return;
-			uint64_t len = be64(f->hdr);
+			uint64_t len = kt_be64(f->hdr);
 			if (f->state == KT_FRAMER_START && !plausible_len(f, len)) {
 				/* Capture began mid-stream: a frame may start inside the header. */
 				uint8_t hdr[KT_FRAME_HDR_LEN];
@@ -238,7 +231,7 @@ static long scan_window(struct kt_framer *f)
 	for (;;) {
 		while (s->n < KT_SCAN_MAX_CANDS && f->have - s->pos >= KT_SCAN_PROBE) {
 			const uint8_t *h = f->buf + s->pos;
-			uint64_t len = be64(h);
+			uint64_t len = kt_be64(h);
 			if (plausible_len(f, len) && plausible_payload(h + KT_FRAME_HDR_LEN)) {
 				s->c[s->n].pos = s->pos;
 				s->c[s->n].end = s->pos + KT_FRAME_HDR_LEN + (size_t)len;

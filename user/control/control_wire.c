@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/byte_order.h"
 #include "base/clock.h"
 
 #define LEN_BYTES 4
@@ -75,10 +76,7 @@ static int send_msg(int fd, const kt_ctl_msg *m, bool wait, char *err, size_t er
 		errno = ENOMEM;
 		return -1;
 	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
+	kt_put_be32(buf, (uint32_t)n);
 	katatrace__control__v1__message__pack(m, buf + LEN_BYTES);
 	int rc = write_all(fd, buf, LEN_BYTES + n, wait);
 	int e = errno;
@@ -163,8 +161,7 @@ static size_t missing(const struct kt_ctl_reader *r)
 {
 	if (r->len < LEN_BYTES)
 		return LEN_BYTES - r->len;
-	size_t n = (size_t)r->buf[0] << 24 | (size_t)r->buf[1] << 16 | (size_t)r->buf[2] << 8 |
-		   r->buf[3];
+	size_t n = kt_be32(r->buf);
 	if (n > KT_CONTROL_MSG_MAX)
 		return 0; /* nothing more to read: kt_ctl_reader_next() says why */
 	return LEN_BYTES + n > r->len ? LEN_BYTES + n - r->len : 0;
@@ -203,8 +200,7 @@ int kt_ctl_reader_next(struct kt_ctl_reader *r, kt_ctl_msg **out, char *err, siz
 	drop_msg(r);
 	if (r->len < LEN_BYTES)
 		return 0;
-	size_t n = (size_t)r->buf[0] << 24 | (size_t)r->buf[1] << 16 | (size_t)r->buf[2] << 8 |
-		   r->buf[3];
+	size_t n = kt_be32(r->buf);
 	if (n > KT_CONTROL_MSG_MAX) {
 		snprintf(err, errlen, "a message of %zu bytes announced: more than %u", n,
 			 KT_CONTROL_MSG_MAX);

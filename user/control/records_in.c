@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/byte_order.h"
 #include "base/utf8.h"
 
 /* OTLP SeverityNumber's largest (FATAL4). */
@@ -40,14 +41,6 @@ static bool text(struct take *t, ProtobufCBinaryData d, struct kt_str *out)
 	return true;
 }
 
-static uint64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* a + b, held at UINT32_MAX: counts a peer sends may be anything. */
 static uint32_t sat_add(uint32_t a, uint64_t b)
 {
@@ -61,8 +54,8 @@ static bool trace_id(struct take *t, ProtobufCBinaryData d, bool optional, struc
 		return true;
 	if (d.len != 16)
 		return refuse(t, "a trace id that is not 16 bytes");
-	out->hi = be64(d.data);
-	out->lo = be64(d.data + 8);
+	out->hi = kt_be64(d.data);
+	out->lo = kt_be64(d.data + 8);
 	return true;
 }
 
@@ -73,7 +66,7 @@ static bool span_id(struct take *t, ProtobufCBinaryData d, bool optional, uint64
 		return true;
 	if (d.len != 8)
 		return refuse(t, "a span id that is not 8 bytes");
-	*out = be64(d.data);
+	*out = kt_be64(d.data);
 	return true;
 }
 

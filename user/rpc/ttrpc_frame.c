@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/byte_order.h"
 #include "base/utf8.h"
 
 /* Cloud Hypervisor reads this many bytes of the command before looking for '\n'. */
@@ -19,11 +20,6 @@ static const uint8_t no_payload[1];
 static const char *dir_name(enum kt_ttrpc_dir d)
 {
 	return d == KT_TTRPC_TO_SERVER ? "client->server" : "server->client";
-}
-
-static uint32_t rd_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static void drop_buf(struct kt_ttrpc_framer *f)
@@ -224,8 +220,8 @@ static size_t header_push(struct kt_ttrpc_framer *f, const uint8_t *p, size_t n,
 	if (f->hdr_have < KT_TTRPC_HDR_LEN)
 		return take;
 	f->hdr_have = 0;
-	f->cur.length = rd_be32(f->hdr);
-	f->cur.stream_id = rd_be32(f->hdr + 4);
+	f->cur.length = kt_be32(f->hdr);
+	f->cur.stream_id = kt_be32(f->hdr + 4);
 	f->cur.type = f->hdr[8];
 	f->cur.flags = f->hdr[9];
 	if (f->cur.length > f->max_payload) {
