@@ -81,6 +81,8 @@ deps-test: deps
 	@tools/ensure-packages $(DEPS_TEST)
 	@tools/ensure-node
 	@tools/ensure-npm tests/receiver
+	@tools/ensure-command kubectl kubernetes-client
+	@tools/ensure-npm tests/deploy
 deps-kernels: deps-test
 	@tools/ensure-packages $(DEPS_KERNELS)
 
