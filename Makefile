@@ -275,3 +275,22 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- kubectl plugin
+
+# kubectl katatrace (deploy/kubectl): its archive and krew manifest.
+VERSION := $(shell sed -n 's/^#define KT_VERSION "\(.*\)"/\1/p' user/daemon/config.h)
+PLUGIN_DIR := $(BUILD)/kubectl-plugin
+KREW_ARCHIVE_URI ?= file://$(abspath $(PLUGIN_DIR))/kubectl-katatrace.tar.gz
+
+.PHONY: kubectl-plugin
+kubectl-plugin: $(PLUGIN_DIR)/katatrace.yaml
+
+$(PLUGIN_DIR)/kubectl-katatrace.tar.gz: deploy/kubectl/kubectl-katatrace LICENSE
+	@mkdir -p $(PLUGIN_DIR)
+	tar --owner=0 --group=0 --mtime=@0 --sort=name -cf - -C deploy/kubectl kubectl-katatrace \
+		-C $(CURDIR) LICENSE | gzip -n >$@
+
+$(PLUGIN_DIR)/katatrace.yaml: deploy/kubectl/katatrace.yaml.in $(PLUGIN_DIR)/kubectl-katatrace.tar.gz
+	sed -e 's|@VERSION@|$(VERSION)|g' -e "s|@SHA256@|$$(sha256sum $(word 2,$^) | cut -d' ' -f1)|" \
+		-e 's|@URI@|$(KREW_ARCHIVE_URI)|' $< >$@
