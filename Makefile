@@ -11,6 +11,9 @@
 #   make fuzz     build the libFuzzer targets into build/fuzz/
 #   make bench    benchmarks (ratios measured side by side)
 #   make vmlinux  regenerate vmlinux/vmlinux.h from this host's BTF
+#   make install  PREFIX=/usr/local DESTDIR=: bin/katatrace-bpf, bin/kata-trace-forwarder
+#                 (a link to it) and lib/systemd/system/katatrace-bpf.service
+#   make uninstall  the same files removed
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -136,6 +139,37 @@ $(BUILD)/katatrace-bpf.static: $(MAIN_OBJ) $(STATIC_OBJS)
 .PHONY: vmlinux
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+# ---------------------------------------------------------------- install
+
+# The binary; kata-trace-forwarder, a link to it (called so, it is the
+# drop-in: user/daemon/main.c), unless another program has that name there;
+# the systemd unit (deploy/systemd/), its ExecStart naming BINDIR. Nothing
+# goes to /etc: the unit reads /etc/default/katatrace-bpf if it exists.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+UNIT := deploy/systemd/katatrace-bpf.service
+FORWARDER_LINK := $(DESTDIR)$(BINDIR)/kata-trace-forwarder
+
+.PHONY: install uninstall
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/katatrace-bpf
+	@if [ -e $(FORWARDER_LINK) ] && [ "$$(readlink $(FORWARDER_LINK))" != katatrace-bpf ]; then \
+		echo "$(FORWARDER_LINK) is another program: left as it is"; \
+	else \
+		echo "ln -sfn katatrace-bpf $(FORWARDER_LINK)"; \
+		ln -sfn katatrace-bpf $(FORWARDER_LINK); \
+	fi
+	sed 's|/usr/local/bin/katatrace-bpf|$(BINDIR)/katatrace-bpf|' $(UNIT) > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/katatrace-bpf.service.tmp
+	install -m 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/katatrace-bpf.service.tmp $(DESTDIR)$(SYSTEMD_UNIT_DIR)/katatrace-bpf.service
+	rm -f $(DESTDIR)$(SYSTEMD_UNIT_DIR)/katatrace-bpf.service.tmp
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/katatrace-bpf $(DESTDIR)$(SYSTEMD_UNIT_DIR)/katatrace-bpf.service
+	@if [ "$$(readlink $(FORWARDER_LINK))" = katatrace-bpf ]; then \
+		echo "rm -f $(FORWARDER_LINK)"; rm -f $(FORWARDER_LINK); fi
 
 # ---------------------------------------------------------------- run
 

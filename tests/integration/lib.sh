@@ -123,7 +123,7 @@ stop_receiver() {
 # trace ids, and exactly the spans sent. Sandbox traces (collation, parents
 # synthesised when a sandbox ends: trace_stitch.sh) would change both, so
 # they are off unless a test sets STITCH=1.
-launch_kt() { # command line...: starts it in the background and waits for its ' ready: ' line
+launch_kt() { # command line...: starts it in the background and waits for its ' ready: ' line (or READY_RE)
 	# The shell truncates the log in the background job: a previous run's
 	# ' ready: ' must not be found before that (a stop signal would then reach
 	# a daemon still starting up).
@@ -131,7 +131,7 @@ launch_kt() { # command line...: starts it in the background and waits for its '
 	"$@" >"$OUT/kt.out" 2>"$OUT/kt.log" &
 	KT_PID=$!
 	PIDS+=("$KT_PID")
-	if ! wait_for 30 "katatrace-bpf to be ready" grep -q ' ready: ' "$OUT/kt.log"; then
+	if ! wait_for 30 "katatrace-bpf to be ready" grep -q -- "${READY_RE:- ready: }" "$OUT/kt.log"; then
 		tail -n 30 "$OUT/kt.log"
 		return 1
 	fi

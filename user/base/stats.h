@@ -71,9 +71,14 @@ enum kt_stats_when {
 /*
  * The summary line, after a logs line where there were any and a limits
  * line where a limit was hit: at the exit the summary is the log's last line.
+ * With --log-format json each is a JSON line on stderr (kt_report), the
+ * counters it names also as members ("spans_exported": 64).
  */
 void kt_stats_summary(FILE *out, enum kt_stats_when when);
-/* Every counter, one "name value  # description" per line. */
+/*
+ * Every counter, one "name value  # description" per line; with
+ * --log-format json one line, "katatrace-bpf counters", every counter a member.
+ */
 void kt_stats_dump(FILE *out);
 
 #endif

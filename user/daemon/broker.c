@@ -193,6 +193,7 @@ static void child_main(const struct kt_broker_cfg *cfg, int sock)
 
 	kt_listeners_init(&c.listeners, cfg->vsock_cid, &listener_ops, &c);
 	prctl(PR_SET_NAME, "katatrace-brokr", 0, 0, 0);
+	kt_diag_set_component("broker"); /* its log lines (--log-format json) say who wrote them */
 	if (geteuid() == 0 && kt_keep_only_caps(keep, sizeof(keep) / sizeof(keep[0]), err,
 						sizeof(err)))
 		kt_warn("broker: %s", err);

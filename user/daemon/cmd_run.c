@@ -640,8 +640,11 @@ out:
 	if (d.epfd >= 0)
 		close(d.epfd);
 	if (status == 0) {
-		fprintf(stderr, "katatrace-bpf memory: peak %zu of --memory-budget %zu bytes held\n",
-			d.mem.peak, d.mem.limit);
+		kt_report(stderr,
+			  kt_report_counts(2, "memory_peak", (uint64_t)d.mem.peak, "memory_budget",
+					   (uint64_t)d.mem.limit),
+			  "katatrace-bpf memory: peak %zu of --memory-budget %zu bytes held",
+			  d.mem.peak, d.mem.limit);
 		kt_stats_summary(stderr, KT_STATS_FINAL);
 	}
 	return status;

@@ -126,6 +126,13 @@ static int log_level(void *cfg, const char *arg)
 	return kt_log_parse_level(arg, &kt_log_level);
 }
 
+/* The same for the format of those lines. */
+static int log_format(void *cfg, const char *arg)
+{
+	(void)cfg;
+	return kt_log_parse_format(arg, &kt_log_format);
+}
+
 static int sandbox_path(const char *arg, char *why, size_t whylen)
 {
 	struct kt_disc_template t;
@@ -387,6 +394,12 @@ static const struct kt_opt opts[] = {
 	  RUN_PROBE_DOC(S_OTHER, S_OTHER, "error|warn|info|debug|trace (default info)"),
 	  DECODE_DOC(KT_DOC_LONG, "error|warn|info|debug|trace (default warn)"),
 	  FWD_DOC(7, "critical|error|warn|info|debug|trace (default info)") },
+	/* the forwarder form takes it too; its --help lists only kata-trace-forwarder's flags */
+	{ "log-format", .arg = "text|json", .cmds = ALL | PROBE, .kind = KT_OPT_CHOICE,
+	  .parse = log_format,
+	  RUN_PROBE_DOC(S_OTHER, S_OTHER, "text (default) or json: one JSON object per line on\n"
+					  "stderr (time, level, msg, pid, component)"),
+	  DECODE_DOC(0, "text (default) or json: JSON lines on stderr") },
 	{ "stats-interval", .arg = "SEC", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(stats_interval_s), .min = 0, .max = 86400,
 	  RUN_DOC(S_OTHER, "log counters every SEC seconds (default {default}: only at exit)") },

@@ -20,6 +20,20 @@ static bool forwarder_style(int argc, char **argv)
 			     strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "--version") != 0);
 }
 
+/*
+ * Once the command line is parsed (its usage errors stay text, for whoever
+ * typed it): with --log-format json, what is printed on stderr with stdio
+ * (summaries) becomes JSON lines as well, so that stderr holds nothing else.
+ */
+static void json_stderr(void)
+{
+	if (kt_log_format != KT_LOG_FORMAT_JSON)
+		return;
+	FILE *f = kt_diag_json_stream();
+	if (f)
+		stderr = f;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -32,7 +46,9 @@ int main(int argc, char **argv)
 		/* The forwarder relays spans as the agent made them: no sandbox traces. */
 		cfg.collate = false;
 		cfg.complete_traces = false;
+		kt_diag_set_component("daemon");
 		kt_config_parse(&cfg, "run", argc, argv);
+		json_stderr();
 		return kt_cmd_run(&cfg);
 	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
@@ -50,7 +66,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	kt_config_defaults(&cfg);
+	kt_diag_set_component(strcmp(cmd, "run") == 0 ? "daemon" : cmd);
 	kt_config_parse(&cfg, cmd, argc - 1, argv + 1);
+	json_stderr();
 	if (strcmp(cmd, "probe") == 0)
 		return kt_cmd_probe(&cfg);
 	return strcmp(cmd, "run") == 0 ? kt_cmd_run(&cfg) : kt_cmd_decode(&cfg);
