@@ -534,15 +534,19 @@ static void summary(const struct probe *p)
 	if (p->cap)
 		kt_probe_capture_totals(p->cap, &t);
 	const struct kt_bpftrace_totals *bt = p->bt ? kt_bpftrace_run_totals(p->bt) : NULL;
-	fprintf(stderr,
-		"katatrace-bpf probe summary: stopped by %s; hits %llu, spans %llu, events %llu, "
-		"bpftrace records %llu, lost %llu, spans exported %llu, log records exported %llu\n",
-		p->stopped_by ? p->stopped_by : "-", (unsigned long long)t.hits,
-		(unsigned long long)t.spans, (unsigned long long)t.events,
-		(unsigned long long)(bt ? bt->records : 0),
-		(unsigned long long)(t.lost + (bt ? bt->lost_events : 0)),
-		(unsigned long long)KT_STAT_GET(spans_exported),
-		(unsigned long long)KT_STAT_GET(logs_exported));
+	uint64_t records = bt ? bt->records : 0, lost = t.lost + (bt ? bt->lost_events : 0);
+	uint64_t spans_exported = KT_STAT_GET(spans_exported), logs_exported = KT_STAT_GET(logs_exported);
+	/* --log-format json: the same line, its numbers as fields too */
+	kt_report(stderr,
+		  kt_report_counts(7, "hits", t.hits, "spans", t.spans, "events", t.events,
+				   "bpftrace_records", records, "lost", lost, "spans_exported",
+				   spans_exported, "logs_exported", logs_exported),
+		  "katatrace-bpf probe summary: stopped by %s; hits %llu, spans %llu, events %llu, "
+		  "bpftrace records %llu, lost %llu, spans exported %llu, log records exported %llu",
+		  p->stopped_by ? p->stopped_by : "-", (unsigned long long)t.hits,
+		  (unsigned long long)t.spans, (unsigned long long)t.events,
+		  (unsigned long long)records, (unsigned long long)lost,
+		  (unsigned long long)spans_exported, (unsigned long long)logs_exported);
 }
 
 static int finish(struct probe *p, int rc)
