@@ -64,7 +64,19 @@ struct kt_otlp_http_cfg {
 	const char *headers;
 	long timeout_ms;
 	struct kt_otlp_tls_cfg tls;
+	/*
+	 * http/json: span requests as OTLP/JSON (kt_otlp_json_encode, what the
+	 * file exporter writes), Content-Type application/json, and the
+	 * collector's answers read as JSON. false: binary protobuf.
+	 */
+	bool json;
+	bool logs_json; /* the same for log records */
 };
+/*
+ * OTLP/HTTP: one POST per request. The results, the same for both
+ * encodings: 2xx OK (a partial success is logged); 408, 429, 502, 503, 504
+ * and transient transport errors RETRY; anything else FAIL.
+ */
 struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg);
 
 /*

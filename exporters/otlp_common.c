@@ -9,7 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <json-c/json.h>
+
 #include "base/diag.h"
+#include "base/json_scan.h"
+#include "model/grpc_code.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 /* ------------------------------------------------------------------ excerpts */
@@ -292,4 +296,155 @@ int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, const char *who,
 		kt_warn("%s: %s: collector rejected %lld span(s): %s", who, where,
 			(long long)ps.rejected_spans, ps.message[0] ? ps.message : "(no message)");
 	return rc;
+}
+
+/* ------------------------------------------------------------------ JSON responses */
+
+/* The body as one JSON object, or NULL. The caller puts it. */
+static json_object *json_response(const void *buf, size_t len)
+{
+	if (len > KT_OTLP_JSON_RESPONSE_MAX)
+		return NULL;
+	/* RFC 8259 first: json-c alone lets NaN, single quotes and lone surrogates through. */
+	struct kt_json_scan scan;
+	char err[96];
+	memset(&scan, 0, sizeof(scan));
+	int bad = kt_json_scan(buf, len, KT_OTLP_JSON_RESPONSE_DEPTH, &scan, err, sizeof(err));
+	kt_json_scan_free(&scan);
+	if (bad)
+		return NULL;
+	/* json-c counts a scalar inside the innermost container as one more level. */
+	struct json_tokener *tok = json_tokener_new_ex(KT_OTLP_JSON_RESPONSE_DEPTH + 1);
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
+	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
+		  !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* The member named json (lowerCamelCase) or, failing that, proto; NULL if absent or null. */
+static json_object *member(json_object *o, const char *json, const char *proto)
+{
+	json_object *v = NULL;
+	json_object_object_get_ex(o, json, &v);
+	if (!v && proto)
+		json_object_object_get_ex(o, proto, &v);
+	return v;
+}
+
+/*
+ * An integer in [min, max]: a JSON integer, or a decimal string (the
+ * protobuf JSON form of 64-bit integers, accepted for any width).
+ */
+static bool json_integer(json_object *v, int64_t min, int64_t max, int64_t *out)
+{
+	int64_t x;
+	if (json_object_is_type(v, json_type_int)) {
+		x = json_object_get_int64(v); /* beyond 64 bits: clamped by json-c */
+	} else if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		char *end;
+		if (!(*s == '-' || isdigit((unsigned char)*s)))
+			return false;
+		errno = 0;
+		long long ll = strtoll(s, &end, 10);
+		/* The whole string: an escaped NUL would end it early for strtoll. */
+		if (errno || end == s || (size_t)(end - s) != (size_t)json_object_get_string_len(v))
+			return false;
+		x = ll;
+	} else {
+		return false;
+	}
+	if (x < min || x > max)
+		return false;
+	*out = x;
+	return true;
+}
+
+int kt_otlp_json_partial_success_parse(const void *buf, size_t len, bool logs,
+				       struct kt_otlp_partial_success *ps)
+{
+	json_object *o = json_response(buf, len);
+	if (!o)
+		return -1;
+	int rc = -1;
+	int64_t rejected = 0;
+	const char *msg = NULL;
+	size_t msg_len = 0;
+	json_object *p = member(o, "partialSuccess", "partial_success");
+	if (!p) {
+		rc = 0;
+		goto out;
+	}
+	if (!json_object_is_type(p, json_type_object))
+		goto out;
+	json_object *r = logs ? member(p, "rejectedLogRecords", "rejected_log_records")
+			      : member(p, "rejectedSpans", "rejected_spans");
+	if (r && !json_integer(r, INT64_MIN, INT64_MAX, &rejected))
+		goto out;
+	json_object *m = member(p, "errorMessage", "error_message");
+	if (m) {
+		if (!json_object_is_type(m, json_type_string))
+			goto out;
+		msg = json_object_get_string(m);
+		msg_len = (size_t)json_object_get_string_len(m);
+	}
+	rc = rejected || msg_len;
+	if (rc) {
+		ps->rejected_spans = rejected;
+		kt_otlp_excerpt(msg, msg_len, ps->message);
+	}
+out:
+	json_object_put(o);
+	return rc;
+}
+
+int kt_otlp_json_partial_success_log(const void *buf, size_t len, bool logs, const char *who,
+				     const char *where)
+{
+	struct kt_otlp_partial_success ps;
+	int rc = kt_otlp_json_partial_success_parse(buf, len, logs, &ps);
+	if (rc < 0)
+		kt_debug("%s: %s: the response is not an %s in JSON", who, where,
+			 logs ? "ExportLogsServiceResponse" : "ExportTraceServiceResponse");
+	else if (rc > 0)
+		kt_warn("%s: %s: collector rejected %lld %s: %s", who, where,
+			(long long)ps.rejected_spans, logs ? "log record(s)" : "span(s)",
+			ps.message[0] ? ps.message : "(no message)");
+	return rc;
+}
+
+bool kt_otlp_json_status(const void *buf, size_t len, char out[KT_OTLP_STATUS_SIZE])
+{
+	out[0] = '\0';
+	json_object *o = json_response(buf, len);
+	if (!o)
+		return false;
+	int64_t code = 0;
+	json_object *c = member(o, "code", NULL), *m = member(o, "message", NULL);
+	if ((!c && !m) || (c && !json_integer(c, INT32_MIN, INT32_MAX, &code)) ||
+	    (m && !json_object_is_type(m, json_type_string))) {
+		json_object_put(o);
+		return false;
+	}
+	char msg[KT_OTLP_EXCERPT_SIZE] = "", name[24] = "";
+	if (m)
+		kt_otlp_excerpt(json_object_get_string(m), (size_t)json_object_get_string_len(m), msg);
+	json_object_put(o);
+	if (code) {
+		const char *n = kt_grpc_code_name((int)code);
+		if (strcmp(n, "?") != 0)
+			snprintf(name, sizeof(name), "%s", n);
+		else
+			snprintf(name, sizeof(name), "code %d", (int)code);
+	}
+	bool both = msg[0] && name[0];
+	snprintf(out, KT_OTLP_STATUS_SIZE, "%s%s%s%s", msg, both ? " (" : "", name, both ? ")" : "");
+	return out[0] != '\0';
 }

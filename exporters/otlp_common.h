@@ -2,8 +2,8 @@
 /*
  * What the OTLP/HTTP and OTLP/gRPC exporters share and that needs no HTTP
  * client: the OTEL_EXPORTER_OTLP_* header, timeout and TLS settings, log
- * excerpts of what a collector sent, and the ExportTraceServiceResponse's
- * partial_success.
+ * excerpts of what a collector sent, the ExportTraceServiceResponse's
+ * partial_success, and the JSON answers of OTLP/HTTP with http/json.
  */
 #ifndef KT_OTLP_COMMON_H
 #define KT_OTLP_COMMON_H
@@ -93,7 +93,7 @@ bool kt_otlp_env_insecure(const char *who);
 long kt_otlp_env_timeout_ms(const char *who);
 
 struct kt_otlp_partial_success {
-	int64_t rejected_spans;
+	int64_t rejected_spans; /* rejected_log_records in a logs response */
 	char message[KT_OTLP_EXCERPT_SIZE]; /* excerpt of error_message; "" if none */
 };
 
@@ -113,5 +113,46 @@ int kt_otlp_partial_success_parse(const uint8_t *buf, size_t len,
  */
 int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, const char *who,
 				const char *where);
+
+/*
+ * OTLP/HTTP with JSON bodies (http/json) gets its answers in JSON, in the
+ * protobuf JSON mapping. Only a body of at most KT_OTLP_JSON_RESPONSE_MAX
+ * bytes that is one RFC 8259 JSON object nested at most
+ * KT_OTLP_JSON_RESPONSE_DEPTH deep is read; unknown members are ignored.
+ */
+#define KT_OTLP_JSON_RESPONSE_MAX (64 * 1024)
+#define KT_OTLP_JSON_RESPONSE_DEPTH 32
+
+/*
+ * Decodes an ExportTraceServiceResponse, or with logs an
+ * ExportLogsServiceResponse: {"partialSuccess":{"rejectedSpans" (logs:
+ * "rejectedLogRecords"): int64 as a decimal string or a number,
+ * "errorMessage": string}} (the proto names partial_success, rejected_spans,
+ * rejected_log_records, error_message are accepted too; null is absent).
+ * Returns what kt_otlp_partial_success_parse returns; -1 also for members of
+ * the wrong type.
+ */
+int kt_otlp_json_partial_success_parse(const void *buf, size_t len, bool logs,
+				       struct kt_otlp_partial_success *ps);
+
+/*
+ * Logs a warning "<who>: <where>: collector rejected N span(s) (logs: log
+ * record(s)): <message>" for a partial success, a debug line when buf is not
+ * such a response. Returns what kt_otlp_json_partial_success_parse returned.
+ */
+int kt_otlp_json_partial_success_log(const void *buf, size_t len, bool logs, const char *who,
+				     const char *where);
+
+#define KT_OTLP_STATUS_SIZE (KT_OTLP_EXCERPT_SIZE + 32)
+
+/*
+ * The body of an OTLP/HTTP error answer to a JSON request: a
+ * google.rpc.Status, {"code": int32, "message": string, "details": [...]}.
+ * Writes "<message> (<CODE_NAME>)" to out, the message excerpted
+ * (kt_otlp_excerpt), "(code N)" for a code without a name, no parenthesis
+ * for code 0 or none. False (out empty) when buf is not a Status with a
+ * message or a code.
+ */
+bool kt_otlp_json_status(const void *buf, size_t len, char out[KT_OTLP_STATUS_SIZE]);
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * OTLP/HTTP exporter (binary protobuf). One CURL handle per exporter so the
- * connection to the collector is kept alive between batches; the export
- * thread is the only user, so no locking is needed.
+ * OTLP/HTTP exporter: binary protobuf (http/protobuf) or OTLP/JSON
+ * (http/json, the file exporter's encoding), chosen for spans and for log
+ * records separately. One CURL handle per exporter so the connection to the
+ * collector is kept alive between batches; the export thread is the only
+ * user, so no locking is needed.
  */
 #include "exporters/exporter.h"
 
@@ -16,13 +18,17 @@
 #include "base/diag.h"
 #include "exporters/otlp_common.h"
 #include "exporters/otlp_curl.h"
+#include "exporters/otlp_json.h"
 
 #define MAX_RESPONSE (64 * 1024) /* response bytes kept; the rest is discarded */
 
 struct http_exporter {
 	struct kt_exporter base;
 	CURL *curl;
-	struct curl_slist *headers;
+	/* The request headers of each encoding: Content-Type, then the user's. */
+	struct curl_slist *pb_headers;
+	struct curl_slist *json_headers;
+	bool json, logs_json; /* OTLP/JSON bodies for spans, for log records */
 	char *url;
 	char *logs_url; /* NULL: no logs endpoint, export_logs unset */
 	char errbuf[CURL_ERROR_SIZE];
@@ -50,16 +56,40 @@ static bool status_retryable(long status)
 	return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-/* POSTs body to url (traces or logs); what: "span(s)" or "log record(s)". */
-static enum kt_export_result post(struct http_exporter *h, const char *url, uint8_t *body,
-				  size_t len, size_t n, const char *what)
+/* One request: its body (freed by post) and what the answer is read as. */
+struct body {
+	uint8_t *data;
+	size_t len;
+	bool json; /* OTLP/JSON; else protobuf */
+	bool logs; /* an ExportLogsServiceRequest */
+	size_t n;  /* spans or log records in it */
+};
+
+/* The answer to a 2xx: a partial success is logged. */
+static void read_success(struct http_exporter *h, const struct body *b, const char *url)
 {
+	if (!h->resp_len)
+		return;
+	if (b->json)
+		kt_otlp_json_partial_success_log(h->resp, h->resp_len, b->logs, "otlp-http", url);
+	else
+		kt_otlp_partial_success_log((const uint8_t *)h->resp, h->resp_len, "otlp-http", url);
+}
+
+/* POSTs the body to url (traces or logs). */
+static enum kt_export_result post(struct http_exporter *h, const char *url, struct body *b)
+{
+	const char *what = b->logs ? "log record(s)" : "span(s)";
 	h->resp_len = 0;
 	h->errbuf[0] = '\0';
 	CURLcode rc = curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
-		rc = kt_curl_post(h->curl, body, len);
-	free(body);
+		rc = curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER,
+				      b->json ? h->json_headers : h->pb_headers);
+	if (rc == CURLE_OK)
+		rc = kt_curl_post(h->curl, b->data, b->len);
+	free(b->data);
+	b->data = NULL;
 
 	if (rc != CURLE_OK) {
 		const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
@@ -73,14 +103,14 @@ static enum kt_export_result post(struct http_exporter *h, const char *url, uint
 	long status = 0;
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status < 300) {
-		if (h->resp_len)
-			kt_otlp_partial_success_log((const uint8_t *)h->resp, h->resp_len, "otlp-http",
-						    url);
-		kt_trace("otlp-http: POST %s: %ld, %zu %s", url, status, n, what);
+		read_success(h, b, url);
+		kt_trace("otlp-http: POST %s: %ld, %zu %s", url, status, b->n, what);
 		return KT_EXPORT_OK;
 	}
-	char msg[KT_OTLP_EXCERPT_SIZE];
-	kt_otlp_excerpt(h->resp, h->resp_len, msg);
+	/* An answer to JSON is a google.rpc.Status in JSON; anything else is shown as sent. */
+	char msg[KT_OTLP_STATUS_SIZE];
+	if (!b->json || !kt_otlp_json_status(h->resp, h->resp_len, msg))
+		kt_otlp_excerpt(h->resp, h->resp_len, msg);
 	const char *sep = msg[0] ? ": " : "";
 	if (status_retryable(status)) {
 		kt_warn("otlp-http: POST %s: HTTP %ld (will retry)%s%s", url, status, sep, msg);
@@ -90,30 +120,53 @@ static enum kt_export_result post(struct http_exporter *h, const char *url, uint
 	return KT_EXPORT_FAIL;
 }
 
-/* One POST of m, packed. */
-static enum kt_export_result post_message(struct http_exporter *h, const char *url,
-					  const ProtobufCMessage *m, size_t n, const char *what)
+/* m packed, in a new buffer; NULL when out of memory. */
+static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
 {
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *body = malloc(len ? len : 1);
-	if (!body)
-		return KT_EXPORT_RETRY;
-	protobuf_c_message_pack(m, body);
-	return post(h, url, body, len, n, what);
+	*len = protobuf_c_message_get_packed_size(m);
+	uint8_t *p = malloc(*len ? *len : 1);
+	if (p)
+		protobuf_c_message_pack(m, p);
+	return p;
 }
 
 static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_request *req,
 					 size_t n_spans)
 {
 	struct http_exporter *h = (struct http_exporter *)e;
-	return post_message(h, h->url, &req->base, n_spans, "span(s)");
+	struct body b = { .json = h->json, .n = n_spans };
+	b.data = b.json ? (uint8_t *)kt_otlp_json_encode(req, &b.len) : pack(&req->base, &b.len);
+	if (!b.data)
+		return KT_EXPORT_RETRY;
+	return post(h, h->url, &b);
 }
 
 static enum kt_export_result http_export_logs(struct kt_exporter *e,
 					      const kt_otlp_logs_request *req, size_t n_logs)
 {
 	struct http_exporter *h = (struct http_exporter *)e;
-	return post_message(h, h->logs_url, &req->base, n_logs, "log record(s)");
+	struct body b = { .json = h->logs_json, .logs = true, .n = n_logs };
+	b.data = b.json ? (uint8_t *)kt_otlp_logs_json_encode(req, &b.len)
+			: pack(&req->base, &b.len);
+	if (!b.data)
+		return KT_EXPORT_RETRY;
+	return post(h, h->logs_url, &b);
+}
+
+/* content_type, "Expect:" and a copy of user; NULL when out of memory. */
+static struct curl_slist *header_list(const char *content_type, const struct curl_slist *user)
+{
+	struct curl_slist *l = curl_slist_append(NULL, content_type);
+	/* No "Expect: 100-continue" round trip before larger bodies. */
+	if (l && !curl_slist_append(l, "Expect:"))
+		goto fail;
+	for (; l && user; user = user->next)
+		if (!curl_slist_append(l, user->data))
+			goto fail;
+	return l;
+fail:
+	curl_slist_free_all(l);
+	return NULL;
 }
 
 static void http_destroy(struct kt_exporter *e)
@@ -123,7 +176,8 @@ static void http_destroy(struct kt_exporter *e)
 		return;
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->headers);
+	curl_slist_free_all(h->pb_headers);
+	curl_slist_free_all(h->json_headers);
 	free(h->url);
 	free(h->logs_url);
 	free(h->resp);
@@ -145,6 +199,8 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
 	h->base.export = http_export;
 	h->base.flush = NULL;
 	h->base.destroy = http_destroy;
+	h->json = cfg->json;
+	h->logs_json = cfg->logs_json;
 	h->url = strdup(cfg->url);
 	if (cfg->logs_url && *cfg->logs_url) {
 		h->logs_url = strdup(cfg->logs_url);
@@ -157,17 +213,18 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
 	if (!h->url || !h->resp || !h->curl)
 		goto fail;
 
-	struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
-	if (!l)
-		goto fail;
-	h->headers = l;
-	/* No "Expect: 100-continue" round trip before larger bodies. */
-	if (!(l = curl_slist_append(h->headers, "Expect:")))
-		goto fail;
-	h->headers = l;
+	/* The user's headers are read once, and copied after each Content-Type. */
+	struct curl_slist *user = NULL;
 	static const char *const refused[] = { "content-type", NULL };
 	const char *spec = cfg->headers ? cfg->headers : kt_otlp_env_headers();
-	if (spec && kt_curl_add_headers(&h->headers, spec, "otlp-http", refused, false))
+	if (spec && kt_curl_add_headers(&user, spec, "otlp-http", refused, false)) {
+		curl_slist_free_all(user);
+		goto fail;
+	}
+	h->pb_headers = header_list("Content-Type: application/x-protobuf", user);
+	h->json_headers = header_list("Content-Type: application/json", user);
+	curl_slist_free_all(user);
+	if (!h->pb_headers || !h->json_headers)
 		goto fail;
 
 	long timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : kt_otlp_env_timeout_ms("otlp-http");
@@ -176,7 +233,6 @@ struct kt_exporter *kt_exporter_otlp_http_new(const struct kt_otlp_http_cfg *cfg
 	bad |= curl_easy_setopt(c, CURLOPT_URL, h->url) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "katatrace-bpf") != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;

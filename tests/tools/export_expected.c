@@ -4,12 +4,13 @@
  * kt_otlp_build and the real exporters, so that tests/receiver can check the
  * OTLP side end to end without a capture:
  *
- *   export_expected --manifest M.json [--http URL] [--file PATH|-] [--console]
- *                   [--batch N]
+ *   export_expected --manifest M.json [--http URL] [--http-json URL]
+ *                   [--file PATH|-] [--console] [--batch N]
  *
  * Items become span records exactly as a decoder would fill them (JSON era:
  * non-finite doubles are NaN), with one origin per item carrying the item's
- * "origin" attributes. Records are exported in manifest order, N per
+ * "origin" attributes. --http posts protobuf (http/protobuf), --http-json
+ * OTLP/JSON (http/json). Records are exported in manifest order, N per
  * request (default: all in one). Exits 1 if any export is not OK.
  */
 #include <errno.h>
@@ -320,11 +321,12 @@ static struct kt_origin *origin_of(json_object *o)
 
 int main(int argc, char **argv)
 {
-	const char *manifest = NULL, *http_url = NULL, *file = NULL;
+	const char *manifest = NULL, *http_url = NULL, *json_url = NULL, *file = NULL;
 	bool console = false;
 	long batch = 0;
 	static const struct option longopts[] = {
 		{ "manifest", required_argument, NULL, 'm' }, { "http", required_argument, NULL, 'h' },
+		{ "http-json", required_argument, NULL, 'j' },
 		{ "file", required_argument, NULL, 'f' },     { "console", no_argument, NULL, 'c' },
 		{ "batch", required_argument, NULL, 'b' },    { NULL, 0, NULL, 0 },
 	};
@@ -332,6 +334,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'm': manifest = optarg; break;
 		case 'h': http_url = optarg; break;
+		case 'j': json_url = optarg; break;
 		case 'f': file = optarg; break;
 		case 'c': console = true; break;
 		case 'b': batch = strtol(optarg, NULL, 10); break;
@@ -339,8 +342,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!manifest) {
-		fprintf(stderr, "usage: export_expected --manifest M.json [--http URL] [--file PATH|-] "
-				"[--console] [--batch N]\n");
+		fprintf(stderr, "usage: export_expected --manifest M.json [--http URL] [--http-json URL] "
+				"[--file PATH|-] [--console] [--batch N]\n");
 		return 2;
 	}
 
@@ -388,12 +391,17 @@ int main(int argc, char **argv)
 		json_object_put(owned);
 	}
 
-	struct kt_exporter *exps[3];
+	struct kt_exporter *exps[4];
 	size_t n_exps = 0;
 	if (http_url) {
 		struct kt_otlp_http_cfg hc = { .url = http_url, .timeout_ms = 5000 };
 		if (!(exps[n_exps++] = kt_exporter_otlp_http_new(&hc)))
 			die("otlp-http", http_url);
+	}
+	if (json_url) {
+		struct kt_otlp_http_cfg hc = { .url = json_url, .timeout_ms = 5000, .json = true };
+		if (!(exps[n_exps++] = kt_exporter_otlp_http_new(&hc)))
+			die("otlp-http (JSON)", json_url);
 	}
 	if (file && !(exps[n_exps++] = kt_exporter_file_new(file)))
 		die("file", file);

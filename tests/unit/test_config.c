@@ -244,10 +244,11 @@ static const char golden_run[] =
 	"                           LogsService/Export (gRPC) or, over HTTP, to\n"
 	"                           OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
 	"                           endpoint + /v1/logs, else .../v1/traces -> .../v1/logs\n"
-	"  --otlp-protocol grpc|http/protobuf\n"
+	"  --otlp-protocol grpc|http/protobuf|http/json\n"
 	"                           OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
 	"                           default: http/protobuf if the endpoint has a path,\n"
-	"                           else grpc)\n"
+	"                           else grpc). --exporter otlp-http sends protobuf, or\n"
+	"                           OTLP/JSON with http/json\n"
 	"  --otlp-headers K=V,...   extra headers / gRPC metadata (also\n"
 	"                           OTEL_EXPORTER_OTLP_HEADERS)\n"
 	"  --otlp-ca FILE           PEM CA bundle to trust for https:// instead of the\n"
@@ -412,10 +413,11 @@ static const char golden_probe[] =
 	"                           LogsService/Export (gRPC) or, over HTTP, to\n"
 	"                           OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
 	"                           endpoint + /v1/logs, else .../v1/traces -> .../v1/logs\n"
-	"  --otlp-protocol grpc|http/protobuf\n"
+	"  --otlp-protocol grpc|http/protobuf|http/json\n"
 	"                           OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
 	"                           default: http/protobuf if the endpoint has a path,\n"
-	"                           else grpc)\n"
+	"                           else grpc). --exporter otlp-http sends protobuf, or\n"
+	"                           OTLP/JSON with http/json\n"
 	"  --otlp-headers K=V,...   extra headers / gRPC metadata (also\n"
 	"                           OTEL_EXPORTER_OTLP_HEADERS)\n"
 	"  --otlp-ca FILE           PEM CA bundle to trust for https:// instead of the\n"
@@ -1191,4 +1193,34 @@ Test(config_options, a_default_in_the_help_is_the_default_set)
 	kt_opt_doc_text(&big, KT_CMD_RUN, &d, text, sizeof(text));
 	cr_expect_str_eq(text, "(default 3145729)");
 	cr_expect_eq(kt_opt_doc_text(&big, KT_CMD_RUN, &d, text, 10), -1, "too long for out");
+}
+
+/* --exporter and --otlp-protocol name the same transport, or the command line is refused. */
+Test(config, exporter_and_protocol_agree)
+{
+	static const struct {
+		const char *exporter, *protocol;
+		bool ok;
+	} cases[] = {
+		{ "otlp-http", "http/json", true },
+		{ "otlp-http", "http/protobuf", true },
+		{ "otlp-http", "grpc", false },
+		{ "otlp-grpc", "grpc", true },
+		{ "otlp-grpc", "http/protobuf", false },
+		{ "otlp-grpc", "http/json", false },
+		{ "console", "http/json", true },
+	};
+	static const char refused[] = "katatrace-bpf run: --exporter and --otlp-protocol disagree\n"
+				      "Try 'katatrace-bpf run --help'.\n";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[] = { "--exporter", cases[i].exporter, "--otlp-protocol",
+				       cases[i].protocol, NULL };
+		struct parse_call p = { "run", args, NULL };
+		struct outcome o;
+		in_child(call_parse, &p, &o);
+		cr_expect_eq(o.rc, cases[i].ok ? 0 : 2, "--exporter %s --otlp-protocol %s: exit %d",
+			     cases[i].exporter, cases[i].protocol, o.rc);
+		cr_expect_str_eq(o.err, cases[i].ok ? "" : refused, "--exporter %s --otlp-protocol %s",
+				 cases[i].exporter, cases[i].protocol);
+	}
 }

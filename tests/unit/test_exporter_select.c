@@ -26,6 +26,7 @@ static const char *const env_vars[] = {
 	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 	"OTEL_EXPORTER_OTLP_INSECURE",
 	"OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+	"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
 	"OTEL_EXPORTER_OTLP_CERTIFICATE",
 	"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
 	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
@@ -50,7 +51,9 @@ TestSuite(exporter_select, .init = setup);
 #define GRPC KT_EXPORTER_OTLP_GRPC
 #define P_GRPC KT_OTLP_PROTOCOL_GRPC
 #define P_HTTP KT_OTLP_PROTOCOL_HTTP_PROTOBUF
+#define P_JSON KT_OTLP_PROTOCOL_HTTP_JSON
 #define ERROR (-1)
+#define N_RULE_ENV 7 /* the variables a rule sets: env_vars[0..6] */
 
 /* The flags, the environment, and what they must select. */
 struct rule {
@@ -60,9 +63,11 @@ struct rule {
 	const char *endpoint;		   /* --otlp-endpoint */
 	const char *output;		   /* --output */
 	const char *default_endpoint;	   /* a profile's default_otlp_endpoint */
-	const char *env[6];		   /* values of env_vars[] */
+	const char *env[N_RULE_ENV];	   /* values of env_vars[] */
 	int kind;			   /* expected kind, or ERROR */
 	const char *want;		   /* expected endpoint; NULL: none */
+	/* OTLP/HTTP: OTLP/JSON expected for spans, for log records (else protobuf) */
+	bool json, logs_json;
 };
 
 static const struct rule rules[] = {
@@ -101,8 +106,51 @@ static const struct rule rules[] = {
 	{ "the traces protocol first", .endpoint = "http://c:4318",
 	  .env = { [2] = "http/protobuf", [3] = "grpc" }, .kind = GRPC, .want = "http://c:4318" },
 	{ "an unsupported protocol is skipped", .endpoint = "http://c:4318",
-	  .env = { [2] = "http/protobuf", [3] = "http/json" }, .kind = HTTP,
+	  .env = { [2] = "http/protobuf", [3] = "http/JSON" }, .kind = HTTP,
 	  .want = "http://c:4318/v1/traces" },
+	{ "--otlp-protocol http/json", .endpoint = "http://c:4318", .protocol = P_JSON,
+	  .kind = HTTP, .want = "http://c:4318/v1/traces", .json = true, .logs_json = true },
+	{ "http/json keeps the path", .endpoint = "http://c:4318/custom/v1/traces",
+	  .protocol = P_JSON, .kind = HTTP, .want = "http://c:4318/custom/v1/traces", .json = true,
+	  .logs_json = true },
+	{ "OTEL_EXPORTER_OTLP_PROTOCOL=http/json", .endpoint = "http://c:4317",
+	  .env = { [2] = "http/json" }, .kind = HTTP, .want = "http://c:4317/v1/traces",
+	  .json = true, .logs_json = true },
+	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json: log records as the spans",
+	  .env = { [0] = "http://gen:4318", [3] = "http/json" }, .kind = HTTP,
+	  .want = "http://gen:4318/v1/traces", .json = true, .logs_json = true },
+	{ "... unless the generic variable names an HTTP encoding for them",
+	  .env = { [0] = "http://gen:4318", [2] = "http/protobuf", [3] = "http/json" }, .kind = HTTP,
+	  .want = "http://gen:4318/v1/traces", .json = true, .logs_json = false },
+	{ "... a generic grpc does not", .env = { [0] = "http://gen:4318", [2] = "grpc",
+						  [3] = "http/json" },
+	  .kind = HTTP, .want = "http://gen:4318/v1/traces", .json = true, .logs_json = true },
+	{ "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json: log records only",
+	  .endpoint = "http://c:4318/v1/traces", .env = { [6] = "http/json" }, .kind = HTTP,
+	  .want = "http://c:4318/v1/traces", .json = false, .logs_json = true },
+	{ "the logs variable over the generic one",
+	  .endpoint = "http://c:4318/v1/traces", .env = { [2] = "http/json", [6] = "http/protobuf" },
+	  .kind = HTTP, .want = "http://c:4318/v1/traces", .json = true, .logs_json = false },
+	{ "the flag over the logs variable", .endpoint = "http://c:4318", .protocol = P_JSON,
+	  .env = { [6] = "http/protobuf" }, .kind = HTTP, .want = "http://c:4318/v1/traces",
+	  .json = true, .logs_json = true },
+	{ "... http/protobuf too", .endpoint = "http://c:4318", .protocol = P_HTTP,
+	  .env = { [2] = "http/json", [6] = "http/json" }, .kind = HTTP,
+	  .want = "http://c:4318/v1/traces", .json = false, .logs_json = false },
+	{ "a logs grpc is ignored", .endpoint = "http://c:4318/v1/traces",
+	  .env = { [3] = "http/json", [6] = "grpc" }, .kind = HTTP,
+	  .want = "http://c:4318/v1/traces", .json = true, .logs_json = true },
+	{ "an invalid logs protocol is ignored", .endpoint = "http://c:4318/v1/traces",
+	  .env = { [2] = "http/json", [6] = "json" }, .kind = HTTP,
+	  .want = "http://c:4318/v1/traces", .json = true, .logs_json = true },
+	{ "the logs protocol does not choose the exporter", .endpoint = "http://c:4317",
+	  .env = { [6] = "http/json" }, .kind = GRPC, .want = "http://c:4317" },
+	{ "--exporter otlp-http with http/json", .exporter = HTTP, .protocol = P_JSON,
+	  .endpoint = "http://c:4318", .kind = HTTP, .want = "http://c:4318/v1/traces",
+	  .json = true, .logs_json = true },
+	{ "--exporter otlp-http, http/json from the environment", .exporter = HTTP,
+	  .endpoint = "http://c:4318", .env = { [3] = "http/json" }, .kind = HTTP,
+	  .want = "http://c:4318/v1/traces", .json = true, .logs_json = true },
 	{ "the flag over the environment", .endpoint = "http://c:4318", .protocol = P_GRPC,
 	  .env = { [2] = "http/protobuf" }, .kind = GRPC, .want = "http://c:4318" },
 	{ "a protocol alone does not enable OTLP", .env = { [2] = "grpc" }, .kind = CONSOLE },
@@ -143,6 +191,9 @@ static const struct rule rules[] = {
 	  .output = "/tmp/x", .kind = FILE_ },
 	{ "default endpoint: not for http/protobuf", .default_endpoint = KT_FORWARDER_OTLP_ENDPOINT,
 	  .protocol = P_HTTP, .kind = CONSOLE },
+	{ "default endpoint: nor for http/json", .default_endpoint = KT_FORWARDER_OTLP_ENDPOINT,
+	  .env = { [2] = "http/json" }, .kind = CONSOLE },
+	{ "... nor for a host:port", .protocol = P_JSON, .endpoint = "c:4318", .kind = ERROR },
 	{ "default endpoint: --exporter otlp-grpc", .default_endpoint = KT_FORWARDER_OTLP_ENDPOINT,
 	  .exporter = GRPC, .kind = GRPC, .want = "http://localhost:4317" },
 	{ "default endpoint: never OTLP/HTTP", .default_endpoint = KT_FORWARDER_OTLP_ENDPOINT,
@@ -154,7 +205,7 @@ Test(exporter_select, rules)
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		const struct rule *r = &rules[i];
 		setup();
-		for (size_t v = 0; v < 6; v++)
+		for (size_t v = 0; v < N_RULE_ENV; v++)
 			if (r->env[v])
 				setenv(env_vars[v], r->env[v], 1);
 		cfg.exporter = r->exporter;
@@ -175,6 +226,10 @@ Test(exporter_select, rules)
 					  "%s: endpoint %s", r->what, ch.endpoint);
 			else
 				cr_assert_null(ch.endpoint, "%s: endpoint %s", r->what, ch.endpoint);
+			cr_assert_eq(ch.json, r->json, "%s: spans in %s", r->what,
+				     ch.json ? "JSON" : "protobuf");
+			cr_assert_eq(ch.logs_json, r->logs_json, "%s: log records in %s", r->what,
+				     ch.logs_json ? "JSON" : "protobuf");
 		}
 		free(ch.endpoint);
 	}
@@ -187,9 +242,63 @@ Test(exporter_select, protocol_names)
 	cr_assert_eq(p, KT_OTLP_PROTOCOL_GRPC);
 	cr_assert_eq(kt_otlp_protocol_parse("http/protobuf", &p), 0);
 	cr_assert_eq(p, KT_OTLP_PROTOCOL_HTTP_PROTOBUF);
-	cr_assert_eq(kt_otlp_protocol_parse("http/json", &p), -1);
+	cr_assert_eq(kt_otlp_protocol_parse("http/json", &p), 0);
+	cr_assert_eq(p, KT_OTLP_PROTOCOL_HTTP_JSON);
+	cr_assert_eq(kt_otlp_protocol_parse("http/JSON", &p), -1);
+	cr_assert_eq(kt_otlp_protocol_parse("json", &p), -1);
+	cr_assert_eq(kt_otlp_protocol_parse("http/json ", &p), -1);
 	cr_assert_eq(kt_otlp_protocol_parse("GRPC", &p), -1);
 	cr_assert_eq(kt_otlp_protocol_parse("", &p), -1);
+}
+
+/* What the start-up line says of an OTLP/HTTP exporter, and the warnings of a logs protocol. */
+static void description_setup(void)
+{
+	cr_redirect_stderr();
+	setup();
+}
+
+static void expect_description(const char *want)
+{
+	const char *what = NULL;
+	struct kt_exporter *e = kt_exporter_from_config(&cfg, &what);
+	cr_assert_not_null(e);
+	cr_expect_str_eq(what, want);
+	e->destroy(e);
+}
+
+Test(exporter_select, http_encodings_described, .init = description_setup)
+{
+	cfg.otlp_endpoint = "http://c:4318/v1/traces";
+	expect_description("OTLP/HTTP http://c:4318/v1/traces, logs http://c:4318/v1/logs");
+	cfg.otlp_protocol = P_JSON;
+	expect_description("OTLP/HTTP (JSON) http://c:4318/v1/traces, logs http://c:4318/v1/logs");
+	cfg.otlp_protocol = KT_OTLP_PROTOCOL_UNSET;
+	setenv("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json", 1);
+	expect_description("OTLP/HTTP http://c:4318/v1/traces, logs (JSON) http://c:4318/v1/logs");
+	setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", 1);
+	setenv("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/protobuf", 1);
+	expect_description("OTLP/HTTP (JSON) http://c:4318/v1/traces, logs (protobuf) "
+			   "http://c:4318/v1/logs");
+	cfg.otlp_endpoint = "http://c:4318/x";
+	expect_description("OTLP/HTTP (JSON) http://c:4318/x");
+
+	setenv("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc", 1);
+	expect_description("OTLP/HTTP (JSON) http://c:4318/x");
+	cfg.otlp_endpoint = "http://c:4317";
+	unsetenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+	setenv("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json", 1);
+	expect_description("OTLP/gRPC http://c:4317");
+	fflush(stderr);
+	char log[4096];
+	size_t got = fread(log, 1, sizeof(log) - 1, cr_get_redirected_stderr());
+	log[got] = '\0';
+	cr_expect(strstr(log, "ignoring OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc: log records go over "
+			      "OTLP/HTTP with the spans"),
+		  "%s", log);
+	cr_expect(strstr(log, "ignoring OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json: log records go "
+			      "over OTLP/gRPC with the spans"),
+		  "%s", log);
 }
 
 /* ------------------------------------------------------------------ endpoints */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OTLP/HTTP exporter against a small HTTP/1.1 server thread on 127.0.0.1:
- * request line, headers and body as sent, keep-alive, result classification,
- * and endpoint resolution from the environment.
+ * request line, headers and body as sent (protobuf, and OTLP/JSON with
+ * http/json), keep-alive, result classification, the collector's JSON
+ * answers, and endpoint resolution from the environment.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,9 +18,15 @@
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <json-c/json.h>
 
+#include "base/diag.h"
 #include "exporters/exporter.h"
 #include "exporters/otlp_build.h"
+#include "exporters/otlp_common.h"
+#include "exporters/otlp_json.h"
+#include "exporters/otlp_logs_build.h"
+#include "model/log_record.h"
 #include "span_fixture.h"
 
 /* ------------------------------------------------------------------ server */
@@ -41,6 +48,7 @@ struct server {
 	int status;	/* status of every response */
 	const uint8_t *resp_body;
 	size_t resp_len;
+	const char *resp_type; /* Content-Type of the responses; NULL: application/x-protobuf */
 	bool stall; /* read requests but never answer */
 	int n_conns;
 	int n_reqs;
@@ -115,9 +123,10 @@ static void respond(int fd)
 	char head[256];
 	const char *reason = srv.status == 200 ? "OK" : "Error";
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/x-protobuf\r\n"
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 			 "Content-Length: %zu\r\n\r\n",
-			 srv.status, reason, srv.resp_len);
+			 srv.status, reason, srv.resp_type ? srv.resp_type : "application/x-protobuf",
+			 srv.resp_len);
 	cr_assert_eq(write(fd, head, (size_t)n), n);
 	if (srv.resp_len)
 		cr_assert_eq(write(fd, srv.resp_body, srv.resp_len), (ssize_t)srv.resp_len);
@@ -191,6 +200,7 @@ static void server_join(void)
 /* ------------------------------------------------------------------ fixture */
 
 static struct kt_span_record *head;
+static struct kt_log_record *logs_head;
 static struct kt_arena arena;
 static struct kt_exporter *exp_;
 static char url[128];
@@ -200,6 +210,7 @@ static void setup(void)
 	memset(&srv, 0, sizeof(srv));
 	srv.lfd = -1;
 	head = NULL;
+	logs_head = NULL;
 	exp_ = NULL;
 	kt_arena_init(&arena, 0);
 	unsetenv("OTEL_EXPORTER_OTLP_HEADERS");
@@ -219,6 +230,7 @@ static void teardown(void)
 	if (srv.lfd >= 0)
 		close(srv.lfd);
 	kt_span_record_free_list(head);
+	kt_log_record_free_list(logs_head);
 	kt_arena_free(&arena);
 }
 
@@ -456,4 +468,448 @@ Test(otlp_http, resolve_url_precedence)
 
 	setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", 1);
 	assert_url(NULL, "http://gen:4318/prefix/v1/traces");
+}
+
+/* ------------------------------------------------------------------ http/json */
+
+static char logs_url[128];
+
+static struct kt_exporter *exporter_enc(bool json, bool logs_json)
+{
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/traces", srv.port);
+	snprintf(logs_url, sizeof(logs_url), "http://127.0.0.1:%d/v1/logs", srv.port);
+	struct kt_otlp_http_cfg c = { .url = url, .logs_url = logs_url, .headers = "tenant=t1",
+				      .timeout_ms = 5000, .json = json, .logs_json = logs_json };
+	exp_ = kt_exporter_otlp_http_new(&c);
+	cr_assert_not_null(exp_);
+	cr_assert_not_null(exp_->export_logs);
+	return exp_;
+}
+
+static kt_otlp_logs_request *logs_request(void)
+{
+	struct kt_log_record *r = kt_log_record_new(0);
+	cr_assert_not_null(r);
+	r->log.time_unix_nano = 1700000000123456789ull;
+	r->log.observed_time_unix_nano = 1700000001000000005ull;
+	r->log.severity_number = KT_SEV_ERROR2;
+	r->log.severity_text = fx_str(&r->arena, "crit");
+	r->log.body = fx_str(&r->arena, "crit \"message\"");
+	r->log.attrs = FX_LIST(&r->arena, fx_kv_i64(&r->arena, "syslog.facility", 1));
+	r->origin = fx_origin("hybrid-vsock", "sb1");
+	logs_head = r;
+	static const struct kt_resource_cfg cfg = { .service_name = "kata-agent" };
+	kt_otlp_logs_request *req = kt_otlp_logs_build(logs_head, &cfg, &arena);
+	cr_assert_not_null(req);
+	return req;
+}
+
+/* The body is exactly want[0..n), what the file exporter writes for the same request. */
+static void expect_body(const struct http_req *r, const char *want, size_t n)
+{
+	cr_assert_not_null(want);
+	cr_assert_eq(r->body_len, n, "body of %zu bytes, want %zu", r->body_len, n);
+	cr_assert(memcmp(r->body, want, n) == 0, "body %.*s\nwant %s", (int)r->body_len,
+		  (const char *)r->body, want);
+}
+
+/* The string at a path of members and array indexes ("0") of a JSON text. */
+static const char *json_at(json_object *root, const char *const *path)
+{
+	json_object *o = root;
+	for (; *path && o; path++) {
+		if (json_object_is_type(o, json_type_array))
+			o = json_object_array_get_idx(o, (size_t)atoi(*path));
+		else if (!json_object_object_get_ex(o, *path, &o))
+			o = NULL;
+	}
+	cr_assert(o && json_object_is_type(o, json_type_string), "no string at the path");
+	return json_object_get_string(o);
+}
+
+Test(otlp_http, post_json_spans_with_headers)
+{
+	server_start(1, 200);
+	struct kt_exporter *e = exporter_enc(true, true);
+	kt_otlp_request *req = request();
+	cr_assert_eq(e->export(e, req, 1), KT_EXPORT_OK);
+	server_join();
+
+	cr_assert_eq(srv.n_reqs, 1);
+	struct http_req *r = &srv.reqs[0];
+	cr_assert_str_eq(r->method, "POST");
+	cr_assert_str_eq(r->path, "/v1/traces");
+	char v[256];
+	cr_assert_str_eq(header(r, "Content-Type", v, sizeof(v)), "application/json");
+	cr_assert_str_eq(header(r, "tenant", v, sizeof(v)), "t1");
+	cr_assert_str_eq(header(r, "User-Agent", v, sizeof(v)), "katatrace-bpf");
+	cr_assert_null(header(r, "Expect", v, sizeof(v)));
+
+	size_t n;
+	char *want = kt_otlp_json_encode(req, &n);
+	expect_body(r, want, n);
+	free(want);
+	/* OTLP/JSON as the specification has it: hex ids, 64-bit integers as strings. */
+	char *text = strndup((const char *)r->body, r->body_len);
+	json_object *doc = json_tokener_parse(text);
+	free(text);
+	cr_assert_not_null(doc, "not JSON");
+	static const char *const trace_id[] = { "resourceSpans", "0", "scopeSpans", "0", "spans",
+						"0", "traceId", NULL };
+	static const char *const span_id[] = { "resourceSpans", "0", "scopeSpans", "0", "spans",
+					       "0", "spanId", NULL };
+	static const char *const start[] = { "resourceSpans", "0", "scopeSpans", "0", "spans",
+					     "0", "startTimeUnixNano", NULL };
+	cr_expect_str_eq(json_at(doc, trace_id), "0af7651916cd43dd8448eb211c80319c");
+	cr_expect_str_eq(json_at(doc, span_id), "b7ad6b7169203331");
+	cr_expect_str_eq(json_at(doc, start), "1700000000000005000");
+	json_object_put(doc);
+}
+
+/* Each signal in its own encoding, on one kept-alive connection. */
+static void spans_and_logs(bool json, bool logs_json)
+{
+	server_start(2, 200);
+	struct kt_exporter *e = exporter_enc(json, logs_json);
+	kt_otlp_request *req = request();
+	kt_otlp_logs_request *lreq = logs_request();
+	cr_assert_eq(e->export(e, req, 1), KT_EXPORT_OK);
+	cr_assert_eq(e->export_logs(e, lreq, 1), KT_EXPORT_OK);
+	server_join();
+	cr_assert_eq(srv.n_reqs, 2);
+	cr_assert_eq(srv.n_conns, 1, "connection not reused");
+
+	char v[64];
+	size_t n;
+	struct http_req *r = &srv.reqs[0];
+	cr_assert_str_eq(r->path, "/v1/traces");
+	if (json) {
+		cr_assert_str_eq(header(r, "Content-Type", v, sizeof(v)), "application/json");
+		char *want = kt_otlp_json_encode(req, &n);
+		expect_body(r, want, n);
+		free(want);
+	} else {
+		cr_assert_str_eq(header(r, "Content-Type", v, sizeof(v)), "application/x-protobuf");
+		n = protobuf_c_message_get_packed_size(&req->base);
+		uint8_t *want = malloc(n);
+		protobuf_c_message_pack(&req->base, want);
+		expect_body(r, (const char *)want, n);
+		free(want);
+	}
+	cr_assert_str_eq(header(r, "tenant", v, sizeof(v)), "t1");
+
+	r = &srv.reqs[1];
+	cr_assert_str_eq(r->path, "/v1/logs");
+	if (logs_json) {
+		cr_assert_str_eq(header(r, "Content-Type", v, sizeof(v)), "application/json");
+		char *want = kt_otlp_logs_json_encode(lreq, &n);
+		expect_body(r, want, n);
+		free(want);
+	} else {
+		cr_assert_str_eq(header(r, "Content-Type", v, sizeof(v)), "application/x-protobuf");
+		n = protobuf_c_message_get_packed_size(&lreq->base);
+		uint8_t *want = malloc(n);
+		protobuf_c_message_pack(&lreq->base, want);
+		expect_body(r, (const char *)want, n);
+		free(want);
+	}
+	cr_assert_str_eq(header(r, "tenant", v, sizeof(v)), "t1");
+}
+
+Test(otlp_http, json_spans_protobuf_logs)
+{
+	spans_and_logs(true, false);
+}
+
+Test(otlp_http, protobuf_spans_json_logs)
+{
+	spans_and_logs(false, true);
+}
+
+Test(otlp_http, json_logs_body)
+{
+	spans_and_logs(true, true);
+	/* Spot checks against the record as made above. */
+	static const char *const parts[] = {
+		"\"timeUnixNano\":\"1700000000123456789\"",
+		"\"observedTimeUnixNano\":\"1700000001000000005\"",
+		"\"severityNumber\":18",
+		"\"body\":{\"stringValue\":\"crit \\\"message\\\"\"}",
+		"{\"key\":\"syslog.facility\",\"value\":{\"intValue\":\"1\"}}",
+	};
+	const struct http_req *r = &srv.reqs[1];
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		cr_expect_not_null(memmem(r->body, r->body_len, parts[i], strlen(parts[i])),
+				   "no %s in %.*s", parts[i], (int)r->body_len, (const char *)r->body);
+}
+
+/* What the exporter logs for one answer to a JSON request. */
+static void answer(int status, const char *type, const char *body, bool logs,
+		   enum kt_export_result want, char *log, size_t cap)
+{
+	srv.resp_body = (const uint8_t *)body;
+	srv.resp_len = strlen(body);
+	srv.resp_type = type;
+	server_start(1, status);
+	struct kt_exporter *e = exporter_enc(true, true);
+	enum kt_export_result got = logs ? e->export_logs(e, logs_request(), 1)
+					 : e->export(e, request(), 1);
+	cr_assert_eq(got, want, "HTTP %d %s: result %d", status, body, got);
+	server_join();
+	fflush(stderr);
+	size_t n = fread(log, 1, cap - 1, cr_get_redirected_stderr());
+	log[n] = '\0';
+}
+
+static void json_setup(void)
+{
+	cr_redirect_stderr();
+	setup();
+	kt_log_level = KT_LOG_DEBUG;
+}
+
+#define EXPECT_LOG(log, text) cr_expect(strstr(log, text), "no '%s' in: %s", text, log)
+
+Test(otlp_http, json_partial_success_of_spans, .init = json_setup)
+{
+	char log[4096];
+	answer(200, "application/json",
+	       "{\"partialSuccess\":{\"rejectedSpans\":\"2\",\"errorMessage\":\"too old\"}}", false,
+	       KT_EXPORT_OK, log, sizeof(log));
+	char want[256];
+	snprintf(want, sizeof(want), "otlp-http: %s: collector rejected 2 span(s): too old", url);
+	EXPECT_LOG(log, want);
+}
+
+Test(otlp_http, json_partial_success_of_logs, .init = json_setup)
+{
+	char log[4096];
+	answer(200, "application/json; charset=utf-8",
+	       "{\"partialSuccess\":{\"rejectedLogRecords\":3,\"errorMessage\":\"no \\u00e9\"}}",
+	       true, KT_EXPORT_OK, log, sizeof(log));
+	char want[256];
+	snprintf(want, sizeof(want), "otlp-http: %s: collector rejected 3 log record(s): no ..",
+		 logs_url);
+	EXPECT_LOG(log, want);
+}
+
+Test(otlp_http, json_success_without_news, .init = json_setup)
+{
+	char log[4096];
+	answer(200, "application/json", "{}", false, KT_EXPORT_OK, log, sizeof(log));
+	cr_expect_null(strstr(log, "rejected"), "%s", log);
+	cr_expect_null(strstr(log, "not an"), "%s", log);
+}
+
+Test(otlp_http, json_success_with_garbage, .init = json_setup)
+{
+	char log[4096];
+	answer(200, "text/html", "<html>ok</html>", false, KT_EXPORT_OK, log, sizeof(log));
+	char want[256];
+	snprintf(want, sizeof(want), "otlp-http: %s: the response is not an "
+				     "ExportTraceServiceResponse in JSON", url);
+	EXPECT_LOG(log, want);
+}
+
+Test(otlp_http, json_error_status_is_shown, .init = json_setup)
+{
+	char log[4096], want[256];
+	answer(400, "application/json",
+	       "{\"code\":3,\"message\":\"span too large\",\"details\":[{\"@type\":\"x\"}]}", false,
+	       KT_EXPORT_FAIL, log, sizeof(log));
+	snprintf(want, sizeof(want), "otlp-http: POST %s: HTTP 400: span too large (INVALID_ARGUMENT)",
+		 url);
+	EXPECT_LOG(log, want);
+}
+
+Test(otlp_http, json_retryable_status_is_shown, .init = json_setup)
+{
+	char log[4096], want[256];
+	answer(503, "application/json", "{\"code\":14,\"message\":\"busy\"}", true, KT_EXPORT_RETRY,
+	       log, sizeof(log));
+	snprintf(want, sizeof(want), "otlp-http: POST %s: HTTP 503 (will retry): busy (UNAVAILABLE)",
+		 logs_url);
+	EXPECT_LOG(log, want);
+}
+
+Test(otlp_http, json_error_garbage_is_excerpted, .init = json_setup)
+{
+	char log[4096], want[256];
+	answer(400, "text/plain", "{\"code\":\"x\"} bad\n", false, KT_EXPORT_FAIL, log, sizeof(log));
+	snprintf(want, sizeof(want), "otlp-http: POST %s: HTTP 400: {\"code\":\"x\"} bad ", url);
+	EXPECT_LOG(log, want);
+}
+
+/* Answers larger than what is kept: cut, never overrun. */
+Test(otlp_http, json_oversized_answers, .init = json_setup)
+{
+	size_t n = 200 * 1024;
+	char *big = malloc(n + 1);
+	cr_assert_not_null(big);
+	memset(big, ' ', n);
+	memcpy(big, "{\"message\":\"", 12);
+	memset(big + 12, 'x', n - 14);
+	memcpy(big + n - 2, "\"}", 2);
+	big[n] = '\0';
+	char log[4096], want[256];
+	answer(400, "application/json", big, false, KT_EXPORT_FAIL, log, sizeof(log));
+	snprintf(want, sizeof(want), "otlp-http: POST %s: HTTP 400: {\"message\":\"xxx", url);
+	EXPECT_LOG(log, want);
+	free(big);
+}
+
+/* ------------------------------------------------------------------ JSON answers */
+
+struct ps_case {
+	const char *body;
+	bool logs;
+	int rc;
+	int64_t rejected;
+	const char *message;
+};
+
+Test(otlp_http, json_partial_success_parse)
+{
+	static const struct ps_case cases[] = {
+		{ "{}", false, 0, 0, NULL },
+		{ " {}\n", false, 0, 0, NULL },
+		{ "{\"partialSuccess\":{}}", false, 0, 0, NULL },
+		{ "{\"partialSuccess\":null}", false, 0, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"0\",\"errorMessage\":\"\"}}", false, 0, 0,
+		  NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":5}}", false, 1, 5, "" },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"-1\"}}", false, 1, -1, "" },
+		{ "{\"partial_success\":{\"rejected_spans\":\"7\",\"error_message\":\"m\"}}", false, 1,
+		  7, "m" },
+		{ "{\"partialSuccess\":{\"errorMessage\":\"only a message\"}}", false, 1, 0,
+		  "only a message" },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"9223372036854775807\"}}", false, 1,
+		  INT64_MAX, "" },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"1\",\"future\":{\"x\":[1,2]}},\"b\":1}",
+		  false, 1, 1, "" },
+		{ "{\"partialSuccess\":{\"errorMessage\":\"a\\nb\\u00e9\\u0000c\"}}", false, 1, 0,
+		  "a b...c" },
+		/* Each signal its own count. */
+		{ "{\"partialSuccess\":{\"rejectedLogRecords\":\"4\"}}", true, 1, 4, "" },
+		{ "{\"partialSuccess\":{\"rejected_log_records\":4}}", true, 1, 4, "" },
+		{ "{\"partialSuccess\":{\"rejectedLogRecords\":\"4\"}}", false, 0, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"4\"}}", true, 0, 0, NULL },
+		/* Not a response. */
+		{ "", false, -1, 0, NULL },
+		{ "[]", false, -1, 0, NULL },
+		{ "\"x\"", false, -1, 0, NULL },
+		{ "null", false, -1, 0, NULL },
+		{ "{", false, -1, 0, NULL },
+		{ "{} x", false, -1, 0, NULL },
+		{ "{}{}", false, -1, 0, NULL },
+		{ "{'a':1}", false, -1, 0, NULL },
+		{ "{\"a\":NaN}", false, -1, 0, NULL },
+		{ "{\"a\":\"\xff\"}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":\"x\"}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":[]}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"errorMessage\":3}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"9223372036854775808\"}}", false, -1, 0,
+		  NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"12x\"}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\" 1\"}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"+1\"}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"\"}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":\"1\\u00002\"}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":1.5}}", false, -1, 0, NULL },
+		{ "{\"partialSuccess\":{\"rejectedSpans\":true}}", false, -1, 0, NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct ps_case *c = &cases[i];
+		struct kt_otlp_partial_success ps = { .rejected_spans = 12345, .message = "unset" };
+		int rc = kt_otlp_json_partial_success_parse(c->body, strlen(c->body), c->logs, &ps);
+		cr_expect_eq(rc, c->rc, "%s: %d, want %d", c->body, rc, c->rc);
+		if (rc == 1 && c->rc == 1) {
+			cr_expect_eq(ps.rejected_spans, c->rejected, "%s: rejected %lld", c->body,
+				     (long long)ps.rejected_spans);
+			cr_expect_str_eq(ps.message, c->message, "%s", c->body);
+		}
+	}
+}
+
+Test(otlp_http, json_partial_success_bounds)
+{
+	struct kt_otlp_partial_success ps;
+	/* A message is cut for the log. */
+	char body[512];
+	snprintf(body, sizeof(body), "{\"partialSuccess\":{\"errorMessage\":\"%0300d\"}}", 0);
+	cr_assert_eq(kt_otlp_json_partial_success_parse(body, strlen(body), false, &ps), 1);
+	cr_assert_eq(strlen(ps.message), KT_OTLP_EXCERPT_LEN + 3);
+	cr_assert_str_eq(ps.message + KT_OTLP_EXCERPT_LEN, "...");
+
+	/* Nesting: 32 levels are read, 33 are not. */
+	char deep[256];
+	for (int levels = 32; levels <= 33; levels++) {
+		/* An object holding levels - 1 nested arrays. */
+		size_t o = (size_t)snprintf(deep, sizeof(deep), "{\"a\":");
+		for (int i = 1; i < levels; i++)
+			deep[o++] = '[';
+		deep[o++] = '1';
+		for (int i = 1; i < levels; i++)
+			deep[o++] = ']';
+		o += (size_t)snprintf(deep + o, sizeof(deep) - o, ",\"partialSuccess\":{}}");
+		cr_expect_eq(kt_otlp_json_partial_success_parse(deep, o, false, &ps),
+			     levels == 32 ? 0 : -1, "%d levels", levels);
+	}
+
+	/* Larger than KT_OTLP_JSON_RESPONSE_MAX: not read, valid or not. */
+	size_t n = KT_OTLP_JSON_RESPONSE_MAX + 1;
+	char *big = malloc(n);
+	cr_assert_not_null(big);
+	memset(big, ' ', n);
+	memcpy(big, "{}", 2);
+	cr_expect_eq(kt_otlp_json_partial_success_parse(big, n, false, &ps), -1);
+	cr_expect_eq(kt_otlp_json_partial_success_parse(big, n - 1, false, &ps), 0);
+	free(big);
+}
+
+Test(otlp_http, json_status)
+{
+	static const struct {
+		const char *body;
+		const char *want; /* NULL: not a Status */
+	} cases[] = {
+		{ "{\"code\":3,\"message\":\"bad\"}", "bad (INVALID_ARGUMENT)" },
+		{ "{\"message\":\"later\",\"code\":\"14\"}", "later (UNAVAILABLE)" },
+		{ "{\"message\":\"no code\"}", "no code" },
+		{ "{\"code\":0,\"message\":\"zero\"}", "zero" },
+		{ "{\"code\":16}", "UNAUTHENTICATED" },
+		{ "{\"code\":99,\"message\":\"m\"}", "m (code 99)" },
+		{ "{\"code\":-1}", "code -1" },
+		{ "{\"code\":8,\"message\":\"m\",\"details\":[{\"@type\":\"type.googleapis.com/x\","
+		  "\"a\":1}]}",
+		  "m (RESOURCE_EXHAUSTED)" },
+		{ "{\"message\":\"tab\\there\\u0007\"}", "tab here." },
+		{ "{}", NULL },
+		{ "{\"code\":0,\"message\":\"\"}", NULL },
+		{ "{\"code\":\"x\"}", NULL },
+		{ "{\"code\":2147483648}", NULL },
+		{ "{\"code\":1e2}", NULL },
+		{ "{\"message\":5}", NULL },
+		{ "{\"message\":[\"m\"]}", NULL },
+		{ "not found", NULL },
+		{ "[{\"code\":3}]", NULL },
+		{ "", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[KT_OTLP_STATUS_SIZE];
+		bool ok = kt_otlp_json_status(cases[i].body, strlen(cases[i].body), out);
+		if (cases[i].want) {
+			cr_expect(ok, "%s: not read", cases[i].body);
+			cr_expect_str_eq(out, cases[i].want, "%s", cases[i].body);
+		} else {
+			cr_expect_not(ok, "%s: read as %s", cases[i].body, out);
+			cr_expect_str_eq(out, "", "%s", cases[i].body);
+		}
+	}
+	/* The longest message and name fit. */
+	char body[512], out[KT_OTLP_STATUS_SIZE];
+	snprintf(body, sizeof(body), "{\"code\":9,\"message\":\"%0300d\"}", 0);
+	cr_assert(kt_otlp_json_status(body, strlen(body), out));
+	cr_assert_eq(strlen(out), KT_OTLP_EXCERPT_LEN + 3 + strlen(" (FAILED_PRECONDITION)"));
+	cr_assert_str_eq(out + KT_OTLP_EXCERPT_LEN, "... (FAILED_PRECONDITION)");
 }

@@ -17,6 +17,9 @@ struct kt_exporter_choice {
 	enum kt_exporter_kind kind;  /* never KT_EXPORTER_DEFAULT */
 	char *endpoint;              /* OTLP: the HTTP URL or the gRPC target (malloc'ed) */
 	const char *endpoint_source; /* "--otlp-endpoint", the variable, "the default endpoint" */
+	/* OTLP/HTTP: OTLP/JSON bodies (http/json) for spans, and for log records. */
+	bool json;
+	bool logs_json;
 };
 
 /*

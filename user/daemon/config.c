@@ -72,6 +72,8 @@ int kt_otlp_protocol_parse(const char *s, enum kt_otlp_protocol *out)
 		*out = KT_OTLP_PROTOCOL_GRPC;
 	else if (strcmp(s, "http/protobuf") == 0)
 		*out = KT_OTLP_PROTOCOL_HTTP_PROTOBUF;
+	else if (strcmp(s, "http/json") == 0)
+		*out = KT_OTLP_PROTOCOL_HTTP_JSON;
 	else
 		return -1;
 	return 0;
@@ -263,7 +265,8 @@ int kt_config_parse(struct kt_config *c, const char *cmd, int argc, char **argv)
 		if (c->exporter == KT_EXPORTER_FILE && !c->output)
 			kt_opt_usage_error(cmd, "--exporter file needs --output FILE");
 		if ((c->exporter == KT_EXPORTER_OTLP_GRPC &&
-		     c->otlp_protocol == KT_OTLP_PROTOCOL_HTTP_PROTOBUF) ||
+		     (c->otlp_protocol == KT_OTLP_PROTOCOL_HTTP_PROTOBUF ||
+		      c->otlp_protocol == KT_OTLP_PROTOCOL_HTTP_JSON)) ||
 		    (c->exporter == KT_EXPORTER_OTLP_HTTP &&
 		     c->otlp_protocol == KT_OTLP_PROTOCOL_GRPC))
 			kt_opt_usage_error(cmd, "--exporter and --otlp-protocol disagree");

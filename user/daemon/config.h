@@ -39,6 +39,7 @@ enum kt_otlp_protocol {
 	KT_OTLP_PROTOCOL_UNSET,
 	KT_OTLP_PROTOCOL_GRPC,          /* "grpc" */
 	KT_OTLP_PROTOCOL_HTTP_PROTOBUF, /* "http/protobuf" */
+	KT_OTLP_PROTOCOL_HTTP_JSON,     /* "http/json": OTLP/HTTP with OTLP/JSON bodies */
 };
 
 /* kata-trace-forwarder's default --otlp-endpoint: OTLP/gRPC on localhost. */
@@ -94,8 +95,8 @@ struct kt_config {
 	 *
 	 * A profile that should behave like kata-trace-forwarder sets it to
 	 * KT_FORWARDER_OTLP_ENDPOINT and leaves exporter at KT_EXPORTER_DEFAULT:
-	 * then, unless an endpoint, --output, --exporter or an http/protobuf
-	 * protocol says otherwise, spans go over OTLP/gRPC to
+	 * then, unless an endpoint, --output, --exporter or an http/protobuf or
+	 * http/json protocol says otherwise, spans go over OTLP/gRPC to
 	 * http://localhost:4317. It is also the endpoint of an explicit
 	 * KT_EXPORTER_OTLP_GRPC (--exporter otlp-grpc) without one. It is never
 	 * used for OTLP/HTTP.
@@ -158,7 +159,7 @@ struct kt_config {
 };
 
 void kt_config_defaults(struct kt_config *c);
-/* "grpc" or "http/protobuf"; -1 for anything else. */
+/* "grpc", "http/protobuf" or "http/json"; -1 for anything else. */
 int kt_otlp_protocol_parse(const char *s, enum kt_otlp_protocol *out);
 /*
  * Parses argv of a subcommand ("run" or "decode"); argv[0] is the command.

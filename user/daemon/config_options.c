@@ -320,11 +320,12 @@ static const struct kt_opt opts[] = {
 			    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else the generic\n"
 			    "endpoint + /v1/logs, else .../v1/traces -> .../v1/logs"),
 	  FWD_DOC(5, "collector (default " KT_FORWARDER_OTLP_ENDPOINT ", gRPC)") },
-	{ "otlp-protocol", .arg = "grpc|http/protobuf", .cmds = RUN | PROBE, .kind = KT_OPT_CHOICE,
-	  .parse = otlp_protocol,
+	{ "otlp-protocol", .arg = "grpc|http/protobuf|http/json", .cmds = RUN | PROBE,
+	  .kind = KT_OPT_CHOICE, .parse = otlp_protocol,
 	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "OTLP transport (env OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL;\n"
 			    "default: http/protobuf if the endpoint has a path,\n"
-			    "else grpc)") },
+			    "else grpc). --exporter otlp-http sends protobuf, or\n"
+			    "OTLP/JSON with http/json") },
 	{ "otlp-headers", .arg = "K=V,...", .cmds = RUN | PROBE, .kind = KT_OPT_STRING,
 	  FIELD(otlp_headers),
 	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "extra headers / gRPC metadata (also\n"

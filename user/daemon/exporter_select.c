@@ -12,7 +12,12 @@
  *   (".../v1/traces") and over gRPC when it has none. Without an endpoint:
  *   the file exporter with --output; else OTLP/gRPC to the configuration's
  *   default_otlp_endpoint if it has one (unless the protocol is
- *   http/protobuf); else the console.
+ *   http/protobuf or http/json); else the console.
+ *
+ *   OTLP/HTTP sends OTLP/JSON when the protocol is http/json, else binary
+ *   protobuf. Log records: --otlp-protocol > OTEL_EXPORTER_OTLP_LOGS_PROTOCOL
+ *   > OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf or http/json; log records
+ *   travel with the spans, so grpc is not for them) > as the spans.
  *
  *   An OTLP/gRPC host:port without a scheme is TLS, plain text when
  *   OTEL_EXPORTER_OTLP_[TRACES_]INSECURE is true. TLS files:
@@ -28,21 +33,51 @@
 #include "base/diag.h"
 #include "exporters/otlp_common.h"
 
+/* The protocol a variable names; UNSET when it is unset, empty or invalid (with a warning). */
+static enum kt_otlp_protocol protocol_var(const char *var)
+{
+	const char *v = getenv(var);
+	enum kt_otlp_protocol p;
+	if (!v || !*v)
+		return KT_OTLP_PROTOCOL_UNSET;
+	if (kt_otlp_protocol_parse(v, &p) == 0)
+		return p;
+	kt_warn("ignoring %s=%s: grpc, http/protobuf and http/json are supported", var, v);
+	return KT_OTLP_PROTOCOL_UNSET;
+}
+
 /* The protocol from the environment; UNSET when none (invalid values are skipped). */
 static enum kt_otlp_protocol env_protocol(void)
 {
-	static const char *const vars[] = { "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-					    "OTEL_EXPORTER_OTLP_PROTOCOL" };
-	for (size_t i = 0; i < 2; i++) {
-		const char *v = getenv(vars[i]);
-		enum kt_otlp_protocol p;
-		if (!v || !*v)
-			continue;
-		if (kt_otlp_protocol_parse(v, &p) == 0)
-			return p;
-		kt_warn("ignoring %s=%s: grpc and http/protobuf are supported", vars[i], v);
+	enum kt_otlp_protocol p = protocol_var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+	return p ? p : protocol_var("OTEL_EXPORTER_OTLP_PROTOCOL");
+}
+
+static bool is_http_protocol(enum kt_otlp_protocol p)
+{
+	return p == KT_OTLP_PROTOCOL_HTTP_PROTOBUF || p == KT_OTLP_PROTOCOL_HTTP_JSON;
+}
+
+/*
+ * OTLP/HTTP: whether log records go as OTLP/JSON. The flag names the
+ * transport of both; else OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else the generic
+ * variable, when they name an HTTP encoding; else as the spans (json).
+ */
+static bool http_logs_json(const struct kt_config *cfg, bool json)
+{
+	if (cfg->otlp_protocol)
+		return json;
+	enum kt_otlp_protocol p = protocol_var("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL");
+	if (p == KT_OTLP_PROTOCOL_GRPC)
+		kt_warn("ignoring OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc: log records go over "
+			"OTLP/HTTP with the spans");
+	if (!is_http_protocol(p)) {
+		/* Invalid values of this one were reported with the spans' protocol. */
+		const char *v = getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+		if (!v || kt_otlp_protocol_parse(v, &p) != 0)
+			p = KT_OTLP_PROTOCOL_UNSET;
 	}
-	return KT_OTLP_PROTOCOL_UNSET;
+	return is_http_protocol(p) ? p == KT_OTLP_PROTOCOL_HTTP_JSON : json;
 }
 
 static bool is_http_url(const char *s)
@@ -66,7 +101,7 @@ int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *
 			kind = kt_otlp_url_has_path(ep) ? KT_EXPORTER_OTLP_HTTP : KT_EXPORTER_OTLP_GRPC;
 		else if (cfg->output)
 			kind = KT_EXPORTER_FILE;
-		else if (cfg->default_otlp_endpoint && proto != KT_OTLP_PROTOCOL_HTTP_PROTOBUF)
+		else if (cfg->default_otlp_endpoint && !is_http_protocol(proto))
 			kind = KT_EXPORTER_OTLP_GRPC;
 		else
 			kind = KT_EXPORTER_CONSOLE;
@@ -85,6 +120,9 @@ int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *
 		out->endpoint_source = src;
 		if (!out->endpoint)
 			return -1;
+		/* --exporter otlp-http with a grpc protocol from the environment: protobuf. */
+		out->json = proto == KT_OTLP_PROTOCOL_HTTP_JSON;
+		out->logs_json = http_logs_json(cfg, out->json);
 	} else if (kind == KT_EXPORTER_OTLP_GRPC) {
 		if (!ep) {
 			ep = cfg->default_otlp_endpoint;
@@ -113,6 +151,10 @@ int kt_exporter_resolve(const struct kt_config *cfg, struct kt_exporter_choice *
 				insecure ? "plain text (OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true)"
 					 : "TLS (for plain text: http:// or "
 					   "OTEL_EXPORTER_OTLP_INSECURE=true)");
+		const char *lp = getenv("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL");
+		if (lp && *lp && strcmp(lp, "grpc") != 0)
+			kt_warn("ignoring OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=%s: log records go over "
+				"OTLP/gRPC with the spans", lp);
 	}
 	return 0;
 }
@@ -137,10 +179,17 @@ struct kt_exporter *kt_exporter_from_config(const struct kt_config *cfg, const c
 		/* Kata 1.x journal records: the logs endpoint, where one can be named. */
 		char *logs = kt_otlp_http_resolve_logs_url(ch.endpoint);
 		struct kt_otlp_http_cfg hc = { .url = ch.endpoint, .logs_url = logs,
-					       .headers = cfg->otlp_headers, .tls = tls };
+					       .headers = cfg->otlp_headers, .tls = tls,
+					       .json = ch.json, .logs_json = ch.logs_json };
 		e = kt_exporter_otlp_http_new(&hc);
-		snprintf(desc, sizeof(desc), "OTLP/HTTP %s%s%s", ch.endpoint, logs ? ", logs " : "",
-			 logs ? logs : "");
+		/* The logs' encoding is named when it differs from the spans'. */
+		const char *logs_enc = "";
+		if (ch.logs_json != ch.json)
+			logs_enc = ch.logs_json ? " (JSON)" : " (protobuf)";
+		int n = snprintf(desc, sizeof(desc), "OTLP/HTTP%s %s", ch.json ? " (JSON)" : "",
+				 ch.endpoint);
+		if (logs && n > 0 && (size_t)n < sizeof(desc))
+			snprintf(desc + n, sizeof(desc) - (size_t)n, ", logs%s %s", logs_enc, logs);
 		if (!logs && cfg->journal_port)
 			kt_warn("OTLP/HTTP: no logs endpoint (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, or a "
 				"traces URL ending in /v1/traces): journal records are dropped");

@@ -7,12 +7,15 @@
 #   tests/receiver/selftest/run.sh [path/to/export_expected]
 #
 # 1. Every golden vector (both eras, with origins, some repeated) goes through
-#    kt_otlp_build + the OTLP/HTTP exporter (to receiver.js) and the file
-#    exporter (read back by otlpjson.js); check.js must pass both, and both
-#    paths must normalize to identical lines.
+#    kt_otlp_build + the OTLP/HTTP exporter (to receiver.js) in protobuf and
+#    in OTLP/JSON (http/json), and the file exporter (read back by
+#    otlpjson.js); check.js must pass all three, and all three paths must
+#    normalize to identical lines.
 # 2. Deliberately wrong expectations and tampered span lines must fail with
-#    the expected report lines; malformed OTLP/JSON must be rejected.
-# 3. --fail-first and --status make the exporter see RETRY and FAIL.
+#    the expected report lines; malformed OTLP/JSON must be rejected, in a
+#    file and as an http/json body.
+# 3. --fail-first and --status make the exporter see RETRY and FAIL, in both
+#    encodings; --partial-success answers are read and logged.
 #
 # Needs node >= 18 with tests/receiver/node_modules installed (npm ci) and
 # build/tools/export_expected (make build/tools/export_expected).
@@ -105,6 +108,30 @@ else
 fi
 cmp -s "$tmp/http.jsonl" "$tmp/file.jsonl" && ok "both paths normalize identically" ||
 	bad "HTTP and JSON paths differ"
+
+# The same through OTLP/HTTP with JSON bodies, decoded by the receiver's
+# http/json path (lib/otlp-json.js and the upstream root).
+: >"$tmp/receiver.log"
+start_receiver "$tmp/json.jsonl"
+"$tool" --manifest "$manifest" --http-json "$url" --batch 7 2>"$tmp/tool.log" ||
+	{ cat "$tmp/tool.log"; bad "export_expected --http-json failed"; }
+stop_receiver
+if check "$manifest" "$tmp/json.jsonl"; then
+	ok "OTLP/HTTP JSON path: $(tail -1 "$tmp/check.out")"
+else
+	cat "$tmp/check.out"
+	bad "OTLP/HTTP JSON path"
+fi
+grep -qx "$n_expected passed, 0 failed" "$tmp/check.out" || bad "JSON path: expected $n_expected checks"
+cmp -s "$tmp/http.jsonl" "$tmp/json.jsonl" && ok "protobuf and JSON bodies normalize identically" ||
+	bad "protobuf and JSON bodies differ"
+n_json=$(grep -c ': application/json, [0-9]* span(s)$' "$tmp/receiver.log")
+if [ "$n_json" -gt 1 ] && ! grep -q 'application/x-protobuf' "$tmp/receiver.log"; then
+	ok "$n_json requests, each application/json"
+else
+	cat "$tmp/receiver.log"
+	bad "the http/json requests were not all application/json"
+fi
 
 # ------------------------------------------------------------------ 2. negative
 
@@ -208,6 +235,44 @@ reject "upper-case hex id" 's/"traceId":"\([0-9a-f]*\)"/"traceId":"\U\1"/'
 reject "int64 as number" 's/"startTimeUnixNano":"\([0-9]*\)"/"startTimeUnixNano":\1/'
 reject "snake_case key" 's/"spanId"/"span_id"/'
 
+# ... and as http/json bodies: 400 with a google.rpc.Status in JSON, nothing recorded.
+post_json() { # body-file -> "status body" of the receiver's answer
+	node -e '
+		const http = require("http");
+		const body = require("fs").readFileSync(process.argv[2]);
+		const req = http.request(process.argv[1], { method: "POST",
+			headers: { "Content-Type": "application/json" } }, (res) => {
+			let got = "";
+			res.on("data", (c) => { got += c; });
+			res.on("end", () => console.log(`${res.statusCode} ${res.headers["content-type"]} ${got}`));
+		});
+		req.end(body);' "$url" "$1"
+}
+start_receiver "$tmp/refused.jsonl"
+reject_body() { # description sed-expression
+	printf '%s' "$line" | sed -e "$2" >"$tmp/badbody.json"
+	local answer
+	answer=$(post_json "$tmp/badbody.json")
+	case $answer in
+	"400 application/json {\"code\":3,\"message\":\"cannot decode: "*) ok "http/json $1: ${answer:0:100}" ;;
+	*) bad "http/json $1: answered $answer" ;;
+	esac
+}
+reject_body "upper-case hex id" 's/"traceId":"\([0-9a-f]*\)"/"traceId":"\U\1"/'
+reject_body "int64 as number" 's/"startTimeUnixNano":"\([0-9]*\)"/"startTimeUnixNano":\1/'
+reject_body "unknown key" 's/"spanId"/"span_id"/'
+reject_body "invalid UTF-8" "s/\"name\":\"/\"name\":\"$(printf '\xff')/"
+reject_body "two documents" 's/$/{}/'
+printf '%s' "$line" >"$tmp/goodbody.json"
+case $(post_json "$tmp/goodbody.json") in
+"200 application/json {}") ok "http/json: the untampered line is accepted" ;;
+*) bad "http/json: the untampered line was not accepted" ;;
+esac
+stop_receiver
+n_good=$(node "$recv/otlpjson.js" "$tmp/goodbody.json" --out /dev/stdout 2>/dev/null | wc -l)
+[ "$n_good" -gt 0 ] && [ "$(wc -l <"$tmp/refused.jsonl")" = "$n_good" ] &&
+	ok "only the untampered body was recorded ($n_good spans)" || bad "a refused body was recorded"
+
 # ------------------------------------------------------------------ 3. retry/fail
 
 one=$tmp/one.json
@@ -231,6 +296,42 @@ start_receiver "$tmp/status.jsonl" --status 400
 	{ cat "$tmp/tool.log"; bad "400: no failure logged"; }
 stop_receiver
 [ -s "$tmp/status.jsonl" ] && bad "rejected spans were recorded" || true
+
+# http/json: the failures' google.rpc.Status in JSON is shown with its code's name.
+expect_tool() { # description expected-exit fixed-string tool-args...
+	local what=$1 want=$2 text=$3 rc=0
+	shift 3
+	"$tool" --manifest "$one" "$@" 2>"$tmp/tool.log" || rc=$?
+	if [ "$rc" = "$want" ] && grep -qF -- "$text" "$tmp/tool.log"; then
+		ok "$what"
+	else
+		cat "$tmp/tool.log"
+		bad "$what: exit $rc, want $want with '$text'"
+	fi
+}
+start_receiver "$tmp/retry-json.jsonl" --fail-first 1
+expect_tool "http/json --fail-first 1: RETRY" 1 "HTTP 503 (will retry): try again (UNAVAILABLE)" \
+	--http-json "$url"
+expect_tool "http/json second attempt accepted" 0 "1 span(s) exported" --http-json "$url"
+stop_receiver
+check "$one" "$tmp/retry-json.jsonl" && ok "http/json retried span: $(tail -1 "$tmp/check.out")" ||
+	bad "http/json retried span"
+
+start_receiver "$tmp/status-json.jsonl" --status 400
+expect_tool "http/json --status 400: FAIL" 1 \
+	"HTTP 400: status 400 requested (INVALID_ARGUMENT)" --http-json "$url"
+stop_receiver
+[ -s "$tmp/status-json.jsonl" ] && bad "http/json: rejected spans were recorded" || true
+
+# Partial success, encoded by the receiver with the upstream message types.
+start_receiver "$tmp/partial.jsonl" --partial-success "2:too old"
+expect_tool "partial success (protobuf) logged" 0 "collector rejected 2 span(s): too old" \
+	--http "$url"
+expect_tool "partial success (JSON) logged" 0 "collector rejected 2 span(s): too old" \
+	--http-json "$url"
+stop_receiver
+[ "$(wc -l <"$tmp/partial.jsonl")" = 2 ] && ok "partially successful exports are recorded" ||
+	bad "partial success: $(wc -l <"$tmp/partial.jsonl") span lines, want 2"
 
 echo
 if [ "$failures" -eq 0 ]; then
