@@ -47,16 +47,6 @@ KEPT=$((16384 - ${#HDR_BIG})) # the record is cut at 16 KiB from its '<'
 printf '<30>%s kata-agent[123]: still connected' "$TS" >"$OUT/jopen.bin"
 
 # ------------------------------------------------------------ expectations
-ai() { printf '{"key":"%s","value":{"type":"i64","value":"%s"}}' "$1" "$2"; }
-as() { printf '{"key":"%s","value":{"type":"string","value":"%s"}}' "$1" "$2"; }
-ab() { printf '{"key":"%s","value":{"type":"bool","value":true}}' "$1"; }
-rec() { # body(JSON-escaped) severityNumber severityText time attributes...
-	local body=$1 num=$2 text=$3 t=$4
-	shift 4
-	local IFS=,
-	printf '{"body":"%s","severityNumber":%s,"severityText":"%s","time":"%s","attributes":[%s]}\n' \
-		"$body" "$num" "$text" "$t" "$*"
-}
 T5424A=$(date -u -d '2003-10-11T22:14:15Z' +%s)003000000
 T5424B=$(date -u -d '2024-03-05T10:11:12+02:00' +%s)345678000
 {

@@ -289,3 +289,16 @@ EOF
 fake_hypervisor_pid() { # run-root sandbox-id pid
 	printf '{"HypervisorState":{"Pid":%s,"Type":"clh"}}\n' "$3" >"$1/run/vc/sbs/$2/persist.json"
 }
+
+# Expected log records, as tests/receiver/check-logs.js reads them: a line
+# per record, attributes of an integer (ai), a string (as), a true boolean (ab).
+ai() { printf '{"key":"%s","value":{"type":"i64","value":"%s"}}' "$1" "$2"; }
+as() { printf '{"key":"%s","value":{"type":"string","value":"%s"}}' "$1" "$2"; }
+ab() { printf '{"key":"%s","value":{"type":"bool","value":true}}' "$1"; }
+rec() { # body(JSON-escaped) severityNumber severityText time attributes...
+	local body=$1 num=$2 text=$3 t=$4
+	shift 4
+	local IFS=,
+	printf '{"body":"%s","severityNumber":%s,"severityText":"%s","time":"%s","attributes":[%s]}\n' \
+		"$body" "$num" "$text" "$t" "$*"
+}

@@ -36,16 +36,6 @@ T5424=$(date -u -d '2024-03-05T10:11:12+02:00' +%s)345678000
 	printf '<10>1 2024-03-05T10:11:12.345678+02:00 guest kata-agent 42 - [sd@1 a="1"] crit message'
 } >"$OUT/journal.bin"
 N_LOGS=3
-ai() { printf '{"key":"%s","value":{"type":"i64","value":"%s"}}' "$1" "$2"; }
-as() { printf '{"key":"%s","value":{"type":"string","value":"%s"}}' "$1" "$2"; }
-ab() { printf '{"key":"%s","value":{"type":"bool","value":true}}' "$1"; }
-rec() { # body(JSON-escaped) severityNumber severityText time attributes...
-	local body=$1 num=$2 text=$3 t=$4
-	shift 4
-	local IFS=,
-	printf '{"body":"%s","severityNumber":%s,"severityText":"%s","time":"%s","attributes":[%s]}\n' \
-		"$body" "$num" "$text" "$t" "$*"
-}
 {
 	rec 'started \"sandbox\" <13>x' 9 info "$T3164" \
 		"$(ai syslog.facility 3)" "$(ai syslog.severity 6)" "$(as syslog.appname kata-agent)" "$(as syslog.procid 123)"
