@@ -28,7 +28,8 @@ struct kind {
 	const void *(*build)(const void *head, const struct kt_resource_cfg *cfg,
 			     struct kt_arena *a);
 	enum kt_export_result (*export)(struct kt_exporter *e, const void *req, size_t n);
-	uint64_t *exported, *dropped; /* in kt_stats */
+	enum kt_record_kind rec;        /* for the counters (base/stats.h) */
+	uint64_t *exported, *dropped;   /* in kt_stats; dropped is bumped by kt_stat_drop */
 };
 
 /* One kind's bounded list; guarded by the queue's lock. */
@@ -95,6 +96,7 @@ static const struct kind span_kind = {
 	.free = span_free,
 	.build = span_build,
 	.export = span_export,
+	.rec = KT_REC_SPANS,
 	.exported = &kt_stats.spans_exported,
 	.dropped = &kt_stats.spans_dropped,
 };
@@ -132,6 +134,7 @@ static const struct kind log_kind = {
 	.free = log_free,
 	.build = log_build,
 	.export = log_export,
+	.rec = KT_REC_LOGS,
 	.exported = &kt_stats.logs_exported,
 	.dropped = &kt_stats.logs_dropped,
 };
@@ -141,6 +144,21 @@ static const struct kind log_kind = {
 static void stat_add(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* What the attempt under way in this thread noted about its failure (kt_export_note_status). */
+static _Thread_local char attempt_status[KT_EXPORT_STATUS_LEN];
+
+void kt_export_note_status(const char *status)
+{
+	size_t n = status ? strnlen(status, sizeof(attempt_status) - 1) : 0;
+	memcpy(attempt_status, status ? status : "", n);
+	attempt_status[n] = '\0';
+}
+
+const char *kt_export_status_noted(void)
+{
+	return attempt_status;
 }
 
 static void free_chain(const struct kind *k, void *head)
@@ -214,6 +232,7 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 {
 	const struct kind *k = l->k;
 	uint64_t delay = 100;
+	char status[KT_EXPORT_STATUS_LEN] = ""; /* of the last failed attempt */
 
 	/*
 	 * Transient failures are retried for as long as the daemon runs (the
@@ -228,23 +247,27 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 					q->exporter->name, n, k->what);
 			else
 				l->dropped_unsent += n; /* logged once, by stop() */
-			stat_add(k->dropped, n);
+			kt_stat_drop(k->rec, KT_DROP_SHUTDOWN, n);
 			break;
 		}
 		if (tried) {
-			KT_STAT_INC(export_retries);
+			kt_stat_export_retried(status);
 			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
 		}
+		kt_export_note_status(NULL);
+		uint64_t start = kt_mono_ns();
 		enum kt_export_result res = k->export(q->exporter, req, n);
+		kt_stat_export_latency(k->rec, kt_mono_ns() - start);
 		if (res == KT_EXPORT_OK) {
 			stat_add(k->exported, n);
 			break;
 		}
-		KT_STAT_INC(export_errors);
+		memcpy(status, kt_export_status_noted(), sizeof(status));
+		kt_stat_export_failed(status);
 		if (res == KT_EXPORT_FAIL) {
 			kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name,
 				n, k->what);
-			stat_add(k->dropped, n);
+			kt_stat_drop(k->rec, KT_DROP_EXPORT_FAILED, n);
 			break;
 		}
 		kt_debug("export: %s: next attempt for %zu %s in %llu ms", q->exporter->name, n,
@@ -262,7 +285,7 @@ static void export_batch(struct kt_export_queue *q, struct list *l, void *batch,
 	const void *req = l->k->build(batch, &q->cfg.resource, &a);
 	if (!req) {
 		kt_err("export: out of memory building a request of %zu %s", n, l->k->what);
-		stat_add(l->k->dropped, n);
+		kt_stat_drop(l->k->rec, KT_DROP_NO_MEMORY, n);
 	} else {
 		send_with_retry(q, l, req, n);
 	}
@@ -352,6 +375,7 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	if (q->cfg.batch_max == 0)
 		q->cfg.batch_max = 1;
 	q->exporter = e;
+	kt_stats_set_exporter(e->name);
 	q->lists[SPANS].k = &span_kind;
 	q->lists[LOGS].k = &log_kind;
 	q->lists[LOGS].refused = !e->export_logs;
@@ -395,7 +419,7 @@ static void push(struct kt_export_queue *q, struct list *l, void *r)
 		bool refused = l->refused, say = refused && !l->refused_logged;
 		l->refused_logged |= refused;
 		pthread_mutex_unlock(&q->lock);
-		stat_add(k->dropped, 1);
+		kt_stat_drop(k->rec, refused ? KT_DROP_UNSUPPORTED : KT_DROP_QUEUE_FULL, 1);
 		uint64_t dropped = __atomic_load_n(k->dropped, __ATOMIC_RELAXED);
 		/* Log the first drop and then every 10000th. */
 		if (say)

@@ -137,11 +137,11 @@ static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
 			(unsigned long long)c[KT_CNT_VM_PROCS_FULL],
 			(unsigned long long)c[KT_CNT_VM_CONNS_FULL],
 			(unsigned long long)c[KT_CNT_VM_RB_FAIL]);
-	__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
+	kt_stats_kernel(c);
 	kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
 		 "%llu untracked connections, %llu bytes from page frags",
 		 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
-		 (unsigned long long)c[KT_CNT_RB_FAIL], (unsigned long long)c[KT_CNT_STREAM_FULL],
+		 (unsigned long long)KT_STAT_GET(lost_records), (unsigned long long)c[KT_CNT_STREAM_FULL],
 		 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
 }
 
