@@ -74,7 +74,7 @@ DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config \
 	libcapstone-dev bpftrace
 DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl \
-	containerd runc busybox-static golang-go
+	containerd runc busybox-static golang-go prometheus
 DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
 .PHONY: deps deps-test deps-kernels
