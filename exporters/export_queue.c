@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "base/quiet_thread.h"
 #include "base/stats.h"
 
 /*
@@ -362,9 +363,6 @@ static void *export_thread(void *arg)
 
 /* ------------------------------------------------------------------ API */
 
-/* Signals a thread raises itself by what it executes: never blocked in the export thread. */
-static const int sync_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
-
 struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg)
 {
@@ -387,18 +385,13 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	pthread_condattr_destroy(&ca);
 	/*
 	 * The thread takes no process-directed signal: a command that blocks
-	 * SIGINT/SIGTERM to read them from a signalfd may start the queue first,
-	 * and the kernel would otherwise deliver them here, to their default
-	 * action (the process killed, nothing exported, no summary). Faults
-	 * stay unblocked: they belong to the thread that causes them.
+	 * SIGINT/SIGTERM to read them from a signalfd may start the queue first
+	 * (base/quiet_thread.h).
 	 */
-	sigset_t quiet, old;
-	sigfillset(&quiet);
-	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
-		sigdelset(&quiet, sync_signals[i]);
-	pthread_sigmask(SIG_SETMASK, &quiet, &old);
+	sigset_t old;
+	kt_quiet_signals(&old);
 	int err = pthread_create(&q->thread, NULL, export_thread, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	kt_restore_signals(&old);
 	if (err) {
 		kt_err("export: cannot start thread: %s", strerror(err));
 		pthread_cond_destroy(&q->cond);
@@ -452,6 +445,17 @@ void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
 void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r)
 {
 	push(q, &q->lists[LOGS], r);
+}
+
+void kt_export_queue_depth(struct kt_export_queue *q, size_t out[2])
+{
+	out[KT_REC_SPANS] = out[KT_REC_LOGS] = 0;
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	out[KT_REC_SPANS] = q->lists[SPANS].n;
+	out[KT_REC_LOGS] = q->lists[LOGS].n;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void kt_export_queue_stop(struct kt_export_queue *q)
