@@ -50,7 +50,7 @@ static void stop(void)
 	kt_metrics_loop_ended();
 }
 
-TestSuite(metrics_http, .init = start, .fini = stop, .timeout = 60);
+TestSuite(metrics_http, .init = start, .fini = stop);
 
 static int dial(void)
 {
