@@ -399,7 +399,7 @@ static const struct kt_opt opts[] = {
 	  .custom = metrics_address,
 	  RUN_DOC(S_NODE, "serve Prometheus metrics at http://HOST:PORT/metrics,\n"
 			  "and /healthz, /readyz (default: none), e.g.\n"
-			  "127.0.0.1:9464, or :9464 for every address") },
+			  "127.0.0.1:2112, or :2112 for every address") },
 
 	/* Other */
 	{ "dump-only", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(dump_only), .flag = true,
@@ -471,7 +471,7 @@ const struct kt_optset kt_config_options = {
 				"  # a small node: hold at most 64 MiB for guests, 16 connections per sandbox\n"
 				"  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n"
 				"  # in a DaemonSet: metrics for Prometheus, /healthz and /readyz for the kubelet\n"
-				"  katatrace-bpf run --metrics-address :9464 \\\n"
+				"  katatrace-bpf run --metrics-address :2112 \\\n"
 				"      --otlp-endpoint http://otel-collector.observability:4317\n",
 		},
 		[KT_CMD_DECODE] = {

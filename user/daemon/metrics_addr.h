@@ -3,7 +3,7 @@
  * --metrics-address HOST:PORT, where the metrics server (daemon/metrics_http.h)
  * listens: HOST is an IPv4 address, an IPv6 address in brackets ([::1]), a
  * name (resolved at start-up: the first of its addresses that binds) or
- * empty (":9464": every address, IPv6 and IPv4); PORT 0..65535, 0 for one
+ * empty (":2112": every address, IPv6 and IPv4); PORT 0..65535, 0 for one
  * the kernel picks (the log says which). The socket is bound at start-up,
  * while the daemon is still root, like the sink's listeners; the server
  * thread takes it once the daemon runs unprivileged.

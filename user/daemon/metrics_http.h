@@ -29,7 +29,7 @@ struct kt_metrics_http;
 /*
  * A listening TCP socket (close-on-exec, non-blocking) at the address,
  * bound while the daemon is still root; what it is bound to in bound
- * ("127.0.0.1:9464", "[::]:9464"). Returns the socket, or -1 with why.
+ * ("127.0.0.1:2112", "[::]:2112"). Returns the socket, or -1 with why.
  */
 int kt_metrics_listen(const struct kt_metrics_addr *a, char *bound, size_t boundlen, char *why,
 		      size_t whylen);
