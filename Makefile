@@ -39,10 +39,12 @@ CSTD := -std=c11 -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
 override CFLAGS += $(CSTD) $(WARN) $(INCLUDES) -MMD -MP
 
-# Libraries a node may lack are linked statically; libcurl (TLS stack) and
+# Libraries a node may lack are linked statically; libcurl (TLS stack),
+# libmicrohttpd (the metrics server; its static archive needs GnuTLS's) and
 # libc stay dynamic. Every link of the library objects names these.
 STATIC_LIBS := -lbpf -lelf -lz -ljson-c -lprotobuf-c -lcapstone
-LDLIBS := -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic -lcurl -lpthread -lm
+DYNAMIC_LIBS := -lcurl -lmicrohttpd
+LDLIBS := -Wl,-Bstatic $(STATIC_LIBS) -Wl,-Bdynamic $(DYNAMIC_LIBS) -lpthread -lm
 
 # ---------------------------------------------------------------- sources
 
@@ -72,9 +74,9 @@ GENERATED := $(SKELS) $(PROTO_H)
 # Debian 12 packages: build, then test. Installed only when missing.
 DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config \
-	libcapstone-dev bpftrace
+	libcapstone-dev bpftrace libmicrohttpd-dev
 DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl \
-	containerd runc busybox-static golang-go
+	containerd runc busybox-static golang-go prometheus
 DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
 .PHONY: deps deps-test deps-kernels
@@ -124,11 +126,14 @@ $(GEN)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/vmlinux.h
 $(GEN)/%.skel.h: $(GEN)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-# Fully static binary (no libcurl, hence no OTLP/HTTP or OTLP/gRPC) for
-# minimal systems such as the kernel test lane's initramfs.
+# Fully static binary (no libcurl, hence no OTLP/HTTP or OTLP/gRPC, and no
+# libmicrohttpd, hence no --metrics-address) for minimal systems such as the
+# kernel test lane's initramfs.
 CURL_SRCS := exporters/otlp_http.c exporters/otlp_grpc.c exporters/otlp_curl.c
-STATIC_SRCS := $(filter-out $(CURL_SRCS),$(LIB_SRCS)) exporters/static/otlp_http_unavailable.c \
-	exporters/static/otlp_grpc_unavailable.c
+MHD_SRCS := user/daemon/metrics_http.c
+STATIC_SRCS := $(filter-out $(CURL_SRCS) $(MHD_SRCS),$(LIB_SRCS)) \
+	exporters/static/otlp_http_unavailable.c exporters/static/otlp_grpc_unavailable.c \
+	user/daemon/static/metrics_http_unavailable.c
 STATIC_OBJS := $(STATIC_SRCS:%.c=$(OBJ)/%.o) $(PROTO_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 
 .PHONY: static
@@ -230,7 +235,7 @@ $(ASAN)/gen/%.o: $(GEN)/%.c | $(GENERATED)
 # The programs the tests read are built first (order-only: a rebuilt target
 # does not relink the tests).
 $(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS) | $(TEST_TARGETS)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion $(STATIC_LIBS) -lcurl -lpthread -lm
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion $(STATIC_LIBS) $(DYNAMIC_LIBS) -lpthread -lm
 
 # Test helper programs (no sanitizers: they stand in for foreign processes).
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -285,7 +290,7 @@ $(FUZZ)/obj/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	$(CLANG) $(CSTD) $(INCLUDES) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
 
 $(FUZZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJS) $(STATIC_LIBS) -lcurl -lpthread -lm
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJS) $(STATIC_LIBS) $(DYNAMIC_LIBS) -lpthread -lm
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)

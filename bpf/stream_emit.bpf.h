@@ -16,6 +16,14 @@
 #include "counters.bpf.h"
 #include "stream_record.h"
 
+/*
+ * The counter of records this program could not write (each program its
+ * own, so that a loss is told per program): defined before the include.
+ */
+#ifndef KT_EMIT_RB_FAIL
+#error "define KT_EMIT_RB_FAIL (the program's lost-records counter) before including stream_emit.bpf.h"
+#endif
+
 /* Sized by the loader before load (--ring-buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -82,7 +90,7 @@ static __always_inline void send_rec(struct kt_rec_hdr *h, __u64 size, __u32 *lo
 	if (*lost)
 		h->flags |= KT_F_PRIOR_LOSS;
 	if (bpf_ringbuf_output(&events, h, size, 0)) {
-		count(KT_CNT_RB_FAIL, 1);
+		count(KT_EMIT_RB_FAIL, 1);
 		*lost = 1;
 	} else {
 		*lost = 0;

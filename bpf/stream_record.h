@@ -102,7 +102,7 @@ struct kt_rec_data {
 
 /* Per-CPU counters, index into the "counters" map. */
 enum kt_counter {
-	KT_CNT_RB_FAIL = 0,   /* ring buffer reservation failures (lost records) */
+	KT_CNT_RB_FAIL = 0,   /* unix_capture: ring buffer reservation failures (lost records) */
 	KT_CNT_BYTES,         /* payload bytes captured */
 	KT_CNT_GAP_BYTES,     /* bytes reported as gaps */
 	KT_CNT_STREAM_FULL,   /* new connection not tracked: stream map full */
@@ -116,6 +116,7 @@ enum kt_counter {
 	KT_CNT_PROBE_ABANDONED,  /* probe_span: entries whose call can no longer return */
 	KT_CNT_PROBE_TOO_DEEP,   /* probe_span: nested calls beyond KT_PROBE_DEPTH (no span) */
 	KT_CNT_PROBE_TABLE_FULL, /* probe_span: entries not kept, the in-flight table full */
+	KT_CNT_VSOCK_RB_FAIL,    /* vsock_capture: the same as KT_CNT_RB_FAIL (one ring buffer) */
 	KT_CNT__MAX,
 };
 

@@ -16,6 +16,8 @@
  * End of stream is seen by the reader: a 0-byte read after the peer shut
  * down its sending side.
  */
+/* records lost here are counted apart from the other capture program's */
+#define KT_EMIT_RB_FAIL KT_CNT_RB_FAIL
 #include "stream_emit.bpf.h"
 #include "syscall_src.bpf.h"
 #include "unix_capture.h"
@@ -267,7 +269,7 @@ static __always_inline struct kt_stream_state *stream_state(struct sock *sk,
 			if (!server || !read_path(server, c))
 				c->path_len = 0;
 			if (bpf_ringbuf_output(&events, c, sizeof(*c), 0))
-				count(KT_CNT_RB_FAIL, 1);
+				count(KT_EMIT_RB_FAIL, 1);
 		}
 	}
 	st = bpf_map_lookup_elem(&streams, conn);

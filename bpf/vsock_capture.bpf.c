@@ -19,6 +19,8 @@
  *    virtio modules' symbols, wherever something on the host reads (for a
  *    guest port: the host's client socket, both ways).
  */
+/* records lost here are counted apart from the other capture program's */
+#define KT_EMIT_RB_FAIL KT_CNT_VSOCK_RB_FAIL
 #include "stream_emit.bpf.h"
 #include "syscall_src.bpf.h"
 #include "vsock_capture.h"
@@ -139,7 +141,7 @@ static __always_inline struct kt_stream_state *vstream(const struct kt_conn_id *
 			c->hdr.dir = dir;
 			fill_task(&c->hdr);
 			if (bpf_ringbuf_output(&events, c, sizeof(*c), 0))
-				count(KT_CNT_RB_FAIL, 1);
+				count(KT_EMIT_RB_FAIL, 1);
 		}
 	}
 	st = bpf_map_lookup_elem(&vstreams, conn);

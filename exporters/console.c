@@ -306,12 +306,14 @@ static enum kt_export_result write_lines(struct console *c, struct kt_text *l)
 {
 	if (l->oom) {
 		free(l->p);
+		kt_export_note_status("out_of_memory");
 		return KT_EXPORT_RETRY;
 	}
 	bool failed = l->len && fwrite(l->p, 1, l->len, c->out) != l->len;
 	free(l->p);
 	if (failed) {
 		clearerr(c->out);
+		kt_export_note_status("write");
 		return KT_EXPORT_FAIL;
 	}
 	return KT_EXPORT_OK;

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "base/quiet_thread.h"
 #include "base/stats.h"
 
 /*
@@ -28,7 +29,8 @@ struct kind {
 	const void *(*build)(const void *head, const struct kt_resource_cfg *cfg,
 			     struct kt_arena *a);
 	enum kt_export_result (*export)(struct kt_exporter *e, const void *req, size_t n);
-	uint64_t *exported, *dropped; /* in kt_stats */
+	enum kt_record_kind rec;        /* for the counters (base/stats.h) */
+	uint64_t *exported, *dropped;   /* in kt_stats; dropped is bumped by kt_stat_drop */
 };
 
 /* One kind's bounded list; guarded by the queue's lock. */
@@ -95,6 +97,7 @@ static const struct kind span_kind = {
 	.free = span_free,
 	.build = span_build,
 	.export = span_export,
+	.rec = KT_REC_SPANS,
 	.exported = &kt_stats.spans_exported,
 	.dropped = &kt_stats.spans_dropped,
 };
@@ -132,6 +135,7 @@ static const struct kind log_kind = {
 	.free = log_free,
 	.build = log_build,
 	.export = log_export,
+	.rec = KT_REC_LOGS,
 	.exported = &kt_stats.logs_exported,
 	.dropped = &kt_stats.logs_dropped,
 };
@@ -141,6 +145,21 @@ static const struct kind log_kind = {
 static void stat_add(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* What the attempt under way in this thread noted about its failure (kt_export_note_status). */
+static _Thread_local char attempt_status[KT_EXPORT_STATUS_LEN];
+
+void kt_export_note_status(const char *status)
+{
+	size_t n = status ? strnlen(status, sizeof(attempt_status) - 1) : 0;
+	memcpy(attempt_status, status ? status : "", n);
+	attempt_status[n] = '\0';
+}
+
+const char *kt_export_status_noted(void)
+{
+	return attempt_status;
 }
 
 static void free_chain(const struct kind *k, void *head)
@@ -214,6 +233,7 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 {
 	const struct kind *k = l->k;
 	uint64_t delay = 100;
+	char status[KT_EXPORT_STATUS_LEN] = ""; /* of the last failed attempt */
 
 	/*
 	 * Transient failures are retried for as long as the daemon runs (the
@@ -228,23 +248,27 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 					q->exporter->name, n, k->what);
 			else
 				l->dropped_unsent += n; /* logged once, by stop() */
-			stat_add(k->dropped, n);
+			kt_stat_drop(k->rec, KT_DROP_SHUTDOWN, n);
 			break;
 		}
 		if (tried) {
-			KT_STAT_INC(export_retries);
+			kt_stat_export_retried(status);
 			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
 		}
+		kt_export_note_status(NULL);
+		uint64_t start = kt_mono_ns();
 		enum kt_export_result res = k->export(q->exporter, req, n);
+		kt_stat_export_latency(k->rec, kt_mono_ns() - start);
 		if (res == KT_EXPORT_OK) {
 			stat_add(k->exported, n);
 			break;
 		}
-		KT_STAT_INC(export_errors);
+		memcpy(status, kt_export_status_noted(), sizeof(status));
+		kt_stat_export_failed(status);
 		if (res == KT_EXPORT_FAIL) {
 			kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name,
 				n, k->what);
-			stat_add(k->dropped, n);
+			kt_stat_drop(k->rec, KT_DROP_EXPORT_FAILED, n);
 			break;
 		}
 		kt_debug("export: %s: next attempt for %zu %s in %llu ms", q->exporter->name, n,
@@ -262,7 +286,7 @@ static void export_batch(struct kt_export_queue *q, struct list *l, void *batch,
 	const void *req = l->k->build(batch, &q->cfg.resource, &a);
 	if (!req) {
 		kt_err("export: out of memory building a request of %zu %s", n, l->k->what);
-		stat_add(l->k->dropped, n);
+		kt_stat_drop(l->k->rec, KT_DROP_NO_MEMORY, n);
 	} else {
 		send_with_retry(q, l, req, n);
 	}
@@ -339,9 +363,6 @@ static void *export_thread(void *arg)
 
 /* ------------------------------------------------------------------ API */
 
-/* Signals a thread raises itself by what it executes: never blocked in the export thread. */
-static const int sync_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
-
 struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 					      const struct kt_export_queue_cfg *cfg)
 {
@@ -352,6 +373,7 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	if (q->cfg.batch_max == 0)
 		q->cfg.batch_max = 1;
 	q->exporter = e;
+	kt_stats_set_exporter(e->name);
 	q->lists[SPANS].k = &span_kind;
 	q->lists[LOGS].k = &log_kind;
 	q->lists[LOGS].refused = !e->export_logs;
@@ -363,18 +385,13 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	pthread_condattr_destroy(&ca);
 	/*
 	 * The thread takes no process-directed signal: a command that blocks
-	 * SIGINT/SIGTERM to read them from a signalfd may start the queue first,
-	 * and the kernel would otherwise deliver them here, to their default
-	 * action (the process killed, nothing exported, no summary). Faults
-	 * stay unblocked: they belong to the thread that causes them.
+	 * SIGINT/SIGTERM to read them from a signalfd may start the queue first
+	 * (base/quiet_thread.h).
 	 */
-	sigset_t quiet, old;
-	sigfillset(&quiet);
-	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
-		sigdelset(&quiet, sync_signals[i]);
-	pthread_sigmask(SIG_SETMASK, &quiet, &old);
+	sigset_t old;
+	kt_quiet_signals(&old);
 	int err = pthread_create(&q->thread, NULL, export_thread, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	kt_restore_signals(&old);
 	if (err) {
 		kt_err("export: cannot start thread: %s", strerror(err));
 		pthread_cond_destroy(&q->cond);
@@ -395,7 +412,7 @@ static void push(struct kt_export_queue *q, struct list *l, void *r)
 		bool refused = l->refused, say = refused && !l->refused_logged;
 		l->refused_logged |= refused;
 		pthread_mutex_unlock(&q->lock);
-		stat_add(k->dropped, 1);
+		kt_stat_drop(k->rec, refused ? KT_DROP_UNSUPPORTED : KT_DROP_QUEUE_FULL, 1);
 		uint64_t dropped = __atomic_load_n(k->dropped, __ATOMIC_RELAXED);
 		/* Log the first drop and then every 10000th. */
 		if (say)
@@ -428,6 +445,17 @@ void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r)
 void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r)
 {
 	push(q, &q->lists[LOGS], r);
+}
+
+void kt_export_queue_depth(struct kt_export_queue *q, size_t out[2])
+{
+	out[KT_REC_SPANS] = out[KT_REC_LOGS] = 0;
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	out[KT_REC_SPANS] = q->lists[SPANS].n;
+	out[KT_REC_LOGS] = q->lists[LOGS].n;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void kt_export_queue_stop(struct kt_export_queue *q)

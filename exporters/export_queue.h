@@ -53,6 +53,8 @@ void kt_export_queue_push(struct kt_export_queue *q, struct kt_span_record *r);
  * exporter cannot send logs.
  */
 void kt_export_queue_push_log(struct kt_export_queue *q, struct kt_log_record *r);
+/* Records waiting now: out[KT_REC_SPANS], out[KT_REC_LOGS] (base/stats.h). */
+void kt_export_queue_depth(struct kt_export_queue *q, size_t out[2]);
 /*
  * Exports everything queued, retrying until shutdown_timeout_ms after the
  * call; what is still queued then is dropped (counted) without a further

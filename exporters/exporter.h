@@ -35,6 +35,21 @@ struct kt_exporter {
 	void (*destroy)(struct kt_exporter *e);
 };
 
+/*
+ * Why the export attempt under way failed, for the counters of failed and
+ * retried attempts by status (base/stats.h, katatrace_export_failures_total):
+ * an exporter, or the transport code it calls, notes a short token: a gRPC
+ * status name ("UNAVAILABLE"), an HTTP status ("503"), or what failed below
+ * them ("connect", "resolve", "timeout", "tls", "transport", "write",
+ * "out_of_memory", "not_http2"). Bounded, low-cardinality words only: never
+ * a message or an id. Kept per thread (the export queue's): the queue clears
+ * it before each attempt and reads it after a failure; the last note wins,
+ * and an attempt that failed without one counts as "unknown".
+ */
+void kt_export_note_status(const char *status);
+/* What this thread's last attempt noted ("" after kt_export_note_status(NULL)). */
+const char *kt_export_status_noted(void);
+
 /* One readable line per span and per log record. */
 struct kt_exporter *kt_exporter_console_new(FILE *out);
 

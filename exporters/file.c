@@ -26,8 +26,10 @@ struct file_exporter {
 /* One encoded request as one line. */
 static enum kt_export_result write_line(struct file_exporter *fe, char *json, size_t len)
 {
-	if (!json)
-		return KT_EXPORT_RETRY; /* out of memory: may pass */
+	if (!json) {
+		kt_export_note_status("out_of_memory");
+		return KT_EXPORT_RETRY; /* may pass */
+	}
 	/* The newline goes into the same write so a line is never split. */
 	json[len] = '\n';
 	size_t w = fwrite(json, 1, len + 1, fe->f);
@@ -36,6 +38,7 @@ static enum kt_export_result write_line(struct file_exporter *fe, char *json, si
 		/* A partial line cannot be retried without duplicating data. */
 		kt_err("file exporter: writing %s: %s", fe->path, strerror(errno));
 		clearerr(fe->f);
+		kt_export_note_status("write");
 		return KT_EXPORT_FAIL;
 	}
 	return KT_EXPORT_OK;

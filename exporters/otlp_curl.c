@@ -31,12 +31,55 @@ int kt_curl_init(const char *who)
 	return 0;
 }
 
+/* What went wrong below HTTP, as a word for the export counters (exporter.h). */
+static const char *transport_status(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return "resolve";
+	case CURLE_COULDNT_CONNECT:
+		return "connect";
+	case CURLE_OPERATION_TIMEDOUT:
+		return "timeout";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CLIENTCERT:
+		return "tls";
+	case CURLE_OUT_OF_MEMORY:
+		return "out_of_memory";
+	default:
+		return "transport";
+	}
+}
+
 CURLcode kt_curl_post(CURL *c, const void *body, size_t len)
 {
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	/* The attempt's status, should the exporter call it a failure: HTTP's, or the transport's. */
+	long status = 0;
+	if (rc == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status >= 100 && status <= 999) {
+		char s[8];
+		snprintf(s, sizeof(s), "%ld", status);
+		kt_export_note_status(s);
+	} else {
+		kt_export_note_status(rc == CURLE_OK ? "transport" : transport_status(rc));
+	}
 	return rc;
 }
 

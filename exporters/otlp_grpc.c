@@ -103,8 +103,10 @@ static void on_success(struct grpc_exporter *g, size_t n, const char *what)
 static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint8_t *body,
 				  size_t len, size_t n, const char *what)
 {
-	if (!body)
+	if (!body) {
+		kt_export_note_status("out_of_memory");
 		return retry(g, "out of memory framing the request");
+	}
 
 	kt_grpc_response_reset(&g->resp);
 	g->errbuf[0] = '\0';
@@ -124,9 +126,11 @@ static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint
 	}
 	long version = 0;
 	curl_easy_getinfo(g->curl, CURLINFO_HTTP_VERSION, &version);
-	if (version != CURL_HTTP_VERSION_2_0)
+	if (version != CURL_HTTP_VERSION_2_0) {
+		kt_export_note_status("not_http2");
 		return fail(g, g->tls ? "the server did not negotiate HTTP/2 (ALPN h2)"
 				      : "the server did not speak HTTP/2");
+	}
 
 	const struct kt_grpc_response *r = &g->resp;
 	int code = kt_grpc_response_code(r);
@@ -135,6 +139,8 @@ static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint
 		on_success(g, n, what);
 		return KT_EXPORT_OK;
 	}
+	/* The status the collector gave (or the one its HTTP status maps to), for the counters. */
+	kt_export_note_status(kt_grpc_code_name(code));
 	/* The collector's words, made printable. */
 	char msg[KT_OTLP_EXCERPT_SIZE], ctype[KT_OTLP_EXCERPT_SIZE];
 	kt_otlp_excerpt(r->message, r->message_len, msg);

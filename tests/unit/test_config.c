@@ -280,6 +280,10 @@ static const char golden_run[] =
 	"  --user USER              identity after start-up (default nobody, no\n"
 	"                           capabilities; a broker process keeps what binding\n"
 	"                           sockets needs); --user root keeps every privilege\n"
+	"  --metrics-address HOST:PORT\n"
+	"                           serve Prometheus metrics at http://HOST:PORT/metrics,\n"
+	"                           and /healthz, /readyz (default: none), e.g.\n"
+	"                           127.0.0.1:2112, or :2112 for every address\n"
 	"\n"
 	"Other:\n"
 	"  --dump-only              same as --exporter console (kata-trace-forwarder's flag)\n"
@@ -309,7 +313,10 @@ static const char golden_run[] =
 	"  katatrace-bpf run --shim-socket-dir /run/containerd-alt/s \\\n"
 	"      --otlp-endpoint http://127.0.0.1:4317\n"
 	"  # a small node: hold at most 64 MiB for guests, 16 connections per sandbox\n"
-	"  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n";
+	"  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n"
+	"  # in a DaemonSet: metrics for Prometheus, /healthz and /readyz for the kubelet\n"
+	"  katatrace-bpf run --metrics-address :2112 \\\n"
+	"      --otlp-endpoint http://otel-collector.observability:4317\n";
 
 static const char golden_decode[] =
 	"Usage: katatrace-bpf decode [OPTIONS] FILE...\n"
@@ -733,6 +740,7 @@ static const char *sample_value(const struct kt_opt *t)
 		{ "shim-socket-dir", "/run/containerd-alt/s" },
 		{ "sandbox-path", "cloud-hypervisor=/run/t/{ID}/clh.sock" },
 		{ "bundle-path", "/run/b/{ID}/config.json" },
+		{ "metrics-address", "127.0.0.1:2112" },
 	};
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
 		if (strcmp(samples[i].name, t->name) == 0)

@@ -5,7 +5,9 @@
  * permanent ones drop only their batch, the queue bound holds while the
  * collector is down (exactly queue_max spans and log records wait), batches
  * of exactly batch_max, stop() stays bounded even when every call hangs, and
- * the export thread leaves process signals to the caller's threads.
+ * the export thread leaves process signals to the caller's threads; drops
+ * are counted by reason, failed and retried attempts by the status the
+ * exporter noted, and every attempt's duration in the latency histogram.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -31,6 +33,8 @@ struct fake {
 	unsigned fail_calls;     /* the first N calls FAIL */
 	unsigned hang_ms;        /* each call takes this long */
 	bool retry_forever;
+	/* Noted (kt_export_note_status) by a call that fails: RETRY, FAIL; NULL: nothing. */
+	const char *retry_status, *fail_status;
 	/* While gated, a call waits (inside the export) until the gate opens. */
 	bool gated;
 	pthread_cond_t gate;
@@ -60,7 +64,11 @@ static enum kt_export_result fake_export(struct kt_exporter *e, const kt_otlp_re
 		r = KT_EXPORT_RETRY;
 	else
 		f->spans_ok += n;
+	const char *note = r == KT_EXPORT_RETRY ? f->retry_status
+			   : r == KT_EXPORT_FAIL ? f->fail_status : NULL;
 	pthread_mutex_unlock(&f->lock);
+	if (note)
+		kt_export_note_status(note);
 	return r;
 }
 
@@ -401,4 +409,113 @@ Test(export_queue, stop_is_bounded_when_every_call_of_either_kind_hangs)
 	cr_assert_lt(took_ms, 1000, "stop took %llu ms", (unsigned long long)took_ms);
 	expect_counts(0, 10, 0, 10);
 	cr_assert_lt(calls(), 6);
+}
+
+/* ------------------------------------------------------------ counters by cause */
+
+static uint64_t dropped(enum kt_record_kind k, enum kt_drop_reason why)
+{
+	return __atomic_load_n(k == KT_REC_LOGS ? &kt_stats.logs_dropped_by[why]
+						: &kt_stats.spans_dropped_by[why],
+			       __ATOMIC_RELAXED);
+}
+
+/* The row of a status, NULL when there is none. */
+static const struct kt_export_status *status_row(const char *name)
+{
+	for (uint32_t i = 0; i < kt_stats.n_export_status; i++)
+		if (strcmp(kt_stats.export_status[i].name, name) == 0)
+			return &kt_stats.export_status[i];
+	return NULL;
+}
+
+Test(export_queue, drops_are_counted_by_reason)
+{
+	fake.base.export_logs = fake_export_logs;
+	fake.gated = true;
+	fake.fail_calls = 1;
+	struct kt_export_queue *q = start(1, 3, 5000);
+	push(q, 1); /* in flight, held: it fails permanently */
+	cr_assert(wait_until(batches_reached, 1, 5000));
+	push(q, 5); /* 3 wait, 2 find the queue full */
+	open_gate();
+	kt_export_queue_stop(q);
+	cr_expect_eq(dropped(KT_REC_SPANS, KT_DROP_EXPORT_FAILED), 1);
+	cr_expect_eq(dropped(KT_REC_SPANS, KT_DROP_QUEUE_FULL), 2);
+	cr_expect_eq(dropped(KT_REC_SPANS, KT_DROP_SHUTDOWN), 0);
+	cr_expect_eq(KT_STAT_GET(spans_exported), 3);
+	cr_expect_eq(KT_STAT_GET(spans_dropped), 3, "the total is the sum of the reasons");
+	cr_expect_eq(KT_STAT_GET(logs_dropped), 0);
+}
+
+Test(export_queue, drops_at_the_shutdown_timeout_and_unsendable_logs_by_reason)
+{
+	fake.retry_forever = true;
+	struct kt_export_queue *q = start(512, 1000, 100); /* no export_logs */
+	push_both(q, 4, 3);
+	kt_export_queue_stop(q);
+	cr_expect_eq(dropped(KT_REC_SPANS, KT_DROP_SHUTDOWN), 4);
+	cr_expect_eq(dropped(KT_REC_LOGS, KT_DROP_UNSUPPORTED), 3);
+	cr_expect_eq(dropped(KT_REC_LOGS, KT_DROP_SHUTDOWN), 0);
+	expect_counts(0, 4, 0, 3);
+}
+
+Test(export_queue, failed_and_retried_attempts_are_counted_by_status)
+{
+	/* Two permanent failures, then transient ones for 300 ms, then success. */
+	fake.fail_calls = 2;
+	fake.fail_status = "INVALID_ARGUMENT";
+	fake.retry_status = "UNAVAILABLE";
+	fake.retry_until_ns = kt_mono_ns() + 300000000ull;
+	struct kt_export_queue *q = start(1, 1000, 5000);
+	push(q, 3);
+	cr_assert(wait_until(ok_reached, 1, 10000), "the last span never went out");
+	kt_export_queue_stop(q);
+	cr_expect_str_eq(kt_stats_exporter(), "fake");
+	const struct kt_export_status *inv = status_row("INVALID_ARGUMENT");
+	const struct kt_export_status *una = status_row("UNAVAILABLE");
+	cr_assert_not_null(inv);
+	cr_assert_not_null(una);
+	cr_expect_eq(kt_stats.n_export_status, 2, "no row but the two statuses noted");
+	cr_expect_eq(inv->failed, 2);
+	cr_expect_eq(inv->retried, 0, "a permanent failure is not retried");
+	cr_expect_gt(una->failed, 0);
+	cr_expect_eq(una->retried, una->failed, "each transient failure is retried once");
+	cr_expect_eq(KT_STAT_GET(export_errors), inv->failed + una->failed);
+	cr_expect_eq(KT_STAT_GET(export_retries), una->retried);
+	cr_expect_eq(calls(), 2 + una->failed + 1);
+}
+
+Test(export_queue, a_failure_without_a_status_counts_as_unknown)
+{
+	fake.fail_calls = 1;
+	struct kt_export_queue *q = start(1, 1000, 5000);
+	push(q, 2);
+	kt_export_queue_stop(q);
+	const struct kt_export_status *r = status_row("unknown");
+	cr_assert_not_null(r);
+	cr_expect_eq(r->failed, 1);
+	cr_expect_eq(KT_STAT_GET(export_errors), 1);
+}
+
+Test(export_queue, every_attempt_lands_in_the_latency_histogram)
+{
+	fake.hang_ms = 30; /* above the 25 ms bound */
+	fake.fail_calls = 1;
+	fake.base.export_logs = fake_export_logs;
+	struct kt_export_queue *q = start(1, 1000, 5000);
+	push(q, 3);
+	kt_export_queue_stop(q);
+	const struct kt_latency *l = &kt_stats.export_latency[KT_REC_SPANS];
+	uint64_t n = 0;
+	for (size_t i = 0; i <= KT_LATENCY_BUCKETS; i++)
+		n += l->buckets[i];
+	cr_expect_eq(n, 3, "three attempts, the failed one too");
+	cr_expect_eq(l->buckets[0] + l->buckets[1] + l->buckets[2], 0, "none under 25 ms");
+	cr_expect_geq(l->sum_ns, 3 * 30000000ull);
+	const struct kt_latency *logs = &kt_stats.export_latency[KT_REC_LOGS];
+	uint64_t m = 0;
+	for (size_t i = 0; i <= KT_LATENCY_BUCKETS; i++)
+		m += logs->buckets[i];
+	cr_expect_eq(m, 0, "no log record was exported");
 }

@@ -363,6 +363,7 @@ Test(otlp_http, status_503_is_retry)
 	struct kt_exporter *e = exporter(NULL, 5000);
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_RETRY);
 	server_join();
+	cr_expect_str_eq(kt_export_status_noted(), "503", "the status the counters see");
 }
 
 Test(otlp_http, status_429_is_retry)
@@ -371,6 +372,7 @@ Test(otlp_http, status_429_is_retry)
 	struct kt_exporter *e = exporter(NULL, 5000);
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_RETRY);
 	server_join();
+	cr_expect_str_eq(kt_export_status_noted(), "429", "the status the counters see");
 }
 
 Test(otlp_http, status_400_is_fail_and_logged, .init = cr_redirect_stderr)
@@ -383,6 +385,7 @@ Test(otlp_http, status_400_is_fail_and_logged, .init = cr_redirect_stderr)
 	struct kt_exporter *e = exporter(NULL, 5000);
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_FAIL);
 	server_join();
+	cr_expect_str_eq(kt_export_status_noted(), "400", "the status the counters see");
 	fflush(stderr);
 	char buf[4096] = "";
 	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
@@ -399,6 +402,7 @@ Test(otlp_http, closed_port_is_retry)
 	close(fd);
 	struct kt_exporter *e = exporter(NULL, 2000);
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_RETRY);
+	cr_expect_str_eq(kt_export_status_noted(), "connect", "the status the counters see");
 }
 
 Test(otlp_http, timeout_is_retry)
@@ -408,6 +412,7 @@ Test(otlp_http, timeout_is_retry)
 	struct kt_exporter *e = exporter(NULL, 300);
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_RETRY);
 	server_join();
+	cr_expect_str_eq(kt_export_status_noted(), "timeout", "the status the counters see");
 }
 
 Test(otlp_http, bad_scheme_is_fail)

@@ -389,6 +389,8 @@ Test(pipeline, hostile_connection_is_isolated)
 	kt_expect_span(s[0], "worked", KT_ERA_JSON);
 	kt_expect_span(s[1], "root", KT_ERA_BINCODE);
 	cr_expect_eq(KT_STAT_GET(decode_errors), 1);
+	/* random bytes lack the JSON era's prefix: the bincode decoder refused them */
+	cr_expect_eq(kt_stats.decode_errors_by[KT_DFMT_AGENT_BINCODE], 1);
 	cr_expect_eq(KT_STAT_GET(frames_oversize), 1);
 	kt_pipeline_free(p);
 	got_free(&g);

@@ -177,6 +177,8 @@ Test(pipeline_budget, spans_dropped_when_nothing_can_be_shed)
 	cr_expect_gt(dropped, 0, "then spans dropped");
 	cr_expect_eq(b.g.n + dropped, kt_test_n_labels, "each frame a span or a dropped span");
 	cr_expect_eq(KT_STAT_GET(mem_refused), dropped);
+	cr_expect_eq(kt_stats.spans_dropped_by[KT_DROP_MEMORY_BUDGET], dropped,
+		     "dropped for the budget");
 	cr_expect_eq(KT_STAT_GET(decode_errors), 0, "not reported as decode errors");
 	/* the spans kept are intact, in stream order (a later, smaller one may still fit) */
 	size_t next = 0;

@@ -25,18 +25,19 @@ static void on_frame(void *ctx, const uint8_t *payload, size_t len)
 	ag->frames++;
 	struct kt_span_record *r = kt_span_record_new(kt_decode_arena_limit(len));
 	if (!r) {
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		return;
 	}
 	r->arena.acct = env->records;
 	if (kt_decode_span(ag->cfg->format, payload, len, &r->arena, &r->span, &used, &err)) {
 		if (r->arena.budget_hit) {
-			KT_STAT_INC(spans_dropped);
+			kt_stat_drop(KT_REC_SPANS, KT_DROP_MEMORY_BUDGET, 1);
 			KT_STAT_INC(mem_refused);
 			env->say(env->conn, KT_LOG_WARN, "frame %" PRIu64 " (%zu bytes) dropped: no "
 				 "room left in --memory-budget to decode it", ag->frames, len);
 		} else {
-			KT_STAT_INC(decode_errors);
+			kt_stat_decode_error(used == KT_FORMAT_BINCODE ? KT_DFMT_AGENT_BINCODE
+								       : KT_DFMT_AGENT_JSON);
 			env->say(env->conn, KT_LOG_WARN, "frame %" PRIu64 " (%zu bytes, %s) rejected: %s",
 				 ag->frames, len, kt_format_name(used), err.msg);
 		}

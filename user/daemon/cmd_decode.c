@@ -89,7 +89,8 @@ static int decode_raw(const struct kt_config *cfg, struct kt_export_queue *q, co
 	enum kt_format used = cfg->format;
 	KT_STAT_INC(frames);
 	if (!r || kt_decode_span(cfg->format, data, len, &r->arena, &r->span, &used, &err)) {
-		KT_STAT_INC(decode_errors);
+		kt_stat_decode_error(used == KT_FORMAT_BINCODE ? KT_DFMT_AGENT_BINCODE
+							       : KT_DFMT_AGENT_JSON);
 		kt_err("%s: not a %s span payload: %s", name, kt_format_name(used),
 		       r ? err.msg : "out of memory");
 		kt_span_record_free(r);

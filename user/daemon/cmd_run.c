@@ -5,10 +5,12 @@
  * shutdown happens in the loop, in order: drain the kernel ring buffer,
  * close listeners, finish every stream, flush the exporter, print a summary.
  *
- * Start-up runs as root: exporter (its output file), BPF programs, then the
- * broker (user/daemon/broker.h), which binds the listeners and discovers the
- * sandboxes; then the daemon drops to --user with no capabilities before
- * any thread exists, and only then reads guest data.
+ * Start-up runs as root: exporter (its output file), the metrics socket,
+ * BPF programs, then the broker (user/daemon/broker.h), which binds the
+ * listeners and discovers the sandboxes; then the daemon drops to --user
+ * with no capabilities before any thread exists, and only then reads guest
+ * data. The export thread and the metrics server's start after that; the
+ * tick publishes what the metrics show of the loop's state (base/metrics.h).
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -26,6 +28,8 @@
 #include "daemon/broker.h"
 #include "daemon/commands.h"
 #include "daemon/control_server.h"
+#include "daemon/metrics_addr.h"
+#include "daemon/metrics_http.h"
 #include "sandbox/discovery.h"
 #include "sandbox/hypervisors.h"
 #include "exporters/export_queue.h"
@@ -33,6 +37,7 @@
 #include "sandbox/sandbox_registry.h"
 #include "base/clock.h"
 #include "base/diag.h"
+#include "base/metrics.h"
 #include "stream/pipeline.h"
 #include "base/poller.h"
 #include "capture/sink_mode.h"
@@ -48,6 +53,8 @@
 /* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
 static const char *const *const ttrpc_sockets = kt_hv_sockets;
 #define N_TTRPC_SOCKETS kt_n_hv_sockets
+/* With a metrics server, the kernel's counters are read this often (ticks). */
+#define KERNEL_COUNTERS_TICKS (1000 / TICK_MS)
 /* A sandbox that went away still names the spans that arrive after it. */
 #define KT_SANDBOX_LINGER_NS (120ull * 1000000000ull)
 
@@ -64,6 +71,9 @@ struct daemon {
 	struct kt_stitch *stitch;
 	struct kt_vm_spans *vm; /* NULL: --no-vm-spans or no BPF */
 	struct kt_control *control; /* probes exporting through the daemon */
+	uint64_t kernel[KT_CNT__MAX];  /* the kernel's counters, as last read */
+	int metrics_fd;                /* --metrics-address, bound at start-up */
+	struct kt_metrics_http *metrics; /* its server, once running */
 	struct kt_mem_pool mem;      /* --memory-budget */
 	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
 	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
@@ -130,18 +140,26 @@ static int on_vm_record(void *ctx, void *data, size_t size)
 
 static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
 {
-	(void)ctx;
-	if (c[KT_CNT_VM_PROCS_FULL] || c[KT_CNT_VM_CONNS_FULL] || c[KT_CNT_VM_RB_FAIL])
+	struct daemon *d = ctx;
+	kt_stats_kernel(c);
+	/* Read every second for the metrics: said again only when they moved. */
+	bool moved = memcmp(c, d->kernel, sizeof(d->kernel)) != 0;
+	bool vm_loss = c[KT_CNT_VM_PROCS_FULL] != d->kernel[KT_CNT_VM_PROCS_FULL] ||
+		       c[KT_CNT_VM_CONNS_FULL] != d->kernel[KT_CNT_VM_CONNS_FULL] ||
+		       c[KT_CNT_VM_RB_FAIL] != d->kernel[KT_CNT_VM_RB_FAIL];
+	memcpy(d->kernel, c, sizeof(d->kernel));
+	if (!moved)
+		return;
+	if (vm_loss)
 		kt_warn("vm events: %llu hypervisors and %llu vsock connections not followed "
 			"(tables full), %llu events lost",
 			(unsigned long long)c[KT_CNT_VM_PROCS_FULL],
 			(unsigned long long)c[KT_CNT_VM_CONNS_FULL],
 			(unsigned long long)c[KT_CNT_VM_RB_FAIL]);
-	__atomic_store_n(&kt_stats.lost_records, c[KT_CNT_RB_FAIL], __ATOMIC_RELAXED);
 	kt_debug("kernel counters: %llu bytes, %llu gap bytes, %llu lost records, "
 		 "%llu untracked connections, %llu bytes from page frags",
 		 (unsigned long long)c[KT_CNT_BYTES], (unsigned long long)c[KT_CNT_GAP_BYTES],
-		 (unsigned long long)c[KT_CNT_RB_FAIL], (unsigned long long)c[KT_CNT_STREAM_FULL],
+		 (unsigned long long)KT_STAT_GET(lost_records), (unsigned long long)c[KT_CNT_STREAM_FULL],
 		 (unsigned long long)c[KT_CNT_FRAG_BYTES]);
 }
 
@@ -242,6 +260,23 @@ static void on_broker(struct kt_poll_handler *h, uint32_t events)
 	broker_drain(d);
 }
 
+/* What the metrics' gauges show: published for the metrics server's thread. */
+static void publish_gauges(struct daemon *d)
+{
+	size_t queued[KT_REC__N];
+	kt_export_queue_depth(d->queue, queued);
+	KT_GAUGE_SET(sandboxes, kt_registry_live(d->registry));
+	KT_GAUGE_SET(connections, kt_pipeline_conn_count(d->pipeline));
+	KT_GAUGE_SET(sink_listeners, kt_sink_listeners(d->sink));
+	KT_GAUGE_SET(sink_connections, kt_sink_connections(d->sink));
+	KT_GAUGE_SET(queue[KT_REC_SPANS], queued[KT_REC_SPANS]);
+	KT_GAUGE_SET(queue[KT_REC_LOGS], queued[KT_REC_LOGS]);
+	KT_GAUGE_SET(queue_capacity, d->cfg->queue_size);
+	KT_GAUGE_SET(memory_used, kt_mem_used(&d->mem));
+	KT_GAUGE_SET(memory_peak, d->mem.peak);
+	KT_GAUGE_SET(memory_budget, d->mem.limit);
+}
+
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
 {
 	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, sig_h));
@@ -254,6 +289,7 @@ static void on_signal(struct kt_poll_handler *h, uint32_t events)
 			continue;
 		}
 		kt_info("%s: shutting down", strsignal((int)si.ssi_signo));
+		kt_metrics_set_state(KT_RUN_STOPPING);
 		d->stop = true;
 	}
 }
@@ -270,6 +306,12 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	kt_registry_tick(d->registry, kt_mono_ns());
 	kt_stitch_tick(d->stitch, kt_mono_ns());
 	d->ticks++;
+	if (d->metrics) {
+		kt_metrics_heartbeat(kt_mono_ns());
+		publish_gauges(d);
+		if (d->ticks % KERNEL_COUNTERS_TICKS == 0)
+			update_kernel_counters(d);
+	}
 	unsigned every = d->cfg->stats_interval_s * (1000 / TICK_MS);
 	if (every && d->ticks % every == 0) {
 		update_kernel_counters(d);
@@ -439,6 +481,22 @@ static int start_broker(struct daemon *d)
 	return kt_poll_add(d->epfd, kt_broker_fd(d->broker), &d->broker_h);
 }
 
+/* --metrics-address: bound now, while still root (a port below 1024 may be asked for). */
+static int bind_metrics(struct daemon *d)
+{
+	struct kt_metrics_addr a;
+	char why[256], bound[128];
+	if (!d->cfg->metrics_address)
+		return 0;
+	if (kt_metrics_addr_parse(d->cfg->metrics_address, &a, why, sizeof(why)) ||
+	    (d->metrics_fd = kt_metrics_listen(&a, bound, sizeof(bound), why, sizeof(why))) < 0) {
+		kt_err("--metrics-address %s: %s", d->cfg->metrics_address, why);
+		return -1;
+	}
+	kt_info("metrics: http://%s/metrics, /healthz, /readyz", bound);
+	return 0;
+}
+
 static int drop_privileges(struct daemon *d)
 {
 	const struct kt_config *cfg = d->cfg;
@@ -470,7 +528,7 @@ static int drop_privileges(struct daemon *d)
 
 int kt_cmd_run(const struct kt_config *cfg)
 {
-	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1 };
+	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1, .metrics_fd = -1 };
 	int status = 1;
 	const char *what = NULL;
 
@@ -493,6 +551,9 @@ int kt_cmd_run(const struct kt_config *cfg)
 		kt_err("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
+	kt_metrics_set_state(KT_RUN_STARTING);
+	if (bind_metrics(&d))
+		goto out;
 	/* Created (output file opened) while still privileged; its thread starts later. */
 	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
 	if (!e)
@@ -580,6 +641,16 @@ int kt_cmd_run(const struct kt_config *cfg)
 		e->destroy(e);
 		goto out;
 	}
+	/* Unprivileged now; the programs are attached (or the sink set up), the exporter runs. */
+	if (d.metrics_fd >= 0) {
+		publish_gauges(&d);
+		kt_metrics_heartbeat(kt_mono_ns());
+		d.metrics = kt_metrics_http_start(d.metrics_fd);
+		d.metrics_fd = -1;
+		if (!d.metrics)
+			goto out;
+		update_kernel_counters(&d);
+	}
 	if (d.sink && kt_sink_listeners(d.sink) == 0 && !cfg->discovery)
 		kt_info("sink: no listener: hybrid-vsock sockets *_%u are captured where another "
 			"process listens",
@@ -597,6 +668,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 			cfg->n_shim_socket_dirs > 3 ? cfg->shim_socket_dirs[3] : "");
 	kt_info("ready: %s mode, capture %s, %zu sandboxes, exporting to %s",
 		cfg->mode == KT_MODE_TAP ? "tap" : "sink", desc, kt_registry_live(d.registry), what);
+	kt_metrics_set_state(KT_RUN_READY);
 
 	while (!d.stop) {
 		struct epoll_event ev[32];
@@ -612,6 +684,9 @@ int kt_cmd_run(const struct kt_config *cfg)
 	}
 	status = 0;
 out:
+	/* /readyz says no from here on, and /healthz once the loop has ended. */
+	kt_metrics_set_state(KT_RUN_STOPPING);
+	kt_metrics_loop_ended();
 	/* Everything the kernel captured so far is still decoded and exported. */
 	if (d.rb)
 		ring_buffer__consume(d.rb);
@@ -627,6 +702,10 @@ out:
 	if (d.stitch)
 		kt_stitch_flush(d.stitch, false);
 	kt_export_queue_stop(d.queue);
+	/* Scrapes went on while the queue drained: its last counts are in. */
+	kt_metrics_http_stop(d.metrics);
+	if (d.metrics_fd >= 0)
+		close(d.metrics_fd);
 	kt_control_free(d.control);
 	kt_stitch_free(d.stitch);
 	kt_vm_spans_free(d.vm);

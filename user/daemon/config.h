@@ -128,6 +128,8 @@ struct kt_config {
 	 */
 	const char *control_socket;
 	char control_socket_buf[256];
+	/* --metrics-address HOST:PORT (daemon/metrics_addr.h); NULL: no metrics server */
+	const char *metrics_address;
 	const char *sandbox_paths[KT_MAX_SANDBOX_PATHS]; /* discovery templates HV=PATH */
 	size_t n_sandbox_paths;
 	const char *bundle_paths[KT_MAX_BUNDLE_PATHS];   /* OCI bundle patterns */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/metrics_addr.h"
 #include "daemon/options.h"
 #include "agent/framer.h"
 #include "base/diag.h"
@@ -97,6 +98,15 @@ static void otlp_endpoint(void *cfg, const struct kt_opt_use *u, const char *arg
 				   "%s: '%s' is not an http:// or https:// URL or host:port", u->opt,
 				   arg);
 	c->otlp_endpoint = arg;
+}
+
+static void metrics_address(void *cfg, const struct kt_opt_use *u, const char *arg)
+{
+	struct kt_metrics_addr a;
+	char why[160];
+	if (kt_metrics_addr_parse(arg, &a, why, sizeof(why)))
+		kt_opt_usage_error(u->cmd_name, "%s: %s", u->opt, why);
+	((struct kt_config *)cfg)->metrics_address = arg;
 }
 
 static void shim_socket_dir(void *cfg, const struct kt_opt_use *u, const char *arg)
@@ -385,6 +395,11 @@ static const struct kt_opt opts[] = {
 	  RUN_DOC(S_NODE, "identity after start-up (default " KT_DEFAULT_USER ", no\n"
 			  "capabilities; a broker process keeps what binding\n"
 			  "sockets needs); --user root keeps every privilege") },
+	{ "metrics-address", .arg = "HOST:PORT", .cmds = RUN, .kind = KT_OPT_CUSTOM,
+	  .custom = metrics_address,
+	  RUN_DOC(S_NODE, "serve Prometheus metrics at http://HOST:PORT/metrics,\n"
+			  "and /healthz, /readyz (default: none), e.g.\n"
+			  "127.0.0.1:2112, or :2112 for every address") },
 
 	/* Other */
 	{ "dump-only", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(dump_only), .flag = true,
@@ -454,7 +469,10 @@ const struct kt_optset kt_config_options = {
 				"  katatrace-bpf run --shim-socket-dir /run/containerd-alt/s \\\n"
 				"      --otlp-endpoint http://127.0.0.1:4317\n"
 				"  # a small node: hold at most 64 MiB for guests, 16 connections per sandbox\n"
-				"  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n",
+				"  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n"
+				"  # in a DaemonSet: metrics for Prometheus, /healthz and /readyz for the kubelet\n"
+				"  katatrace-bpf run --metrics-address :2112 \\\n"
+				"      --otlp-endpoint http://otel-collector.observability:4317\n",
 		},
 		[KT_CMD_DECODE] = {
 			.name = "decode",

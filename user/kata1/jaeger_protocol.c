@@ -19,14 +19,14 @@ static void on_batch(void *ctx, const struct kt_jaeger_batch *b, struct kt_arena
 	/* The spans of one batch share its arena; each record holds a reference. */
 	struct kt_shared_arena *sa = kt_shared_arena_adopt(a);
 	if (!sa) {
-		KT_STAT_ADD(spans_dropped, b->n_spans);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, b->n_spans);
 		return;
 	}
 	struct kt_origin *o = env->origin(env->conn);
 	for (size_t i = 0; i < b->n_spans; i++) {
 		struct kt_span_record *r = kt_span_record_new_shared(sa, &b->spans[i]);
 		if (!r) {
-			KT_STAT_INC(spans_dropped);
+			kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 			continue;
 		}
 		KT_STAT_INC(spans_decoded);
@@ -39,7 +39,7 @@ static void on_batch(void *ctx, const struct kt_jaeger_batch *b, struct kt_arena
 static void on_error(void *ctx, const char *msg)
 {
 	const struct kt_conn_env *env = ((struct jaeger *)ctx)->env;
-	KT_STAT_INC(decode_errors);
+	kt_stat_decode_error(KT_DFMT_JAEGER_THRIFT);
 	env->say(env->conn, KT_LOG_WARN, "jaeger: %s", msg);
 }
 

@@ -27,16 +27,16 @@ static void on_record(void *ctx, const struct kt_journal_record *rec)
 
 	KT_STAT_INC(logs_decoded);
 	if (!env->sink->log) {
-		KT_STAT_INC(logs_dropped);
+		kt_stat_drop(KT_REC_LOGS, KT_DROP_UNSUPPORTED, 1);
 		return;
 	}
 	struct kt_log_record *r = kt_journal_log_new(rec, realtime_now(env));
 	if (!r) {
-		KT_STAT_INC(logs_dropped);
+		kt_stat_drop(KT_REC_LOGS, KT_DROP_NO_MEMORY, 1);
 		return;
 	}
 	if (!kt_arena_charge(&r->arena, env->records)) {
-		KT_STAT_INC(logs_dropped);
+		kt_stat_drop(KT_REC_LOGS, KT_DROP_MEMORY_BUDGET, 1);
 		KT_STAT_INC(mem_refused);
 		env->say(env->conn, KT_LOG_WARN, "journal: record at offset %" PRIu64 " dropped: "
 			 "no room left in --memory-budget", rec->offset);

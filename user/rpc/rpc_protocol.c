@@ -26,9 +26,10 @@ static struct kt_ttrpc_time rpc_time(const struct rpc *r, uint64_t mono_ns)
 }
 
 /* A complaint about the connection's bytes: counted and said. */
-static void complain(const struct rpc *r, const char *decoder, const char *msg)
+static void complain(const struct rpc *r, enum kt_decode_format f, const char *decoder,
+		     const char *msg)
 {
-	KT_STAT_INC(decode_errors);
+	kt_stat_decode_error(f);
 	r->env->say(r->env->conn, KT_LOG_WARN, "%s: %s", decoder, msg);
 }
 
@@ -44,7 +45,7 @@ static void on_call(void *ctx, const struct kt_ttrpc_call *call)
 			       &o.sandbox_parent_span_id);
 	struct kt_span_record *r = kt_span_record_new(1u << 20);
 	if (!r) {
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		return;
 	}
 	r->arena.acct = env->records;
@@ -56,7 +57,8 @@ static void on_call(void *ctx, const struct kt_ttrpc_call *call)
 	if (res != KT_TTRPC_SPAN_BUILT ||
 	    !kt_span_record_set_service(r, rp->task ? "containerd" : "kata")) {
 		if (res != KT_TTRPC_SPAN_SKIPPED)
-			KT_STAT_INC(spans_dropped);
+			kt_stat_drop(KT_REC_SPANS, r->arena.budget_hit ? KT_DROP_MEMORY_BUDGET
+								       : KT_DROP_NO_MEMORY, 1);
 		if (r->arena.budget_hit) {
 			KT_STAT_INC(mem_refused);
 			env->say(env->conn, KT_LOG_WARN, "ttrpc stream %u: span dropped: no room left "
@@ -73,7 +75,7 @@ static void on_call(void *ctx, const struct kt_ttrpc_call *call)
 
 static void on_error(void *ctx, const char *msg)
 {
-	complain(ctx, "ttrpc", msg);
+	complain(ctx, KT_DFMT_TTRPC, "ttrpc", msg);
 }
 
 /* The sandbox's trace learns of the call now: the agent's spans may arrive before its answer. */
@@ -111,7 +113,7 @@ static size_t on_task_note(void *ctx, const struct kt_ttrpc_request *rq, uint8_t
 		char msg[160];
 		snprintf(msg, sizeof(msg), "ttrpc stream %u: %.*s request: %s", rq->stream_id,
 			 (int)(rq->method.len < 64 ? rq->method.len : 64), rq->method.ptr, why);
-		complain(ctx, "containerd task", msg);
+		complain(ctx, KT_DFMT_CONTAINERD_TASK, "containerd task", msg);
 	}
 	return n;
 }

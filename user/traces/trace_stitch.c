@@ -242,7 +242,7 @@ static void synthesise(struct kt_stitch *s, struct sandbox *b, const struct pare
 	struct kt_span_record *r = kt_span_record_new(64u << 10);
 	if (!r || !kt_span_record_set_service(r, b->service[0] ? b->service : "kata")) {
 		kt_span_record_free(r);
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		return;
 	}
 	struct kt_span *sp = &r->span;
@@ -269,7 +269,7 @@ static void synthesise(struct kt_stitch *s, struct sandbox *b, const struct pare
 	}
 	if (!ok) {
 		kt_span_record_free(r);
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		return;
 	}
 	r->origin = kt_origin_get(b->origin);

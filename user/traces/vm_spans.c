@@ -324,7 +324,7 @@ static struct kt_origin *sandbox_origin(const struct kt_vm_spans *v, const char 
 static void emit(struct kt_vm_spans *v, struct kt_span_record *r, struct kt_origin *o)
 {
 	if (!o || !kt_span_record_set_service(r, "kata")) {
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		kt_origin_put(o);
 		kt_span_record_free(r);
 		return;
@@ -379,7 +379,7 @@ static void on_exit_ev(struct kt_vm_spans *v, const struct kt_vm_exit *e)
 	}
 	struct kt_span_record *r = kt_span_record_new(RECORD_ARENA);
 	if (!r || kt_vm_span_build(&vm, &r->arena, &r->span)) {
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		kt_span_record_free(r);
 	} else {
 		emit(v, r, sandbox_origin(v, sandbox, vm.hypervisor, vm.pid, p ? p->guest_cid : 0));
@@ -433,7 +433,7 @@ static void conn_span(struct kt_vm_spans *v, const struct kt_vsock_conn_info *in
 	c.sandbox_id = sandbox[0] ? sandbox : NULL;
 	struct kt_span_record *r = kt_span_record_new(RECORD_ARENA);
 	if (!r || kt_vsock_span_build(&c, &r->arena, &r->span)) {
-		KT_STAT_INC(spans_dropped);
+		kt_stat_drop(KT_REC_SPANS, KT_DROP_NO_MEMORY, 1);
 		kt_span_record_free(r);
 		return;
 	}
