@@ -76,7 +76,7 @@ DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config \
 	libcapstone-dev bpftrace libmicrohttpd-dev
 DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl \
-	containerd runc busybox-static golang-go prometheus
+	containerd runc busybox-static golang-go prometheus podman
 DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
 .PHONY: deps deps-test deps-kernels
@@ -317,8 +317,20 @@ clean:
 
 # ---------------------------------------------------------------- kubectl plugin
 
-# kubectl katatrace (deploy/kubectl): its archive and krew manifest.
 VERSION := $(shell sed -n 's/^#define KT_VERSION "\(.*\)"/\1/p' user/daemon/config.h)
+
+# The container image (deploy/image): IMAGE:latest with bpftrace, IMAGE:slim
+# without; podman (or docker, CONTAINER_ENGINE=docker) builds it from this
+# machine's files.
+IMAGE ?= localhost/katatrace-bpf
+IMAGE_DIR := $(BUILD)/image
+
+.PHONY: image
+image: deps
+	$(MAKE) $(BIN)
+	deploy/image/build.sh $(BIN) $(IMAGE) $(VERSION) $(IMAGE_DIR)
+
+# kubectl katatrace (deploy/kubectl): its archive and krew manifest.
 PLUGIN_DIR := $(BUILD)/kubectl-plugin
 KREW_ARCHIVE_URI ?= file://$(abspath $(PLUGIN_DIR))/kubectl-katatrace.tar.gz
 
