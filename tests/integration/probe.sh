@@ -239,8 +239,6 @@ SB=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 POD_NS=probe-ns
 POD_NAME=web-$$
 fake_kata_pod "$RR" "$SB" "$POD_NS" "$POD_NAME"
-{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"$SB","io.kubernetes.cri.sandbox-name":"$POD_NAME","io.kubernetes.cri.sandbox-namespace":"$POD_NS","io.kubernetes.cri.sandbox-uid":"uid-$SB"}}
-EOF
 # The C target takes no extra arguments (no -name sandbox-ID): the state
 # file's hypervisor pid points at it.
 hypervisor() { # name: starts the "hypervisor", fd 7 its stdin's writer; HV its pid

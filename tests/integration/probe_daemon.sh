@@ -32,8 +32,6 @@ SB=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 POD_NS=probe-ns
 POD_NAME=db-$$
 fake_kata_pod "$RR" "$SB" "$POD_NS" "$POD_NAME"
-{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"$SB","io.kubernetes.cri.sandbox-name":"$POD_NAME","io.kubernetes.cri.sandbox-namespace":"$POD_NS","io.kubernetes.cri.sandbox-uid":"uid-$SB"}}
-EOF
 
 # The sandbox's "hypervisor": the C target, waiting for a byte on fd 7's fifo.
 rm -f "$OUT/hv.in" "$OUT/hv.out"
