@@ -147,6 +147,10 @@ NODE
 head -n 5 "$OUT/got.err" | sed 's/^/    /'
 check "the spans of each sandbox, attributed to it and to the relay's pid" \
 	diff <(sort "$OUT/expected.txt") "$OUT/got.txt"
+# What the manifest's requests and limits are measured against (logged, not checked).
+hwm() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status"; }
+BROKER=$(pgrep -P "$CPID" | head -n 1)
+log "memory after the workload: daemon peak $(hwm "$CPID") kB, broker peak $(hwm "$BROKER") kB"
 metric() { curl -s --max-time 5 "$METRICS_URL" | awk -v n="$1" '$1 == n { print $2 }'; }
 check "the metrics on the manifest's port count the $EXPECTED_SPANS spans exported" \
 	[ "$(metric katatrace_spans_exported_total)" = "$EXPECTED_SPANS" ]

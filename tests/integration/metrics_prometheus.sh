@@ -13,7 +13,8 @@
 #      path, a body, oversized headers) are refused and counted, and the daemon
 #      and the scrapes go on;
 #   4. the collector goes away: failed and retried attempts are counted by
-#      exporter and status (connect); on SIGTERM /readyz and /healthz answer
+#      exporter and status (connect), and docs/operations.md's Grafana panel
+#      queries each have a result; on SIGTERM /readyz and /healthz answer
 #      503 while the daemon still drains its queue, /metrics still 200.
 . "$(dirname "$0")/lib.sh"
 log "metrics: --metrics-address scraped by Prometheus"
@@ -118,6 +119,19 @@ check "Prometheus sees the 5 connections of the relay" prom_is 'katatrace_connec
 check "Prometheus sees export attempts in the latency histogram" \
 	prom_above 'katatrace_export_duration_seconds_count{exporter="otlp-http",kind="spans"}' 0
 
+# docs/operations.md's Grafana panel queries, each through Prometheus's API:
+# valid PromQL over metrics the daemon has, each with a result.
+doc_queries() {
+	awk '/^### Grafana panels/ { g = 1 } g && /^```promql/ { q = 1; next } q && /^```/ { exit }
+		q && NF && !/^#/ { print }' docs/operations.md
+}
+query_has_result() {
+	curl -s --max-time 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
+		node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+			const r = JSON.parse(s);
+			process.exit(r.status === "success" && r.data.result.length > 0 ? 0 : 1);
+		});'
+}
 log "phase 3: requests that are not for the server"
 check "a path it does not serve: 404" answers /nothing 404
 check "POST: 405" answers /metrics 405 -X POST -d x=1
@@ -140,6 +154,13 @@ check "Prometheus sees failed attempts by exporter and status" \
 	wait_for 30 "failures counted" prom_above 'katatrace_export_failures_total{exporter="otlp-http",status="connect"}' 0
 check "Prometheus sees them retried" \
 	wait_for 10 "retries counted" prom_above 'katatrace_export_retries_total{exporter="otlp-http",status="connect"}' 0
+mapfile -t QUERIES < <(doc_queries)
+check "docs/operations.md has Grafana panel queries" [ "${#QUERIES[@]}" -ge 5 ]
+for q in "${QUERIES[@]}"; do
+	# a rate needs two scrapes of a series: the failures' are new
+	check "panel query has a result: $q" wait_for 10 "a result" query_has_result "$q"
+done
+
 kill -TERM "$KT_PID"
 check "on SIGTERM /readyz answers 503" wait_for 5 "not ready" answers /readyz 503
 check "/readyz says it is shutting down" grep -qx 'shutting down' "$OUT/http.body"
