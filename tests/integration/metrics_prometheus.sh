@@ -161,6 +161,28 @@ for q in "${QUERIES[@]}"; do
 	check "panel query has a result: $q" wait_for 10 "a result" query_has_result "$q"
 done
 
+# Every metric of docs/operations.md's table, each loss counter among them,
+# is in Prometheus (a histogram as its _bucket series).
+doc_metrics() {
+	awk -F'|' '/^## Metrics/ { m = 1 } /^## Logs/ { m = 0 }
+		m && $2 ~ /^ `katatrace_/ { n = $2; gsub(/[ `]/, "", n); t = $3; gsub(/ /, "", t);
+			print (t == "histogram" ? n "_bucket" : n) }' docs/operations.md | sort -u
+}
+prom_names() {
+	curl -s --max-time 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+		--data-urlencode 'query=group by (__name__) ({job="katatrace", __name__=~"katatrace_.*"})' |
+		node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+			for (const r of JSON.parse(s).data.result) console.log(r.metric.__name__);
+		});' | sort -u
+}
+every_doc_metric_scraped() {
+	doc_metrics >"$OUT/doc-metrics.txt"
+	prom_names >"$OUT/prom-metrics.txt"
+	[ "$(wc -l <"$OUT/doc-metrics.txt")" -ge 40 ] &&
+		[ -z "$(comm -23 "$OUT/doc-metrics.txt" "$OUT/prom-metrics.txt")" ]
+}
+check "Prometheus has every metric of the docs' table, every loss counter among them" every_doc_metric_scraped
+comm -23 "$OUT/doc-metrics.txt" "$OUT/prom-metrics.txt" | sed 's/^/    not in Prometheus: /'
 kill -TERM "$KT_PID"
 check "on SIGTERM /readyz answers 503" wait_for 5 "not ready" answers /readyz 503
 check "/readyz says it is shutting down" grep -qx 'shutting down' "$OUT/http.body"
