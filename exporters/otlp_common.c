@@ -285,16 +285,17 @@ int kt_otlp_partial_success_parse(const uint8_t *buf, size_t len,
 	return found;
 }
 
-int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, const char *who,
+int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, bool logs, const char *who,
 				const char *where)
 {
 	struct kt_otlp_partial_success ps;
 	int rc = kt_otlp_partial_success_parse(buf, len, &ps);
 	if (rc < 0)
-		kt_debug("%s: %s: the response is not an ExportTraceServiceResponse", who, where);
+		kt_debug("%s: %s: the response is not an %s", who, where,
+			 logs ? "ExportLogsServiceResponse" : "ExportTraceServiceResponse");
 	else if (rc > 0)
-		kt_warn("%s: %s: collector rejected %lld span(s): %s", who, where,
-			(long long)ps.rejected_spans, ps.message[0] ? ps.message : "(no message)");
+		kt_warn("%s: %s: collector rejected %lld %s: %s", who, where, (long long)ps.rejected_spans,
+			logs ? "log record(s)" : "span(s)", ps.message[0] ? ps.message : "(no message)");
 	return rc;
 }
 

@@ -107,11 +107,13 @@ int kt_otlp_partial_success_parse(const uint8_t *buf, size_t len,
 
 /*
  * Logs a warning "<who>: <where>: collector rejected N span(s): <message>"
- * when the response reports a partial success, a debug line when it is not
- * an ExportTraceServiceResponse. Returns what kt_otlp_partial_success_parse
- * returned.
+ * ("log record(s)" with logs) when the response reports a partial success, a
+ * debug line when it is not an Export{Trace,Logs}ServiceResponse. The two
+ * responses are one on the wire (partial_success is field 1, its count field
+ * 1 and its message field 2), so one parser reads both. Returns what
+ * kt_otlp_partial_success_parse returned.
  */
-int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, const char *who,
+int kt_otlp_partial_success_log(const uint8_t *buf, size_t len, bool logs, const char *who,
 				const char *where);
 
 /*

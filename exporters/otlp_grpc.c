@@ -82,7 +82,7 @@ static enum kt_export_result fail(struct grpc_exporter *g, const char *why)
 	return KT_EXPORT_FAIL;
 }
 
-static void on_success(struct grpc_exporter *g, size_t n, const char *what)
+static void on_success(struct grpc_exporter *g, size_t n, bool logs)
 {
 	if (g->failures)
 		kt_info(WHO ": %s: export succeeded after %lu failed attempt(s)", g->endpoint,
@@ -92,16 +92,16 @@ static void on_success(struct grpc_exporter *g, size_t n, const char *what)
 	size_t len;
 	enum kt_grpc_msg m = kt_grpc_response_message(&g->resp, &msg, &len);
 	if (m == KT_GRPC_MSG_OK)
-		kt_otlp_partial_success_log(msg, len, WHO, g->endpoint);
+		kt_otlp_partial_success_log(msg, len, logs, WHO, g->endpoint);
 	else if (m != KT_GRPC_MSG_NONE)
 		kt_debug(WHO ": %s: OK with an unusable response body (%s, %llu bytes)", g->endpoint,
 			 kt_grpc_msg_str(m), (unsigned long long)g->resp.body_total);
-	kt_trace(WHO ": %s: OK, %zu %s", g->endpoint, n, what);
+	kt_trace(WHO ": %s: OK, %zu %s", g->endpoint, n, logs ? "log record(s)" : "span(s)");
 }
 
-/* One unary call of body (framed) to url; what: "span(s)" or "log record(s)". */
+/* One unary call of body (framed) to url: n spans, or n log records with logs. */
 static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint8_t *body,
-				  size_t len, size_t n, const char *what)
+				  size_t len, size_t n, bool logs)
 {
 	if (!body) {
 		kt_export_note_status("out_of_memory");
@@ -136,7 +136,7 @@ static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint
 	int code = kt_grpc_response_code(r);
 	enum kt_export_result res = kt_grpc_status_result(code);
 	if (res == KT_EXPORT_OK) {
-		on_success(g, n, what);
+		on_success(g, n, logs);
 		return KT_EXPORT_OK;
 	}
 	/* The status the collector gave (or the one its HTTP status maps to), for the counters. */
@@ -162,7 +162,7 @@ static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_re
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
 	size_t len = 0;
 	uint8_t *body = kt_grpc_frame_request(req, &len); /* before len is read */
-	return call(g, g->url, body, len, n_spans, "span(s)");
+	return call(g, g->url, body, len, n_spans, false);
 }
 
 static enum kt_export_result grpc_export_logs(struct kt_exporter *e,
@@ -171,7 +171,7 @@ static enum kt_export_result grpc_export_logs(struct kt_exporter *e,
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
 	size_t len = 0;
 	uint8_t *body = kt_grpc_frame_logs_request(req, &len);
-	return call(g, g->logs_url, body, len, n_logs, "log record(s)");
+	return call(g, g->logs_url, body, len, n_logs, true);
 }
 
 static void grpc_destroy(struct kt_exporter *e)

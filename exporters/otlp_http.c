@@ -73,7 +73,7 @@ static void read_success(struct http_exporter *h, const struct body *b, const ch
 	if (b->json)
 		kt_otlp_json_partial_success_log(h->resp, h->resp_len, b->logs, "otlp-http", url);
 	else
-		kt_otlp_partial_success_log((const uint8_t *)h->resp, h->resp_len, "otlp-http", url);
+		kt_otlp_partial_success_log((const uint8_t *)h->resp, h->resp_len, b->logs, "otlp-http", url);
 }
 
 /* POSTs the body to url (traces or logs). */

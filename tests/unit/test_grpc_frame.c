@@ -14,6 +14,7 @@
 
 #include "exporters/grpc_frame.h"
 #include "exporters/otlp_common.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "span_fixture.h"
 
 static struct kt_grpc_response *resp;
@@ -555,13 +556,33 @@ Test(grpc_frame, partial_success_logged, .init = cr_redirect_stderr)
 	const uint8_t *m;
 	size_t n;
 	cr_assert_eq(message(&m, &n), KT_GRPC_MSG_OK);
-	cr_assert_eq(kt_otlp_partial_success_log(m, n, "otlp-grpc", "http://c:4317"), 1);
+	cr_assert_eq(kt_otlp_partial_success_log(m, n, false, "otlp-grpc", "http://c:4317"), 1);
 	fflush(stderr);
 	char buf[1024] = { 0 };
 	size_t got = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
 	buf[got] = '\0';
 	cr_assert(strstr(buf, "otlp-grpc: http://c:4317: collector rejected 7 span(s): quota"),
 		  "%s", buf);
+}
+
+/* A logs collector's answer, as its own message type packs it, read by the same parser. */
+Test(grpc_frame, logs_partial_success_logged_as_log_records, .init = cr_redirect_stderr)
+{
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceResponse r =
+		OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsPartialSuccess ps =
+		OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_PARTIAL_SUCCESS__INIT;
+	ps.rejected_log_records = 3;
+	ps.error_message = (ProtobufCBinaryData){ .len = 7, .data = (uint8_t *)"too old" };
+	r.partial_success = &ps;
+	uint8_t buf[128];
+	size_t n = opentelemetry__proto__collector__logs__v1__export_logs_service_response__pack(&r, buf);
+	cr_assert_eq(kt_otlp_partial_success_log(buf, n, true, "otlp-grpc", "http://c:4317"), 1);
+	fflush(stderr);
+	char out[1024] = { 0 };
+	size_t got = fread(out, 1, sizeof(out) - 1, cr_get_redirected_stderr());
+	out[got] = '\0';
+	cr_assert(strstr(out, "otlp-grpc: http://c:4317: collector rejected 3 log record(s): too old"), "%s", out);
 }
 
 /* ------------------------------------------------------------------ garbage */
