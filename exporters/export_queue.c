@@ -162,6 +162,26 @@ const char *kt_export_status_noted(void)
 	return attempt_status;
 }
 
+/* And how long it asked to wait (kt_export_note_retry_after). */
+static _Thread_local uint64_t attempt_retry_after_ms;
+
+void kt_export_note_retry_after(uint64_t ms)
+{
+	attempt_retry_after_ms = ms;
+}
+
+uint64_t kt_export_retry_after_noted(void)
+{
+	return attempt_retry_after_ms;
+}
+
+uint64_t kt_export_retry_wait_ms(uint64_t backoff_ms, uint64_t retry_after_ms)
+{
+	if (retry_after_ms > KT_EXPORT_RETRY_AFTER_MAX_MS)
+		retry_after_ms = KT_EXPORT_RETRY_AFTER_MAX_MS;
+	return retry_after_ms > backoff_ms ? retry_after_ms : backoff_ms;
+}
+
 static void free_chain(const struct kind *k, void *head)
 {
 	while (head) {
@@ -256,6 +276,7 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
 		}
 		kt_export_note_status(NULL);
+		kt_export_note_retry_after(0);
 		uint64_t start = kt_mono_ns();
 		enum kt_export_result res = k->export(q->exporter, req, n);
 		kt_stat_export_latency(k->rec, kt_mono_ns() - start);
@@ -271,9 +292,11 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 			kt_stat_drop(k->rec, KT_DROP_EXPORT_FAILED, n);
 			break;
 		}
-		kt_debug("export: %s: next attempt for %zu %s in %llu ms", q->exporter->name, n,
-			 k->what, (unsigned long long)delay);
-		backoff_sleep(q, delay);
+		uint64_t wait = kt_export_retry_wait_ms(delay, kt_export_retry_after_noted());
+		kt_debug("export: %s: next attempt for %zu %s in %llu ms%s", q->exporter->name, n,
+			 k->what, (unsigned long long)wait,
+			 wait > delay ? " (the collector's Retry-After)" : "");
+		backoff_sleep(q, wait);
 		delay = delay * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : delay * 2;
 	}
 }

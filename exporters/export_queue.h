@@ -38,6 +38,13 @@ struct kt_export_queue_cfg {
 struct kt_export_queue;
 
 /*
+ * The wait before the next attempt after a transient failure: the backoff,
+ * or the collector's Retry-After when that is longer (capped at
+ * KT_EXPORT_RETRY_AFTER_MAX_MS).
+ */
+uint64_t kt_export_retry_wait_ms(uint64_t backoff_ms, uint64_t retry_after_ms);
+
+/*
  * Starts the export thread; the queue owns e and destroys it on stop. The
  * thread blocks every signal but the synchronous ones (SIGSEGV, SIGBUS,
  * SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS), so process signals go to the

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "exporters/otlp_build.h"
@@ -49,6 +50,18 @@ struct kt_exporter {
 void kt_export_note_status(const char *status);
 /* What this thread's last attempt noted ("" after kt_export_note_status(NULL)). */
 const char *kt_export_status_noted(void);
+
+/*
+ * How long the collector asked to be left alone before the next attempt
+ * (HTTP's Retry-After on a 429 or 503), noted by the transport code the same
+ * way; 0: it did not ask. The queue clears it before each attempt and waits
+ * at least that long, at most KT_EXPORT_RETRY_AFTER_MAX_MS, before retrying.
+ */
+void kt_export_note_retry_after(uint64_t ms);
+uint64_t kt_export_retry_after_noted(void);
+
+/* The longest wait a collector's Retry-After gets (a hostile one cannot stall exports for longer). */
+#define KT_EXPORT_RETRY_AFTER_MAX_MS 60000u
 
 /* One readable line per span and per log record. */
 struct kt_exporter *kt_exporter_console_new(FILE *out);

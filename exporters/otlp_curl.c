@@ -80,7 +80,44 @@ CURLcode kt_curl_post(CURL *c, const void *body, size_t len)
 	} else {
 		kt_export_note_status(rc == CURLE_OK ? "transport" : transport_status(rc));
 	}
+	/* A collector that is overloaded or limiting says when to come back. */
+	struct curl_header *h;
+	uint64_t ms;
+	if ((status == 429 || status == 503) &&
+	    curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+		if (kt_curl_retry_after_ms(h->value, time(NULL), &ms))
+			kt_export_note_retry_after(ms);
+		else
+			kt_debug("HTTP %ld: a Retry-After that is neither seconds nor a date: ignored", status);
+	}
 	return rc;
+}
+
+#define RETRY_AFTER_MAX_S (24 * 3600)
+
+bool kt_curl_retry_after_ms(const char *value, time_t now, uint64_t *ms)
+{
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (isdigit((unsigned char)*value)) {
+		uint64_t s = 0;
+		const char *p = value;
+		for (; isdigit((unsigned char)*p); p++)
+			if (s <= RETRY_AFTER_MAX_S)
+				s = s * 10 + (uint64_t)(*p - '0');
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p)
+			return false;
+		*ms = (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000;
+		return true;
+	}
+	time_t when = curl_getdate(value, NULL);
+	if (when == (time_t)-1)
+		return false;
+	uint64_t s = when > now ? (uint64_t)(when - now) : 0;
+	*ms = (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000;
+	return true;
 }
 
 bool kt_curl_error_retryable(CURLcode rc)

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -22,6 +24,13 @@ CURLcode kt_curl_post(CURL *c, const void *body, size_t len);
 
 /* Transport errors that a later attempt can get past. */
 bool kt_curl_error_retryable(CURLcode rc);
+
+/*
+ * A Retry-After value (RFC 9110: delay-seconds, or an HTTP-date, taken
+ * against now) in ms; false when it is neither. A date in the past is 0 ms;
+ * seconds beyond a day are a day (the queue caps the wait further).
+ */
+bool kt_curl_retry_after_ms(const char *value, time_t now, uint64_t *ms);
 
 /*
  * Appends the user's headers (OTEL_EXPORTER_OTLP_HEADERS syntax, see

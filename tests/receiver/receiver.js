@@ -7,7 +7,7 @@
 // one normalized line per log record.
 //
 //   receiver.js --port-file F --out spans.jsonl [--logs-out logs.jsonl]
-//               [--fail-first N] [--status CODE] [--partial-success N:TEXT]
+//               [--fail-first N [--retry-after VALUE]] [--status CODE] [--partial-success N:TEXT]
 //               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
 // Bodies are binary protobuf (application/x-protobuf, optionally gzip) or
@@ -17,7 +17,8 @@
 // a JSON request that fails a google.rpc.Status in JSON.
 //
 // Listens on 127.0.0.1 on a free port and writes the port number to F once
-// ready. --fail-first N answers 503 to the first N requests; --status CODE
+// ready. --fail-first N answers 503 to the first N requests (with
+// --retry-after, that header with VALUE); --status CODE
 // answers CODE to every later request. --partial-success N:TEXT answers 2xx
 // with partial_success {rejected_spans (logs: rejected_log_records): N,
 // error_message: TEXT}. Only 2xx answers record spans, and they are on disk
@@ -40,11 +41,11 @@ const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink
 const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
 const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--logs-out logs.jsonl] ' +
-	'[--fail-first N] [--status CODE] [--partial-success N:TEXT] ' +
+	'[--fail-first N [--retry-after VALUE]] [--status CODE] [--partial-success N:TEXT] ' +
 	TLS_USAGE;
 const { opts } = parseArgs(process.argv.slice(2), {
 	'port-file': true, out: true, 'logs-out': false, 'fail-first': false, status: false,
-	'partial-success': false, ...TLS_SPEC,
+	'partial-success': false, 'retry-after': false, ...TLS_SPEC,
 }, USAGE);
 function usage(msg) {
 	process.stderr.write(`${msg}\n${USAGE}\n`);
@@ -88,16 +89,16 @@ function okBody(logs, json) {
 // The google.rpc.Status code of an HTTP failure, for JSON answers.
 const GRPC_CODE = { 400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 502: 14, 503: 14, 504: 4 };
 
-function reply(res, code, body, type) {
-	res.writeHead(code, { 'Content-Type': type || 'text/plain', 'Content-Length': body.length });
+function reply(res, code, body, type, extra) {
+	res.writeHead(code, { 'Content-Type': type || 'text/plain', 'Content-Length': body.length, ...(extra || {}) });
 	res.end(body);
 }
 
 // A failure: text for protobuf requests, a google.rpc.Status in JSON for JSON ones.
-function failure(res, code, text, json) {
-	if (!json) return reply(res, code, Buffer.from(`${text}\n`));
+function failure(res, code, text, json, extra) {
+	if (!json) return reply(res, code, Buffer.from(`${text}\n`), undefined, extra);
 	const st = { code: GRPC_CODE[code] === undefined ? 2 : GRPC_CODE[code], message: text, details: [] };
-	return reply(res, code, Buffer.from(JSON.stringify(st)), JSON_TYPE);
+	return reply(res, code, Buffer.from(JSON.stringify(st)), JSON_TYPE, extra);
 }
 
 function decode(logs, json, raw) {
@@ -123,7 +124,8 @@ function handle(req, res, body) {
 	if (failFirst > 0) {
 		failFirst--;
 		log(`request ${nRequests}: ${type}, answering 503 (--fail-first)`);
-		return failure(res, 503, 'try again', json);
+		const extra = opts['retry-after'] !== undefined ? { 'Retry-After': opts['retry-after'] } : undefined;
+		return failure(res, 503, 'try again', json, extra);
 	}
 	let spans;
 	try {

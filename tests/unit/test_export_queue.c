@@ -519,3 +519,12 @@ Test(export_queue, every_attempt_lands_in_the_latency_histogram)
 		m += logs->buckets[i];
 	cr_expect_eq(m, 0, "no log record was exported");
 }
+
+/* The wait after a transient failure: the backoff, or the collector's longer Retry-After, capped. */
+Test(export_queue, retry_wait_takes_the_longer_of_backoff_and_retry_after)
+{
+	cr_expect_eq(kt_export_retry_wait_ms(100, 0), 100);
+	cr_expect_eq(kt_export_retry_wait_ms(100, 2000), 2000);
+	cr_expect_eq(kt_export_retry_wait_ms(3200, 2000), 3200);
+	cr_expect_eq(kt_export_retry_wait_ms(100, 3600000), KT_EXPORT_RETRY_AFTER_MAX_MS);
+}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "exporters/exporter.h"
 #include "exporters/otlp_build.h"
 #include "exporters/otlp_common.h"
+#include "exporters/otlp_curl.h"
 #include "exporters/otlp_json.h"
 #include "exporters/otlp_logs_build.h"
 #include "model/log_record.h"
@@ -50,6 +52,7 @@ struct server {
 	size_t resp_len;
 	const char *resp_type; /* Content-Type of the responses; NULL: application/x-protobuf */
 	bool stall; /* read requests but never answer */
+	const char *extra_header; /* one more "Name: value" line of every response, or NULL */
 	int n_conns;
 	int n_reqs;
 	struct http_req reqs[MAX_REQS];
@@ -120,12 +123,13 @@ static bool read_request(int fd, struct http_req *r)
 
 static void respond(int fd)
 {
-	char head[256];
+	char head[512];
 	const char *reason = srv.status == 200 ? "OK" : "Error";
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s"
 			 "Content-Length: %zu\r\n\r\n",
 			 srv.status, reason, srv.resp_type ? srv.resp_type : "application/x-protobuf",
+			 srv.extra_header ? srv.extra_header : "", srv.extra_header ? "\r\n" : "",
 			 srv.resp_len);
 	cr_assert_eq(write(fd, head, (size_t)n), n);
 	if (srv.resp_len)
@@ -364,6 +368,56 @@ Test(otlp_http, status_503_is_retry)
 	cr_assert_eq(e->export(e, request(), 1), KT_EXPORT_RETRY);
 	server_join();
 	cr_expect_str_eq(kt_export_status_noted(), "503", "the status the counters see");
+}
+
+/* The collector's Retry-After, in seconds or as a date, noted for the queue's next wait. */
+Test(otlp_http, retry_after_noted)
+{
+	/* One server for the three answers: each export waits for its answer, so
+	 * what the next answer is can be set in between. */
+	srv.extra_header = "Retry-After: 7";
+	server_start(3, 503);
+	struct kt_exporter *e = exporter(NULL, 5000);
+	kt_otlp_request *req = request();
+	kt_export_note_retry_after(0);
+	cr_assert_eq(e->export(e, req, 1), KT_EXPORT_RETRY);
+	cr_expect_eq(kt_export_retry_after_noted(), 7000);
+
+	char date[64];
+	time_t later = time(NULL) + 30;
+	strftime(date, sizeof(date), "Retry-After: %a, %d %b %Y %H:%M:%S GMT", gmtime(&later));
+	srv.extra_header = date;
+	srv.status = 429;
+	kt_export_note_retry_after(0);
+	cr_assert_eq(e->export(e, req, 1), KT_EXPORT_RETRY);
+	uint64_t ms = kt_export_retry_after_noted();
+	cr_expect(ms >= 28000 && ms <= 30000, "a date 30 s ahead: %llu ms", (unsigned long long)ms);
+
+	/* Only on 429 and 503: a 500 with the header is retried on the backoff alone. */
+	srv.extra_header = "Retry-After: 7";
+	srv.status = 500;
+	kt_export_note_retry_after(0);
+	e->export(e, req, 1);
+	cr_expect_eq(kt_export_retry_after_noted(), 0);
+	server_join();
+	srv.extra_header = NULL;
+}
+
+Test(otlp_http, retry_after_values)
+{
+	uint64_t ms = 1;
+	time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+	cr_expect(kt_curl_retry_after_ms("120", now, &ms) && ms == 120000);
+	cr_expect(kt_curl_retry_after_ms(" 0 ", now, &ms) && ms == 0);
+	cr_expect(kt_curl_retry_after_ms("Tue, 14 Nov 2023 22:13:25 GMT", now, &ms) && ms == 5000);
+	cr_expect(kt_curl_retry_after_ms("Tue, 14 Nov 2023 22:13:00 GMT", now, &ms) && ms == 0,
+		  "a date in the past: now");
+	cr_expect(kt_curl_retry_after_ms("99999999999999999999999", now, &ms) && ms == 86400000,
+		  "seconds beyond a day: a day");
+	cr_expect(!kt_curl_retry_after_ms("", now, &ms));
+	cr_expect(!kt_curl_retry_after_ms("-1", now, &ms));
+	cr_expect(!kt_curl_retry_after_ms("12abc", now, &ms));
+	cr_expect(!kt_curl_retry_after_ms("soon", now, &ms));
 }
 
 Test(otlp_http, status_429_is_retry)
