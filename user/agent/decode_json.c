@@ -418,9 +418,9 @@ static int scratch_reserve(struct jd *j, size_t more)
 	if (t->cap - t->len >= more)
 		return 0;
 	/*
-	 * Every pending element stands for a value the cost estimate charges
-	 * at least 64 bytes, more than its size here: past the arena's room
-	 * the estimate has failed already.
+	 * Every pending element or key stands for a value the cost estimate
+	 * charges more than the bytes it takes here (64 for a scalar, 800 for
+	 * an object): past the arena's room the estimate has failed already.
 	 */
 	if (more > t->max || t->len > t->max - more)
 		return kt_dctx_fail(&j->d,
