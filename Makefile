@@ -222,7 +222,9 @@ ASAN_CFLAGS := $(CSTD) $(WARN) $(INCLUDES) -O1 -g $(SAN) -MMD -MP \
 	-DKT_TEST_VECTORS='"$(abspath tests/vectors)"' -DKT_TEST_TARGETS='"$(abspath $(TARGETS))"'
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(ASAN)/%.o) $(PROTO_C:$(GEN)/%.c=$(ASAN)/gen/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-UNIT_OBJS := $(UNIT_SRCS:%.c=$(ASAN)/%.o)
+# Reference implementations the tests compare the product with (tests/oracle/).
+ORACLE_SRCS := $(wildcard tests/oracle/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(ASAN)/%.o) $(ORACLE_SRCS:%.c=$(ASAN)/%.o)
 
 $(ASAN)/%.o: %.c | $(GENERATED)
 	@mkdir -p $(@D)
@@ -279,7 +281,8 @@ FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/%)
 FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fno-sanitize-recover=all -MMD -MP
 FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
 FUZZ_OBJ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ)/obj/gen/%.o)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ)/obj/gen/%.o) \
+	$(ORACLE_SRCS:%.c=$(FUZZ)/obj/%.o)
 
 $(FUZZ)/obj/%.o: %.c | $(GENERATED)
 	@mkdir -p $(@D)

@@ -6,13 +6,15 @@
  * tagged ({"I64":5}), SpanKind/StatusCode are strings, the u128 trace id is
  * a bare integer of up to 39 digits. Details: docs/decoders.md.
  *
- * json-c builds the tree; json_scan checks the text strictly and supplies
- * what json-c loses (numbers beyond 64 bits, duplicate keys, keys holding
- * U+0000). Both are matched into a small tree of our own (struct jv) whose
- * numbers keep their source text, so that every integer is parsed exactly
- * and never through a double.
+ * One pass over the text, no tree: a strict lexer (the grammar and UTF-8
+ * rules of base/json_scan.c) is driven by the shape of SpanData, and every
+ * value goes straight to its place in struct kt_span, in the arena. The
+ * elements of an array are gathered on a scratch stack while it is read
+ * (its length is not known before its ']') and copied to the arena at its
+ * end. Only a payload that fails is looked at again, by json_scan, so that
+ * a failure says what the former two-pass decoder said: a fault in the
+ * text itself first, then the memory estimate, then the field.
  */
-#include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,242 +22,741 @@
 
 #include "agent/attr_order.h"
 #include "agent/decode.h"
-#include "model/decode_ctx.h"
 #include "base/json_scan.h"
+#include "model/decode_ctx.h"
 
 /*
- * What json-c 0.16 allocates while it parses, measured on x86_64: an object
- * costs about 800 bytes (its hash table starts with 16 slots), an array
- * about 160, any other value about 64, and string text is held twice.
+ * What a json-c tree of the document would cost (json-c 0.16 on x86_64:
+ * about 800 bytes per object, 160 per array, 64 per other value, string text
+ * twice). The decoder no longer builds one, but a payload is still refused
+ * when that estimate exceeds the arena's limit: the limit keeps meaning the
+ * same thing, and a frame such as 16 MiB of "[{},{},...]" is refused.
  */
 #define JSONC_OBJECT_COST 800
 #define JSONC_ARRAY_COST  160
 #define JSONC_VALUE_COST  64
 
-/* SpanData nests containers 7 deep (links.queue[].span_context.trace_state[][]). */
+/* SpanData nests containers 9 deep at most (events...attributes[].value.Array.F64[]). */
 #define JSON_MAX_DEPTH 16
+
+/* The scratch stack starts with this many bytes, then doubles. */
+#define SCRATCH_INITIAL 4096
 
 typedef unsigned __int128 u128;
 
-enum jv_type {
-	JV_NULL,
-	JV_BOOL,
-	JV_NUM,
-	JV_STR,
-	JV_ARR,
-	JV_OBJ
+enum jt {
+	JT_NULL,
+	JT_BOOL,
+	JT_NUM,
+	JT_STR,
+	JT_ARR,
+	JT_OBJ,
+	JT_BAD, /* no value starts with this byte */
 };
 
-static const char *const jv_names[] = {"null", "boolean", "number", "string", "array", "object"};
+static const char *const jt_names[] = {"null", "boolean", "number", "string", "array", "object"};
 
-struct jv {
-	enum jv_type t;
-	union {
-		bool b;
-		struct {
-			const char *txt; /* source text, not NUL-terminated */
-			size_t len;
-			double d; /* json-c's value of a number with '.' or exponent */
-		} num;
-		struct kt_str s; /* json-c's string: valid until the tree is put */
-		struct {
-			size_t n;
-			struct jv *v;
-		} arr;
-		struct {
-			size_t n;
-			struct kt_str *k; /* arena copies, NUL-terminated */
-			struct jv *v;
-		} obj;
-	};
+/* Bytes a string holds as they are: printable ASCII but '"' and '\'. */
+static const uint8_t plain[256] = {
+	[0x20 ... 0x21] = 1,
+	[0x23 ... 0x5b] = 1,
+	[0x5d ... 0x7f] = 1,
 };
 
-struct jc {
+/* Pending elements of the arrays being read, and keys of the objects being read. */
+struct scratch {
+	unsigned char *buf;
+	size_t len, cap;
+	size_t max; /* what the arena could still take; beyond it the decode fails */
+};
+
+struct jd {
 	struct kt_dctx d;
-	const uint8_t *src;
-	struct kt_json_scan scan;
-	size_t ni, ki, oi; /* next number, key, object of the scan */
+	const uint8_t *p;   /* next byte */
+	const uint8_t *end; /* past the payload */
+	unsigned depth;	    /* open containers */
+	/* values of the document, as json_scan counts them, for the cost estimate */
+	size_t n_objs, n_arrays, n_values;
+	bool syntax; /* the failure is in the text: json_scan will say where */
+	void *empty; /* the arena block every empty list points to */
+	struct scratch t;
 };
 
-/* ------------------------------------------------------------ tree */
-
-/* Where build() is, for messages: a chain of keys and indices up to the root. */
-struct bpath {
-	const struct bpath *up;
-	const struct kt_str *key; /* NULL: array index */
-	size_t idx;
+/* A string token: its text between the quotes, and its length once unescaped. */
+struct jstr {
+	const uint8_t *raw;
+	size_t raw_len;
+	size_t len;
+	bool esc;
 };
 
-static void render(struct jc *c, const struct bpath *bp)
+/* A number token. */
+struct jnum {
+	const uint8_t *txt;
+	size_t len;
+	bool integer; /* no fraction, no exponent */
+	bool neg;
+	bool small; /* at most 19 digits: mag is the magnitude */
+	uint64_t mag;
+};
+
+/* ------------------------------------------------------------ lexer */
+
+/* A fault of the text: the message comes from json_scan (explain()). */
+static int bad(struct jd *j)
 {
-	if (!bp)
-		return;
-	render(c, bp->up);
-	if (!bp->key) {
-		kt_dctx_index(&c->d, bp->idx);
-		return;
-	}
-	/* Struct fields read better as .name; anything else is shown as a map key. */
-	bool ident = bp->key->len > 0;
-	for (size_t i = 0; i < bp->key->len; i++) {
-		char ch = bp->key->ptr[i];
-		if (!(ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-		      (ch >= 'A' && ch <= 'Z')))
-			ident = false;
-	}
-	if (ident)
-		kt_dctx_field(&c->d, bp->key->ptr);
-	else
-		kt_dctx_key(&c->d, *bp->key);
+	j->syntax = true;
+	return -1;
 }
 
-static int build(struct jc *c, struct json_object *o, struct jv *out, const struct bpath *bp);
-
-static int decode_key(struct jc *c, const struct kt_json_key *raw, struct kt_str *out)
+static inline void ws(struct jd *j)
 {
-	const uint8_t *p = c->src + raw->off;
-	char *k = kt_dctx_alloc(&c->d, raw->len + 1, 1);
-	if (!k)
-		return -1;
-	size_t len = raw->len;
-	if (memchr(p, '\\', raw->len))
-		len = kt_json_unescape(p, raw->len, k);
-	else
-		memcpy(k, p, raw->len);
-	k[len] = '\0';
-	out->ptr = k;
-	out->len = len;
-	return 0;
+	while (j->p < j->end &&
+	       (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
 }
 
-static int build_key(struct jc *c, const char *jkey, struct kt_str *out)
+/* The type of the value at the cursor (whitespace already skipped). */
+static inline enum jt peek(const struct jd *j)
 {
-	if (c->ki >= c->scan.n_keys)
-		return kt_dctx_fail(&c->d, "JSON parsers disagree on object keys");
-	if (decode_key(c, &c->scan.keys[c->ki++], out))
-		return -1;
-	/* json-c's copy ends at the first U+0000; up to there they must agree. */
-	size_t jlen = strlen(jkey);
-	if (jlen != strnlen(out->ptr, out->len) || memcmp(jkey, out->ptr, jlen) != 0)
-		return kt_dctx_fail(&c->d, "JSON parsers disagree on object keys");
+	if (j->p >= j->end)
+		return JT_BAD;
+	switch (*j->p) {
+	case '{':
+		return JT_OBJ;
+	case '[':
+		return JT_ARR;
+	case '"':
+		return JT_STR;
+	case 't':
+	case 'f':
+		return JT_BOOL;
+	case 'n':
+		return JT_NULL;
+	case '-':
+	case '0' ... '9':
+		return JT_NUM;
+	default:
+		return JT_BAD;
+	}
+}
+
+static int type_error(struct jd *j, const char *want, enum jt got)
+{
+	if (got == JT_BAD)
+		return bad(j);
+	return kt_dctx_fail(&j->d, "expected %s, found %s", want, jt_names[got]);
+}
+
+static int hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static long hex4(const uint8_t *p)
+{
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/* Length of the valid UTF-8 sequence at q (its lead byte >= 0x80), 0 if invalid. */
+static inline size_t utf8_seq(const uint8_t *q, const uint8_t *e)
+{
+	uint8_t c = q[0];
+	size_t left = (size_t)(e - q);
+	if (c >= 0xc2 && c <= 0xdf)
+		return left >= 2 && (q[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return left >= 3 && q[1] >= lo && q[1] <= hi && (q[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return left >= 4 && q[1] >= lo && q[1] <= hi && (q[2] & 0xc0) == 0x80 &&
+				       (q[3] & 0xc0) == 0x80
+			       ? 4
+			       : 0;
+	}
 	return 0;
 }
 
 /*
- * json-c merged `members` keys into fewer entries: name a repeated key. Keys
- * that differ only after a U+0000 are merged by json-c too; they are refused
- * all the same, since json-c kept only one of the values.
+ * The string at the cursor (on its '"'), checked as json_scan checks it:
+ * no control characters, valid escapes (surrogates in pairs), strict UTF-8.
+ * Counts as a value unless it is a key.
  */
-static int duplicate(struct jc *c, size_t obj, size_t members)
+static int lex_string(struct jd *j, struct jstr *s)
 {
-	struct kt_kv *kv = kt_dctx_alloc(&c->d, members, sizeof(*kv));
-	if (!kv)
-		return -1;
-	size_t k = 0;
-	for (size_t i = c->ki; i < c->scan.n_keys && k < members; i++)
-		if (c->scan.keys[i].obj == obj && decode_key(c, &c->scan.keys[i], &kv[k++].key))
-			return -1;
-	if (kt_kv_unique(&c->d, kv, k))
-		return -1;
-	return kt_dctx_fail(&c->d, "keys equal up to a U+0000 are not supported");
+	const uint8_t *q = j->p + 1, *e = j->end;
+	size_t shrink = 0;
+	bool esc = false;
+	for (;;) {
+		while (q < e && plain[*q])
+			q++;
+		if (q >= e)
+			return bad(j);
+		uint8_t c = *q;
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			if (e - q < 2)
+				return bad(j);
+			esc = true;
+			switch (q[1]) {
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
+				q += 2;
+				shrink += 1;
+				continue;
+			case 'u':
+				break;
+			default:
+				return bad(j);
+			}
+			if (e - q < 6)
+				return bad(j);
+			long cp = hex4(q + 2);
+			if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+				return bad(j);
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (e - q < 12 || q[6] != '\\' || q[7] != 'u')
+					return bad(j);
+				long lo = hex4(q + 8);
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return bad(j);
+				q += 12;
+				shrink += 8; /* 12 bytes of text, 4 of UTF-8 */
+				continue;
+			}
+			q += 6;
+			shrink += cp < 0x80 ? 5 : cp < 0x800 ? 4 : 3;
+			continue;
+		}
+		if (c < 0x20)
+			return bad(j);
+		size_t k = utf8_seq(q, e);
+		if (!k)
+			return bad(j);
+		q += k;
+	}
+	s->raw = j->p + 1;
+	s->raw_len = (size_t)(q - s->raw);
+	s->len = s->raw_len - shrink;
+	s->esc = esc;
+	j->p = q + 1;
+	return 0;
 }
 
-static int build_object(struct jc *c, struct json_object *o, struct jv *out, const struct bpath *bp)
+static inline bool isdig(uint8_t c)
 {
-	size_t n = (size_t)json_object_object_length(o);
-	if (c->oi >= c->scan.n_objs)
-		return kt_dctx_fail(&c->d, "JSON parsers disagree on objects");
-	size_t obj = c->oi++, members = c->scan.members[obj];
-	/* json-c keeps one entry per distinct key. */
-	if (n != members) {
-		render(c, bp);
-		return duplicate(c, obj, members);
+	return c >= '0' && c <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int lex_number(struct jd *j, struct jnum *nm)
+{
+	const uint8_t *q = j->p, *e = j->end;
+	nm->txt = q;
+	nm->neg = *q == '-';
+	q += nm->neg;
+	if (q >= e || !isdig(*q))
+		return bad(j);
+	const uint8_t *d0 = q;
+	uint64_t v = 0;
+	if (*q == '0') {
+		q++;
+		if (q < e && isdig(*q))
+			return bad(j);
+	} else {
+		while (q < e && isdig(*q))
+			v = v * 10 + (uint64_t)(*q++ - '0'); /* wraps past 19 digits: unused then */
 	}
-	out->t = JV_OBJ;
-	out->obj.n = n;
-	out->obj.k = kt_dctx_alloc(&c->d, n, sizeof(*out->obj.k));
-	out->obj.v = out->obj.k ? kt_dctx_alloc(&c->d, n, sizeof(*out->obj.v)) : NULL;
-	if (!out->obj.v)
+	nm->small = q - d0 <= 19;
+	nm->mag = v;
+	nm->integer = true;
+	if (q < e && *q == '.') {
+		q++;
+		if (q >= e || !isdig(*q))
+			return bad(j);
+		while (q < e && isdig(*q))
+			q++;
+		nm->integer = false;
+	}
+	if (q < e && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (q < e && (*q == '+' || *q == '-'))
+			q++;
+		if (q >= e || !isdig(*q))
+			return bad(j);
+		while (q < e && isdig(*q))
+			q++;
+		nm->integer = false;
+	}
+	nm->len = (size_t)(q - nm->txt);
+	j->p = q;
+	j->n_values++;
+	return 0;
+}
+
+static int lex_lit(struct jd *j, const char *lit, size_t len)
+{
+	if ((size_t)(j->end - j->p) < len || memcmp(j->p, lit, len) != 0)
+		return bad(j);
+	j->p += len;
+	j->n_values++;
+	return 0;
+}
+
+/* '{' or '[' at the cursor. */
+static int open_container(struct jd *j, bool obj)
+{
+	if (j->depth >= JSON_MAX_DEPTH)
+		return bad(j);
+	j->depth++;
+	j->p++;
+	j->n_values++;
+	if (obj)
+		j->n_objs++;
+	else
+		j->n_arrays++;
+	return 0;
+}
+
+/*
+ * 1 when a value may start here. json-c, which the decoder used to build on,
+ * refused a value inside JSON_MAX_DEPTH containers (only an empty container
+ * may be that deep): so does this decoder. json_scan does not check it;
+ * explain() finds it again with value_too_deep().
+ */
+static inline int value_level_ok(struct jd *j)
+{
+	return j->depth < JSON_MAX_DEPTH ? 1 : bad(j);
+}
+
+/*
+ * The next member of an object: 1 with its key (the cursor on its value),
+ * 0 at the closing '}', -1 on a fault. *first: no member read yet.
+ */
+static int obj_key(struct jd *j, bool *first, struct jstr *k)
+{
+	ws(j);
+	if (j->p >= j->end)
+		return bad(j);
+	if (*j->p == '}') {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (*j->p != ',')
+			return bad(j);
+		j->p++;
+		ws(j);
+		if (j->p >= j->end)
+			return bad(j);
+	}
+	*first = false;
+	if (*j->p != '"' || lex_string(j, k))
+		return bad(j);
+	ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return bad(j);
+	j->p++;
+	ws(j);
+	return value_level_ok(j);
+}
+
+/* The next element of an array: 1 (the cursor on it), 0 at the closing ']', -1. */
+static int arr_item(struct jd *j, bool *first)
+{
+	ws(j);
+	if (j->p >= j->end)
+		return bad(j);
+	if (*j->p == ']' && *first) {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (*j->p == ']') {
+			j->p++;
+			j->depth--;
+			return 0;
+		}
+		if (*j->p != ',')
+			return bad(j);
+		j->p++;
+		ws(j);
+	}
+	*first = false;
+	return value_level_ok(j);
+}
+
+/* ------------------------------------------------------------ scratch stack */
+
+static int scratch_reserve(struct jd *j, size_t more)
+{
+	struct scratch *t = &j->t;
+	if (t->cap - t->len >= more)
+		return 0;
+	/*
+	 * Every pending element or key stands for a value the cost estimate
+	 * charges more than the bytes it takes here (64 for a scalar, 800 for
+	 * an object): past the arena's room the estimate has failed already.
+	 */
+	if (more > t->max || t->len > t->max - more)
+		return kt_dctx_fail(&j->d,
+				    "arena limit reached (%zu of %zu bytes used, %zu bytes of "
+				    "pending elements)",
+				    j->d.a->used, j->d.a->limit, t->len + more);
+	size_t cap = t->cap ? t->cap : SCRATCH_INITIAL;
+	while (cap - t->len < more)
+		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	unsigned char *b = realloc(t->buf, cap);
+	if (!b)
+		return kt_dctx_fail(&j->d, "out of memory");
+	t->buf = b;
+	t->cap = cap;
+	return 0;
+}
+
+static int scratch_push(struct jd *j, const void *src, size_t size)
+{
+	if (scratch_reserve(j, size))
 		return -1;
-	struct json_object_iterator it = json_object_iter_begin(o);
-	struct json_object_iterator end = json_object_iter_end(o);
-	/* Entries come in insertion order, i.e. document order. */
-	for (size_t i = 0; i < n && !json_object_iter_equal(&it, &end); i++) {
-		struct bpath here = {.up = bp, .key = &out->obj.k[i]};
-		if (build_key(c, json_object_iter_peek_name(&it), &out->obj.k[i]) ||
-		    build(c, json_object_iter_peek_value(&it), &out->obj.v[i], &here))
+	memcpy(j->t.buf + j->t.len, src, size);
+	j->t.len += size;
+	return 0;
+}
+
+/* The one block every empty list points to (non-NULL, as the arena gives for 0 bytes). */
+static void *empty_list(struct jd *j)
+{
+	if (!j->empty)
+		j->empty = kt_dctx_alloc(&j->d, 0, 1);
+	return j->empty;
+}
+
+/* The n elements of size bytes pending from offset base -> an arena array; pops them. */
+static int finish(struct jd *j, size_t base, size_t n, size_t size, void **out)
+{
+	void *d = n ? kt_dctx_alloc(&j->d, n, size) : empty_list(j);
+	if (!d)
+		return -1;
+	if (n)
+		memcpy(d, j->t.buf + base, n * size);
+	j->t.len = base;
+	*out = d;
+	return 0;
+}
+
+/* ------------------------------------------------------------ strings and keys */
+
+/* Arena copy of a string token, unescaped and NUL-terminated. */
+static int put_str(struct jd *j, const struct jstr *s, struct kt_str *out)
+{
+	if (!s->esc)
+		return kt_dctx_str(&j->d, s->raw, s->len, out);
+	char *d = kt_arena_alloc(j->d.a, s->len + 1);
+	if (!d)
+		return kt_dctx_fail(
+			&j->d, "arena limit reached (%zu of %zu bytes used, string of %zu bytes)",
+			j->d.a->used, j->d.a->limit, s->len);
+	size_t k = kt_json_unescape(s->raw, s->raw_len, d);
+	d[k] = '\0';
+	out->ptr = d;
+	out->len = k;
+	return 0;
+}
+
+/* The text of a key: in place when it has no escape, else an arena copy. */
+static int key_str(struct jd *j, const struct jstr *k, struct kt_str *out)
+{
+	if (!k->esc) {
+		out->ptr = (const char *)k->raw;
+		out->len = k->len;
+		return 0;
+	}
+	return put_str(j, k, out);
+}
+
+struct fname {
+	const char *name;
+	size_t len;
+};
+
+#define F(s) {s, sizeof(s) - 1}
+
+/* Index of the key in names[0..n) (hint tried first), or -1. */
+static int match_name(const struct jstr *k, const struct fname *f, size_t n, size_t hint)
+{
+	const uint8_t *kp = k->raw;
+	char buf[32];
+	if (k->esc) {
+		if (k->len > sizeof(buf))
 			return -1;
-		json_object_iter_next(&it);
+		kt_json_unescape(k->raw, k->raw_len, buf);
+		kp = (const uint8_t *)buf;
+	}
+	if (hint < n && f[hint].len == k->len && memcmp(f[hint].name, kp, k->len) == 0)
+		return (int)hint;
+	for (size_t i = 0; i < n; i++)
+		if (f[i].len == k->len && memcmp(f[i].name, kp, k->len) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------ duplicate keys */
+
+/*
+ * json-c, which the decoder used to build on, cuts a key at its first
+ * U+0000 and keeps one value per key: keys that are equal up to a U+0000
+ * could not be told apart, and are still refused.
+ */
+struct kpref {
+	const char *p;
+	size_t n;
+};
+
+static size_t prefix_len(struct kt_str k)
+{
+	const char *z = k.len ? memchr(k.ptr, '\0', k.len) : NULL;
+	return z ? (size_t)(z - k.ptr) : k.len;
+}
+
+static int kpref_cmp(const void *x, const void *y)
+{
+	const struct kpref *a = x, *b = y;
+	size_t n = a->n < b->n ? a->n : b->n;
+	int r = n ? memcmp(a->p, b->p, n) : 0;
+	if (r)
+		return r;
+	return (a->n > b->n) - (a->n < b->n);
+}
+
+/* Two of the n keys (struct kt_str) at scratch offset off clash: say which. */
+static int report_clash(struct jd *j, size_t off, size_t n)
+{
+	struct kt_kv *kv = kt_dctx_alloc(&j->d, n, sizeof(*kv));
+	if (!kv)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		memcpy(&kv[i].key, j->t.buf + off + i * sizeof(struct kt_str),
+		       sizeof(struct kt_str));
+	if (kt_kv_unique(&j->d, kv, n))
+		return -1;
+	return kt_dctx_fail(&j->d, "keys equal up to a U+0000 are not supported");
+}
+
+/* Fails when two of the n keys (struct kt_str) at scratch offset off are equal up to a U+0000. */
+static int check_keys(struct jd *j, size_t off, size_t n)
+{
+	if (n < 2)
+		return 0;
+	size_t poff = j->t.len;
+	if (scratch_reserve(j, n * sizeof(struct kpref)))
+		return -1;
+	struct kpref *pr = (struct kpref *)(void *)(j->t.buf + poff);
+	for (size_t i = 0; i < n; i++) {
+		struct kt_str k;
+		memcpy(&k, j->t.buf + off + i * sizeof(k), sizeof(k));
+		pr[i].p = k.ptr;
+		pr[i].n = prefix_len(k);
+	}
+	bool clash = false;
+	if (n <= 8) {
+		for (size_t a = 1; a < n && !clash; a++)
+			for (size_t b = 0; b < a && !clash; b++)
+				clash = kpref_cmp(&pr[a], &pr[b]) == 0;
+	} else {
+		qsort(pr, n, sizeof(*pr), kpref_cmp);
+		for (size_t a = 1; a < n && !clash; a++)
+			clash = kpref_cmp(&pr[a - 1], &pr[a]) == 0;
+	}
+	return clash ? report_clash(j, off, n) : 0;
+}
+
+/* ------------------------------------------------------------ skipping */
+
+static int skip_value(struct jd *j);
+
+/* An object no field is read from: checked all the same, keys included. */
+static int skip_object(struct jd *j)
+{
+	size_t base = j->t.len, n = 0;
+	bool first = true;
+	struct jstr k;
+	int r;
+	if (open_container(j, true))
+		return -1;
+	while ((r = obj_key(j, &first, &k)) == 1) {
+		struct kt_str ks;
+		if (key_str(j, &k, &ks) || scratch_push(j, &ks, sizeof(ks)))
+			return -1;
+		n++;
+		size_t mark = kt_dctx_key(&j->d, ks);
+		if (skip_value(j))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+	}
+	if (r < 0)
+		return -1;
+	r = check_keys(j, base, n);
+	j->t.len = base;
+	return r;
+}
+
+static int skip_value(struct jd *j)
+{
+	switch (peek(j)) {
+	case JT_STR: {
+		struct jstr s;
+		j->n_values++;
+		return lex_string(j, &s);
+	}
+	case JT_NUM: {
+		struct jnum nm;
+		return lex_number(j, &nm);
+	}
+	case JT_BOOL:
+		return *j->p == 't' ? lex_lit(j, "true", 4) : lex_lit(j, "false", 5);
+	case JT_NULL:
+		return lex_lit(j, "null", 4);
+	case JT_ARR: {
+		bool first = true;
+		int r;
+		size_t i = 0;
+		if (open_container(j, false))
+			return -1;
+		while ((r = arr_item(j, &first)) == 1) {
+			size_t mark = kt_dctx_index(&j->d, i++);
+			if (skip_value(j))
+				return -1;
+			kt_dctx_pop(&j->d, mark);
+		}
+		return r;
+	}
+	case JT_OBJ:
+		return skip_object(j);
+	default:
+		return bad(j);
+	}
+}
+
+/* ------------------------------------------------------------ structs */
+
+/* An object read as a struct: its known fields by name, the others skipped. */
+struct sobj {
+	uint32_t seen;	  /* fields met */
+	size_t base;	  /* scratch offset of the unknown keys */
+	size_t n_unknown; /* unknown keys */
+	size_t next;	  /* the field expected next (serde writes them in order) */
+	bool first;
+};
+
+#define SO_END	(-1)
+#define SO_FAIL (-2)
+
+static int struct_open(struct jd *j, struct sobj *o)
+{
+	enum jt t = peek(j);
+	if (t != JT_OBJ)
+		return type_error(j, "object", t);
+	o->seen = 0;
+	o->base = j->t.len;
+	o->n_unknown = 0;
+	o->next = 0;
+	o->first = true;
+	return open_container(j, true);
+}
+
+/* The index of the next known field (the cursor on its value), SO_END or SO_FAIL. */
+static int struct_field(struct jd *j, struct sobj *o, const struct fname *f, size_t n)
+{
+	for (;;) {
+		struct jstr k;
+		int r = obj_key(j, &o->first, &k);
+		if (r <= 0)
+			return r == 0 ? SO_END : SO_FAIL;
+		int i = match_name(&k, f, n, o->next);
+		if (i >= 0) {
+			if (o->seen & (1u << i)) {
+				kt_dctx_set_error(&j->d, "duplicate key \"%s\"", f[i].name);
+				return SO_FAIL;
+			}
+			o->seen |= 1u << i;
+			o->next = (size_t)i + 1;
+			return i;
+		}
+		struct kt_str ks;
+		if (key_str(j, &k, &ks) || scratch_push(j, &ks, sizeof(ks)))
+			return SO_FAIL;
+		o->n_unknown++;
+		size_t mark = kt_dctx_key(&j->d, ks);
+		if (skip_value(j))
+			return SO_FAIL;
+		kt_dctx_pop(&j->d, mark);
+	}
+}
+
+/* After SO_END: unknown keys must not clash, required fields must be there. */
+static int struct_close(struct jd *j, struct sobj *o, const struct fname *f, size_t n,
+			uint32_t required)
+{
+	if (o->n_unknown) {
+		size_t k = o->n_unknown;
+		for (size_t i = 0; i < n; i++) {
+			if (o->seen & (1u << i)) {
+				struct kt_str s = {f[i].name, f[i].len};
+				if (scratch_push(j, &s, sizeof(s)))
+					return -1;
+				k++;
+			}
+		}
+		int r = check_keys(j, o->base, k);
+		j->t.len = o->base;
+		if (r)
+			return -1;
+	}
+	uint32_t missing = required & ~o->seen;
+	if (missing) {
+		size_t i = (size_t)__builtin_ctz(missing);
+		kt_dctx_field(&j->d, f[i].name);
+		return kt_dctx_fail(&j->d, "missing field");
 	}
 	return 0;
 }
 
-/* Pre-order walk in document order, in step with the scan's records. */
-static int build(struct jc *c, struct json_object *o, struct jv *out, const struct bpath *bp)
-{
-	switch (json_object_get_type(o)) {
-	case json_type_null:
-		out->t = JV_NULL;
-		return 0;
-	case json_type_boolean:
-		out->t = JV_BOOL;
-		out->b = json_object_get_boolean(o);
-		return 0;
-	case json_type_int:
-	case json_type_double: {
-		if (c->ni >= c->scan.n_nums)
-			return kt_dctx_fail(&c->d, "JSON parsers disagree on numbers");
-		struct kt_json_span sp = c->scan.nums[c->ni++];
-		out->t = JV_NUM;
-		out->num.txt = (const char *)c->src + sp.off;
-		out->num.len = sp.len;
-		out->num.d = json_object_get_double(o);
-		return 0;
-	}
-	case json_type_string:
-		out->t = JV_STR;
-		out->s.ptr = json_object_get_string(o);
-		out->s.len = (size_t)json_object_get_string_len(o);
-		return 0;
-	case json_type_array: {
-		size_t n = json_object_array_length(o);
-		out->t = JV_ARR;
-		out->arr.n = n;
-		if (!(out->arr.v = kt_dctx_alloc(&c->d, n, sizeof(*out->arr.v))))
-			return -1;
-		for (size_t i = 0; i < n; i++) {
-			struct bpath here = {.up = bp, .idx = i};
-			if (build(c, json_object_array_get_idx(o, i), &out->arr.v[i], &here))
-				return -1;
-		}
-		return 0;
-	}
-	case json_type_object:
-		return build_object(c, o, out, bp);
-	}
-	return kt_dctx_fail(&c->d, "unexpected JSON type");
-}
+#define ALL(n) ((uint32_t)((1u << (n)) - 1))
 
 /* ------------------------------------------------------------ scalars */
 
-static int type_error(struct jc *c, const char *want, const struct jv *v)
+static int out_of_range(struct jd *j, const struct jnum *nm, const char *tname)
 {
-	return kt_dctx_fail(&c->d, "expected %s, found %s", want, jv_names[v->t]);
-}
-
-static int want(struct jc *c, const struct jv *v, enum jv_type t)
-{
-	return v->t == t ? 0 : type_error(c, jv_names[t], v);
-}
-
-static bool is_integer(const struct jv *v)
-{
-	return v->t == JV_NUM && !memchr(v->num.txt, '.', v->num.len) &&
-	       !memchr(v->num.txt, 'e', v->num.len) && !memchr(v->num.txt, 'E', v->num.len);
+	return kt_dctx_fail(&j->d, "%.*s out of range for %s",
+			    (int)(nm->len > 48 ? 48 : nm->len), (const char *)nm->txt, tname);
 }
 
 /* Digits of an integer token -> value; false on overflow past max. */
-static bool digits(const char *p, size_t len, u128 max, u128 *out)
+static bool digits(const uint8_t *p, size_t len, u128 max, u128 *out)
 {
 	u128 v = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -268,576 +769,905 @@ static bool digits(const char *p, size_t len, u128 max, u128 *out)
 	return true;
 }
 
-/* The magnitude of a number token (sign apart) -> value; false on overflow past max. */
-static bool magnitude(const struct jv *v, u128 max, u128 *out)
+/* An integer token, its magnitude at most max. */
+static int get_int(struct jd *j, struct jnum *nm)
 {
-	bool neg = v->num.txt[0] == '-';
-	return digits(v->num.txt + neg, v->num.len - neg, max, out);
-}
-
-static int out_of_range(struct jc *c, const struct jv *v, const char *tname)
-{
-	return kt_dctx_fail(&c->d, "%.*s out of range for %s",
-			    (int)(v->num.len > 48 ? 48 : v->num.len), v->num.txt, tname);
-}
-
-static int get_uint(struct jc *c, const struct jv *v, u128 max, const char *tname, u128 *out)
-{
-	if (!is_integer(v))
-		return type_error(c, "integer", v);
-	if (v->num.txt[0] == '-' || !digits(v->num.txt, v->num.len, max, out))
-		return out_of_range(c, v, tname);
+	enum jt t = peek(j);
+	if (t != JT_NUM)
+		return type_error(j, "integer", t);
+	if (lex_number(j, nm))
+		return -1;
+	if (!nm->integer)
+		return kt_dctx_fail(&j->d, "expected integer, found number");
 	return 0;
 }
 
-static int get_u64(struct jc *c, const struct jv *v, uint64_t *out)
+static int get_uint(struct jd *j, u128 max, const char *tname, u128 *out)
+{
+	struct jnum nm;
+	if (get_int(j, &nm))
+		return -1;
+	if (nm.neg)
+		return out_of_range(j, &nm, tname);
+	if (nm.small) {
+		if (nm.mag > max)
+			return out_of_range(j, &nm, tname);
+		*out = nm.mag;
+		return 0;
+	}
+	if (!digits(nm.txt, nm.len, max, out))
+		return out_of_range(j, &nm, tname);
+	return 0;
+}
+
+static int get_u64(struct jd *j, uint64_t *out)
 {
 	u128 x;
-	if (get_uint(c, v, UINT64_MAX, "u64", &x))
+	if (get_uint(j, UINT64_MAX, "u64", &x))
 		return -1;
 	*out = (uint64_t)x;
 	return 0;
 }
 
-static int get_u32(struct jc *c, const struct jv *v, uint32_t *out)
+static int get_u32(struct jd *j, uint32_t *out)
 {
 	u128 x;
-	if (get_uint(c, v, UINT32_MAX, "u32", &x))
+	if (get_uint(j, UINT32_MAX, "u32", &x))
 		return -1;
 	*out = (uint32_t)x;
 	return 0;
 }
 
-static int get_i64(struct jc *c, const struct jv *v, int64_t *out)
+static int get_i64(struct jd *j, int64_t *out)
 {
-	if (!is_integer(v))
-		return type_error(c, "integer", v);
-	bool neg = v->num.txt[0] == '-';
-	u128 mag;
-	if (!magnitude(v, neg ? (u128)INT64_MAX + 1 : (u128)INT64_MAX, &mag))
-		return out_of_range(c, v, "i64");
+	struct jnum nm;
+	if (get_int(j, &nm))
+		return -1;
+	u128 max = nm.neg ? (u128)INT64_MAX + 1 : (u128)INT64_MAX, mag = nm.mag;
+	if (nm.small ? nm.mag > max : !digits(nm.txt + nm.neg, nm.len - nm.neg, max, &mag))
+		return out_of_range(j, &nm, "i64");
 	/* -(2^63) has no positive twin: negate in unsigned arithmetic. */
-	*out = neg ? (int64_t)(0 - (uint64_t)mag) : (int64_t)mag;
+	*out = nm.neg ? (int64_t)(0 - (uint64_t)mag) : (int64_t)mag;
+	return 0;
+}
+
+/* strtod of the token, through a NUL-terminated copy (on the scratch stack if long). */
+static int number_strtod(struct jd *j, const struct jnum *nm, double *out)
+{
+	char buf[80];
+	if (nm->len < sizeof(buf)) {
+		memcpy(buf, nm->txt, nm->len);
+		buf[nm->len] = '\0';
+		*out = strtod(buf, NULL);
+		return 0;
+	}
+	if (scratch_reserve(j, nm->len + 1))
+		return -1;
+	char *t = (char *)j->t.buf + j->t.len;
+	memcpy(t, nm->txt, nm->len);
+	t[nm->len] = '\0';
+	*out = strtod(t, NULL);
 	return 0;
 }
 
 /*
  * F64. serde_json writes NaN and the infinities as null, so null decodes
  * to NaN (the sign and kind of the original value are lost upstream).
+ * Other numbers are rounded to the nearest double, as strtod does.
  */
-static int get_f64(struct jc *c, const struct jv *v, double *out)
+static int get_f64(struct jd *j, double *out)
 {
-	if (v->t == JV_NULL) {
+	enum jt t = peek(j);
+	if (t == JT_NULL) {
 		*out = NAN;
-		return 0;
+		return lex_lit(j, "null", 4);
 	}
-	if (v->t != JV_NUM)
-		return type_error(c, "number or null", v);
-	if (!is_integer(v)) {
-		*out = v->num.d;
-	} else {
+	if (t != JT_NUM)
+		return type_error(j, "number or null", t);
+	struct jnum nm;
+	if (lex_number(j, &nm))
+		return -1;
+	u128 mag = nm.mag;
+	if (nm.integer &&
+	    (nm.small || digits(nm.txt + nm.neg, nm.len - nm.neg, UINT64_MAX, &mag))) {
 		/* An integer where a float belongs: round to nearest, as serde_json does. */
-		u128 mag;
-		if (magnitude(v, UINT64_MAX, &mag)) {
-			*out = v->num.txt[0] == '-' ? -(double)(uint64_t)mag : (double)(uint64_t)mag;
-		} else {
-			/* Only a sign and digits: strtod rounds the same and ignores the locale. */
-			struct kt_str t;
-			if (kt_dctx_str(&c->d, v->num.txt, v->num.len, &t))
-				return -1;
-			*out = strtod(t.ptr, NULL);
-		}
+		*out = nm.neg ? -(double)(uint64_t)mag : (double)(uint64_t)mag;
+	} else if (number_strtod(j, &nm, out)) {
+		return -1;
 	}
 	if (!isfinite(*out))
-		return kt_dctx_fail(&c->d, "number out of range for f64");
+		return kt_dctx_fail(&j->d, "number out of range for f64");
 	return 0;
 }
 
-static int get_bool(struct jc *c, const struct jv *v, bool *out)
+static int get_bool(struct jd *j, bool *out)
 {
-	if (want(c, v, JV_BOOL))
-		return -1;
-	*out = v->b;
-	return 0;
+	enum jt t = peek(j);
+	if (t != JT_BOOL)
+		return type_error(j, "boolean", t);
+	*out = *j->p == 't';
+	return *out ? lex_lit(j, "true", 4) : lex_lit(j, "false", 5);
 }
 
-static int get_str(struct jc *c, const struct jv *v, struct kt_str *out)
+static int get_str(struct jd *j, struct kt_str *out)
 {
-	/* The scan validated the raw UTF-8 and every escape. */
-	if (want(c, v, JV_STR))
+	enum jt t = peek(j);
+	struct jstr s;
+	if (t != JT_STR)
+		return type_error(j, "string", t);
+	j->n_values++;
+	if (lex_string(j, &s))
 		return -1;
-	return kt_dctx_str(&c->d, v->s.ptr, v->s.len, out);
+	return put_str(j, &s, out);
 }
 
-static int get_enum(struct jc *c, const struct jv *v, const char *const *names, size_t n,
-		    uint32_t *out)
+/* A variant name (a key or a string) not among the known ones. */
+static int unknown_variant(struct jd *j, const struct jstr *s)
 {
-	if (want(c, v, JV_STR))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (kt_str_eq(v->s, names[i])) {
-			*out = (uint32_t)i;
-			return 0;
-		}
-	}
+	struct kt_str v;
 	char buf[40];
-	return kt_dctx_fail(&c->d, "unknown variant \"%s\"",
-			    kt_dctx_preview(v->s, buf, sizeof(buf)));
-}
-
-/* ------------------------------------------------------------ structure */
-
-static const struct jv *member(const struct jv *o, const char *name)
-{
-	for (size_t i = 0; i < o->obj.n; i++)
-		if (kt_str_eq(o->obj.k[i], name))
-			return &o->obj.v[i];
-	return NULL;
-}
-
-/* Required member: pushes its name; fails (path included) when absent. */
-static const struct jv *field(struct jc *c, const struct jv *o, const char *name, size_t *mark)
-{
-	*mark = kt_dctx_field(&c->d, name);
-	const struct jv *v = member(o, name);
-	if (!v)
-		kt_dctx_set_error(&c->d, "missing field");
-	return v;
-}
-
-/*
- * The required member `name` of object o, decoded by dec(c, member, ...)
- * with its name on the path; the calling function returns -1 when the
- * member is missing or does not decode.
- */
-#define TRY_FIELD(c, o, name, dec, ...)                                                       \
-	do {                                                                                  \
-		size_t mark_;                                                                 \
-		const struct jv *f_ = field(c, o, name, &mark_);                              \
-		if (!f_ || dec(c, f_, __VA_ARGS__))                                           \
-			return -1;                                                            \
-		kt_dctx_pop(&(c)->d, mark_);                                                  \
-	} while (0)
-
-static int dec_time(struct jc *c, const struct jv *v, uint64_t *ns)
-{
-	uint64_t secs;
-	uint32_t nanos;
-	if (want(c, v, JV_OBJ))
+	if (key_str(j, s, &v))
 		return -1;
-	TRY_FIELD(c, v, "secs_since_epoch", get_u64, &secs);
-	TRY_FIELD(c, v, "nanos_since_epoch", get_u32, &nanos);
-	return kt_dctx_time(&c->d, secs, nanos, ns);
+	return kt_dctx_fail(&j->d, "unknown variant \"%s\"", kt_dctx_preview(v, buf, sizeof(buf)));
 }
 
-/*
- * An externally tagged enum, {"<Variant>": value}: *var is the variant's
- * index in variants[0..n), *x its value. The variant is entered on the path;
- * *mark leaves it.
- */
-static int tagged(struct jc *c, const struct jv *v, const char *const *variants, size_t n,
-		  uint32_t *var, const struct jv **x, size_t *mark)
+static int get_enum(struct jd *j, const struct fname *names, size_t n, uint32_t *out)
 {
-	if (want(c, v, JV_OBJ))
+	enum jt t = peek(j);
+	struct jstr s;
+	if (t != JT_STR)
+		return type_error(j, "string", t);
+	j->n_values++;
+	if (lex_string(j, &s))
 		return -1;
-	if (v->obj.n != 1)
-		return kt_dctx_fail(&c->d, "expected an object with one key, found %zu keys",
-				    v->obj.n);
-	struct jv tag = {.t = JV_STR, .s = v->obj.k[0]};
-	if (get_enum(c, &tag, variants, n, var))
-		return -1;
-	*x = &v->obj.v[0];
-	*mark = kt_dctx_field(&c->d, variants[*var]);
+	int i = match_name(&s, names, n, 0);
+	if (i < 0)
+		return unknown_variant(j, &s);
+	*out = (uint32_t)i;
 	return 0;
 }
 
-/*
- * The variants of a Value; an Array has the first four, the scalars, in the
- * order of enum kt_value_type (KT_VAL_BOOL + var, KT_VAL_ARRAY_BOOL + var).
- */
-static const char *const value_variants[] = {"Bool", "I64", "F64", "String", "Array"};
+/* ------------------------------------------------------------ values */
+
+static const struct fname value_variants[] = {F("Bool"), F("I64"), F("F64"), F("String"),
+					      F("Array")};
 static const size_t scalar_size[] = {sizeof(bool), sizeof(int64_t), sizeof(double),
 				     sizeof(struct kt_str)};
 
-/* The scalar of variant var: x into *out, a bool, int64_t, double or struct kt_str. */
-static int get_scalar(struct jc *c, const struct jv *x, uint32_t var, void *out)
+/* The scalar of variant var into *out: a bool, int64_t, double or struct kt_str. */
+static int get_scalar(struct jd *j, uint32_t var, void *out)
 {
 	switch (var) {
 	case 0:
-		return get_bool(c, x, out);
+		return get_bool(j, out);
 	case 1:
-		return get_i64(c, x, out);
+		return get_i64(j, out);
 	case 2:
-		return get_f64(c, x, out);
+		return get_f64(j, out);
 	default:
-		return get_str(c, x, out);
+		return get_str(j, out);
 	}
+}
+
+/*
+ * An externally tagged enum with a second key k (its value next): say
+ * whether keys repeat, else how many there are. first is the first key.
+ */
+static int tagged_extra(struct jd *j, const struct jstr *first, struct jstr *k, size_t mark)
+{
+	size_t base = j->t.len, n = 0;
+	bool more = false;
+	struct kt_str ks;
+	kt_dctx_pop(&j->d, mark);
+	if (key_str(j, first, &ks) || scratch_push(j, &ks, sizeof(ks)))
+		return -1;
+	n++;
+	int r = 1;
+	do {
+		if (key_str(j, k, &ks) || scratch_push(j, &ks, sizeof(ks)) || skip_value(j))
+			return -1;
+		n++;
+	} while ((r = obj_key(j, &more, k)) == 1);
+	if (r < 0 || check_keys(j, base, n))
+		return -1;
+	j->t.len = base;
+	return kt_dctx_fail(&j->d, "expected an object with one key, found %zu keys", n);
+}
+
+/*
+ * {"<Variant>": value} at the cursor, variants[0..n): reads the key, sets
+ * *var, enters the variant on the path (*mark leaves it); the cursor is then
+ * on the value. tagged_end() reads the '}'.
+ */
+static int tagged_begin(struct jd *j, const struct fname *variants, size_t n, struct jstr *k,
+			uint32_t *var, size_t *mark)
+{
+	enum jt t = peek(j);
+	bool first = true;
+	if (t != JT_OBJ)
+		return type_error(j, "object", t);
+	if (open_container(j, true))
+		return -1;
+	int r = obj_key(j, &first, k);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return kt_dctx_fail(&j->d, "expected an object with one key, found 0 keys");
+	*mark = j->d.depth;
+	int i = match_name(k, variants, n, 3);
+	if (i < 0) {
+		struct jstr k2;
+		bool more = false;
+		if (skip_value(j) || (r = obj_key(j, &more, &k2)) < 0)
+			return -1;
+		if (r == 1)
+			return tagged_extra(j, k, &k2, *mark);
+		return unknown_variant(j, k);
+	}
+	*var = (uint32_t)i;
+	kt_dctx_field(&j->d, variants[i].name);
+	return 0;
+}
+
+static int tagged_end(struct jd *j, const struct jstr *k, size_t mark)
+{
+	struct jstr k2;
+	bool more = false;
+	int r = obj_key(j, &more, &k2);
+	if (r <= 0)
+		return r;
+	return tagged_extra(j, k, &k2, mark);
 }
 
 /* Array: {"Bool":[…]}, {"I64":[…]}, {"F64":[…]}, {"String":[…]}. */
-static int dec_array(struct jc *c, const struct jv *v, struct kt_value *out)
+static int dec_array(struct jd *j, struct kt_value *out)
 {
 	uint32_t var;
-	const struct jv *a;
 	size_t mark;
-	if (tagged(c, v, value_variants, 4, &var, &a, &mark) || want(c, a, JV_ARR))
+	struct jstr k;
+	if (tagged_begin(j, value_variants, 4, &k, &var, &mark))
 		return -1;
-	size_t n = a->arr.n;
+	enum jt t = peek(j);
+	if (t != JT_ARR)
+		return type_error(j, "array", t);
+	if (open_container(j, false))
+		return -1;
+	size_t base = j->t.len, n = 0, size = scalar_size[var];
+	bool first = true;
+	int r;
+	while ((r = arr_item(j, &first)) == 1) {
+		union {
+			bool b;
+			int64_t i;
+			double f;
+			struct kt_str s;
+		} x;
+		size_t m2 = kt_dctx_index(&j->d, n);
+		if (get_scalar(j, var, &x) || scratch_push(j, &x, size))
+			return -1;
+		kt_dctx_pop(&j->d, m2);
+		n++;
+	}
+	void *items;
+	if (r < 0 || finish(j, base, n, size, &items))
+		return -1;
 	out->type = KT_VAL_ARRAY_BOOL + var;
 	out->arr.n = n;
-	char *items = kt_dctx_alloc(&c->d, n, scalar_size[var]);
-	if (!items)
-		return -1;
-	out->arr.b = (bool *)items;
-	for (size_t i = 0; i < n; i++) {
-		size_t m2 = kt_dctx_index(&c->d, i);
-		if (get_scalar(c, &a->arr.v[i], var, items + i * scalar_size[var]))
-			return -1;
-		kt_dctx_pop(&c->d, m2);
-	}
-	kt_dctx_pop(&c->d, mark);
-	return 0;
+	out->arr.b = items;
+	kt_dctx_pop(&j->d, mark);
+	return tagged_end(j, &k, mark);
 }
 
 /* Externally tagged Value: {"Bool":true}, {"I64":5}, {"Array":{"F64":[…]}} … */
-static int dec_value(struct jc *c, const struct jv *v, struct kt_value *out)
+static int dec_value(struct jd *j, struct kt_value *out)
 {
 	uint32_t var;
-	const struct jv *x;
 	size_t mark;
-	if (tagged(c, v, value_variants, 5, &var, &x, &mark))
+	struct jstr k;
+	if (tagged_begin(j, value_variants, 5, &k, &var, &mark))
 		return -1;
 	if (var == 4) {
-		kt_dctx_pop(&c->d, mark);
-		return dec_array(c, x, out);
+		kt_dctx_pop(&j->d, mark);
+		if (dec_array(j, out))
+			return -1;
+	} else {
+		void *const dst[] = {&out->b, &out->i, &out->f, &out->s};
+		out->type = KT_VAL_BOOL + var;
+		if (get_scalar(j, var, dst[var]))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
 	}
-	void *const dst[] = {&out->b, &out->i, &out->f, &out->s};
-	out->type = KT_VAL_BOOL + var;
-	if (get_scalar(c, x, var, dst[var]))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	return 0;
-}
-
-static int new_kvlist(struct jc *c, size_t n, struct kt_kvlist *out)
-{
-	out->n = n;
-	out->kv = kt_dctx_alloc(&c->d, n, sizeof(*out->kv));
-	return out->kv ? 0 : -1;
+	return tagged_end(j, &k, mark);
 }
 
 /* Vec<KeyValue>: [{"key":"k","value":{…}}, …] */
-static int dec_kv_array(struct jc *c, const struct jv *v, struct kt_kvlist *out)
+static int dec_kv_array(struct jd *j, struct kt_kvlist *out)
 {
-	if (want(c, v, JV_ARR) || new_kvlist(c, v->arr.n, out))
+	static const struct fname f[] = {F("key"), F("value")};
+	enum jt t = peek(j);
+	if (t != JT_ARR)
+		return type_error(j, "array", t);
+	if (open_container(j, false))
 		return -1;
-	for (size_t i = 0; i < out->n; i++) {
-		const struct jv *e = &v->arr.v[i];
-		size_t mark = kt_dctx_index(&c->d, i);
-		if (want(c, e, JV_OBJ))
+	size_t base = j->t.len, n = 0;
+	bool first = true;
+	int r;
+	while ((r = arr_item(j, &first)) == 1) {
+		struct kt_kv kv;
+		struct sobj o;
+		int i;
+		memset(&kv, 0, sizeof(kv));
+		size_t mark = kt_dctx_index(&j->d, n);
+		if (struct_open(j, &o))
 			return -1;
-		TRY_FIELD(c, e, "key", get_str, &out->kv[i].key);
-		TRY_FIELD(c, e, "value", dec_value, &out->kv[i].value);
-		kt_dctx_pop(&c->d, mark);
+		while ((i = struct_field(j, &o, f, 2)) >= 0) {
+			size_t m2 = kt_dctx_field(&j->d, f[i].name);
+			if (i == 0 ? get_str(j, &kv.key) : dec_value(j, &kv.value))
+				return -1;
+			kt_dctx_pop(&j->d, m2);
+		}
+		if (i == SO_FAIL || struct_close(j, &o, f, 2, ALL(2)) ||
+		    scratch_push(j, &kv, sizeof(kv)))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+		n++;
 	}
+	void *items;
+	if (r < 0 || finish(j, base, n, sizeof(struct kt_kv), &items))
+		return -1;
+	out->n = n;
+	out->kv = items;
 	return 0;
 }
 
-/* HashMap / BTreeMap<Key, Value>: {"k":{…}, …}, kept in document order. */
-static int dec_kv_object(struct jc *c, const struct jv *v, struct kt_kvlist *out)
+/*
+ * HashMap / BTreeMap<Key, Value>: {"k":{…}, …}, kept in document order.
+ * Keys equal up to a U+0000 fail; exact repeats too when exact (the
+ * attribute map has them refused by kt_attr_order).
+ */
+static int dec_kv_object(struct jd *j, struct kt_kvlist *out, bool exact)
 {
-	if (want(c, v, JV_OBJ) || new_kvlist(c, v->obj.n, out))
+	enum jt t = peek(j);
+	if (t != JT_OBJ)
+		return type_error(j, "object", t);
+	if (open_container(j, true))
 		return -1;
-	for (size_t i = 0; i < out->n; i++) {
-		size_t mark = kt_dctx_key(&c->d, v->obj.k[i]);
-		out->kv[i].key = v->obj.k[i]; /* already an arena copy */
-		if (dec_value(c, &v->obj.v[i], &out->kv[i].value))
+	size_t base = j->t.len, n = 0;
+	bool first = true, nul = false;
+	struct jstr k;
+	int r;
+	while ((r = obj_key(j, &first, &k)) == 1) {
+		struct kt_kv kv;
+		memset(&kv, 0, sizeof(kv));
+		if (put_str(j, &k, &kv.key))
 			return -1;
-		kt_dctx_pop(&c->d, mark);
+		nul |= k.esc && kv.key.len && memchr(kv.key.ptr, '\0', kv.key.len);
+		size_t mark = kt_dctx_key(&j->d, kv.key);
+		if (dec_value(j, &kv.value))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+		if (scratch_push(j, &kv, sizeof(kv)))
+			return -1;
+		n++;
 	}
+	if (r < 0)
+		return -1;
+	if (n > 1 && (nul || exact)) {
+		size_t koff = j->t.len;
+		if (scratch_reserve(j, n * sizeof(struct kt_str)))
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			memcpy(j->t.buf + koff + i * sizeof(struct kt_str),
+			       j->t.buf + base + i * sizeof(struct kt_kv), sizeof(struct kt_str));
+		j->t.len += n * sizeof(struct kt_str);
+		if (check_keys(j, koff, n))
+			return -1;
+		j->t.len = koff;
+	}
+	void *items;
+	if (finish(j, base, n, sizeof(struct kt_kv), &items))
+		return -1;
+	out->n = n;
+	out->kv = items;
 	return 0;
 }
 
-static int dec_trace_state(struct jc *c, const struct jv *v, struct kt_span_context *ctx)
+/* ------------------------------------------------------------ SpanData */
+
+static int dec_time(struct jd *j, uint64_t *ns)
 {
-	if (v->t == JV_NULL)
-		return 0;
-	if (v->t != JV_ARR)
-		return type_error(c, "array or null", v);
+	static const struct fname f[] = {F("secs_since_epoch"), F("nanos_since_epoch")};
+	uint64_t secs = 0;
+	uint32_t nanos = 0;
+	struct sobj o;
+	int i;
+	if (struct_open(j, &o))
+		return -1;
+	while ((i = struct_field(j, &o, f, 2)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		if (i == 0 ? get_u64(j, &secs) : get_u32(j, &nanos))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+	}
+	if (i == SO_FAIL || struct_close(j, &o, f, 2, ALL(2)))
+		return -1;
+	return kt_dctx_time(&j->d, secs, nanos, ns);
+}
+
+static int dec_trace_state(struct jd *j, struct kt_span_context *ctx)
+{
+	enum jt t = peek(j);
+	if (t == JT_NULL)
+		return lex_lit(j, "null", 4);
+	if (t != JT_ARR)
+		return type_error(j, "array or null", t);
+	if (open_container(j, false))
+		return -1;
+	size_t base = j->t.len, n = 0;
+	bool first = true;
+	int r;
+	while ((r = arr_item(j, &first)) == 1) {
+		struct kt_tracestate_entry e;
+		bool f2 = true;
+		size_t mark = kt_dctx_index(&j->d, n);
+		if (peek(j) != JT_ARR)
+			return peek(j) == JT_BAD ? bad(j)
+						 : kt_dctx_fail(&j->d, "expected a [key, value] pair");
+		if (open_container(j, false))
+			return -1;
+		for (int k = 0; k < 2; k++) {
+			if ((r = arr_item(j, &f2)) < 0)
+				return -1;
+			if (r == 0)
+				return kt_dctx_fail(&j->d, "expected a [key, value] pair");
+			if (get_str(j, k ? &e.value : &e.key))
+				return -1;
+		}
+		if ((r = arr_item(j, &f2)) < 0)
+			return -1;
+		if (r == 1)
+			return kt_dctx_fail(&j->d, "expected a [key, value] pair");
+		if (scratch_push(j, &e, sizeof(e)))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+		n++;
+	}
+	void *items;
+	if (r < 0 || finish(j, base, n, sizeof(struct kt_tracestate_entry), &items))
+		return -1;
 	ctx->trace_state_present = true;
-	ctx->trace_state_n = v->arr.n;
-	if (!(ctx->trace_state = kt_dctx_alloc(&c->d, v->arr.n, sizeof(*ctx->trace_state))))
+	ctx->trace_state_n = n;
+	ctx->trace_state = items;
+	return 0;
+}
+
+static int dec_ctx(struct jd *j, struct kt_span_context *ctx)
+{
+	static const struct fname f[] = {F("trace_id"), F("span_id"), F("trace_flags"),
+					 F("is_remote"), F("trace_state")};
+	struct sobj o;
+	int i;
+	if (struct_open(j, &o))
 		return -1;
-	for (size_t i = 0; i < v->arr.n; i++) {
-		const struct jv *e = &v->arr.v[i];
-		size_t mark = kt_dctx_index(&c->d, i);
-		if (e->t != JV_ARR || e->arr.n != 2)
-			return kt_dctx_fail(&c->d, "expected a [key, value] pair");
-		if (get_str(c, &e->arr.v[0], &ctx->trace_state[i].key) ||
-		    get_str(c, &e->arr.v[1], &ctx->trace_state[i].value))
+	while ((i = struct_field(j, &o, f, 5)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		u128 x;
+		int r;
+		switch (i) {
+		case 0:
+			r = get_uint(j, ~(u128)0, "u128", &x);
+			ctx->trace_id.hi = (uint64_t)(x >> 64);
+			ctx->trace_id.lo = (uint64_t)x;
+			break;
+		case 1:
+			r = get_u64(j, &ctx->span_id);
+			break;
+		case 2:
+			r = get_uint(j, UINT8_MAX, "u8", &x);
+			ctx->trace_flags = (uint8_t)x;
+			break;
+		case 3:
+			r = get_bool(j, &ctx->is_remote);
+			break;
+		default:
+			r = dec_trace_state(j, ctx);
+			break;
+		}
+		if (r)
 			return -1;
-		kt_dctx_pop(&c->d, mark);
+		kt_dctx_pop(&j->d, mark);
 	}
-	return 0;
+	return i == SO_FAIL || struct_close(j, &o, f, 5, ALL(5)) ? -1 : 0;
 }
 
-static int dec_ctx(struct jc *c, const struct jv *v, struct kt_span_context *ctx)
+static int dec_attributes(struct jd *j, struct kt_span *s)
 {
-	u128 id, flags;
-	if (want(c, v, JV_OBJ))
+	static const struct fname f[] = {F("map"), F("evict_list"), F("max_len"),
+					 F("dropped_count")};
+	struct kt_kvlist map = {0};
+	struct kt_str *evict = NULL;
+	size_t n_evict = 0;
+	struct sobj o;
+	int i;
+	if (struct_open(j, &o))
 		return -1;
-	TRY_FIELD(c, v, "trace_id", get_uint, ~(u128)0, "u128", &id);
-	ctx->trace_id.hi = (uint64_t)(id >> 64);
-	ctx->trace_id.lo = (uint64_t)id;
-	TRY_FIELD(c, v, "span_id", get_u64, &ctx->span_id);
-	TRY_FIELD(c, v, "trace_flags", get_uint, UINT8_MAX, "u8", &flags);
-	ctx->trace_flags = (uint8_t)flags;
-	TRY_FIELD(c, v, "is_remote", get_bool, &ctx->is_remote);
-	TRY_FIELD(c, v, "trace_state", dec_trace_state, ctx);
-	return 0;
-}
-
-static int dec_attributes(struct jc *c, const struct jv *v, struct kt_span *s)
-{
-	const struct jv *ev;
-	struct kt_kvlist kvs;
-	size_t mark;
-	if (want(c, v, JV_OBJ))
-		return -1;
-	TRY_FIELD(c, v, "map", dec_kv_object, &kvs);
-	if (!(ev = field(c, v, "evict_list", &mark)) || want(c, ev, JV_ARR))
-		return -1;
-	struct kt_str *evict = kt_dctx_alloc(&c->d, ev->arr.n, sizeof(*evict));
-	if (!evict)
-		return -1;
-	for (size_t i = 0; i < ev->arr.n; i++) {
-		size_t m2 = kt_dctx_index(&c->d, i);
-		if (want(c, &ev->arr.v[i], JV_STR))
+	while ((i = struct_field(j, &o, f, 4)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		int r = 0;
+		if (i == 0) {
+			r = dec_kv_object(j, &map, false);
+		} else if (i == 1) {
+			enum jt t = peek(j);
+			bool first = true;
+			size_t base = j->t.len;
+			if (t != JT_ARR)
+				return type_error(j, "array", t);
+			if (open_container(j, false))
+				return -1;
+			while ((r = arr_item(j, &first)) == 1) {
+				struct jstr e;
+				struct kt_str ks;
+				size_t m2 = kt_dctx_index(&j->d, n_evict);
+				if ((t = peek(j)) != JT_STR)
+					return type_error(j, "string", t);
+				j->n_values++;
+				/* only compared, never kept: in place unless escaped */
+				if (lex_string(j, &e) || key_str(j, &e, &ks) ||
+				    scratch_push(j, &ks, sizeof(ks)))
+					return -1;
+				kt_dctx_pop(&j->d, m2);
+				n_evict++;
+			}
+			void *items;
+			r = r < 0 || finish(j, base, n_evict, sizeof(*evict), &items) ? -1 : 0;
+			evict = r ? NULL : items;
+		} else {
+			r = get_u32(j, i == 2 ? &s->attrs_max_len : &s->attrs_dropped);
+		}
+		if (r)
 			return -1;
-		evict[i] = ev->arr.v[i].s; /* only compared, never kept */
-		kt_dctx_pop(&c->d, m2);
+		kt_dctx_pop(&j->d, mark);
 	}
-	kt_dctx_pop(&c->d, mark);
-	TRY_FIELD(c, v, "max_len", get_u32, &s->attrs_max_len);
-	TRY_FIELD(c, v, "dropped_count", get_u32, &s->attrs_dropped);
-	kt_dctx_field(&c->d, "map");
-	if (kt_attr_order(&c->d, kvs.kv, kvs.n, evict, ev->arr.n, &s->attrs))
+	if (i == SO_FAIL || struct_close(j, &o, f, 4, ALL(4)))
 		return -1;
-	kt_dctx_pop(&c->d, mark);
+	size_t mark = kt_dctx_field(&j->d, "map");
+	if (kt_attr_order(&j->d, map.kv, map.n, evict, n_evict, &s->attrs))
+		return -1;
+	kt_dctx_pop(&j->d, mark);
 	return 0;
 }
 
-static int dec_event(struct jc *c, const struct jv *v, struct kt_event *e)
+static int dec_event(struct jd *j, struct kt_event *e)
 {
-	if (want(c, v, JV_OBJ))
+	static const struct fname f[] = {F("name"), F("timestamp"), F("attributes"),
+					 F("dropped_attributes_count")};
+	struct sobj o;
+	int i;
+	if (struct_open(j, &o))
 		return -1;
-	TRY_FIELD(c, v, "name", get_str, &e->name);
-	TRY_FIELD(c, v, "timestamp", dec_time, &e->time_unix_nano);
-	TRY_FIELD(c, v, "attributes", dec_kv_array, &e->attrs);
-	TRY_FIELD(c, v, "dropped_attributes_count", get_u32, &e->dropped_attributes_count);
-	return 0;
+	while ((i = struct_field(j, &o, f, 4)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		int r;
+		switch (i) {
+		case 0:
+			r = get_str(j, &e->name);
+			break;
+		case 1:
+			r = dec_time(j, &e->time_unix_nano);
+			break;
+		case 2:
+			r = dec_kv_array(j, &e->attrs);
+			break;
+		default:
+			r = get_u32(j, &e->dropped_attributes_count);
+			break;
+		}
+		if (r)
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+	}
+	return i == SO_FAIL || struct_close(j, &o, f, 4, ALL(4)) ? -1 : 0;
 }
 
-static int dec_link(struct jc *c, const struct jv *v, struct kt_link *l)
+static int dec_link(struct jd *j, struct kt_link *l)
 {
-	if (want(c, v, JV_OBJ))
+	static const struct fname f[] = {F("span_context"), F("attributes"),
+					 F("dropped_attributes_count")};
+	struct sobj o;
+	int i;
+	if (struct_open(j, &o))
 		return -1;
-	TRY_FIELD(c, v, "span_context", dec_ctx, &l->ctx);
-	TRY_FIELD(c, v, "attributes", dec_kv_array, &l->attrs);
-	TRY_FIELD(c, v, "dropped_attributes_count", get_u32, &l->dropped_attributes_count);
-	return 0;
-}
-
-/* Decodes one element of an EvictedQueue into item. */
-typedef int (*queue_item_fn)(struct jc *c, const struct jv *v, void *item);
-
-static int dec_event_item(struct jc *c, const struct jv *v, void *item)
-{
-	return dec_event(c, v, item);
-}
-
-static int dec_link_item(struct jc *c, const struct jv *v, void *item)
-{
-	return dec_link(c, v, item);
+	while ((i = struct_field(j, &o, f, 3)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		int r = i == 0	 ? dec_ctx(j, &l->ctx)
+			: i == 1 ? dec_kv_array(j, &l->attrs)
+				 : get_u32(j, &l->dropped_attributes_count);
+		if (r)
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+	}
+	return i == SO_FAIL || struct_close(j, &o, f, 3, ALL(3)) ? -1 : 0;
 }
 
 /*
  * EvictedQueue: {"queue": null | [...], "max_len": u32, "dropped_count": u32}.
- * queue is an Option: serde also takes a missing one as None. The elements
- * (each item_size bytes) go to *items.
+ * queue is an Option: serde also takes a missing one as None.
  */
-static int dec_queue(struct jc *c, const struct jv *v, bool *present, uint32_t *max_len,
-		     uint32_t *dropped, size_t *n, void **items, size_t item_size, queue_item_fn one)
+static int dec_queue(struct jd *j, bool links, struct kt_span *s)
 {
-	if (want(c, v, JV_OBJ))
+	static const struct fname f[] = {F("queue"), F("max_len"), F("dropped_count")};
+	struct sobj o;
+	int i;
+	if (struct_open(j, &o))
 		return -1;
-	const struct jv *q = member(v, "queue");
-	size_t mark = kt_dctx_field(&c->d, "queue");
-	if (q && q->t != JV_NULL && q->t != JV_ARR)
-		return type_error(c, "array or null", q);
-	kt_dctx_pop(&c->d, mark);
-	TRY_FIELD(c, v, "max_len", get_u32, max_len);
-	TRY_FIELD(c, v, "dropped_count", get_u32, dropped);
-	*present = q && q->t == JV_ARR;
-	if (!*present)
-		return 0;
-	*n = q->arr.n;
-	char *out = kt_dctx_alloc(&c->d, q->arr.n, item_size);
-	if (!(*items = out))
-		return -1;
-	for (size_t i = 0; i < q->arr.n; i++) {
-		mark = kt_dctx_field(&c->d, "queue");
-		kt_dctx_index(&c->d, i);
-		if (one(c, &q->arr.v[i], out + i * item_size))
+	while ((i = struct_field(j, &o, f, 3)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		int r;
+		if (i == 0) {
+			enum jt t = peek(j);
+			if (t == JT_NULL) {
+				r = lex_lit(j, "null", 4);
+			} else if (t != JT_ARR) {
+				return type_error(j, "array or null", t);
+			} else {
+				size_t base = j->t.len, n = 0;
+				bool first = true;
+				if (open_container(j, false))
+					return -1;
+				while ((r = arr_item(j, &first)) == 1) {
+					size_t m2 = kt_dctx_index(&j->d, n);
+					if (links) {
+						struct kt_link l;
+						memset(&l, 0, sizeof(l));
+						r = dec_link(j, &l) || scratch_push(j, &l, sizeof(l));
+					} else {
+						struct kt_event e;
+						memset(&e, 0, sizeof(e));
+						r = dec_event(j, &e) || scratch_push(j, &e, sizeof(e));
+					}
+					if (r)
+						return -1;
+					kt_dctx_pop(&j->d, m2);
+					n++;
+				}
+				void *items;
+				if (r < 0 || finish(j, base, n,
+						    links ? sizeof(struct kt_link)
+							  : sizeof(struct kt_event),
+						    &items))
+					return -1;
+				if (links) {
+					s->links_present = true;
+					s->n_links = n;
+					s->links = items;
+				} else {
+					s->events_present = true;
+					s->n_events = n;
+					s->events = items;
+				}
+			}
+		} else if (links) {
+			r = get_u32(j, i == 1 ? &s->links_max_len : &s->links_dropped);
+		} else {
+			r = get_u32(j, i == 1 ? &s->events_max_len : &s->events_dropped);
+		}
+		if (r)
 			return -1;
-		kt_dctx_pop(&c->d, mark);
+		kt_dctx_pop(&j->d, mark);
 	}
-	return 0;
+	return i == SO_FAIL || struct_close(j, &o, f, 3, 6) ? -1 : 0;
 }
 
-static int dec_events(struct jc *c, const struct jv *v, struct kt_span *s)
+/* Option<Resource>: null is None. */
+static int dec_resource(struct jd *j, struct kt_span *s)
 {
-	void *items = NULL;
-	int rc = dec_queue(c, v, &s->events_present, &s->events_max_len, &s->events_dropped,
-			   &s->n_events, &items, sizeof(*s->events), dec_event_item);
-	s->events = items;
-	return rc;
-}
-
-static int dec_links(struct jc *c, const struct jv *v, struct kt_span *s)
-{
-	void *items = NULL;
-	int rc = dec_queue(c, v, &s->links_present, &s->links_max_len, &s->links_dropped,
-			   &s->n_links, &items, sizeof(*s->links), dec_link_item);
-	s->links = items;
-	return rc;
-}
-
-/* Option<Resource>: null (or absent) is None; duplicates were refused in build. */
-static int dec_resource(struct jc *c, const struct jv *v, struct kt_span *s)
-{
-	if (!v || v->t == JV_NULL)
-		return 0;
-	if (v->t != JV_OBJ)
-		return type_error(c, "object or null", v);
+	static const struct fname f[] = {F("attrs")};
+	enum jt t = peek(j);
+	struct sobj o;
+	int i;
+	if (t == JT_NULL)
+		return lex_lit(j, "null", 4);
+	if (t != JT_OBJ)
+		return type_error(j, "object or null", t);
+	if (struct_open(j, &o))
+		return -1;
+	while ((i = struct_field(j, &o, f, 1)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		if (dec_kv_object(j, &s->resource, true))
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+	}
+	if (i == SO_FAIL || struct_close(j, &o, f, 1, 1))
+		return -1;
 	s->resource_present = true;
-	TRY_FIELD(c, v, "attrs", dec_kv_object, &s->resource);
 	return 0;
 }
 
-static int dec_span(struct jc *c, const struct jv *v, struct kt_span *s)
+static int dec_span(struct jd *j, struct kt_span *s)
 {
-	static const char *const kinds[] = {"Client", "Server", "Producer", "Consumer", "Internal"};
-	static const char *const codes[] = {"Unset", "Ok", "Error"};
-	uint32_t kind, code;
-
-	if (want(c, v, JV_OBJ))
+	static const struct fname f[] = {
+		F("span_context"), F("parent_span_id"), F("span_kind"),	     F("name"),
+		F("start_time"),   F("end_time"),	F("attributes"),     F("events"),
+		F("links"),	   F("status_code"),	F("status_message"), F("resource"),
+	};
+	static const struct fname kinds[] = {F("Client"), F("Server"), F("Producer"),
+					     F("Consumer"), F("Internal")};
+	static const struct fname codes[] = {F("Unset"), F("Ok"), F("Error")};
+	struct sobj o;
+	int i;
+	uint32_t e;
+	if (struct_open(j, &o))
 		return -1;
-	TRY_FIELD(c, v, "span_context", dec_ctx, &s->ctx);
-	TRY_FIELD(c, v, "parent_span_id", get_u64, &s->parent_span_id);
-	TRY_FIELD(c, v, "span_kind", get_enum, kinds, 5, &kind);
-	s->kind = (enum kt_span_kind)kind;
-	TRY_FIELD(c, v, "name", get_str, &s->name);
-	TRY_FIELD(c, v, "start_time", dec_time, &s->start_unix_nano);
-	TRY_FIELD(c, v, "end_time", dec_time, &s->end_unix_nano);
-	TRY_FIELD(c, v, "attributes", dec_attributes, s);
-	TRY_FIELD(c, v, "events", dec_events, s);
-	TRY_FIELD(c, v, "links", dec_links, s);
-	TRY_FIELD(c, v, "status_code", get_enum, codes, 3, &code);
-	s->status_code = (enum kt_status_code)code;
-	TRY_FIELD(c, v, "status_message", get_str, &s->status_message);
-	size_t mark = kt_dctx_field(&c->d, "resource");
-	if (dec_resource(c, member(v, "resource"), s))
-		return -1;
-	kt_dctx_pop(&c->d, mark);
-	return 0;
+	while ((i = struct_field(j, &o, f, 12)) >= 0) {
+		size_t mark = kt_dctx_field(&j->d, f[i].name);
+		int r;
+		switch (i) {
+		case 0:
+			r = dec_ctx(j, &s->ctx);
+			break;
+		case 1:
+			r = get_u64(j, &s->parent_span_id);
+			break;
+		case 2:
+			r = get_enum(j, kinds, 5, &e);
+			s->kind = (enum kt_span_kind)e;
+			break;
+		case 3:
+			r = get_str(j, &s->name);
+			break;
+		case 4:
+			r = dec_time(j, &s->start_unix_nano);
+			break;
+		case 5:
+			r = dec_time(j, &s->end_unix_nano);
+			break;
+		case 6:
+			r = dec_attributes(j, s);
+			break;
+		case 7:
+			r = dec_queue(j, false, s);
+			break;
+		case 8:
+			r = dec_queue(j, true, s);
+			break;
+		case 9:
+			r = get_enum(j, codes, 3, &e);
+			s->status_code = (enum kt_status_code)e;
+			break;
+		case 10:
+			r = get_str(j, &s->status_message);
+			break;
+		default:
+			r = dec_resource(j, s);
+			break;
+		}
+		if (r)
+			return -1;
+		kt_dctx_pop(&j->d, mark);
+	}
+	return i == SO_FAIL || struct_close(j, &o, f, 12, ALL(11)) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ entry */
 
-/* json-c's tree of the document; a top-level null is a NULL tree, not an error. */
-static int parse(struct jc *c, const uint8_t *p, size_t n, struct json_object **root)
+/* The json-c tree estimate against the arena's room at the start; false if it fits. */
+static bool over_estimate(struct jd *j, size_t used0, size_t n, size_t objs, size_t arrays,
+			  size_t values)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-	*root = NULL;
-	if (!tok)
-		return kt_dctx_fail(&c->d, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	*root = json_tokener_parse_ex(tok, (const char *)p, (int)n);
-	enum json_tokener_error e = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (e == json_tokener_success && end == n)
-		return 0;
-	json_object_put(*root);
-	*root = NULL;
-	return kt_dctx_fail(&c->d, "invalid JSON at offset %zu: %s", end,
-			    e == json_tokener_success	 ? "trailing data"
-			    : e == json_tokener_continue ? "unexpected end of input"
-							 : json_tokener_error_desc(e));
+	struct kt_arena *a = j->d.a;
+	if (!a->limit)
+		return false;
+	/* Counts are bounded by n <= INT_MAX: no overflow in 64 bits. */
+	uint64_t cost = 2 * (uint64_t)n + (uint64_t)objs * JSONC_OBJECT_COST +
+			(uint64_t)arrays * JSONC_ARRAY_COST + (uint64_t)values * JSONC_VALUE_COST;
+	if (used0 <= a->limit && cost <= a->limit - used0)
+		return false;
+	j->d.depth = 0;
+	kt_dctx_set_error(&j->d,
+			  "arena limit reached (%zu of %zu bytes used, parsing %zu JSON values "
+			  "needs about %llu bytes)",
+			  used0, a->limit, values, (unsigned long long)cost);
+	return true;
+}
+
+/*
+ * The offset of the first value inside JSON_MAX_DEPTH containers in a text
+ * json_scan accepted (so nested at most that deep), or n if there is none.
+ */
+static size_t value_too_deep(const uint8_t *p, size_t n)
+{
+	bool arr[JSON_MAX_DEPTH + 1];
+	size_t depth = 0;
+	uint8_t prev = 0; /* the last structural character */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		bool starts = c != ']' && c != '}' &&
+			      (prev == '[' || prev == ':' || (prev == ',' && depth && arr[depth - 1]));
+		if (starts && depth >= JSON_MAX_DEPTH)
+			return i;
+		if (c == '"') {
+			/* the string (key or value), escapes included */
+			for (i++; i < n && p[i] != '"'; i++)
+				if (p[i] == '\\')
+					i++;
+			prev = '"';
+			continue;
+		}
+		if (c == '[' || c == '{') {
+			if (depth <= JSON_MAX_DEPTH)
+				arr[depth] = c == '[';
+			depth++;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+		prev = c;
+	}
+	return n;
+}
+
+/*
+ * The payload failed: say why as the two-pass decoder did. A fault in the
+ * text (json_scan's message) comes first, then the estimate, then what
+ * the pass found.
+ */
+static void explain(struct jd *j, const uint8_t *p, size_t n, size_t used0)
+{
+	struct kt_json_scan sc;
+	char msg[sizeof(j->d.err->msg)];
+	if (kt_json_scan(p, n, JSON_MAX_DEPTH, &sc, msg, sizeof(msg))) {
+		memcpy(j->d.err->msg, msg, sizeof(msg));
+		kt_json_scan_free(&sc);
+		return;
+	}
+	bool over = over_estimate(j, used0, n, sc.n_objs, sc.n_arrays, sc.n_values);
+	kt_json_scan_free(&sc);
+	if (over)
+		return;
+	/* Then the top level must be an object (said by the pass), then json-c's depth. */
+	size_t i = 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	if (i < n && p[i] != '{')
+		return;
+	size_t deep = value_too_deep(p, n);
+	j->d.depth = 0;
+	if (deep < n)
+		kt_dctx_set_error(&j->d, "invalid JSON at offset %zu: nesting too deep", deep);
+	else if (j->syntax)
+		kt_dctx_set_error(&j->d, "invalid JSON at offset %zu: refused by the decoder",
+				  (size_t)(j->p - p));
 }
 
 int kt_decode_json(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_span *out,
 		   struct kt_decode_error *err)
 {
-	struct jc c = {.src = p};
-	struct json_object *root = NULL;
-	struct jv top;
-	int rc = -1;
+	struct jd j = {.p = p, .end = p + n};
+	size_t used0 = a->used;
+	int rc;
 
-	kt_dctx_init(&c.d, a, err);
+	kt_dctx_init(&j.d, a, err);
 	memset(out, 0, sizeof(*out));
 	if (n > INT_MAX) {
-		kt_dctx_set_error(&c.d, "payload of %zu bytes too large for the JSON parser", n);
-		goto out;
+		kt_dctx_set_error(&j.d, "payload of %zu bytes too large for the JSON parser", n);
+		return -1;
 	}
-	/* The strict scan first: it is cheap and refuses what json-c would take. */
-	if (kt_json_scan(p, n, JSON_MAX_DEPTH, &c.scan, c.d.err->msg, sizeof(c.d.err->msg)))
-		goto out;
-	/*
-	 * json-c's tree is not allocated from the arena, but it is charged
-	 * against its limit: a frame of 16 MiB of "[{},{},...]" would cost
-	 * json-c gigabytes.
-	 */
-	if (a->limit) {
-		const struct kt_json_scan *sc = &c.scan;
-		/* Counts are bounded by n <= INT_MAX: no overflow in 64 bits. */
-		uint64_t cost = 2 * (uint64_t)n + (uint64_t)sc->n_objs * JSONC_OBJECT_COST +
-				(uint64_t)sc->n_arrays * JSONC_ARRAY_COST +
-				(uint64_t)sc->n_values * JSONC_VALUE_COST;
-		if (a->used > a->limit || cost > a->limit - a->used) {
-			kt_dctx_set_error(
-				&c.d,
-				"arena limit reached (%zu of %zu bytes used, parsing %zu JSON "
-				"values needs about %llu bytes)",
-				a->used, a->limit, sc->n_values, (unsigned long long)cost);
-			goto out;
-		}
+	j.t.max = !a->limit ? SIZE_MAX / 2 : used0 > a->limit ? 0 : a->limit - used0;
+	ws(&j);
+	rc = dec_span(&j, out);
+	if (rc == 0) {
+		ws(&j);
+		if (j.p != j.end)
+			rc = bad(&j);
 	}
-	/* json-c wants a delimiter after a bare top-level scalar; refuse it first. */
-	size_t i = 0;
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-		i++;
-	uint8_t first = i < n ? p[i] : 0; /* the scan saw a value, so i < n */
-	if (first != '{') {
-		kt_dctx_set_error(&c.d, "expected object, found %s",
-				  first == '['			 ? "array"
-				  : first == '"'		 ? "string"
-				  : first == 'n'		 ? "null"
-				  : first == 't' || first == 'f' ? "boolean"
-								 : "number");
-		goto out;
+	if (rc == 0) {
+		if (over_estimate(&j, used0, n, j.n_objs, j.n_arrays, j.n_values))
+			rc = -1;
+	} else {
+		explain(&j, p, n, used0);
 	}
-	if (parse(&c, p, n, &root) || build(&c, root, &top, NULL))
-		goto out;
-	if (c.ni != c.scan.n_nums || c.ki != c.scan.n_keys || c.oi != c.scan.n_objs) {
-		kt_dctx_set_error(&c.d, "JSON parsers disagree on the document");
-		goto out;
-	}
-	rc = dec_span(&c, &top, out);
-out:
-	json_object_put(root);
-	kt_json_scan_free(&c.scan);
+	free(j.t.buf);
 	if (rc)
 		memset(out, 0, sizeof(*out));
 	return rc;

@@ -11,8 +11,10 @@
  *    such as "-01" or "1." are accepted.
  * The scan rejects all of these (RFC 8259 grammar, strict UTF-8) and
  * records, in document order, the source text of every number, the raw text
- * of every object key and the member count of every object, so that the
- * json-c tree can be matched against the source.
+ * of every object key and the member count of every object, so that a
+ * json-c tree can be matched against the source (the reference decoder of
+ * the tests does). The JSON-era span decoder runs it on a payload it
+ * refused, for the message and the value counts.
  */
 #ifndef KT_JSON_SCAN_H
 #define KT_JSON_SCAN_H
