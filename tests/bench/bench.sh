@@ -49,17 +49,18 @@ run tests/bench/e2e.sh
 # every check holds; a missed one says by how much.
 grep '^ROW	' "$ROWS" | awk -F'\t' '
 function dashes(k,    s) { s = ""; while (k-- > 0) s = s "-"; return s }
+function num(x) { return (x >= 1000 || x <= -1000) ? sprintf("%.0f", x) : sprintf("%.3g", x) }
 function verdict(check, value, target,    n, c, v, t, i, out, miss) {
 	n = split(check, c, ","); split(value, v, ","); split(target, t, ",")
 	out = ""
 	for (i = 1; i <= n; i++) {
 		miss = ""
 		if (c[i] == "ge" && v[i] + 0 < t[i] + 0)
-			miss = sprintf("%.4g < %.4g", v[i], t[i]) (t[i] != 0 ? sprintf(" (-%.0f%%)", (t[i] - v[i]) / t[i] * 100) : "")
+			miss = num(v[i]) " < " num(t[i]) (t[i] != 0 ? sprintf(" (-%.0f%%)", (t[i] - v[i]) / t[i] * 100) : "")
 		else if (c[i] == "le" && v[i] + 0 > t[i] + 0)
-			miss = sprintf("%.4g > %.4g", v[i], t[i]) (t[i] != 0 ? sprintf(" (+%.0f%%)", (v[i] - t[i]) / t[i] * 100) : "")
+			miss = num(v[i]) " > " num(t[i]) (t[i] != 0 ? sprintf(" (+%.0f%%)", (v[i] - t[i]) / t[i] * 100) : "")
 		else if (c[i] == "eq" && v[i] + 0 != t[i] + 0)
-			miss = sprintf("%.4g, not %.4g", v[i], t[i])
+			miss = num(v[i]) ", not " num(t[i])
 		if (miss != "")
 			out = out (out == "" ? "" : "; ") miss
 	}
