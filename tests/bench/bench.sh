@@ -70,7 +70,9 @@ function verdict(check, value, target,    n, c, v, t, i, out, miss) {
 }
 {
 	n++
-	fig[n] = $2; meas[n] = $3; base[n] = $4; ratio[n] = sprintf("%.3f", $5); goal[n] = $6
+	fig[n] = $2; meas[n] = $3; base[n] = $4; goal[n] = $6
+	# Two significant digits for the small ratios (a decoder against memcpy).
+	ratio[n] = ($5 + 0 != 0 && $5 + 0 < 0.1) ? sprintf("%.2g", $5) : sprintf("%.3f", $5)
 	ver[n] = verdict($7, $8, $9)
 	if (ver[n] ~ /^MISSED/) missed++
 	else if (ver[n] == "met") met++
@@ -80,11 +82,11 @@ function verdict(check, value, target,    n, c, v, t, i, out, miss) {
 	w[4] = length(goal[n]) > w[4] ? length(goal[n]) : w[4]
 }
 END {
-	fmt = "| %-" w[1] "s | %-" w[2] "s | %-" w[3] "s | %6s | %-" w[4] "s | %s |\n"
+	fmt = "| %-" w[1] "s | %-" w[2] "s | %-" w[3] "s | %7s | %-" w[4] "s | %s |\n"
 	printf fmt, "figure", "measured", "baseline", "ratio", "goal", "verdict"
-	printf fmt, dashes(w[1]), dashes(w[2]), dashes(w[3]), "-----:", dashes(w[4]), "---"
+	printf fmt, dashes(w[1]), dashes(w[2]), dashes(w[3]), "------:", dashes(w[4]), "---"
 	for (i = 1; i <= n; i++)
 		printf fmt, fig[i], meas[i], base[i], ratio[i], goal[i], ver[i]
-	printf "\n%d goals met, %d missed\n", met, missed
+	printf "\ngoals met: %d, missed: %d\n", met, missed
 }'
 exit $rc
