@@ -52,7 +52,7 @@ static inline void bench_row(const char *figure, const char *measured, const cha
 			     double ratio, const char *goal, const char *check, double value,
 			     double target)
 {
-	printf("ROW\t%s\t%s\t%s\t%.3f\t%s\t%s\t%.6g\t%.6g\n", figure, measured, baseline, ratio,
+	printf("ROW\t%s\t%s\t%s\t%.6g\t%s\t%s\t%.6g\t%.6g\n", figure, measured, baseline, ratio,
 	       goal, check, value, target);
 	fflush(stdout);
 }
