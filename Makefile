@@ -9,7 +9,8 @@
 #   make test-kernels  the kernel lane alone: Debian's 6.1 and 6.12 kernels under
 #                 QEMU (KERNELS=6.12 for one; docs/testing.md)
 #   make fuzz     build the libFuzzer targets into build/fuzz/
-#   make bench    benchmarks (ratios measured side by side)
+#   make bench    benchmarks: every figure beside its baseline, as a ratio
+#                 (docs/performance.md; BENCH_QUICK=1 for a smoke run)
 #   make vmlinux  regenerate vmlinux/vmlinux.h from this host's BTF
 #   make install  PREFIX=/usr/local DESTDIR=: bin/katatrace-bpf, bin/kata-trace-forwarder
 #                 (a link to it) and lib/systemd/system/katatrace-bpf.service
@@ -259,7 +260,7 @@ static-tools: $(STATIC_TOOLS)
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 test: deps-test deps-kernels
-	$(MAKE) -j$(NPROC) all tools static static-tools $(ASAN)/unit-tests fuzz
+	$(MAKE) -j$(NPROC) all tools static static-tools $(ASAN)/unit-tests fuzz bench-build
 	tests/run-all.sh
 
 test-unit: $(ASAN)/unit-tests
@@ -303,12 +304,23 @@ test-fuzz: fuzz
 
 # ---------------------------------------------------------------- bench
 
-$(BUILD)/bench: tests/bench/bench.c $(LIB_OBJS)
+# tests/bench/: one program per figure group (bench_util.h prints their
+# rows), tests/bench/bench.sh runs them and the daemon end to end and prints
+# the table (docs/performance.md). Root and BPF; BENCH_QUICK=1: tiny sizes,
+# one round (a smoke run, its figures meaningless). `make test` builds them
+# (bench-build), so that they keep compiling, and runs none.
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h $(LIB_OBJS)
+	@# (build/bench was once the benchmark itself: a file where the folder goes)
+	@{ [ ! -f $(BUILD)/bench ] || rm -f $(BUILD)/bench; mkdir -p $(@D); } 2>/dev/null; true
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-.PHONY: bench
-bench: deps $(BUILD)/bench
-	$(BUILD)/bench tests/vectors
+.PHONY: bench bench-build
+bench-build: $(BIN) $(BUILD)/tools/sock-drain $(BENCH_BINS)
+bench: deps
+	$(MAKE) -j$(NPROC) bench-build
+	BENCH_QUICK=$(BENCH_QUICK) tests/bench/bench.sh
 
 # ---------------------------------------------------------------- misc
 

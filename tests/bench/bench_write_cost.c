@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the kernel capture costs the processes that write: write(2) on a
+ * captured unix socket (its listener named *_10240), on an uncaptured unix
+ * socket and on a TCP loopback socket, with the capture programs attached
+ * and detached. Rounds interleave: each round loads and attaches the
+ * programs once and measures every socket detached and attached (the order
+ * alternating from round to round) SAMPLES times; each figure is the best
+ * of them all. The reading ends are drained by threads; while attached, a
+ * thread consumes the ring buffer and discards the records, as the
+ * daemon's loop would.
+ *
+ * Figures: ns per 64-byte write(2) on each socket (and on /dev/null, not a
+ * socket at all), and the throughput of 4 KiB writes on the captured socket.
+ *
+ * Needs root (BPF). Usage: bench_write_cost [ROUNDS [WRITES]]
+ */
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/diag.h"
+#include "bench_util.h"
+#include "capture/capture.h"
+
+static long writes_64 = 50000;
+static long writes_4k = 8192; /* 32 MiB */
+#define SAMPLES 3 /* measurements of each phase of a round */
+
+/*
+ * The writer on the first CPU, the readers and the ring buffer's consumer
+ * on the second: where the scheduler puts a woken reader (on the writer's
+ * CPU or not) changes a small write's cost by more than what is measured.
+ */
+static void pin(int cpu)
+{
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set); /* best effort */
+}
+
+static void *drain(void *arg)
+{
+	int fd = (int)(long)arg;
+	static _Thread_local char buf[1 << 16];
+	pin(1);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	return NULL;
+}
+
+/* Seconds for `count` writes of `size` bytes on fd. */
+static double time_writes(int fd, size_t size, long count)
+{
+	static char msg[4096];
+	double t0 = bench_now();
+	for (long i = 0; i < count; i++) {
+		size_t off = 0;
+		while (off < size) {
+			ssize_t w = write(fd, msg + off, size - off);
+			if (w <= 0) {
+				perror("bench_write_cost: write");
+				exit(1);
+			}
+			off += (size_t)w;
+		}
+	}
+	return bench_now() - t0;
+}
+
+struct peer {
+	int wfd;
+	pthread_t reader;
+};
+
+static void accepted(struct peer *p, int l)
+{
+	int r = accept(l, NULL, NULL);
+	if (r < 0) {
+		perror("bench_write_cost: accept");
+		exit(1);
+	}
+	close(l);
+	pthread_create(&p->reader, NULL, drain, (void *)(long)r);
+}
+
+static void unix_peer(struct peer *p, const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1)) {
+		perror(path);
+		exit(1);
+	}
+	p->wfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (connect(p->wfd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("bench_write_cost: connect");
+		exit(1);
+	}
+	accepted(p, l);
+	unlink(path);
+}
+
+static void tcp_peer(struct peer *p)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &al)) {
+		perror("bench_write_cost: tcp listener");
+		exit(1);
+	}
+	p->wfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(p->wfd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("bench_write_cost: tcp connect");
+		exit(1);
+	}
+	accepted(p, l);
+}
+
+static atomic_bool stop_consumer;
+static atomic_ulong consumed_bytes;
+
+static int discard(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	atomic_fetch_add(&consumed_bytes, size);
+	return 0;
+}
+
+static void *consume(void *arg)
+{
+	struct ring_buffer *rb = arg;
+	pin(1);
+	while (!atomic_load(&stop_consumer))
+		ring_buffer__poll(rb, 50);
+	ring_buffer__consume(rb);
+	return NULL;
+}
+
+enum { CAPT, PLAIN, TCP, DEVNULL, CAPT_4K, N_FIG };
+static const char *const fig_name[N_FIG] = {
+	"64 B write, captured unix socket *_10240",
+	"64 B write, uncaptured unix socket",
+	"64 B write, TCP loopback socket",
+	"64 B write, /dev/null (not a socket)",
+	"4 KiB writes, captured unix socket",
+};
+
+static void measure(struct peer *peers, double best[N_FIG])
+{
+	for (int k = 0; k < SAMPLES; k++)
+		for (int f = CAPT; f <= DEVNULL; f++) {
+			double ns = time_writes(peers[f].wfd, 64, writes_64) / (double)writes_64 * 1e9;
+			if (ns < best[f])
+				best[f] = ns;
+		}
+	for (int k = 0; k < SAMPLES; k++) {
+		double mbs = (double)writes_4k * 4096 /
+			     time_writes(peers[CAPT].wfd, 4096, writes_4k) / 1e6;
+		if (mbs > best[CAPT_4K])
+			best[CAPT_4K] = mbs;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = argc > 1 ? atoi(argv[1]) : 5;
+	if (argc > 2) {
+		writes_64 = atol(argv[2]);
+		writes_4k = writes_64 / 6 + 1;
+	}
+	if (rounds < 1 || writes_64 < 1) {
+		fprintf(stderr, "usage: bench_write_cost [ROUNDS [WRITES]]\n");
+		return 2;
+	}
+	kt_log_level = KT_LOG_WARN;
+	kt_libbpf_log_init();
+	pin(0);
+	kt_mount_bpf_filesystems();
+
+	char capt_path[108], plain_path[108];
+	snprintf(capt_path, sizeof(capt_path), "/tmp/katatrace-bench-%d_10240", (int)getpid());
+	snprintf(plain_path, sizeof(plain_path), "/tmp/katatrace-bench-%d-plain", (int)getpid());
+	struct peer peers[4];
+	unix_peer(&peers[CAPT], capt_path);
+	unix_peer(&peers[PLAIN], plain_path);
+	tcp_peer(&peers[TCP]);
+	peers[DEVNULL].wfd = open("/dev/null", O_WRONLY);
+
+	double det[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, att[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 };
+	unsigned port = 10240;
+	struct kt_capture_cfg cc = { .attach = KT_ATTACH_AUTO, .ports = &port, .n_ports = 1,
+				     .ringbuf_bytes = 16u << 20 };
+	uint64_t lost = 0, captured = 0;
+	char strategy[96] = "?";
+	double attach_s = 0;
+	for (int r = 0; r < rounds; r++) {
+		if (r % 2 == 0)
+			measure(peers, det);
+		double t0 = bench_now();
+		struct kt_capture *c = kt_capture_start(&cc);
+		if (!c) {
+			fprintf(stderr, "bench_write_cost: cannot attach the capture programs (root?)\n");
+			return 1;
+		}
+		attach_s += bench_now() - t0;
+		struct ring_buffer *rb = ring_buffer__new(kt_capture_ringbuf_fd(c), discard, NULL, NULL);
+		pthread_t consumer;
+		atomic_store(&stop_consumer, false);
+		pthread_create(&consumer, NULL, consume, rb);
+		measure(peers, att);
+		atomic_store(&stop_consumer, true);
+		pthread_join(consumer, NULL);
+		uint64_t cnt[KT_CNT__MAX];
+		kt_capture_counters(c, cnt);
+		lost += cnt[KT_CNT_RB_FAIL];
+		captured += cnt[KT_CNT_BYTES];
+		kt_capture_describe(c, strategy, sizeof(strategy));
+		ring_buffer__free(rb);
+		kt_capture_stop(c);
+		if (r % 2 == 1)
+			measure(peers, det);
+	}
+	for (int f = 0; f < 3; f++) {
+		shutdown(peers[f].wfd, SHUT_WR);
+		pthread_join(peers[f].reader, NULL);
+		close(peers[f].wfd);
+	}
+
+	printf("write cost (%s), best of %d interleaved rounds of %d measurements a side, %ld "
+	       "64-byte writes and %ld 4 KiB writes a measurement, writer and readers on CPUs 0 "
+	       "and 1; loading and attaching took %.2f s a round:\n",
+	       strategy, rounds, SAMPLES, writes_64, writes_4k, attach_s / rounds);
+	printf("  %-44s %12s %12s %7s\n", "", "detached", "attached", "ratio");
+	for (int f = CAPT; f <= DEVNULL; f++)
+		printf("  %-44s %9.0f ns %9.0f ns %7.3f\n", fig_name[f], det[f], att[f], att[f] / det[f]);
+	printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f\n", fig_name[CAPT_4K], det[CAPT_4K], att[CAPT_4K],
+	       att[CAPT_4K] / det[CAPT_4K]);
+	printf("  captured %llu bytes (%lu consumed from the ring buffer), %llu records lost\n",
+	       (unsigned long long)captured, (unsigned long)atomic_load(&consumed_bytes),
+	       (unsigned long long)lost);
+
+	char m[64], b[64];
+	static const double goal[3] = { 1.5, 1.02, 1.02 };
+	for (int f = CAPT; f <= TCP; f++) {
+		char g[32];
+		snprintf(m, sizeof(m), "%.0f ns attached", att[f]);
+		snprintf(b, sizeof(b), "%.0f ns detached", det[f]);
+		snprintf(g, sizeof(g), "<= %.2fx detached", goal[f]);
+		bench_row(fig_name[f], m, b, att[f] / det[f], g, "le", att[f] / det[f], goal[f]);
+	}
+	snprintf(m, sizeof(m), "%.0f ns attached", att[DEVNULL]);
+	snprintf(b, sizeof(b), "%.0f ns detached", det[DEVNULL]);
+	bench_row(fig_name[DEVNULL], m, b, att[DEVNULL] / det[DEVNULL], "-", "none", 0, 0);
+	snprintf(m, sizeof(m), "%.0f MB/s attached", att[CAPT_4K]);
+	snprintf(b, sizeof(b), "%.0f MB/s detached", det[CAPT_4K]);
+	bench_row(fig_name[CAPT_4K], m, b, att[CAPT_4K] / det[CAPT_4K], ">= 0.70x detached", "ge",
+		  att[CAPT_4K] / det[CAPT_4K], 0.7);
+	return 0;
+}
