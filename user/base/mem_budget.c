@@ -51,6 +51,19 @@ bool kt_mem_charge(struct kt_mem_acct *a, size_t n)
 	return true;
 }
 
+bool kt_mem_try_charge(struct kt_mem_acct *a, size_t n)
+{
+	if (!a)
+		return true;
+	if (a->pool && !try_take(a->pool, n)) {
+		__atomic_fetch_add(&a->pool->refused, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&a->refused, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	__atomic_fetch_add(&a->held, n, __ATOMIC_RELAXED);
+	return true;
+}
+
 void kt_mem_credit(struct kt_mem_acct *a, size_t n)
 {
 	if (!a || !n)

@@ -60,6 +60,11 @@ void kt_mem_acct_init(struct kt_mem_acct *a, struct kt_mem_pool *pool);
 
 /* Reserves n bytes; false (nothing reserved) when the pool has no room for them. */
 bool kt_mem_charge(struct kt_mem_acct *a, size_t n);
+/*
+ * The same without asking the reclaimer: for data that must not make the
+ * pool shed others' (the burst buffer), refused as soon as it does not fit.
+ */
+bool kt_mem_try_charge(struct kt_mem_acct *a, size_t n);
 /* Gives n bytes back (from any thread). */
 void kt_mem_credit(struct kt_mem_acct *a, size_t n);
 size_t kt_mem_held(const struct kt_mem_acct *a);

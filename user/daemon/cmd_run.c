@@ -45,9 +45,25 @@
 #include "base/stats.h"
 #include "capture/capture.h"
 #include "capture/vm_capture.h"
+#include "stream/burst.h"
 #include "traces/vm_spans.h"
 
 #define TICK_MS 100
+/*
+ * The capture programs wake the loop only once a batch of records waits
+ * in the ring buffer (docs/capture.md, "Draining the ring buffer"): the
+ * loop also looks this often, so that no record waits longer.
+ */
+#define DRAIN_MS 5
+/*
+ * The capture programs wake the loop once this share of the ring buffer
+ * waits (at most WAKEUP_MAX bytes): well before it is full at any rate a
+ * writer reaches, and seldom enough that a burst costs few wakeups.
+ */
+#define WAKEUP_SHARE 16
+#define WAKEUP_MAX (256u << 10)
+/* Record bytes decoded between two looks at the ring buffer. */
+#define DECODE_SLICE (256u << 10)
 /* At shutdown, how long probes exporting through the daemon may take to send their last records. */
 #define CONTROL_DRAIN_MS 3000
 /* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
@@ -76,6 +92,10 @@ struct daemon {
 	struct kt_metrics_http *metrics; /* its server, once running */
 	struct kt_mem_pool mem;      /* --memory-budget */
 	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
+	/* --burst-buffer: records read from the ring buffer, not decoded yet */
+	struct kt_burst *burst;
+	struct kt_mem_acct burst_acct;
+	bool burst_full;             /* it dropped records since it was last empty */
 	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
 	int sig_fd, tick_fd;
 	bool stop;
@@ -124,11 +144,62 @@ static unsigned legacy_port(const struct kt_config *cfg, unsigned port)
 	return port != cfg->vsock_port ? port : 0;
 }
 
+static void broker_drain(struct daemon *d);
+
+/* The drain: a copy into the burst buffer, nothing more (decoding comes after). */
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct daemon *d = ctx;
-	kt_pipeline_record(d->pipeline, data, size, kt_mono_ns());
+	if (kt_burst_push(d->burst, data, size))
+		return 0;
+	KT_STAT_INC(burst_dropped);
+	KT_STAT_ADD(burst_dropped_bytes, size);
+	if (!d->burst_full)
+		kt_warn("burst buffer full (%zu bytes held; --burst-buffer %llu, --memory-budget "
+			"%zu): capture records are dropped, a gap in their connections' streams",
+			kt_mem_held(&d->burst_acct), (unsigned long long)d->cfg->burst_bytes,
+			d->mem.limit);
+	d->burst_full = true;
 	return 0;
+}
+
+/* Decodes up to `budget` bytes of records from the burst buffer; true when some are left. */
+static bool decode_burst(struct daemon *d, size_t budget)
+{
+	const void *rec;
+	size_t size, done = 0;
+	while (done < budget && (rec = kt_burst_peek(d->burst, &size))) {
+		kt_pipeline_record(d->pipeline, rec, size, kt_mono_ns());
+		kt_burst_pop(d->burst);
+		done += size;
+	}
+	if (!kt_burst_empty(d->burst))
+		return true;
+	d->burst_full = false; /* said again when it fills again */
+	return false;
+}
+
+/* Records read from the ring buffers (the capture's and the VM events'). */
+static int drain_ringbuf(struct daemon *d)
+{
+	int n = ring_buffer__consume(d->rb);
+	if (n < 0 && n != -EINTR)
+		kt_warn("ring buffer: %s", strerror(-n));
+	return n;
+}
+
+/*
+ * One step of the capture: empty the ring buffer into the burst buffer,
+ * then decode a slice of what waits there. Between two slices the ring
+ * buffer is emptied again, so decoding never holds up the drain for long.
+ */
+static void capture_step(struct daemon *d)
+{
+	drain_ringbuf(d);
+	if (kt_burst_empty(d->burst))
+		return;
+	broker_drain(d); /* before the records: they meet a current registry */
+	decode_burst(d, DECODE_SLICE);
 }
 
 static int on_vm_record(void *ctx, void *data, size_t size)
@@ -275,6 +346,12 @@ static void publish_gauges(struct daemon *d)
 	KT_GAUGE_SET(memory_used, kt_mem_used(&d->mem));
 	KT_GAUGE_SET(memory_peak, d->mem.peak);
 	KT_GAUGE_SET(memory_budget, d->mem.limit);
+	if (d->burst) {
+		struct kt_burst_stats bs;
+		kt_burst_stats(d->burst, &bs);
+		KT_GAUGE_SET(burst_bytes, bs.bytes);
+		KT_GAUGE_SET(burst_peak, bs.peak);
+	}
 }
 
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
@@ -317,11 +394,11 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 		update_kernel_counters(d);
 		kt_info("stats: %zu connections, %zu sandboxes, %zu listeners, %zu sink connections; "
 			"memory budget: %zu of %zu bytes held (%zu for connections, %zu for spans "
-			"and logs), peak %zu",
+			"and logs, %zu in the burst buffer), peak %zu",
 			kt_pipeline_conn_count(d->pipeline), kt_registry_live(d->registry),
 			kt_sink_listeners(d->sink), kt_sink_connections(d->sink),
 			kt_mem_used(&d->mem), d->mem.limit, kt_pipeline_held(d->pipeline),
-			kt_mem_held(&d->records), d->mem.peak);
+			kt_mem_held(&d->records), kt_mem_held(&d->burst_acct), d->mem.peak);
 		kt_stats_summary(stderr, KT_STATS_RUNNING);
 	}
 }
@@ -330,10 +407,7 @@ static void on_ringbuf(struct kt_poll_handler *h, uint32_t events)
 {
 	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, rb_h));
 	(void)events;
-	broker_drain(d);
-	int n = ring_buffer__consume(d->rb);
-	if (n < 0 && n != -EINTR)
-		kt_warn("ring buffer: %s", strerror(-n));
+	drain_ringbuf(d);
 }
 
 static int setup_signals(struct daemon *d)
@@ -422,6 +496,9 @@ static int setup_bpf(struct daemon *d)
 		.suffixes = ttrpc_sockets,
 		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
+		.wakeup_bytes = cfg->ringbuf_bytes / WAKEUP_SHARE < WAKEUP_MAX
+					? (uint32_t)(cfg->ringbuf_bytes / WAKEUP_SHARE)
+					: WAKEUP_MAX,
 		.vsock = true,
 		.vm_events = d->vm != NULL,
 		.guest_ports = guest_ports,
@@ -429,6 +506,12 @@ static int setup_bpf(struct daemon *d)
 	};
 	kt_mount_bpf_filesystems();
 	kt_libbpf_log_init();
+	kt_mem_acct_init(&d->burst_acct, &d->mem);
+	d->burst = kt_burst_new(cfg->burst_bytes, &d->burst_acct);
+	if (!d->burst) {
+		kt_err("burst buffer: no memory");
+		return -1;
+	}
 	d->capture = kt_capture_start(&cc);
 	if (!d->capture)
 		return -1;
@@ -541,6 +624,10 @@ int kt_cmd_run(const struct kt_config *cfg)
 	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	kt_mem_pool_init(&d.mem, cfg->memory_budget);
 	kt_mem_acct_init(&d.records, &d.mem);
+	if (cfg->capture == KT_CAPTURE_BPF && cfg->memory_budget < cfg->burst_bytes)
+		kt_info("--burst-buffer %llu is above --memory-budget %llu: a burst is bounded by "
+			"the budget's room",
+			(unsigned long long)cfg->burst_bytes, (unsigned long long)cfg->memory_budget);
 	if (cfg->memory_budget < cfg->max_frame)
 		kt_warn("--memory-budget %llu is below --max-frame %llu: the largest frames "
 			"cannot be held",
@@ -672,7 +759,9 @@ int kt_cmd_run(const struct kt_config *cfg)
 
 	while (!d.stop) {
 		struct epoll_event ev[32];
-		int n = epoll_wait(d.epfd, ev, 32, -1);
+		/* Records waiting in the burst buffer: a look at the events, then more decoding. */
+		int timeout = !d.rb ? -1 : kt_burst_empty(d.burst) ? DRAIN_MS : 0;
+		int n = epoll_wait(d.epfd, ev, 32, timeout);
 		if (n < 0 && errno != EINTR) {
 			kt_err("epoll: %s", strerror(errno));
 			break;
@@ -681,6 +770,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 			struct kt_poll_handler *h = ev[i].data.ptr;
 			h->fn(h, ev[i].events);
 		}
+		if (d.rb)
+			capture_step(&d);
 	}
 	status = 0;
 out:
@@ -688,8 +779,18 @@ out:
 	kt_metrics_set_state(KT_RUN_STOPPING);
 	kt_metrics_loop_ended();
 	/* Everything the kernel captured so far is still decoded and exported. */
-	if (d.rb)
-		ring_buffer__consume(d.rb);
+	if (d.rb) {
+		/*
+		 * Between slices the ring buffer is looked at again until it is
+		 * found empty (a writer that never stops: a bounded number of times).
+		 */
+		broker_drain(&d);
+		unsigned looks = 0;
+		bool more = true;
+		do
+			more = more && looks++ < 256 && drain_ringbuf(&d) > 0;
+		while (decode_burst(&d, DECODE_SLICE) || more);
+	}
 	/* Probes are told to stop; what they still send is taken. */
 	kt_control_shutdown(d.control, CONTROL_DRAIN_MS);
 	kt_vm_spans_finish(d.vm);
@@ -712,6 +813,7 @@ out:
 	kt_registry_free(d.registry);
 	ring_buffer__free(d.rb);
 	kt_capture_stop(d.capture);
+	kt_burst_free(d.burst);
 	if (d.sig_fd >= 0)
 		close(d.sig_fd);
 	if (d.tick_fd >= 0)

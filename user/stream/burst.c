@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "stream/burst.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/stream_record.h"
+
+/* Each record: its size, then its bytes, then padding to the next multiple of 8. */
+#define SLOT_HDR 8u
+#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+/* The largest record a capture program writes. */
+#define MAX_RECORD (sizeof(struct kt_rec_data))
+#define MAX_SLOT ALIGN8(SLOT_HDR + MAX_RECORD)
+#define MAX_CHUNK ((size_t)1 << 20)
+/* Streams whose next record must say a record of theirs was lost. */
+#define LOSS_MARKS 256
+
+struct chunk {
+	struct chunk *next;
+	size_t head, tail; /* bytes read, bytes written */
+	size_t cap;
+	uint8_t data[];
+};
+
+struct loss_mark {
+	struct kt_conn_id conn;
+	uint8_t dir;
+	bool used;
+};
+
+struct kt_burst {
+	size_t limit;     /* bytes of records (slots) held at most */
+	size_t reserve;   /* of which DATA records may not take the last */
+	size_t chunk_cap; /* data bytes of a chunk */
+	struct kt_mem_acct *acct;
+	struct chunk *head, *tail;
+	struct chunk *spare; /* one emptied chunk kept for the next (still charged) */
+	struct kt_burst_stats st;
+	struct loss_mark marks[LOSS_MARKS];
+};
+
+static size_t chunk_bytes(size_t cap)
+{
+	return sizeof(struct chunk) + cap;
+}
+
+struct kt_burst *kt_burst_new(size_t limit, struct kt_mem_acct *acct)
+{
+	struct kt_burst *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	if (limit < KT_MIN_BURST_BUFFER)
+		limit = KT_MIN_BURST_BUFFER;
+	b->limit = limit;
+	/* Header-only records are under 300 bytes: a sixteenth keeps room for many. */
+	b->reserve = limit / 16;
+	b->chunk_cap = limit / 8;
+	if (b->chunk_cap > MAX_CHUNK)
+		b->chunk_cap = MAX_CHUNK;
+	if (b->chunk_cap < MAX_SLOT)
+		b->chunk_cap = MAX_SLOT;
+	b->acct = acct;
+	return b;
+}
+
+static void chunk_release(struct kt_burst *b, struct chunk *c)
+{
+	kt_mem_free(b->acct, c, chunk_bytes(c->cap));
+}
+
+void kt_burst_free(struct kt_burst *b)
+{
+	if (!b)
+		return;
+	for (struct chunk *c = b->head, *n; c; c = n) {
+		n = c->next;
+		chunk_release(b, c);
+	}
+	if (b->spare)
+		chunk_release(b, b->spare);
+	free(b);
+}
+
+static struct chunk *chunk_get(struct kt_burst *b)
+{
+	struct chunk *c = b->spare;
+	if (c) {
+		b->spare = NULL;
+	} else {
+		if (!kt_mem_try_charge(b->acct, chunk_bytes(b->chunk_cap)))
+			return NULL;
+		c = malloc(chunk_bytes(b->chunk_cap));
+		if (!c) {
+			kt_mem_credit(b->acct, chunk_bytes(b->chunk_cap));
+			return NULL;
+		}
+		c->cap = b->chunk_cap;
+	}
+	c->next = NULL;
+	c->head = c->tail = 0;
+	return c;
+}
+
+/* ------------------------------------------------------------ loss marks */
+
+static size_t mark_slot(const struct kt_conn_id *conn, uint8_t dir)
+{
+	uint64_t h = conn->endpoint * 0x9E3779B97F4A7C15ull;
+	h ^= conn->port + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
+	h ^= (uint64_t)conn->transport << 8 | dir;
+	h *= 0xff51afd7ed558ccdull;
+	return (size_t)(h >> 32) % LOSS_MARKS;
+}
+
+static bool same_stream(const struct loss_mark *m, const struct kt_conn_id *conn, uint8_t dir)
+{
+	return m->used && m->dir == dir && m->conn.endpoint == conn->endpoint &&
+	       m->conn.port == conn->port && m->conn.transport == conn->transport;
+}
+
+/*
+ * Linear probing over a few slots. A stream left unmarked (table crowded)
+ * still has its hole declared, by the reassembler's timeout.
+ */
+#define PROBES 8
+
+static void mark_loss(struct kt_burst *b, const struct kt_rec_hdr *h)
+{
+	size_t s = mark_slot(&h->conn, h->dir);
+	struct loss_mark *free_slot = NULL;
+	for (size_t i = 0; i < PROBES; i++) {
+		struct loss_mark *m = &b->marks[(s + i) % LOSS_MARKS];
+		if (same_stream(m, &h->conn, h->dir))
+			return;
+		if (!m->used && !free_slot)
+			free_slot = m;
+	}
+	if (free_slot)
+		*free_slot = (struct loss_mark){ .conn = h->conn, .dir = h->dir, .used = true };
+}
+
+/* True (and the mark is gone) when a record of h's stream was lost before it. */
+static bool take_mark(struct kt_burst *b, const struct kt_rec_hdr *h)
+{
+	size_t s = mark_slot(&h->conn, h->dir);
+	for (size_t i = 0; i < PROBES; i++) {
+		struct loss_mark *m = &b->marks[(s + i) % LOSS_MARKS];
+		if (same_stream(m, &h->conn, h->dir)) {
+			m->used = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------ FIFO */
+
+static void drop(struct kt_burst *b, const struct kt_rec_hdr *h, size_t size)
+{
+	b->st.records_dropped++;
+	b->st.bytes_dropped += size;
+	if (h && (h->type == KT_REC_DATA || h->type == KT_REC_GAP))
+		mark_loss(b, h);
+}
+
+bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size)
+{
+	const struct kt_rec_hdr *h = size >= sizeof(*h) ? rec : NULL;
+	size_t slot = ALIGN8(SLOT_HDR + size);
+
+	if (size > MAX_RECORD || size > UINT32_MAX) {
+		drop(b, h, size);
+		return false;
+	}
+	size_t room = b->limit;
+	if (h && h->type == KT_REC_DATA)
+		room -= b->reserve;
+	if (b->st.bytes + slot > room) {
+		drop(b, h, size);
+		return false;
+	}
+	struct chunk *c = b->tail;
+	if (!c || c->cap - c->tail < slot) {
+		struct chunk *n = chunk_get(b);
+		if (!n) {
+			drop(b, h, size);
+			return false;
+		}
+		if (c)
+			c->next = n;
+		else
+			b->head = n;
+		b->tail = c = n;
+	}
+	uint8_t *p = c->data + c->tail;
+	uint32_t sz = (uint32_t)size;
+	memcpy(p, &sz, sizeof(sz));
+	memcpy(p + SLOT_HDR, rec, size);
+	if (h && (h->type == KT_REC_DATA || h->type == KT_REC_GAP || h->type == KT_REC_CLOSE) &&
+	    take_mark(b, h)) {
+		struct kt_rec_hdr *copy = (struct kt_rec_hdr *)(p + SLOT_HDR);
+		if (copy->type != KT_REC_CLOSE) {
+			copy->flags |= KT_F_PRIOR_LOSS;
+			b->st.marked_losses++;
+		}
+	}
+	c->tail += slot;
+	b->st.bytes += slot;
+	b->st.records_in++;
+	if (b->st.bytes > b->st.peak)
+		b->st.peak = b->st.bytes;
+	return true;
+}
+
+const void *kt_burst_peek(struct kt_burst *b, size_t *size)
+{
+	struct chunk *c = b->head;
+	if (!c || c->head == c->tail)
+		return NULL;
+	uint32_t sz;
+	memcpy(&sz, c->data + c->head, sizeof(sz));
+	*size = sz;
+	return c->data + c->head + SLOT_HDR;
+}
+
+void kt_burst_pop(struct kt_burst *b)
+{
+	struct chunk *c = b->head;
+	if (!c || c->head == c->tail)
+		return;
+	uint32_t sz;
+	memcpy(&sz, c->data + c->head, sizeof(sz));
+	size_t slot = ALIGN8(SLOT_HDR + (size_t)sz);
+	c->head += slot;
+	b->st.bytes -= slot;
+	if (c->head < c->tail)
+		return;
+	/* Emptied: the next chunk is the head (the last one is reset and kept). */
+	if (c->next) {
+		b->head = c->next;
+	} else {
+		b->head = b->tail = NULL;
+	}
+	if (!b->spare) {
+		b->spare = c;
+	} else {
+		chunk_release(b, c);
+	}
+}
+
+bool kt_burst_empty(const struct kt_burst *b)
+{
+	return !b->head || b->head->head == b->head->tail;
+}
+
+void kt_burst_stats(const struct kt_burst *b, struct kt_burst_stats *out)
+{
+	*out = b->st;
+}
