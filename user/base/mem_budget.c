@@ -25,8 +25,11 @@ static bool try_take(struct kt_mem_pool *p, size_t n)
 			return false;
 	} while (!__atomic_compare_exchange_n(&p->used, &used, used + n, true, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
-	if (used + n > p->peak)
-		p->peak = used + n;
+	/* the highest seen, whichever thread charged it */
+	size_t peak = __atomic_load_n(&p->peak, __ATOMIC_RELAXED);
+	while (used + n > peak && !__atomic_compare_exchange_n(&p->peak, &peak, used + n, true,
+							       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	return true;
 }
 

@@ -9,7 +9,8 @@
  * BPF programs, then the broker (user/daemon/broker.h), which binds the
  * listeners and discovers the sandboxes; then the daemon drops to --user
  * with no capabilities before any thread exists, and only then reads guest
- * data. The export thread and the metrics server's start after that; the
+ * data. The ring buffer's drain thread (capture/drain.h), the export
+ * thread and the metrics server's start after that; the
  * tick publishes what the metrics show of the loop's state (base/metrics.h).
  */
 #include <bpf/libbpf.h>
@@ -44,19 +45,20 @@
 #include "traces/trace_stitch.h"
 #include "base/stats.h"
 #include "capture/capture.h"
+#include "capture/drain.h"
 #include "capture/vm_capture.h"
 #include "stream/burst.h"
 #include "traces/vm_spans.h"
 
 #define TICK_MS 100
 /*
- * The capture programs wake the loop only once a batch of records waits
- * in the ring buffer (docs/capture.md, "Draining the ring buffer"): the
- * loop also looks this often, so that no record waits longer.
+ * The capture programs wake the drain (capture/drain.h) only once a batch
+ * of records waits in the ring buffer (docs/capture.md, "Draining the ring
+ * buffer"): it also looks this often, so that no record waits longer.
  */
 #define DRAIN_MS 5
 /*
- * The capture programs wake the loop once this share of the ring buffer
+ * The capture programs wake the drain once this share of the ring buffer
  * waits (at most WAKEUP_MAX bytes): well before it is full at any rate a
  * writer reaches, and seldom enough that a burst costs few wakeups.
  */
@@ -80,7 +82,6 @@ struct daemon {
 	struct kt_export_queue *queue;
 	struct kt_pipeline *pipeline;
 	struct kt_capture *capture;
-	struct ring_buffer *rb;
 	struct kt_sink *sink;
 	struct kt_broker *broker;
 	struct kt_sandbox_registry *registry;
@@ -95,8 +96,8 @@ struct daemon {
 	/* --burst-buffer: records read from the ring buffer, not decoded yet */
 	struct kt_burst *burst;
 	struct kt_mem_acct burst_acct;
-	bool burst_full;             /* it dropped records since it was last empty */
-	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
+	struct kt_drain *drain; /* its thread fills the burst buffer */
+	struct kt_poll_handler sig_h, tick_h, broker_h, drain_h;
 	int sig_fd, tick_fd;
 	bool stop;
 	unsigned ticks;
@@ -146,68 +147,54 @@ static unsigned legacy_port(const struct kt_config *cfg, unsigned port)
 
 static void broker_drain(struct daemon *d);
 
-/* The drain: a copy into the burst buffer, nothing more (decoding comes after). */
-static int on_record(void *ctx, void *data, size_t size)
-{
-	struct daemon *d = ctx;
-	if (kt_burst_push(d->burst, data, size))
-		return 0;
-	KT_STAT_INC(burst_dropped);
-	KT_STAT_ADD(burst_dropped_bytes, size);
-	if (!d->burst_full)
-		kt_warn("burst buffer full (%zu bytes held; --burst-buffer %llu, --memory-budget "
-			"%zu): capture records are dropped, a gap in their connections' streams",
-			kt_mem_held(&d->burst_acct), (unsigned long long)d->cfg->burst_bytes,
-			d->mem.limit);
-	d->burst_full = true;
-	return 0;
-}
-
 /* Decodes up to `budget` bytes of records from the burst buffer; true when some are left. */
 static bool decode_burst(struct daemon *d, size_t budget)
 {
 	const void *rec;
 	size_t size, done = 0;
-	while (done < budget && (rec = kt_burst_peek(d->burst, &size))) {
-		kt_pipeline_record(d->pipeline, rec, size, kt_mono_ns());
+	uint32_t kind;
+	while (done < budget && (rec = kt_burst_peek_kind(d->burst, &size, &kind))) {
+		if (kind == KT_BURST_VM_EVENT)
+			kt_vm_spans_record(d->vm, rec, size);
+		else
+			kt_pipeline_record(d->pipeline, rec, size, kt_mono_ns());
 		kt_burst_pop(d->burst);
 		done += size;
 	}
 	if (!kt_burst_empty(d->burst))
 		return true;
-	d->burst_full = false; /* said again when it fills again */
+	kt_drain_emptied(d->drain); /* a drop is said again when it fills again */
 	return false;
 }
 
-/* Records read from the ring buffers (the capture's and the VM events'). */
-static int drain_ringbuf(struct daemon *d)
-{
-	int n = ring_buffer__consume(d->rb);
-	if (n < 0 && n != -EINTR)
-		kt_warn("ring buffer: %s", strerror(-n));
-	return n;
-}
-
 /*
- * One step of the capture: empty the ring buffer into the burst buffer,
- * then decode a slice of what waits there. Between two slices the ring
- * buffer is emptied again, so decoding never holds up the drain for long.
+ * A slice of the records waiting in the burst buffer: the loop looks at
+ * its other events between two, so a backlog never holds them up long.
  */
 static void capture_step(struct daemon *d)
 {
-	drain_ringbuf(d);
 	if (kt_burst_empty(d->burst))
 		return;
 	broker_drain(d); /* before the records: they meet a current registry */
-	decode_burst(d, DECODE_SLICE);
+	/*
+	 * Sink mode: the daemon reads the sockets itself, and those reads are
+	 * the writers' flow control. It reads on (handles its events) only once
+	 * the backlog is back under the ring buffer's size, so a writer faster
+	 * than decoding waits instead of filling the burst buffer.
+	 */
+	size_t backlog = d->cfg->mode == KT_MODE_SINK ? d->cfg->ringbuf_bytes : SIZE_MAX;
+	while (decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog)
+		;
 }
 
-static int on_vm_record(void *ctx, void *data, size_t size)
+/* Records came into an empty burst buffer. */
+static void on_drain(struct kt_poll_handler *h, uint32_t events)
 {
-	struct daemon *d = ctx;
-	kt_vm_spans_record(d->vm, data, size);
-	return 0;
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, drain_h));
+	(void)events;
+	kt_drain_ack(d->drain);
 }
+
 
 static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
 {
@@ -403,12 +390,6 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 	}
 }
 
-static void on_ringbuf(struct kt_poll_handler *h, uint32_t events)
-{
-	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, rb_h));
-	(void)events;
-	drain_ringbuf(d);
-}
 
 static int setup_signals(struct daemon *d)
 {
@@ -445,7 +426,10 @@ static void on_running_vm(void *ctx, const struct kt_vm_running *r)
 		kt_vm_spans_running(d->vm, r->pid, r->start_boot_ns, r->exe, r->args, r->args_len);
 }
 
-/* VM events share the epoll fd (one ring_buffer manager); hypervisors running now are followed too. */
+/*
+ * VM events go through the drain and the burst buffer behind the capture's
+ * records, in the order they were read; hypervisors running now are followed too.
+ */
 static int setup_vm_events(struct daemon *d)
 {
 	struct kt_vm_capture *vc = kt_capture_vm(d->capture);
@@ -454,10 +438,8 @@ static int setup_vm_events(struct daemon *d)
 		d->vm = NULL;
 		return 0;
 	}
-	if (ring_buffer__add(d->rb, kt_vm_capture_ringbuf_fd(vc), on_vm_record, d)) {
-		kt_err("vm events ring buffer: %s", strerror(errno));
+	if (kt_drain_add_vm_events(d->drain, kt_vm_capture_ringbuf_fd(vc)))
 		return -1;
-	}
 	/* Still root: /proc of every hypervisor is readable. */
 	kt_vm_scan_running("/proc", on_running_vm, d);
 	return 0;
@@ -515,15 +497,14 @@ static int setup_bpf(struct daemon *d)
 	d->capture = kt_capture_start(&cc);
 	if (!d->capture)
 		return -1;
-	d->rb = ring_buffer__new(kt_capture_ringbuf_fd(d->capture), on_record, d, NULL);
-	if (!d->rb) {
-		kt_err("ring buffer: %s", strerror(errno));
+	/* Its thread starts once the privileges are dropped (no thread before). */
+	d->drain = kt_drain_new(kt_capture_ringbuf_fd(d->capture), d->burst, DRAIN_MS);
+	if (!d->drain)
 		return -1;
-	}
-	if (setup_vm_events(d))
+	d->drain_h.fn = on_drain;
+	if (kt_poll_add(d->epfd, kt_drain_event_fd(d->drain), &d->drain_h))
 		return -1;
-	d->rb_h.fn = on_ringbuf;
-	return kt_poll_add(d->epfd, ring_buffer__epoll_fd(d->rb), &d->rb_h);
+	return setup_vm_events(d);
 }
 
 static int start_broker(struct daemon *d)
@@ -723,6 +704,10 @@ int kt_cmd_run(const struct kt_config *cfg)
 		e->destroy(e);
 		goto out;
 	}
+	if (d.drain && kt_drain_start_thread(d.drain)) {
+		e->destroy(e);
+		goto out;
+	}
 	d.queue = kt_export_queue_start(e, &qc);
 	if (!d.queue) {
 		e->destroy(e);
@@ -760,7 +745,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 	while (!d.stop) {
 		struct epoll_event ev[32];
 		/* Records waiting in the burst buffer: a look at the events, then more decoding. */
-		int timeout = !d.rb ? -1 : kt_burst_empty(d.burst) ? DRAIN_MS : 0;
+		int timeout = d.drain && !kt_burst_empty(d.burst) ? 0 : -1;
 		int n = epoll_wait(d.epfd, ev, 32, timeout);
 		if (n < 0 && errno != EINTR) {
 			kt_err("epoll: %s", strerror(errno));
@@ -770,7 +755,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 			struct kt_poll_handler *h = ev[i].data.ptr;
 			h->fn(h, ev[i].events);
 		}
-		if (d.rb)
+		if (d.drain)
 			capture_step(&d);
 	}
 	status = 0;
@@ -779,17 +764,17 @@ out:
 	kt_metrics_set_state(KT_RUN_STOPPING);
 	kt_metrics_loop_ended();
 	/* Everything the kernel captured so far is still decoded and exported. */
-	if (d.rb) {
+	if (d.drain) {
 		/*
-		 * Between slices the ring buffer is looked at again until it is
-		 * found empty (a writer that never stops: a bounded number of times).
+		 * The drain's thread stops; between slices the ring buffer is
+		 * looked at again until it is found empty (a writer that never
+		 * stops: a bounded number of times).
 		 */
 		broker_drain(&d);
 		unsigned looks = 0;
-		bool more = true;
-		do
-			more = more && looks++ < 256 && drain_ringbuf(&d) > 0;
-		while (decode_burst(&d, DECODE_SLICE) || more);
+		bool more = kt_drain_stop(d.drain) > 0;
+		while (decode_burst(&d, DECODE_SLICE) || more)
+			more = more && looks++ < 256 && kt_drain_once(d.drain) > 0;
 	}
 	/* Probes are told to stop; what they still send is taken. */
 	kt_control_shutdown(d.control, CONTROL_DRAIN_MS);
@@ -811,7 +796,7 @@ out:
 	kt_stitch_free(d.stitch);
 	kt_vm_spans_free(d.vm);
 	kt_registry_free(d.registry);
-	ring_buffer__free(d.rb);
+	kt_drain_free(d.drain);
 	kt_capture_stop(d.capture);
 	kt_burst_free(d.burst);
 	if (d.sig_fd >= 0)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "stream/burst.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpf/stream_record.h"
 
-/* Each record: its size, then its bytes, then padding to the next multiple of 8. */
+/* Each record: its size and kind, then its bytes, then padding to the next multiple of 8. */
 #define SLOT_HDR 8u
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 /* The largest record a capture program writes. */
@@ -30,6 +31,7 @@ struct loss_mark {
 };
 
 struct kt_burst {
+	pthread_mutex_t mu; /* one writer thread, one reader thread */
 	size_t limit;     /* bytes of records (slots) held at most */
 	size_t reserve;   /* of which DATA records may not take the last */
 	size_t chunk_cap; /* data bytes of a chunk */
@@ -61,6 +63,7 @@ struct kt_burst *kt_burst_new(size_t limit, struct kt_mem_acct *acct)
 	if (b->chunk_cap < MAX_SLOT)
 		b->chunk_cap = MAX_SLOT;
 	b->acct = acct;
+	pthread_mutex_init(&b->mu, NULL);
 	return b;
 }
 
@@ -79,6 +82,7 @@ void kt_burst_free(struct kt_burst *b)
 	}
 	if (b->spare)
 		chunk_release(b, b->spare);
+	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
@@ -164,11 +168,14 @@ static void drop(struct kt_burst *b, const struct kt_rec_hdr *h, size_t size)
 		mark_loss(b, h);
 }
 
-bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size)
+static bool push(struct kt_burst *b, uint32_t kind, const void *rec, size_t size,
+		 bool *was_empty)
 {
-	const struct kt_rec_hdr *h = size >= sizeof(*h) ? rec : NULL;
+	/* Only capture records have streams and payload; other kinds are small. */
+	const struct kt_rec_hdr *h = kind == KT_BURST_CAPTURE && size >= sizeof(*h) ? rec : NULL;
 	size_t slot = ALIGN8(SLOT_HDR + size);
 
+	*was_empty = b->st.bytes == 0;
 	if (size > MAX_RECORD || size > UINT32_MAX) {
 		drop(b, h, size);
 		return false;
@@ -196,6 +203,7 @@ bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size)
 	uint8_t *p = c->data + c->tail;
 	uint32_t sz = (uint32_t)size;
 	memcpy(p, &sz, sizeof(sz));
+	memcpy(p + sizeof(sz), &kind, sizeof(kind));
 	memcpy(p + SLOT_HDR, rec, size);
 	if (h && (h->type == KT_REC_DATA || h->type == KT_REC_GAP || h->type == KT_REC_CLOSE) &&
 	    take_mark(b, h)) {
@@ -213,18 +221,44 @@ bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size)
 	return true;
 }
 
-const void *kt_burst_peek(struct kt_burst *b, size_t *size)
+bool kt_burst_push_ex(struct kt_burst *b, uint32_t kind, const void *rec, size_t size,
+		      bool *was_empty)
 {
-	struct chunk *c = b->head;
-	if (!c || c->head == c->tail)
-		return NULL;
-	uint32_t sz;
-	memcpy(&sz, c->data + c->head, sizeof(sz));
-	*size = sz;
-	return c->data + c->head + SLOT_HDR;
+	pthread_mutex_lock(&b->mu);
+	bool ok = push(b, kind, rec, size, was_empty);
+	pthread_mutex_unlock(&b->mu);
+	return ok;
 }
 
-void kt_burst_pop(struct kt_burst *b)
+bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size)
+{
+	bool was_empty;
+	return kt_burst_push_ex(b, KT_BURST_CAPTURE, rec, size, &was_empty);
+}
+
+const void *kt_burst_peek_kind(struct kt_burst *b, size_t *size, uint32_t *kind)
+{
+	const void *p = NULL;
+	pthread_mutex_lock(&b->mu);
+	struct chunk *c = b->head;
+	if (c && c->head != c->tail) {
+		uint32_t sz;
+		memcpy(&sz, c->data + c->head, sizeof(sz));
+		memcpy(kind, c->data + c->head + sizeof(sz), sizeof(*kind));
+		*size = sz;
+		p = c->data + c->head + SLOT_HDR;
+	}
+	pthread_mutex_unlock(&b->mu);
+	return p;
+}
+
+const void *kt_burst_peek(struct kt_burst *b, size_t *size)
+{
+	uint32_t kind;
+	return kt_burst_peek_kind(b, size, &kind);
+}
+
+static void pop(struct kt_burst *b)
 {
 	struct chunk *c = b->head;
 	if (!c || c->head == c->tail)
@@ -249,12 +283,32 @@ void kt_burst_pop(struct kt_burst *b)
 	}
 }
 
-bool kt_burst_empty(const struct kt_burst *b)
+void kt_burst_pop(struct kt_burst *b)
 {
-	return !b->head || b->head->head == b->head->tail;
+	pthread_mutex_lock(&b->mu);
+	pop(b);
+	pthread_mutex_unlock(&b->mu);
 }
 
-void kt_burst_stats(const struct kt_burst *b, struct kt_burst_stats *out)
+bool kt_burst_empty(struct kt_burst *b)
 {
+	pthread_mutex_lock(&b->mu);
+	bool empty = b->st.bytes == 0;
+	pthread_mutex_unlock(&b->mu);
+	return empty;
+}
+
+size_t kt_burst_bytes(struct kt_burst *b)
+{
+	pthread_mutex_lock(&b->mu);
+	size_t n = b->st.bytes;
+	pthread_mutex_unlock(&b->mu);
+	return n;
+}
+
+void kt_burst_stats(struct kt_burst *b, struct kt_burst_stats *out)
+{
+	pthread_mutex_lock(&b->mu);
 	*out = b->st;
+	pthread_mutex_unlock(&b->mu);
 }

@@ -20,7 +20,10 @@
  * records may not, so that a connection's identity and end are kept while
  * its bytes overflow.
  *
- * One thread (the capture loop).
+ * Threads: one writes (the drain, capture/drain.h), one reads (the
+ * capture loop); the reader's record stays valid until it pops it. Its
+ * chunks are charged with kt_mem_try_charge(), which may run beside the
+ * capture loop's charges.
  */
 #ifndef KT_BURST_H
 #define KT_BURST_H
@@ -46,6 +49,13 @@ struct kt_burst_stats {
 
 struct kt_burst;
 
+/*
+ * What a record is, so that records of several ring buffers keep the order
+ * they were read in: capture records (struct kt_rec_*), the only ones with
+ * streams, or another kind the reader tells apart (VM events).
+ */
+enum { KT_BURST_CAPTURE = 0, KT_BURST_VM_EVENT = 1 };
+
 /* limit: bytes of records held at most; acct: what its memory is charged to (NULL: none). */
 struct kt_burst *kt_burst_new(size_t limit, struct kt_mem_acct *acct);
 void kt_burst_free(struct kt_burst *b);
@@ -55,12 +65,20 @@ void kt_burst_free(struct kt_burst *b);
  * False when there was no room: the record is dropped and counted.
  */
 bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size);
+/*
+ * A record of any kind; *was_empty: it held no record just before (whether
+ * or not this one got in).
+ */
+bool kt_burst_push_ex(struct kt_burst *b, uint32_t kind, const void *rec, size_t size,
+		      bool *was_empty);
 
 /* The oldest record, valid until the next kt_burst_pop(); NULL when empty. */
 const void *kt_burst_peek(struct kt_burst *b, size_t *size);
+const void *kt_burst_peek_kind(struct kt_burst *b, size_t *size, uint32_t *kind);
 void kt_burst_pop(struct kt_burst *b);
 
-bool kt_burst_empty(const struct kt_burst *b);
-void kt_burst_stats(const struct kt_burst *b, struct kt_burst_stats *out);
+bool kt_burst_empty(struct kt_burst *b);
+size_t kt_burst_bytes(struct kt_burst *b); /* bytes of records held */
+void kt_burst_stats(struct kt_burst *b, struct kt_burst_stats *out);
 
 #endif
