@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@ struct kt_drain {
 	int poll_ms;
 	int efd;
 	pthread_t th;
+	/* libbpf's ring buffer takes one reader at a time: the thread, or the loop helping */
+	pthread_mutex_t consume_mu;
 	bool running;
 	bool stop;     /* atomic */
 	bool full;     /* atomic: a drop since the burst buffer was last empty */
@@ -75,6 +78,7 @@ struct kt_drain *kt_drain_new(int ringbuf_fd, struct kt_burst *b, int poll_ms)
 		return NULL;
 	d->burst = b;
 	d->poll_ms = poll_ms;
+	pthread_mutex_init(&d->consume_mu, NULL);
 	d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	d->rb = ring_buffer__new(ringbuf_fd, on_record, d, NULL);
 	if (d->efd < 0 || !d->rb) {
@@ -85,18 +89,30 @@ struct kt_drain *kt_drain_new(int ringbuf_fd, struct kt_burst *b, int poll_ms)
 	return d;
 }
 
+static int consume(struct kt_drain *d)
+{
+	pthread_mutex_lock(&d->consume_mu);
+	int n = ring_buffer__consume(d->rb);
+	pthread_mutex_unlock(&d->consume_mu);
+	return n;
+}
+
 static void *drain_main(void *arg)
 {
 	struct kt_drain *d = arg;
+	int epfd = ring_buffer__epoll_fd(d->rb);
+	struct epoll_event ev[4];
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		/*
 		 * Woken (or not, after poll_ms): then every ring is read, in the
 		 * order they were added, since the capture programs write most
 		 * records without waking anyone.
 		 */
-		int n = ring_buffer__poll(d->rb, d->poll_ms);
-		if (n >= 0 || n == -EINTR)
-			n = ring_buffer__consume(d->rb);
+		int n = epoll_wait(epfd, ev, 4, d->poll_ms);
+		if (n >= 0 || errno == EINTR)
+			n = consume(d);
+		else
+			n = -errno;
 		if (n < 0 && n != -EINTR) {
 			kt_warn("ring buffer: %s", strerror(-n));
 			usleep((useconds_t)d->poll_ms * 1000);
@@ -137,9 +153,18 @@ void kt_drain_emptied(struct kt_drain *d)
 	__atomic_store_n(&d->full, false, __ATOMIC_RELEASE);
 }
 
+int kt_drain_help(struct kt_drain *d)
+{
+	if (pthread_mutex_trylock(&d->consume_mu))
+		return 0; /* the thread is at it */
+	int n = ring_buffer__consume(d->rb);
+	pthread_mutex_unlock(&d->consume_mu);
+	return n;
+}
+
 int kt_drain_once(struct kt_drain *d)
 {
-	int n = ring_buffer__consume(d->rb);
+	int n = consume(d);
 	if (n < 0 && n != -EINTR)
 		kt_warn("ring buffer: %s", strerror(-n));
 	return n;
@@ -164,6 +189,7 @@ void kt_drain_free(struct kt_drain *d)
 		pthread_join(d->th, NULL);
 	}
 	ring_buffer__free(d->rb);
+	pthread_mutex_destroy(&d->consume_mu);
 	if (d->efd >= 0)
 		close(d->efd);
 	free(d);

@@ -43,7 +43,13 @@ void kt_drain_emptied(struct kt_drain *d);
  * burst buffer once from the calling thread; the records read (< 0: error).
  */
 int kt_drain_stop(struct kt_drain *d);
-/* Without the thread: what the thread does once (shutdown's last looks). */
+/*
+ * The capture loop, between slices of decoding, empties the ring buffer
+ * too unless the thread is at it: on a loaded node the thread may wait for
+ * a CPU while the loop runs. The records read (0 when the thread was).
+ */
+int kt_drain_help(struct kt_drain *d);
+/* What the thread does once (shutdown's last looks). */
 int kt_drain_once(struct kt_drain *d);
 void kt_drain_free(struct kt_drain *d);
 

@@ -183,8 +183,9 @@ static void capture_step(struct daemon *d)
 	 * than decoding waits instead of filling the burst buffer.
 	 */
 	size_t backlog = d->cfg->mode == KT_MODE_SINK ? d->cfg->ringbuf_bytes : SIZE_MAX;
-	while (decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog)
-		;
+	do
+		kt_drain_help(d->drain); /* the thread may be waiting for a CPU */
+	while (decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog);
 }
 
 /* Records came into an empty burst buffer. */

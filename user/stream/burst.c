@@ -38,6 +38,8 @@ struct kt_burst {
 	struct kt_mem_acct *acct;
 	struct chunk *head, *tail;
 	struct chunk *spare; /* one emptied chunk kept for the next (still charged) */
+	/* the writer's next chunk, allocated outside the lock (charged) */
+	struct chunk *fresh;
 	struct kt_burst_stats st;
 	struct loss_mark marks[LOSS_MARKS];
 };
@@ -82,24 +84,37 @@ void kt_burst_free(struct kt_burst *b)
 	}
 	if (b->spare)
 		chunk_release(b, b->spare);
+	if (b->fresh)
+		chunk_release(b, b->fresh);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
+/* A new chunk, charged (NULL: no room in the budget, or no memory). Outside the lock. */
+static struct chunk *chunk_alloc(struct kt_burst *b)
+{
+	if (!kt_mem_try_charge(b->acct, chunk_bytes(b->chunk_cap)))
+		return NULL;
+	struct chunk *c = malloc(chunk_bytes(b->chunk_cap));
+	if (!c) {
+		kt_mem_credit(b->acct, chunk_bytes(b->chunk_cap));
+		return NULL;
+	}
+	c->cap = b->chunk_cap;
+	return c;
+}
+
+/* Under the lock: the emptied chunk kept, else the writer's fresh one. */
 static struct chunk *chunk_get(struct kt_burst *b)
 {
 	struct chunk *c = b->spare;
 	if (c) {
 		b->spare = NULL;
 	} else {
-		if (!kt_mem_try_charge(b->acct, chunk_bytes(b->chunk_cap)))
+		c = b->fresh;
+		b->fresh = NULL;
+		if (!c)
 			return NULL;
-		c = malloc(chunk_bytes(b->chunk_cap));
-		if (!c) {
-			kt_mem_credit(b->acct, chunk_bytes(b->chunk_cap));
-			return NULL;
-		}
-		c->cap = b->chunk_cap;
 	}
 	c->next = NULL;
 	c->head = c->tail = 0;
@@ -224,6 +239,9 @@ static bool push(struct kt_burst *b, uint32_t kind, const void *rec, size_t size
 bool kt_burst_push_ex(struct kt_burst *b, uint32_t kind, const void *rec, size_t size,
 		      bool *was_empty)
 {
+	/* allocation (and its page faults) outside the lock: the reader is not held up */
+	if (!b->fresh)
+		b->fresh = chunk_alloc(b);
 	pthread_mutex_lock(&b->mu);
 	bool ok = push(b, kind, rec, size, was_empty);
 	pthread_mutex_unlock(&b->mu);
@@ -258,18 +276,19 @@ const void *kt_burst_peek(struct kt_burst *b, size_t *size)
 	return kt_burst_peek_kind(b, size, &kind);
 }
 
-static void pop(struct kt_burst *b)
+/* Under the lock; an emptied chunk to free after it is returned. */
+static struct chunk *pop(struct kt_burst *b)
 {
 	struct chunk *c = b->head;
 	if (!c || c->head == c->tail)
-		return;
+		return NULL;
 	uint32_t sz;
 	memcpy(&sz, c->data + c->head, sizeof(sz));
 	size_t slot = ALIGN8(SLOT_HDR + (size_t)sz);
 	c->head += slot;
 	b->st.bytes -= slot;
 	if (c->head < c->tail)
-		return;
+		return NULL;
 	/* Emptied: the next chunk is the head (the last one is reset and kept). */
 	if (c->next) {
 		b->head = c->next;
@@ -278,16 +297,18 @@ static void pop(struct kt_burst *b)
 	}
 	if (!b->spare) {
 		b->spare = c;
-	} else {
-		chunk_release(b, c);
+		return NULL;
 	}
+	return c;
 }
 
 void kt_burst_pop(struct kt_burst *b)
 {
 	pthread_mutex_lock(&b->mu);
-	pop(b);
+	struct chunk *gone = pop(b);
 	pthread_mutex_unlock(&b->mu);
+	if (gone)
+		chunk_release(b, gone);
 }
 
 bool kt_burst_empty(struct kt_burst *b)
