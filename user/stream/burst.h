@@ -21,8 +21,9 @@
  * records may not, so that a connection's identity and end are kept while
  * its bytes overflow.
  *
- * Threads: one writes (the drain, capture/drain.h), one reads (the
- * capture loop); the reader's record stays valid until it pops it. Its
+ * Threads: one at a time writes (the drain, capture/drain.h, which
+ * serialises its writers), one reads (the capture loop); the reader's
+ * record stays valid until it pops it. Its
  * chunks are charged with kt_mem_try_charge(), which may run beside the
  * capture loop's charges.
  */
