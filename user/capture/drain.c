@@ -153,9 +153,11 @@ void kt_drain_emptied(struct kt_drain *d)
 	__atomic_store_n(&d->full, false, __ATOMIC_RELEASE);
 }
 
-int kt_drain_help(struct kt_drain *d)
+int kt_drain_help(struct kt_drain *d, bool wait)
 {
-	if (pthread_mutex_trylock(&d->consume_mu))
+	if (wait)
+		pthread_mutex_lock(&d->consume_mu);
+	else if (pthread_mutex_trylock(&d->consume_mu))
 		return 0; /* the thread is at it */
 	int n = ring_buffer__consume(d->rb);
 	pthread_mutex_unlock(&d->consume_mu);

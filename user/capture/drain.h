@@ -45,10 +45,11 @@ void kt_drain_emptied(struct kt_drain *d);
 int kt_drain_stop(struct kt_drain *d);
 /*
  * The capture loop, between slices of decoding, empties the ring buffer
- * too unless the thread is at it: on a loaded node the thread may wait for
- * a CPU while the loop runs. The records read (0 when the thread was).
+ * too unless the thread is at it (wait: after it): on a loaded node the
+ * thread may wait for a CPU while the loop runs. The records read (0 when
+ * the thread was at it and wait is false).
  */
-int kt_drain_help(struct kt_drain *d);
+int kt_drain_help(struct kt_drain *d, bool wait);
 /* What the thread does once (shutdown's last looks). */
 int kt_drain_once(struct kt_drain *d);
 void kt_drain_free(struct kt_drain *d);

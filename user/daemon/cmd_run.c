@@ -173,18 +173,22 @@ static bool decode_burst(struct daemon *d, size_t budget)
  */
 static void capture_step(struct daemon *d)
 {
-	if (kt_burst_empty(d->burst))
-		return;
-	broker_drain(d); /* before the records: they meet a current registry */
 	/*
 	 * Sink mode: the daemon reads the sockets itself, and those reads are
 	 * the writers' flow control. It reads on (handles its events) only once
-	 * the backlog is back under the ring buffer's size, so a writer faster
-	 * than decoding waits instead of filling the burst buffer.
+	 * the ring buffer was emptied after the last reads, and the backlog is
+	 * back under the ring buffer's size: a writer faster than decoding waits
+	 * instead of filling the ring buffer or the burst buffer.
 	 */
-	size_t backlog = d->cfg->mode == KT_MODE_SINK ? d->cfg->ringbuf_bytes : SIZE_MAX;
+	bool sink = d->cfg->mode == KT_MODE_SINK;
+	if (sink)
+		kt_drain_help(d->drain, true);
+	if (kt_burst_empty(d->burst))
+		return;
+	broker_drain(d); /* before the records: they meet a current registry */
+	size_t backlog = sink ? d->cfg->ringbuf_bytes : SIZE_MAX;
 	do
-		kt_drain_help(d->drain); /* the thread may be waiting for a CPU */
+		kt_drain_help(d->drain, sink); /* the thread may be waiting for a CPU */
 	while (decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog);
 }
 

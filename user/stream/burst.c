@@ -14,6 +14,11 @@
 #define MAX_RECORD (sizeof(struct kt_rec_data))
 #define MAX_SLOT ALIGN8(SLOT_HDR + MAX_RECORD)
 #define MAX_CHUNK ((size_t)1 << 20)
+/*
+ * Emptied chunks kept for the next records (still charged): a chunk freed
+ * and allocated again costs a page fault per page, at the rate of a burst.
+ */
+#define KEEP_CHUNKS 4
 /* Streams whose next record must say a record of theirs was lost. */
 #define LOSS_MARKS 256
 
@@ -37,7 +42,8 @@ struct kt_burst {
 	size_t chunk_cap; /* data bytes of a chunk */
 	struct kt_mem_acct *acct;
 	struct chunk *head, *tail;
-	struct chunk *spare; /* one emptied chunk kept for the next (still charged) */
+	struct chunk *spare; /* emptied chunks kept for the next (still charged), a list */
+	unsigned n_spare;
 	/* the writer's next chunk, allocated outside the lock (charged) */
 	struct chunk *fresh;
 	struct kt_burst_stats st;
@@ -82,8 +88,10 @@ void kt_burst_free(struct kt_burst *b)
 		n = c->next;
 		chunk_release(b, c);
 	}
-	if (b->spare)
-		chunk_release(b, b->spare);
+	for (struct chunk *c = b->spare, *n; c; c = n) {
+		n = c->next;
+		chunk_release(b, c);
+	}
 	if (b->fresh)
 		chunk_release(b, b->fresh);
 	pthread_mutex_destroy(&b->mu);
@@ -109,7 +117,8 @@ static struct chunk *chunk_get(struct kt_burst *b)
 {
 	struct chunk *c = b->spare;
 	if (c) {
-		b->spare = NULL;
+		b->spare = c->next;
+		b->n_spare--;
 	} else {
 		c = b->fresh;
 		b->fresh = NULL;
@@ -295,8 +304,10 @@ static struct chunk *pop(struct kt_burst *b)
 	} else {
 		b->head = b->tail = NULL;
 	}
-	if (!b->spare) {
+	if (b->n_spare < KEEP_CHUNKS) {
+		c->next = b->spare;
 		b->spare = c;
+		b->n_spare++;
 		return NULL;
 	}
 	return c;

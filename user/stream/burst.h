@@ -10,9 +10,9 @@
  *
  * Bounded twice: by its own limit (--burst-buffer, bytes of records held)
  * and by the memory budget, which its memory is charged to in chunks as
- * they are taken and credited as they are emptied, two idle chunks at most
- * kept for the next records (it never makes the budget shed other data: a
- * charge that does not fit is refused). A record
+ * they are taken and credited as they are emptied, up to four emptied
+ * chunks kept for the next records (it never makes the budget shed other
+ * data: a charge that does not fit is refused). A record
  * that fits neither is dropped and counted; a lost DATA or GAP record
  * marks its stream so that the next record of that stream and direction
  * that gets in carries KT_F_PRIOR_LOSS, as after a loss in the kernel: the
