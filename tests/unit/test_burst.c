@@ -308,3 +308,23 @@ Test(burst, records_of_two_kinds_keep_their_order)
 	cr_expect(kt_burst_empty(b));
 	kt_burst_free(b);
 }
+
+Test(burst, pop_peek_is_a_pop_then_a_peek)
+{
+	struct kt_burst *b = kt_burst_new(1u << 20, NULL);
+	static struct kt_rec_data r;
+	for (unsigned i = 0; i < 500; i++)
+		cr_assert(kt_burst_push(b, &r, data_rec(&r, 1, i, 1 + i % 700, (uint8_t)i)));
+	size_t got;
+	uint32_t kind;
+	const struct kt_rec_data *h = kt_burst_peek_kind(b, &got, &kind);
+	for (unsigned i = 0; i < 500; i++) {
+		cr_assert(h, "record %u", i);
+		cr_assert_eq(h->hdr.offset, i);
+		cr_assert_eq(kind, KT_BURST_CAPTURE);
+		h = kt_burst_pop_peek(b, &got, &kind);
+	}
+	cr_expect_null(h);
+	cr_expect(kt_burst_empty(b));
+	kt_burst_free(b);
+}

@@ -153,13 +153,18 @@ static bool decode_burst(struct daemon *d, size_t budget)
 	const void *rec;
 	size_t size, done = 0;
 	uint32_t kind;
-	while (done < budget && (rec = kt_burst_peek_kind(d->burst, &size, &kind))) {
+	rec = kt_burst_peek_kind(d->burst, &size, &kind);
+	while (rec) {
 		if (kind == KT_BURST_VM_EVENT)
 			kt_vm_spans_record(d->vm, rec, size);
 		else
 			kt_pipeline_record(d->pipeline, rec, size, kt_mono_ns());
-		kt_burst_pop(d->burst);
 		done += size;
+		if (done >= budget) {
+			kt_burst_pop(d->burst);
+			break;
+		}
+		rec = kt_burst_pop_peek(d->burst, &size, &kind);
 	}
 	if (!kt_burst_empty(d->burst))
 		return true;

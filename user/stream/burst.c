@@ -71,7 +71,16 @@ struct kt_burst *kt_burst_new(size_t limit, struct kt_mem_acct *acct)
 	if (b->chunk_cap < MAX_SLOT)
 		b->chunk_cap = MAX_SLOT;
 	b->acct = acct;
-	pthread_mutex_init(&b->mu, NULL);
+	/*
+	 * Held for a copy at most: spin a little before sleeping, so that the
+	 * writer is not put to sleep (and left waiting for a CPU on a loaded
+	 * node, the ring buffer filling) each time it meets the reader.
+	 */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&b->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	return b;
 }
 
@@ -320,6 +329,25 @@ void kt_burst_pop(struct kt_burst *b)
 	pthread_mutex_unlock(&b->mu);
 	if (gone)
 		chunk_release(b, gone);
+}
+
+const void *kt_burst_pop_peek(struct kt_burst *b, size_t *size, uint32_t *kind)
+{
+	const void *p = NULL;
+	pthread_mutex_lock(&b->mu);
+	struct chunk *gone = pop(b);
+	struct chunk *c = b->head;
+	if (c && c->head != c->tail) {
+		uint32_t sz;
+		memcpy(&sz, c->data + c->head, sizeof(sz));
+		memcpy(kind, c->data + c->head + sizeof(sz), sizeof(*kind));
+		*size = sz;
+		p = c->data + c->head + SLOT_HDR;
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (gone)
+		chunk_release(b, gone);
+	return p;
 }
 
 bool kt_burst_empty(struct kt_burst *b)

@@ -78,6 +78,8 @@ bool kt_burst_push_ex(struct kt_burst *b, uint32_t kind, const void *rec, size_t
 const void *kt_burst_peek(struct kt_burst *b, size_t *size);
 const void *kt_burst_peek_kind(struct kt_burst *b, size_t *size, uint32_t *kind);
 void kt_burst_pop(struct kt_burst *b);
+/* kt_burst_pop() then kt_burst_peek_kind(), taking the lock once. */
+const void *kt_burst_pop_peek(struct kt_burst *b, size_t *size, uint32_t *kind);
 
 bool kt_burst_empty(struct kt_burst *b);
 size_t kt_burst_bytes(struct kt_burst *b); /* bytes of records held */
