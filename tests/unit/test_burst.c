@@ -328,3 +328,28 @@ Test(burst, pop_peek_is_a_pop_then_a_peek)
 	cr_expect(kt_burst_empty(b));
 	kt_burst_free(b);
 }
+
+Test(burst, a_floor_keeps_records_flowing_when_the_budget_is_full)
+{
+	struct kt_mem_pool pool;
+	struct kt_mem_acct a, other;
+	kt_mem_pool_init(&pool, 2u << 20);
+	kt_mem_acct_init(&a, &pool);
+	kt_mem_acct_init(&other, &pool);
+	cr_assert(kt_mem_charge(&other, 2u << 20)); /* guests' data fills it */
+	struct kt_burst *b = kt_burst_new(64u << 20, &a);
+	kt_burst_set_floor(b, 3u << 20);
+	static struct kt_rec_data r;
+	size_t sz = data_rec(&r, 1, 0, 8000, 3);
+	unsigned in = 0;
+	while (kt_burst_push(b, &r, sz))
+		in++;
+	cr_expect_gt(in, 100, "about the floor's worth of records got in (%u)", in);
+	cr_expect_leq((size_t)in * sz, 3u << 20);
+	cr_expect_eq(kt_mem_held(&a), 0, "nothing charged: the budget had no room");
+	size_t got;
+	while (kt_burst_peek(b, &got))
+		kt_burst_pop(b);
+	kt_burst_free(b);
+	cr_expect_eq(kt_mem_used(&pool), 2u << 20);
+}

@@ -504,6 +504,8 @@ static int setup_bpf(struct daemon *d)
 		kt_err("burst buffer: no memory");
 		return -1;
 	}
+	/* as much as the ring buffer holds flows even when guests' data fills the budget */
+	kt_burst_set_floor(d->burst, cfg->ringbuf_bytes);
 	d->capture = kt_capture_start(&cc);
 	if (!d->capture)
 		return -1;

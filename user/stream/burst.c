@@ -2,6 +2,7 @@
 #include "stream/burst.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,12 @@ struct chunk {
 	struct chunk *next;
 	size_t head, tail; /* bytes read, bytes written */
 	size_t cap;
+	uint64_t charged; /* to the budget (else within the floor); keeps data 8-aligned */
 	uint8_t data[];
 };
+
+/* records are read in place: their headers must be 8-aligned */
+_Static_assert(offsetof(struct chunk, data) % 8 == 0, "chunk data misaligned");
 
 struct loss_mark {
 	struct kt_conn_id conn;
@@ -41,6 +46,8 @@ struct kt_burst {
 	size_t reserve;   /* of which DATA records may not take the last */
 	size_t chunk_cap; /* data bytes of a chunk */
 	struct kt_mem_acct *acct;
+	size_t floor;     /* chunk bytes held even when the budget has no room */
+	size_t uncharged; /* atomic: chunk bytes held within the floor */
 	struct chunk *head, *tail;
 	struct chunk *spare; /* emptied chunks kept for the next (still charged), a list */
 	unsigned n_spare;
@@ -86,7 +93,17 @@ struct kt_burst *kt_burst_new(size_t limit, struct kt_mem_acct *acct)
 
 static void chunk_release(struct kt_burst *b, struct chunk *c)
 {
-	kt_mem_free(b->acct, c, chunk_bytes(c->cap));
+	if (c->charged) {
+		kt_mem_free(b->acct, c, chunk_bytes(c->cap));
+		return;
+	}
+	__atomic_fetch_sub(&b->uncharged, chunk_bytes(c->cap), __ATOMIC_RELAXED);
+	free(c);
+}
+
+void kt_burst_set_floor(struct kt_burst *b, size_t bytes)
+{
+	b->floor = bytes;
 }
 
 void kt_burst_free(struct kt_burst *b)
@@ -110,14 +127,25 @@ void kt_burst_free(struct kt_burst *b)
 /* A new chunk, charged (NULL: no room in the budget, or no memory). Outside the lock. */
 static struct chunk *chunk_alloc(struct kt_burst *b)
 {
-	if (!kt_mem_try_charge(b->acct, chunk_bytes(b->chunk_cap)))
-		return NULL;
-	struct chunk *c = malloc(chunk_bytes(b->chunk_cap));
+	size_t n = chunk_bytes(b->chunk_cap);
+	bool charged = kt_mem_try_charge(b->acct, n);
+	if (!charged) {
+		/* the budget is full: within the floor all the same */
+		size_t held = __atomic_load_n(&b->uncharged, __ATOMIC_RELAXED);
+		if (held + n > b->floor)
+			return NULL;
+		__atomic_fetch_add(&b->uncharged, n, __ATOMIC_RELAXED);
+	}
+	struct chunk *c = malloc(n);
 	if (!c) {
-		kt_mem_credit(b->acct, chunk_bytes(b->chunk_cap));
+		if (charged)
+			kt_mem_credit(b->acct, n);
+		else
+			__atomic_fetch_sub(&b->uncharged, n, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	c->cap = b->chunk_cap;
+	c->charged = charged;
 	return c;
 }
 

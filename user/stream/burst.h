@@ -61,6 +61,13 @@ enum { KT_BURST_CAPTURE = 0, KT_BURST_VM_EVENT = 1 };
 /* limit: bytes of records held at most; acct: what its memory is charged to (NULL: none). */
 struct kt_burst *kt_burst_new(size_t limit, struct kt_mem_acct *acct);
 void kt_burst_free(struct kt_burst *b);
+/*
+ * Up to `bytes` of chunks are held even when the memory budget has no room
+ * (not charged to it): records keep flowing while guests' data fills the
+ * budget, as they did through the ring buffer alone (the daemon sets the
+ * ring buffer's size). 0 by default.
+ */
+void kt_burst_set_floor(struct kt_burst *b, size_t bytes);
 
 /*
  * Copies one ring buffer record in (size bytes, any struct kt_rec_*).
