@@ -23,6 +23,7 @@
 #include "agent/attr_order.h"
 #include "agent/decode.h"
 #include "base/json_scan.h"
+#include "base/utf8.h"
 #include "model/decode_ctx.h"
 
 /*
@@ -148,50 +149,6 @@ static int type_error(struct jd *j, const char *want, enum jt got)
 	return kt_dctx_fail(&j->d, "expected %s, found %s", want, jt_names[got]);
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static long hex4(const uint8_t *p)
-{
-	long v = 0;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
-/* Length of the valid UTF-8 sequence at q (its lead byte >= 0x80), 0 if invalid. */
-static inline size_t utf8_seq(const uint8_t *q, const uint8_t *e)
-{
-	uint8_t c = q[0];
-	size_t left = (size_t)(e - q);
-	if (c >= 0xc2 && c <= 0xdf)
-		return left >= 2 && (q[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-		return left >= 3 && q[1] >= lo && q[1] <= hi && (q[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-		return left >= 4 && q[1] >= lo && q[1] <= hi && (q[2] & 0xc0) == 0x80 &&
-				       (q[3] & 0xc0) == 0x80
-			       ? 4
-			       : 0;
-	}
-	return 0;
-}
-
 /*
  * The string at the cursor (on its '"'), checked as json_scan checks it:
  * no control characters, valid escapes (surrogates in pairs), strict UTF-8.
@@ -233,13 +190,13 @@ static int lex_string(struct jd *j, struct jstr *s)
 			}
 			if (e - q < 6)
 				return bad(j);
-			long cp = hex4(q + 2);
+			long cp = kt_json_hex4(q + 2);
 			if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
 				return bad(j);
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				if (e - q < 12 || q[6] != '\\' || q[7] != 'u')
 					return bad(j);
-				long lo = hex4(q + 8);
+				long lo = kt_json_hex4(q + 8);
 				if (lo < 0xdc00 || lo > 0xdfff)
 					return bad(j);
 				q += 12;
@@ -252,7 +209,7 @@ static int lex_string(struct jd *j, struct jstr *s)
 		}
 		if (c < 0x20)
 			return bad(j);
-		size_t k = utf8_seq(q, e);
+		size_t k = kt_utf8_decode(q, (size_t)(e - q), NULL);
 		if (!k)
 			return bad(j);
 		q += k;

@@ -74,8 +74,7 @@ static int hexval(uint8_t c)
 	return -1;
 }
 
-/* The 4 hex digits of a \u escape at p (bounds already checked); -1 if bad. */
-static long hex4(const uint8_t *p)
+long kt_json_hex4(const uint8_t *p)
 {
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
@@ -93,7 +92,7 @@ static unsigned long code_point(const uint8_t *raw, size_t len, size_t *i, bool 
 	*bad = true;
 	if (len - *i < 6)
 		return 0;
-	long cp = hex4(raw + *i + 2);
+	long cp = kt_json_hex4(raw + *i + 2);
 	if (cp < 0)
 		return 0;
 	*i += 6;
@@ -102,7 +101,7 @@ static unsigned long code_point(const uint8_t *raw, size_t len, size_t *i, bool 
 	if (cp >= 0xd800 && cp <= 0xdbff) {
 		if (len - *i < 6 || raw[*i] != '\\' || raw[*i + 1] != 'u')
 			return 0;
-		long lo = hex4(raw + *i + 2);
+		long lo = kt_json_hex4(raw + *i + 2);
 		if (lo < 0xdc00 || lo > 0xdfff)
 			return 0;
 		*i += 6;

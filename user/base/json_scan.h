@@ -55,6 +55,9 @@ int kt_json_scan(const uint8_t *p, size_t n, size_t max_depth, struct kt_json_sc
 		 size_t errlen);
 void kt_json_scan_free(struct kt_json_scan *s);
 
+/* The 4 hex digits of a \u escape at p (4 bytes readable); -1 if one is not hex. */
+long kt_json_hex4(const uint8_t *p);
+
 /*
  * Decode the escapes of a string the scan accepted (raw text between the
  * quotes) into out, which must hold len bytes; returns the decoded length.
