@@ -300,23 +300,18 @@ bool kt_burst_push(struct kt_burst *b, const void *rec, size_t size)
 	return kt_burst_push_ex(b, KT_BURST_CAPTURE, rec, size, &was_empty);
 }
 
-/* The first record, its size and kind; NULL when there is none. Under b->mu. */
-static const void *head_slot(struct kt_burst *b, size_t *size, uint32_t *kind)
-{
-	struct chunk *c = b->head;
-	if (!c || c->head == c->tail)
-		return NULL;
-	uint32_t sz;
-	memcpy(&sz, c->data + c->head, sizeof(sz));
-	memcpy(kind, c->data + c->head + sizeof(sz), sizeof(*kind));
-	*size = sz;
-	return c->data + c->head + SLOT_HDR;
-}
-
 const void *kt_burst_peek_kind(struct kt_burst *b, size_t *size, uint32_t *kind)
 {
+	const void *p = NULL;
 	pthread_mutex_lock(&b->mu);
-	const void *p = head_slot(b, size, kind);
+	struct chunk *c = b->head;
+	if (c && c->head != c->tail) {
+		uint32_t sz;
+		memcpy(&sz, c->data + c->head, sizeof(sz));
+		memcpy(kind, c->data + c->head + sizeof(sz), sizeof(*kind));
+		*size = sz;
+		p = c->data + c->head + SLOT_HDR;
+	}
 	pthread_mutex_unlock(&b->mu);
 	return p;
 }
@@ -366,9 +361,17 @@ void kt_burst_pop(struct kt_burst *b)
 
 const void *kt_burst_pop_peek(struct kt_burst *b, size_t *size, uint32_t *kind)
 {
+	const void *p = NULL;
 	pthread_mutex_lock(&b->mu);
 	struct chunk *gone = pop(b);
-	const void *p = head_slot(b, size, kind);
+	struct chunk *c = b->head;
+	if (c && c->head != c->tail) {
+		uint32_t sz;
+		memcpy(&sz, c->data + c->head, sizeof(sz));
+		memcpy(kind, c->data + c->head + sizeof(sz), sizeof(*kind));
+		*size = sz;
+		p = c->data + c->head + SLOT_HDR;
+	}
 	pthread_mutex_unlock(&b->mu);
 	if (gone)
 		chunk_release(b, gone);
