@@ -17,6 +17,8 @@
 	X(bytes_to_client, "of which towards the connecting end (not decoded)")              \
 	X(records, "capture records read")                                                   \
 	X(lost_records, "capture records lost (ring buffer full)")                           \
+	X(burst_dropped, "capture records dropped: the burst buffer was full (--burst-buffer)") \
+	X(burst_dropped_bytes, "bytes of those records")                                    \
 	X(gap_bytes, "stream bytes known to be missing")                                     \
 	X(gaps, "stream gaps (lost, over-cap or unreadable data)")                           \
 	X(resyncs, "streams resynchronised at a later frame boundary")                       \

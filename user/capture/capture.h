@@ -28,6 +28,13 @@ struct kt_capture_cfg {
 	const char *const *suffixes; /* unix: also listeners ending with these */
 	size_t n_suffixes;
 	uint32_t ringbuf_bytes; /* power of two */
+	/*
+	 * Wakeup policy: 0, the reader is woken by each record it has not seen
+	 * (the kernel's default); otherwise only once this many bytes wait in
+	 * the ring buffer, and the reader must look on its own every few
+	 * milliseconds (docs/capture.md, "Draining the ring buffer").
+	 */
+	uint32_t wakeup_bytes;
 	bool vsock;             /* capture standard vsock too */
 	bool vm_events;         /* bpf/vm_events.bpf.c too (user/capture/vm_capture.h) */
 	/* vsock: guest ports the host connects to (the agent's ttrpc port) */
