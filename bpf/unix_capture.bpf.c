@@ -200,6 +200,38 @@ static __always_inline bool read_path(struct sock *sk, struct kt_rec_conn *c)
 	return true;
 }
 
+/* Has sk been released by its owner (closed: SOCK_DEAD)? */
+static __always_inline bool sock_dead(struct sock *sk)
+{
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	return flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DEAD));
+}
+
+/*
+ * Does v, found under the address of a socket whose inode is ino and whose
+ * peer is peer, describe that socket? Sockets die and their addresses are
+ * reused, a server end's by a later client, say: an entry is believed only
+ * when the socket's identity matches. A server end taught by its client
+ * before it was accepted has no inode of its own yet (v->ino 0): it is
+ * recognised by its peer, the client whose inode v names, or a peer that
+ * has been closed since (whose inode can no longer be read). A new client
+ * at that address has an unaccepted peer instead, which is neither.
+ */
+static __always_inline bool verdict_is_of(const struct kt_unix_verdict *v, __u64 ino,
+					  struct sock *peer)
+{
+	if (v->peer != (__u64)peer)
+		return false;
+	if (v->ino)
+		return v->ino == ino;
+	if (!v->match || v->dir != KT_DIR_TO_CLIENT || !peer)
+		return false;
+	__u64 peer_ino = sock_ino(peer);
+	if (peer_ino)
+		return peer_ino == v->client_ino;
+	return sock_dead(peer);
+}
+
 /*
  * Verdict for the socket sk: does it belong to a captured connection, and in
  * which direction does it write? Cached per socket. *final (if given) says
@@ -224,7 +256,7 @@ static __always_inline struct kt_unix_verdict *unix_verdict_final(struct sock *s
 	__u64 ino = sock_ino(sk);
 	struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 	struct kt_unix_verdict *v = bpf_map_lookup_elem(&verdicts, &key);
-	if (v && v->peer == (__u64)peer && (v->ino == ino || v->ino == 0)) {
+	if (v && verdict_is_of(v, ino, peer)) {
 		if (!v->ino)
 			v->ino = ino;
 		*final = v->ino != 0;
