@@ -143,9 +143,15 @@ int kt_drain_event_fd(const struct kt_drain *d)
 void kt_drain_ack(struct kt_drain *d)
 {
 	uint64_t n;
-	__atomic_store_n(&d->signaled, false, __ATOMIC_RELEASE);
+	/*
+	 * Read, then clear: a signal written in between is read away with the
+	 * flag still set, and the reader, which looks at the burst buffer right
+	 * after, finds its records. Cleared first, that signal could be read
+	 * away with the flag left set, and no later record would signal again.
+	 */
 	if (read(d->efd, &n, sizeof(n)) < 0)
 		(void)0; /* not readable: nothing to take */
+	__atomic_store_n(&d->signaled, false, __ATOMIC_RELEASE);
 }
 
 void kt_drain_emptied(struct kt_drain *d)
