@@ -108,6 +108,9 @@ const struct kt_metric kt_metrics[] = {
 	     "Connections not followed: --max-connections, --max-sandbox-connections or the "
 	     "memory budget.",
 	     "kt_stats.conns_refused: stream/pipeline.c"),
+	STAT("katatrace_refused_connection_bytes_total", refused_bytes,
+	     "Payload bytes captured on connections not followed, ignored.",
+	     "kt_stats.refused_bytes: stream/pipeline.c"),
 	STAT("katatrace_sink_connections_refused_total", sink_refused,
 	     "Connections the sink hung up on at once (connection caps).",
 	     "kt_stats.sink_refused: capture/sink_mode.c"),

@@ -24,6 +24,7 @@
 	X(resyncs, "streams resynchronised at a later frame boundary")                       \
 	X(connections, "connections seen")                                                   \
 	X(conns_refused, "connections not followed (connection caps, memory budget)")        \
+	X(refused_bytes, "payload bytes of those connections, ignored")                      \
 	X(sink_refused, "connections the sink closed at once (connection caps)")            \
 	X(frames, "complete frames")                                                         \
 	X(frames_truncated, "frames cut short by end of stream")                             \

@@ -373,6 +373,8 @@ static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t siz
 
 	/* A refused connection stays refused until it closes; a new instance may try again. */
 	if (!c && h->type != KT_REC_CONN && kt_refused_has(&p->refused, &h->conn)) {
+		if (h->type == KT_REC_DATA)
+			KT_STAT_ADD(refused_bytes, h->len);
 		if (h->type == KT_REC_CLOSE)
 			kt_refused_forget(&p->refused, &h->conn);
 		return;
