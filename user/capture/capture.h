@@ -42,6 +42,20 @@ struct kt_capture_cfg {
 	size_t n_guest_ports;
 };
 
+/*
+ * The batched wakeup policy the daemon uses: the reader is woken once a
+ * sixteenth of the ring buffer waits (at most 256 KiB), well before it is
+ * full at any rate a writer reaches and seldom enough that a burst costs
+ * few wakeups; it looks on its own every KT_CAPTURE_LOOK_MS, so that no
+ * record waits longer.
+ */
+#define KT_CAPTURE_LOOK_MS 5
+static inline uint32_t kt_capture_batched_wakeup(uint32_t ringbuf_bytes)
+{
+	const uint32_t share = 16, max = 256u << 10;
+	return ringbuf_bytes / share < max ? ringbuf_bytes / share : max;
+}
+
 struct kt_capture;
 
 /* NULL (errors logged) when the hybrid-vsock capture cannot be attached. */

@@ -51,19 +51,6 @@
 #include "traces/vm_spans.h"
 
 #define TICK_MS 100
-/*
- * The capture programs wake the drain (capture/drain.h) only once a batch
- * of records waits in the ring buffer (docs/capture.md, "Draining the ring
- * buffer"): it also looks this often, so that no record waits longer.
- */
-#define DRAIN_MS 5
-/*
- * The capture programs wake the drain once this share of the ring buffer
- * waits (at most WAKEUP_MAX bytes): well before it is full at any rate a
- * writer reaches, and seldom enough that a burst costs few wakeups.
- */
-#define WAKEUP_SHARE 16
-#define WAKEUP_MAX (256u << 10)
 /* Record bytes decoded between two looks at the ring buffer. */
 #define DECODE_SLICE (256u << 10)
 /* At shutdown, how long probes exporting through the daemon may take to send their last records. */
@@ -488,9 +475,8 @@ static int setup_bpf(struct daemon *d)
 		.suffixes = ttrpc_sockets,
 		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
-		.wakeup_bytes = cfg->ringbuf_bytes / WAKEUP_SHARE < WAKEUP_MAX
-					? (uint32_t)(cfg->ringbuf_bytes / WAKEUP_SHARE)
-					: WAKEUP_MAX,
+		/* the drain (capture/drain.h) is woken once a batch waits */
+		.wakeup_bytes = kt_capture_batched_wakeup((uint32_t)cfg->ringbuf_bytes),
 		.vsock = true,
 		.vm_events = d->vm != NULL,
 		.guest_ports = guest_ports,
@@ -510,7 +496,8 @@ static int setup_bpf(struct daemon *d)
 	if (!d->capture)
 		return -1;
 	/* Its thread starts once the privileges are dropped (no thread before). */
-	d->drain = kt_drain_new(kt_capture_ringbuf_fd(d->capture), d->burst, DRAIN_MS);
+	d->drain = kt_drain_new(kt_capture_ringbuf_fd(d->capture), d->burst,
+				KT_CAPTURE_LOOK_MS);
 	if (!d->drain)
 		return -1;
 	d->drain_h.fn = on_drain;
