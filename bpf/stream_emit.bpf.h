@@ -30,6 +30,17 @@ struct {
 	__uint(max_entries, KT_RINGBUF_DEFAULT_BYTES);
 } events SEC(".maps");
 
+/*
+ * Wakeup policy (docs/capture.md, "Draining the ring buffer"), set by the
+ * loader before load. 0: the kernel's own (the reader is woken by the
+ * first record it has not seen, so a reader that keeps up is woken once
+ * per write). Otherwise records are written without a wakeup until this
+ * many bytes wait in the ring buffer, and that record wakes the reader: a
+ * captured write stops paying for a wakeup each, and the reader, which
+ * also looks every few milliseconds on its own, batches.
+ */
+const volatile __u64 kt_wakeup_bytes = 0;
+
 /* Record under construction; per CPU because it is too big for the stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -80,6 +91,16 @@ static __always_inline void fill_task(struct kt_rec_hdr *h)
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
+/* The flags of a record of `size` bytes about to be written (kt_wakeup_bytes). */
+static __always_inline __u64 rb_flags(__u64 size)
+{
+	if (!kt_wakeup_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= kt_wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 /*
  * Outputs one record. *lost carries "a record of this stream was lost" from
  * one record to the next: the first record that gets through after a loss
@@ -89,7 +110,7 @@ static __always_inline void send_rec(struct kt_rec_hdr *h, __u64 size, __u32 *lo
 {
 	if (*lost)
 		h->flags |= KT_F_PRIOR_LOSS;
-	if (bpf_ringbuf_output(&events, h, size, 0)) {
+	if (bpf_ringbuf_output(&events, h, size, rb_flags(size))) {
 		count(KT_EMIT_RB_FAIL, 1);
 		*lost = 1;
 	} else {

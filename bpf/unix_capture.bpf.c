@@ -43,6 +43,19 @@ struct {
 	__type(value, struct kt_unix_verdict);
 } verdicts SEC(".maps");
 
+/*
+ * The tracepoint strategy's verdicts, in the socket itself (socket-local
+ * storage, freed with it): a send on a socket decided once costs one
+ * lookup, whatever the socket. Tracing programs may use it on the socket
+ * the tracepoint hands them; the other strategies keep the hash map above.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct kt_unix_verdict);
+} sk_verdicts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, KT_MAX_STREAMS);
@@ -187,23 +200,66 @@ static __always_inline bool read_path(struct sock *sk, struct kt_rec_conn *c)
 	return true;
 }
 
+/* Has sk been released by its owner (closed: SOCK_DEAD)? */
+static __always_inline bool sock_dead(struct sock *sk)
+{
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	return flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DEAD));
+}
+
+/*
+ * Does v, found under the address of a socket whose inode is ino and whose
+ * peer is peer, describe that socket? Sockets die and their addresses are
+ * reused, a server end's by a later client, say: an entry is believed only
+ * when the socket's identity matches. A server end taught by its client
+ * before it was accepted has no inode of its own yet (v->ino 0): it is
+ * recognised by its peer, the client whose inode v names, or a peer that
+ * has been closed since (whose inode can no longer be read). A new client
+ * at that address has an unaccepted peer instead, which is neither.
+ */
+static __always_inline bool verdict_is_of(const struct kt_unix_verdict *v, __u64 ino,
+					  struct sock *peer)
+{
+	if (v->peer != (__u64)peer)
+		return false;
+	if (v->ino)
+		return v->ino == ino;
+	if (!v->match || v->dir != KT_DIR_TO_CLIENT || !peer)
+		return false;
+	__u64 peer_ino = sock_ino(peer);
+	if (peer_ino)
+		return peer_ino == v->client_ino;
+	return sock_dead(peer);
+}
+
 /*
  * Verdict for the socket sk: does it belong to a captured connection, and in
- * which direction does it write? Cached per socket.
+ * which direction does it write? Cached per socket. *final (if given) says
+ * whether the answer holds for the rest of the socket's life: false while
+ * it cannot be decided yet (not connected, identity unreadable).
  */
-static __always_inline struct kt_unix_verdict *unix_verdict(struct sock *sk)
+static __always_inline struct kt_unix_verdict *unix_verdict_final(struct sock *sk, bool *final)
 {
-	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX ||
-	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+	bool dummy;
+	if (!final)
+		final = &dummy;
+	*final = false;
+	if (!sk)
 		return NULL;
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM) {
+		*final = true;
+		return NULL;
+	}
 
 	__u64 key = (__u64)sk;
 	__u64 ino = sock_ino(sk);
 	struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 	struct kt_unix_verdict *v = bpf_map_lookup_elem(&verdicts, &key);
-	if (v && v->peer == (__u64)peer && (v->ino == ino || v->ino == 0)) {
+	if (v && verdict_is_of(v, ino, peer)) {
 		if (!v->ino)
 			v->ino = ino;
+		*final = v->ino != 0;
 		return v->match ? v : NULL;
 	}
 
@@ -241,8 +297,11 @@ static __always_inline struct kt_unix_verdict *unix_verdict(struct sock *sk)
 		return NULL; /* identity not readable: do not cache */
 	bpf_map_update_elem(&verdicts, &key, &nv, BPF_ANY);
 	v = bpf_map_lookup_elem(&verdicts, &key);
+	*final = v && ino;
 	return v && v->match ? v : NULL;
 }
+
+#define unix_verdict(sk) unix_verdict_final(sk, NULL)
 
 /* Stream state of the connection; created (with a CONN record) on first use. */
 static __always_inline struct kt_stream_state *stream_state(struct sock *sk,
@@ -268,7 +327,7 @@ static __always_inline struct kt_stream_state *stream_state(struct sock *sk,
 			c->server_ino = server ? sock_ino(server) : 0;
 			if (!server || !read_path(server, c))
 				c->path_len = 0;
-			if (bpf_ringbuf_output(&events, c, sizeof(*c), 0))
+			if (bpf_ringbuf_output(&events, c, sizeof(*c), rb_flags(sizeof(*c))))
 				count(KT_EMIT_RB_FAIL, 1);
 		}
 	}
@@ -286,14 +345,10 @@ static __always_inline void conn_of(const struct kt_unix_verdict *v, struct kt_c
 	conn->_pad = 0;
 }
 
-static __always_inline void capture_send(struct sock *sk, const struct kt_src *src, long ret,
-					 bool unsupported)
+/* ret bytes sent on sk, whose verdict v says it is captured. */
+static __always_inline void capture_send_as(struct sock *sk, const struct kt_unix_verdict *v,
+					    const struct kt_src *src, long ret, bool unsupported)
 {
-	if (ret <= 0)
-		return;
-	struct kt_unix_verdict *v = unix_verdict(sk);
-	if (!v)
-		return;
 	struct kt_conn_id conn;
 	conn_of(v, &conn);
 	struct kt_stream_state *st = stream_state(sk, v, &conn);
@@ -304,6 +359,16 @@ static __always_inline void capture_send(struct sock *sk, const struct kt_src *s
 		emit_unsupported(&conn, dir, ret, &st->offset[dir], &st->lost[dir]);
 	else
 		emit_stream(&conn, dir, src, ret, &st->offset[dir], &st->lost[dir]);
+}
+
+static __always_inline void capture_send(struct sock *sk, const struct kt_src *src, long ret,
+					 bool unsupported)
+{
+	if (ret <= 0)
+		return;
+	struct kt_unix_verdict *v = unix_verdict(sk);
+	if (v)
+		capture_send_as(sk, v, src, ret, unsupported);
 }
 
 /* A read returned 0 on sk: the peer will send no more. */
@@ -441,15 +506,36 @@ int BPF_KRETPROBE(kt_kretprobe_recv, int ret)
 
 /* ------------------------------------------------------------ tracepoints */
 
+/*
+ * Every send on the node passes here: a plain load tells the family, and a
+ * unix socket's verdict, decided at its first send, is in the socket
+ * itself. Only the first send of a socket (and every send of a captured
+ * one) does more.
+ */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
 {
 	struct kt_src src = {};
 
-	if (ret <= 0 || !unix_verdict(sk))
+	if (ret <= 0 || !sk || sk->__sk_common.skc_family != AF_UNIX)
+		return 0;
+	struct kt_unix_verdict *v = bpf_sk_storage_get(&sk_verdicts, sk, NULL, 0);
+	if (!v) {
+		bool final;
+		struct kt_unix_verdict *lv = unix_verdict_final(sk, &final);
+		struct kt_unix_verdict nv = {};
+		if (lv)
+			nv = *lv;
+		if (final)
+			v = bpf_sk_storage_get(&sk_verdicts, sk, &nv,
+					       BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!v)
+			v = lv; /* undecided, or no room: the hash map's answer */
+	}
+	if (!v || !v->match)
 		return 0;
 	bool ok = syscall_src(sk, &src, false);
-	capture_send(sk, &src, ret, !ok);
+	capture_send_as(sk, v, &src, ret, !ok);
 	return 0;
 }
 

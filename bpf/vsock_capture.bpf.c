@@ -140,7 +140,7 @@ static __always_inline struct kt_stream_state *vstream(const struct kt_conn_id *
 			c->hdr.conn = *conn;
 			c->hdr.dir = dir;
 			fill_task(&c->hdr);
-			if (bpf_ringbuf_output(&events, c, sizeof(*c), 0))
+			if (bpf_ringbuf_output(&events, c, sizeof(*c), rb_flags(sizeof(*c))))
 				count(KT_EMIT_RB_FAIL, 1);
 		}
 	}
@@ -329,7 +329,9 @@ int BPF_PROG(kt_vs_tp_recv, struct sock *sk, int ret, int flags)
 	__u8 dir;
 	__u32 rcid;
 
-	if (ret < 0 || !sock_conn(sk, true, &conn, &dir, &rcid))
+	/* every read on the node passes here: a plain load first */
+	if (ret < 0 || !sk || sk->__sk_common.skc_family != AF_VSOCK ||
+	    !sock_conn(sk, true, &conn, &dir, &rcid))
 		return 0;
 	dir &= 1;
 	if (ret == 0) {
@@ -363,7 +365,8 @@ int BPF_PROG(kt_vs_tp_send, struct sock *sk, int ret, int flags)
 	 * (what the host sends to a guest: answers on a host port, the
 	 * runtime's requests to a guest port).
 	 */
-	if (ret <= 0 || !sock_conn(sk, false, &conn, &dir, &rcid) || rcid == VMADDR_CID_LOCAL ||
+	if (ret <= 0 || !sk || sk->__sk_common.skc_family != AF_VSOCK ||
+	    !sock_conn(sk, false, &conn, &dir, &rcid) || rcid == VMADDR_CID_LOCAL ||
 	    rcid == VMADDR_CID_HOST)
 		return 0;
 	dir &= 1;

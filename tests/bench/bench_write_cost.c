@@ -7,15 +7,20 @@
  * programs once and measures every socket detached and attached (the order
  * alternating from round to round) SAMPLES times; each figure is the best
  * of them all. The reading ends are drained by threads; while attached, a
- * thread consumes the ring buffer and discards the records, as the
- * daemon's loop would.
+ * thread consumes the ring buffer and discards the records, woken as the
+ * daemon's drain is (batched wakeups, a look every few milliseconds).
  *
  * Figures: ns per 64-byte write(2) on each socket (and on /dev/null, not a
  * socket at all), and the throughput of 4 KiB writes on the captured socket.
+ * Beside them, the floor: the same writes with an empty program on each
+ * tracepoint the capture uses (sock_send_length, sock_recv_length), which
+ * is what any program there costs every send on the node, whatever it does.
  *
  * Needs root (BPF). Usage: bench_write_cost [ROUNDS [WRITES]]
  */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -135,6 +140,55 @@ static void tcp_peer(struct peer *p)
 	accepted(p, l);
 }
 
+/* The tracepoints the capture's tracepoint strategy attaches to, one empty program each (2). */
+static const char *const floor_tps[] = { "sock_send_length", "sock_recv_length" };
+#define N_FLOOR (sizeof(floor_tps) / sizeof(floor_tps[0]))
+
+/* An empty BTF tracepoint program (r0 = 0; exit) on tp, attached; its fds, or -1. */
+static int empty_program(const char *tp, int *link_fd)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id = vmlinux ? btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) : -1;
+	btf__free(vmlinux);
+	if (id < 0)
+		return -1;
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_TRACE_RAW_TP,
+		    .attach_btf_id = (__u32)id);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "kt_empty", "GPL", insns, 2, &o);
+	if (fd < 0)
+		return -1;
+	*link_fd = bpf_raw_tracepoint_open(NULL, fd);
+	if (*link_fd < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Attaches the floor's programs (false if the kernel refuses them), or detaches them. */
+static bool floor_attach(bool on)
+{
+	static int prog[N_FLOOR] = { -1, -1 }, link[N_FLOOR] = { -1, -1 };
+	bool ok = true;
+	for (size_t i = 0; i < N_FLOOR; i++) {
+		if (on) {
+			prog[i] = empty_program(floor_tps[i], &link[i]);
+			ok = ok && prog[i] >= 0;
+		} else if (prog[i] >= 0) {
+			close(link[i]);
+			close(prog[i]);
+			prog[i] = link[i] = -1;
+		}
+	}
+	return ok;
+}
+
 static atomic_bool stop_consumer;
 static atomic_ulong consumed_bytes;
 
@@ -151,7 +205,7 @@ static void *consume(void *arg)
 	struct ring_buffer *rb = arg;
 	pin(1);
 	while (!atomic_load(&stop_consumer))
-		ring_buffer__poll(rb, 50);
+		ring_buffer__poll(rb, KT_CAPTURE_LOOK_MS);
 	ring_buffer__consume(rb);
 	return NULL;
 }
@@ -206,10 +260,14 @@ int main(int argc, char **argv)
 	tcp_peer(&peers[TCP]);
 	peers[DEVNULL].wfd = open("/dev/null", O_WRONLY);
 
-	double det[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, att[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 };
+	double det[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, att[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 },
+	       flo[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 };
+	bool have_floor = true;
 	unsigned port = 10240;
+	/* the daemon's ring buffer and wakeups */
 	struct kt_capture_cfg cc = { .attach = KT_ATTACH_AUTO, .ports = &port, .n_ports = 1,
-				     .ringbuf_bytes = 16u << 20 };
+				     .ringbuf_bytes = 16u << 20,
+				     .wakeup_bytes = kt_capture_batched_wakeup(16u << 20) };
 	uint64_t lost = 0, captured = 0;
 	char strategy[96] = "?";
 	double attach_s = 0;
@@ -239,6 +297,11 @@ int main(int argc, char **argv)
 		kt_capture_stop(c);
 		if (r % 2 == 1)
 			measure(peers, det);
+		if (have_floor && floor_attach(true))
+			measure(peers, flo);
+		else
+			have_floor = false;
+		floor_attach(false); /* what did attach */
 	}
 	for (int f = 0; f < 3; f++) {
 		shutdown(peers[f].wfd, SHUT_WR);
@@ -255,6 +318,11 @@ int main(int argc, char **argv)
 		printf("  %-44s %9.0f ns %9.0f ns %7.3f\n", fig_name[f], det[f], att[f], att[f] / det[f]);
 	printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f\n", fig_name[CAPT_4K], det[CAPT_4K], att[CAPT_4K],
 	       att[CAPT_4K] / det[CAPT_4K]);
+	if (have_floor)
+		for (int f = PLAIN; f <= TCP; f++)
+			printf("  %-44s %9.0f ns %9.0f ns %7.3f  (floor: an empty program on each of "
+			       "the %zu tracepoints)\n",
+			       fig_name[f], det[f], flo[f], flo[f] / det[f], N_FLOOR);
 	printf("  captured %llu bytes (%lu consumed from the ring buffer), %llu records lost\n",
 	       (unsigned long long)captured, (unsigned long)atomic_load(&consumed_bytes),
 	       (unsigned long long)lost);
@@ -267,6 +335,12 @@ int main(int argc, char **argv)
 		snprintf(b, sizeof(b), "%.0f ns detached", det[f]);
 		snprintf(g, sizeof(g), "<= %.2fx detached", goal[f]);
 		bench_row(fig_name[f], m, b, att[f] / det[f], g, "le", att[f] / det[f], goal[f]);
+		if (f != CAPT && have_floor) {
+			char fl[96];
+			snprintf(fl, sizeof(fl), "%s: floor, empty programs", fig_name[f]);
+			snprintf(m, sizeof(m), "%.0f ns, empty programs", flo[f]);
+			bench_row(fl, m, b, flo[f] / det[f], "-", "none", 0, 0);
+		}
 	}
 	snprintf(m, sizeof(m), "%.0f ns attached", att[DEVNULL]);
 	snprintf(b, sizeof(b), "%.0f ns detached", det[DEVNULL]);

@@ -220,6 +220,10 @@ static const char golden_run[] =
 	"                           runtime dials vsock://<cid>:N); default 1024, 0: off\n"
 	"  --format auto|json|bincode  span encoding (default auto, per frame)\n"
 	"  --ring-buffer-size BYTES kernel ring buffer (default 16M, power of two)\n"
+	"  --burst-buffer BYTES     records read from the ring buffer and waiting to be\n"
+	"                           decoded, at most (default 128M; drawn from\n"
+	"                           --memory-budget as it fills): a burst up to it is\n"
+	"                           not lost\n"
 	"  --run-root DIR           prefix of Kata's /run paths (default: none)\n"
 	"\n"
 	"Limits (what a guest can make the daemon hold):\n"
@@ -1102,6 +1106,7 @@ Test(config_options, number_ranges_as_they_were)
 		{ "complete-delay", 0, 3600000 },
 		{ "clock-skew", 0, 3600000 },
 		{ "ring-buffer-size", 1u << 16, 1u << 30 },
+		{ "burst-buffer", 1u << 16, 1ull << 40 },
 		{ "memory-budget", 1u << 20, 1ull << 40 },
 		{ "max-connections", 1, 1u << 20 },
 		{ "max-sandbox-connections", 1, 1u << 20 },
@@ -1187,8 +1192,11 @@ Test(config_options, a_default_in_the_help_is_the_default_set)
 			stated++;
 		}
 	}
-	/* ports, delays, limits, batching (run and probe), stats, probe args and duration */
-	cr_expect_eq(stated, 22);
+	/*
+	 * ports, delays, buffers, limits, batching (run and probe), stats, probe
+	 * args and duration
+	 */
+	cr_expect_eq(stated, 23);
 	/* the suffixes */
 	struct kt_opt big = { .name = "big", .kind = KT_OPT_NUMBER, .off = offsetof(struct kt_config, memory_budget),
 			      .size = sizeof(d.memory_budget),

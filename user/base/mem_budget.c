@@ -25,8 +25,11 @@ static bool try_take(struct kt_mem_pool *p, size_t n)
 			return false;
 	} while (!__atomic_compare_exchange_n(&p->used, &used, used + n, true, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
-	if (used + n > p->peak)
-		p->peak = used + n;
+	/* the highest seen, whichever thread charged it */
+	size_t peak = __atomic_load_n(&p->peak, __ATOMIC_RELAXED);
+	while (used + n > peak && !__atomic_compare_exchange_n(&p->peak, &peak, used + n, true,
+							       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	return true;
 }
 
@@ -46,6 +49,19 @@ bool kt_mem_charge(struct kt_mem_acct *a, size_t n)
 			__atomic_fetch_add(&a->refused, 1, __ATOMIC_RELAXED);
 			return false;
 		}
+	}
+	__atomic_fetch_add(&a->held, n, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool kt_mem_try_charge(struct kt_mem_acct *a, size_t n)
+{
+	if (!a)
+		return true;
+	if (a->pool && !try_take(a->pool, n)) {
+		__atomic_fetch_add(&a->pool->refused, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&a->refused, 1, __ATOMIC_RELAXED);
+		return false;
 	}
 	__atomic_fetch_add(&a->held, n, __ATOMIC_RELAXED);
 	return true;

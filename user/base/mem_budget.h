@@ -19,8 +19,9 @@
  * allowed wherever an account is taken and means "unaccounted".
  *
  * Threads: charges, and the reclaimer they may call, run on one thread
- * (the capture loop). Credits may come from any thread: decoded spans are
- * freed by the export thread.
+ * (the capture loop); kt_mem_try_charge(), which calls no reclaimer, may
+ * run on another (the ring buffer's drain). Credits may come from any
+ * thread: decoded spans are freed by the export thread.
  */
 #ifndef KT_MEM_BUDGET_H
 #define KT_MEM_BUDGET_H
@@ -42,7 +43,7 @@ typedef void (*kt_mem_reclaim_fn)(void *ctx, const struct kt_mem_acct *requester
 struct kt_mem_pool {
 	size_t limit;
 	size_t used;     /* atomic */
-	size_t peak;     /* highest used seen by a charge */
+	size_t peak;     /* atomic: highest used seen by a charge */
 	uint64_t refused; /* atomic: charges refused */
 	kt_mem_reclaim_fn reclaim;
 	void *reclaim_ctx;
@@ -60,6 +61,11 @@ void kt_mem_acct_init(struct kt_mem_acct *a, struct kt_mem_pool *pool);
 
 /* Reserves n bytes; false (nothing reserved) when the pool has no room for them. */
 bool kt_mem_charge(struct kt_mem_acct *a, size_t n);
+/*
+ * The same without asking the reclaimer: for data that must not make the
+ * pool shed others' (the burst buffer), refused as soon as it does not fit.
+ */
+bool kt_mem_try_charge(struct kt_mem_acct *a, size_t n);
 /* Gives n bytes back (from any thread). */
 void kt_mem_credit(struct kt_mem_acct *a, size_t n);
 size_t kt_mem_held(const struct kt_mem_acct *a);

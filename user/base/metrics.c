@@ -85,6 +85,18 @@ const struct kt_metric kt_metrics[] = {
 		"(raise --ring-buffer-size).",
 		"kernel counters KT_CNT_RB_FAIL, KT_CNT_VSOCK_RB_FAIL, KT_CNT_VM_RB_FAIL, read "
 		"through the broker every second (kt_stats_kernel)"),
+	STAT("katatrace_burst_buffer_records_dropped_total", burst_dropped,
+	     "Capture records dropped because the burst buffer was full (raise --burst-buffer): "
+	     "each is a gap in its connection's stream.",
+	     "kt_stats.burst_dropped: daemon/cmd_run.c (stream/burst.c)"),
+	STAT("katatrace_burst_buffer_dropped_bytes_total", burst_dropped_bytes,
+	     "Bytes of those records.", "kt_stats.burst_dropped_bytes: daemon/cmd_run.c"),
+	GAUGE("katatrace_burst_buffer_bytes", burst_bytes,
+	      "Capture records read from the ring buffer and not decoded yet.",
+	      "stream/burst.c, published by the daemon's tick"),
+	GAUGE("katatrace_burst_buffer_peak_bytes", burst_peak,
+	      "The most that waited in the burst buffer so far (--burst-buffer bounds it).",
+	      "stream/burst.c, published by the daemon's tick"),
 	STAT_BY("katatrace_bpf_table_full_total", bpf_table_full, "table", kt_bpf_table_names,
 		"What the kernel side did not follow because its BPF table was full: a "
 		"connection's bytes, a hypervisor, a vsock connection.",
@@ -96,6 +108,9 @@ const struct kt_metric kt_metrics[] = {
 	     "Connections not followed: --max-connections, --max-sandbox-connections or the "
 	     "memory budget.",
 	     "kt_stats.conns_refused: stream/pipeline.c"),
+	STAT("katatrace_refused_connection_bytes_total", refused_bytes,
+	     "Payload bytes captured on connections not followed, ignored.",
+	     "kt_stats.refused_bytes: stream/pipeline.c"),
 	STAT("katatrace_sink_connections_refused_total", sink_refused,
 	     "Connections the sink hung up on at once (connection caps).",
 	     "kt_stats.sink_refused: capture/sink_mode.c"),

@@ -34,6 +34,8 @@ struct kt_gauges {
 	uint64_t memory_used;        /* bytes held against --memory-budget */
 	uint64_t memory_peak;
 	uint64_t memory_budget;      /* --memory-budget */
+	uint64_t burst_bytes;        /* records waiting in the burst buffer */
+	uint64_t burst_peak;         /* the most that waited there */
 };
 
 extern struct kt_gauges kt_gauges;

@@ -17,11 +17,14 @@
 	X(bytes_to_client, "of which towards the connecting end (not decoded)")              \
 	X(records, "capture records read")                                                   \
 	X(lost_records, "capture records lost (ring buffer full)")                           \
+	X(burst_dropped, "capture records dropped: the burst buffer was full (--burst-buffer)") \
+	X(burst_dropped_bytes, "bytes of those records")                                    \
 	X(gap_bytes, "stream bytes known to be missing")                                     \
 	X(gaps, "stream gaps (lost, over-cap or unreadable data)")                           \
 	X(resyncs, "streams resynchronised at a later frame boundary")                       \
 	X(connections, "connections seen")                                                   \
 	X(conns_refused, "connections not followed (connection caps, memory budget)")        \
+	X(refused_bytes, "payload bytes of those connections, ignored")                      \
 	X(sink_refused, "connections the sink closed at once (connection caps)")            \
 	X(frames, "complete frames")                                                         \
 	X(frames_truncated, "frames cut short by end of stream")                             \

@@ -30,6 +30,7 @@ struct object_ops {
 	struct bpf_map *(*events)(void *skel);
 	struct bpf_map *(*counters)(void *skel);
 	int (*load)(void *skel);
+	void (*set_wakeup)(void *skel, __u64 bytes); /* before load */
 	int (*configure)(void *skel, const struct kt_capture *c);
 	int (*attach)(void *skel);
 	void (*destroy)(void *skel);
@@ -100,6 +101,10 @@ static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL }
 		return ((struct pfx##_bpf *)s)->maps.counters;                                \
 	}                                                                                     \
 	static int pfx##_load(void *s) { return pfx##_bpf__load(s); }                         \
+	static void pfx##_set_wakeup(void *s, __u64 bytes)                                    \
+	{                                                                                     \
+		((struct pfx##_bpf *)s)->rodata->kt_wakeup_bytes = bytes;                     \
+	}                                                                                     \
 	static int pfx##_attach(void *s) { return pfx##_bpf__attach(s); }                     \
 	static void pfx##_destroy(void *s) { pfx##_bpf__destroy(s); }                         \
 	static const struct object_ops pfx##_ops = {                                          \
@@ -109,6 +114,7 @@ static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL }
 		.events = pfx##_events,                                                       \
 		.counters = pfx##_counters,                                                   \
 		.load = pfx##_load,                                                           \
+		.set_wakeup = pfx##_set_wakeup,                                               \
 		.configure = configure_fn,                                                    \
 		.attach = pfx##_attach,                                                       \
 		.destroy = pfx##_destroy,                                                     \
@@ -230,6 +236,7 @@ static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, en
 		kt_warn("%s: cannot share the ring buffer: %s", ops->name, strerror(-err));
 		goto fail;
 	}
+	ops->set_wakeup(s, c->cfg.wakeup_bytes);
 	if ((err = ops->load(s))) {
 		kt_diag(lvl, "%s: %s programs do not load here: %s", ops->name, kt_attach_name(a),
 		       strerror(-err));

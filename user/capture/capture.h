@@ -28,12 +28,33 @@ struct kt_capture_cfg {
 	const char *const *suffixes; /* unix: also listeners ending with these */
 	size_t n_suffixes;
 	uint32_t ringbuf_bytes; /* power of two */
+	/*
+	 * Wakeup policy: 0, the reader is woken by each record it has not seen
+	 * (the kernel's default); otherwise only once this many bytes wait in
+	 * the ring buffer, and the reader must look on its own every few
+	 * milliseconds (docs/capture.md, "Draining the ring buffer").
+	 */
+	uint32_t wakeup_bytes;
 	bool vsock;             /* capture standard vsock too */
 	bool vm_events;         /* bpf/vm_events.bpf.c too (user/capture/vm_capture.h) */
 	/* vsock: guest ports the host connects to (the agent's ttrpc port) */
 	const unsigned *guest_ports;
 	size_t n_guest_ports;
 };
+
+/*
+ * The batched wakeup policy the daemon uses: the reader is woken once a
+ * sixteenth of the ring buffer waits (at most 256 KiB), well before it is
+ * full at any rate a writer reaches and seldom enough that a burst costs
+ * few wakeups; it looks on its own every KT_CAPTURE_LOOK_MS, so that no
+ * record waits longer.
+ */
+#define KT_CAPTURE_LOOK_MS 5
+static inline uint32_t kt_capture_batched_wakeup(uint32_t ringbuf_bytes)
+{
+	const uint32_t share = 16, max = 256u << 10;
+	return ringbuf_bytes / share < max ? ringbuf_bytes / share : max;
+}
 
 struct kt_capture;
 

@@ -9,7 +9,8 @@
  * BPF programs, then the broker (user/daemon/broker.h), which binds the
  * listeners and discovers the sandboxes; then the daemon drops to --user
  * with no capabilities before any thread exists, and only then reads guest
- * data. The export thread and the metrics server's start after that; the
+ * data. The ring buffer's drain thread (capture/drain.h), the export
+ * thread and the metrics server's start after that; the
  * tick publishes what the metrics show of the loop's state (base/metrics.h).
  */
 #include <bpf/libbpf.h>
@@ -44,10 +45,14 @@
 #include "traces/trace_stitch.h"
 #include "base/stats.h"
 #include "capture/capture.h"
+#include "capture/drain.h"
 #include "capture/vm_capture.h"
+#include "stream/burst.h"
 #include "traces/vm_spans.h"
 
 #define TICK_MS 100
+/* Record bytes decoded between two looks at the ring buffer. */
+#define DECODE_SLICE (256u << 10)
 /* At shutdown, how long probes exporting through the daemon may take to send their last records. */
 #define CONTROL_DRAIN_MS 3000
 /* The hypervisors' hybrid-vsock sockets (WIRE-FORMATS §3.2): runtime -> agent ttrpc. */
@@ -64,7 +69,6 @@ struct daemon {
 	struct kt_export_queue *queue;
 	struct kt_pipeline *pipeline;
 	struct kt_capture *capture;
-	struct ring_buffer *rb;
 	struct kt_sink *sink;
 	struct kt_broker *broker;
 	struct kt_sandbox_registry *registry;
@@ -76,7 +80,11 @@ struct daemon {
 	struct kt_metrics_http *metrics; /* its server, once running */
 	struct kt_mem_pool mem;      /* --memory-budget */
 	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
-	struct kt_poll_handler sig_h, tick_h, rb_h, broker_h;
+	/* --burst-buffer: records read from the ring buffer, not decoded yet */
+	struct kt_burst *burst;
+	struct kt_mem_acct burst_acct;
+	struct kt_drain *drain; /* its thread fills the burst buffer */
+	struct kt_poll_handler sig_h, tick_h, broker_h, drain_h;
 	int sig_fd, tick_fd;
 	bool stop;
 	unsigned ticks;
@@ -124,19 +132,66 @@ static unsigned legacy_port(const struct kt_config *cfg, unsigned port)
 	return port != cfg->vsock_port ? port : 0;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+static void broker_drain(struct daemon *d);
+
+/* Decodes up to `budget` bytes of records from the burst buffer; true when some are left. */
+static bool decode_burst(struct daemon *d, size_t budget)
 {
-	struct daemon *d = ctx;
-	kt_pipeline_record(d->pipeline, data, size, kt_mono_ns());
-	return 0;
+	const void *rec;
+	size_t size, done = 0;
+	uint32_t kind;
+	rec = kt_burst_peek_kind(d->burst, &size, &kind);
+	while (rec) {
+		if (kind == KT_BURST_VM_EVENT)
+			kt_vm_spans_record(d->vm, rec, size);
+		else
+			kt_pipeline_record(d->pipeline, rec, size, kt_mono_ns());
+		done += size;
+		if (done >= budget) {
+			kt_burst_pop(d->burst);
+			break;
+		}
+		rec = kt_burst_pop_peek(d->burst, &size, &kind);
+	}
+	if (!kt_burst_empty(d->burst))
+		return true;
+	kt_drain_emptied(d->drain); /* a drop is said again when it fills again */
+	return false;
 }
 
-static int on_vm_record(void *ctx, void *data, size_t size)
+/*
+ * A slice of the records waiting in the burst buffer: the loop looks at
+ * its other events between two, so a backlog never holds them up long.
+ */
+static void capture_step(struct daemon *d)
 {
-	struct daemon *d = ctx;
-	kt_vm_spans_record(d->vm, data, size);
-	return 0;
+	/*
+	 * Sink mode: the daemon reads the sockets itself, and those reads are
+	 * the writers' flow control. It reads on (handles its events) only once
+	 * the ring buffer was emptied after the last reads, and the backlog is
+	 * back under the ring buffer's size: a writer faster than decoding waits
+	 * instead of filling the ring buffer or the burst buffer.
+	 */
+	bool sink = d->cfg->mode == KT_MODE_SINK;
+	if (sink)
+		kt_drain_help(d->drain, true);
+	if (kt_burst_empty(d->burst))
+		return;
+	broker_drain(d); /* before the records: they meet a current registry */
+	size_t backlog = sink ? d->cfg->ringbuf_bytes : SIZE_MAX;
+	do
+		kt_drain_help(d->drain, sink); /* the thread may be waiting for a CPU */
+	while (decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog);
 }
+
+/* Records came into an empty burst buffer. */
+static void on_drain(struct kt_poll_handler *h, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, drain_h));
+	(void)events;
+	kt_drain_ack(d->drain);
+}
+
 
 static void on_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
 {
@@ -275,6 +330,12 @@ static void publish_gauges(struct daemon *d)
 	KT_GAUGE_SET(memory_used, kt_mem_used(&d->mem));
 	KT_GAUGE_SET(memory_peak, d->mem.peak);
 	KT_GAUGE_SET(memory_budget, d->mem.limit);
+	if (d->burst) {
+		struct kt_burst_stats bs;
+		kt_burst_stats(d->burst, &bs);
+		KT_GAUGE_SET(burst_bytes, bs.bytes);
+		KT_GAUGE_SET(burst_peak, bs.peak);
+	}
 }
 
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
@@ -317,24 +378,15 @@ static void on_tick(struct kt_poll_handler *h, uint32_t events)
 		update_kernel_counters(d);
 		kt_info("stats: %zu connections, %zu sandboxes, %zu listeners, %zu sink connections; "
 			"memory budget: %zu of %zu bytes held (%zu for connections, %zu for spans "
-			"and logs), peak %zu",
+			"and logs, %zu in the burst buffer), peak %zu",
 			kt_pipeline_conn_count(d->pipeline), kt_registry_live(d->registry),
 			kt_sink_listeners(d->sink), kt_sink_connections(d->sink),
 			kt_mem_used(&d->mem), d->mem.limit, kt_pipeline_held(d->pipeline),
-			kt_mem_held(&d->records), d->mem.peak);
+			kt_mem_held(&d->records), kt_mem_held(&d->burst_acct), d->mem.peak);
 		kt_stats_summary(stderr, KT_STATS_RUNNING);
 	}
 }
 
-static void on_ringbuf(struct kt_poll_handler *h, uint32_t events)
-{
-	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, rb_h));
-	(void)events;
-	broker_drain(d);
-	int n = ring_buffer__consume(d->rb);
-	if (n < 0 && n != -EINTR)
-		kt_warn("ring buffer: %s", strerror(-n));
-}
 
 static int setup_signals(struct daemon *d)
 {
@@ -371,7 +423,10 @@ static void on_running_vm(void *ctx, const struct kt_vm_running *r)
 		kt_vm_spans_running(d->vm, r->pid, r->start_boot_ns, r->exe, r->args, r->args_len);
 }
 
-/* VM events share the epoll fd (one ring_buffer manager); hypervisors running now are followed too. */
+/*
+ * VM events go through the drain and the burst buffer behind the capture's
+ * records, in the order they were read; hypervisors running now are followed too.
+ */
 static int setup_vm_events(struct daemon *d)
 {
 	struct kt_vm_capture *vc = kt_capture_vm(d->capture);
@@ -380,10 +435,8 @@ static int setup_vm_events(struct daemon *d)
 		d->vm = NULL;
 		return 0;
 	}
-	if (ring_buffer__add(d->rb, kt_vm_capture_ringbuf_fd(vc), on_vm_record, d)) {
-		kt_err("vm events ring buffer: %s", strerror(errno));
+	if (kt_drain_add_vm_events(d->drain, kt_vm_capture_ringbuf_fd(vc)))
 		return -1;
-	}
 	/* Still root: /proc of every hypervisor is readable. */
 	kt_vm_scan_running("/proc", on_running_vm, d);
 	return 0;
@@ -422,6 +475,8 @@ static int setup_bpf(struct daemon *d)
 		.suffixes = ttrpc_sockets,
 		.n_suffixes = cfg->ttrpc ? N_TTRPC_SOCKETS : 0,
 		.ringbuf_bytes = (uint32_t)cfg->ringbuf_bytes,
+		/* the drain (capture/drain.h) is woken once a batch waits */
+		.wakeup_bytes = kt_capture_batched_wakeup((uint32_t)cfg->ringbuf_bytes),
 		.vsock = true,
 		.vm_events = d->vm != NULL,
 		.guest_ports = guest_ports,
@@ -429,18 +484,26 @@ static int setup_bpf(struct daemon *d)
 	};
 	kt_mount_bpf_filesystems();
 	kt_libbpf_log_init();
+	kt_mem_acct_init(&d->burst_acct, &d->mem);
+	d->burst = kt_burst_new(cfg->burst_bytes, &d->burst_acct);
+	if (!d->burst) {
+		kt_err("burst buffer: no memory");
+		return -1;
+	}
+	/* as much as the ring buffer holds flows even when guests' data fills the budget */
+	kt_burst_set_floor(d->burst, cfg->ringbuf_bytes);
 	d->capture = kt_capture_start(&cc);
 	if (!d->capture)
 		return -1;
-	d->rb = ring_buffer__new(kt_capture_ringbuf_fd(d->capture), on_record, d, NULL);
-	if (!d->rb) {
-		kt_err("ring buffer: %s", strerror(errno));
+	/* Its thread starts once the privileges are dropped (no thread before). */
+	d->drain = kt_drain_new(kt_capture_ringbuf_fd(d->capture), d->burst,
+				KT_CAPTURE_LOOK_MS);
+	if (!d->drain)
 		return -1;
-	}
-	if (setup_vm_events(d))
+	d->drain_h.fn = on_drain;
+	if (kt_poll_add(d->epfd, kt_drain_event_fd(d->drain), &d->drain_h))
 		return -1;
-	d->rb_h.fn = on_ringbuf;
-	return kt_poll_add(d->epfd, ring_buffer__epoll_fd(d->rb), &d->rb_h);
+	return setup_vm_events(d);
 }
 
 static int start_broker(struct daemon *d)
@@ -541,6 +604,10 @@ int kt_cmd_run(const struct kt_config *cfg)
 	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	kt_mem_pool_init(&d.mem, cfg->memory_budget);
 	kt_mem_acct_init(&d.records, &d.mem);
+	if (cfg->capture == KT_CAPTURE_BPF && cfg->memory_budget < cfg->burst_bytes)
+		kt_info("--burst-buffer %llu is above --memory-budget %llu: a burst is bounded by "
+			"the budget's room",
+			(unsigned long long)cfg->burst_bytes, (unsigned long long)cfg->memory_budget);
 	if (cfg->memory_budget < cfg->max_frame)
 		kt_warn("--memory-budget %llu is below --max-frame %llu: the largest frames "
 			"cannot be held",
@@ -636,6 +703,10 @@ int kt_cmd_run(const struct kt_config *cfg)
 		e->destroy(e);
 		goto out;
 	}
+	if (d.drain && kt_drain_start_thread(d.drain)) {
+		e->destroy(e);
+		goto out;
+	}
 	d.queue = kt_export_queue_start(e, &qc);
 	if (!d.queue) {
 		e->destroy(e);
@@ -672,7 +743,9 @@ int kt_cmd_run(const struct kt_config *cfg)
 
 	while (!d.stop) {
 		struct epoll_event ev[32];
-		int n = epoll_wait(d.epfd, ev, 32, -1);
+		/* Records waiting in the burst buffer: a look at the events, then more decoding. */
+		int timeout = d.drain && !kt_burst_empty(d.burst) ? 0 : -1;
+		int n = epoll_wait(d.epfd, ev, 32, timeout);
 		if (n < 0 && errno != EINTR) {
 			kt_err("epoll: %s", strerror(errno));
 			break;
@@ -681,6 +754,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 			struct kt_poll_handler *h = ev[i].data.ptr;
 			h->fn(h, ev[i].events);
 		}
+		if (d.drain)
+			capture_step(&d);
 	}
 	status = 0;
 out:
@@ -688,8 +763,18 @@ out:
 	kt_metrics_set_state(KT_RUN_STOPPING);
 	kt_metrics_loop_ended();
 	/* Everything the kernel captured so far is still decoded and exported. */
-	if (d.rb)
-		ring_buffer__consume(d.rb);
+	if (d.drain) {
+		/*
+		 * The drain's thread stops; between slices the ring buffer is
+		 * looked at again until it is found empty (a writer that never
+		 * stops: a bounded number of times).
+		 */
+		broker_drain(&d);
+		unsigned looks = 0;
+		bool more = kt_drain_stop(d.drain) > 0;
+		while (decode_burst(&d, DECODE_SLICE) || more)
+			more = more && looks++ < 256 && kt_drain_once(d.drain) > 0;
+	}
 	/* Probes are told to stop; what they still send is taken. */
 	kt_control_shutdown(d.control, CONTROL_DRAIN_MS);
 	kt_vm_spans_finish(d.vm);
@@ -710,8 +795,9 @@ out:
 	kt_stitch_free(d.stitch);
 	kt_vm_spans_free(d.vm);
 	kt_registry_free(d.registry);
-	ring_buffer__free(d.rb);
+	kt_drain_free(d.drain);
 	kt_capture_stop(d.capture);
+	kt_burst_free(d.burst);
 	if (d.sig_fd >= 0)
 		close(d.sig_fd);
 	if (d.tick_fd >= 0)

@@ -16,6 +16,7 @@
 #include "exporters/export_queue.h"
 #include "exporters/exporter.h"
 #include "agent/framer.h"
+#include "stream/burst.h"
 #include "base/diag.h"
 #include "control/control_wire.h"
 #include "model/kata_ports.h"
@@ -107,6 +108,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->batch_timeout_ms = 1000;
 	c->queue_size = 100000;
 	c->ringbuf_bytes = KT_RINGBUF_DEFAULT_BYTES;
+	c->burst_bytes = KT_DEFAULT_BURST_BUFFER;
 	c->run_root = "";
 	c->user = KT_DEFAULT_USER;
 	c->discovery = true;

@@ -117,6 +117,7 @@ struct kt_config {
 	uint64_t batch_timeout_ms;
 	size_t queue_size;
 	uint64_t ringbuf_bytes;
+	uint64_t burst_bytes;           /* --burst-buffer (stream/burst.h) */
 	const char *run_root;
 	unsigned stats_interval_s;
 	const char *user;       /* the daemon's identity after start-up (KT_DEFAULT_USER) */

@@ -288,6 +288,12 @@ static const struct kt_opt opts[] = {
 	{ "ring-buffer-size", .arg = "BYTES", .cmds = RUN, .kind = KT_OPT_NUMBER,
 	  FIELD(ringbuf_bytes), .min = 1u << 16, .max = 1u << 30, .pow2 = true,
 	  RUN_DOC(S_CAPTURE, "kernel ring buffer (default {default}, power of two)") },
+	{ "burst-buffer", .arg = "BYTES", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(burst_bytes),
+	  .min = 1u << 16, .max = 1ull << 40,
+	  RUN_DOC(S_CAPTURE, "records read from the ring buffer and waiting to be\n"
+			     "decoded, at most (default {default}; drawn from\n"
+			     "--memory-budget as it fills): a burst up to it is\n"
+			     "not lost") },
 	{ "run-root", .arg = "DIR", .cmds = RUN | PROBE, .kind = KT_OPT_STRING, FIELD(run_root),
 	  RUN_PROBE_DOC(S_CAPTURE, S_TARGET, "prefix of Kata's /run paths (default: none)") },
 

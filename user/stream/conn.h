@@ -62,6 +62,8 @@ struct kt_conn {
 	bool direct;                  /* fed by kt_pipeline_feed: its owner closes it */
 	uint64_t last_ns;             /* last record (CLOCK_MONOTONIC) */
 	unsigned errors_logged;
+	/* stream ranges of this connection known to be missing, and their bytes */
+	uint64_t gaps, gap_bytes;
 
 	/* limits (conn_budget.c) */
 	uint64_t group;             /* conn_limits.h: its sandbox, or what stands for it */

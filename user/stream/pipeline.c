@@ -75,6 +75,8 @@ static void on_back_gap(void *ctx, uint64_t off, uint64_t len)
 	(void)off;
 	KT_STAT_INC(gaps);
 	KT_STAT_ADD(gap_bytes, len);
+	c->gaps++;
+	c->gap_bytes += len;
 	if (c->pstate)
 		c->proto->proto->gap(c->pstate, KT_DIR_TO_CLIENT);
 }
@@ -140,6 +142,8 @@ static void on_gap(void *ctx, uint64_t off, uint64_t len)
 
 	KT_STAT_INC(gaps);
 	KT_STAT_ADD(gap_bytes, len);
+	c->gaps++;
+	c->gap_bytes += len;
 	kt_conn_say(c, KT_LOG_WARN, "%" PRIu64 " bytes at stream offset %" PRIu64
 		    " were not captured: dropping the frame they belong to", len, off);
 	if (!c->decided)
@@ -204,6 +208,11 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 			    " bytes discarded)", partial);
 	}
 	kt_conn_report_refused(c);
+	/* Said past the rate limit of its warnings: the connection's own count of what was lost. */
+	if (c->gaps)
+		kt_conn_say(c, KT_LOG_INFO,
+			    "ended with %" PRIu64 " gaps, %" PRIu64 " bytes not captured", c->gaps,
+			    c->gap_bytes);
 	p->active = prev_active == c ? NULL : prev_active;
 
 	struct kt_conn **pp = &p->buckets[conn_hash(&c->id)];
@@ -364,6 +373,8 @@ static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t siz
 
 	/* A refused connection stays refused until it closes; a new instance may try again. */
 	if (!c && h->type != KT_REC_CONN && kt_refused_has(&p->refused, &h->conn)) {
+		if (h->type == KT_REC_DATA)
+			KT_STAT_ADD(refused_bytes, h->len);
 		if (h->type == KT_REC_CLOSE)
 			kt_refused_forget(&p->refused, &h->conn);
 		return;
