@@ -67,16 +67,10 @@ void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size)
 	return p;
 }
 
-int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out)
+int kt_dctx_str_fail(struct kt_dctx *d, size_t n)
 {
-	char *s = kt_arena_memdup0(d->a, p, n);
-	if (!s)
-		return kt_dctx_fail(
-			d, "arena limit reached (%zu of %zu bytes used, string of %zu bytes)",
-			d->a->used, d->a->limit, n);
-	out->ptr = s;
-	out->len = n;
-	return 0;
+	return kt_dctx_fail(d, "arena limit reached (%zu of %zu bytes used, string of %zu bytes)",
+			    d->a->used, d->a->limit, n);
 }
 
 const char *kt_dctx_preview(struct kt_str s, char *buf, size_t size)

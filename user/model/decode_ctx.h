@@ -87,8 +87,19 @@ void kt_dctx_set_error(struct kt_dctx *d, const char *fmt, ...)
 
 /* Zeroed array from the arena; fails with a message when the limit is hit. */
 void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size);
-/* NUL-terminated arena copy of n bytes (already validated UTF-8). */
-int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out);
+/* The error of kt_dctx_str: -1. */
+int kt_dctx_str_fail(struct kt_dctx *d, size_t n);
+
+/* NUL-terminated arena copy of n bytes (already validated UTF-8). Inline: once per string. */
+static inline int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out)
+{
+	char *s = kt_arena_memdup0(d->a, p, n);
+	if (!s)
+		return kt_dctx_str_fail(d, n);
+	out->ptr = s;
+	out->len = n;
+	return 0;
+}
 /* SystemTime (seconds, nanoseconds) -> unix nanoseconds; fails when out of range. */
 int kt_dctx_time(struct kt_dctx *d, uint64_t secs, uint32_t nanos, uint64_t *ns);
 
