@@ -13,12 +13,12 @@
  * in place: glibc's qsort mallocs a scratch copy of larger arrays, and a
  * decoder allocates from its arena only. Each entry carries the key's first
  * 8 bytes as a big-endian number, so most comparisons are one integer
- * compare, not a memcmp call.
+ * compare, not a memcmp call. An entry is 16 bytes: the head and the entry
+ * itself (its key, and its wire position by its address).
  */
 struct key_ref {
 	uint64_t head;
-	struct kt_str key;
-	size_t idx;
+	const struct kt_kv *kv;
 };
 
 static int key_cmp(struct kt_str a, struct kt_str b)
@@ -52,8 +52,8 @@ static int head_key_cmp(uint64_t ha, struct kt_str a, uint64_t hb, struct kt_str
 /* Key, then wire position: a total order, so the unstable sort is deterministic. */
 static bool ref_less(const struct key_ref *a, const struct key_ref *b)
 {
-	int r = head_key_cmp(a->head, a->key, b->head, b->key);
-	return r ? r < 0 : a->idx < b->idx;
+	int r = head_key_cmp(a->head, a->kv->key, b->head, b->kv->key);
+	return r ? r < 0 : a->kv < b->kv;
 }
 
 /* Heapsort for its n log n worst case without scratch memory; insertion sort below 16. */
@@ -100,15 +100,15 @@ static struct key_ref *sorted_unique(struct kt_dctx *d, const struct kt_kv *kv, 
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		refs[i].head = key_head(kv[i].key);
-		refs[i].key = kv[i].key;
-		refs[i].idx = i;
+		refs[i].kv = &kv[i];
 	}
 	sort_refs(refs, n);
 	for (size_t i = 1; i < n; i++) {
-		if (refs[i - 1].head == refs[i].head && key_cmp(refs[i - 1].key, refs[i].key) == 0) {
+		if (refs[i - 1].head == refs[i].head &&
+		    key_cmp(refs[i - 1].kv->key, refs[i].kv->key) == 0) {
 			char buf[48];
 			kt_dctx_set_error(d, "duplicate key \"%s\"",
-					  kt_dctx_preview(refs[i].key, buf, sizeof(buf)));
+					  kt_dctx_preview(refs[i].kv->key, buf, sizeof(buf)));
 			return NULL;
 		}
 	}
@@ -126,7 +126,7 @@ static const struct key_ref *find(const struct key_ref *refs, size_t n, struct k
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int r = head_key_cmp(refs[mid].head, refs[mid].key, head, key);
+		int r = head_key_cmp(refs[mid].head, refs[mid].kv->key, head, key);
 		if (r == 0)
 			return &refs[mid];
 		if (r < 0)
@@ -154,9 +154,10 @@ int kt_attr_order(struct kt_dctx *d, const struct kt_kv *map, size_t n, const st
 	size_t k = 0;
 	for (size_t j = m; j-- > 0;) {
 		const struct key_ref *r = find(refs, n, evict[j]);
-		if (r && !done[r->idx]) {
-			done[r->idx] = true;
-			out->kv[k++] = map[r->idx];
+		size_t i = r ? (size_t)(r->kv - map) : 0;
+		if (r && !done[i]) {
+			done[i] = true;
+			out->kv[k++] = map[i];
 		}
 	}
 	for (size_t i = 0; i < n; i++)
