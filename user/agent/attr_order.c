@@ -56,7 +56,7 @@ static bool ref_less(const struct key_ref *a, const struct key_ref *b)
 	return r ? r < 0 : a->kv < b->kv;
 }
 
-/* Heapsort for its n log n worst case without scratch memory; insertion sort below 16. */
+/* Heapsort for its n log n worst case without scratch memory; insertion sort up to 16. */
 static void sift_down(struct key_ref *v, size_t i, size_t n)
 {
 	struct key_ref x = v[i];
