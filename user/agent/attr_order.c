@@ -2,16 +2,23 @@
 #include "agent/attr_order.h"
 
 #include <stdbool.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "base/byte_order.h"
 
 /*
  * Keys are looked up through a sorted index rather than pairwise, so that a
- * hostile frame with many keys costs n log n, not n * m.
+ * hostile frame with many keys costs n log n, not n * m. The sort is ours,
+ * in place: glibc's qsort mallocs a scratch copy of larger arrays, and a
+ * decoder allocates from its arena only. Each entry carries the key's first
+ * 8 bytes as a big-endian number, so most comparisons are one integer
+ * compare, not a memcmp call. An entry is 16 bytes: the head and the entry
+ * itself (its key, and its wire position by its address).
  */
 struct key_ref {
-	struct kt_str key;
-	size_t idx;
+	uint64_t head;
+	const struct kt_kv *kv;
 };
 
 static int key_cmp(struct kt_str a, struct kt_str b)
@@ -23,13 +30,66 @@ static int key_cmp(struct kt_str a, struct kt_str b)
 	return (a.len > b.len) - (a.len < b.len);
 }
 
-static int ref_cmp(const void *x, const void *y)
+/*
+ * Up to 8 bytes, zero-padded: heads that differ order their keys the way
+ * key_cmp does (a shorter key's padding is below the longer key's byte
+ * there, or equal to it and then the heads do not differ at that byte).
+ */
+static uint64_t key_head(struct kt_str k)
 {
-	const struct key_ref *a = x, *b = y;
-	int r = key_cmp(a->key, b->key);
-	if (r)
-		return r;
-	return (a->idx > b->idx) - (a->idx < b->idx);
+	uint8_t b[8] = {0};
+	memcpy(b, k.ptr, k.len < 8 ? k.len : 8);
+	return kt_be64(b);
+}
+
+static int head_key_cmp(uint64_t ha, struct kt_str a, uint64_t hb, struct kt_str b)
+{
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	return key_cmp(a, b);
+}
+
+/* Key, then wire position: a total order, so the unstable sort is deterministic. */
+static bool ref_less(const struct key_ref *a, const struct key_ref *b)
+{
+	int r = head_key_cmp(a->head, a->kv->key, b->head, b->kv->key);
+	return r ? r < 0 : a->kv < b->kv;
+}
+
+/* Heapsort for its n log n worst case without scratch memory; insertion sort up to 16. */
+static void sift_down(struct key_ref *v, size_t i, size_t n)
+{
+	struct key_ref x = v[i];
+	for (size_t c; (c = 2 * i + 1) < n; i = c) {
+		if (c + 1 < n && ref_less(&v[c], &v[c + 1]))
+			c++;
+		if (!ref_less(&x, &v[c]))
+			break;
+		v[i] = v[c];
+	}
+	v[i] = x;
+}
+
+static void sort_refs(struct key_ref *v, size_t n)
+{
+	if (n <= 16) {
+		for (size_t i = 1; i < n; i++) {
+			struct key_ref x = v[i];
+			size_t j = i;
+			for (; j > 0 && ref_less(&x, &v[j - 1]); j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+		return;
+	}
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(v, i, n);
+	for (size_t k = n; k-- > 1;) {
+		struct key_ref t = v[0];
+		v[0] = v[k];
+		v[k] = t;
+		sift_down(v, 0, k);
+	}
 }
 
 /* Sorted index of the keys; fails on the first duplicate. */
@@ -39,15 +99,16 @@ static struct key_ref *sorted_unique(struct kt_dctx *d, const struct kt_kv *kv, 
 	if (!refs)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		refs[i].key = kv[i].key;
-		refs[i].idx = i;
+		refs[i].head = key_head(kv[i].key);
+		refs[i].kv = &kv[i];
 	}
-	qsort(refs, n, sizeof(*refs), ref_cmp);
+	sort_refs(refs, n);
 	for (size_t i = 1; i < n; i++) {
-		if (key_cmp(refs[i - 1].key, refs[i].key) == 0) {
+		if (refs[i - 1].head == refs[i].head &&
+		    key_cmp(refs[i - 1].kv->key, refs[i].kv->key) == 0) {
 			char buf[48];
 			kt_dctx_set_error(d, "duplicate key \"%s\"",
-					  kt_dctx_preview(refs[i].key, buf, sizeof(buf)));
+					  kt_dctx_preview(refs[i].kv->key, buf, sizeof(buf)));
 			return NULL;
 		}
 	}
@@ -61,10 +122,11 @@ int kt_kv_unique(struct kt_dctx *d, const struct kt_kv *kv, size_t n)
 
 static const struct key_ref *find(const struct key_ref *refs, size_t n, struct kt_str key)
 {
+	uint64_t head = key_head(key);
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int r = key_cmp(refs[mid].key, key);
+		int r = head_key_cmp(refs[mid].head, refs[mid].kv->key, head, key);
 		if (r == 0)
 			return &refs[mid];
 		if (r < 0)
@@ -92,9 +154,10 @@ int kt_attr_order(struct kt_dctx *d, const struct kt_kv *map, size_t n, const st
 	size_t k = 0;
 	for (size_t j = m; j-- > 0;) {
 		const struct key_ref *r = find(refs, n, evict[j]);
-		if (r && !done[r->idx]) {
-			done[r->idx] = true;
-			out->kv[k++] = map[r->idx];
+		size_t i = r ? (size_t)(r->kv - map) : 0;
+		if (r && !done[i]) {
+			done[i] = true;
+			out->kv[k++] = map[i];
 		}
 	}
 	for (size_t i = 0; i < n; i++)

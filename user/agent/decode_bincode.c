@@ -13,6 +13,7 @@
 
 #include "agent/attr_order.h"
 #include "agent/decode.h"
+#include "base/byte_order.h"
 #include "model/decode_ctx.h"
 #include "base/utf8.h"
 
@@ -49,14 +50,6 @@ static int take(struct bc *c, size_t k, const uint8_t **out)
 	return 0;
 }
 
-static uint64_t le(const uint8_t *b, int k)
-{
-	uint64_t v = 0;
-	for (int i = k - 1; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
 static int rd_u8(struct bc *c, uint8_t *v)
 {
 	const uint8_t *b;
@@ -71,7 +64,7 @@ static int rd_u32(struct bc *c, uint32_t *v)
 	const uint8_t *b;
 	if (take(c, 4, &b))
 		return -1;
-	*v = (uint32_t)le(b, 4);
+	*v = kt_le32(b);
 	return 0;
 }
 
@@ -80,7 +73,7 @@ static int rd_u64(struct bc *c, uint64_t *v)
 	const uint8_t *b;
 	if (take(c, 8, &b))
 		return -1;
-	*v = le(b, 8);
+	*v = kt_le64(b);
 	return 0;
 }
 
@@ -301,8 +294,8 @@ static int rd_ctx(struct bc *c, struct kt_span_context *ctx)
 	size_t mark = kt_dctx_field(&c->d, "trace_id");
 	if (take(c, 16, &b))
 		return -1;
-	ctx->trace_id.lo = le(b, 8); /* u128 little-endian: low half first */
-	ctx->trace_id.hi = le(b + 8, 8);
+	ctx->trace_id.lo = kt_le64(b); /* u128 little-endian: low half first */
+	ctx->trace_id.hi = kt_le64(b + 8);
 	kt_dctx_pop(&c->d, mark);
 	kt_dctx_field(&c->d, "span_id");
 	if (rd_u64(c, &ctx->span_id))

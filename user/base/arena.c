@@ -40,7 +40,43 @@ bool kt_arena_charge(struct kt_arena *a, struct kt_mem_acct *acct)
 	return true;
 }
 
-void *kt_arena_alloc(struct kt_arena *a, size_t size)
+/*
+ * A new head chunk with room for need more bytes (within the limit, which
+ * the caller checked). Out of line: it runs once or twice per span, and
+ * keeps bump()'s common path free of a call frame.
+ */
+static __attribute__((noinline)) struct kt_arena_chunk *grow(struct kt_arena *a, size_t need)
+{
+	struct kt_arena_chunk *c = a->head;
+	/* Grow geometrically with the arena so big spans cost few mallocs. */
+	size_t cap = KT_ARENA_MIN_CHUNK;
+	if (c && c->cap < (SIZE_MAX >> 2))
+		cap = c->cap * 2;
+	/* never more than the limit still allows: capacity is what is charged */
+	if (a->limit && cap > a->limit - a->used)
+		cap = a->limit - a->used;
+	if (cap < need)
+		cap = need;
+	if (cap > SIZE_MAX - sizeof(*c))
+		return NULL;
+	if (!kt_mem_charge(a->acct, sizeof(*c) + cap)) {
+		a->budget_hit = true;
+		return NULL;
+	}
+	struct kt_arena_chunk *n = malloc(sizeof(*n) + cap);
+	if (!n) {
+		kt_mem_credit(a->acct, sizeof(*n) + cap);
+		return NULL;
+	}
+	n->next = c;
+	n->cap = cap;
+	n->pos = 0;
+	a->head = n;
+	return n;
+}
+
+/* size bytes, 16-byte aligned, not zeroed: callers that overwrite them all skip the memset. */
+static inline void *bump(struct kt_arena *a, size_t size)
 {
 	if (size > SIZE_MAX - KT_ARENA_ALIGN)
 		return NULL;
@@ -51,37 +87,19 @@ void *kt_arena_alloc(struct kt_arena *a, size_t size)
 		return NULL;
 
 	struct kt_arena_chunk *c = a->head;
-	if (!c || c->cap - c->pos < need) {
-		/* Grow geometrically with the arena so big spans cost few mallocs. */
-		size_t cap = KT_ARENA_MIN_CHUNK;
-		if (c && c->cap < (SIZE_MAX >> 2))
-			cap = c->cap * 2;
-		/* never more than the limit still allows: capacity is what is charged */
-		if (a->limit && cap > a->limit - a->used)
-			cap = a->limit - a->used;
-		if (cap < need)
-			cap = need;
-		if (cap > SIZE_MAX - sizeof(*c))
-			return NULL;
-		if (!kt_mem_charge(a->acct, sizeof(*c) + cap)) {
-			a->budget_hit = true;
-			return NULL;
-		}
-		struct kt_arena_chunk *n = malloc(sizeof(*n) + cap);
-		if (!n) {
-			kt_mem_credit(a->acct, sizeof(*n) + cap);
-			return NULL;
-		}
-		n->next = c;
-		n->cap = cap;
-		n->pos = 0;
-		a->head = n;
-		c = n;
-	}
+	if ((!c || c->cap - c->pos < need) && !(c = grow(a, need)))
+		return NULL;
 	void *p = c->mem + c->pos;
 	c->pos += need;
 	a->used += need;
-	memset(p, 0, size);
+	return p;
+}
+
+void *kt_arena_alloc(struct kt_arena *a, size_t size)
+{
+	void *p = bump(a, size);
+	if (p)
+		memset(p, 0, size);
 	return p;
 }
 
@@ -96,7 +114,7 @@ char *kt_arena_memdup0(struct kt_arena *a, const void *src, size_t n)
 {
 	if (n == SIZE_MAX)
 		return NULL;
-	char *p = kt_arena_alloc(a, n + 1);
+	char *p = bump(a, n + 1);
 	if (!p)
 		return NULL;
 	if (n)

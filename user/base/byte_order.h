@@ -2,8 +2,9 @@
 /*
  * Big-endian (network order) integers in byte buffers, the way the wire
  * formats write their lengths and ids: the agent's 8-byte frame length,
- * ttrpc's and gRPC's 4-byte ones, the control socket's, OTLP's ids.
- * Byte by byte, so any alignment will do.
+ * ttrpc's and gRPC's 4-byte ones, the control socket's, OTLP's ids; and
+ * little-endian ones, bincode's. Byte by byte, so any alignment and any
+ * host byte order will do (compilers merge them into one load).
  */
 #ifndef KT_BYTE_ORDER_H
 #define KT_BYTE_ORDER_H
@@ -18,6 +19,16 @@ static inline uint32_t kt_be32(const uint8_t *p)
 static inline uint64_t kt_be64(const uint8_t *p)
 {
 	return (uint64_t)kt_be32(p) << 32 | kt_be32(p + 4);
+}
+
+static inline uint32_t kt_le32(const uint8_t *p)
+{
+	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static inline uint64_t kt_le64(const uint8_t *p)
+{
+	return (uint64_t)kt_le32(p + 4) << 32 | kt_le32(p);
 }
 
 static inline void kt_put_be32(uint8_t *p, uint32_t v)

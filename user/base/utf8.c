@@ -3,9 +3,38 @@
 
 #include <string.h>
 
+/*
+ * All of p[0..n) is ASCII: n. Otherwise an offset at or before the first
+ * non-ASCII byte (so a character boundary). Most strings in spans are short
+ * ASCII keys and values: the bytes are read as at most a few words, the
+ * last one overlapping, with no byte-at-a-time tail.
+ */
+static size_t ascii_prefix(const uint8_t *p, size_t n)
+{
+	const uint64_t hi = 0x8080808080808080ull;
+	uint64_t w;
+	if (n < 8) {
+		uint32_t a, b;
+		if (n >= 4) {
+			memcpy(&a, p, 4);
+			memcpy(&b, p + n - 4, 4);
+			return ((a | b) & (uint32_t)hi) ? 0 : n;
+		}
+		return n && ((p[0] | p[n / 2] | p[n - 1]) & 0x80) ? 0 : n;
+	}
+	size_t i = 0;
+	for (; n - i > 8; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (w & hi)
+			return i;
+	}
+	memcpy(&w, p + n - 8, 8);
+	return (w & hi) ? i : n;
+}
+
 size_t kt_utf8_check(const uint8_t *p, size_t n)
 {
-	size_t i = 0;
+	size_t i = ascii_prefix(p, n);
 	while (i < n) {
 		/* ASCII runs dominate real spans: skip them 8 bytes at a time. */
 		while (n - i >= 8) {

@@ -13,33 +13,6 @@ void kt_dctx_init(struct kt_dctx *d, struct kt_arena *a, struct kt_decode_error 
 	d->depth = 0;
 }
 
-static size_t push(struct kt_dctx *d, struct kt_dseg seg)
-{
-	if (d->depth < KT_DPATH_MAX)
-		d->seg[d->depth] = seg;
-	return d->depth++;
-}
-
-size_t kt_dctx_field(struct kt_dctx *d, const char *name)
-{
-	return push(d, (struct kt_dseg){.kind = KT_SEG_FIELD, .field = name});
-}
-
-size_t kt_dctx_index(struct kt_dctx *d, size_t i)
-{
-	return push(d, (struct kt_dseg){.kind = KT_SEG_INDEX, .index = i});
-}
-
-size_t kt_dctx_key(struct kt_dctx *d, struct kt_str key)
-{
-	return push(d, (struct kt_dseg){.kind = KT_SEG_KEY, .key = key});
-}
-
-void kt_dctx_pop(struct kt_dctx *d, size_t mark)
-{
-	d->depth = mark;
-}
-
 /* Append to msg[*k..size); output is cut at the end of the buffer. */
 static void append(char *msg, size_t size, size_t *k, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -94,16 +67,10 @@ void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size)
 	return p;
 }
 
-int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out)
+int kt_dctx_str_fail(struct kt_dctx *d, size_t n)
 {
-	char *s = kt_arena_memdup0(d->a, p, n);
-	if (!s)
-		return kt_dctx_fail(
-			d, "arena limit reached (%zu of %zu bytes used, string of %zu bytes)",
-			d->a->used, d->a->limit, n);
-	out->ptr = s;
-	out->len = n;
-	return 0;
+	return kt_dctx_fail(d, "arena limit reached (%zu of %zu bytes used, string of %zu bytes)",
+			    d->a->used, d->a->limit, n);
 }
 
 const char *kt_dctx_preview(struct kt_str s, char *buf, size_t size)

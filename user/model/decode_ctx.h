@@ -42,11 +42,42 @@ struct kt_dctx {
 
 void kt_dctx_init(struct kt_dctx *d, struct kt_arena *a, struct kt_decode_error *err);
 
-/* Enter a struct field, an element, a map entry; each returns the mark for kt_dctx_pop. */
-size_t kt_dctx_field(struct kt_dctx *d, const char *name);
-size_t kt_dctx_index(struct kt_dctx *d, size_t i);
-size_t kt_dctx_key(struct kt_dctx *d, struct kt_str key);
-void kt_dctx_pop(struct kt_dctx *d, size_t mark);
+/*
+ * Enter a struct field, an element, a map entry; each returns the mark for
+ * kt_dctx_pop. Inline: decoders call them for every field they read. Only
+ * the member the kind names is stored; the others are never read.
+ */
+static inline size_t kt_dctx_field(struct kt_dctx *d, const char *name)
+{
+	if (d->depth < KT_DPATH_MAX) {
+		d->seg[d->depth].kind = KT_SEG_FIELD;
+		d->seg[d->depth].field = name;
+	}
+	return d->depth++;
+}
+
+static inline size_t kt_dctx_index(struct kt_dctx *d, size_t i)
+{
+	if (d->depth < KT_DPATH_MAX) {
+		d->seg[d->depth].kind = KT_SEG_INDEX;
+		d->seg[d->depth].index = i;
+	}
+	return d->depth++;
+}
+
+static inline size_t kt_dctx_key(struct kt_dctx *d, struct kt_str key)
+{
+	if (d->depth < KT_DPATH_MAX) {
+		d->seg[d->depth].kind = KT_SEG_KEY;
+		d->seg[d->depth].key = key;
+	}
+	return d->depth++;
+}
+
+static inline void kt_dctx_pop(struct kt_dctx *d, size_t mark)
+{
+	d->depth = mark;
+}
 
 /* err->msg = "<path>: <message>". */
 void kt_dctx_set_error(struct kt_dctx *d, const char *fmt, ...)
@@ -56,8 +87,19 @@ void kt_dctx_set_error(struct kt_dctx *d, const char *fmt, ...)
 
 /* Zeroed array from the arena; fails with a message when the limit is hit. */
 void *kt_dctx_alloc(struct kt_dctx *d, size_t nmemb, size_t size);
-/* NUL-terminated arena copy of n bytes (already validated UTF-8). */
-int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out);
+/* The error of kt_dctx_str: -1. */
+int kt_dctx_str_fail(struct kt_dctx *d, size_t n);
+
+/* NUL-terminated arena copy of n bytes (already validated UTF-8). Inline: once per string. */
+static inline int kt_dctx_str(struct kt_dctx *d, const void *p, size_t n, struct kt_str *out)
+{
+	char *s = kt_arena_memdup0(d->a, p, n);
+	if (!s)
+		return kt_dctx_str_fail(d, n);
+	out->ptr = s;
+	out->len = n;
+	return 0;
+}
 /* SystemTime (seconds, nanoseconds) -> unix nanoseconds; fails when out of range. */
 int kt_dctx_time(struct kt_dctx *d, uint64_t secs, uint32_t nanos, uint64_t *ns);
 
