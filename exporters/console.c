@@ -36,6 +36,7 @@
 struct console {
 	struct kt_exporter base;
 	FILE *out;
+	struct kt_text lines; /* a batch's lines, their memory kept between batches */
 };
 
 static void putf(struct kt_text *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -301,17 +302,15 @@ static void format_span(struct kt_text *l, const pb_span *s, const pb_any *sandb
 	kt_text_put(l, "\n", 1);
 }
 
-/* One write for the whole batch keeps lines whole; the lines are freed. */
-static enum kt_export_result write_lines(struct console *c, struct kt_text *l)
+/* One write for the whole batch (c->lines) keeps lines whole. */
+static enum kt_export_result write_lines(struct console *c)
 {
+	const struct kt_text *l = &c->lines;
 	if (l->oom) {
-		free(l->p);
 		kt_export_note_status("out_of_memory");
 		return KT_EXPORT_RETRY;
 	}
-	bool failed = l->len && fwrite(l->p, 1, l->len, c->out) != l->len;
-	free(l->p);
-	if (failed) {
+	if (l->len && fwrite(l->p, 1, l->len, c->out) != l->len) {
 		clearerr(c->out);
 		kt_export_note_status("write");
 		return KT_EXPORT_FAIL;
@@ -338,9 +337,10 @@ static enum kt_export_result console_export(struct kt_exporter *e, const kt_otlp
 					    size_t n_spans)
 {
 	(void)n_spans;
-	struct kt_text l = { 0 };
-	FORMAT_RECORDS(&l, req, resource_spans, scope_spans, spans, format_span);
-	return write_lines((struct console *)e, &l);
+	struct console *c = (struct console *)e;
+	kt_text_clear(&c->lines);
+	FORMAT_RECORDS(&c->lines, req, resource_spans, scope_spans, spans, format_span);
+	return write_lines(c);
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -379,9 +379,10 @@ static enum kt_export_result console_export_logs(struct kt_exporter *e,
 						 const kt_otlp_logs_request *req, size_t n_logs)
 {
 	(void)n_logs;
-	struct kt_text l = { 0 };
-	FORMAT_RECORDS(&l, req, resource_logs, scope_logs, log_records, format_log);
-	return write_lines((struct console *)e, &l);
+	struct console *c = (struct console *)e;
+	kt_text_clear(&c->lines);
+	FORMAT_RECORDS(&c->lines, req, resource_logs, scope_logs, log_records, format_log);
+	return write_lines(c);
 }
 
 static void console_flush(struct kt_exporter *e)
@@ -393,6 +394,7 @@ static void console_destroy(struct kt_exporter *e)
 {
 	if (e) {
 		console_flush(e);
+		kt_text_free(&((struct console *)e)->lines);
 		free(e);
 	}
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/arena_reset.h"
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/quiet_thread.h"
@@ -60,6 +61,12 @@ struct kt_export_queue {
 	struct list lists[N_LISTS]; /* exported in this order */
 	bool stopping;
 	uint64_t stop_deadline_ns;
+	/*
+	 * The request being exported, emptied after each batch and kept: once
+	 * it has grown to the largest batch, building one allocates nothing.
+	 * The export thread's alone.
+	 */
+	struct kt_arena req_arena;
 };
 
 /* ------------------------------------------------------------------ the two kinds */
@@ -303,17 +310,15 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 
 static void export_batch(struct kt_export_queue *q, struct list *l, void *batch, size_t n)
 {
-	struct kt_arena a;
-
-	kt_arena_init(&a, 0);
-	const void *req = l->k->build(batch, &q->cfg.resource, &a);
+	struct kt_arena *a = &q->req_arena;
+	const void *req = l->k->build(batch, &q->cfg.resource, a);
 	if (!req) {
 		kt_err("export: out of memory building a request of %zu %s", n, l->k->what);
 		kt_stat_drop(l->k->rec, KT_DROP_NO_MEMORY, n);
 	} else {
 		send_with_retry(q, l, req, n);
 	}
-	kt_arena_free(&a);
+	kt_arena_reset(a);
 	free_chain(l->k, batch);
 }
 
@@ -400,6 +405,7 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	q->lists[SPANS].k = &span_kind;
 	q->lists[LOGS].k = &log_kind;
 	q->lists[LOGS].refused = !e->export_logs;
+	kt_arena_init(&q->req_arena, 0);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -501,6 +507,7 @@ void kt_export_queue_stop(struct kt_export_queue *q)
 	q->exporter->destroy(q->exporter);
 	for (size_t i = 0; i < N_LISTS; i++)
 		free_chain(q->lists[i].k, q->lists[i].head);
+	kt_arena_free(&q->req_arena);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
 	free(q);

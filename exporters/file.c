@@ -21,19 +21,20 @@ struct file_exporter {
 	FILE *f;
 	bool is_stdout;
 	char *path;
+	struct kt_text line; /* the request's JSON, its memory kept between requests */
 };
 
-/* One encoded request as one line. */
-static enum kt_export_result write_line(struct file_exporter *fe, char *json, size_t len)
+/* The request written into fe->line (false: out of memory) as one line. */
+static enum kt_export_result write_line(struct file_exporter *fe, bool written)
 {
-	if (!json) {
+	if (!written) {
 		kt_export_note_status("out_of_memory");
 		return KT_EXPORT_RETRY; /* may pass */
 	}
 	/* The newline goes into the same write so a line is never split. */
-	json[len] = '\n';
-	size_t w = fwrite(json, 1, len + 1, fe->f);
-	free(json);
+	size_t len = fe->line.len;
+	fe->line.p[len] = '\n'; /* over the NUL */
+	size_t w = fwrite(fe->line.p, 1, len + 1, fe->f);
 	if (w != len + 1 || ferror(fe->f)) {
 		/* A partial line cannot be retried without duplicating data. */
 		kt_err("file exporter: writing %s: %s", fe->path, strerror(errno));
@@ -48,18 +49,16 @@ static enum kt_export_result file_export(struct kt_exporter *e, const kt_otlp_re
 					 size_t n_spans)
 {
 	(void)n_spans;
-	size_t len = 0;
-	char *json = kt_otlp_json_encode(req, &len);
-	return write_line((struct file_exporter *)e, json, len);
+	struct file_exporter *fe = (struct file_exporter *)e;
+	return write_line(fe, kt_otlp_json_write(req, &fe->line));
 }
 
 static enum kt_export_result file_export_logs(struct kt_exporter *e,
 					      const kt_otlp_logs_request *req, size_t n_logs)
 {
 	(void)n_logs;
-	size_t len = 0;
-	char *json = kt_otlp_logs_json_encode(req, &len);
-	return write_line((struct file_exporter *)e, json, len);
+	struct file_exporter *fe = (struct file_exporter *)e;
+	return write_line(fe, kt_otlp_logs_json_write(req, &fe->line));
 }
 
 static void file_flush(struct kt_exporter *e)
@@ -81,6 +80,7 @@ static void file_destroy(struct kt_exporter *e)
 	else if (fclose(fe->f) != 0)
 		kt_err("file exporter: closing %s: %s", fe->path, strerror(errno));
 	free(fe->path);
+	kt_text_free(&fe->line);
 	free(fe);
 }
 

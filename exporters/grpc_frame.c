@@ -9,6 +9,7 @@
 
 #include "base/byte_order.h"
 #include "exporters/otlp_common.h"
+#include "exporters/otlp_pack.h"
 
 enum kt_export_result kt_grpc_status_result(int code)
 {
@@ -36,29 +37,23 @@ void kt_grpc_frame_prefix(uint8_t out[KT_GRPC_PREFIX_LEN], uint32_t len)
 	kt_put_be32(out + 1, len);
 }
 
-/* m packed behind its 5-byte prefix; NULL on ENOMEM or over 4 GiB. */
-static uint8_t *frame_message(const ProtobufCMessage *m, size_t *len)
+/* m packed behind its 5-byte prefix, in buf; false on ENOMEM or over 4 GiB. */
+static bool frame_message(const ProtobufCMessage *m, struct kt_text *buf)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-	if (n > UINT32_MAX)
-		return NULL;
-	uint8_t *buf = malloc(KT_GRPC_PREFIX_LEN + n);
-	if (!buf)
-		return NULL;
-	kt_grpc_frame_prefix(buf, (uint32_t)n);
-	protobuf_c_message_pack(m, buf + KT_GRPC_PREFIX_LEN);
-	*len = KT_GRPC_PREFIX_LEN + n;
-	return buf;
+	if (!kt_otlp_pack(m, KT_GRPC_PREFIX_LEN, UINT32_MAX, buf))
+		return false;
+	kt_grpc_frame_prefix((uint8_t *)buf->p, (uint32_t)(buf->len - KT_GRPC_PREFIX_LEN));
+	return true;
 }
 
-uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len)
+bool kt_grpc_frame_request(const kt_otlp_request *req, struct kt_text *buf)
 {
-	return frame_message(&req->base, len);
+	return frame_message(&req->base, buf);
 }
 
-uint8_t *kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, size_t *len)
+bool kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, struct kt_text *buf)
 {
-	return frame_message(&req->base, len);
+	return frame_message(&req->base, buf);
 }
 
 /* ------------------------------------------------------------------ responses */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/text_buf.h"
 #include "exporters/exporter.h"
 #include "exporters/otlp_build.h"
 #include "model/grpc_code.h"
@@ -34,12 +35,13 @@ enum kt_export_result kt_grpc_status_result(int code);
 void kt_grpc_frame_prefix(uint8_t out[KT_GRPC_PREFIX_LEN], uint32_t len);
 
 /*
- * The request body: prefix + the packed request, in one malloc'ed buffer of
- * *len bytes. NULL when out of memory or over 4 GiB.
+ * The request body: prefix + the packed request, written into buf (its
+ * memory reused, exporters/otlp_pack.h), buf->len bytes. false when out of
+ * memory or over 4 GiB.
  */
-uint8_t *kt_grpc_frame_request(const kt_otlp_request *req, size_t *len);
+bool kt_grpc_frame_request(const kt_otlp_request *req, struct kt_text *buf);
 /* The same for an ExportLogsServiceRequest. */
-uint8_t *kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, size_t *len);
+bool kt_grpc_frame_logs_request(const kt_otlp_logs_request *req, struct kt_text *buf);
 
 /* One response, fed from the HTTP client's header and body callbacks. */
 struct kt_grpc_response {

@@ -45,6 +45,7 @@ struct grpc_exporter {
 	 */
 	unsigned long failures;
 	struct kt_grpc_response resp;
+	struct kt_text body; /* the framed request, its memory kept between calls */
 };
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -99,11 +100,14 @@ static void on_success(struct grpc_exporter *g, size_t n, bool logs)
 	kt_trace(WHO ": %s: OK, %zu %s", g->endpoint, n, logs ? "log record(s)" : "span(s)");
 }
 
-/* One unary call of body (framed) to url: n spans, or n log records with logs. */
-static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint8_t *body,
-				  size_t len, size_t n, bool logs)
+/*
+ * One unary call of g->body (framed; framed false: out of memory) to url: n
+ * spans, or n log records with logs.
+ */
+static enum kt_export_result call(struct grpc_exporter *g, const char *url, bool framed, size_t n,
+				  bool logs)
 {
-	if (!body) {
+	if (!framed) {
 		kt_export_note_status("out_of_memory");
 		return retry(g, "out of memory framing the request");
 	}
@@ -113,8 +117,7 @@ static enum kt_export_result call(struct grpc_exporter *g, const char *url, uint
 	curl_easy_setopt(g->curl, CURLOPT_FRESH_CONNECT, g->fresh_connect ? 1L : 0L);
 	CURLcode rc = curl_easy_setopt(g->curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
-		rc = kt_curl_post(g->curl, body, len);
-	free(body);
+		rc = kt_curl_post(g->curl, g->body.p, g->body.len);
 
 	/* A connection that failed once is not trusted with the next attempt. */
 	g->fresh_connect = rc != CURLE_OK;
@@ -160,18 +163,14 @@ static enum kt_export_result grpc_export(struct kt_exporter *e, const kt_otlp_re
 					 size_t n_spans)
 {
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
-	size_t len = 0;
-	uint8_t *body = kt_grpc_frame_request(req, &len); /* before len is read */
-	return call(g, g->url, body, len, n_spans, false);
+	return call(g, g->url, kt_grpc_frame_request(req, &g->body), n_spans, false);
 }
 
 static enum kt_export_result grpc_export_logs(struct kt_exporter *e,
 					      const kt_otlp_logs_request *req, size_t n_logs)
 {
 	struct grpc_exporter *g = (struct grpc_exporter *)e;
-	size_t len = 0;
-	uint8_t *body = kt_grpc_frame_logs_request(req, &len);
-	return call(g, g->logs_url, body, len, n_logs, true);
+	return call(g, g->logs_url, kt_grpc_frame_logs_request(req, &g->body), n_logs, true);
 }
 
 static void grpc_destroy(struct kt_exporter *e)
@@ -185,6 +184,7 @@ static void grpc_destroy(struct kt_exporter *e)
 	free(g->endpoint);
 	free(g->url);
 	free(g->logs_url);
+	kt_text_free(&g->body);
 	free(g);
 }
 

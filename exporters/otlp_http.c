@@ -19,6 +19,7 @@
 #include "exporters/otlp_common.h"
 #include "exporters/otlp_curl.h"
 #include "exporters/otlp_json.h"
+#include "exporters/otlp_pack.h"
 
 #define MAX_RESPONSE (64 * 1024) /* response bytes kept; the rest is discarded */
 
@@ -34,6 +35,7 @@ struct http_exporter {
 	char errbuf[CURL_ERROR_SIZE];
 	char *resp;
 	size_t resp_len;
+	struct kt_text body; /* the request's body, its memory kept between requests */
 };
 
 /* ------------------------------------------------------------------ export */
@@ -56,10 +58,8 @@ static bool status_retryable(long status)
 	return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-/* One request: its body (freed by post) and what the answer is read as. */
+/* One request, its body in the exporter's buffer, and what the answer is read as. */
 struct body {
-	uint8_t *data;
-	size_t len;
 	bool json; /* OTLP/JSON; else protobuf */
 	bool logs; /* an ExportLogsServiceRequest */
 	size_t n;  /* spans or log records in it */
@@ -87,9 +87,7 @@ static enum kt_export_result post(struct http_exporter *h, const char *url, stru
 		rc = curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER,
 				      b->json ? h->json_headers : h->pb_headers);
 	if (rc == CURLE_OK)
-		rc = kt_curl_post(h->curl, b->data, b->len);
-	free(b->data);
-	b->data = NULL;
+		rc = kt_curl_post(h->curl, h->body.p, h->body.len);
 
 	if (rc != CURLE_OK) {
 		const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
@@ -120,14 +118,11 @@ static enum kt_export_result post(struct http_exporter *h, const char *url, stru
 	return KT_EXPORT_FAIL;
 }
 
-/* m packed, in a new buffer; NULL when out of memory. */
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
+/* The body written into h->body (false: out of memory, retried) is posted. */
+static enum kt_export_result send_body(struct http_exporter *h, const char *url, struct body *b,
+				       bool written)
 {
-	*len = protobuf_c_message_get_packed_size(m);
-	uint8_t *p = malloc(*len ? *len : 1);
-	if (p)
-		protobuf_c_message_pack(m, p);
-	return p;
+	return written ? post(h, url, b) : KT_EXPORT_RETRY;
 }
 
 static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_request *req,
@@ -135,10 +130,9 @@ static enum kt_export_result http_export(struct kt_exporter *e, const kt_otlp_re
 {
 	struct http_exporter *h = (struct http_exporter *)e;
 	struct body b = { .json = h->json, .n = n_spans };
-	b.data = b.json ? (uint8_t *)kt_otlp_json_encode(req, &b.len) : pack(&req->base, &b.len);
-	if (!b.data)
-		return KT_EXPORT_RETRY;
-	return post(h, h->url, &b);
+	return send_body(h, h->url, &b,
+			 b.json ? kt_otlp_json_write(req, &h->body)
+				: kt_otlp_pack(&req->base, 0, SIZE_MAX, &h->body));
 }
 
 static enum kt_export_result http_export_logs(struct kt_exporter *e,
@@ -146,11 +140,9 @@ static enum kt_export_result http_export_logs(struct kt_exporter *e,
 {
 	struct http_exporter *h = (struct http_exporter *)e;
 	struct body b = { .json = h->logs_json, .logs = true, .n = n_logs };
-	b.data = b.json ? (uint8_t *)kt_otlp_logs_json_encode(req, &b.len)
-			: pack(&req->base, &b.len);
-	if (!b.data)
-		return KT_EXPORT_RETRY;
-	return post(h, h->logs_url, &b);
+	return send_body(h, h->logs_url, &b,
+			 b.json ? kt_otlp_logs_json_write(req, &h->body)
+				: kt_otlp_pack(&req->base, 0, SIZE_MAX, &h->body));
 }
 
 /* content_type, "Expect:" and a copy of user; NULL when out of memory. */
@@ -181,6 +173,7 @@ static void http_destroy(struct kt_exporter *e)
 	free(h->url);
 	free(h->logs_url);
 	free(h->resp);
+	kt_text_free(&h->body);
 	free(h);
 }
 

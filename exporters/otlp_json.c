@@ -151,7 +151,7 @@ size_t kt_json_format_double(double d, char out[32])
 /* ------------------------------------------------------------------ buffer */
 
 struct jw {
-	struct kt_text t;
+	struct kt_text *t; /* the caller's, reused between documents */
 	/* One bit per open object: set once it has a member (comma needed). */
 	uint64_t more;
 	int depth;
@@ -159,7 +159,7 @@ struct jw {
 
 static void put(struct jw *w, const void *s, size_t n)
 {
-	kt_text_put(&w->t, s, n);
+	kt_text_put(w->t, s, n);
 }
 
 static void putc_(struct jw *w, char c)
@@ -169,7 +169,7 @@ static void putc_(struct jw *w, char c)
 
 static void puts_(struct jw *w, const char *s)
 {
-	kt_text_puts(&w->t, s);
+	kt_text_puts(w->t, s);
 }
 
 /* Requests built by otlp_build nest about ten levels deep. */
@@ -177,7 +177,7 @@ static void obj_start(struct jw *w)
 {
 	putc_(w, '{');
 	if (w->depth >= 63) {
-		w->t.oom = true; /* treated like allocation failure */
+		w->t->oom = true; /* treated like allocation failure */
 		return;
 	}
 	w->depth++;
@@ -376,7 +376,7 @@ static void write_attrs(struct jw *w, const char *name, size_t n, pb_kv *const *
 		obj_end(w);                                                                   \
 	} while (0)
 
-/* A request: {"<name>":[fn(item), ...]} in w, returned by finish(). */
+/* A request: {"<name>":[fn(item), ...]} in w. */
 #define DOCUMENT(w, name, n, items, fn)                                                       \
 	do {                                                                                  \
 		obj_start(w);                                                                 \
@@ -406,16 +406,23 @@ static void scope_field(struct jw *w, const pb_scope *sc)
 	obj_end(w);
 }
 
-/* The document, NUL-terminated; NULL when memory ran out. */
-static char *finish(struct jw *w, size_t *len)
+/* A writer of a new document into t. */
+static struct jw start(struct kt_text *t)
 {
-	if (w->t.oom) {
-		free(w->t.p);
+	kt_text_clear(t);
+	return (struct jw){ .t = t };
+}
+
+/* What an encode function returns: t's memory, handed over; NULL when memory ran out. */
+static char *hand_over(struct kt_text *t, bool ok, size_t *len)
+{
+	if (!ok) {
+		kt_text_free(t);
 		return NULL;
 	}
 	if (len)
-		*len = w->t.len;
-	return w->t.p;
+		*len = t->len;
+	return t->p;
 }
 
 static void write_any(struct jw *w, const pb_any *v)
@@ -560,12 +567,18 @@ static void write_resource_spans(struct jw *w, const pb_resource_spans *rs)
 	      write_scope_spans, rs->schema_url);
 }
 
-char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len)
+bool kt_otlp_json_write(const kt_otlp_request *req, struct kt_text *out)
 {
-	struct jw w = { 0 };
+	struct jw w = start(out);
 	DOCUMENT(&w, "resourceSpans", req->n_resource_spans, req->resource_spans,
 		 write_resource_spans);
-	return finish(&w, len);
+	return !out->oom;
+}
+
+char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len)
+{
+	struct kt_text t = { 0 };
+	return hand_over(&t, kt_otlp_json_write(req, &t), len);
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -602,9 +615,15 @@ static void write_resource_logs(struct jw *w,
 	      write_scope_logs, rl->schema_url);
 }
 
+bool kt_otlp_logs_json_write(const kt_otlp_logs_request *req, struct kt_text *out)
+{
+	struct jw w = start(out);
+	DOCUMENT(&w, "resourceLogs", req->n_resource_logs, req->resource_logs, write_resource_logs);
+	return !out->oom;
+}
+
 char *kt_otlp_logs_json_encode(const kt_otlp_logs_request *req, size_t *len)
 {
-	struct jw w = { 0 };
-	DOCUMENT(&w, "resourceLogs", req->n_resource_logs, req->resource_logs, write_resource_logs);
-	return finish(&w, len);
+	struct kt_text t = { 0 };
+	return hand_over(&t, kt_otlp_logs_json_write(req, &t), len);
 }

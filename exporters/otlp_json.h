@@ -8,18 +8,31 @@
 #ifndef KT_OTLP_JSON_H
 #define KT_OTLP_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "base/text_buf.h"
 #include "exporters/otlp_build.h"
 #include "exporters/otlp_logs_build.h"
 
 /*
- * Returns the request as one line of JSON (no newline), NUL-terminated and
- * malloc'ed; *len (optional) receives its length. NULL on ENOMEM.
+ * Writes the request into out, replacing what out held: one line of JSON (no
+ * newline), NUL-terminated, out->len bytes. out's memory is reused and grows
+ * geometrically, and writing allocates nothing else: an exporter that keeps
+ * out between requests allocates nothing once out has held the largest
+ * (tests/unit/test_alloc_per_span.c). false on ENOMEM (out->oom set; out
+ * stays the caller's to free, kt_text_free).
  */
-char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len);
+bool kt_otlp_json_write(const kt_otlp_request *req, struct kt_text *out);
 
 /* The same for an ExportLogsServiceRequest ({"resourceLogs":[...]}). */
+bool kt_otlp_logs_json_write(const kt_otlp_logs_request *req, struct kt_text *out);
+
+/*
+ * The request written into a new buffer: malloc'ed, NUL-terminated; *len
+ * (optional) receives its length. NULL on ENOMEM.
+ */
+char *kt_otlp_json_encode(const kt_otlp_request *req, size_t *len);
 char *kt_otlp_logs_json_encode(const kt_otlp_logs_request *req, size_t *len);
 
 /*

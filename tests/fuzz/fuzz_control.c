@@ -21,9 +21,11 @@
 #include "base/utf8.h"
 #include "control/control_wire.h"
 #include "control/records_in.h"
+#include "base/arena_reset.h"
 #include "exporters/otlp_build.h"
 #include "exporters/otlp_json.h"
 #include "exporters/otlp_logs_build.h"
+#include "exporters/otlp_pack.h"
 #include "fuzz_check.h"
 #include "log_check.h"
 #include "model/attrs.h"
@@ -186,16 +188,17 @@ static void expect_same_log(const struct kt_log_record *a, const struct kt_log_r
 	CHECK(a->log.body.len == b->log.body.len && a->log.attrs.n == b->log.attrs.n);
 }
 
+/* As the export thread and the exporters keep them: reused from one input to the next. */
+static struct kt_arena req_arena;
+static struct kt_text packed, json;
+
 static void span_export_way(const struct kt_span_record *r)
 {
-	struct kt_arena a;
-	kt_arena_init(&a, 0);
-	kt_otlp_request *req = kt_otlp_build(r, &cfg, &a);
+	kt_otlp_request *req = kt_otlp_build(r, &cfg, &req_arena);
 	CHECK(req != NULL);
-	size_t n = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(req);
-	uint8_t *buf = malloc(n ? n : 1);
-	CHECK(buf != NULL);
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(req, buf);
+	CHECK(kt_otlp_pack(&req->base, 0, SIZE_MAX, &packed));
+	size_t n = packed.len;
+	const uint8_t *buf = (const uint8_t *)packed.p;
 	kt_otlp_request *back =
 		opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, n, buf);
 	CHECK(back && back->n_resource_spans == 1 && back->resource_spans[0]->n_scope_spans == 1);
@@ -211,13 +214,10 @@ static void span_export_way(const struct kt_span_record *r)
 	expect_same_span(r, g.span);
 	kt_span_record_free(g.span);
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(back, NULL);
-	free(buf);
 
-	size_t len;
-	char *json = kt_otlp_json_encode(req, &len);
-	CHECK(!json || kt_utf8_check((const uint8_t *)json, len) == len);
-	free(json);
-	kt_arena_free(&a);
+	if (kt_otlp_json_write(req, &json))
+		CHECK(kt_utf8_check((const uint8_t *)json.p, json.len) == json.len);
+	kt_arena_reset(&req_arena);
 }
 
 static void log_export_way(const struct kt_log_record *r)

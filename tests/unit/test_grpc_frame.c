@@ -67,9 +67,10 @@ Test(grpc_frame, request_frame_holds_the_packed_request)
 	kt_otlp_request *req = kt_otlp_build(r, &cfg, &a);
 	cr_assert_not_null(req);
 
-	size_t len;
-	uint8_t *f = kt_grpc_frame_request(req, &len);
-	cr_assert_not_null(f);
+	struct kt_text buf = { 0 };
+	cr_assert(kt_grpc_frame_request(req, &buf));
+	const uint8_t *f = (const uint8_t *)buf.p;
+	size_t len = buf.len;
 	size_t n = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
 		req);
 	cr_assert_eq(len, KT_GRPC_PREFIX_LEN + n);
@@ -85,7 +86,7 @@ Test(grpc_frame, request_frame_holds_the_packed_request)
 	cr_assert_arr_eq(name->data, "CreateContainer", name->len);
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
 		back, NULL);
-	free(f);
+	kt_text_free(&buf);
 	kt_span_record_free_list(r);
 	kt_arena_free(&a);
 }
@@ -93,12 +94,11 @@ Test(grpc_frame, request_frame_holds_the_packed_request)
 Test(grpc_frame, empty_request_is_a_bare_prefix)
 {
 	kt_otlp_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	size_t len;
-	uint8_t *f = kt_grpc_frame_request(&req, &len);
-	cr_assert_not_null(f);
-	cr_assert_eq(len, 5);
-	cr_assert_arr_eq(f, ((uint8_t[]){ 0, 0, 0, 0, 0 }), 5);
-	free(f);
+	struct kt_text buf = { 0 };
+	cr_assert(kt_grpc_frame_request(&req, &buf));
+	cr_assert_eq(buf.len, 5);
+	cr_assert_arr_eq(buf.p, ((uint8_t[]){ 0, 0, 0, 0, 0 }), 5);
+	kt_text_free(&buf);
 }
 
 /* ------------------------------------------------------------------ percent */
