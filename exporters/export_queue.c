@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/arena_reset.h"
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/quiet_thread.h"

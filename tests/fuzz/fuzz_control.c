@@ -21,7 +21,7 @@
 #include "base/utf8.h"
 #include "control/control_wire.h"
 #include "control/records_in.h"
-#include "base/arena_reset.h"
+#include "base/arena.h"
 #include "exporters/otlp_build.h"
 #include "exporters/otlp_json.h"
 #include "exporters/otlp_logs_build.h"

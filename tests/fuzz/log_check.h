@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "base/arena.h"
-#include "base/arena_reset.h"
+#include "base/arena.h"
 #include "base/utf8.h"
 #include "exporters/otlp_json.h"
 #include "exporters/otlp_logs_build.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "alloc_count.h"
-#include "base/arena_reset.h"
+#include "base/arena.h"
 #include "base/mem_budget.h"
 
 /* 100 blocks of size bytes, each filled with 0xff; false when one is refused. */

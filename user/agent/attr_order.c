@@ -38,7 +38,8 @@ static int key_cmp(struct kt_str a, struct kt_str b)
 static uint64_t key_head(struct kt_str k)
 {
 	uint8_t b[8] = {0};
-	memcpy(b, k.ptr, k.len < 8 ? k.len : 8);
+	if (k.len) /* an empty key's pointer may be NULL */
+		memcpy(b, k.ptr, k.len < 8 ? k.len : 8);
 	return kt_be64(b);
 }
 

@@ -41,7 +41,11 @@
 #define JSON_MAX_DEPTH 16
 
 /* The scratch stack starts with this many bytes, then doubles. */
-#define SCRATCH_INITIAL 4096
+/*
+ * The scratch stack starts in the decoder's own stack frame: a span's
+ * pending elements fit there, and it moves to the heap only past this.
+ */
+#define SCRATCH_LOCAL 4096
 
 typedef unsigned __int128 u128;
 
@@ -66,7 +70,8 @@ static const uint8_t plain[256] = {
 
 /* Pending elements of the arrays being read, and keys of the objects being read. */
 struct scratch {
-	unsigned char *buf;
+	unsigned char *buf; /* `local` until it outgrows it */
+	unsigned char *local;
 	size_t len, cap;
 	size_t max; /* what the arena could still take; beyond it the decode fails */
 };
@@ -384,12 +389,14 @@ static int scratch_reserve(struct jd *j, size_t more)
 				    "arena limit reached (%zu of %zu bytes used, %zu bytes of "
 				    "pending elements)",
 				    j->d.a->used, j->d.a->limit, t->len + more);
-	size_t cap = t->cap ? t->cap : SCRATCH_INITIAL;
+	size_t cap = t->cap;
 	while (cap - t->len < more)
 		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-	unsigned char *b = realloc(t->buf, cap);
+	unsigned char *b = t->buf == t->local ? malloc(cap) : realloc(t->buf, cap);
 	if (!b)
 		return kt_dctx_fail(&j->d, "out of memory");
+	if (t->buf == t->local)
+		memcpy(b, t->local, t->len);
 	t->buf = b;
 	t->cap = cap;
 	return 0;
@@ -1600,7 +1607,10 @@ static void explain(struct jd *j, const uint8_t *p, size_t n, size_t used0)
 int kt_decode_json(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_span *out,
 		   struct kt_decode_error *err)
 {
+	_Alignas(16) unsigned char scratch[SCRATCH_LOCAL];
 	struct jd j = {.p = p, .end = p + n};
+	j.t.buf = j.t.local = scratch;
+	j.t.cap = sizeof(scratch);
 	size_t used0 = a->used;
 	int rc;
 
@@ -1624,7 +1634,8 @@ int kt_decode_json(const uint8_t *p, size_t n, struct kt_arena *a, struct kt_spa
 	} else {
 		explain(&j, p, n, used0);
 	}
-	free(j.t.buf);
+	if (j.t.buf != j.t.local)
+		free(j.t.buf);
 	if (rc)
 		memset(out, 0, sizeof(*out));
 	return rc;

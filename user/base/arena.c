@@ -134,3 +134,21 @@ void kt_arena_free(struct kt_arena *a)
 	a->head = NULL;
 	a->used = 0;
 }
+
+void kt_arena_reset(struct kt_arena *a)
+{
+	a->budget_hit = false;
+	if (a->head && a->head->next) {
+		size_t fill = a->used;
+		kt_arena_free(a);
+		/* a first chunk is sized to fit its first allocation */
+		if (!bump(a, fill)) {
+			kt_arena_free(a);
+			a->budget_hit = false;
+			return;
+		}
+	}
+	if (a->head)
+		a->head->pos = 0;
+	a->used = 0;
+}

@@ -42,4 +42,15 @@ void *kt_arena_calloc(struct kt_arena *a, size_t nmemb, size_t size);
 char *kt_arena_memdup0(struct kt_arena *a, const void *src, size_t n);
 void kt_arena_free(struct kt_arena *a);
 
+/*
+ * a emptied for reuse, its memory kept (nothing allocated from it is valid
+ * any more; its limit and accounting unchanged): for an arena filled and
+ * emptied over and over (the export thread's request arena), so that once
+ * it has grown to the largest fill, filling it again allocates nothing. A
+ * single chunk is kept as it is; several (a grew during the last fill) are
+ * replaced by one as large as that fill took. Falls back to kt_arena_free
+ * when memory or the budget refuses that chunk.
+ */
+void kt_arena_reset(struct kt_arena *a);
+
 #endif
