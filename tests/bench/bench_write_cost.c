@@ -323,6 +323,9 @@ int main(int argc, char **argv)
 			printf("  %-44s %9.0f ns %9.0f ns %7.3f  (floor: an empty program on each of "
 			       "the %zu tracepoints)\n",
 			       fig_name[f], det[f], flo[f], flo[f] / det[f], N_FLOOR);
+	if (have_floor)
+		printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f  (floor: empty programs)\n",
+		       fig_name[CAPT_4K], det[CAPT_4K], flo[CAPT_4K], flo[CAPT_4K] / det[CAPT_4K]);
 	printf("  captured %llu bytes (%lu consumed from the ring buffer), %llu records lost\n",
 	       (unsigned long long)captured, (unsigned long)atomic_load(&consumed_bytes),
 	       (unsigned long long)lost);
@@ -349,5 +352,10 @@ int main(int argc, char **argv)
 	snprintf(b, sizeof(b), "%.0f MB/s detached", det[CAPT_4K]);
 	bench_row(fig_name[CAPT_4K], m, b, att[CAPT_4K] / det[CAPT_4K], ">= 0.70x detached", "ge",
 		  att[CAPT_4K] / det[CAPT_4K], 0.7);
+	if (have_floor) {
+		snprintf(m, sizeof(m), "%.0f MB/s, empty programs", flo[CAPT_4K]);
+		bench_row("4 KiB writes, captured unix socket: floor, empty programs", m, b,
+			  flo[CAPT_4K] / det[CAPT_4K], "-", "none", 0, 0);
+	}
 	return 0;
 }
