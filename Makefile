@@ -182,7 +182,7 @@ uninstall:
 ARGS ?=
 .PHONY: run
 run: deps
-	$(MAKE) all
+	$(MAKE) -j$(NPROC) all
 	./$(BIN) run $(ARGS)
 
 # ---------------------------------------------------------------- tests
