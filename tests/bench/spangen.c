@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef unsigned __int128 u128;
+#include "tests/tools/u128_text.h"
 
 static uint64_t state;
 
@@ -26,19 +26,6 @@ static uint64_t rnd(void)
 	state ^= state << 25;
 	state ^= state >> 27;
 	return state * 0x2545F4914F6CDD1Dull;
-}
-
-static void u128_dec(u128 v, char *out)
-{
-	char tmp[48];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + (int)(v % 10));
-		v /= 10;
-	} while (v);
-	for (int i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = 0;
 }
 
 static const char *const names[] = {

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef unsigned __int128 u128;
+#include "tests/tools/u128_text.h"
 
 struct variant {
 	u128 trace;
@@ -53,19 +53,6 @@ static uint8_t *slurp(const char *path, size_t *len)
 	fclose(f);
 	*len = (size_t)n;
 	return b;
-}
-
-static void u128_dec(u128 v, char *out)
-{
-	char tmp[48];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + (int)(v % 10));
-		v /= 10;
-	} while (v);
-	for (int i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = 0;
 }
 
 static void le(uint8_t *p, u128 v, int bytes)
