@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "agent/decode.h"
-#include "base/json_scan.h"
 #include "span_check.h"
 #include "tests/oracle/decode_json_ref.h"
 
@@ -56,18 +55,6 @@ static void compare(const uint8_t *p, size_t n, size_t limit)
 	kt_arena_free(&a2);
 }
 
-/* What the reference charges before it parses: its estimate of json-c's tree. */
-static size_t estimate(const uint8_t *p, size_t n)
-{
-	struct kt_json_scan sc;
-	char err[200];
-	size_t cost = 0;
-	if (kt_json_scan(p, n, 16, &sc, err, sizeof(err)) == 0)
-		cost = 2 * n + sc.n_objs * 800 + sc.n_arrays * 160 + sc.n_values * 64;
-	kt_json_scan_free(&sc);
-	return cost;
-}
-
 /*
  * One arena limit per input, picked from its bytes so that a run covers
  * them all: none, the pipeline's (kt_decode_arena_limit), and the
@@ -89,7 +76,7 @@ static void one(const uint8_t *p, size_t n)
 		compare(p, n, kt_decode_arena_limit(n));
 		break;
 	default:
-		cost = estimate(p, n);
+		cost = (size_t)kt_decode_json_ref_cost(p, n);
 		compare(p, n, cost ? cost - (h % 4 == 3) : 0);
 		break;
 	}

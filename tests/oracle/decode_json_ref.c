@@ -40,6 +40,24 @@
 /* SpanData nests containers 7 deep (links.queue[].span_context.trace_state[][]). */
 #define JSON_MAX_DEPTH 16
 
+/* The estimate of json-c's tree for n bytes the scan sc counted (counts never exceed n). */
+static uint64_t tree_cost(size_t n, const struct kt_json_scan *sc)
+{
+	return 2 * (uint64_t)n + (uint64_t)sc->n_objs * JSONC_OBJECT_COST +
+	       (uint64_t)sc->n_arrays * JSONC_ARRAY_COST + (uint64_t)sc->n_values * JSONC_VALUE_COST;
+}
+
+uint64_t kt_decode_json_ref_cost(const uint8_t *p, size_t n)
+{
+	struct kt_json_scan sc;
+	char err[200];
+	uint64_t cost = 0;
+	if (kt_json_scan(p, n, JSON_MAX_DEPTH, &sc, err, sizeof(err)) == 0)
+		cost = tree_cost(n, &sc);
+	kt_json_scan_free(&sc);
+	return cost;
+}
+
 typedef unsigned __int128 u128;
 
 enum jv_type {
@@ -806,10 +824,7 @@ int kt_decode_json_ref(const uint8_t *p, size_t n, struct kt_arena *a, struct kt
 	 */
 	if (a->limit) {
 		const struct kt_json_scan *sc = &c.scan;
-		/* Counts are bounded by n <= INT_MAX: no overflow in 64 bits. */
-		uint64_t cost = 2 * (uint64_t)n + (uint64_t)sc->n_objs * JSONC_OBJECT_COST +
-				(uint64_t)sc->n_arrays * JSONC_ARRAY_COST +
-				(uint64_t)sc->n_values * JSONC_VALUE_COST;
+		uint64_t cost = tree_cost(n, sc);
 		if (a->used > a->limit || cost > a->limit - a->used) {
 			kt_dctx_set_error(
 				&c.d,

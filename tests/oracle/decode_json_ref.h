@@ -22,6 +22,12 @@ int kt_decode_json_ref(const uint8_t *p, size_t n, struct kt_arena *a, struct kt
 		       struct kt_decode_error *err);
 
 /*
+ * What kt_decode_json_ref() charges against its arena's limit for p before
+ * it parses (its estimate of json-c's tree); 0 when p is not JSON.
+ */
+uint64_t kt_decode_json_ref_cost(const uint8_t *p, size_t n);
+
+/*
  * 0 when a and b hold the same span: every id, time, kind, string (length
  * and bytes), count, presence flag, attribute (key, type, value; doubles by
  * their bits), event, link and resource entry, and the same NULL-ness of
