@@ -119,3 +119,17 @@ Test(utf8, random_mixtures)
 			expect_same(b, n - 1); /* cut inside a sequence, sometimes */
 	}
 }
+
+Test(utf8, every_code_point_encodes_to_what_decodes_back)
+{
+	for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		char out[4];
+		size_t n = kt_utf8_encode(cp, out);
+		cr_assert_eq(n, kt_utf8_len(cp), "U+%04X", cp);
+		uint32_t back = 0;
+		cr_assert_eq(kt_utf8_decode((const uint8_t *)out, n, &back), n, "U+%04X", cp);
+		cr_assert_eq(back, cp, "U+%04X", cp);
+	}
+}

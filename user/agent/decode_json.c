@@ -176,40 +176,19 @@ static int lex_string(struct jd *j, struct jstr *s)
 			if (e - q < 2)
 				return bad(j);
 			esc = true;
-			switch (q[1]) {
-			case '"':
-			case '\\':
-			case '/':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't':
+			if (kt_json_escape_byte(q[1]) >= 0) {
 				q += 2;
 				shrink += 1;
 				continue;
-			case 'u':
-				break;
-			default:
-				return bad(j);
 			}
-			if (e - q < 6)
+			if (q[1] != 'u')
 				return bad(j);
-			long cp = kt_json_hex4(q + 2);
-			if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+			size_t used;
+			long cp = kt_json_u_escape(q, (size_t)(e - q), &used);
+			if (cp < 0)
 				return bad(j);
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (e - q < 12 || q[6] != '\\' || q[7] != 'u')
-					return bad(j);
-				long lo = kt_json_hex4(q + 8);
-				if (lo < 0xdc00 || lo > 0xdfff)
-					return bad(j);
-				q += 12;
-				shrink += 8; /* 12 bytes of text, 4 of UTF-8 */
-				continue;
-			}
-			q += 6;
-			shrink += cp < 0x80 ? 5 : cp < 0x800 ? 4 : 3;
+			q += used;
+			shrink += used - kt_utf8_len((uint32_t)cp); /* text less its UTF-8 */
 			continue;
 		}
 		if (c < 0x20)

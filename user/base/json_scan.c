@@ -74,7 +74,8 @@ static int hexval(uint8_t c)
 	return -1;
 }
 
-long kt_json_hex4(const uint8_t *p)
+/* The 4 hex digits at p (4 bytes readable); -1 if one is not hex. */
+static long hex4(const uint8_t *p)
 {
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
@@ -86,29 +87,23 @@ long kt_json_hex4(const uint8_t *p)
 	return v;
 }
 
-/* \uXXXX at raw[i] (validated); a high surrogate consumes the pair. */
-static unsigned long code_point(const uint8_t *raw, size_t len, size_t *i, bool *bad)
+long kt_json_u_escape(const uint8_t *p, size_t n, size_t *used)
 {
-	*bad = true;
-	if (len - *i < 6)
-		return 0;
-	long cp = kt_json_hex4(raw + *i + 2);
-	if (cp < 0)
-		return 0;
-	*i += 6;
-	if (cp >= 0xdc00 && cp <= 0xdfff)
-		return 0;
-	if (cp >= 0xd800 && cp <= 0xdbff) {
-		if (len - *i < 6 || raw[*i] != '\\' || raw[*i + 1] != 'u')
-			return 0;
-		long lo = kt_json_hex4(raw + *i + 2);
-		if (lo < 0xdc00 || lo > 0xdfff)
-			return 0;
-		*i += 6;
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-	}
-	*bad = false;
-	return (unsigned long)cp;
+	if (n < 6)
+		return -1;
+	long cp = hex4(p + 2);
+	if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+		return -1;
+	*used = 6;
+	if (cp < 0xd800 || cp > 0xdbff)
+		return cp;
+	if (n < 12 || p[6] != '\\' || p[7] != 'u')
+		return -1;
+	long lo = hex4(p + 8);
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return -1;
+	*used = 12;
+	return 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 }
 
 /* String starting at the opening quote; *raw = the text between the quotes. */
@@ -130,28 +125,16 @@ static int scan_string(struct scanner *sc, struct kt_json_span *raw)
 		}
 		if (sc->n - i < 2)
 			return fail(sc, i, "unterminated escape");
-		switch (p[i + 1]) {
-		case '"':
-		case '\\':
-		case '/':
-		case 'b':
-		case 'f':
-		case 'n':
-		case 'r':
-		case 't':
+		if (kt_json_escape_byte(p[i + 1]) >= 0) {
 			i += 2;
-			break;
-		case 'u': {
-			bool bad;
-			size_t at = i;
-			code_point(p, sc->n, &i, &bad);
-			if (bad)
-				return fail(sc, at, "invalid \\u escape or unpaired surrogate");
-			break;
+			continue;
 		}
-		default:
+		if (p[i + 1] != 'u')
 			return fail(sc, i, "invalid escape");
-		}
+		size_t used;
+		if (kt_json_u_escape(p + i, sc->n - i, &used) < 0)
+			return fail(sc, i, "invalid \\u escape or unpaired surrogate");
+		i += used;
 	}
 	/* Escapes are ASCII, so the raw text must be valid UTF-8 as a whole. */
 	size_t bad = kt_utf8_check(p + start, i - start);
@@ -350,31 +333,17 @@ size_t kt_json_unescape(const uint8_t *raw, size_t len, char *out)
 		}
 		uint8_t e = raw[i + 1];
 		if (e != 'u') {
-			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-			const char *at = memchr(from, e, sizeof(from) - 1);
-			out[k++] = at ? to[at - from] : (char)e;
+			int b = kt_json_escape_byte(e);
+			out[k++] = b >= 0 ? (char)b : (char)e;
 			i += 2;
 			continue;
 		}
-		bool bad;
-		unsigned long cp = code_point(raw, len, &i, &bad);
-		if (bad)
+		size_t used;
+		long cp = kt_json_u_escape(raw + i, len - i, &used);
+		if (cp < 0)
 			break; /* not text the scan accepted */
-		if (cp < 0x80) {
-			out[k++] = (char)cp;
-		} else if (cp < 0x800) {
-			out[k++] = (char)(0xc0 | cp >> 6);
-			out[k++] = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			out[k++] = (char)(0xe0 | cp >> 12);
-			out[k++] = (char)(0x80 | (cp >> 6 & 0x3f));
-			out[k++] = (char)(0x80 | (cp & 0x3f));
-		} else {
-			out[k++] = (char)(0xf0 | cp >> 18);
-			out[k++] = (char)(0x80 | (cp >> 12 & 0x3f));
-			out[k++] = (char)(0x80 | (cp >> 6 & 0x3f));
-			out[k++] = (char)(0x80 | (cp & 0x3f));
-		}
+		i += used;
+		k += kt_utf8_encode((uint32_t)cp, out + k);
 	}
 	return k;
 }

@@ -55,8 +55,40 @@ int kt_json_scan(const uint8_t *p, size_t n, size_t max_depth, struct kt_json_sc
 		 size_t errlen);
 void kt_json_scan_free(struct kt_json_scan *s);
 
-/* The 4 hex digits of a \u escape at p (4 bytes readable); -1 if one is not hex. */
-long kt_json_hex4(const uint8_t *p);
+/*
+ * The byte a one-character escape stands for (\" \\ \/ \b \f \n \r \t),
+ * given the character after the backslash; -1 for any other (\u, or not
+ * an escape).
+ */
+static inline int kt_json_escape_byte(uint8_t c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/':
+		return c;
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	default:
+		return -1;
+	}
+}
+
+/*
+ * The code point of the \u escape at p (its backslash; n bytes readable),
+ * a surrogate pair joined into one, and in *used the bytes of text it
+ * takes (6, or 12 for a pair); -1 when it is malformed or a surrogate is
+ * unpaired.
+ */
+long kt_json_u_escape(const uint8_t *p, size_t n, size_t *used);
 
 /*
  * Decode the escapes of a string the scan accepted (raw text between the

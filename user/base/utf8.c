@@ -138,3 +138,18 @@ size_t kt_utf8_repair(const uint8_t *p, size_t n, char *out, bool *repaired)
 	}
 	return k;
 }
+
+size_t kt_utf8_encode(uint32_t cp, char *out)
+{
+	size_t n = kt_utf8_len(cp);
+	if (n == 1) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	/* the lead byte: n high bits set, then the code point's top bits */
+	static const uint8_t lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
+	for (size_t i = n - 1; i > 0; i--, cp >>= 6)
+		out[i] = (char)(0x80 | (cp & 0x3f));
+	out[0] = (char)(lead[n] | cp);
+	return n;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Strict UTF-8 (what a Rust String guarantees): validation and decoding. */
+/* Strict UTF-8 (what a Rust String guarantees): validation, decoding and encoding. */
 #ifndef KT_UTF8_H
 #define KT_UTF8_H
 
@@ -27,5 +27,14 @@ size_t kt_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp);
  * *repaired (when not NULL) if any was. Returns the length written.
  */
 size_t kt_utf8_repair(const uint8_t *p, size_t n, char *out, bool *repaired);
+
+/* Bytes (1..4) of code point cp (at most U+10FFFF) in UTF-8. */
+static inline size_t kt_utf8_len(uint32_t cp)
+{
+	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/* cp (at most U+10FFFF, not a surrogate) as UTF-8 into out (4 bytes of room); its length. */
+size_t kt_utf8_encode(uint32_t cp, char *out);
 
 #endif
