@@ -93,7 +93,7 @@ struct kt_otlp_http_cfg {
 	long timeout_ms;
 	struct kt_otlp_tls_cfg tls;
 	/*
-	 * http/json: span requests as OTLP/JSON (kt_otlp_json_encode, what the
+	 * http/json: span requests as OTLP/JSON (kt_otlp_json_write, what the
 	 * file exporter writes), Content-Type application/json, and the
 	 * collector's answers read as JSON. false: binary protobuf.
 	 */
