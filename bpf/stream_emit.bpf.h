@@ -91,12 +91,20 @@ static __always_inline void fill_task(struct kt_rec_hdr *h)
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
-/* The flags of a record of `size` bytes about to be written (kt_wakeup_bytes). */
+/*
+ * The flags of a record of `size` bytes about to be written
+ * (kt_wakeup_bytes): the record that carries the waiting bytes across the
+ * threshold wakes the reader, and no other. Waking on every record past it
+ * would cost one interrupt per write until the woken reader gets to run;
+ * the reader's epoll is level-triggered and it also looks on its own, so
+ * bytes left past the threshold still get read.
+ */
 static __always_inline __u64 rb_flags(__u64 size)
 {
 	if (!kt_wakeup_bytes)
 		return 0;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= kt_wakeup_bytes)
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (avail < kt_wakeup_bytes && avail + size >= kt_wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -162,13 +170,14 @@ static __always_inline struct emit_walk *walk_buf(void)
 	return bpf_map_lookup_elem(&walk_scratch, &zero);
 }
 
-/* One record: up to KT_CHUNK_SIZE bytes of the current segment. */
-static long emit_chunk(__u64 i, void *data)
+/*
+ * Moves the walk to the bytes of its next record: 0 when they are ready
+ * (*n of them at w->ptr), 1 when the walk is over, -1 when a segment was
+ * skipped (empty, or consumed before the send) and the walk goes on.
+ */
+static __always_inline int walk_next(struct emit_walk *w, __u64 *n)
 {
-	struct emit_walk *w = walk_buf();
-	struct kt_rec_data *rec = data_buf();
-
-	if (!w || !rec || w->done >= w->total)
+	if (w->done >= w->total)
 		return 1;
 	if (w->seg_left == 0) {
 		struct iovec iov;
@@ -187,21 +196,41 @@ static long emit_chunk(__u64 i, void *data)
 		w->seg++;
 		if (iov.iov_len <= w->src.skip) {
 			w->src.skip -= iov.iov_len;
-			return 0;
+			return -1;
 		}
 		w->ptr = (__u64)iov.iov_base + w->src.skip;
 		w->seg_left = iov.iov_len - w->src.skip;
 		w->src.skip = 0;
 	}
 
-	__u64 n = w->total - w->done;
-	if (n > w->seg_left)
-		n = w->seg_left;
-	if (n > KT_CHUNK_SIZE)
-		n = KT_CHUNK_SIZE;
-	if (n == 0)
-		return 1;
+	*n = w->total - w->done;
+	if (*n > w->seg_left)
+		*n = w->seg_left;
+	if (*n > KT_CHUNK_SIZE)
+		*n = KT_CHUNK_SIZE;
+	return *n ? 0 : 1;
+}
 
+static __always_inline void walk_advance(struct emit_walk *w, __u64 n)
+{
+	w->done += n;
+	w->ptr += n;
+	w->seg_left -= n;
+}
+
+/* The header of the walk's next record, n bytes at stream offset off, as DATA. */
+static __always_inline void data_header(struct kt_rec_hdr *h, const struct emit_walk *w,
+					__u64 off, __u64 n)
+{
+	h->type = KT_REC_DATA;
+	h->flags = w->flags;
+	h->offset = off;
+	h->len = n;
+}
+
+/* The walk's next n bytes as one record, copied through the per-CPU record. */
+static __always_inline void emit_copied(struct emit_walk *w, struct kt_rec_data *rec, __u64 n)
+{
 	__u64 off = w->base_off + w->done;
 	long err = w->src.kind == KT_SRC_KBUF
 			   ? bpf_probe_read_kernel(rec->data, n, (const void *)w->ptr)
@@ -209,18 +238,84 @@ static long emit_chunk(__u64 i, void *data)
 	if (err) {
 		send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE | w->flags, off, n, &w->lost);
 		count(KT_CNT_GAP_BYTES, n);
-	} else {
-		rec->hdr.type = KT_REC_DATA;
-		rec->hdr.flags = w->flags;
-		rec->hdr.offset = off;
-		rec->hdr.len = n;
-		send_rec(&rec->hdr, sizeof(rec->hdr) + n, &w->lost);
-		if (!w->lost)
-			count(KT_CNT_BYTES, n);
+		return;
 	}
-	w->done += n;
-	w->ptr += n;
-	w->seg_left -= n;
+	data_header(&rec->hdr, w, off, n);
+	send_rec(&rec->hdr, sizeof(rec->hdr) + n, &w->lost);
+	if (!w->lost)
+		count(KT_CNT_BYTES, n);
+}
+
+/* One record: up to KT_CHUNK_SIZE bytes of the current segment. */
+static long emit_chunk(__u64 i, void *data)
+{
+	struct emit_walk *w = walk_buf();
+	struct kt_rec_data *rec = data_buf();
+	__u64 n = 0;
+
+	if (!w || !rec)
+		return 1;
+	int next = walk_next(w, &n);
+	if (next)
+		return next > 0;
+	emit_copied(w, rec, n);
+	walk_advance(w, n);
+	return 0;
+}
+
+/*
+ * Where the kernel can read user memory into a ring buffer reservation
+ * (bpf_probe_read_user_dynptr), a user buffer's bytes go there directly:
+ * one copy instead of two. Only programs loaded on such kernels call
+ * emit_chunk_direct (the loader picks them: user/capture/kernel_features.h).
+ */
+extern int bpf_probe_read_user_dynptr(struct bpf_dynptr *dptr, __u32 off, __u32 size,
+				      const void *unsafe_ptr__ign) __ksym __weak;
+
+/* The walk's next n user bytes as one record read straight into the ring buffer. */
+static __always_inline void emit_reserved(struct emit_walk *w, struct kt_rec_data *rec, __u64 n)
+{
+	struct bpf_dynptr dp;
+	__u64 off = w->base_off + w->done, size = sizeof(rec->hdr) + n;
+	__u64 flags = rb_flags(size);
+
+	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0); /* a failed reservation must be released too */
+		count(KT_EMIT_RB_FAIL, 1);
+		w->lost = 1;
+		return;
+	}
+	if (bpf_probe_read_user_dynptr(&dp, sizeof(rec->hdr), n, (const void *)w->ptr)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE | w->flags, off, n, &w->lost);
+		count(KT_CNT_GAP_BYTES, n);
+		return;
+	}
+	data_header(&rec->hdr, w, off, n);
+	if (w->lost)
+		rec->hdr.flags |= KT_F_PRIOR_LOSS;
+	bpf_dynptr_write(&dp, 0, &rec->hdr, sizeof(rec->hdr), 0);
+	bpf_ringbuf_submit_dynptr(&dp, flags);
+	w->lost = 0;
+	count(KT_CNT_BYTES, n);
+}
+
+static long emit_chunk_direct(__u64 i, void *data)
+{
+	struct emit_walk *w = walk_buf();
+	struct kt_rec_data *rec = data_buf();
+	__u64 n = 0;
+
+	if (!w || !rec)
+		return 1;
+	int next = walk_next(w, &n);
+	if (next)
+		return next > 0;
+	if (w->src.kind == KT_SRC_KBUF)
+		emit_copied(w, rec, n);
+	else
+		emit_reserved(w, rec, n);
+	walk_advance(w, n);
 	return 0;
 }
 
@@ -240,11 +335,13 @@ static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id 
 /*
  * Emits the `total` bytes described by src as stream bytes
  * [base_off, base_off + total) of direction dir of conn. *lost carries the
- * stream's loss flag in and out.
+ * stream's loss flag in and out. direct: user bytes are read straight into
+ * the ring buffer (emit_chunk_direct; a constant, and only in programs the
+ * loader picks where the kernel can).
  */
-static __always_inline void emit_range(const struct kt_conn_id *conn, __u8 dir,
-				       const struct kt_src *src, __u64 total, __u64 base_off,
-				       __u32 *lost, __u32 flags)
+static __always_inline void emit_range_via(const struct kt_conn_id *conn, __u8 dir,
+					   const struct kt_src *src, __u64 total, __u64 base_off,
+					   __u32 *lost, __u32 flags, bool direct)
 {
 	struct kt_rec_data *rec = start_record(conn, dir);
 	struct emit_walk *w = walk_buf();
@@ -262,7 +359,11 @@ static __always_inline void emit_range(const struct kt_conn_id *conn, __u8 dir,
 		w->ptr = src->base + src->skip;
 		w->seg_left = total;
 	}
-	bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk, NULL, 0);
+	/* direct is a constant where this is inlined: each program names one callback */
+	if (direct)
+		bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk_direct, NULL, 0);
+	else
+		bpf_loop(KT_MAX_CHUNKS_PER_WRITE, emit_chunk, NULL, 0);
 
 	rec = data_buf();
 	w = walk_buf();
@@ -276,23 +377,28 @@ static __always_inline void emit_range(const struct kt_conn_id *conn, __u8 dir,
 	*lost = w->lost;
 }
 
+#define emit_range(conn, dir, src, total, base_off, lost, flags) \
+	emit_range_via(conn, dir, src, total, base_off, lost, flags, false)
+
 /*
  * Emits `total` bytes sent in direction dir of conn, described by src.
  * st_off/st_lost belong to the connection's kernel state for that direction.
  */
-static __always_inline void emit_stream_flagged(const struct kt_conn_id *conn, __u8 dir,
-						const struct kt_src *src, __u64 total,
-						__u64 *st_off, __u32 *st_lost, __u32 flags)
+static __always_inline void emit_stream_via(const struct kt_conn_id *conn, __u8 dir,
+					    const struct kt_src *src, __u64 total, __u64 *st_off,
+					    __u32 *st_lost, __u32 flags, bool direct)
 {
 	if (total == 0)
 		return;
 	/* Reserve the byte range first: concurrent writers get disjoint ranges. */
 	__u64 base_off = __sync_fetch_and_add(st_off, total);
-	emit_range(conn, dir, src, total, base_off, st_lost, flags);
+	emit_range_via(conn, dir, src, total, base_off, st_lost, flags, direct);
 }
 
+#define emit_stream_flagged(conn, dir, src, total, st_off, st_lost, flags) \
+	emit_stream_via(conn, dir, src, total, st_off, st_lost, flags, false)
 #define emit_stream(conn, dir, src, total, st_off, st_lost) \
-	emit_stream_flagged(conn, dir, src, total, st_off, st_lost, 0)
+	emit_stream_via(conn, dir, src, total, st_off, st_lost, 0, false)
 
 /* A send whose bytes cannot be located (e.g. splice): keep offsets honest. */
 static __always_inline void emit_unsupported(const struct kt_conn_id *conn, __u8 dir,

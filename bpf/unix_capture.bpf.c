@@ -345,9 +345,10 @@ static __always_inline void conn_of(const struct kt_unix_verdict *v, struct kt_c
 	conn->_pad = 0;
 }
 
-/* ret bytes sent on sk, whose verdict v says it is captured. */
-static __always_inline void capture_send_as(struct sock *sk, const struct kt_unix_verdict *v,
-					    const struct kt_src *src, long ret, bool unsupported)
+/* ret bytes sent on sk, whose verdict v says it is captured (direct: emit_range_via). */
+static __always_inline void capture_send_via(struct sock *sk, const struct kt_unix_verdict *v,
+					     const struct kt_src *src, long ret, bool unsupported,
+					     bool direct)
 {
 	struct kt_conn_id conn;
 	conn_of(v, &conn);
@@ -358,8 +359,11 @@ static __always_inline void capture_send_as(struct sock *sk, const struct kt_uni
 	if (unsupported)
 		emit_unsupported(&conn, dir, ret, &st->offset[dir], &st->lost[dir]);
 	else
-		emit_stream(&conn, dir, src, ret, &st->offset[dir], &st->lost[dir]);
+		emit_stream_via(&conn, dir, src, ret, &st->offset[dir], &st->lost[dir], 0, direct);
 }
+
+#define capture_send_as(sk, v, src, ret, unsupported) \
+	capture_send_via(sk, v, src, ret, unsupported, false)
 
 static __always_inline void capture_send(struct sock *sk, const struct kt_src *src, long ret,
 					 bool unsupported)
@@ -512,8 +516,7 @@ int BPF_KRETPROBE(kt_kretprobe_recv, int ret)
  * itself. Only the first send of a socket (and every send of a captured
  * one) does more.
  */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
+static __always_inline int tp_send(struct sock *sk, int ret, bool direct)
 {
 	struct kt_src src = {};
 
@@ -535,8 +538,25 @@ int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
 	if (!v || !v->match)
 		return 0;
 	bool ok = syscall_src(sk, &src, false);
-	capture_send_as(sk, v, &src, ret, !ok);
+	capture_send_via(sk, v, &src, ret, !ok, direct);
 	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
+{
+	return tp_send(sk, ret, false);
+}
+
+/*
+ * The same, reading the bytes straight into the ring buffer: loaded instead
+ * of kt_tp_send where the kernel has bpf_probe_read_user_dynptr
+ * (user/capture/capture.c, "program variants").
+ */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(kt_tp_send_direct, struct sock *sk, int ret, int flags)
+{
+	return tp_send(sk, ret, true);
 }
 
 SEC("tp_btf/sock_recv_length")

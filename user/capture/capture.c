@@ -13,6 +13,7 @@
 #include "base/diag.h"
 #include "bpf/unix_capture.h"
 #include "unix_capture.skel.h"
+#include "capture/kernel_features.h"
 #include "capture/vm_capture.h"
 #include "bpf/vsock_capture.h"
 #include "vsock_capture.skel.h"
@@ -173,17 +174,52 @@ static bool is_optional(const struct object_ops *ops, const char *target)
 }
 
 /*
- * Enables the programs of strategy a; returns how many, or -ENOENT (with
- * *missing set) when a function a required program hooks does not exist.
+ * Program variants: a program that does what another does, in a way only
+ * some kernels allow, loaded instead of it where the kernel has the kfunc
+ * it calls. Without the kfunc, or when the variant does not load, the
+ * plain program is loaded; never both.
+ */
+struct prog_variant {
+	const char *prog, *replaces, *kfunc;
+	const char *what; /* for the log */
+};
+
+static const struct prog_variant prog_variants[] = {
+	{ "kt_tp_send_direct", "kt_tp_send", "bpf_probe_read_user_dynptr",
+	  "payloads read straight into the ring buffer" },
+};
+#define N_VARIANTS (sizeof(prog_variants) / sizeof(prog_variants[0]))
+
+/* The variant p is, or replaces, if any (NULL: neither); *is_variant: p is the variant. */
+static const struct prog_variant *variant_of(const struct bpf_program *p, bool *is_variant)
+{
+	const char *name = bpf_program__name(p);
+	for (size_t i = 0; i < N_VARIANTS; i++) {
+		*is_variant = !strcmp(name, prog_variants[i].prog);
+		if (*is_variant || !strcmp(name, prog_variants[i].replaces))
+			return &prog_variants[i];
+	}
+	return NULL;
+}
+
+/*
+ * Enables the programs of strategy a (variants: allow program variants);
+ * returns how many, or -ENOENT (with *missing set) when a function a
+ * required program hooks does not exist. *variant_on: the last variant
+ * enabled, if any.
  */
 static int select_programs(const struct object_ops *ops, struct bpf_object *obj, enum kt_attach a,
-			   const char **missing)
+			   bool variants, const char **missing, const struct prog_variant **variant_on)
 {
 	struct bpf_program *p;
 	const char *targets[16];
 	bool found[16];
+	int have_kfunc[N_VARIANTS]; /* -1: not asked yet */
 	size_t nt = 0;
 	int n = 0;
+
+	for (size_t k = 0; k < N_VARIANTS; k++)
+		have_kfunc[k] = -1;
 
 	bpf_object__for_each_program(p, obj)
 	{
@@ -196,7 +232,16 @@ static int select_programs(const struct object_ops *ops, struct bpf_object *obj,
 	bpf_object__for_each_program(p, obj)
 	{
 		const char *t;
-		bool on = prog_strategy(p, &t) == a;
+		bool on = prog_strategy(p, &t) == a, is_variant;
+		const struct prog_variant *v = on ? variant_of(p, &is_variant) : NULL;
+		if (v) {
+			size_t k = (size_t)(v - prog_variants);
+			if (have_kfunc[k] < 0)
+				have_kfunc[k] = variants && kt_kernel_has_kfunc(v->kfunc);
+			on = is_variant == (have_kfunc[k] == 1);
+			if (on && is_variant)
+				*variant_on = v;
+		}
 		for (size_t i = 0; on && i < nt; i++) {
 			if (strcmp(targets[i], t) != 0 || found[i])
 				continue;
@@ -212,19 +257,26 @@ static int select_programs(const struct object_ops *ops, struct bpf_object *obj,
 	return n;
 }
 
-static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, enum kt_attach a,
-			  bool quiet)
+/*
+ * Opens, loads and attaches ops with strategy a (variants: program variants
+ * allowed; *variant: the one enabled). *load_failed: the kernel refused to
+ * load the programs (not: missing functions, configuration, attach).
+ */
+static void *try_load(struct kt_capture *c, const struct object_ops *ops, enum kt_attach a,
+		      bool quiet, bool variants, const struct prog_variant **variant, bool *load_failed)
 {
 	enum kt_log_level lvl = quiet ? KT_LOG_DEBUG : KT_LOG_INFO;
 	const char *missing = NULL;
 	void *s = ops->open();
 	int err;
 
+	*variant = NULL;
+	*load_failed = false;
 	if (!s) {
 		kt_warn("%s: cannot open the BPF object: %s", ops->name, strerror(errno));
 		return NULL;
 	}
-	err = select_programs(ops, ops->obj(s), a, &missing);
+	err = select_programs(ops, ops->obj(s), a, variants, &missing, variant);
 	if (err <= 0) {
 		if (err == -ENOENT)
 			kt_diag(lvl, "%s: %s: %s() is not in this kernel (module not loaded?)",
@@ -238,8 +290,10 @@ static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, en
 	}
 	ops->set_wakeup(s, c->cfg.wakeup_bytes);
 	if ((err = ops->load(s))) {
-		kt_diag(lvl, "%s: %s programs do not load here: %s", ops->name, kt_attach_name(a),
-		       strerror(-err));
+		*load_failed = true;
+		kt_diag(*variant ? KT_LOG_DEBUG : lvl, "%s: %s programs%s do not load here: %s",
+			ops->name, kt_attach_name(a), *variant ? " with their variants" : "",
+			strerror(-err));
 		goto fail;
 	}
 	if ((err = ops->configure(s, c))) {
@@ -257,6 +311,21 @@ fail:
 	return NULL;
 }
 
+/* KATATRACE_PROGRAM_VARIANTS=off: the plain programs only, whatever the kernel has. */
+#define VARIANTS_ENV "KATATRACE_PROGRAM_VARIANTS"
+
+/* try_load with the program variants the kernel has, or without them if they do not load. */
+static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, enum kt_attach a,
+			  bool quiet, const struct prog_variant **variant)
+{
+	const char *env = getenv(VARIANTS_ENV);
+	bool load_failed;
+	void *s = try_load(c, ops, a, quiet, !env || strcmp(env, "off"), variant, &load_failed);
+	if (!s && load_failed && *variant)
+		s = try_load(c, ops, a, quiet, false, variant, &load_failed);
+	return s;
+}
+
 /* Loads ops with the wanted strategy, or the first that works for auto. */
 static bool load_object(struct kt_capture *c, struct loaded *l, const struct object_ops *ops,
 			bool quiet)
@@ -267,13 +336,15 @@ static bool load_object(struct kt_capture *c, struct loaded *l, const struct obj
 		enum kt_attach a = order[i];
 		if (c->cfg.attach != KT_ATTACH_AUTO && c->cfg.attach != a)
 			continue;
-		void *s = try_strategy(c, ops, a, quiet);
+		const struct prog_variant *variant;
+		void *s = try_strategy(c, ops, a, quiet, &variant);
 		if (s) {
 			l->ops = ops;
 			l->skel = s;
 			l->strategy = a;
-			kt_info("%s: attached with %s strategy%s", ops->name, kt_attach_name(a),
-				c->cfg.attach == KT_ATTACH_AUTO ? " (auto)" : "");
+			kt_info("%s: attached with %s strategy%s%s%s", ops->name, kt_attach_name(a),
+				c->cfg.attach == KT_ATTACH_AUTO ? " (auto)" : "",
+				variant ? ", " : "", variant ? variant->what : "");
 			return true;
 		}
 	}
