@@ -309,9 +309,19 @@ test-fuzz: fuzz
 # the table (docs/performance.md). Root and BPF; BENCH_QUICK=1: tiny sizes,
 # one round (a smoke run, its figures meaningless). `make test` builds them
 # (bench-build), so that they keep compiling, and runs none.
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+# A benchmark's own BPF program (tests/bench/*.bpf.c) becomes a skeleton in
+# $(GEN)/bench/, built as the project's are.
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
-$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h $(LIB_OBJS)
+BENCH_SKELS := $(patsubst tests/bench/%.bpf.c,$(GEN)/bench/%.skel.h,$(wildcard tests/bench/*.bpf.c))
+$(GEN)/bench/%.bpf.o: tests/bench/%.bpf.c $(wildcard bpf/*.h) vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c -o $@.tmp.o $<
+	$(BPFTOOL) gen object $@ $@.tmp.o
+	@rm -f $@.tmp.o
+$(GEN)/bench/%.skel.h: $(GEN)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h $(LIB_OBJS) $(BENCH_SKELS)
 	@# (build/bench was once the benchmark itself: a file where the folder goes)
 	@{ [ ! -f $(BUILD)/bench ] || rm -f $(BUILD)/bench; mkdir -p $(@D); } 2>/dev/null; true
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)

@@ -57,6 +57,21 @@ static inline void bench_row(const char *figure, const char *measured, const cha
 	fflush(stdout);
 }
 
+/*
+ * A row whose goal has a limit: the same figure for the least any
+ * implementation must do (`limit_name`, e.g. "copy floor"), measured in the
+ * same run. When the goal is missed and the limit misses it as well, the
+ * verdict says so: the goal is beyond what this machine allows.
+ */
+static inline void bench_row_limit(const char *figure, const char *measured, const char *baseline,
+				   double ratio, const char *goal, const char *check, double value,
+				   double target, const char *limit_name, double limit)
+{
+	printf("ROW\t%s\t%s\t%s\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s=%.6g\n", figure, measured,
+	       baseline, ratio, goal, check, value, target, limit_name, limit);
+	fflush(stdout);
+}
+
 /* Keeps the compiler from dropping a copy nobody reads. */
 static inline void bench_clobber(void *p)
 {
