@@ -93,18 +93,17 @@ static __always_inline void fill_task(struct kt_rec_hdr *h)
 
 /*
  * The flags of a record of `size` bytes about to be written
- * (kt_wakeup_bytes): the record that carries the waiting bytes across the
- * threshold wakes the reader, and no other. Waking on every record past it
- * would cost one interrupt per write until the woken reader gets to run;
- * the reader's epoll is level-triggered and it also looks on its own, so
- * bytes left past the threshold still get read.
+ * (kt_wakeup_bytes): every record that leaves the threshold's worth of
+ * bytes waiting wakes the reader. Waking only on the record that crosses
+ * it, which costs fewer interrupts, measured records lost in tap mode's
+ * burst (3 rounds of 14 against none of 8 in A/B runs of make bench): a
+ * reader that falls behind is prodded again until it catches up.
  */
 static __always_inline __u64 rb_flags(__u64 size)
 {
 	if (!kt_wakeup_bytes)
 		return 0;
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (avail < kt_wakeup_bytes && avail + size >= kt_wakeup_bytes)
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= kt_wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }

@@ -5,9 +5,9 @@
  * 4 KiB writes only, it reserves a record of the capture's size (its
  * header and the payload) in a ring buffer of the capture's size, reads
  * the payload from the syscall's buffer into it and submits it, waking the
- * reader as the capture does (once per crossing of the same threshold). No
- * verdict, no stream state, no task identity: what is left between this
- * and the capture is the capture's own work.
+ * reader as the capture does (past the same threshold). No verdict, no
+ * stream state, no task identity: what is left between this and the
+ * capture is the capture's own work.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -30,11 +30,10 @@ struct {
 const volatile __u32 floor_tgid = 0;	  /* the benchmark's process */
 const volatile __u64 floor_wakeup_bytes = 0; /* the capture's threshold */
 
-/* The capture's wakeup policy (stream_emit.bpf.h): wake on the crossing only. */
+/* The capture's wakeup policy (stream_emit.bpf.h, rb_flags). */
 static __always_inline __u64 floor_flags(__u64 size)
 {
-	__u64 avail = bpf_ringbuf_query(&floor_events, BPF_RB_AVAIL_DATA);
-	return avail < floor_wakeup_bytes && avail + size >= floor_wakeup_bytes
+	return bpf_ringbuf_query(&floor_events, BPF_RB_AVAIL_DATA) + size >= floor_wakeup_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
 }
