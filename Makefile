@@ -253,7 +253,7 @@ $(BUILD)/tools-static/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $< -lpthread
 
-.PHONY: test test-unit test-integration test-fuzz test-kernels tools static-tools
+.PHONY: test test-unit test-integration test-faults test-fuzz test-kernels tools static-tools
 tools: $(TOOLS)
 static-tools: $(STATIC_TOOLS)
 
@@ -269,6 +269,10 @@ test-unit: $(ASAN)/unit-tests
 test-integration: deps-test
 	$(MAKE) -j$(NPROC) all tools
 	tests/run-all.sh --only integration
+
+test-faults: deps-test
+	$(MAKE) -j$(NPROC) all tools
+	tests/run-all.sh --only faults
 
 # Downloads the kernel packages once, into build/kernels/.
 test-kernels: deps-kernels

@@ -5,7 +5,7 @@
 # of every fuzz target and the kernel lane (stock kernels under QEMU). The
 # last line is "N passed, N failed" over all tests.
 #
-#   tests/run-all.sh [--only unit|layout|integration|fuzz|kernels]
+#   tests/run-all.sh [--only unit|layout|integration|faults|fuzz|kernels]
 set -u
 cd "$(dirname "$0")/.." || exit 2
 only=""
@@ -87,6 +87,19 @@ fi
 if [ -z "$only" ] || [ "$only" = integration ]; then
 	for t in tests/integration/*.sh; do
 		[ "$(basename "$t")" = lib.sh ] && continue
+		echo "=== $t"
+		bash "$t" 2>&1 | tee build/it.log
+		rc=${PIPESTATUS[0]}
+		line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
+		if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
+		[ "$rc" = 0 ] || suites_failed+=("$t")
+	done
+fi
+
+# Fault injection (tests/faults/): real processes killed, collectors refusing,
+# disks failing; each case accounts for every span.
+if [ -z "$only" ] || [ "$only" = faults ]; then
+	for t in tests/faults/*.sh; do
 		echo "=== $t"
 		bash "$t" 2>&1 | tee build/it.log
 		rc=${PIPESTATUS[0]}

@@ -301,6 +301,20 @@ enum kt_run_state kt_metrics_state(void)
 	return (enum kt_run_state)__atomic_load_n(&run_state, __ATOMIC_ACQUIRE);
 }
 
+static const char *failing_why;
+
+void kt_metrics_set_failing(const char *why)
+{
+	__atomic_store_n(&failing_why, why, __ATOMIC_RELEASE);
+	kt_metrics_set_state(KT_RUN_FAILING);
+}
+
+const char *kt_metrics_failing_why(void)
+{
+	const char *why = __atomic_load_n(&failing_why, __ATOMIC_ACQUIRE);
+	return why ? why : "";
+}
+
 void kt_metrics_heartbeat(uint64_t mono_ns)
 {
 	__atomic_store_n(&heartbeat_ns, mono_ns ? mono_ns : 1, __ATOMIC_RELEASE);

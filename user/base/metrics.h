@@ -85,6 +85,7 @@ enum kt_run_state {
 	KT_RUN_STARTING, /* before the programs are attached and the exporter runs */
 	KT_RUN_READY,    /* capturing and exporting */
 	KT_RUN_STOPPING, /* shutdown has begun */
+	KT_RUN_FAILING,  /* a fault it cannot serve through: it flushes and exits non-zero */
 };
 
 /* How long the loop may go without a tick and still be called healthy. */
@@ -92,6 +93,9 @@ enum kt_run_state {
 
 void kt_metrics_set_state(enum kt_run_state s);
 enum kt_run_state kt_metrics_state(void);
+/* KT_RUN_FAILING, and why (a string that lives as long as the process). */
+void kt_metrics_set_failing(const char *why);
+const char *kt_metrics_failing_why(void);
 /* The main loop runs (its tick says so, now, each time) / has ended. */
 void kt_metrics_heartbeat(uint64_t mono_ns);
 void kt_metrics_loop_ended(void);

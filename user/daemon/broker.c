@@ -329,6 +329,29 @@ int kt_broker_pid(const struct kt_broker *b)
 	return b ? b->pid : 0;
 }
 
+void kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n)
+{
+	int st = 0;
+	pid_t r = 0;
+	/* Its socket closes as it dies; its exit status follows within moments. */
+	for (int i = 0; b->pid > 0 && i < STOP_TIMEOUT_MS / 10; i++) {
+		r = waitpid(b->pid, &st, WNOHANG);
+		if (r != 0)
+			break;
+		usleep(10000);
+	}
+	if (r > 0 && r == b->pid) {
+		b->pid = 0; /* reaped */
+		if (WIFSIGNALED(st))
+			snprintf(buf, n, "was killed by signal %d (%s)", WTERMSIG(st),
+				 strsignal(WTERMSIG(st)));
+		else
+			snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
+		return;
+	}
+	snprintf(buf, n, "closed its socket");
+}
+
 int kt_broker_dispatch(struct kt_broker *b)
 {
 	while (b->stash) {

@@ -108,5 +108,11 @@ void kt_broker_request_counters(struct kt_broker *b);
  */
 void kt_broker_stop(struct kt_broker *b);
 int kt_broker_pid(const struct kt_broker *b);
+/*
+ * After kt_broker_dispatch() said it is gone: how the broker ended ("was
+ * killed by signal 9 (Killed)", "exited with status 1"), into buf. Reaps
+ * it, waiting a little for its exit to follow the end of its socket.
+ */
+void kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n);
 
 #endif

@@ -87,6 +87,7 @@ struct daemon {
 	struct kt_poll_handler sig_h, tick_h, broker_h, drain_h;
 	int sig_fd, tick_fd;
 	bool stop;
+	const char *fault; /* why the loop stopped on its own (KT_EXIT_FAULT), or NULL */
 	unsigned ticks;
 };
 
@@ -296,15 +297,59 @@ static const struct kt_broker_ops broker_ops = {
 	.control = on_control,
 };
 
+/* The signals waiting in the signal fd (non-blocking): SIGHUP dumps, the others stop. */
+static void read_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	while (d->sig_fd >= 0 && read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			update_kernel_counters(d);
+			kt_stats_dump(stderr);
+			continue;
+		}
+		kt_info("%s: shutting down", strsignal((int)si.ssi_signo));
+		kt_metrics_set_state(KT_RUN_STOPPING);
+		d->stop = true;
+	}
+}
+
+/*
+ * A fault the daemon cannot serve through: /readyz says so at once, the
+ * loop ends, everything captured is flushed as on SIGTERM, and the exit
+ * status is KT_EXIT_FAULT, so that a supervisor restarts it rather than
+ * keep a daemon that looks alive and serves no new sandbox.
+ */
+static void fail(struct daemon *d, const char *why)
+{
+	if (d->fault)
+		return;
+	d->fault = why;
+	kt_metrics_set_failing(why);
+	d->stop = true;
+}
+
 /* Everything the broker said: before ring buffer records, so they meet a current registry. */
 static void broker_drain(struct daemon *d)
 {
 	if (d->broker && kt_broker_dispatch(d->broker) < 0) {
-		/* Nothing new is bound or discovered, but what runs keeps running. */
-		kt_err("broker (pid %d) exited: new sandboxes will not be served", kt_broker_pid(d->broker));
+		/* Nothing new could be bound or discovered any more. */
+		char how[96];
+		int pid = kt_broker_pid(d->broker);
+		kt_broker_exit_text(d->broker, how, sizeof(how));
 		kt_poll_del(d->epfd, kt_broker_fd(d->broker));
 		kt_broker_stop(d->broker);
 		d->broker = NULL;
+		/* Stopped with it (a signal to both, say): a stop, not a fault. */
+		read_signals(d);
+		if (d->stop) {
+			kt_info("broker (pid %d) %s as the daemon stops", pid, how);
+			return;
+		}
+		kt_err("broker (pid %d) %s: no sandbox can be discovered or given a listener from now "
+		       "on; flushing what was captured, then exiting with status %d so that it is "
+		       "restarted",
+		       pid, how, KT_EXIT_FAULT);
+		fail(d, "the broker exited");
 	}
 }
 
@@ -341,18 +386,8 @@ static void publish_gauges(struct daemon *d)
 static void on_signal(struct kt_poll_handler *h, uint32_t events)
 {
 	struct daemon *d = (struct daemon *)((char *)h - offsetof(struct daemon, sig_h));
-	struct signalfd_siginfo si;
 	(void)events;
-	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
-			update_kernel_counters(d);
-			kt_stats_dump(stderr);
-			continue;
-		}
-		kt_info("%s: shutting down", strsignal((int)si.ssi_signo));
-		kt_metrics_set_state(KT_RUN_STOPPING);
-		d->stop = true;
-	}
+	read_signals(d);
 }
 
 static void on_tick(struct kt_poll_handler *h, uint32_t events)
@@ -757,10 +792,11 @@ int kt_cmd_run(const struct kt_config *cfg)
 		if (d.drain)
 			capture_step(&d);
 	}
-	status = 0;
+	status = d.fault ? KT_EXIT_FAULT : 0;
 out:
-	/* /readyz says no from here on, and /healthz once the loop has ended. */
-	kt_metrics_set_state(KT_RUN_STOPPING);
+	/* /readyz says no from here on (failing: since the fault), /healthz once the loop has ended. */
+	if (!d.fault)
+		kt_metrics_set_state(KT_RUN_STOPPING);
 	kt_metrics_loop_ended();
 	/* Everything the kernel captured so far is still decoded and exported. */
 	if (d.drain) {
@@ -804,7 +840,7 @@ out:
 		close(d.tick_fd);
 	if (d.epfd >= 0)
 		close(d.epfd);
-	if (status == 0) {
+	if (status == 0 || d.fault) {
 		kt_report(stderr,
 			  kt_report_counts(2, "memory_peak", (uint64_t)d.mem.peak, "memory_budget",
 					   (uint64_t)d.mem.limit),

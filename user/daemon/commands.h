@@ -7,6 +7,12 @@
 #include "exporters/exporter.h"
 
 int kt_cmd_run(const struct kt_config *cfg);
+/*
+ * run's exit status after a fault it cannot serve through (its broker
+ * died): everything captured was flushed; a supervisor should restart it.
+ * 1 is a failure to start, 2 a bad command line.
+ */
+#define KT_EXIT_FAULT 3
 int kt_cmd_decode(const struct kt_config *cfg);
 int kt_cmd_probe(const struct kt_config *cfg);
 /* probe list, probe stop ID: questions to the daemon (cmd_probe_ctl.c). */

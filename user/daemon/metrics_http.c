@@ -159,6 +159,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return text(c, MHD_HTTP_OK, "ready\n");
 		case KT_RUN_STARTING:
 			return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
+		case KT_RUN_FAILING: {
+			char *why = NULL;
+			if (asprintf(&why, "failing: %s\n", kt_metrics_failing_why()) < 0)
+				return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "failing\n");
+			return answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+				      why, strlen(why), true, NULL);
+		}
 		case KT_RUN_STOPPING:
 			break;
 		}
