@@ -461,7 +461,8 @@ int kt_spool_sync(struct kt_spool *s)
 				remove_seg(s, 0);
 				deleted = true;
 			}
-			s->dir_dirty = false;
+			if (deleted)
+				s->dir_dirty = false; /* the fsync below covers every change so far */
 			pthread_mutex_unlock(&s->lock);
 			if (deleted && fsync(s->dirfd) != 0 && !rc)
 				rc = -errno;
