@@ -39,4 +39,18 @@ static inline void kt_put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+static inline void kt_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void kt_put_le64(uint8_t *p, uint64_t v)
+{
+	kt_put_le32(p, (uint32_t)v);
+	kt_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
 #endif
