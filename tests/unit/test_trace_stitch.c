@@ -201,6 +201,50 @@ Test(stitch, matching_respects_method_time_and_once)
 	teardown_fx(&f);
 }
 
+/*
+ * A guest whose clock is far off (1970, the last nanoseconds u64 holds):
+ * its roots serve no call, not even one still open (whose end is not known
+ * yet), however near the skew allowance comes to the ends of the range,
+ * and leave the call to the root that did serve it; their times are
+ * exported as the guest gave them.
+ */
+Test(stitch, a_guest_clock_far_off_matches_no_call)
+{
+	struct kt_stitch_cfg cfg = KT_STITCH_DEFAULTS;
+	cfg.hold_ns = 100;
+	struct fixture f = setup(cfg);
+	struct kt_rpc_request rq = request("CreateContainer", T0, false, tid(0, 0));
+	uint64_t call = kt_stitch_rpc_request(f.s, "sb1", &rq, 1);
+	uint64_t k = cfg.skew_ns;
+	struct {
+		uint64_t id, start, end;
+	} off[] = {
+		{ 80, 1, 2 },
+		{ 81, UINT64_MAX - k + 1, UINT64_MAX }, /* start + skew would wrap to 0 */
+		{ 82, UINT64_MAX - 1, UINT64_MAX },
+		{ 83, T0 - k - 1, T0 - k }, /* just outside the allowance before the call */
+	};
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(8, i), off[i].id, 0,
+					 "create_container", off[i].start, off[i].end), 10);
+	cr_expect_eq(n_out, 0, "none of them served the call: they wait for another");
+	/* The root that served it, within the allowance, still gets it. */
+	kt_stitch_span(f.s, span(f.o, KT_SPAN_FROM_AGENT, tid(8, 9), 89, 0, "create_container",
+				 T0 + MS, T0 + 2 * MS), 10);
+	cr_assert_eq(n_out, 1);
+	cr_expect_eq(find(89)->span.parent_span_id, call);
+	kt_stitch_tick(f.s, 110);
+	cr_assert_eq(n_out, 5, "the others go under the sandbox's root when their wait ends");
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		const struct kt_span_record *r = find(off[i].id);
+		cr_assert_not_null(r);
+		cr_expect_eq(r->span.parent_span_id, f.sb_root);
+		cr_expect_eq(r->span.start_unix_nano, off[i].start, "times as the guest gave them");
+		cr_expect_eq(r->span.end_unix_nano, off[i].end);
+	}
+	teardown_fx(&f);
+}
+
 Test(stitch, the_agent_root_span_goes_under_the_sandbox_root)
 {
 	struct fixture f = setup((struct kt_stitch_cfg)KT_STITCH_DEFAULTS);

@@ -21,6 +21,7 @@
 struct rpc_call {
 	char key[RPC_KEY_MAX]; /* method, lower case, no '_' */
 	uint64_t span_id, start, end;
+	uint64_t opened; /* the daemon's monotonic clock when the request was seen */
 	bool matched;
 };
 
@@ -320,8 +321,9 @@ static bool runtime_trace(const struct sandbox *b, const struct kt_trace_id *id)
 	return false;
 }
 
-/* The host-side call a root span of the agent served, or NULL. */
-static struct rpc_call *match_rpc(struct kt_stitch *s, struct sandbox *b, const struct kt_span *sp)
+/* The host-side call a root span of the agent served, or NULL (now: monotonic). */
+static struct rpc_call *match_rpc(struct kt_stitch *s, struct sandbox *b, const struct kt_span *sp,
+				  uint64_t now)
 {
 	char key[RPC_KEY_MAX];
 	method_key(sp->name.ptr, sp->name.len, key);
@@ -331,9 +333,18 @@ static struct rpc_call *match_rpc(struct kt_stitch *s, struct sandbox *b, const 
 		struct rpc_call *c = &b->rpc[i];
 		if (!c->span_id || c->matched || strcmp(c->key, key))
 			continue;
-		/* Within the call, give or take the guest's clock (end: UINT64_MAX while open). */
-		if (sp->start_unix_nano + k < c->start ||
-		    (c->end != UINT64_MAX && sp->end_unix_nano > c->end + k))
+		/*
+		 * Within the call, give or take the guest's clock. A call still
+		 * open (end UINT64_MAX) has lasted until now: a root cannot have
+		 * started later than that, which keeps a guest clock far in the
+		 * future from taking it. No sum may wrap: a guest clock can sit
+		 * at either end of the range.
+		 */
+		uint64_t lo = c->start > k ? c->start - k : 0;
+		uint64_t hi = c->end != UINT64_MAX ? c->end : c->start + (now > c->opened ? now - c->opened : 0);
+		hi = hi > UINT64_MAX - k ? UINT64_MAX : hi + k;
+		if (sp->start_unix_nano < lo || sp->start_unix_nano > hi ||
+		    (c->end != UINT64_MAX && sp->end_unix_nano > hi))
 			continue;
 		uint64_t d = sp->start_unix_nano > c->start ? sp->start_unix_nano - c->start
 							    : c->start - sp->start_unix_nano;
@@ -349,13 +360,14 @@ static struct rpc_call *match_rpc(struct kt_stitch *s, struct sandbox *b, const 
  * Moves a span of the agent's own trace into the sandbox's. Returns false
  * for a root whose call is not known yet (unless last_chance): it waits.
  */
-static bool move(struct kt_stitch *s, struct sandbox *b, struct kt_span_record *r, bool last_chance)
+static bool move(struct kt_stitch *s, struct sandbox *b, struct kt_span_record *r, bool last_chance,
+		 uint64_t now)
 {
 	struct kt_span *sp = &r->span;
 	const char *how = NULL;
 	if (!sp->parent_span_id) {
 		bool agent_root = kt_str_eq(sp->name, "root-span");
-		struct rpc_call *c = agent_root ? NULL : match_rpc(s, b, sp);
+		struct rpc_call *c = agent_root ? NULL : match_rpc(s, b, sp, now);
 		if (c) {
 			c->matched = true;
 			sp->parent_span_id = c->span_id;
@@ -378,11 +390,12 @@ static bool move(struct kt_stitch *s, struct sandbox *b, struct kt_span_record *
 	return true;
 }
 
-static void hold(struct kt_stitch *s, struct sandbox *b, struct kt_span_record *r, uint64_t deadline)
+static void hold(struct kt_stitch *s, struct sandbox *b, struct kt_span_record *r, uint64_t now,
+		 uint64_t deadline)
 {
 	struct held *h = malloc(sizeof(*h));
 	if (!h) {
-		move(s, b, r, true);
+		move(s, b, r, true, now);
 		emit(s, b, r);
 		return;
 	}
@@ -400,18 +413,18 @@ static void release_held(struct kt_stitch *s, struct sandbox *b, uint64_t now, b
 			continue;
 		}
 		*pp = h->next;
-		move(s, b, h->r, true);
+		move(s, b, h->r, true, now);
 		emit(s, b, h->r);
 		free(h);
 	}
 }
 
 /* A new call: waiting roots of the agent may have served it. */
-static void retry_roots(struct kt_stitch *s, struct sandbox *b)
+static void retry_roots(struct kt_stitch *s, struct sandbox *b, uint64_t now)
 {
 	for (struct held **pp = &b->held; *pp;) {
 		struct held *h = *pp;
-		if (!move(s, b, h->r, false)) {
+		if (!move(s, b, h->r, false, now)) {
 			pp = &h->next;
 			continue;
 		}
@@ -426,10 +439,10 @@ static void agent_span(struct kt_stitch *s, struct sandbox *b, struct kt_span_re
 {
 	const struct kt_trace_id *id = &r->span.ctx.trace_id;
 	if (!s->cfg.collate || trace_eq(id, &b->trace) || runtime_trace(b, id) ||
-	    move(s, b, r, false))
+	    move(s, b, r, false, now))
 		emit(s, b, r);
 	else
-		hold(s, b, r, now + s->cfg.hold_ns);
+		hold(s, b, r, now, now + s->cfg.hold_ns);
 }
 
 static void rpc_span(struct kt_stitch *s, struct sandbox *b, struct kt_span_record *r)
@@ -520,9 +533,10 @@ uint64_t kt_stitch_rpc_request(struct kt_stitch *s, const char *sandbox_id,
 	rc->span_id = id;
 	rc->start = c->start_unix_ns;
 	rc->end = UINT64_MAX;
+	rc->opened = now;
 	rc->matched = false;
 	if (b->held)
-		retry_roots(s, b);
+		retry_roots(s, b, now);
 	return id;
 }
 
