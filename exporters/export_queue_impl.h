@@ -78,6 +78,7 @@ struct kt_export_queue {
 	struct kt_arena req_arena;
 	struct kt_spool_send *spool; /* NULL: no spool; the export thread's alone */
 	uint64_t append_logged_ns;   /* the last append failure logged */
+	bool spool_refused_logged;   /* spooled records of a kind the exporter cannot send */
 };
 
 

@@ -79,8 +79,10 @@ static void spool_attempt(struct kt_export_queue *q, struct attempt *at,
 	const struct kind *k = l->k;
 	size_t n = r->count;
 	if (l->refused) { /* spooled by a run whose exporter could send them */
-		kt_warn("export: %s: cannot send %s: dropping %zu from the spool", q->exporter->name,
-			k->what, n);
+		if (!q->spool_refused_logged)
+			kt_warn("export: %s: cannot send %s: dropping those in the spool",
+				q->exporter->name, k->what);
+		q->spool_refused_logged = true;
 		kt_stat_drop(k->rec, KT_DROP_UNSUPPORTED, n);
 		goto done;
 	}
@@ -127,6 +129,22 @@ done:
 	attempt_reset(at);
 }
 
+/* The oldest spooled request not yet done; NULL: none, or the spool cannot be read now. */
+static const struct kt_spool_req *next_request(struct kt_export_queue *q, struct attempt *at,
+					       bool *work)
+{
+	int err;
+	const struct kt_spool_req *r = kt_spool_send_next(q->spool, &err);
+	if (err) {
+		kt_warn("export: spool: cannot read it back: %s", strerror(-err));
+		uint64_t later = kt_mono_ns() + SPOOL_READ_RETRY_MS * 1000000ull;
+		if (!r && at->next_ns < later)
+			at->next_ns = later;
+	}
+	*work = r || err;
+	return r;
+}
+
 static uint64_t min_ns(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
@@ -145,21 +163,16 @@ void kt_eq_spool_loop(struct kt_export_queue *q)
 	attempt_reset(&at);
 
 	for (;;) {
-		int err;
-		const struct kt_spool_req *r = kt_spool_send_next(q->spool, &err);
-		if (err) {
-			kt_warn("export: spool: cannot read it back: %s", strerror(-err));
-			if (!r && at.next_ns < kt_mono_ns() + SPOOL_READ_RETRY_MS * 1000000ull)
-				at.next_ns = kt_mono_ns() + SPOOL_READ_RETRY_MS * 1000000ull;
-		}
-		bool work = r || err;
+		bool work;
+		const struct kt_spool_req *r = next_request(q, &at, &work);
 
 		pthread_mutex_lock(&q->lock);
 		bool batches, exiting;
 		for (;;) {
 			uint64_t now = kt_mono_ns();
 			bool over = q->stopping && now >= q->stop_deadline_ns;
-			batches = kt_eq_any_full(q) || (!kt_eq_all_empty(q) && (q->stopping || now >= kt_eq_due_ns(q)));
+			batches = kt_eq_any_full(q) ||
+				  (!kt_eq_all_empty(q) && (q->stopping || now >= kt_eq_due_ns(q)));
 			exiting = q->stopping && (!work || over);
 			if (batches || exiting || (sync_at && now >= sync_at) ||
 			    (work && now >= at.next_ns && !over))
@@ -194,10 +207,15 @@ void kt_eq_spool_loop(struct kt_export_queue *q)
 		if (batches) {
 			if (!sync_at)
 				sync_at = kt_mono_ns() + sync_ns;
-			continue; /* appends may have moved r out of memory: look again */
-		}
-		if (exiting)
+			/*
+			 * Appends may have moved r out of memory: look again, and
+			 * still make the attempt due, so that a steady stream of
+			 * batches cannot keep every request on disk.
+			 */
+			r = next_request(q, &at, &work);
+		} else if (exiting) {
 			break;
+		}
 		uint64_t now = kt_mono_ns();
 		if (sync_at && now >= sync_at) {
 			kt_spool_sync(q->cfg.spool);

@@ -43,7 +43,7 @@ struct seen {
 static struct fake {
 	struct kt_exporter base;
 	pthread_mutex_t lock;
-	uint64_t retry_until_ns; /* RETRY until then */
+	unsigned retry_calls; /* the first N calls RETRY */
 	bool retry_forever;
 	const char *fail_name; /* FAIL a request holding this span */
 	unsigned calls;
@@ -63,7 +63,7 @@ static void note(struct seen *s, const void *p, size_t n)
 static enum kt_export_result verdict(struct fake *f, bool fail)
 {
 	f->calls++;
-	if (f->retry_forever || kt_mono_ns() < f->retry_until_ns)
+	if (f->retry_forever || f->calls <= f->retry_calls)
 		return KT_EXPORT_RETRY;
 	return fail ? KT_EXPORT_FAIL : KT_EXPORT_OK;
 }
@@ -126,7 +126,7 @@ static void fake_destroy(struct kt_exporter *e)
 static void fake_reset_script(void)
 {
 	pthread_mutex_lock(&fake.lock);
-	fake.retry_until_ns = 0;
+	fake.retry_calls = 0;
 	fake.retry_forever = false;
 	fake.fail_name = NULL;
 	pthread_mutex_unlock(&fake.lock);
@@ -291,7 +291,7 @@ Test(export_queue_spool, collector_up_every_span_once_in_order_from_memory)
 Test(export_queue_spool, collector_down_backlog_moves_to_disk_and_nothing_is_dropped)
 {
 	struct kt_spool *s = spool_open(64 << 20, 1 << 20);
-	fake.retry_until_ns = kt_mono_ns() + 600000000ull;
+	fake.retry_forever = true;
 	struct kt_export_queue *q = start(s, 10, 100, 5000, 0);
 	/* Five times queue_max while down, each round leaving memory before the next. */
 	for (unsigned i = 0; i < 5; i++) {
@@ -300,6 +300,7 @@ Test(export_queue_spool, collector_down_backlog_moves_to_disk_and_nothing_is_dro
 	}
 	cr_expect_eq(seen_n(&fake.spans), 0, "delivered while down");
 	cr_expect_geq(spool_stats(s).records, 50 - 1, "the backlog is on disk");
+	fake_reset_script(); /* the collector is back */
 	cr_assert(wait_seen(&fake.spans, 500, 10000), "%zu delivered", seen_n(&fake.spans));
 	kt_export_queue_stop(q);
 	expect_exactly(&fake.spans, 's', 0, 500);
@@ -345,6 +346,7 @@ Test(export_queue_spool, a_permanent_failure_drops_only_its_batch)
 {
 	struct kt_spool *s = spool_open(64 << 20, 1 << 20);
 	fake.fail_name = "s00017";
+	fake.retry_calls = 3; /* then the same request again */
 	struct kt_export_queue *q = start(s, 8, 1000, 5000, 0);
 	push_spans(q, 0, 100);
 	cr_assert(wait_drained(q, 5000));
@@ -373,6 +375,7 @@ Test(export_queue_spool, a_permanent_failure_drops_only_its_batch)
 	cr_expect_eq(KT_STAT_GET(spans_dropped), nf);
 	cr_expect_eq(kt_stats.spans_dropped_by[KT_DROP_EXPORT_FAILED], nf);
 	cr_expect_eq(KT_STAT_GET(spans_exported), 100 - nf);
+	cr_expect_eq(KT_STAT_GET(export_retries), 3);
 	struct kt_spool_stats st = spool_stats(s);
 	cr_expect_eq(st.records, 0);
 	cr_expect_eq(st.acked, st.next_seq - 1, "acknowledged past the failed request");
@@ -441,7 +444,7 @@ Test(export_queue_spool, an_append_that_fails_sends_its_batch_from_memory)
 Test(export_queue_spool, log_records_go_through_the_spool_too)
 {
 	struct kt_spool *s = spool_open(64 << 20, 1 << 20);
-	fake.retry_until_ns = kt_mono_ns() + 300000000ull;
+	fake.retry_forever = true;
 	struct kt_export_queue *q = start(s, 7, 1000, 5000, 0);
 	for (unsigned i = 0; i < 6; i++) {
 		push_spans(q, i * 30, (i + 1) * 30);
@@ -451,6 +454,7 @@ Test(export_queue_spool, log_records_go_through_the_spool_too)
 	cr_expect_eq(seen_n(&fake.spans) + seen_n(&fake.logs), 0, "delivered while down");
 	struct kt_spool_stats st = spool_stats(s);
 	cr_expect_geq(st.records, 180 / 7 + 120 / 7);
+	fake_reset_script();
 	cr_assert(wait_seen(&fake.spans, 180, 10000));
 	cr_assert(wait_seen(&fake.logs, 120, 10000));
 	kt_export_queue_stop(q);
@@ -467,12 +471,14 @@ Test(export_queue_spool, log_records_go_through_the_spool_too)
 Test(export_queue_spool, with_a_tiny_cache_the_backlog_is_read_back_in_order)
 {
 	struct kt_spool *s = spool_open(1 << 20, KT_SPOOL_SEGMENT_MIN);
-	fake.retry_until_ns = kt_mono_ns() + 400000000ull;
+	fake.retry_forever = true;
 	struct kt_export_queue *q = start(s, 5, 1000, 5000, 1);
 	for (unsigned i = 0; i < 3; i++) {
 		push_spans(q, i * 100, (i + 1) * 100);
 		cr_assert(wait_drained(q, 5000));
 	}
+	cr_expect_eq(seen_n(&fake.spans), 0, "delivered while down");
+	fake_reset_script();
 	cr_assert(wait_seen(&fake.spans, 300, 10000), "%zu delivered", seen_n(&fake.spans));
 	push_spans(q, 300, 320); /* and after the recovery */
 	cr_assert(wait_seen(&fake.spans, 320, 5000));
