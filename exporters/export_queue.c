@@ -13,60 +13,8 @@
 #include "base/diag.h"
 #include "base/quiet_thread.h"
 #include "base/stats.h"
-
-/*
- * What differs between the spans' list and the log records' list: how a
- * record is linked, freed, built into a request and exported, and the
- * counters. Everything else (the bound, batching, retries, shutdown) is one
- * piece of code for both.
- */
-struct kind {
-	const char *what; /* "spans", "log records": in log lines */
-	void *(*next)(const void *rec);
-	void (*set_next)(void *rec, void *next);
-	void (*free)(void *rec);
-	/* The request for the records linked from head, in a; NULL on ENOMEM. */
-	const void *(*build)(const void *head, const struct kt_resource_cfg *cfg,
-			     struct kt_arena *a);
-	enum kt_export_result (*export)(struct kt_exporter *e, const void *req, size_t n);
-	enum kt_record_kind rec;        /* for the counters (base/stats.h) */
-	uint64_t *exported, *dropped;   /* in kt_stats; dropped is bumped by kt_stat_drop */
-};
-
-/* One kind's bounded list; guarded by the queue's lock. */
-struct list {
-	const struct kind *k;
-	void *head, *tail;
-	size_t n;
-	uint64_t first_ns;	 /* arrival of the oldest queued record */
-	bool refused;		 /* the exporter cannot send this kind: push drops */
-	bool refused_logged;
-	uint64_t dropped_unsent; /* dropped at shutdown without an attempt */
-};
-
-/*
- * Log records wait beside the spans with a bound of their own (a chatty
- * guest journal cannot crowd spans out) and go through the same thread,
- * batching and retries: one user of the exporter, no locking there.
- */
-enum { SPANS, LOGS, N_LISTS };
-
-struct kt_export_queue {
-	struct kt_export_queue_cfg cfg;
-	struct kt_exporter *exporter;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct list lists[N_LISTS]; /* exported in this order */
-	bool stopping;
-	uint64_t stop_deadline_ns;
-	/*
-	 * The request being exported, emptied after each batch and kept: once
-	 * it has grown to the largest batch, building one allocates nothing.
-	 * The export thread's alone.
-	 */
-	struct kt_arena req_arena;
-};
+#include "exporters/export_queue_impl.h"
+#include "exporters/spool_send.h"
 
 /* ------------------------------------------------------------------ the two kinds */
 
@@ -103,6 +51,8 @@ static const struct kind span_kind = {
 	.free = span_free,
 	.build = span_build,
 	.export = span_export,
+	.desc = &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+	.spool_type = KT_SPOOL_REQ_TRACES,
 	.rec = KT_REC_SPANS,
 	.exported = &kt_stats.spans_exported,
 	.dropped = &kt_stats.spans_dropped,
@@ -141,6 +91,8 @@ static const struct kind log_kind = {
 	.free = log_free,
 	.build = log_build,
 	.export = log_export,
+	.desc = &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
+	.spool_type = KT_SPOOL_REQ_LOGS,
 	.rec = KT_REC_LOGS,
 	.exported = &kt_stats.logs_exported,
 	.dropped = &kt_stats.logs_dropped,
@@ -148,7 +100,7 @@ static const struct kind log_kind = {
 
 /* ------------------------------------------------------------------ lists */
 
-static void stat_add(uint64_t *counter, uint64_t n)
+void kt_eq_stat_add(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
@@ -188,7 +140,7 @@ uint64_t kt_export_retry_wait_ms(uint64_t backoff_ms, uint64_t retry_after_ms)
 	return retry_after_ms > backoff_ms ? retry_after_ms : backoff_ms;
 }
 
-static void free_chain(const struct kind *k, void *head)
+void kt_eq_free_chain(const struct kind *k, void *head)
 {
 	while (head) {
 		void *next = k->next(head);
@@ -198,7 +150,7 @@ static void free_chain(const struct kind *k, void *head)
 }
 
 /* Takes up to batch_max records off the list. Caller holds the lock. */
-static void *take_batch(struct list *l, size_t batch_max, size_t *count)
+void *kt_eq_take_batch(struct list *l, size_t batch_max, size_t *count)
 {
 	void *head = l->head, *last = NULL, *r = head;
 	size_t n = 0;
@@ -219,7 +171,7 @@ static void *take_batch(struct list *l, size_t batch_max, size_t *count)
 	return head;
 }
 
-static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
+void kt_eq_deadline_ts(uint64_t mono_ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(mono_ns / 1000000000ull);
 	ts->tv_nsec = (long)(mono_ns % 1000000000ull);
@@ -240,13 +192,13 @@ static void backoff_sleep(struct kt_export_queue *q, uint64_t ms)
 									  : until;
 		if (kt_mono_ns() >= end)
 			break;
-		deadline_ts(end, &ts);
+		kt_eq_deadline_ts(end, &ts);
 		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 	}
 	pthread_mutex_unlock(&q->lock);
 }
 
-static bool give_up(struct kt_export_queue *q)
+bool kt_eq_give_up(struct kt_export_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
 	bool over = q->stopping && kt_mono_ns() >= q->stop_deadline_ns;
@@ -255,7 +207,7 @@ static bool give_up(struct kt_export_queue *q)
 }
 
 /* One request of n records of l's kind to the exporter. */
-static void send_with_retry(struct kt_export_queue *q, struct list *l, const void *req, size_t n)
+void kt_eq_send_with_retry(struct kt_export_queue *q, struct list *l, const void *req, size_t n)
 {
 	const struct kind *k = l->k;
 	uint64_t delay = 100;
@@ -268,7 +220,7 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 	 * collector that hangs cannot hold the exit up batch after batch.
 	 */
 	for (bool tried = false;; tried = true) {
-		if (give_up(q)) {
+		if (kt_eq_give_up(q)) {
 			if (tried)
 				kt_warn("export: %s: shutdown timeout reached: dropping %zu %s",
 					q->exporter->name, n, k->what);
@@ -287,7 +239,7 @@ static void send_with_retry(struct kt_export_queue *q, struct list *l, const voi
 		enum kt_export_result res = k->export(q->exporter, req, n);
 		kt_stat_export_latency(k->rec, kt_mono_ns() - start);
 		if (res == KT_EXPORT_OK) {
-			stat_add(k->exported, n);
+			kt_eq_stat_add(k->exported, n);
 			break;
 		}
 		memcpy(status, kt_export_status_noted(), sizeof(status));
@@ -315,15 +267,15 @@ static void export_batch(struct kt_export_queue *q, struct list *l, void *batch,
 		kt_err("export: out of memory building a request of %zu %s", n, l->k->what);
 		kt_stat_drop(l->k->rec, KT_DROP_NO_MEMORY, n);
 	} else {
-		send_with_retry(q, l, req, n);
+		kt_eq_send_with_retry(q, l, req, n);
 	}
 	kt_arena_reset(a);
-	free_chain(l->k, batch);
+	kt_eq_free_chain(l->k, batch);
 }
 
 /* ------------------------------------------------------------------ thread */
 
-static bool all_empty(const struct kt_export_queue *q)
+bool kt_eq_all_empty(const struct kt_export_queue *q)
 {
 	for (size_t i = 0; i < N_LISTS; i++)
 		if (q->lists[i].n)
@@ -331,7 +283,7 @@ static bool all_empty(const struct kt_export_queue *q)
 	return true;
 }
 
-static bool any_full(const struct kt_export_queue *q)
+bool kt_eq_any_full(const struct kt_export_queue *q)
 {
 	for (size_t i = 0; i < N_LISTS; i++)
 		if (q->lists[i].n >= q->cfg.batch_max)
@@ -340,7 +292,7 @@ static bool any_full(const struct kt_export_queue *q)
 }
 
 /* When the oldest queued record, of either kind, is due. Some list is not empty. */
-static uint64_t due_ns(const struct kt_export_queue *q)
+uint64_t kt_eq_due_ns(const struct kt_export_queue *q)
 {
 	uint64_t first = UINT64_MAX;
 	for (size_t i = 0; i < N_LISTS; i++)
@@ -353,29 +305,33 @@ static void *export_thread(void *arg)
 {
 	struct kt_export_queue *q = arg;
 
+	if (q->spool) {
+		kt_eq_spool_loop(q);
+		return NULL;
+	}
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (!q->stopping && !any_full(q)) {
-			if (all_empty(q)) {
+		while (!q->stopping && !kt_eq_any_full(q)) {
+			if (kt_eq_all_empty(q)) {
 				pthread_cond_wait(&q->cond, &q->lock);
 				continue;
 			}
-			uint64_t due = due_ns(q);
+			uint64_t due = kt_eq_due_ns(q);
 			if (kt_mono_ns() >= due)
 				break;
 			struct timespec ts;
-			deadline_ts(due, &ts);
+			kt_eq_deadline_ts(due, &ts);
 			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 		}
-		if (all_empty(q) && q->stopping)
+		if (kt_eq_all_empty(q) && q->stopping)
 			break;
-		if (all_empty(q))
+		if (kt_eq_all_empty(q))
 			continue;
 		void *batch[N_LISTS] = { NULL };
 		size_t n[N_LISTS] = { 0 };
 		for (size_t i = 0; i < N_LISTS; i++)
 			if (q->lists[i].n)
-				batch[i] = take_batch(&q->lists[i], q->cfg.batch_max, &n[i]);
+				batch[i] = kt_eq_take_batch(&q->lists[i], q->cfg.batch_max, &n[i]);
 		pthread_mutex_unlock(&q->lock);
 		for (size_t i = 0; i < N_LISTS; i++)
 			if (n[i])
@@ -405,6 +361,17 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 	q->lists[LOGS].k = &log_kind;
 	q->lists[LOGS].refused = !e->export_logs;
 	kt_arena_init(&q->req_arena, 0);
+	if (cfg->spool) {
+		if (!q->cfg.spool_sync_ms)
+			q->cfg.spool_sync_ms = KT_EXPORT_SPOOL_SYNC_MS;
+		if (!q->cfg.spool_cache_bytes)
+			q->cfg.spool_cache_bytes = KT_EXPORT_SPOOL_CACHE_BYTES;
+		q->spool = kt_spool_send_new(cfg->spool, q->cfg.spool_cache_bytes);
+		if (!q->spool) {
+			free(q);
+			return NULL;
+		}
+	}
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -424,6 +391,7 @@ struct kt_export_queue *kt_export_queue_start(struct kt_exporter *e,
 		kt_err("export: cannot start thread: %s", strerror(err));
 		pthread_cond_destroy(&q->cond);
 		pthread_mutex_destroy(&q->lock);
+		kt_spool_send_free(q->spool);
 		free(q);
 		return NULL;
 	}
@@ -505,8 +473,9 @@ void kt_export_queue_stop(struct kt_export_queue *q)
 		q->exporter->flush(q->exporter);
 	q->exporter->destroy(q->exporter);
 	for (size_t i = 0; i < N_LISTS; i++)
-		free_chain(q->lists[i].k, q->lists[i].head);
+		kt_eq_free_chain(q->lists[i].k, q->lists[i].head);
 	kt_arena_free(&q->req_arena);
+	kt_spool_send_free(q->spool);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
 	free(q);

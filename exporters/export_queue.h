@@ -7,6 +7,12 @@
  * (up to queue_max spans, and as many log records, wait meanwhile) and the
  * capture path never blocks on it. Spans and log records are two lists with
  * bounds of their own run by one piece of code (export_queue.c).
+ *
+ * With a disk spool (exporters/spool.h), each batch becomes a request that
+ * goes to the spool at once and leaves memory; requests are sent from the
+ * spool strictly in order, those an earlier run left there first, so that a
+ * collector down for long loses nothing up to the spool's bound and a
+ * restart sends what was not delivered (exporters/spool_send.h).
  */
 #ifndef KT_EXPORT_QUEUE_H
 #define KT_EXPORT_QUEUE_H
@@ -16,6 +22,7 @@
 
 #include "exporters/exporter.h"
 #include "exporters/otlp_build.h"
+#include "exporters/spool.h"
 #include "model/log_record.h"
 #include "model/span_record.h"
 
@@ -26,13 +33,30 @@ struct kt_export_queue_cfg {
 	uint64_t retry_max_ms;     /* backoff ceiling (from 100 ms, doubling) */
 	uint64_t shutdown_timeout_ms; /* how long stop() keeps exporting and retrying */
 	struct kt_resource_cfg resource;
+	/*
+	 * NULL: none (batches are sent from memory). Not owned: the caller
+	 * closes it after kt_export_queue_stop().
+	 */
+	struct kt_spool *spool;
+	uint64_t spool_sync_ms;   /* kt_spool_sync() this often; 0: KT_EXPORT_SPOOL_SYNC_MS */
+	/*
+	 * Spooled requests kept in memory to send (the newest, or read back
+	 * from the spool), at most this plus one request; 0:
+	 * KT_EXPORT_SPOOL_CACHE_BYTES.
+	 */
+	size_t spool_cache_bytes;
 };
+
+#define KT_EXPORT_SPOOL_SYNC_MS 100u
+#define KT_EXPORT_SPOOL_CACHE_BYTES ((size_t)8 << 20)
 
 #define KT_EXPORT_QUEUE_DEFAULTS                                                              \
 	{                                                                                      \
 		.batch_max = 512, .batch_timeout_ms = 1000, .queue_max = 100000,               \
 		.retry_max_ms = 5000, .shutdown_timeout_ms = 10000,                            \
 		.resource = { .service_name = KT_DEFAULT_SERVICE_NAME },                       \
+		.spool_sync_ms = KT_EXPORT_SPOOL_SYNC_MS,                                      \
+		.spool_cache_bytes = KT_EXPORT_SPOOL_CACHE_BYTES,                              \
 	}
 
 struct kt_export_queue;
@@ -65,7 +89,9 @@ void kt_export_queue_depth(struct kt_export_queue *q, size_t out[2]);
 /*
  * Exports everything queued, retrying until shutdown_timeout_ms after the
  * call; what is still queued then is dropped (counted) without a further
- * attempt. Then stops.
+ * attempt. Then stops. With a spool, what is queued in memory is spooled,
+ * and what is still unsent at the deadline stays in the spool for the next
+ * start, counted in kt_stats.spool_left (not dropped); the spool is synced.
  */
 void kt_export_queue_stop(struct kt_export_queue *q);
 

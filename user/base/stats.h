@@ -41,6 +41,8 @@
 	X(logs_decoded, "log records decoded (Kata 1.x journal)")                           \
 	X(logs_exported, "log records accepted by the exporter")                            \
 	X(logs_dropped, "log records dropped (the sum of logs_dropped_by)")                  \
+	X(spool_append_failed, "export requests the disk spool could not store (sent from memory)") \
+	X(spool_left, "export requests left in the disk spool at shutdown, for the next start") \
 	X(vm_events, "VM events read (hypervisor exec/exit, vsock connections)")             \
 	X(vm_events_bad, "VM events malformed (ignored)")                                   \
 	X(mem_shed, "times a connection's pending data was dropped for --memory-budget")     \
