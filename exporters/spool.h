@@ -32,6 +32,8 @@
 #include <stdint.h>
 
 #define KT_SPOOL_SEGMENT_DEFAULT ((uint64_t)8 << 20)
+/* The daemon's --spool-size when not given: about an hour of a busy node's spans. */
+#define KT_DEFAULT_SPOOL_SIZE ((uint64_t)1 << 30)
 #define KT_SPOOL_SEGMENT_MIN ((uint64_t)4096)
 /* Also the largest file open or replay reads into memory at once. */
 #define KT_SPOOL_SEGMENT_MAX ((uint64_t)256 << 20)

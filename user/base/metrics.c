@@ -181,6 +181,27 @@ const struct kt_metric kt_metrics[] = {
 	GAUGE("katatrace_export_queue_capacity_records", queue_capacity,
 	      "How many of each kind may wait (--queue-size); beyond, new ones are dropped.",
 	      "--queue-size"),
+	/* the disk spool */
+	GAUGE("katatrace_spool_bytes", spool_bytes,
+	      "Bytes of the disk spool's files (--spool-dir, bounded by --spool-size).",
+	      "exporters/spool.c, published by the daemon's tick"),
+	GAUGE("katatrace_spool_requests", spool_requests,
+	      "Export requests in the disk spool not sent yet.",
+	      "exporters/spool.c, published by the daemon's tick"),
+	{ .name = "katatrace_spool_dropped_requests_total", .type = KT_PROM_COUNTER,
+	  .help = "Export requests the disk spool dropped, the oldest first, to stay within "
+		  "--spool-size.",
+	  .labels = "", .from = "exporters/spool.c, published by the daemon's tick",
+	  .source = KT_METRIC_VALUE, .value = &kt_gauges.spool_dropped },
+	{ .name = "katatrace_spool_write_errors_total", .type = KT_PROM_COUNTER,
+	  .help = "Writes and syncs of the disk spool that failed (a full, read-only or failing "
+		  "disk); the requests are sent from memory.",
+	  .labels = "", .from = "exporters/spool.c, published by the daemon's tick",
+	  .source = KT_METRIC_VALUE, .value = &kt_gauges.spool_write_errors },
+	{ .name = "katatrace_spool_corrupt_files_total", .type = KT_PROM_COUNTER,
+	  .help = "Damaged spool files set aside (renamed .corrupt) at start-up.",
+	  .labels = "", .from = "exporters/spool.c, at start-up",
+	  .source = KT_METRIC_VALUE, .value = &kt_gauges.spool_corrupt },
 	/* the node */
 	GAUGE("katatrace_sandboxes", sandboxes, "Sandboxes discovered and running.",
 	      "sandbox/sandbox_registry.c, published by the daemon's tick"),

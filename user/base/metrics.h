@@ -36,6 +36,12 @@ struct kt_gauges {
 	uint64_t memory_budget;      /* --memory-budget */
 	uint64_t burst_bytes;        /* records waiting in the burst buffer */
 	uint64_t burst_peak;         /* the most that waited there */
+	/* the disk spool (--spool-dir; exporters/spool.h) */
+	uint64_t spool_bytes;        /* its files' bytes */
+	uint64_t spool_requests;     /* export requests in it, not yet sent */
+	uint64_t spool_dropped;      /* requests it dropped, oldest first, to stay within --spool-size */
+	uint64_t spool_write_errors; /* appends and syncs that failed (a full or read-only disk) */
+	uint64_t spool_corrupt;      /* damaged files set aside at start-up */
 };
 
 extern struct kt_gauges kt_gauges;

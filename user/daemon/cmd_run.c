@@ -35,6 +35,7 @@
 #include "sandbox/hypervisors.h"
 #include "exporters/export_queue.h"
 #include "daemon/privdrop.h"
+#include "daemon/spool_dir.h"
 #include "sandbox/sandbox_registry.h"
 #include "base/clock.h"
 #include "base/diag.h"
@@ -88,6 +89,7 @@ struct daemon {
 	int sig_fd, tick_fd;
 	bool stop;
 	const char *fault; /* why the loop stopped on its own (KT_EXIT_FAULT), or NULL */
+	struct kt_spool *spool; /* --spool-dir; closed after the export queue stops */
 	unsigned ticks;
 };
 
@@ -360,6 +362,19 @@ static void on_broker(struct kt_poll_handler *h, uint32_t events)
 	broker_drain(d);
 }
 
+static void publish_spool(const struct daemon *d)
+{
+	if (!d->spool)
+		return;
+	struct kt_spool_stats ss;
+	kt_spool_stats(d->spool, &ss);
+	KT_GAUGE_SET(spool_bytes, ss.bytes);
+	KT_GAUGE_SET(spool_requests, ss.records);
+	KT_GAUGE_SET(spool_dropped, ss.dropped_records);
+	KT_GAUGE_SET(spool_write_errors, ss.write_errors + ss.sync_errors);
+	KT_GAUGE_SET(spool_corrupt, ss.corrupt_files);
+}
+
 /* What the metrics' gauges show: published for the metrics server's thread. */
 static void publish_gauges(struct daemon *d)
 {
@@ -375,6 +390,7 @@ static void publish_gauges(struct daemon *d)
 	KT_GAUGE_SET(memory_used, kt_mem_used(&d->mem));
 	KT_GAUGE_SET(memory_peak, d->mem.peak);
 	KT_GAUGE_SET(memory_budget, d->mem.limit);
+	publish_spool(d);
 	if (d->burst) {
 		struct kt_burst_stats bs;
 		kt_burst_stats(d->burst, &bs);
@@ -656,6 +672,9 @@ int kt_cmd_run(const struct kt_config *cfg)
 	kt_metrics_set_state(KT_RUN_STARTING);
 	if (bind_metrics(&d))
 		goto out;
+	/* Opened while still privileged, then handed to --user; replayed first. */
+	if (!kt_spool_dir_open(cfg, &d.spool))
+		goto out;
 	/* Created (output file opened) while still privileged; its thread starts later. */
 	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
 	if (!e)
@@ -665,6 +684,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 	qc.batch_timeout_ms = cfg->batch_timeout_ms;
 	qc.queue_max = cfg->queue_size;
 	qc.resource.service_name = cfg->service_name;
+	qc.spool = d.spool;
 
 	d.registry = kt_registry_new(KT_SANDBOX_LINGER_NS);
 	struct kt_stitch_cfg tc = KT_STITCH_DEFAULTS;
@@ -823,6 +843,9 @@ out:
 	if (d.stitch)
 		kt_stitch_flush(d.stitch, false);
 	kt_export_queue_stop(d.queue);
+	publish_spool(&d); /* what the last scrapes see */
+	kt_spool_close(d.spool);
+	d.spool = NULL;
 	/* Scrapes went on while the queue drained: its last counts are in. */
 	kt_metrics_http_stop(d.metrics);
 	if (d.metrics_fd >= 0)

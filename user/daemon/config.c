@@ -15,6 +15,7 @@
 
 #include "exporters/export_queue.h"
 #include "exporters/exporter.h"
+#include "exporters/spool.h"
 #include "agent/framer.h"
 #include "stream/burst.h"
 #include "base/diag.h"
@@ -107,6 +108,7 @@ void kt_config_defaults(struct kt_config *c)
 	c->batch_size = 512;
 	c->batch_timeout_ms = 1000;
 	c->queue_size = 100000;
+	c->spool_size = KT_DEFAULT_SPOOL_SIZE;
 	c->ringbuf_bytes = KT_RINGBUF_DEFAULT_BYTES;
 	c->burst_bytes = KT_DEFAULT_BURST_BUFFER;
 	c->run_root = "";

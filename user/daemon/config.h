@@ -116,6 +116,8 @@ struct kt_config {
 	size_t batch_size;
 	uint64_t batch_timeout_ms;
 	size_t queue_size;
+	const char *spool_dir; /* --spool-dir: the OTLP exporters' disk spool; NULL: none */
+	uint64_t spool_size;   /* --spool-size: its bound (exporters/spool.h) */
 	uint64_t ringbuf_bytes;
 	uint64_t burst_bytes;           /* --burst-buffer (stream/burst.h) */
 	const char *run_root;

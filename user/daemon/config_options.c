@@ -377,6 +377,15 @@ static const struct kt_opt opts[] = {
 	  .min = 1, .max = 1u << 24,
 	  RUN_PROBE_DOC(S_EXPORT, S_EXPORT, "spans queued while the collector is slow, and as many\n"
 			    "log records (default {default})") },
+	{ "spool-dir", .arg = "DIR", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(spool_dir),
+	  .empty = "directory",
+	  RUN_DOC(S_EXPORT, "OTLP exporters: keep what waits for the collector on\n"
+			    "disk in DIR (created, owned by --user), replayed after a\n"
+			    "restart (docs/spool.md)") },
+	{ "spool-size", .arg = "BYTES", .cmds = RUN, .kind = KT_OPT_NUMBER, FIELD(spool_size),
+	  .min = 1u << 16, .max = 1ull << 40,
+	  RUN_DOC(S_EXPORT, "the spool's bound (default {default}); beyond, the\n"
+			    "oldest requests are dropped, counted and logged") },
 
 	/* Node-wide operation */
 	{ "no-discovery", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(discovery), .flag = false,
