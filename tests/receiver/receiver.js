@@ -6,7 +6,7 @@
 // span to --out; with --logs-out, also ExportLogsServiceRequest on /v1/logs,
 // one normalized line per log record.
 //
-//   receiver.js --port-file F --out spans.jsonl [--logs-out logs.jsonl]
+//   receiver.js --port-file F --out spans.jsonl [--port N] [--logs-out logs.jsonl]
 //               [--fail-first N [--retry-after VALUE]] [--status CODE] [--partial-success N:TEXT]
 //               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
@@ -16,7 +16,8 @@
 // answers are in the request's encoding: the Export*ServiceResponse, or for
 // a JSON request that fails a google.rpc.Status in JSON.
 //
-// Listens on 127.0.0.1 on a free port and writes the port number to F once
+// Listens on 127.0.0.1 on a free port (--port: that one, a collector coming
+// back where it was) and writes the port number to F once
 // ready. --fail-first N answers 503 to the first N requests (with
 // --retry-after, that header with VALUE); --status CODE
 // answers CODE to every later request. --partial-success N:TEXT answers 2xx
@@ -40,11 +41,11 @@ const { FormatError, tracesFromJson, logsFromJson, parseBody } = require('./lib/
 const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
 const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
-const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--logs-out logs.jsonl] ' +
+const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--port N] [--logs-out logs.jsonl] ' +
 	'[--fail-first N [--retry-after VALUE]] [--status CODE] [--partial-success N:TEXT] ' +
 	TLS_USAGE;
 const { opts } = parseArgs(process.argv.slice(2), {
-	'port-file': true, out: true, 'logs-out': false, 'fail-first': false, status: false,
+	'port-file': true, out: true, port: false, 'logs-out': false, 'fail-first': false, status: false,
 	'partial-success': false, 'retry-after': false, ...TLS_SPEC,
 }, USAGE);
 function usage(msg) {
@@ -173,7 +174,7 @@ const server = tls
 	: http.createServer(onRequest);
 if (tls) server.on('tlsClientError', (e) => log(`TLS handshake failed: ${e.message}`));
 
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(opts.port || 0), '127.0.0.1', () => {
 	const port = String(server.address().port);
 	writePortFile(opts['port-file'], port);
 	log(`listening on 127.0.0.1:${port} (${tlsDescription(tls)})`);
