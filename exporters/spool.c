@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "base/byte_order.h"
+#include "base/clock.h"
 #include "base/diag.h"
 #include "base/safe_open.h"
 
@@ -33,6 +34,8 @@
 #define SEG_NAME_LEN (SEG_HEX + sizeof(SEG_SUFFIX) - 1)
 #define CORRUPT_SUFFIX ".corrupt"
 #define NAME_BUF 64
+/* At most one log line per this long about failing syncs (a full disk fails every one). */
+#define SYNC_WARN_NS (10 * 1000000000ull)
 
 static uint32_t crc(uint32_t c, const uint8_t *p, size_t n)
 {
@@ -186,6 +189,7 @@ struct kt_spool {
 	uint64_t acked, acked_synced;
 	uint64_t bytes;
 	bool dir_dirty;   /* files made or deleted since the last sync */
+	uint64_t sync_warned_ns; /* the last failed sync logged (at most one per SYNC_WARN_NS) */
 	struct kt_spool_stats st;
 };
 
@@ -453,7 +457,13 @@ int kt_spool_sync(struct kt_spool *s)
 		int r = write_ack(s, ack);
 		if (r && !rc)
 			rc = r;
-		if (!r) {
+		/*
+		 * A full disk cannot take the new position, but deleting the
+		 * segments it empties is what frees room: after a crash the
+		 * position on disk is older, and what was deleted cannot come
+		 * back, so at worst records of the segments left come again.
+		 */
+		if (!r || r == -ENOSPC || r == -EDQUOT) {
 			pthread_mutex_lock(&s->lock);
 			s->acked_synced = ack;
 			bool deleted = false;
@@ -471,8 +481,15 @@ int kt_spool_sync(struct kt_spool *s)
 	if (rc) {
 		pthread_mutex_lock(&s->lock);
 		note_error(s, -rc, true);
+		uint64_t now = kt_mono_ns();
+		bool say = !s->sync_warned_ns || now - s->sync_warned_ns >= SYNC_WARN_NS;
+		if (say)
+			s->sync_warned_ns = now;
+		uint64_t errors = s->st.sync_errors;
 		pthread_mutex_unlock(&s->lock);
-		kt_warn("spool: %s: sync: %s", s->dir, strerror(-rc));
+		if (say)
+			kt_warn("spool: %s: sync: %s (%llu failed syncs so far)", s->dir, strerror(-rc),
+				(unsigned long long)errors);
 	}
 	pthread_mutex_unlock(&s->sync_lock);
 	return rc;

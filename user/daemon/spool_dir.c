@@ -62,13 +62,16 @@ bool kt_spool_dir_open(const struct kt_config *cfg, struct kt_spool **out)
 	uid_t uid;
 	gid_t gid;
 	if (geteuid() == 0 && !kt_user_lookup(cfg->user, &uid, &gid, err, sizeof(err)) && uid) {
+		/*
+		 * A disk gone read-only (say) keeps what it holds readable: it is
+		 * still sent first; what cannot be written to it later is sent from
+		 * memory and counted. Tracing goes on either way.
+		 */
 		int rc = hand_over(cfg->spool_dir, uid, gid);
-		if (rc) {
-			kt_err("--spool-dir %s: cannot hand it to %s: %s", cfg->spool_dir, cfg->user,
-			       strerror(-rc));
-			kt_spool_close(s);
-			return false;
-		}
+		if (rc)
+			kt_warn("--spool-dir %s: cannot hand it to %s (%s): what it holds is sent, "
+				"but nothing new can be stored in it; requests go from memory",
+				cfg->spool_dir, cfg->user, strerror(-rc));
 	}
 	struct kt_spool_stats st;
 	kt_spool_stats(s, &st);

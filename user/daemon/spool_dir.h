@@ -16,8 +16,11 @@
 
 /*
  * The spool cfg asks for, in *out (NULL when --spool-dir is not given).
- * false, with the reason logged, when it cannot be had: the daemon does not
- * start then (it would lose what the operator asked it to keep).
+ * false, with the reason logged, when it cannot be opened at all (not a
+ * directory, a symbolic link, an exporter that cannot send from it): the
+ * daemon does not start then. One that opens but cannot be given to --user
+ * (a read-only disk) is used as it is, with a warning: what it holds is
+ * sent, and what cannot be stored goes from memory, counted.
  */
 bool kt_spool_dir_open(const struct kt_config *cfg, struct kt_spool **out);
 
