@@ -87,7 +87,7 @@ check('DaemonSet: requests and limits of cpu and memory',
 
 // The host paths the daemon reads and binds in, each at its own path.
 const HOST_PATHS = ['/sys/fs/bpf', '/sys/kernel/tracing', '/sys/kernel/btf', '/run/vc', '/run/kata', '/run/containerd',
-	'/run/katatrace-bpf'];
+	'/run/katatrace-bpf', '/var/lib/katatrace-bpf'];
 const vols = new Map((pod.volumes || []).map((v) => [v.name, v]));
 for (const p of HOST_PATHS) {
 	const m = (c.volumeMounts || []).find((vm) => vm.mountPath === p);
@@ -97,6 +97,14 @@ for (const p of HOST_PATHS) {
 }
 
 const args = c.args || [];
+// The disk spool is on, in a directory of the node (a hostPath mount), so
+// that what waits for the collector outlives the pod.
+const spoolArg = args.find((a) => a.startsWith('--spool-dir='));
+const spoolDir = spoolArg ? spoolArg.slice('--spool-dir='.length) : args[args.indexOf('--spool-dir') + 1];
+const spoolMount = spoolDir && (c.volumeMounts || []).find((vm) =>
+	spoolDir === vm.mountPath || spoolDir.startsWith(`${vm.mountPath}/`));
+check('DaemonSet: the disk spool is on (--spool-dir) in a host directory',
+	!!spoolMount && !!(vols.get(spoolMount.name) || {}).hostPath, JSON.stringify(args));
 const addr = (args.find((a) => a.startsWith('--metrics-address=')) || '').split('=')[1] ||
 	args[args.indexOf('--metrics-address') + 1];
 const port = addr ? Number(addr.split(':').pop()) : NaN;

@@ -81,7 +81,7 @@ check_exit "translator: a container field it does not translate is an error" "$?
 translate --env NOT_IN_THE_MANIFEST=1 >/dev/null 2>"$OUT/tr.err"
 check_exit "translator: --env of a variable the manifest does not set is an error" "$?" 1 "$OUT/tr.err" \
 	"--env NOT_IN_THE_MANIFEST: the manifest sets no such variable"
-mapfile -t ARGS < <(translate --relocate "/run=$RUN_ROOT" --env "OTEL_EXPORTER_OTLP_ENDPOINT=$GRPC_URL" --name "$CTR")
+mapfile -t ARGS < <(translate --relocate "/run=$RUN_ROOT" --relocate "/var/lib/katatrace-bpf=$RUN_ROOT" --env "OTEL_EXPORTER_OTLP_ENDPOINT=$GRPC_URL" --name "$CTR")
 READY_URL=$(translate --probe readiness)
 LIVE_URL=$(translate --probe liveness)
 [ ${#ARGS[@]} -gt 5 ] && [ -n "$READY_URL" ] && [ -n "$LIVE_URL" ] || abort_test "setup: the translator"

@@ -31,4 +31,6 @@ check "planted: no node selector is caught" \
 	"DaemonSet: only on Kata nodes"
 check "planted: /run/vc not mounted is caught" \
 	planted mount 's|mountPath: /run/vc$|mountPath: /run/vc-elsewhere|' "DaemonSet: host /run/vc mounted at /run/vc"
+check "planted: the spool off is caught" \
+	planted spool '/--spool-dir=/d' "DaemonSet: the disk spool is on (--spool-dir) in a host directory"
 finish
