@@ -84,6 +84,10 @@ makes_kata_dirs() {
 }
 check "ExecStartPre makes the sandbox directories first, as Kata does (0750)" makes_kata_dirs
 CONTROL_DIR=$(sed -n 's/^#define KT_CONTROL_SOCKET "\(.*\)\/[^/]*"$/\1/p' "$ROOT_DIR/user/control/control_wire.h")
+check "StateDirectory: katatrace-bpf, root's alone, and the ExecStart's --spool-dir is in it" \
+	[ "$(unit_values "$UNIT_SRC" StateDirectory)" = katatrace-bpf -a \
+	"$(unit_values "$UNIT_SRC" StateDirectoryMode)" = 0700 -a \
+	"$(unit_values "$UNIT_SRC" ExecStart | grep -o -- '--spool-dir=[^ ]*')" = --spool-dir=/var/lib/katatrace-bpf/spool ]
 check "RuntimeDirectory: the control socket's directory ($CONTROL_DIR), root's alone" \
 	[ "/run/$(unit_values "$UNIT_SRC" RuntimeDirectory)" = "$CONTROL_DIR" -a \
 	"$(unit_values "$UNIT_SRC" RuntimeDirectoryMode)" = 0700 ]

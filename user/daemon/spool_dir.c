@@ -47,10 +47,11 @@ bool kt_spool_dir_open(const struct kt_config *cfg, struct kt_spool **out)
 	if (bad)
 		return false;
 	if (ch.kind != KT_EXPORTER_OTLP_HTTP && ch.kind != KT_EXPORTER_OTLP_GRPC) {
-		kt_err("--spool-dir %s: only the OTLP exporters send from a spool (the exporter is "
-		       "%s)",
-		       cfg->spool_dir, ch.kind == KT_EXPORTER_FILE ? "file" : "console");
-		return false;
+		/* A unit that always asks for a spool still runs without a collector. */
+		kt_warn("--spool-dir %s: not used: the %s exporter writes at once, it waits for no "
+			"collector",
+			cfg->spool_dir, ch.kind == KT_EXPORTER_FILE ? "file" : "console");
+		return true;
 	}
 	char err[256];
 	struct kt_spool_cfg sc = { .dir = cfg->spool_dir, .max_bytes = cfg->spool_size };

@@ -4,7 +4,9 @@
  * opened while the daemon is still root, the directory and what an earlier
  * run left in it handed to --user, who writes it once privileges are
  * dropped. Only the OTLP exporters send from it: with the console or file
- * exporter, --spool-dir is a mistake of the command line.
+ * exporter, which wait for no collector, --spool-dir is not used (a
+ * warning), so that a unit that always asks for one runs without a
+ * collector too.
  */
 #ifndef KT_SPOOL_DIR_H
 #define KT_SPOOL_DIR_H
@@ -17,8 +19,7 @@
 /*
  * The spool cfg asks for, in *out (NULL when --spool-dir is not given).
  * false, with the reason logged, when it cannot be opened at all (not a
- * directory, a symbolic link, an exporter that cannot send from it): the
- * daemon does not start then. One that opens but cannot be given to --user
+ * directory, a symbolic link): the daemon does not start then. One that opens but cannot be given to --user
  * (a read-only disk) is used as it is, with a warning: what it holds is
  * sent, and what cannot be stored goes from memory, counted.
  */
