@@ -18,9 +18,10 @@
 //
 // Listens on 127.0.0.1 on a free port (--port: that one, a collector coming
 // back where it was) and writes the port number to F once
-// ready. --fail-first N answers 503 to the first N requests (with
-// --retry-after, that header with VALUE); --status CODE
-// answers CODE to every later request. --partial-success N:TEXT answers 2xx
+// ready. --fail-first N answers 503 (--fail-status: CODE, e.g. 429) to the
+// first N requests (with --retry-after, that header with VALUE); --status CODE
+// answers CODE to every later request; --delay-ms MS answers every request
+// MS late (a slow collector). --partial-success N:TEXT answers 2xx
 // with partial_success {rejected_spans (logs: rejected_log_records): N,
 // error_message: TEXT}. Only 2xx answers record spans, and they are on disk
 // before the answer is sent. --tls-cert/--tls-key serve HTTPS with that PEM
@@ -42,11 +43,12 @@ const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink
 const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
 const USAGE = 'usage: receiver.js --port-file F --out spans.jsonl [--port N] [--logs-out logs.jsonl] ' +
-	'[--fail-first N [--retry-after VALUE]] [--status CODE] [--partial-success N:TEXT] ' +
+	'[--fail-first N [--fail-status CODE] [--retry-after VALUE]] [--status CODE] [--delay-ms MS] ' +
+	'[--partial-success N:TEXT] ' +
 	TLS_USAGE;
 const { opts } = parseArgs(process.argv.slice(2), {
 	'port-file': true, out: true, port: false, 'logs-out': false, 'fail-first': false, status: false,
-	'partial-success': false, 'retry-after': false, ...TLS_SPEC,
+	'partial-success': false, 'retry-after': false, 'fail-status': false, 'delay-ms': false, ...TLS_SPEC,
 }, USAGE);
 function usage(msg) {
 	process.stderr.write(`${msg}\n${USAGE}\n`);
@@ -54,6 +56,8 @@ function usage(msg) {
 }
 const tls = tlsFiles(opts, usage);
 let failFirst = Number(opts['fail-first'] || 0);
+const failStatus = Number(opts['fail-status'] || 503);
+const delayMs = Number(opts['delay-ms'] || 0);
 const status = Number(opts.status || 200);
 let partial = null;
 if (opts['partial-success'] !== undefined) {
@@ -124,9 +128,9 @@ function handle(req, res, body) {
 	}
 	if (failFirst > 0) {
 		failFirst--;
-		log(`request ${nRequests}: ${type}, answering 503 (--fail-first)`);
+		log(`request ${nRequests}: ${type}, answering ${failStatus} (--fail-first)`);
 		const extra = opts['retry-after'] !== undefined ? { 'Retry-After': opts['retry-after'] } : undefined;
-		return failure(res, 503, 'try again', json, extra);
+		return failure(res, failStatus, 'try again', json, extra);
 	}
 	let spans;
 	try {
@@ -162,7 +166,10 @@ function onRequest(req, res) {
 		chunks.push(c);
 	});
 	req.on('end', () => {
-		if (size <= MAX_BODY) handle(req, res, Buffer.concat(chunks));
+		if (size > MAX_BODY) return;
+		// --delay-ms: a slow collector, each answer that late
+		if (delayMs > 0) setTimeout(() => handle(req, res, Buffer.concat(chunks)), delayMs);
+		else handle(req, res, Buffer.concat(chunks));
 	});
 }
 
