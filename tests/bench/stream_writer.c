@@ -9,7 +9,9 @@
  * connect's wall-clock time (seconds since the epoch, as bash's
  * EPOCHREALTIME).
  *
- * Usage: stream_writer SOCKET FILE CHUNK
+ * Usage: stream_writer SOCKET FILE CHUNK [BYTES_PER_SECOND]
+ * With BYTES_PER_SECOND, no faster than that: a node's steady stream rather
+ * than a burst (tests/faults/collector_outage.sh).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,11 +25,12 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: stream_writer SOCKET FILE CHUNK\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: stream_writer SOCKET FILE CHUNK [BYTES_PER_SECOND]\n");
 		return 2;
 	}
 	size_t n, chunk = strtoull(argv[3], NULL, 0);
+	double rate = argc == 5 ? strtod(argv[4], NULL) : 0;
 	uint8_t *b = bench_slurp(argv[2], &n);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	if (chunk == 0 || strlen(argv[1]) >= sizeof(a.sun_path)) {
@@ -62,6 +65,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		off += (size_t)w;
+		/* paced: ahead of rate, wait until the schedule catches up */
+		double ahead = rate > 0 ? (double)off / rate - (bench_now() - t0) : 0;
+		if (ahead > 0.001)
+			usleep((useconds_t)(ahead * 1e6));
 	}
 	double tw = bench_now() - t0;
 	shutdown(fd, SHUT_WR);
