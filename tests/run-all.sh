@@ -5,7 +5,7 @@
 # of every fuzz target and the kernel lane (stock kernels under QEMU). The
 # last line is "N passed, N failed" over all tests.
 #
-#   tests/run-all.sh [--only unit|layout|integration|faults|fuzz|kernels]
+#   tests/run-all.sh [--only unit|layout|integration|faults|soak|fuzz|kernels]
 set -u
 cd "$(dirname "$0")/.." || exit 2
 only=""
@@ -107,6 +107,16 @@ if [ -z "$only" ] || [ "$only" = faults ]; then
 		if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
 		[ "$rc" = 0 ] || suites_failed+=("$t")
 	done
+fi
+
+# Soak (tests/soak/soak.sh): SOAK_SECONDS, 180 here (make soak: 1800).
+if [ -z "$only" ] || [ "$only" = soak ]; then
+	echo "=== tests/soak/soak.sh (${SOAK_SECONDS:=180} s)"
+	SOAK_SECONDS=$SOAK_SECONDS bash tests/soak/soak.sh 2>&1 | tee build/it.log
+	rc=${PIPESTATUS[0]}
+	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
+	if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
+	[ "$rc" = 0 ] || suites_failed+=(tests/soak/soak.sh)
 fi
 
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
