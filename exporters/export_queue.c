@@ -206,12 +206,45 @@ bool kt_eq_give_up(struct kt_export_queue *q)
 	return over;
 }
 
+enum kt_export_result kt_eq_attempt(struct kt_export_queue *q, struct list *l, const void *req,
+				    size_t n, struct kt_eq_retry *rt)
+{
+	const struct kind *k = l->k;
+	if (rt->tried) {
+		kt_stat_export_retried(rt->status);
+		kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
+	}
+	kt_export_note_status(NULL);
+	kt_export_note_retry_after(0);
+	uint64_t start = kt_mono_ns();
+	enum kt_export_result res = k->export(q->exporter, req, n);
+	kt_stat_export_latency(k->rec, kt_mono_ns() - start);
+	if (res == KT_EXPORT_OK) {
+		kt_eq_stat_add(k->exported, n);
+		return res;
+	}
+	memcpy(rt->status, kt_export_status_noted(), sizeof(rt->status));
+	kt_stat_export_failed(rt->status);
+	if (res == KT_EXPORT_FAIL) {
+		kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name, n,
+			k->what);
+		kt_stat_drop(k->rec, KT_DROP_EXPORT_FAILED, n);
+		return res;
+	}
+	rt->wait_ms = kt_export_retry_wait_ms(rt->delay_ms, kt_export_retry_after_noted());
+	kt_debug("export: %s: next attempt for %zu %s in %llu ms%s", q->exporter->name, n, k->what,
+		 (unsigned long long)rt->wait_ms,
+		 rt->wait_ms > rt->delay_ms ? " (the collector's Retry-After)" : "");
+	rt->tried = true;
+	rt->delay_ms = rt->delay_ms * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : rt->delay_ms * 2;
+	return res;
+}
+
 /* One request of n records of l's kind to the exporter. */
 void kt_eq_send_with_retry(struct kt_export_queue *q, struct list *l, const void *req, size_t n)
 {
 	const struct kind *k = l->k;
-	uint64_t delay = 100;
-	char status[KT_EXPORT_STATUS_LEN] = ""; /* of the last failed attempt */
+	struct kt_eq_retry rt = KT_EQ_RETRY_INIT;
 
 	/*
 	 * Transient failures are retried for as long as the daemon runs (the
@@ -219,9 +252,9 @@ void kt_eq_send_with_retry(struct kt_export_queue *q, struct list *l, const void
 	 * shutdown deadline, after which no attempt is made at all, so that a
 	 * collector that hangs cannot hold the exit up batch after batch.
 	 */
-	for (bool tried = false;; tried = true) {
+	for (;;) {
 		if (kt_eq_give_up(q)) {
-			if (tried)
+			if (rt.tried)
 				kt_warn("export: %s: shutdown timeout reached: dropping %zu %s",
 					q->exporter->name, n, k->what);
 			else
@@ -229,33 +262,9 @@ void kt_eq_send_with_retry(struct kt_export_queue *q, struct list *l, const void
 			kt_stat_drop(k->rec, KT_DROP_SHUTDOWN, n);
 			break;
 		}
-		if (tried) {
-			kt_stat_export_retried(status);
-			kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
-		}
-		kt_export_note_status(NULL);
-		kt_export_note_retry_after(0);
-		uint64_t start = kt_mono_ns();
-		enum kt_export_result res = k->export(q->exporter, req, n);
-		kt_stat_export_latency(k->rec, kt_mono_ns() - start);
-		if (res == KT_EXPORT_OK) {
-			kt_eq_stat_add(k->exported, n);
+		if (kt_eq_attempt(q, l, req, n, &rt) != KT_EXPORT_RETRY)
 			break;
-		}
-		memcpy(status, kt_export_status_noted(), sizeof(status));
-		kt_stat_export_failed(status);
-		if (res == KT_EXPORT_FAIL) {
-			kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name,
-				n, k->what);
-			kt_stat_drop(k->rec, KT_DROP_EXPORT_FAILED, n);
-			break;
-		}
-		uint64_t wait = kt_export_retry_wait_ms(delay, kt_export_retry_after_noted());
-		kt_debug("export: %s: next attempt for %zu %s in %llu ms%s", q->exporter->name, n,
-			 k->what, (unsigned long long)wait,
-			 wait > delay ? " (the collector's Retry-After)" : "");
-		backoff_sleep(q, wait);
-		delay = delay * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : delay * 2;
+		backoff_sleep(q, rt.wait_ms);
 	}
 }
 

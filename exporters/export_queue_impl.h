@@ -92,6 +92,23 @@ void kt_eq_deadline_ts(uint64_t mono_ns, struct timespec *ts);
 bool kt_eq_give_up(struct kt_export_queue *q);
 /* One request of n records of l's kind, from memory, retried as the queue does. */
 void kt_eq_send_with_retry(struct kt_export_queue *q, struct list *l, const void *req, size_t n);
+
+/* The attempts at one request: its backoff and the last failure's status. */
+struct kt_eq_retry {
+	bool tried;        /* an attempt was made (the next one is a retry) */
+	uint64_t delay_ms; /* the backoff of the next wait */
+	uint64_t wait_ms;  /* after a RETRY: how long to wait (the backoff, or Retry-After) */
+	char status[KT_EXPORT_STATUS_LEN]; /* of the last failed attempt */
+};
+#define KT_EQ_RETRY_INIT { .delay_ms = 100 }
+
+/*
+ * One attempt at req (n records of l's kind) and its accounting: OK counted
+ * exported, FAIL dropped and counted (logged), RETRY counted failed with
+ * rt->wait_ms set and the backoff doubled (up to retry_max_ms).
+ */
+enum kt_export_result kt_eq_attempt(struct kt_export_queue *q, struct list *l, const void *req,
+				    size_t n, struct kt_eq_retry *rt);
 /* Caller holds the lock. due_ns: some list is not empty. */
 bool kt_eq_all_empty(const struct kt_export_queue *q);
 bool kt_eq_any_full(const struct kt_export_queue *q);

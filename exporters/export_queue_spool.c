@@ -49,18 +49,13 @@ static void spool_batch(struct kt_export_queue *q, struct list *l, void *batch, 
 
 /* The attempts at the oldest spooled request: its backoff. */
 struct attempt {
-	uint64_t delay_ms;
+	struct kt_eq_retry rt;
 	uint64_t next_ns; /* no attempt before */
-	bool tried;
-	char status[KT_EXPORT_STATUS_LEN]; /* of the last failed attempt */
 };
 
 static void attempt_reset(struct attempt *at)
 {
-	at->delay_ms = 100;
-	at->next_ns = 0;
-	at->tried = false;
-	at->status[0] = '\0';
+	*at = (struct attempt){ .rt = KT_EQ_RETRY_INIT };
 }
 
 /* One attempt at sending r; done with it unless the exporter asks to retry. */
@@ -93,36 +88,11 @@ static void spool_attempt(struct kt_export_queue *q, struct attempt *at,
 		kt_stat_drop(k->rec, KT_DROP_NO_MEMORY, n);
 		goto done;
 	}
-	if (at->tried) {
-		kt_stat_export_retried(at->status);
-		kt_debug("export: %s: retrying %zu %s", q->exporter->name, n, k->what);
-	}
-	kt_export_note_status(NULL);
-	kt_export_note_retry_after(0);
-	uint64_t start = kt_mono_ns();
-	enum kt_export_result res = k->export(q->exporter, req, n);
-	kt_stat_export_latency(k->rec, kt_mono_ns() - start);
+	enum kt_export_result res = kt_eq_attempt(q, l, req, n, &at->rt);
 	protobuf_c_message_free_unpacked(req, NULL);
-	if (res == KT_EXPORT_OK) {
-		kt_eq_stat_add(k->exported, n);
+	if (res != KT_EXPORT_RETRY)
 		goto done;
-	}
-	memcpy(at->status, kt_export_status_noted(), sizeof(at->status));
-	kt_stat_export_failed(at->status);
-	if (res == KT_EXPORT_FAIL) {
-		kt_warn("export: %s: permanent failure: dropping %zu %s", q->exporter->name, n,
-			k->what);
-		kt_stat_drop(k->rec, KT_DROP_EXPORT_FAILED, n);
-		goto done;
-	}
-	uint64_t wait = kt_export_retry_wait_ms(at->delay_ms, kt_export_retry_after_noted());
-	kt_debug("export: %s: next attempt for %zu %s in %llu ms%s", q->exporter->name, n,
-		 k->what, (unsigned long long)wait,
-		 wait > at->delay_ms ? " (the collector's Retry-After)" : "");
-	at->next_ns = kt_mono_ns() + wait * 1000000ull;
-	at->tried = true;
-	at->delay_ms = at->delay_ms * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms
-							       : at->delay_ms * 2;
+	at->next_ns = kt_mono_ns() + at->rt.wait_ms * 1000000ull;
 	return;
 done:
 	kt_spool_send_done(q->spool, seq);
