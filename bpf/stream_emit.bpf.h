@@ -245,23 +245,6 @@ static __always_inline void emit_copied(struct emit_walk *w, struct kt_rec_data 
 		count(KT_CNT_BYTES, n);
 }
 
-/* One record: up to KT_CHUNK_SIZE bytes of the current segment. */
-static long emit_chunk(__u64 i, void *data)
-{
-	struct emit_walk *w = walk_buf();
-	struct kt_rec_data *rec = data_buf();
-	__u64 n = 0;
-
-	if (!w || !rec)
-		return 1;
-	int next = walk_next(w, &n);
-	if (next)
-		return next > 0;
-	emit_copied(w, rec, n);
-	walk_advance(w, n);
-	return 0;
-}
-
 /*
  * Where the kernel can read user memory into a ring buffer reservation
  * (bpf_probe_read_user_dynptr), a user buffer's bytes go there directly:
@@ -299,7 +282,11 @@ static __always_inline void emit_reserved(struct emit_walk *w, struct kt_rec_dat
 	count(KT_CNT_BYTES, n);
 }
 
-static long emit_chunk_direct(__u64 i, void *data)
+/*
+ * One record: up to KT_CHUNK_SIZE bytes of the current segment. direct is a
+ * constant in each callback below: emit_chunk never names the kfunc.
+ */
+static __always_inline long emit_chunk_via(bool direct)
 {
 	struct emit_walk *w = walk_buf();
 	struct kt_rec_data *rec = data_buf();
@@ -310,12 +297,22 @@ static long emit_chunk_direct(__u64 i, void *data)
 	int next = walk_next(w, &n);
 	if (next)
 		return next > 0;
-	if (w->src.kind == KT_SRC_KBUF)
-		emit_copied(w, rec, n);
-	else
+	if (direct && w->src.kind != KT_SRC_KBUF)
 		emit_reserved(w, rec, n);
+	else
+		emit_copied(w, rec, n);
 	walk_advance(w, n);
 	return 0;
+}
+
+static long emit_chunk(__u64 i, void *data)
+{
+	return emit_chunk_via(false);
+}
+
+static long emit_chunk_direct(__u64 i, void *data)
+{
+	return emit_chunk_via(true);
 }
 
 /* The per-CPU record with its header filled for a record of conn, dir. */

@@ -12,11 +12,7 @@
 log "fault: bpftool link detach of the daemon's programs"
 command -v bpftool >/dev/null || abort_test "bpftool missing"
 make_workload || abort_test "workload generation"
-for l in "$LISTEN_CLH" "$LISTEN_FC"; do
-	socat -u "UNIX-LISTEN:$l,fork" OPEN:/dev/null &
-	PIDS+=($!)
-done
-wait_for 10 "socat listeners" test -S "$LISTEN_FC" -a -S "$LISTEN_CLH" || abort_test "setup"
+foreign_listeners || abort_test "setup"
 start_receiver || abort_test "setup"
 start_kt --mode tap --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
 

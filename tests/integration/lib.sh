@@ -211,6 +211,20 @@ make_workload() {
 	EXPECTED_SPANS=$((19 + 19 + ${#c3files[@]} + 2 + 2))
 }
 
+# Tap mode's foreign listener (a kata-trace-forwarder, say): socat drains
+# each socket (default: the workload's two) and reads nothing into anything.
+foreign_listeners() { # [socket...]
+	local l socks=("$@")
+	[ ${#socks[@]} = 0 ] && socks=("$LISTEN_CLH" "$LISTEN_FC")
+	for l in "${socks[@]}"; do
+		socat -u "UNIX-LISTEN:$l,fork" OPEN:/dev/null &
+		PIDS+=($!)
+	done
+	for l in "${socks[@]}"; do
+		wait_for 10 "socat on $l" test -S "$l" || return 1
+	done
+}
+
 run_relay() { # extra hv-relay args...
 	"$TOOLS/hv-relay" --seed "${SEED:-42}" --pid-file "$OUT/relay.pid" "$@" "$C1" "$C2" "$C3" "$C4" "$C5"
 }

@@ -19,11 +19,7 @@
 log "OTLP/HTTP with JSON bodies (http/json): spans and log records"
 make_workload || abort_test "workload generation"
 L=${UDS_FC}_5140
-for l in "$LISTEN_CLH" "$LISTEN_FC" "$L"; do
-	socat -u "UNIX-LISTEN:$l,fork" OPEN:/dev/null &
-	PIDS+=($!)
-done
-wait_for 10 "socat listeners" test -S "$LISTEN_FC" -a -S "$LISTEN_CLH" -a -S "$L" || abort_test "setup"
+foreign_listeners "$LISTEN_CLH" "$LISTEN_FC" "$L" || abort_test "setup"
 
 # ------------------------------------------------------------ the journal
 NOW=$(date -u +%s)

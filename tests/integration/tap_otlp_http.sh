@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 log "tap mode + OTLP/HTTP"
 make_workload || abort_test "workload generation"
-for l in "$LISTEN_CLH" "$LISTEN_FC"; do
-	socat -u "UNIX-LISTEN:$l,fork" OPEN:/dev/null &
-	PIDS+=($!)
-done
-wait_for 10 "socat listeners" test -S "$LISTEN_FC" -a -S "$LISTEN_CLH" || abort_test "setup"
+foreign_listeners || abort_test "setup"
 start_receiver || abort_test "setup"
 start_kt --mode tap --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
 check "auto attach lands on a working strategy (tracepoint here)" \
