@@ -458,12 +458,12 @@ int kt_spool_sync(struct kt_spool *s)
 		if (r && !rc)
 			rc = r;
 		/*
-		 * A full disk cannot take the new position, but deleting the
-		 * segments it empties is what frees room: after a crash the
-		 * position on disk is older, and what was deleted cannot come
-		 * back, so at worst records of the segments left come again.
+		 * A full disk (or a file size limit) cannot take the new position,
+		 * but deleting the segments it empties is what frees room: after a
+		 * crash the position on disk is older, and what was deleted cannot
+		 * come back, so at worst records of the segments left come again.
 		 */
-		if (!r || r == -ENOSPC || r == -EDQUOT) {
+		if (!r || r == -ENOSPC || r == -EDQUOT || r == -EFBIG) {
 			pthread_mutex_lock(&s->lock);
 			s->acked_synced = ack;
 			bool deleted = false;

@@ -638,6 +638,35 @@ Test(spool, write_error_counted_and_recovered)
 	kt_spool_close(s);
 }
 
+/*
+ * No room for the acknowledged position (a full disk; here a file size
+ * limit of 0, EFBIG): the segments it empties are deleted all the same,
+ * since that is what frees room, and what follows them stays.
+ */
+Test(spool, a_full_disk_still_frees_the_acknowledged_segments)
+{
+	struct kt_spool *s = open_at("q", 1 << 20, SEG);
+	const size_t n = 468, per = per_segment(n);
+	for (size_t i = 0; i < 2 * per + 1; i++)
+		put(s, 12, n);
+	cr_assert_eq(kt_spool_sync(s), 0);
+	char names[8][64];
+	cr_assert_eq(list("q", ".spool", names, 8), 3);
+	kt_spool_ack(s, 2 * per); /* the first two segments delivered */
+	struct rlimit old;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit none = {.rlim_cur = 0, .rlim_max = old.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &none), 0);
+	int rc = kt_spool_sync(s);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	cr_assert_eq(rc, -EFBIG, "the position could not be written: %d", rc);
+	cr_assert_eq(list("q", ".spool", names, 8), 1, "the two acknowledged segments are gone");
+	cr_assert_eq(stats(s).sync_errors, 1);
+	expect_range(s, 0, 2 * per + 1, 2 * per + 1);
+	kt_spool_close(s);
+}
+
 Test(spool, symlink_or_file_in_place_of_the_directory_refused)
 {
 	fx_mkdirs("real");
