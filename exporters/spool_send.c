@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/byte_order.h"
 #include "base/diag.h"
 
 /* A FIFO of records in sequence order, with the bytes it holds. */
@@ -27,8 +28,7 @@ struct kt_spool_send {
 
 void kt_spool_req_encode(uint8_t hdr[KT_SPOOL_REQ_HDR], uint32_t count)
 {
-	for (unsigned i = 0; i < 4; i++)
-		hdr[i] = (uint8_t)(count >> (8 * i));
+	kt_put_le32(hdr, count);
 }
 
 bool kt_spool_req_decode(const void *p, size_t n, uint32_t *count, const uint8_t **body,
@@ -37,8 +37,7 @@ bool kt_spool_req_decode(const void *p, size_t n, uint32_t *count, const uint8_t
 	const uint8_t *b = p;
 	if (n < KT_SPOOL_REQ_HDR)
 		return false;
-	*count = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-		 (uint32_t)b[3] << 24;
+	*count = kt_le32(b);
 	*body = b + KT_SPOOL_REQ_HDR;
 	*body_len = n - KT_SPOOL_REQ_HDR;
 	return true;
