@@ -269,6 +269,11 @@ static const char golden_run[] =
 	"  --batch-timeout MS       longest a record waits for its batch (default 1000)\n"
 	"  --queue-size N           spans queued while the collector is slow, and as many\n"
 	"                           log records (default 100000)\n"
+	"  --spool-dir DIR          OTLP exporters: keep what waits for the collector on\n"
+	"                           disk in DIR (created, owned by --user), replayed after a\n"
+	"                           restart (docs/spool.md)\n"
+	"  --spool-size BYTES       the spool's bound (default 1G); beyond, the\n"
+	"                           oldest requests are dropped, counted and logged\n"
 	"\n"
 	"Node-wide operation:\n"
 	"  --no-discovery           do not watch the run root for Kata sandboxes\n"
@@ -1114,6 +1119,7 @@ Test(config_options, number_ranges_as_they_were)
 		{ "batch-size", 1, 1u << 20 },
 		{ "batch-timeout", 1, 3600000 },
 		{ "queue-size", 1, 1u << 24 },
+		{ "spool-size", 1u << 16, 1ull << 40 },
 		{ "stats-interval", 0, 86400 },
 		{ "args", 0, 6 },
 		{ "duration", 0, 7 * 86400 },
@@ -1196,7 +1202,7 @@ Test(config_options, a_default_in_the_help_is_the_default_set)
 	 * ports, delays, buffers, limits, batching (run and probe), stats, probe
 	 * args and duration
 	 */
-	cr_expect_eq(stated, 23);
+	cr_expect_eq(stated, 24);
 	/* the suffixes */
 	struct kt_opt big = { .name = "big", .kind = KT_OPT_NUMBER, .off = offsetof(struct kt_config, memory_budget),
 			      .size = sizeof(d.memory_budget),
