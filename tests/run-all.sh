@@ -84,39 +84,33 @@ if [ -z "$only" ] || [ "$only" = layout ]; then
 	rm -rf "$scratch"
 fi
 
+# One test script: its "N passed, N failed" line counted (none: one failure).
+run_script() { # script
+	echo "=== $1"
+	bash "$1" 2>&1 | tee build/it.log
+	local rc=${PIPESTATUS[0]} line
+	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
+	if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
+	[ "$rc" = 0 ] || suites_failed+=("$1")
+}
+
 if [ -z "$only" ] || [ "$only" = integration ]; then
 	for t in tests/integration/*.sh; do
-		[ "$(basename "$t")" = lib.sh ] && continue
-		echo "=== $t"
-		bash "$t" 2>&1 | tee build/it.log
-		rc=${PIPESTATUS[0]}
-		line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
-		if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
-		[ "$rc" = 0 ] || suites_failed+=("$t")
+		[ "$(basename "$t")" = lib.sh ] || run_script "$t"
 	done
 fi
 
 # Fault injection (tests/faults/): real processes killed, collectors refusing,
 # disks failing; each case accounts for every span.
 if [ -z "$only" ] || [ "$only" = faults ]; then
-	for t in tests/faults/*.sh; do
-		echo "=== $t"
-		bash "$t" 2>&1 | tee build/it.log
-		rc=${PIPESTATUS[0]}
-		line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
-		if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
-		[ "$rc" = 0 ] || suites_failed+=("$t")
-	done
+	for t in tests/faults/*.sh; do run_script "$t"; done
 fi
 
 # Soak (tests/soak/soak.sh): SOAK_SECONDS, 180 here (make soak: 1800).
 if [ -z "$only" ] || [ "$only" = soak ]; then
-	echo "=== tests/soak/soak.sh (${SOAK_SECONDS:=180} s)"
-	SOAK_SECONDS=$SOAK_SECONDS bash tests/soak/soak.sh 2>&1 | tee build/it.log
-	rc=${PIPESTATUS[0]}
-	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' build/it.log | tail -n 1)
-	if [ -z "$line" ]; then add 0 1; else add "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"; fi
-	[ "$rc" = 0 ] || suites_failed+=(tests/soak/soak.sh)
+	export SOAK_SECONDS=${SOAK_SECONDS:-180}
+	echo "(soak: $SOAK_SECONDS s)"
+	run_script tests/soak/soak.sh
 fi
 
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
