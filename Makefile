@@ -4,8 +4,10 @@
 #   make deps     install the Debian packages the build and tests need (idempotent)
 #   make          build ./katatrace-bpf (BPF objects embedded as skeletons)
 #   make run      deps + build + run the daemon with its embedded defaults
-#   make test     deps + unit tests (ASan/UBSan) + integration tests + fuzz smoke
-#                 + kernel lane
+#   make test     deps + unit tests (ASan/UBSan) + integration tests + fault
+#                 injection + a 3-minute soak + fuzz smoke + kernel lane
+#   make test-faults  the fault-injection cases alone (tests/faults/)
+#   make soak     the 30-minute soak (SOAK_SECONDS=N; docs/testing.md)
 #   make test-kernels  the kernel lane alone: Debian's 6.1 and 6.12 kernels under
 #                 QEMU (KERNELS=6.12 for one; docs/testing.md)
 #   make fuzz     build the libFuzzer targets into build/fuzz/
