@@ -485,9 +485,11 @@ const struct kt_optset kt_config_options = {
 				"      --otlp-endpoint http://127.0.0.1:4317\n"
 				"  # a small node: hold at most 64 MiB for guests, 16 connections per sandbox\n"
 				"  katatrace-bpf run --memory-budget 64M --max-sandbox-connections 16\n"
-				"  # in a DaemonSet: metrics for Prometheus, /healthz and /readyz for the kubelet\n"
+				"  # in a DaemonSet: metrics for Prometheus, /healthz and /readyz for the kubelet,\n"
+				"  # what waits for the collector kept on the node's disk across restarts\n"
 				"  katatrace-bpf run --metrics-address :2112 \\\n"
-				"      --otlp-endpoint http://otel-collector.observability:4317\n",
+				"      --otlp-endpoint http://otel-collector.observability:4317 \\\n"
+				"      --spool-dir /var/lib/katatrace-bpf/spool\n",
 		},
 		[KT_CMD_DECODE] = {
 			.name = "decode",
