@@ -463,13 +463,25 @@ void kt_export_queue_depth(struct kt_export_queue *q, size_t out[2])
 	pthread_mutex_unlock(&q->lock);
 }
 
+static void stop(struct kt_export_queue *q, uint64_t timeout_ms);
+
 void kt_export_queue_stop(struct kt_export_queue *q)
 {
-	if (!q)
-		return;
+	if (q)
+		stop(q, q->cfg.shutdown_timeout_ms);
+}
+
+void kt_export_queue_stop_handover(struct kt_export_queue *q)
+{
+	if (q)
+		stop(q, q->spool ? 0 : q->cfg.shutdown_timeout_ms);
+}
+
+static void stop(struct kt_export_queue *q, uint64_t timeout_ms)
+{
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
-	q->stop_deadline_ns = kt_mono_ns() + q->cfg.shutdown_timeout_ms * 1000000ull;
+	q->stop_deadline_ns = kt_mono_ns() + timeout_ms * 1000000ull;
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);

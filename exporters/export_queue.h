@@ -94,5 +94,11 @@ void kt_export_queue_depth(struct kt_export_queue *q, size_t out[2]);
  * start, counted in kt_stats.spool_left (not dropped); the spool is synced.
  */
 void kt_export_queue_stop(struct kt_export_queue *q);
+/*
+ * Stop for a takeover: with a spool, everything queued is spooled and
+ * nothing more is attempted (the new daemon sends it from the spool);
+ * without, as kt_export_queue_stop().
+ */
+void kt_export_queue_stop_handover(struct kt_export_queue *q);
 
 #endif

@@ -56,7 +56,10 @@
 	X(probe_logs, "log records probes handed to the daemon")                             \
 	X(probe_rejected, "records from probes that could not be used (malformed)")          \
 	X(control_refused, "control socket connections refused (not root, too many)")        \
-	X(control_errors, "control socket connections closed for a malformed message")
+	X(control_errors, "control socket connections closed for a malformed message")        \
+	X(takeovers_given, "takeovers this daemon handed everything over in (it then exits)")  \
+	X(takeovers_refused, "takeovers refused (another build, mode or capture)")             \
+	X(takeovers_failed, "takeovers that failed before their commit (this daemon served on)")
 
 /*
  * Counters split by cause. A total above that has a split (spans_dropped,

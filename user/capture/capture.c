@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "bpf/unix_capture.h"
 #include "unix_capture.skel.h"
@@ -35,6 +36,7 @@ struct object_ops {
 	int (*configure)(void *skel, const struct kt_capture *c);
 	int (*attach)(void *skel);
 	void (*destroy)(void *skel);
+	struct bpf_object_skeleton *(*skeleton)(void *skel);
 	/* fentry/kprobe targets that may be absent (their programs are skipped). */
 	const char *const *optional;
 };
@@ -55,6 +57,14 @@ struct kt_capture {
 	struct kt_vm_capture *vm;
 	uint64_t last_try_ns;
 	bool transport_present; /* as of the last check */
+	/*
+	 * Taken over (kt_capture_adopt): the old daemon's maps and links,
+	 * held so that its programs stay attached; the strategies it named.
+	 */
+	struct kt_capture_handed *held;
+	size_t n_held;
+	bool adopted, adopted_vsock;
+	char adopted_unix[24], adopted_vsock_strategy[24];
 };
 
 /* ------------------------------------------------------------ the capture objects */
@@ -108,6 +118,10 @@ static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL }
 	}                                                                                     \
 	static int pfx##_attach(void *s) { return pfx##_bpf__attach(s); }                     \
 	static void pfx##_destroy(void *s) { pfx##_bpf__destroy(s); }                         \
+	static struct bpf_object_skeleton *pfx##_skeleton(void *s)                            \
+	{                                                                                     \
+		return ((struct pfx##_bpf *)s)->skeleton;                                     \
+	}                                                                                     \
 	static const struct object_ops pfx##_ops = {                                          \
 		.name = label,                                                                \
 		.open = pfx##_open,                                                           \
@@ -119,6 +133,7 @@ static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL }
 		.configure = configure_fn,                                                    \
 		.attach = pfx##_attach,                                                       \
 		.destroy = pfx##_destroy,                                                     \
+		.skeleton = pfx##_skeleton,                                                   \
 		.optional = optional_targets,                                                 \
 	}
 
@@ -536,7 +551,7 @@ void kt_capture_tick(struct kt_capture *c, uint64_t now_ns)
 	if (now_ns - c->last_try_ns < VSOCK_RETRY_NS)
 		return;
 	c->last_try_ns = now_ns;
-	if (c->cfg.vsock)
+	if (c->cfg.vsock && !c->adopted_vsock)
 		vsock_try(c, false);
 	kt_vm_capture_tick(c->vm);
 }
@@ -551,11 +566,13 @@ const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n)
 	char vm[48] = "off";
 	if (c->vm)
 		kt_vm_capture_describe(c->vm, vm, sizeof(vm));
-	snprintf(buf, n, "unix: %s, vsock: %s, vm: %s", kt_attach_name(c->unix_obj.strategy),
+	const char *unix_s = c->adopted ? c->adopted_unix : kt_attach_name(c->unix_obj.strategy);
+	snprintf(buf, n, "unix: %s, vsock: %s, vm: %s%s", unix_s,
 		 !c->cfg.vsock ? "off"
 		 : c->vsock_obj.skel ? kt_attach_name(c->vsock_obj.strategy)
-				     : "waiting",
-		 vm);
+		 : c->adopted_vsock ? c->adopted_vsock_strategy
+				    : "waiting",
+		 vm, c->adopted ? " (taken over)" : "");
 	return buf;
 }
 
@@ -564,6 +581,9 @@ void kt_capture_stop(struct kt_capture *c)
 	if (!c)
 		return;
 	kt_vm_capture_stop(c->vm);
+	for (size_t i = 0; i < c->n_held; i++)
+		close(c->held[i].fd);
+	free(c->held);
 	unload(&c->vsock_obj);
 	unload(&c->unix_obj);
 	if (c->events_fd >= 0)
@@ -571,4 +591,140 @@ void kt_capture_stop(struct kt_capture *c)
 	if (c->counters_fd >= 0)
 		close(c->counters_fd);
 	free(c);
+}
+
+/* ------------------------------------------------------------ takeover */
+
+static void object_fds(const struct loaded *l, kt_capture_fd_fn fn, void *ctx)
+{
+	if (!l->skel)
+		return;
+	const char *strategy = kt_attach_name(l->strategy);
+	struct bpf_map *m;
+	bpf_object__for_each_map(m, l->ops->obj(l->skel)) {
+		/* the shared ring buffer and counters are named once, as the capture's */
+		if (m == l->ops->events(l->skel) || m == l->ops->counters(l->skel))
+			continue;
+		fn(ctx, l->ops->name, bpf_map__name(m), strategy, bpf_map__fd(m));
+	}
+	const struct bpf_object_skeleton *sk = l->ops->skeleton(l->skel);
+	for (int i = 0; i < sk->prog_cnt; i++) {
+		const struct bpf_prog_skeleton *ps =
+			(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+		struct bpf_link *link = ps->link ? *ps->link : NULL;
+		if (!link || bpf_link__fd(link) < 0)
+			continue;
+		char name[96];
+		snprintf(name, sizeof(name), "%s%s", KT_CAPTURE_LINK_PREFIX, ps->name);
+		fn(ctx, l->ops->name, name, strategy, bpf_link__fd(link));
+	}
+}
+
+void kt_capture_each_fd(const struct kt_capture *c, kt_capture_fd_fn fn, void *ctx)
+{
+	fn(ctx, "", KT_CAPTURE_EVENTS_MAP, "", c->events_fd);
+	fn(ctx, "", KT_CAPTURE_COUNTERS_MAP, "", c->counters_fd);
+	/* taken over: handed on as they came */
+	for (size_t i = 0; i < c->n_held; i++)
+		fn(ctx, c->held[i].object, c->held[i].name, c->held[i].strategy, c->held[i].fd);
+	object_fds(&c->unix_obj, fn, ctx);
+	object_fds(&c->vsock_obj, fn, ctx);
+}
+
+static void disconnect(const struct loaded *l)
+{
+	if (!l->skel)
+		return;
+	const struct bpf_object_skeleton *sk = l->ops->skeleton(l->skel);
+	for (int i = 0; i < sk->prog_cnt; i++) {
+		const struct bpf_prog_skeleton *ps =
+			(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+		if (ps->link && *ps->link)
+			bpf_link__disconnect(*ps->link);
+	}
+}
+
+void kt_capture_let_go(struct kt_capture *c)
+{
+	if (!c)
+		return;
+	/* destroying the skeletons then only closes this process's references */
+	disconnect(&c->unix_obj);
+	disconnect(&c->vsock_obj);
+}
+
+struct kt_capture *kt_capture_adopt(const struct kt_capture_cfg *cfg,
+				    const struct kt_capture_handed *h, size_t n, char *err,
+				    size_t errlen)
+{
+	struct kt_capture *c = calloc(1, sizeof(*c));
+	struct kt_capture_handed *held = calloc(n ? n : 1, sizeof(*held));
+	if (!c || !held) {
+		free(c);
+		free(held);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->cfg.ports = c->cfg.guest_ports = NULL;
+	c->events_fd = c->counters_fd = -1;
+	c->held = held;
+	c->adopted = true;
+	bool have_unix_link = false;
+	int match_fd = -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct kt_capture_handed *e = &h[i];
+		if (!e->object[0] && strcmp(e->name, KT_CAPTURE_EVENTS_MAP) == 0)
+			c->events_fd = e->fd;
+		else if (!e->object[0] && strcmp(e->name, KT_CAPTURE_COUNTERS_MAP) == 0)
+			c->counters_fd = e->fd;
+		else
+			c->held[c->n_held++] = *e;
+		bool link = strncmp(e->name, KT_CAPTURE_LINK_PREFIX,
+				    strlen(KT_CAPTURE_LINK_PREFIX)) == 0;
+		if (strcmp(e->object, unix_capture_ops.name) == 0) {
+			snprintf(c->adopted_unix, sizeof(c->adopted_unix), "%s", e->strategy);
+			have_unix_link |= link;
+			if (strcmp(e->name, "match_cfg") == 0)
+				match_fd = e->fd;
+		} else if (strcmp(e->object, vsock_capture_ops.name) == 0 && link) {
+			c->adopted_vsock = true;
+			snprintf(c->adopted_vsock_strategy, sizeof(c->adopted_vsock_strategy), "%s",
+				 e->strategy);
+		}
+	}
+	if (c->events_fd < 0 || c->counters_fd < 0 || !have_unix_link) {
+		snprintf(err, errlen, "the old daemon's capture is incomplete (%s%s%s)",
+			 c->events_fd < 0 ? "no ring buffer " : "",
+			 c->counters_fd < 0 ? "no counters " : "",
+			 have_unix_link ? "" : "no unix capture program");
+		goto fail;
+	}
+	/* This daemon's paths apply from now on. */
+	__u32 zero = 0;
+	if (build_unix_match(cfg, &c->unix_match) || match_fd < 0 ||
+	    bpf_map_update_elem(match_fd, &zero, &c->unix_match, BPF_ANY)) {
+		snprintf(err, errlen, "cannot set the unix capture's paths: %s",
+			 match_fd < 0 ? "no match_cfg map" : strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_ports && i < KT_VSOCK_MAX_PORTS; i++)
+		c->host_ports[i] = cfg->ports[i];
+	for (size_t i = 0; i < cfg->n_guest_ports && i < KT_VSOCK_MAX_PORTS; i++)
+		c->guest_ports[i] = cfg->guest_ports[i];
+	/*
+	 * vsock capture the old daemon's broker attached late is not among its
+	 * descriptors: attached again here, after a retry interval, once the
+	 * old broker is gone.
+	 */
+	c->last_try_ns = kt_mono_ns();
+	if (cfg->vm_events && !(c->vm = kt_vm_capture_start(c->counters_fd)))
+		kt_warn("vm events: not attached: no kata.vm / vsock.connection spans");
+	return c;
+fail:
+	/* the descriptors stay the caller's */
+	c->n_held = 0;
+	c->events_fd = c->counters_fd = -1;
+	kt_capture_stop(c);
+	return NULL;
 }

@@ -74,4 +74,42 @@ struct kt_vm_capture *kt_capture_vm(const struct kt_capture *c);
 const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n);
 void kt_capture_stop(struct kt_capture *c);
 
+/*
+ * Takeover (docs/takeover.md). The old daemon names every BPF descriptor
+ * its capture holds: the shared ring buffer and counters (object "",
+ * names below), each object's maps by name and its links as
+ * "link:<program>", with the object's attach strategy. The new one adopts
+ * them: it consumes the same ring buffer from where the old one stopped,
+ * and holds the old links, so the programs never detach and the kernel's
+ * stream offsets go on. Its own --capture-path and socket suffixes are
+ * written to the adopted match configuration; the VM events are loaded
+ * anew. vsock capture attached late by the old broker is not among the
+ * old daemon's descriptors: it is attached again after a retry interval.
+ */
+#define KT_CAPTURE_EVENTS_MAP "kt_events"
+#define KT_CAPTURE_COUNTERS_MAP "kt_counters"
+#define KT_CAPTURE_LINK_PREFIX "link:"
+
+typedef void (*kt_capture_fd_fn)(void *ctx, const char *object, const char *name,
+				 const char *strategy, int fd);
+void kt_capture_each_fd(const struct kt_capture *c, kt_capture_fd_fn fn, void *ctx);
+/* The daemon hands its capture over: stopping it later leaves the links attached. */
+void kt_capture_let_go(struct kt_capture *c);
+
+struct kt_capture_handed {
+	char object[32];
+	char name[96];
+	char strategy[24];
+	int fd;
+};
+
+/*
+ * A capture made of the handed descriptors (taken over: closed at stop);
+ * NULL with why in err when they are not a whole capture (the descriptors
+ * then stay the caller's).
+ */
+struct kt_capture *kt_capture_adopt(const struct kt_capture_cfg *cfg,
+				    const struct kt_capture_handed *h, size_t n, char *err,
+				    size_t errlen);
+
 #endif

@@ -46,6 +46,7 @@ struct sink_listener {
 struct kt_sink {
 	struct kt_sink_cfg cfg;
 	int epfd;
+	bool paused; /* handing over: neither accepting nor reading */
 	struct kt_pipeline *p;
 	struct sink_listener *listeners;
 	size_t n_listeners;
@@ -239,6 +240,11 @@ struct kt_sink *kt_sink_new(const struct kt_sink_cfg *cfg, int epfd, struct kt_p
 int kt_sink_add_listener(struct kt_sink *s, int fd, uint64_t key, const char *label, bool vsock,
 			 unsigned port)
 {
+	/* a paused sink is being handed over: the new daemon's broker binds from now on */
+	if (s->paused) {
+		close(fd);
+		return -1;
+	}
 	struct sink_listener *l = calloc(1, sizeof(*l));
 	if (!l) {
 		close(fd);
@@ -303,6 +309,88 @@ void kt_sink_stop(struct kt_sink *s)
 		return;
 	while (s->conns)
 		conn_close(s->conns);
+	while (s->listeners) {
+		struct sink_listener *l = s->listeners;
+		s->listeners = l->next;
+		listener_free(s, l);
+	}
+	kt_conn_limits_free(&s->limits);
+	free(s->buf);
+	free(s);
+}
+
+/* ------------------------------------------------------------ takeover */
+
+int kt_sink_adopt_conn(struct kt_sink *s, int fd, const char *label, bool vsock)
+{
+	(void)vsock;
+	struct sink_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -1;
+	}
+	/* handed over: it was admitted once, so it is not refused now */
+	c->group = kt_conn_group(label);
+	kt_conn_limits_take(&s->limits, c->group);
+	c->h.fn = on_conn;
+	c->sink = s;
+	c->fd = fd;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	if (kt_poll_add(s->epfd, fd, &c->h)) {
+		kt_conn_limits_put(&s->limits, c->group);
+		close(fd);
+		free(c);
+		return -1;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	return 0;
+}
+
+void kt_sink_pause(struct kt_sink *s, bool pause)
+{
+	if (!s || s->paused == pause)
+		return;
+	s->paused = pause;
+	for (struct sink_listener *l = s->listeners; l; l = l->next)
+		if (pause)
+			kt_poll_del(s->epfd, l->fd);
+		else if (kt_poll_add(s->epfd, l->fd, &l->h))
+			kt_err("sink %s: cannot poll the listener again", l->label);
+	for (struct sink_conn *c = s->conns; c; c = c->next)
+		if (pause)
+			kt_poll_del(s->epfd, c->fd);
+		else if (kt_poll_add(s->epfd, c->fd, &c->h))
+			kt_err("sink %s: cannot poll a connection again", c->label);
+}
+
+void kt_sink_each(const struct kt_sink *s, kt_sink_listener_fn on_listener_fd,
+		  kt_sink_conn_fn on_conn_fd, void *ctx)
+{
+	if (!s)
+		return;
+	for (const struct sink_listener *l = s->listeners; l; l = l->next)
+		on_listener_fd(ctx, l->fd, l->label, l->vsock, l->port);
+	for (const struct sink_conn *c = s->conns; c; c = c->next)
+		on_conn_fd(ctx, c->fd, c->label);
+}
+
+void kt_sink_let_go(struct kt_sink *s)
+{
+	if (!s)
+		return;
+	/* this process's references only: the peers keep their connections */
+	while (s->conns) {
+		struct sink_conn *c = s->conns;
+		s->conns = c->next;
+		kt_poll_del(s->epfd, c->fd);
+		close(c->fd);
+		free(c);
+	}
+	s->n_conns = 0;
 	while (s->listeners) {
 		struct sink_listener *l = s->listeners;
 		s->listeners = l->next;

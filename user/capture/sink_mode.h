@@ -47,4 +47,24 @@ size_t kt_sink_connections(const struct kt_sink *s);
 /* Closes listeners and connections; the broker removes the socket files. */
 void kt_sink_stop(struct kt_sink *s);
 
+/*
+ * Takeover (docs/takeover.md). A paused sink neither accepts nor reads:
+ * what peers send waits in the kernel's socket buffers, and new
+ * connections in the listeners' backlogs, for whichever daemon serves
+ * next; a listener announced meanwhile is closed (the new daemon's broker
+ * binds it). kt_sink_each() names every listener and connection;
+ * kt_sink_let_go() then closes this process's copies only, never ending a
+ * connection the new daemon holds. kt_sink_adopt_conn() serves a
+ * connection handed over, labelled with its listener's label (BPF
+ * capture only: its bytes are not fed).
+ */
+void kt_sink_pause(struct kt_sink *s, bool pause);
+typedef void (*kt_sink_listener_fn)(void *ctx, int fd, const char *label, bool vsock,
+				    unsigned port);
+typedef void (*kt_sink_conn_fn)(void *ctx, int fd, const char *label);
+void kt_sink_each(const struct kt_sink *s, kt_sink_listener_fn on_listener_fd,
+		  kt_sink_conn_fn on_conn_fd, void *ctx);
+int kt_sink_adopt_conn(struct kt_sink *s, int fd, const char *label, bool vsock);
+void kt_sink_let_go(struct kt_sink *s);
+
 #endif

@@ -26,6 +26,12 @@ static const char *const body_names[] = {
 	[KATATRACE__CONTROL__V1__MESSAGE__BODY_STOPPED] = "stopped",
 	[KATATRACE__CONTROL__V1__MESSAGE__BODY_STOP] = "stop",
 	[KATATRACE__CONTROL__V1__MESSAGE__BODY_ERROR] = "error",
+	[KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER] = "takeover",
+	[KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_OFFER] = "takeover offer",
+	[KATATRACE__CONTROL__V1__MESSAGE__BODY_FD_BATCH] = "fd batch",
+	[KATATRACE__CONTROL__V1__MESSAGE__BODY_STATE_CHUNK] = "state chunk",
+	[KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_COMMIT] = "takeover commit",
+	[KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_DONE] = "takeover done",
 };
 
 const char *kt_ctl_body_name(int c)
@@ -61,8 +67,53 @@ static int write_all(int fd, const uint8_t *p, size_t n, bool wait)
 	return 0;
 }
 
+/* The first bytes of buf with fds attached (SCM_RIGHTS); the bytes sent, or -1. */
+static ssize_t send_with_fds(int fd, const uint8_t *buf, size_t n, const int *fds, size_t n_fds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * KT_CTL_FDS_MAX)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.b;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	for (;;) {
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (w >= 0 || (errno != EINTR && errno != EAGAIN))
+			return w;
+		if (errno == EAGAIN) {
+			/* a non-blocking socket: wait until it takes the first bytes */
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+				return -1;
+		}
+	}
+}
+
+static int send_msg_fds(int fd, const kt_ctl_msg *m, bool wait, const int *fds, size_t n_fds,
+			char *err, size_t errlen);
+
 static int send_msg(int fd, const kt_ctl_msg *m, bool wait, char *err, size_t errlen)
 {
+	return send_msg_fds(fd, m, wait, NULL, 0, err, errlen);
+}
+
+static int send_msg_fds(int fd, const kt_ctl_msg *m, bool wait, const int *fds, size_t n_fds,
+			char *err, size_t errlen)
+{
+	if (n_fds > KT_CTL_FDS_MAX) {
+		snprintf(err, errlen, "%zu descriptors in one message: at most %d", n_fds,
+			 KT_CTL_FDS_MAX);
+		errno = EINVAL;
+		return -1;
+	}
 	size_t n = katatrace__control__v1__message__get_packed_size(m);
 	if (n > KT_CONTROL_MSG_MAX) {
 		snprintf(err, errlen, "a %s message of %zu bytes is larger than the control socket's %u",
@@ -78,7 +129,18 @@ static int send_msg(int fd, const kt_ctl_msg *m, bool wait, char *err, size_t er
 	}
 	kt_put_be32(buf, (uint32_t)n);
 	katatrace__control__v1__message__pack(m, buf + LEN_BYTES);
-	int rc = write_all(fd, buf, LEN_BYTES + n, wait);
+	size_t first = 0;
+	int rc = 0;
+	if (n_fds) {
+		/* the descriptors travel with the first bytes; the rest follows as usual */
+		ssize_t w = send_with_fds(fd, buf, LEN_BYTES + n, fds, n_fds);
+		if (w < 0)
+			rc = -1;
+		else
+			first = (size_t)w;
+	}
+	if (rc == 0)
+		rc = write_all(fd, buf + first, LEN_BYTES + n - first, wait);
 	int e = errno;
 	free(buf);
 	if (rc) {
@@ -91,6 +153,12 @@ static int send_msg(int fd, const kt_ctl_msg *m, bool wait, char *err, size_t er
 int kt_ctl_send(int fd, const kt_ctl_msg *m, char *err, size_t errlen)
 {
 	return send_msg(fd, m, true, err, errlen);
+}
+
+int kt_ctl_send_fds(int fd, const kt_ctl_msg *m, const int *fds, size_t n_fds, char *err,
+		    size_t errlen)
+{
+	return send_msg_fds(fd, m, true, fds, n_fds, err, errlen);
 }
 
 int kt_ctl_send_now(int fd, const kt_ctl_msg *m, char *err, size_t errlen)
@@ -112,9 +180,30 @@ static void drop_msg(struct kt_ctl_reader *r)
 	r->msg = NULL;
 }
 
+/* Closes the first n descriptors received and moves the others up. */
+static void close_fds(struct kt_ctl_reader *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+	memmove(r->fds, r->fds + n, (r->n_fds - n) * sizeof(r->fds[0]));
+	r->n_fds -= n;
+}
+
+size_t kt_ctl_reader_take_fds(struct kt_ctl_reader *r, int *out, size_t max)
+{
+	size_t n = r->fds_handed < max ? r->fds_handed : max;
+	memcpy(out, r->fds, n * sizeof(int));
+	for (size_t i = 0; i < n; i++)
+		r->fds[i] = -1;
+	return n;
+}
+
 void kt_ctl_reader_free(struct kt_ctl_reader *r)
 {
 	drop_msg(r);
+	close_fds(r, r->n_fds);
+	r->fds_handed = 0;
 	free(r->buf);
 	r->buf = NULL;
 	r->len = r->cap = 0;
@@ -167,6 +256,39 @@ static size_t missing(const struct kt_ctl_reader *r)
 	return LEN_BYTES + n > r->len ? LEN_BYTES + n - r->len : 0;
 }
 
+/*
+ * Reads up to want bytes; descriptors that come with them are kept in
+ * r->fds for the message they belong to, or closed beyond KT_CTL_FDS_MAX.
+ */
+static ssize_t recv_fds(struct kt_ctl_reader *r, int fd, size_t want)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * KT_CTL_FDS_MAX)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = r->buf + r->len, .iov_len = want };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const uint8_t *data = CMSG_DATA(cm);
+		for (size_t i = 0; i < k; i++) {
+			int got;
+			memcpy(&got, data + i * sizeof(int), sizeof(int));
+			if (r->n_fds < KT_CTL_FDS_MAX)
+				r->fds[r->n_fds++] = got;
+			else
+				close(got);
+		}
+	}
+	return n;
+}
+
 int kt_ctl_reader_fill(struct kt_ctl_reader *r, int fd)
 {
 	bool got = false;
@@ -177,7 +299,7 @@ int kt_ctl_reader_fill(struct kt_ctl_reader *r, int fd)
 			return 1;
 		if (reserve(r, want))
 			return -1;
-		ssize_t n = recv(fd, r->buf + r->len, want, MSG_DONTWAIT);
+		ssize_t n = recv_fds(r, fd, want);
 		if (n > 0) {
 			r->len += (size_t)n;
 			got = true;
@@ -198,6 +320,9 @@ int kt_ctl_reader_fill(struct kt_ctl_reader *r, int fd)
 int kt_ctl_reader_next(struct kt_ctl_reader *r, kt_ctl_msg **out, char *err, size_t errlen)
 {
 	drop_msg(r);
+	/* what the message handed out last carried and its reader did not take */
+	close_fds(r, r->fds_handed);
+	r->fds_handed = 0;
 	if (r->len < LEN_BYTES)
 		return 0;
 	size_t n = kt_be32(r->buf);
@@ -224,6 +349,7 @@ int kt_ctl_reader_next(struct kt_ctl_reader *r, kt_ctl_msg **out, char *err, siz
 		return -1;
 	}
 	*out = r->msg;
+	r->fds_handed = r->n_fds;
 	return 1;
 }
 

@@ -27,6 +27,8 @@
 #define KT_CONTROL_SOCKET "/run/katatrace-bpf/control.sock"
 /* Largest message either side sends or accepts. */
 #define KT_CONTROL_MSG_MAX (8u << 20)
+/* Descriptors one message may carry (below the kernel's SCM_MAX_FD, 253). */
+#define KT_CTL_FDS_MAX 240
 /* What unpacking one message may allocate. */
 #define KT_CONTROL_UNPACK_MAX (4u * KT_CONTROL_MSG_MAX)
 
@@ -40,6 +42,12 @@ typedef Katatrace__Control__V1__Message kt_ctl_msg;
  */
 int kt_ctl_send(int fd, const kt_ctl_msg *m, char *err, size_t errlen);
 /*
+ * kt_ctl_send() with n_fds (at most KT_CTL_FDS_MAX) descriptors attached
+ * to the message's first bytes (SCM_RIGHTS; the caller keeps its copies).
+ */
+int kt_ctl_send_fds(int fd, const kt_ctl_msg *m, const int *fds, size_t n_fds, char *err,
+		    size_t errlen);
+/*
  * The same without waiting, for a side that must not block on its peer:
  * -1 with EAGAIN when the socket did not take the message whole (the
  * stream is then broken: close it).
@@ -47,6 +55,13 @@ int kt_ctl_send(int fd, const kt_ctl_msg *m, char *err, size_t errlen);
 int kt_ctl_send_now(int fd, const kt_ctl_msg *m, char *err, size_t errlen);
 
 struct kt_ctl_reader {
+	/*
+	 * Descriptors received (SCM_RIGHTS), those of the message handed out
+	 * last first (fds_handed of them); closed unless taken before the
+	 * next message is asked for.
+	 */
+	int fds[KT_CTL_FDS_MAX];
+	size_t n_fds, fds_handed;
 	uint8_t *buf;
 	size_t len, cap;
 	struct kt_pb_budget budget; /* of the message handed out last */
@@ -73,6 +88,12 @@ int kt_ctl_reader_feed(struct kt_ctl_reader *r, const void *p, size_t n);
  * unpack or has no body).
  */
 int kt_ctl_reader_next(struct kt_ctl_reader *r, kt_ctl_msg **out, char *err, size_t errlen);
+/*
+ * The descriptors that came with the message handed out last, in order,
+ * into out (at most max): the caller's to close. Those not taken are
+ * closed by the next kt_ctl_reader_next() or kt_ctl_reader_free().
+ */
+size_t kt_ctl_reader_take_fds(struct kt_ctl_reader *r, int *out, size_t max);
 /* Bytes held of a message not complete yet. */
 static inline size_t kt_ctl_reader_pending(const struct kt_ctl_reader *r)
 {

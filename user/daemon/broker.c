@@ -61,6 +61,8 @@ struct child {
 	struct kt_listeners listeners;
 	struct kt_broker_disc *disc;
 	bool quit;
+	bool paused;     /* takeover under way: nothing is discovered or attached */
+	bool keep_files; /* handed over: the socket files stay */
 };
 
 static void announce(void *ctx, uint64_t key, int fd, const char *label, bool vsock, unsigned port)
@@ -111,9 +113,16 @@ static void answer(struct child *c)
 							   c->cfg->run_root, "/proc", &o);
 			kt_bmsg_owner(&c->ch.m, in.key, found, &o);
 			kt_bchan_send(&c->ch, -1);
-		} else if (in.type == KT_BMSG_QUIT) {
+		} else if (in.type == KT_BMSG_QUIT || in.type == KT_BMSG_QUIT_KEEP) {
+			c->keep_files = in.type == KT_BMSG_QUIT_KEEP;
 			c->quit = true;
 			return;
+		} else if (in.type == KT_BMSG_PAUSE) {
+			c->paused = true;
+			kt_bmsg_text(&c->ch.m, KT_BMSG_PAUSED, 0, NULL);
+			kt_bchan_send(&c->ch, -1);
+		} else if (in.type == KT_BMSG_RESUME) {
+			c->paused = false;
 		}
 	}
 }
@@ -123,10 +132,17 @@ static int child_setup(struct child *c)
 	char err[KT_PATH_MAX + 200];
 	const struct kt_broker_cfg *cfg = c->cfg;
 
+	/* Taken over: served before anything is bound, so nothing is bound twice. */
+	for (size_t i = 0; i < cfg->n_adopted; i++) {
+		const struct kt_adopted_listener *a = &cfg->adopted[i];
+		if (kt_listeners_adopt(&c->listeners, a->fd, a->path, a->vsock, a->port, a->control,
+				       err, sizeof(err)))
+			kt_warn("takeover: %s", err);
+	}
 	if (cfg->sink && kt_listeners_start(&c->listeners, cfg, err, sizeof(err)))
 		goto fatal;
 	/* Without it the daemon works on; probes then export by themselves. */
-	if (cfg->control_path &&
+	if (cfg->control_path && !kt_listeners_have_control(&c->listeners) &&
 	    kt_listeners_bind_control(&c->listeners, cfg->control_path, err, sizeof(err)))
 		kt_warn("control socket: %s: probes cannot export through this daemon", err);
 	if (cfg->discover) {
@@ -162,18 +178,23 @@ static void child_loop(struct child *c)
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = c->disc ? kt_broker_disc_fd(c->disc) : -1, .events = POLLIN },
 	};
+	int disc_fd = pf[3].fd;
 	while (!c->quit && !c->ch.broken) {
+		/* paused: inotify's events wait in its queue */
+		pf[3].fd = c->paused ? -1 : disc_fd;
 		if (poll(pf, 4, -1) < 0 && errno != EINTR)
 			break;
-		if (pf[0].revents)
+		if (pf[0].revents) {
 			answer(c);
+			continue; /* paused or not, from now on */
+		}
 		if (pf[2].revents)
 			break;
 		if (pf[3].revents)
 			kt_broker_disc_dispatch(c->disc);
 		if (pf[1].revents) {
 			uint64_t n;
-			if (read(tfd, &n, sizeof(n)) == sizeof(n)) {
+			if (read(tfd, &n, sizeof(n)) == sizeof(n) && !c->paused) {
 				if (c->disc)
 					kt_broker_disc_tick(c->disc, kt_mono_ns());
 				if (c->cfg->capture)
@@ -199,7 +220,10 @@ static void child_main(const struct kt_broker_cfg *cfg, int sock)
 		kt_warn("broker: %s", err);
 	if (child_setup(&c) == 0)
 		child_loop(&c);
-	kt_listeners_free(&c.listeners);
+	if (c.keep_files)
+		kt_listeners_forget(&c.listeners);
+	else
+		kt_listeners_free(&c.listeners);
 	kt_broker_disc_free(c.disc);
 	close(sock);
 }
@@ -426,19 +450,63 @@ bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
 	}
 }
 
+int kt_broker_pause(struct kt_broker *b, bool pause)
+{
+	if (!b || b->sock < 0)
+		return -1;
+	kt_bmsg_text(&b->m, pause ? KT_BMSG_PAUSE : KT_BMSG_RESUME, 0, NULL);
+	if (kt_bmsg_send(b->sock, &b->m, -1))
+		return -1;
+	if (!pause)
+		return 0;
+	/* what it announced before PAUSED is delivered first: no listener is left behind */
+	kt_broker_dispatch(b);
+	uint64_t deadline = kt_mono_ns() + OWNER_TIMEOUT_MS * 1000000ull;
+	for (;;) {
+		int fd;
+		struct pollfd pf = { .fd = b->sock, .events = POLLIN };
+		uint64_t now = kt_mono_ns();
+		if (now >= deadline || poll(&pf, 1, (int)((deadline - now) / 1000000)) <= 0)
+			return -1;
+		int r = kt_bmsg_recv(b->sock, &b->m, &fd, MSG_DONTWAIT);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			continue;
+		if (b->m.type == KT_BMSG_PAUSED) {
+			if (fd >= 0)
+				close(fd);
+			return 0;
+		}
+		deliver(b, fd);
+	}
+}
+
 void kt_broker_request_counters(struct kt_broker *b)
 {
 	kt_bmsg_text(&b->m, KT_BMSG_WANT_COUNTERS, 0, NULL);
 	kt_bmsg_send(b->sock, &b->m, -1);
 }
 
+static void stop(struct kt_broker *b, enum kt_bmsg_type quit);
+
 void kt_broker_stop(struct kt_broker *b)
+{
+	stop(b, KT_BMSG_QUIT);
+}
+
+void kt_broker_stop_handed(struct kt_broker *b)
+{
+	stop(b, KT_BMSG_QUIT_KEEP);
+}
+
+static void stop(struct kt_broker *b, enum kt_bmsg_type quit)
 {
 	if (!b)
 		return;
 	if (b->sock >= 0) {
 		kt_broker_request_counters(b);
-		kt_bmsg_text(&b->m, KT_BMSG_QUIT, 0, NULL);
+		kt_bmsg_text(&b->m, quit, 0, NULL);
 		kt_bmsg_send(b->sock, &b->m, -1);
 		/* Deliver what it still says (the counters) until it hangs up. */
 		uint64_t deadline = kt_mono_ns() + STOP_TIMEOUT_MS * 1000000ull;

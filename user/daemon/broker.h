@@ -48,6 +48,14 @@
 
 struct kt_capture;
 
+/* A listener the old daemon served, handed over (takeover: docs/takeover.md). */
+struct kt_adopted_listener {
+	int fd;
+	bool vsock, control;
+	unsigned port;
+	char path[KT_PATH_MAX];
+};
+
 struct kt_broker_cfg {
 	/* sink mode: bind these at start (each as <path>_<port>) */
 	const char *const *socket_paths;
@@ -64,6 +72,13 @@ struct kt_broker_cfg {
 	struct kt_capture *capture; /* may be NULL (--capture socket) */
 	const char *run_root;       /* for CID owner lookups ("" = /) */
 	const char *control_path;   /* the control socket; NULL: none */
+	/*
+	 * Listeners taken over, kept and announced before anything is bound:
+	 * the broker owns these fds (the daemon closes its copies after
+	 * kt_broker_start, which forks).
+	 */
+	const struct kt_adopted_listener *adopted;
+	size_t n_adopted;
 };
 
 /* What the broker tells the daemon; called from kt_broker_dispatch(). */
@@ -108,6 +123,14 @@ void kt_broker_request_counters(struct kt_broker *b);
  */
 void kt_broker_stop(struct kt_broker *b);
 int kt_broker_pid(const struct kt_broker *b);
+/*
+ * Takeover: pause holds discovery and late attaches still, after
+ * delivering everything the broker announced before (0, or -1 when it
+ * does not answer in time); resume lets them go on.
+ */
+int kt_broker_pause(struct kt_broker *b, bool pause);
+/* kt_broker_stop() for a daemon that handed its listeners over: no socket file is removed. */
+void kt_broker_stop_handed(struct kt_broker *b);
 /*
  * After kt_broker_dispatch() said it is gone: how the broker ended ("was
  * killed by signal 9 (Killed)", "exited with status 1"), into buf. Reaps

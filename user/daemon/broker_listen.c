@@ -18,6 +18,8 @@ struct kt_bound {
 	uint64_t key;
 	int fd;       /* our copy of the listener */
 	bool vsock;
+	bool control;
+	unsigned port; /* vsock */
 	dev_t dev;    /* the socket file as bound: only that one is removed */
 	ino_t ino;
 	char path[KT_PATH_MAX];
@@ -74,10 +76,18 @@ static struct kt_bound *keep(struct kt_listeners *l, int fd, const char *path, b
 	return b;
 }
 
+static struct kt_bound *find_vsock(struct kt_listeners *l, unsigned port)
+{
+	for (struct kt_bound *b = l->bound; b; b = b->next)
+		if (b->vsock && b->port == port)
+			return b;
+	return NULL;
+}
+
 int kt_listeners_bind(struct kt_listeners *l, const char *path, bool vsock, unsigned port,
 		      char *err, size_t errlen)
 {
-	if (!vsock && find(l, path))
+	if (vsock ? find_vsock(l, port) != NULL : find(l, path) != NULL)
 		return 0;
 	int fd = vsock ? kt_listen_vsock(l->vsock_cid, port, err, errlen)
 		       : kt_listen_unix(path, err, errlen);
@@ -86,8 +96,47 @@ int kt_listeners_bind(struct kt_listeners *l, const char *path, bool vsock, unsi
 	struct kt_bound *b = keep(l, fd, path, vsock, err, errlen);
 	if (!b)
 		return -1;
+	b->port = port;
 	l->ops->announce(l->ctx, b->key, fd, path, vsock, port);
 	return 0;
+}
+
+int kt_listeners_adopt(struct kt_listeners *l, int fd, const char *path, bool vsock,
+		       unsigned port, bool control, char *err, size_t errlen)
+{
+	if (vsock ? find_vsock(l, port) != NULL : find(l, path) != NULL) {
+		close(fd);
+		snprintf(err, errlen, "%s handed over twice", path);
+		return -1;
+	}
+	struct kt_bound *b = keep(l, fd, path, vsock, err, errlen);
+	if (!b)
+		return -1;
+	b->port = port;
+	b->control = control;
+	if (control)
+		l->ops->announce_control(l->ctx, fd, path);
+	else
+		l->ops->announce(l->ctx, b->key, fd, path, vsock, port);
+	return 0;
+}
+
+bool kt_listeners_have_control(const struct kt_listeners *l)
+{
+	for (const struct kt_bound *b = l->bound; b; b = b->next)
+		if (b->control)
+			return true;
+	return false;
+}
+
+void kt_listeners_forget(struct kt_listeners *l)
+{
+	while (l->bound) {
+		struct kt_bound *b = l->bound;
+		l->bound = b->next;
+		close(b->fd);
+		free(b);
+	}
 }
 
 int kt_listeners_bind_control(struct kt_listeners *l, const char *path, char *err, size_t errlen)
@@ -99,8 +148,10 @@ int kt_listeners_bind_control(struct kt_listeners *l, const char *path, char *er
 	int fd = kt_listen_unix_private(path, err, errlen);
 	if (fd < 0)
 		return -1;
-	if (!keep(l, fd, path, false, err, errlen))
+	struct kt_bound *b = keep(l, fd, path, false, err, errlen);
+	if (!b)
 		return -1;
+	b->control = true;
 	l->ops->announce_control(l->ctx, fd, path);
 	return 0;
 }

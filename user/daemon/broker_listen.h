@@ -72,5 +72,16 @@ void kt_listeners_unbind(struct kt_listeners *l, const char *path);
 int kt_listeners_start(struct kt_listeners *l, const struct kt_broker_cfg *cfg, char *err,
 		       size_t errlen);
 void kt_listeners_free(struct kt_listeners *l);
+/*
+ * Takeover: keeps and announces a listener the old daemon served (fd
+ * taken over; the socket file at path as it is now is the one bound), so
+ * that binding the same path or vsock port later does nothing.
+ */
+int kt_listeners_adopt(struct kt_listeners *l, int fd, const char *path, bool vsock,
+		       unsigned port, bool control, char *err, size_t errlen);
+/* An adopted (or bound) control socket is among them. */
+bool kt_listeners_have_control(const struct kt_listeners *l);
+/* Closes every listener without removing any socket file (handed over). */
+void kt_listeners_forget(struct kt_listeners *l);
 
 #endif

@@ -48,10 +48,14 @@ enum kt_bmsg_type {
 	KT_BMSG_COUNTERS,
 	KT_BMSG_OWNER,
 	KT_BMSG_CONTROL,
+	KT_BMSG_PAUSED, /* after PAUSE: nothing more is announced until RESUME */
 	/* daemon -> broker */
 	KT_BMSG_WANT_COUNTERS = 64,
 	KT_BMSG_QUIT,
 	KT_BMSG_WANT_OWNER,
+	KT_BMSG_PAUSE,     /* takeover: discovery and late attaches hold still */
+	KT_BMSG_RESUME,
+	KT_BMSG_QUIT_KEEP, /* quit, leaving the socket files to the new daemon's broker */
 };
 
 struct kt_bmsg {

@@ -15,6 +15,7 @@
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 
 #include "daemon/broker.h"
 #include "daemon/commands.h"
+#include "daemon/run_daemon.h"
 #include "daemon/control_server.h"
 #include "daemon/metrics_addr.h"
 #include "daemon/metrics_http.h"
@@ -64,34 +66,6 @@ static const char *const *const ttrpc_sockets = kt_hv_sockets;
 /* A sandbox that went away still names the spans that arrive after it. */
 #define KT_SANDBOX_LINGER_NS (120ull * 1000000000ull)
 
-struct daemon {
-	const struct kt_config *cfg;
-	int epfd;
-	struct kt_export_queue *queue;
-	struct kt_pipeline *pipeline;
-	struct kt_capture *capture;
-	struct kt_sink *sink;
-	struct kt_broker *broker;
-	struct kt_sandbox_registry *registry;
-	struct kt_stitch *stitch;
-	struct kt_vm_spans *vm; /* NULL: --no-vm-spans or no BPF */
-	struct kt_control *control; /* probes exporting through the daemon */
-	uint64_t kernel[KT_CNT__MAX];  /* the kernel's counters, as last read */
-	int metrics_fd;                /* --metrics-address, bound at start-up */
-	struct kt_metrics_http *metrics; /* its server, once running */
-	struct kt_mem_pool mem;      /* --memory-budget */
-	struct kt_mem_acct records;  /* decoded spans and logs until they are freed */
-	/* --burst-buffer: records read from the ring buffer, not decoded yet */
-	struct kt_burst *burst;
-	struct kt_mem_acct burst_acct;
-	struct kt_drain *drain; /* its thread fills the burst buffer */
-	struct kt_poll_handler sig_h, tick_h, broker_h, drain_h;
-	int sig_fd, tick_fd;
-	bool stop;
-	const char *fault; /* why the loop stopped on its own (KT_EXIT_FAULT), or NULL */
-	struct kt_spool *spool; /* --spool-dir; closed after the export queue stops */
-	unsigned ticks;
-};
 
 static void to_queue(void *ctx, struct kt_span_record *r)
 {
@@ -137,8 +111,7 @@ static unsigned legacy_port(const struct kt_config *cfg, unsigned port)
 
 static void broker_drain(struct daemon *d);
 
-/* Decodes up to `budget` bytes of records from the burst buffer; true when some are left. */
-static bool decode_burst(struct daemon *d, size_t budget)
+bool kt_run_decode_burst(struct daemon *d, size_t budget)
 {
 	const void *rec;
 	size_t size, done = 0;
@@ -184,7 +157,7 @@ static void capture_step(struct daemon *d)
 	size_t backlog = sink ? d->cfg->ringbuf_bytes : SIZE_MAX;
 	do
 		kt_drain_help(d->drain, sink); /* the thread may be waiting for a CPU */
-	while (decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog);
+	while (kt_run_decode_burst(d, DECODE_SLICE) && kt_burst_bytes(d->burst) > backlog);
 }
 
 /* Records came into an empty burst buffer. */
@@ -543,7 +516,8 @@ static int setup_bpf(struct daemon *d)
 	}
 	/* as much as the ring buffer holds flows even when guests' data fills the budget */
 	kt_burst_set_floor(d->burst, cfg->ringbuf_bytes);
-	d->capture = kt_capture_start(&cc);
+	/* taken over: the old daemon's programs stay attached, its ring buffer goes on */
+	d->capture = d->taking ? kt_run_take_capture(d, &cc) : kt_capture_start(&cc);
 	if (!d->capture)
 		return -1;
 	/* Its thread starts once the privileges are dropped (no thread before). */
@@ -588,7 +562,13 @@ static int start_broker(struct daemon *d)
 		.run_root = cfg->run_root,
 		.control_path = cfg->control_socket,
 	};
+	size_t n_adopted = 0;
+	struct kt_adopted_listener *adopted = d->taking ? kt_run_take_listeners(d, &n_adopted) : NULL;
+	bc.adopted = adopted;
+	bc.n_adopted = n_adopted;
 	d->broker = kt_broker_start(&bc, &broker_ops, d);
+	/* the broker keeps them; this process's copies close with the handover */
+	free(adopted);
 	if (!d->broker)
 		return -1;
 	d->broker_h.fn = on_broker;
@@ -642,7 +622,8 @@ static int drop_privileges(struct daemon *d)
 
 int kt_cmd_run(const struct kt_config *cfg)
 {
-	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1, .metrics_fd = -1 };
+	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1, .metrics_fd = -1,
+			    .metrics_keep_fd = -1, .taken = { .sock = -1 } };
 	int status = 1;
 	const char *what = NULL;
 
@@ -670,10 +651,19 @@ int kt_cmd_run(const struct kt_config *cfg)
 		goto out;
 	}
 	kt_metrics_set_state(KT_RUN_STARTING);
-	if (bind_metrics(&d))
+	/* Before anything is bound: the running daemon hands over what it binds. */
+	if (cfg->takeover && kt_run_take_request(&d))
 		goto out;
-	/* Opened while still privileged, then handed to --user; replayed first. */
-	if (!kt_spool_dir_open(cfg, &d.spool))
+	if ((d.metrics_fd = kt_run_take_metrics(&d)) >= 0)
+		kt_info("metrics: http://%s/metrics, /healthz, /readyz (taken over)",
+			cfg->metrics_address);
+	else if (bind_metrics(&d))
+		goto out;
+	/*
+	 * Opened while still privileged, then handed to --user; replayed first.
+	 * Taking over: once the old daemon has closed it (below).
+	 */
+	if (!d.taking && !kt_spool_dir_open(cfg, &d.spool))
 		goto out;
 	/* Created (output file opened) while still privileged; its thread starts later. */
 	struct kt_exporter *e = kt_exporter_from_config(cfg, &what);
@@ -736,7 +726,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 		d.vm = kt_vm_spans_new(&vc, &to_traces);
 	}
 	/* Probes' records go the way of everything else: through the sandbox traces. */
-	d.control = kt_control_new(&(struct kt_control_cfg){ .epfd = d.epfd, .sink = to_traces });
+	d.control = kt_control_new(&(struct kt_control_cfg){
+		.epfd = d.epfd, .sink = to_traces, .takeover = kt_run_give_over, .takeover_ctx = &d });
 	if (!d.control) {
 		e->destroy(e);
 		goto out;
@@ -752,9 +743,21 @@ int kt_cmd_run(const struct kt_config *cfg)
 			e->destroy(e);
 			goto out;
 		}
+		kt_run_take_connections(&d);
 	}
-	if ((cfg->capture == KT_CAPTURE_BPF && setup_bpf(&d)) || start_broker(&d) ||
-	    drop_privileges(&d)) {
+	if ((cfg->capture == KT_CAPTURE_BPF && setup_bpf(&d)) || start_broker(&d)) {
+		e->destroy(e);
+		goto out;
+	}
+	/* Everything adopted: the old daemon lets go, its spool is this daemon's now. */
+	if (d.taking) {
+		if (kt_run_take_commit(&d) || !kt_spool_dir_open(cfg, &d.spool)) {
+			e->destroy(e);
+			goto out;
+		}
+		qc.spool = d.spool;
+	}
+	if (drop_privileges(&d)) {
 		e->destroy(e);
 		goto out;
 	}
@@ -771,6 +774,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 	if (d.metrics_fd >= 0) {
 		publish_gauges(&d);
 		kt_metrics_heartbeat(kt_mono_ns());
+		/* a copy stays with the daemon: a takeover hands the listener on */
+		d.metrics_keep_fd = fcntl(d.metrics_fd, F_DUPFD_CLOEXEC, 0);
 		d.metrics = kt_metrics_http_start(d.metrics_fd);
 		d.metrics_fd = -1;
 		if (!d.metrics)
@@ -809,7 +814,8 @@ int kt_cmd_run(const struct kt_config *cfg)
 			struct kt_poll_handler *h = ev[i].data.ptr;
 			h->fn(h, ev[i].events);
 		}
-		if (d.drain)
+		/* handed over: the ring buffer is the new daemon's from here */
+		if (d.drain && !d.given)
 			capture_step(&d);
 	}
 	status = d.fault ? KT_EXIT_FAULT : 0;
@@ -819,7 +825,7 @@ out:
 		kt_metrics_set_state(KT_RUN_STOPPING);
 	kt_metrics_loop_ended();
 	/* Everything the kernel captured so far is still decoded and exported. */
-	if (d.drain) {
+	if (d.drain && !d.given) {
 		/*
 		 * The drain's thread stops; between slices the ring buffer is
 		 * looked at again until it is found empty (a writer that never
@@ -828,15 +834,23 @@ out:
 		broker_drain(&d);
 		unsigned looks = 0;
 		bool more = kt_drain_stop(d.drain) > 0;
-		while (decode_burst(&d, DECODE_SLICE) || more)
+		while (kt_run_decode_burst(&d, DECODE_SLICE) || more)
 			more = more && looks++ < 256 && kt_drain_once(d.drain) > 0;
 	}
 	/* Probes are told to stop; what they still send is taken. */
 	kt_control_shutdown(d.control, CONTROL_DRAIN_MS);
 	kt_vm_spans_finish(d.vm);
+	if (d.given)
+		kt_run_let_go(&d); /* nothing handed over is closed; the spool is left to the new daemon */
 	kt_sink_stop(d.sink);
-	/* Last kernel counters, socket files removed, broker reaped. */
-	kt_broker_stop(d.broker);
+	/*
+	 * Last kernel counters, socket files removed, broker reaped; a takeover
+	 * that failed in this daemon leaves the files to the old one.
+	 */
+	if (d.taking)
+		kt_broker_stop_handed(d.broker);
+	else
+		kt_broker_stop(d.broker);
 	if (d.pipeline)
 		kt_pipeline_free(d.pipeline);
 	/* Waiting roots go now; sandboxes still running are not complete yet. */
@@ -857,6 +871,9 @@ out:
 	kt_drain_free(d.drain);
 	kt_capture_stop(d.capture);
 	kt_burst_free(d.burst);
+	kt_handover_free(&d.taken, true);
+	if (d.metrics_keep_fd >= 0)
+		close(d.metrics_keep_fd);
 	if (d.sig_fd >= 0)
 		close(d.sig_fd);
 	if (d.tick_fd >= 0)

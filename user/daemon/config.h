@@ -81,6 +81,7 @@ struct kt_config {
 	size_t n_shim_socket_dirs;
 	char shim_socket_dir_buf[KT_MAX_SHIM_SOCKET_DIRS][KT_SHIM_PREFIX_MAX + 1];
 	bool vm_spans;          /* kata.vm / vsock.connection spans from kernel events */
+	bool takeover;          /* take over from the daemon on control_socket (takeover.h) */
 	unsigned ttrpc_vsock_port; /* ... and from vsock connections to this guest port (0: off) */
 	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */

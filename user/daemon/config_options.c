@@ -406,6 +406,11 @@ static const struct kt_opt opts[] = {
 			  "(default " KT_CONTROL_SOCKET " under\n"
 			  "--run-root; none: no socket)"),
 	  PROBE_DOC(S_EXPORT, "the daemon's control socket (default as run's)") },
+	{ "takeover", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(takeover), .flag = true,
+	  RUN_DOC(S_NODE, "take over from the daemon running on --control-socket:\n"
+			  "its listeners, connections, BPF programs and spool,\n"
+			  "without closing any (docs/takeover.md); none running:\n"
+			  "start as usual") },
 	{ "user", .arg = "USER", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(user), .empty = "name",
 	  RUN_DOC(S_NODE, "identity after start-up (default " KT_DEFAULT_USER ", no\n"
 			  "capabilities; a broker process keeps what binding\n"
@@ -489,7 +494,10 @@ const struct kt_optset kt_config_options = {
 				"  # what waits for the collector kept on the node's disk across restarts\n"
 				"  katatrace-bpf run --metrics-address :2112 \\\n"
 				"      --otlp-endpoint http://otel-collector.observability:4317 \\\n"
-				"      --spool-dir /var/lib/katatrace-bpf/spool\n",
+				"      --spool-dir /var/lib/katatrace-bpf/spool\n"
+				"  # upgrade in place: the new binary takes over from the running daemon,\n"
+				"  # no agent connection closed, no span lost\n"
+				"  katatrace-bpf run --takeover --spool-dir /var/lib/katatrace-bpf/spool\n",
 		},
 		[KT_CMD_DECODE] = {
 			.name = "decode",

@@ -378,6 +378,30 @@ static bool on_stop_probe(struct conn *k, uint64_t id)
 	return reply(k, &m);
 }
 
+/*
+ * A new daemon asks to take over: the connection leaves the table, its
+ * socket goes to the daemon's handler (which closes it), or a refusal.
+ */
+static void on_takeover(struct conn *k, const Katatrace__Control__V1__Takeover *t)
+{
+	struct kt_control *c = k->c;
+	if (k->role != ROLE_NEW || !c->cfg.takeover || c->stopping) {
+		const char *why = c->stopping ? "this daemon is stopping"
+				  : k->role != ROLE_NEW ? "a probe cannot take over"
+							: "this daemon cannot be taken over";
+		reply_error(k, why);
+		conn_fail(k, why);
+		return;
+	}
+	int fd = dup(k->fd);
+	conn_close(k);
+	if (fd < 0) {
+		kt_warn("control socket: takeover: %s", strerror(errno));
+		return;
+	}
+	c->cfg.takeover(c->cfg.takeover_ctx, fd, t);
+}
+
 /* One message; false when the connection was closed or is broken. */
 static bool dispatch(struct conn *k, const kt_ctl_msg *m)
 {
@@ -404,6 +428,9 @@ static bool dispatch(struct conn *k, const kt_ctl_msg *m)
 		if (on_stop_probe(k, m->stop_probe->probe_id))
 			return true;
 		break;
+	case KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER:
+		on_takeover(k, m->takeover);
+		return false;
 	default: {
 		char why[96];
 		snprintf(why, sizeof(why), "a %s message, which only the daemon sends",
@@ -596,4 +623,10 @@ void kt_control_free(struct kt_control *c)
 		close(c->listen_fd);
 	}
 	free(c);
+}
+
+int kt_control_listener(const struct kt_control *c, const char **path)
+{
+	*path = c->path;
+	return c->listen_fd;
 }

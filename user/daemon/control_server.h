@@ -31,6 +31,13 @@
 struct kt_control_cfg {
 	int epfd;		    /* the daemon's loop */
 	struct kt_record_sink sink; /* where the probes' records go */
+	/*
+	 * A new daemon's Takeover request (daemon/takeover.h): the connection's
+	 * socket (blocking use is fine; the handler closes it) and the
+	 * request, valid during the call. NULL: refused.
+	 */
+	void (*takeover)(void *ctx, int sock, const void *request);
+	void *takeover_ctx;
 };
 
 struct kt_control;
@@ -47,5 +54,7 @@ size_t kt_control_probes(const struct kt_control *c);
  */
 void kt_control_shutdown(struct kt_control *c, int timeout_ms);
 void kt_control_free(struct kt_control *c);
+/* The listening socket (-1: none) and its path, for a takeover. */
+int kt_control_listener(const struct kt_control *c, const char **path);
 
 #endif

@@ -1,0 +1,127 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Takeover under load (docs/takeover.md): 20 sandboxes' agents stream
+# realistic spans through their hypervisors' hybrid-vsock sockets at a steady
+# 5,000 spans/s in all while the running daemon is replaced twice by
+# `run --takeover`, the first time with the collector down (the spans wait in
+# the spool, which the new daemon takes over with everything else). Between
+# the two, a new daemon that gives up halfway (tests/tools/takeover-abort.py)
+# and one with another --mode are refused or rolled back: the daemon serving
+# serves on. Every relay writes its whole stream without an error (no EPIPE,
+# no ECONNRESET: no connection was closed), and the collector receives every
+# span exactly once.
+. "$(dirname "$0")/../integration/lib.sh"
+SANDBOXES=${SANDBOXES:-20}
+SPANS_PER_SECOND=${SPANS_PER_SECOND:-5000}
+SECONDS_OF_LOAD=${SECONDS_OF_LOAD:-24}
+PER=$((SPANS_PER_SECOND * SECONDS_OF_LOAD / SANDBOXES))
+N=$((PER * SANDBOXES))
+BB=$ROOT_DIR/build/bench
+log "fault: takeovers under load: $SANDBOXES sandboxes, $SPANS_PER_SECOND spans/s, $N spans"
+
+CTL=$OUT/control.sock
+opts=(--no-discovery --no-vm-spans --control-socket "$CTL" --batch-timeout 200
+	--spool-dir "$OUT/spool" --metrics-address 127.0.0.1:0)
+for i in $(seq 1 "$SANDBOXES"); do
+	"$BB/spangen" "$PER" "$((1000 + i))" "$OUT/spans$i.bin" >/dev/null || abort_test "spangen"
+	opts+=(--socket-path "$OUT/hv$i.sock")
+done
+BYTES=$(stat -c %s "$OUT/spans1.bin")
+
+# A daemon of its own: log OUT/kt-NAME.log, pid in the variable DAEMON_NAME.
+daemon() { # name args...
+	local name=$1
+	shift
+	"$KT" run --log-level debug --no-collate --no-complete-traces "$@" \
+		>"$OUT/kt-$name.out" 2>"$OUT/kt-$name.log" &
+	printf -v "DAEMON_$name" '%s' "$!"
+	PIDS+=("$!")
+}
+ready() { grep -q ' ready: ' "$OUT/kt-$1.log"; }
+metrics_of() { sed -n 's|.* metrics: http://\([0-9.]*:[0-9]*\)/metrics.*|\1|p' "$OUT/kt-$1.log" | head -n 1; }
+metric() { curl -s --max-time 5 "http://$METRICS/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+exit_status() { # pid: waits for it
+	local i
+	for i in $(seq 1 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	wait "$1"
+}
+
+# The collector is down at first: a port taken once, then left closed.
+start_receiver || abort_test "setup"
+PORT=$(cat "$OUT/port")
+kill "$RECV_PID"
+wait "$RECV_PID" 2>/dev/null
+
+daemon one --otlp-endpoint "$RECV_URL" "${opts[@]}"
+wait_for 30 "the first daemon" ready one || { tail -n 30 "$OUT/kt-one.log"; abort_test "setup"; }
+METRICS=$(metrics_of one)
+
+for i in $(seq 1 "$SANDBOXES"); do
+	"$BB/stream_writer" "$OUT/hv$i.sock_10240" "$OUT/spans$i.bin" 4096 \
+		"$((BYTES / SECONDS_OF_LOAD))" >"$OUT/writer$i.out" 2>&1 &
+	WRITERS+=("$!")
+done
+sleep 4
+
+# 1. Refused: another mode. The new daemon exits 1, the running one serves on.
+daemon tap --mode tap --takeover --otlp-endpoint "$RECV_URL" "${opts[@]}"
+exit_status "$DAEMON_tap"
+check "a takeover asking for another --mode: the new daemon exits 1" [ $? = 1 ]
+check "... and says the running daemon refused" grep -q 'takeover: refused: --mode tap asked' "$OUT/kt-tap.log"
+check "... which serves on" kill -0 "$DAEMON_one"
+
+# 2. The daemon taken over, the collector still down: the spool goes along.
+daemon two --takeover --otlp-endpoint "$RECV_URL" "${opts[@]}"
+check "the second daemon took over and is ready" wait_for 30 "the second daemon" ready two
+exit_status "$DAEMON_one"
+check "the first daemon exits 0 after handing over" [ $? = 0 ]
+check "... having handed over every connection" \
+	grep -qE "takeover: pid $DAEMON_two committed: $SANDBOXES connections" "$OUT/kt-one.log"
+check "the second daemon adopted the BPF programs (nothing detached, nothing attached twice)" \
+	grep -q 'BPF maps and links adopted' "$OUT/kt-two.log"
+check "... the metrics listener" grep -q 'metrics: http://127.0.0.1:[0-9]*/metrics.*(taken over)' "$OUT/kt-two.log"
+METRICS=$(metrics_of one)
+check "the metrics answer from the second daemon on the same address" \
+	wait_for 10 "the metrics" bash -c "curl -s --max-time 5 http://$METRICS/metrics | grep -q '^katatrace_'"
+sleep 2
+
+# 3. A new daemon that gives up halfway: the second one takes everything back.
+check "a new daemon that goes away before its commit was offered the descriptors" \
+	python3 "$ROOT_DIR/tests/tools/takeover-abort.py" "$CTL" sink
+check "... the daemon serving says so and serves on" \
+	wait_for 10 "the rollback" grep -q 'takeover by pid 4242 failed: .*serves on' "$OUT/kt-two.log"
+check "... still running" kill -0 "$DAEMON_two"
+
+# The collector comes back; then the third daemon takes over.
+start_receiver --port "$PORT" || abort_test "the collector back on port $PORT"
+sleep 2
+daemon three --takeover --otlp-endpoint "$RECV_URL" "${opts[@]}"
+check "the third daemon took over and is ready" wait_for 30 "the third daemon" ready three
+exit_status "$DAEMON_two"
+check "the second daemon exits 0 after handing over" [ $? = 0 ]
+
+fail=0
+for i in "${!WRITERS[@]}"; do
+	wait "${WRITERS[$i]}" || fail=$((fail + 1))
+done
+check "every relay wrote its whole stream, and the listener read it to its end: $SANDBOXES of $SANDBOXES" [ "$fail" = 0 ]
+check "no relay saw EPIPE or ECONNRESET" bash -c "! grep -l 'Broken pipe\|reset by peer\|write:' '$OUT'/writer*.out"
+arrived() { [ "$(count_lines "$OUT/spans.jsonl")" -ge "$N" ]; }
+check "every span reached the collector" wait_for 120 "$N spans at the receiver" arrived
+KT_PID=$DAEMON_three
+OUT_LOG=$OUT/kt-three.log
+kill -TERM "$DAEMON_three"
+exit_status "$DAEMON_three"
+check "the third daemon exits 0" [ $? = 0 ]
+sleep 1
+got=$(count_lines "$OUT/spans.jsonl")
+unique=$(grep -o '"traceId":"[0-9a-f]*","spanId":"[0-9a-f]*"' "$OUT/spans.jsonl" | sort -u | wc -l)
+check "the collector got exactly $N spans ($got)" [ "$got" = "$N" ]
+check "each one once: $unique distinct trace and span ids" [ "$unique" = "$N" ]
+lost=0
+for n in one two three; do
+	l=$(grep 'katatrace-bpf summary:' "$OUT/kt-$n.log" | tail -n 1 | grep -oE 'spans dropped [0-9]+' | awk '{print $NF}')
+	lost=$((lost + ${l:-0}))
+done
+check "no daemon dropped a span" [ "$lost" = 0 ]
+finish
