@@ -36,6 +36,15 @@ enum kt_rec_type {
 	KT_REC_DATA = 2,  /* len payload bytes at offset follow the header */
 	KT_REC_GAP = 3,   /* len bytes at offset were sent but not captured */
 	KT_REC_CLOSE = 4, /* no more bytes will flow in direction dir */
+	/*
+	 * Userspace only, never produced by the kernel: a daemon handing its
+	 * connections to another (stream/pipeline.h, kt_pipeline_handover)
+	 * says that direction dir of this connection continues at offset (a
+	 * plain header, len 0). With KT_F_PRIOR_LOSS, bytes before offset that
+	 * the protocol would have needed are lost (it was not at a message
+	 * boundary); without, the bytes at offset start a message.
+	 */
+	KT_REC_RESUME = 5,
 };
 
 enum kt_transport {

@@ -143,6 +143,14 @@ static uint64_t agent_end(void *st, uint64_t now_ns)
 	return partial;
 }
 
+/* Only the bytes towards the listener are framed; the other way it holds nothing. */
+static bool agent_unfinished(void *st, enum kt_dir dir,
+			     void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx)
+{
+	struct agent *ag = st;
+	return dir != KT_DIR_TO_SERVER || kt_framer_unfinished(&ag->framer, put, ctx);
+}
+
 const struct kt_protocol kt_agent_protocol = {
 	.name = "agent",
 	.accepts = agent_accepts,
@@ -152,4 +160,5 @@ const struct kt_protocol kt_agent_protocol = {
 	.gap = agent_gap,
 	.shed = agent_shed,
 	.end = agent_end,
+	.unfinished = agent_unfinished,
 };

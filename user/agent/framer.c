@@ -429,6 +429,28 @@ uint64_t kt_framer_finish(struct kt_framer *f)
 	return lost;
 }
 
+bool kt_framer_unfinished(const struct kt_framer *f,
+			  void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx)
+{
+	switch (f->state) {
+	case KT_FRAMER_START:
+	case KT_FRAMER_HEADER:
+		if (f->hdr_have)
+			put(ctx, f->hdr, f->hdr_have);
+		return true;
+	case KT_FRAMER_PAYLOAD:
+		/* the header stays in hdr while its payload is read */
+		put(ctx, f->hdr, KT_FRAME_HDR_LEN);
+		if (f->have)
+			put(ctx, f->buf, f->have);
+		return true;
+	case KT_FRAMER_RESYNC:
+	case KT_FRAMER_DEAD:
+		break;
+	}
+	return false;
+}
+
 void kt_framer_free(struct kt_framer *f)
 {
 	end_scan(f);

@@ -94,6 +94,16 @@ uint64_t kt_framer_shed(struct kt_framer *f);
  * that were discarded (0 when the stream ended on a frame boundary).
  */
 uint64_t kt_framer_finish(struct kt_framer *f);
+/*
+ * The bytes of the frame begun and not complete yet, exactly as received
+ * (the header bytes so far, then the payload bytes so far), put in order;
+ * nothing between frames. False when the framer is not at a known frame
+ * boundary (resynchronising or dead): then nothing is put. Changes nothing.
+ * A framer fed these bytes from its start carries on as this one would,
+ * but for its first header's plausibility check (see "start" above).
+ */
+bool kt_framer_unfinished(const struct kt_framer *f,
+			  void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx);
 void kt_framer_free(struct kt_framer *f);
 
 #endif

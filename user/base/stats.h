@@ -22,6 +22,8 @@
 	X(gap_bytes, "stream bytes known to be missing")                                     \
 	X(gaps, "stream gaps (lost, over-cap or unreadable data)")                           \
 	X(resyncs, "streams resynchronised at a later frame boundary")                       \
+	X(resume_ignored, "handed-over RESUME records ignored (unknown or started connection)") \
+	X(handover_calls_dropped, "RPC calls open when their connection was handed over (unreported)") \
 	X(connections, "connections seen")                                                   \
 	X(conns_refused, "connections not followed (connection caps, memory budget)")        \
 	X(refused_bytes, "payload bytes of those connections, ignored")                      \

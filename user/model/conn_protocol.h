@@ -100,6 +100,24 @@ struct kt_protocol {
 	 * Returns the bytes of a message left unfinished (0 on a boundary).
 	 */
 	uint64_t (*end)(void *st, uint64_t now_ns);
+	/*
+	 * For handing the connection to another process (stream/pipeline.h,
+	 * kt_pipeline_handover); both may be NULL.
+	 *
+	 * unfinished: the bytes of dir it holds that are not a complete
+	 * message yet (the start of the next message, exactly as received),
+	 * put in order. False when it is not at a known message boundary
+	 * (resynchronising, dead, or it cannot say): then nothing is put.
+	 * Changes nothing. NULL: it cannot say.
+	 *
+	 * handed_over: the connection goes on elsewhere: st is freed without
+	 * reporting what is still open (calls awaiting an answer are dropped,
+	 * not reported as ended); returns how many such calls were dropped.
+	 * NULL: end is called instead and what it returns ignored.
+	 */
+	bool (*unfinished)(void *st, enum kt_dir dir,
+			   void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx);
+	uint64_t (*handed_over)(void *st);
 };
 
 /* A protocol with its configuration, as the stream's routing table holds them. */

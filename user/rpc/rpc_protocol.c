@@ -226,6 +226,23 @@ static uint64_t rpc_end(void *st, uint64_t now_ns)
 	return 0;
 }
 
+static bool rpc_unfinished(void *st, enum kt_dir dir,
+			   void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx)
+{
+	return kt_ttrpc_conn_unfinished(((struct rpc *)st)->ttrpc, ttrpc_dir(dir), put, ctx);
+}
+
+/* Calls awaiting their answer are not carried over: dropped, not reported as closed. */
+static uint64_t rpc_handed_over(void *st)
+{
+	struct rpc *rp = st;
+	uint64_t open_calls = kt_ttrpc_conn_outstanding(rp->ttrpc);
+	kt_ttrpc_conn_free(rp->ttrpc);
+	kt_task_conn_free(rp->task);
+	kt_mem_free(rp->env->state, rp, sizeof(*rp));
+	return open_calls;
+}
+
 const struct kt_protocol kt_ttrpc_protocol = {
 	.name = "ttrpc",
 	.accepts = ttrpc_accepts,
@@ -236,6 +253,8 @@ const struct kt_protocol kt_ttrpc_protocol = {
 	.gap = rpc_gap,
 	.shed = rpc_shed,
 	.end = rpc_end,
+	.unfinished = rpc_unfinished,
+	.handed_over = rpc_handed_over,
 };
 
 const struct kt_protocol kt_task_protocol = {
@@ -249,4 +268,6 @@ const struct kt_protocol kt_task_protocol = {
 	.gap = rpc_gap,
 	.shed = rpc_shed,
 	.end = rpc_end,
+	.unfinished = rpc_unfinished,
+	.handed_over = rpc_handed_over,
 };

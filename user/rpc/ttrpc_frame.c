@@ -325,6 +325,32 @@ uint64_t kt_ttrpc_framer_pending(const struct kt_ttrpc_framer *f)
 	}
 }
 
+bool kt_ttrpc_framer_unfinished(const struct kt_ttrpc_framer *f,
+				void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx)
+{
+	switch (f->state) {
+	case KT_TTRPC_FS_START:
+		return true;
+	case KT_TTRPC_FS_HANDSHAKE:
+		if (f->line_len)
+			put(ctx, f->line, f->line_len);
+		return true;
+	case KT_TTRPC_FS_HEADER:
+		if (f->hdr_have)
+			put(ctx, f->hdr, f->hdr_have);
+		return true;
+	case KT_TTRPC_FS_PAYLOAD:
+		/* the header stays in hdr while its payload is read */
+		put(ctx, f->hdr, KT_TTRPC_HDR_LEN);
+		if (f->have)
+			put(ctx, f->buf, f->have);
+		return true;
+	case KT_TTRPC_FS_DEAD:
+		break;
+	}
+	return false;
+}
+
 uint64_t kt_ttrpc_framer_shed(struct kt_ttrpc_framer *f)
 {
 	uint64_t dropped = 0;

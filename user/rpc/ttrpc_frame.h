@@ -140,6 +140,16 @@ void kt_ttrpc_framer_gap(struct kt_ttrpc_framer *f);
  */
 uint64_t kt_ttrpc_framer_pending(const struct kt_ttrpc_framer *f);
 /*
+ * Those bytes exactly as received, put in order: the handshake line so far,
+ * or the header bytes so far, or the whole header then the payload bytes so
+ * far; nothing between frames. False when the stream is dead (nothing put).
+ * Changes nothing. A framer of the same direction and handshake mode fed
+ * these bytes from its start carries on as this one would (a header starts
+ * with a zero byte, so it is not taken for a handshake line).
+ */
+bool kt_ttrpc_framer_unfinished(const struct kt_ttrpc_framer *f,
+				void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx);
+/*
  * Memory pressure: a partial frame is dropped and the stream is dead from
  * here on (nothing to resynchronise on), without any callback; an idle
  * buffer is released. Returns the bytes of stream dropped.

@@ -753,6 +753,14 @@ void kt_ttrpc_conn_close(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t)
 	}
 }
 
+bool kt_ttrpc_conn_unfinished(const struct kt_ttrpc_conn *c, enum kt_ttrpc_dir dir,
+			      void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx)
+{
+	if (c->closed || (dir != KT_TTRPC_TO_SERVER && dir != KT_TTRPC_TO_CLIENT))
+		return false;
+	return kt_ttrpc_framer_unfinished(&c->fr[dir], put, ctx);
+}
+
 void kt_ttrpc_conn_free(struct kt_ttrpc_conn *c)
 {
 	if (!c)

@@ -177,6 +177,13 @@ void kt_ttrpc_conn_tick(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t);
  * without a response ("connection closed"). Later pushes are ignored.
  */
 void kt_ttrpc_conn_close(struct kt_ttrpc_conn *c, struct kt_ttrpc_time t);
+/*
+ * The partial frame (or handshake line) of that direction, as
+ * kt_ttrpc_framer_unfinished puts it; false once the direction or the
+ * connection is dead.
+ */
+bool kt_ttrpc_conn_unfinished(const struct kt_ttrpc_conn *c, enum kt_ttrpc_dir dir,
+			      void (*put)(void *ctx, const uint8_t *p, size_t n), void *ctx);
 /* Frees the connection; outstanding calls not closed are dropped unreported. */
 void kt_ttrpc_conn_free(struct kt_ttrpc_conn *c);
 /*

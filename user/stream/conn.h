@@ -4,7 +4,8 @@
  * outside stream/): pipeline.c keeps the table and routes bytes to the
  * protocol each connection speaks, conn_origin.c finds who is behind a
  * connection and makes its resource, conn_budget.c keeps the connections
- * within the memory budget.
+ * within the memory budget, conn_handover.c writes a connection's state as
+ * records for another process.
  */
 #ifndef KT_STREAM_CONN_H
 #define KT_STREAM_CONN_H
@@ -87,6 +88,7 @@ struct kt_pipeline {
 	uint64_t reclaim_gen;
 	struct kt_refused refused; /* until they close */
 	struct kt_diag_limit refusal_log;
+	struct kt_rec_data handover_rec; /* the DATA record kt_pipeline_handover fills */
 };
 
 /* A message about a connection's data; warnings are rate-limited per connection. */
@@ -123,5 +125,16 @@ bool kt_conn_sandbox_live(const struct kt_conn *c);
 void kt_conn_reclaim(void *pipeline, const struct kt_mem_acct *requester, size_t need);
 /* The connection's own charges the budget refused since the last call: counted and said. */
 void kt_conn_report_refused(struct kt_conn *c);
+
+/* ---- conn_handover.c */
+
+/*
+ * The records that recreate c's stream state in another pipeline
+ * (kt_pipeline_handover): CONN, then per direction RESUME, the protocol's
+ * unfinished bytes, the pending segments and GAP ranges, and CLOSE for a
+ * direction already closed. c is not changed.
+ */
+void kt_conn_handover_records(const struct kt_conn *c,
+			      void (*emit)(void *ctx, const void *rec, size_t size), void *ctx);
 
 #endif

@@ -192,6 +192,8 @@ static struct kt_conn *conn_find(struct kt_pipeline *p, const struct kt_conn_id 
 	return NULL;
 }
 
+static void conn_release(struct kt_pipeline *p, struct kt_conn *c);
+
 /* Ends a connection: what can still be decoded is, then it is freed. */
 static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 {
@@ -214,7 +216,12 @@ static void conn_finish(struct kt_pipeline *p, struct kt_conn *c)
 			    "ended with %" PRIu64 " gaps, %" PRIu64 " bytes not captured", c->gaps,
 			    c->gap_bytes);
 	p->active = prev_active == c ? NULL : prev_active;
+	conn_release(p, c);
+}
 
+/* Takes c out of the table and gives back all it holds; its protocol has ended. */
+static void conn_release(struct kt_pipeline *p, struct kt_conn *c)
+{
 	struct kt_conn **pp = &p->buckets[conn_hash(&c->id)];
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -366,6 +373,46 @@ static void record_back(struct kt_pipeline *p, struct kt_conn *c, const struct k
 	}
 }
 
+/*
+ * The reassembler of direction dir of a connection fed by records, if that
+ * direction has delivered nothing and holds nothing: only then can it start
+ * at another offset. The answers of a both-ways protocol get theirs when
+ * the protocol is chosen, as their first bytes would.
+ */
+static struct kt_reasm *fresh_direction(struct kt_conn *c, uint8_t dir)
+{
+	if (!c || c->direct || (dir != KT_DIR_TO_SERVER && dir != KT_DIR_TO_CLIENT))
+		return NULL;
+	if (dir == KT_DIR_TO_CLIENT && !c->decided && (c->path[0] || kt_conn_guest_listens(c)))
+		choose_protocol(c);
+	struct kt_reasm *r = dir == KT_DIR_TO_SERVER ? &c->reasm : c->have_back ? &c->back : NULL;
+	if (!r || r->next || r->pending_segs)
+		return NULL;
+	return r;
+}
+
+/*
+ * A RESUME record (a handed-over connection, docs/stream.md "Handing
+ * connections over"): the direction continues at h->offset. With
+ * KT_F_PRIOR_LOSS the protocol is told of a gap before any bytes, so it
+ * resynchronises instead of taking them for a message's start. False: not
+ * applicable, ignored.
+ */
+static bool resume(struct kt_conn *c, const struct kt_rec_hdr *h)
+{
+	struct kt_reasm *r = fresh_direction(c, h->dir);
+	if (!r)
+		return false;
+	r->next = h->offset;
+	if (h->flags & KT_F_PRIOR_LOSS) {
+		if (!c->decided)
+			choose_protocol(c);
+		if (c->pstate)
+			c->proto->proto->gap(c->pstate, (enum kt_dir)h->dir);
+	}
+	return true;
+}
+
 static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t size,
 		   uint64_t now_ns)
 {
@@ -375,6 +422,8 @@ static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t siz
 	if (!c && h->type != KT_REC_CONN && kt_refused_has(&p->refused, &h->conn)) {
 		if (h->type == KT_REC_DATA)
 			KT_STAT_ADD(refused_bytes, h->len);
+		if (h->type == KT_REC_RESUME)
+			KT_STAT_INC(resume_ignored);
 		if (h->type == KT_REC_CLOSE)
 			kt_refused_forget(&p->refused, &h->conn);
 		return;
@@ -474,6 +523,11 @@ static void record(struct kt_pipeline *p, const struct kt_rec_hdr *h, size_t siz
 		if (c && h->dir == KT_DIR_TO_SERVER)
 			conn_finish(p, c);
 		return;
+	case KT_REC_RESUME:
+		p->active = c;
+		if (!resume(c, h))
+			KT_STAT_INC(resume_ignored);
+		return;
 	default:
 		kt_warn("capture: unknown record type %u ignored", h->type);
 	}
@@ -563,6 +617,43 @@ void kt_pipeline_finish_all(struct kt_pipeline *p)
 {
 	while (p->lru_head)
 		conn_finish(p, p->lru_head);
+}
+
+/*
+ * A handed-over connection leaves without ending: nothing is said or
+ * counted as lost, its protocol makes what it still can (complete messages
+ * were made already) and drops the rest, its limits and memory go back.
+ */
+static void conn_hand_off(struct kt_pipeline *p, struct kt_conn *c)
+{
+	if (c->pstate) {
+		const struct kt_protocol *proto = c->proto->proto;
+		p->active = c;
+		if (proto->handed_over)
+			KT_STAT_ADD(handover_calls_dropped, proto->handed_over(c->pstate));
+		else
+			(void)proto->end(c->pstate, kt_mono_ns());
+		p->active = NULL;
+		c->pstate = NULL;
+	}
+	conn_release(p, c);
+}
+
+size_t kt_pipeline_handover(struct kt_pipeline *p,
+			    void (*emit)(void *ctx, const void *rec, size_t size), void *ctx)
+{
+	size_t n = 0;
+	struct kt_conn *c = p->lru_tail;
+	while (c) {
+		struct kt_conn *prev = c->prev;
+		if (!c->direct) {
+			kt_conn_handover_records(c, emit, ctx);
+			conn_hand_off(p, c);
+			n++;
+		}
+		c = prev;
+	}
+	return n;
 }
 
 size_t kt_pipeline_conn_count(const struct kt_pipeline *p)

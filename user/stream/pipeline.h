@@ -92,7 +92,12 @@ struct kt_sandbox_registry;
 /* Spans, log records and RPC requests go to sink (copied). */
 struct kt_pipeline *kt_pipeline_new(const struct kt_pipeline_cfg *cfg,
 				    const struct kt_record_sink *sink);
-/* One ring buffer record (any struct kt_rec_*). */
+/*
+ * One ring buffer record (any struct kt_rec_*). KT_REC_RESUME (handover) is
+ * applied only to a connection that exists and whose direction has neither
+ * delivered nor kept any byte; any other is ignored and counted
+ * (resume_ignored).
+ */
 void kt_pipeline_record(struct kt_pipeline *p, const void *rec, size_t size, uint64_t now_ns);
 
 /* NULL when the connection is refused (limits, memory budget): do not feed it. */
@@ -108,6 +113,26 @@ void kt_pipeline_close(struct kt_pipeline *p, struct kt_conn *c);
  * connections idle too long.
  */
 void kt_pipeline_tick(struct kt_pipeline *p, uint64_t now_ns);
+/*
+ * Takeover: hands every connection fed by records to another process as
+ * ring buffer records (bpf/stream_record.h) passed to emit, which that
+ * process feeds to its kt_pipeline_record before anything from the ring
+ * buffer (docs/stream.md "Handing connections over"). Oldest first, each
+ * connection's records are: CONN (its id, path and writer, so it is
+ * attributed alike), then per direction a KT_REC_RESUME at the first byte
+ * its protocol still needs, DATA with the bytes of the message begun, DATA
+ * and GAP for what waits out of order, and CLOSE for a direction already
+ * closed. Then the connection leaves this pipeline silently: nothing is
+ * reported as truncated or lost, its limits and memory go back.
+ *
+ * Not carried: connections fed directly (kt_pipeline_open/feed), which stay;
+ * RPC calls awaiting their answer, which are dropped unreported (counted in
+ * handover_calls_dropped): the other side pairs only calls it sees whole.
+ * Feeding the records back into this pipeline undoes a failed takeover.
+ * Returns the connections handed over.
+ */
+size_t kt_pipeline_handover(struct kt_pipeline *p,
+			    void (*emit)(void *ctx, const void *rec, size_t size), void *ctx);
 /* Finishes every connection (shutdown). */
 void kt_pipeline_finish_all(struct kt_pipeline *p);
 size_t kt_pipeline_conn_count(const struct kt_pipeline *p);

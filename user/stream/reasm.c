@@ -332,6 +332,13 @@ size_t kt_reasm_shed(struct kt_reasm *r)
 	return freed;
 }
 
+void kt_reasm_walk(const struct kt_reasm *r,
+		   void (*seg)(void *ctx, uint64_t off, const uint8_t *p, uint64_t len), void *ctx)
+{
+	for (const struct kt_reasm_seg *s = r->pending; s; s = s->next)
+		seg(ctx, s->off, s->gap ? NULL : s->data, s->len);
+}
+
 void kt_reasm_finish(struct kt_reasm *r)
 {
 	release(r, 0, UINT64_MAX, false);

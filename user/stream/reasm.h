@@ -71,6 +71,13 @@ void kt_reasm_tick(struct kt_reasm *r, uint64_t now_ns);
  * callback. Returns the bytes given back.
  */
 size_t kt_reasm_shed(struct kt_reasm *r);
+/*
+ * Read-only walk over the pending items in offset order (for handing the
+ * stream to another process): each data piece as seg(off, bytes, len), each
+ * remembered GAP range as seg(off, NULL, len). Nothing is delivered or freed.
+ */
+void kt_reasm_walk(const struct kt_reasm *r,
+		   void (*seg)(void *ctx, uint64_t off, const uint8_t *p, uint64_t len), void *ctx);
 /* End of stream: every remaining hole is a gap, everything pending delivered. */
 void kt_reasm_finish(struct kt_reasm *r);
 void kt_reasm_free(struct kt_reasm *r);
