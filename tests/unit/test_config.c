@@ -286,6 +286,10 @@ static const char golden_run[] =
 	"  --control-socket PATH    root's socket on which probes reach this daemon\n"
 	"                           (default /run/katatrace-bpf/control.sock under\n"
 	"                           --run-root; none: no socket)\n"
+	"  --takeover               take over from the daemon running on --control-socket:\n"
+	"                           its listeners, connections, BPF programs and spool,\n"
+	"                           without closing any (docs/takeover.md); none running:\n"
+	"                           start as usual\n"
 	"  --user USER              identity after start-up (default nobody, no\n"
 	"                           capabilities; a broker process keeps what binding\n"
 	"                           sockets needs); --user root keeps every privilege\n"
@@ -327,7 +331,10 @@ static const char golden_run[] =
 	"  # what waits for the collector kept on the node's disk across restarts\n"
 	"  katatrace-bpf run --metrics-address :2112 \\\n"
 	"      --otlp-endpoint http://otel-collector.observability:4317 \\\n"
-	"      --spool-dir /var/lib/katatrace-bpf/spool\n";
+	"      --spool-dir /var/lib/katatrace-bpf/spool\n"
+	"  # upgrade in place: the new binary takes over from the running daemon,\n"
+	"  # no agent connection closed, no span lost\n"
+	"  katatrace-bpf run --takeover --spool-dir /var/lib/katatrace-bpf/spool\n";
 
 static const char golden_decode[] =
 	"Usage: katatrace-bpf decode [OPTIONS] FILE...\n"

@@ -304,8 +304,8 @@ Test(control_wire, a_hello_cut_inside_its_fields_does_not_unpack)
 Test(control_wire, a_message_with_no_body_is_an_error)
 {
 	static const uint8_t empty[] = { 0x00, 0x00, 0x00, 0x00 };
-	/* only a field this version does not know: 78 01 (field 15, varint 1) */
-	static const uint8_t unknown[] = { 0x00, 0x00, 0x00, 0x02, 0x78, 0x01 };
+	/* only a field this version does not know: f8 01 01 (field 31, varint 1) */
+	static const uint8_t unknown[] = { 0x00, 0x00, 0x00, 0x03, 0xf8, 0x01, 0x01 };
 	const uint8_t *frames[] = { empty, unknown };
 	size_t sizes[] = { sizeof(empty), sizeof(unknown) };
 	for (size_t i = 0; i < 2; i++) {
@@ -325,8 +325,11 @@ Test(control_wire, body_names)
 	cr_expect_str_eq(kt_ctl_body_name(BODY(HELLO)), "hello");
 	cr_expect_str_eq(kt_ctl_body_name(BODY(RECORDS)), "records");
 	cr_expect_str_eq(kt_ctl_body_name(BODY(ERROR)), "error");
+	cr_expect_str_eq(kt_ctl_body_name(BODY(TAKEOVER)), "takeover");
+	cr_expect_str_eq(kt_ctl_body_name(BODY(FD_BATCH)), "fd batch");
+	cr_expect_str_eq(kt_ctl_body_name(BODY(TAKEOVER_DONE)), "takeover done");
 	cr_expect_str_eq(kt_ctl_body_name(0), "no body");
-	cr_expect_str_eq(kt_ctl_body_name(10), "no body");
+	cr_expect_str_eq(kt_ctl_body_name(16), "no body");
 	cr_expect_str_eq(kt_ctl_body_name(-1), "no body");
 }
 

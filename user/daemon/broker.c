@@ -212,6 +212,8 @@ static void child_main(const struct kt_broker_cfg *cfg, int sock)
 	struct child c = { .cfg = cfg, .ch = { .sock = sock } };
 	char err[256];
 
+	for (size_t i = 0; i < cfg->n_not_inherited; i++)
+		close(cfg->not_inherited[i]);
 	kt_listeners_init(&c.listeners, cfg->vsock_cid, &listener_ops, &c);
 	prctl(PR_SET_NAME, "katatrace-brokr", 0, 0, 0);
 	kt_diag_set_component("broker"); /* its log lines (--log-format json) say who wrote them */

@@ -79,6 +79,13 @@ struct kt_broker_cfg {
 	 */
 	const struct kt_adopted_listener *adopted;
 	size_t n_adopted;
+	/*
+	 * Descriptors the daemon holds that the broker must not keep a copy
+	 * of (connections taken over: a copy would keep them open after the
+	 * daemon closes them); closed in the broker at once.
+	 */
+	const int *not_inherited;
+	size_t n_not_inherited;
 };
 
 /* What the broker tells the daemon; called from kt_broker_dispatch(). */

@@ -566,9 +566,17 @@ static int start_broker(struct daemon *d)
 	struct kt_adopted_listener *adopted = d->taking ? kt_run_take_listeners(d, &n_adopted) : NULL;
 	bc.adopted = adopted;
 	bc.n_adopted = n_adopted;
+	/* the broker needs neither the metrics listener nor what only the daemon serves */
+	size_t n_private = 0;
+	int *private_fds = kt_run_take_private_fds(d, &n_private);
+	if (private_fds && d->metrics_fd >= 0)
+		private_fds[n_private++] = d->metrics_fd;
+	bc.not_inherited = private_fds;
+	bc.n_not_inherited = private_fds ? n_private : 0;
 	d->broker = kt_broker_start(&bc, &broker_ops, d);
 	/* the broker keeps them; this process's copies close with the handover */
 	free(adopted);
+	free(private_fds);
 	if (!d->broker)
 		return -1;
 	d->broker_h.fn = on_broker;
@@ -743,12 +751,13 @@ int kt_cmd_run(const struct kt_config *cfg)
 			e->destroy(e);
 			goto out;
 		}
-		kt_run_take_connections(&d);
 	}
 	if ((cfg->capture == KT_CAPTURE_BPF && setup_bpf(&d)) || start_broker(&d)) {
 		e->destroy(e);
 		goto out;
 	}
+	/* after the broker's fork, which must not keep them open */
+	kt_run_take_connections(&d);
 	/* Everything adopted: the old daemon lets go, its spool is this daemon's now. */
 	if (d.taking) {
 		if (kt_run_take_commit(&d) || !kt_spool_dir_open(cfg, &d.spool)) {
@@ -861,7 +870,10 @@ out:
 	kt_spool_close(d.spool);
 	d.spool = NULL;
 	/* Scrapes went on while the queue drained: its last counts are in. */
-	kt_metrics_http_stop(d.metrics);
+	if (d.handed_over)
+		kt_metrics_http_let_go(d.metrics);
+	else
+		kt_metrics_http_stop(d.metrics);
 	if (d.metrics_fd >= 0)
 		close(d.metrics_fd);
 	kt_control_free(d.control);

@@ -281,7 +281,7 @@ struct kt_metrics_http *kt_metrics_http_start(int fd)
 	sigset_t old;
 	kt_quiet_signals(&old);
 	m->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL, NULL, on_request, NULL,
 		MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
@@ -295,6 +295,20 @@ struct kt_metrics_http *kt_metrics_http_start(int fd)
 		return NULL;
 	}
 	return m;
+}
+
+void kt_metrics_http_let_go(struct kt_metrics_http *m)
+{
+	if (!m)
+		return;
+	/*
+	 * Quiesced first, this process's copy closed by us: a stop alone shuts
+	 * the listening socket down, which would end it for the new daemon too.
+	 */
+	MHD_socket fd = MHD_quiesce_daemon(m->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	kt_metrics_http_stop(m);
 }
 
 void kt_metrics_http_stop(struct kt_metrics_http *m)

@@ -42,5 +42,7 @@ int kt_metrics_listen(const struct kt_metrics_addr *a, char *bound, size_t bound
 struct kt_metrics_http *kt_metrics_http_start(int fd);
 /* Closes the socket and every connection, and joins the thread. NULL: nothing. */
 void kt_metrics_http_stop(struct kt_metrics_http *m);
+/* The same for a daemon taken over: the listening socket, handed on, stays open. */
+void kt_metrics_http_let_go(struct kt_metrics_http *m);
 
 #endif

@@ -51,6 +51,7 @@ struct daemon {
 	 * handed this one, while it starts.
 	 */
 	struct kt_handover *given;
+	bool handed_over; /* given, and let go: the last steps keep what is shared */
 	struct kt_handover taken;
 	bool taking;
 };
@@ -78,6 +79,12 @@ int kt_run_take_metrics(struct daemon *d);
 void kt_run_take_connections(struct daemon *d);
 /* The handed BPF objects as the capture (NULL: failed, logged). */
 struct kt_capture *kt_run_take_capture(struct daemon *d, const void *capture_cfg);
+/*
+ * What the broker must not inherit: the handed connections, the metrics
+ * listener, the control connection (free() it; room for one more).
+ * Call before the connections are taken.
+ */
+int *kt_run_take_private_fds(struct daemon *d, size_t *n);
 /* The handed listeners for the broker (its cfg points into the returned array; free() it). */
 struct kt_adopted_listener *kt_run_take_listeners(struct daemon *d, size_t *n);
 /* The connections' state into the pipeline, the commit, the old daemon's done. -1: failed. */

@@ -199,6 +199,7 @@ void kt_run_let_go(struct daemon *d)
 	kt_handover_free(h, false);
 	free(h);
 	d->given = NULL;
+	d->handed_over = true;
 }
 
 /* ------------------------------------------------------------ the new daemon */
@@ -296,6 +297,23 @@ struct kt_capture *kt_run_take_capture(struct daemon *d, const void *capture_cfg
 	}
 	free(h);
 	return c;
+}
+
+int *kt_run_take_private_fds(struct daemon *d, size_t *n)
+{
+	*n = 0;
+	/* room for the caller's own too */
+	int *fds = calloc(d->taken.n_fds + 2, sizeof(int));
+	if (!fds)
+		return NULL;
+	if (d->taken.sock >= 0)
+		fds[(*n)++] = d->taken.sock;
+	for (size_t i = 0; i < d->taken.n_fds; i++) {
+		const struct kt_handed *e = &d->taken.fds[i];
+		if ((e->kind == KT_HANDED_CONNECTION || e->kind == KT_HANDED_METRICS) && e->fd >= 0)
+			fds[(*n)++] = e->fd;
+	}
+	return fds;
 }
 
 struct kt_adopted_listener *kt_run_take_listeners(struct daemon *d, size_t *n)
