@@ -12,7 +12,10 @@
 //     limits of CPU and memory;
 //   - its container mounting each host path the daemon uses at the same path;
 //   - liveness on /healthz and readiness on /readyz of the metrics port its
-//     --metrics-address names, and the collector from OTEL_EXPORTER_OTLP_ENDPOINT;
+//     --metrics-address names (no container port: it would be a hostPort),
+//     and the collector from OTEL_EXPORTER_OTLP_ENDPOINT;
+//   - upgrades by takeover: maxSurge 1, maxUnavailable 0, --takeover,
+//     --after-handover=wait, the control socket's directory from the host;
 //   - the Service selecting its pods, on that port, with scrape annotations.
 //
 //   check-manifests.js FILE
@@ -110,10 +113,27 @@ const addr = (args.find((a) => a.startsWith('--metrics-address=')) || '').split(
 const port = addr ? Number(addr.split(':').pop()) : NaN;
 check('DaemonSet: the daemon serves its metrics (--metrics-address HOST:PORT)', Number.isInteger(port) && port > 0,
 	JSON.stringify(args));
-const portName = ((c.ports || []).find((p) => p.containerPort === port) || {}).name;
-check(`DaemonSet: container port ${port} declared and named`, !!portName);
-const probeOn = (pr, path) => pr && pr.httpGet && pr.httpGet.path === path &&
-	(pr.httpGet.port === portName || pr.httpGet.port === port);
+// In the host's network namespace a declared container port is a hostPort
+// (the API server makes it one), and a hostPort keeps the surge pod of an
+// upgrade off the node the old pod is on.
+check('DaemonSet: no container port declared (it would be a hostPort and block the surge pod)',
+	!(c.ports || []).length, JSON.stringify(c.ports));
+const probeOn = (pr, path) => pr && pr.httpGet && pr.httpGet.path === path && pr.httpGet.port === port;
+// Upgrades take over (docs/takeover.md): the new pod beside the old one,
+// asking its daemon for everything, the old one waiting to be stopped.
+const ru = (ds.spec.updateStrategy || {}).rollingUpdate || {};
+check('DaemonSet: rolling updates start the new pod beside the old one (maxSurge 1, maxUnavailable 0)',
+	(ds.spec.updateStrategy || {}).type === 'RollingUpdate' && String(ru.maxSurge) === '1' &&
+	String(ru.maxUnavailable) === '0', JSON.stringify(ds.spec.updateStrategy));
+check('DaemonSet: the new daemon takes over from the old one (--takeover)', args.includes('--takeover'),
+	JSON.stringify(args));
+check('DaemonSet: a daemon taken over waits to be stopped (--after-handover=wait)',
+	args.includes('--after-handover=wait') ||
+	(args.includes('--after-handover') && args[args.indexOf('--after-handover') + 1] === 'wait'),
+	JSON.stringify(args));
+const ctlMount = (c.volumeMounts || []).find((vm) => vm.mountPath === '/run/katatrace-bpf');
+check('DaemonSet: the control socket\'s directory is the host\'s (the two pods meet there)',
+	!!ctlMount && !!(vols.get(ctlMount.name) || {}).hostPath);
 check('DaemonSet: liveness on /healthz of the metrics port', probeOn(c.livenessProbe, '/healthz'));
 check('DaemonSet: readiness on /readyz of the metrics port', probeOn(c.readinessProbe, '/readyz'));
 check('DaemonSet: the collector from OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -126,7 +146,7 @@ if (svc) {
 	check('Service: selects the DaemonSet\'s pods', Object.keys(sel).length > 0 &&
 		Object.entries(sel).every(([k, v]) => labels[k] === v));
 	check(`Service: on the metrics port ${port}`, (svc.spec.ports || []).some((p) => p.port === port &&
-		(p.targetPort === portName || p.targetPort === port)));
+		p.targetPort === port));
 	const a = svc.metadata.annotations || {};
 	check('Service: scrape annotations on that port', a['prometheus.io/scrape'] === 'true' &&
 		Number(a['prometheus.io/port']) === port);

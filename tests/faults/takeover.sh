@@ -7,7 +7,8 @@
 # the spool, which the new daemon takes over with everything else). Between
 # the two, a new daemon that gives up halfway (tests/tools/takeover-abort.py)
 # and one with another --mode are refused or rolled back: the daemon serving
-# serves on. Every relay writes its whole stream without an error (no EPIPE,
+# serves on. The second daemon, as in a pod (--after-handover wait), waits
+# for its stop signal once taken over. Every relay writes its whole stream without an error (no EPIPE,
 # no ECONNRESET: no connection was closed), and the collector receives every
 # span exactly once.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -72,7 +73,7 @@ check "... and says the running daemon refused" grep -q 'takeover: refused: --mo
 check "... which serves on" kill -0 "$DAEMON_one"
 
 # 2. The daemon taken over, the collector still down: the spool goes along.
-daemon two --takeover --otlp-endpoint "$RECV_URL" "${opts[@]}"
+daemon two --takeover --after-handover wait --otlp-endpoint "$RECV_URL" "${opts[@]}"
 check "the second daemon took over and is ready" wait_for 30 "the second daemon" ready two
 exit_status "$DAEMON_one"
 check "the first daemon exits 0 after handing over" [ $? = 0 ]
@@ -98,8 +99,13 @@ start_receiver --port "$PORT" || abort_test "the collector back on port $PORT"
 sleep 2
 daemon three --takeover --otlp-endpoint "$RECV_URL" "${opts[@]}"
 check "the third daemon took over and is ready" wait_for 30 "the third daemon" ready three
+check "the second daemon (--after-handover wait) hands over, then waits" \
+	wait_for 30 "the second daemon to wait" grep -q 'handed over; waiting for a stop signal' "$OUT/kt-two.log"
+sleep 1
+check "... still running" kill -0 "$DAEMON_two"
+kill -TERM "$DAEMON_two"
 exit_status "$DAEMON_two"
-check "the second daemon exits 0 after handing over" [ $? = 0 ]
+check "... and exits 0 when told to stop" [ $? = 0 ]
 
 fail=0
 for i in "${!WRITERS[@]}"; do

@@ -33,4 +33,11 @@ check "planted: /run/vc not mounted is caught" \
 	planted mount 's|mountPath: /run/vc$|mountPath: /run/vc-elsewhere|' "DaemonSet: host /run/vc mounted at /run/vc"
 check "planted: the spool off is caught" \
 	planted spool '/--spool-dir=/d' "DaemonSet: the disk spool is on (--spool-dir) in a host directory"
+check "planted: an upgrade that stops the old pod first is caught" \
+	planted surge 's/maxUnavailable: 0/maxUnavailable: 1/' "DaemonSet: rolling updates start the new pod beside the old one"
+check "planted: no takeover is caught" \
+	planted takeover '/- --takeover$/d' "DaemonSet: the new daemon takes over from the old one"
+check "planted: a declared container port (a hostPort) is caught" \
+	planted hostport 's|^\( *\)readinessProbe:|\1ports: [{containerPort: 2112}]\n\1readinessProbe:|' \
+	"DaemonSet: no container port declared"
 finish

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -628,6 +629,25 @@ static int drop_privileges(struct daemon *d)
 	return 0;
 }
 
+/*
+ * --after-handover wait: everything is the new daemon's; this process
+ * stays until it is told to stop, so that a supervisor which restarts
+ * whatever exits (a pod's kubelet) does not start it again to take
+ * everything back.
+ */
+static void wait_for_stop(struct daemon *d)
+{
+	kt_info("takeover: handed over; waiting for a stop signal (--after-handover wait)");
+	struct pollfd pf = { .fd = d->sig_fd, .events = POLLIN };
+	struct signalfd_siginfo si;
+	while (d->sig_fd >= 0) {
+		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+			return;
+		if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP)
+			return;
+	}
+}
+
 int kt_cmd_run(const struct kt_config *cfg)
 {
 	struct daemon d = { .cfg = cfg, .sig_fd = -1, .tick_fd = -1, .metrics_fd = -1,
@@ -884,6 +904,8 @@ out:
 	kt_capture_stop(d.capture);
 	kt_burst_free(d.burst);
 	kt_handover_free(&d.taken, true);
+	if (d.handed_over && cfg->after_handover == KT_AFTER_HANDOVER_WAIT)
+		wait_for_stop(&d);
 	if (d.metrics_keep_fd >= 0)
 		close(d.metrics_keep_fd);
 	if (d.sig_fd >= 0)

@@ -21,6 +21,8 @@
 #endif
 
 enum kt_mode { KT_MODE_SINK, KT_MODE_TAP };
+/* run: what a daemon that handed everything over does (--after-handover). */
+enum kt_after_handover { KT_AFTER_HANDOVER_EXIT, KT_AFTER_HANDOVER_WAIT };
 /* probe: through the running daemon, or exporting by itself (--export-via). */
 enum kt_export_via { KT_VIA_AUTO, KT_VIA_DAEMON, KT_VIA_SELF };
 /* probe: what the command line asks for. */
@@ -82,6 +84,7 @@ struct kt_config {
 	char shim_socket_dir_buf[KT_MAX_SHIM_SOCKET_DIRS][KT_SHIM_PREFIX_MAX + 1];
 	bool vm_spans;          /* kata.vm / vsock.connection spans from kernel events */
 	bool takeover;          /* take over from the daemon on control_socket (takeover.h) */
+	enum kt_after_handover after_handover;
 	unsigned ttrpc_vsock_port; /* ... and from vsock connections to this guest port (0: off) */
 	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */

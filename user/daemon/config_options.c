@@ -160,6 +160,12 @@ static const struct kt_opt_choice modes[] = {
 	{ NULL, 0 },
 };
 
+static const struct kt_opt_choice after_handover[] = {
+	{ "exit", KT_AFTER_HANDOVER_EXIT },
+	{ "wait", KT_AFTER_HANDOVER_WAIT },
+	{ NULL, 0 },
+};
+
 static const struct kt_opt_choice captures[] = {
 	{ "bpf", KT_CAPTURE_BPF },
 	{ "socket", KT_CAPTURE_SOCKET },
@@ -411,6 +417,11 @@ static const struct kt_opt opts[] = {
 			  "its listeners, connections, BPF programs and spool,\n"
 			  "without closing any (docs/takeover.md); none running:\n"
 			  "start as usual") },
+	{ "after-handover", .cmds = RUN, .kind = KT_OPT_CHOICE, FIELD(after_handover),
+	  .choices = after_handover,
+	  RUN_DOC(S_NODE, "once taken over: exit (default, status 0) or wait for\n"
+			  "a stop signal (in a pod, so that the kubelet does not\n"
+			  "restart it)") },
 	{ "user", .arg = "USER", .cmds = RUN, .kind = KT_OPT_STRING, FIELD(user), .empty = "name",
 	  RUN_DOC(S_NODE, "identity after start-up (default " KT_DEFAULT_USER ", no\n"
 			  "capabilities; a broker process keeps what binding\n"
