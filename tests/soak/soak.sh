@@ -6,8 +6,10 @@
 # appears in Cloud Hypervisor's layout (its directory and hybrid-vsock
 # socket), is discovered, streams its own realistic spans
 # (tests/bench/spangen.c, a seed of its own) at a steady pace through the
-# listener the daemon binds for it, and is removed. Every 5 s: resident
-# memory and descriptors of the daemon and its broker, and their CPU.
+# listener the daemon binds for it, and is removed. Halfway through, a new
+# daemon takes over (`run --takeover`, docs/takeover.md): the relays
+# streaming then go on through the same connections. Every 5 s: resident
+# memory and descriptors of the daemon serving and its broker, and their CPU.
 # At the end: every span sent arrived exactly once (0 lost), and memory and
 # descriptors ended flat: within 10 % of what they were once the first
 # quarter of the run had warmed the daemon up (memory) and of the start
@@ -23,12 +25,27 @@ log "soak: $SANDBOXES sandboxes over ${SOAK_SECONDS} s, each ${LIFE} s streaming
 RUN_ROOT=$OUT/r
 mkdir -p "$RUN_ROOT/run/vc/vm"
 start_receiver || abort_test "setup"
-start_kt --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --spool-dir "$OUT/spool" --no-vm-spans \
-	--batch-timeout 200 || abort_test "setup"
+OPTS=(--run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --spool-dir "$OUT/spool" --no-vm-spans
+	--batch-timeout 200)
+start_kt "${OPTS[@]}" || abort_test "setup"
+FIRST_PID=$KT_PID
 family() { echo "$KT_PID"; pgrep -P "$KT_PID"; }
-rss_kib() { local p s=0; for p in $(family); do s=$((s + $(awk '/^VmRSS:/ { print $2 }' /proc/"$p"/status))); done; echo "$s"; }
-fds() { local p s=0; for p in $(family); do s=$((s + $(ls /proc/"$p"/fd | wc -l))); done; echo "$s"; }
-cpu_ticks() { local p s=0; for p in $(family); do s=$((s + $(awk '{ print $14 + $15 }' /proc/"$p"/stat))); done; echo "$s"; }
+# Each over the daemon serving and its broker; a process that has just
+# exited (the first daemon, taken over) counts nothing.
+sum_of() { # command reading /proc/PID: the sum over the family
+	local p v s=0
+	for p in $(family); do
+		v=$("$@" "$p" 2>/dev/null) || continue
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
+rss_of() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status; }
+fds_of() { [ -d /proc/"$1"/fd ] && ls /proc/"$1"/fd | wc -l; }
+cpu_of() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }
+rss_kib() { sum_of rss_of; }
+fds() { sum_of fds_of; }
+cpu_ticks() { sum_of cpu_of; }
 FDS0=$(fds)
 
 sandbox() { # index: appears, streams, goes
@@ -56,6 +73,27 @@ sample() {
 		"$(rss_kib)" "$(fds)" "$(echo "$(cpu_ticks) / $(getconf CLK_TCK)" | bc -l)" \
 		"$(count_lines "$OUT/spans.jsonl")" | tee -a "$OUT/samples.txt"
 }
+# The takeover: a new daemon, started halfway; the one serving is followed
+# once the new one is ready, and the old one must have exited 0 by then.
+TAKEOVER_AT=$((SOAK_SECONDS / 2))
+took_over=""
+switched=""
+take_over() {
+	"$KT" run --log-level debug --no-collate --no-complete-traces --takeover "${OPTS[@]}" \
+		>"$OUT/kt2.out" 2>"$OUT/kt2.log" &
+	NEW_PID=$!
+	PIDS+=("$NEW_PID")
+}
+follow_takeover() {
+	if [ -z "$took_over" ] && [ $((SECONDS - T0)) -ge "$TAKEOVER_AT" ]; then
+		take_over
+		took_over=$SECONDS
+	elif [ -n "$took_over" ] && [ -z "$switched" ] && grep -q ' ready: ' "$OUT/kt2.log"; then
+		KT_PID=$NEW_PID
+		switched=$SECONDS
+		echo "  [$((SECONDS - T0)) s] taken over by pid $NEW_PID" | tee -a "$OUT/samples.txt"
+	fi
+}
 T0=$SECONDS
 writers=()
 next_sample=0
@@ -64,6 +102,7 @@ for i in $(seq 1 "$SANDBOXES"); do
 	writers+=($!)
 	end=$(((T0 * 1000) + i * EVERY_MS))
 	while [ $((SECONDS * 1000)) -lt "$end" ]; do
+		follow_takeover
 		if [ $((SECONDS - T0)) -ge "$next_sample" ]; then
 			sample
 			next_sample=$((next_sample + 5))
@@ -74,6 +113,17 @@ for i in $(seq 1 "$SANDBOXES"); do
 done
 failed=0
 for w in "${writers[@]}"; do wait "$w" || failed=$((failed + 1)); done
+while [ -z "$switched" ] && [ $((SECONDS - ${took_over:-$SECONDS})) -lt 60 ]; do
+	follow_takeover
+	sleep 0.2
+done
+check "the second daemon took over halfway" [ -n "$switched" ]
+wait "$FIRST_PID"
+check "the first daemon exited 0 once taken over" [ $? = 0 ]
+check "... having handed over its listeners and connections" \
+	grep -qE 'takeover: pid [0-9]+ committed: [0-9]+ connections' "$OUT/kt.log"
+check "no relay saw its connection closed (EPIPE, ECONNRESET)" \
+	bash -c "! grep -l 'Broken pipe\|reset by peer\|write:' '$OUT'/writer.*.out"
 check "every sandbox streamed its spans ($failed failed)" [ "$failed" = 0 ]
 TOTAL=$((SANDBOXES * SPANS))
 arrived() { [ "$(count_lines "$OUT/spans.jsonl")" -ge "$TOTAL" ]; }
@@ -84,9 +134,18 @@ RSS_END=$(rss_kib)
 FDS_END=$(fds)
 stop_kt
 check "exit status 0" [ "$KT_RC" = 0 ]
-check "summary: spans exported = $TOTAL" [ "$(summary_value 'spans exported')" = "$TOTAL" ]
-check "summary: nothing dropped, no record lost" \
-	[ "$(summary_value 'spans dropped')" = 0 -a "$(summary_value 'lost records')" = 0 ]
+# Both daemons' summaries: what each exported adds up, neither lost anything.
+total_of() { # "spans exported"
+	local f n s=0
+	for f in "$OUT/kt.log" "$OUT/kt2.log"; do
+		n=$(grep 'katatrace-bpf summary:' "$f" | tail -n 1 | grep -oE "$1 [0-9]+" | awk '{print $NF}')
+		s=$((s + ${n:-0}))
+	done
+	echo "$s"
+}
+check "summaries: spans exported by the two daemons = $TOTAL" [ "$(total_of 'spans exported')" = "$TOTAL" ]
+check "summaries: nothing dropped, no record lost" \
+	[ "$(total_of 'spans dropped')" = 0 -a "$(total_of 'lost records')" = 0 ]
 # A span is its sandbox (the seeds of spangen give each sandbox its own
 # spans, whose ids may meet another sandbox's) and its ids.
 unique=$(sed -n 's/.*"katatrace.sandbox.id","value":{"type":"string","value":"\([0-9a-f]*\)".*"traceId":"\([0-9a-f]*\)","spanId":"\([0-9a-f]*\)".*/\1 \2 \3/p' \

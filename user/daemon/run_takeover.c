@@ -355,6 +355,7 @@ int kt_run_take_commit(struct daemon *d)
 		kt_info("takeover: pid %u let go; %llu export requests wait in the spool",
 			d->taken.peer_pid, (unsigned long long)spooled);
 	kt_handover_free(&d->taken, true);
-	d->taking = false;
+	/* failed, it never served: what it adopted stays as the old daemon left it */
+	d->taking = rc != 0;
 	return rc;
 }
