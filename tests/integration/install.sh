@@ -33,7 +33,7 @@ unit_as_built() { # installed unit, bindir: the source with ExecStart naming bin
 }
 check "the unit: ExecStart names /usr/bin/katatrace-bpf, the rest as in deploy/systemd" \
 	unit_as_built "$D/usr/lib/systemd/system/katatrace-bpf.service" /usr/bin
-check "the unit's ExecStart line" grep -qx 'ExecStart=/usr/bin/katatrace-bpf run --spool-dir=/var/lib/katatrace-bpf/spool $KATATRACE_BPF_OPTIONS' \
+check "the unit's ExecStart line" grep -qx 'ExecStart=/usr/bin/katatrace-bpf run --spool-dir=/var/lib/katatrace-bpf/spool --fd-store $KATATRACE_BPF_OPTIONS' \
 	"$D/usr/lib/systemd/system/katatrace-bpf.service"
 
 check "installed: --version prints $VERSION" [ "$("$D/usr/bin/katatrace-bpf" --version)" = "katatrace-bpf $VERSION" ]

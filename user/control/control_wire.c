@@ -155,6 +155,23 @@ int kt_ctl_send(int fd, const kt_ctl_msg *m, char *err, size_t errlen)
 	return send_msg(fd, m, true, err, errlen);
 }
 
+int kt_ctl_send_packed(int fd, const uint8_t *packed, size_t n, char *err, size_t errlen)
+{
+	uint8_t len[LEN_BYTES];
+	if (n > KT_CONTROL_MSG_MAX) {
+		snprintf(err, errlen, "a message of %zu bytes is larger than the control socket's %u", n,
+			 KT_CONTROL_MSG_MAX);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	kt_put_be32(len, (uint32_t)n);
+	if (write_all(fd, len, sizeof(len), true) || write_all(fd, packed, n, true)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int kt_ctl_send_fds(int fd, const kt_ctl_msg *m, const int *fds, size_t n_fds, char *err,
 		    size_t errlen)
 {

@@ -41,6 +41,8 @@ typedef Katatrace__Control__V1__Message kt_ctl_msg;
  * EPIPE; a message beyond KT_CONTROL_MSG_MAX: EMSGSIZE; errno is kept).
  */
 int kt_ctl_send(int fd, const kt_ctl_msg *m, char *err, size_t errlen);
+/* kt_ctl_send() of a message packed already (n bytes). */
+int kt_ctl_send_packed(int fd, const uint8_t *packed, size_t n, char *err, size_t errlen);
 /*
  * kt_ctl_send() with n_fds (at most KT_CTL_FDS_MAX) descriptors attached
  * to the message's first bytes (SCM_RIGHTS; the caller keeps its copies).

@@ -680,7 +680,7 @@ int kt_cmd_run(const struct kt_config *cfg)
 	}
 	kt_metrics_set_state(KT_RUN_STARTING);
 	/* Before anything is bound: the running daemon hands over what it binds. */
-	if (cfg->takeover && kt_run_take_request(&d))
+	if ((cfg->takeover || cfg->fd_store) && kt_run_take_request(&d))
 		goto out;
 	if ((d.metrics_fd = kt_run_take_metrics(&d)) >= 0)
 		kt_info("metrics: http://%s/metrics, /healthz, /readyz (taken over)",
@@ -848,6 +848,9 @@ int kt_cmd_run(const struct kt_config *cfg)
 			capture_step(&d);
 	}
 	status = d.fault ? KT_EXIT_FAULT : 0;
+	/* Stopped under systemd: the next start takes everything over from its store. */
+	if (cfg->fd_store && !d.fault && !d.given)
+		kt_run_store_with_systemd(&d);
 out:
 	/* /readyz says no from here on (failing: since the fault), /healthz once the loop has ended. */
 	if (!d.fault)
@@ -904,7 +907,8 @@ out:
 	kt_capture_stop(d.capture);
 	kt_burst_free(d.burst);
 	kt_handover_free(&d.taken, true);
-	if (d.handed_over && cfg->after_handover == KT_AFTER_HANDOVER_WAIT)
+	/* stored: systemd is stopping it, and waits */
+	if (d.handed_over && !d.stored && cfg->after_handover == KT_AFTER_HANDOVER_WAIT)
 		wait_for_stop(&d);
 	if (d.metrics_keep_fd >= 0)
 		close(d.metrics_keep_fd);

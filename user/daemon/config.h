@@ -85,6 +85,7 @@ struct kt_config {
 	bool vm_spans;          /* kata.vm / vsock.connection spans from kernel events */
 	bool takeover;          /* take over from the daemon on control_socket (takeover.h) */
 	enum kt_after_handover after_handover;
+	bool fd_store;          /* systemd: stop into, start from the fd store (takeover_store.h) */
 	unsigned ttrpc_vsock_port; /* ... and from vsock connections to this guest port (0: off) */
 	unsigned vsock_cid;     /* sink: AF_VSOCK listen address (VMADDR_CID_ANY) */
 	bool vsock_cid_set;     /* given explicitly: failing to listen is an error */

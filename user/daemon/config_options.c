@@ -417,6 +417,10 @@ static const struct kt_opt opts[] = {
 			  "its listeners, connections, BPF programs and spool,\n"
 			  "without closing any (docs/takeover.md); none running:\n"
 			  "start as usual") },
+	{ "fd-store", .cmds = RUN, .kind = KT_OPT_FLAG, FIELD(fd_store), .flag = true,
+	  RUN_DOC(S_NODE, "under systemd (FileDescriptorStoreMax=): a stop hands\n"
+			  "everything to the service's descriptor store and the\n"
+			  "next start takes it over: a restart closes nothing") },
 	{ "after-handover", .cmds = RUN, .kind = KT_OPT_CHOICE, FIELD(after_handover),
 	  .choices = after_handover,
 	  RUN_DOC(S_NODE, "once taken over: exit (default, status 0) or wait for\n"

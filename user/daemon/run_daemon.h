@@ -52,6 +52,7 @@ struct daemon {
 	 */
 	struct kt_handover *given;
 	bool handed_over; /* given, and let go: the last steps keep what is shared */
+	bool stored;      /* given to systemd's descriptor store, not to a new daemon */
 	struct kt_handover taken;
 	bool taking;
 };
@@ -62,15 +63,22 @@ bool kt_run_decode_burst(struct daemon *d, size_t budget);
 /* The old daemon: a new one asks on the control socket (control_server.h's takeover). */
 void kt_run_give_over(void *daemon, int sock, const void *request);
 /*
+ * --fd-store, told to stop under systemd: everything it would hand over
+ * goes to the service's descriptor store (takeover_store.h), then it lets
+ * go as after a takeover. 0, or -1 (logged) when it stops as usual.
+ */
+int kt_run_store_with_systemd(struct daemon *d);
+/*
  * The old daemon's last steps once committed, in place of a stop's:
  * nothing handed over is closed; what it holds is spooled; done is said.
  */
 void kt_run_let_go(struct daemon *d);
 
 /*
- * The new daemon, --takeover, before anything is bound: 0 with d->taken
- * filled and d->taking set, or nothing to take over (not set); -1 when
- * the takeover failed (logged; the old daemon serves on).
+ * The new daemon, before anything is bound: what --fd-store finds in
+ * systemd's store, or with --takeover what the running daemon hands over.
+ * 0 with d->taken filled and d->taking set, or nothing to take over (not
+ * set); -1 when the takeover failed (logged; the old daemon serves on).
  */
 int kt_run_take_request(struct daemon *d);
 /* The handed metrics listener when it is --metrics-address's (-1: none). */

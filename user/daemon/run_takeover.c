@@ -20,6 +20,8 @@
 #include "daemon/broker.h"
 #include "daemon/control_server.h"
 #include "daemon/run_daemon.h"
+#include "daemon/sd_notify.h"
+#include "daemon/takeover_store.h"
 #include "exporters/export_queue.h"
 #include "exporters/spool.h"
 #include "stream/pipeline.h"
@@ -170,6 +172,40 @@ void kt_run_give_over(void *daemon, int sock, const void *request)
 	d->stop = true;
 }
 
+int kt_run_store_with_systemd(struct daemon *d)
+{
+	char err[256];
+	if (!d->drain || !d->capture || d->given || !kt_sd_notify_available())
+		return -1;
+	struct kt_handover *h = malloc(sizeof(*h));
+	if (!h)
+		return -1;
+	kt_handover_init(h);
+	kt_info("fd store: handing everything to systemd for the next start");
+	const char *why = NULL;
+	if (d->broker && kt_broker_pause(d->broker, true))
+		why = "the broker does not answer";
+	if (!why) {
+		kt_sink_pause(d->sink, true);
+		why = gather(d, h);
+	}
+	if (!why && kt_handover_to_store(h, err, sizeof(err)))
+		why = err;
+	if (why) {
+		/* a stop as usual: what systemd may hold already is not used without the state */
+		kt_err("fd store: %s; stopping as usual", why);
+		resume(d, h, why);
+		free(h);
+		return -1;
+	}
+	kt_info("fd store: %llu connections, %zu descriptors and %zu bytes of state stored",
+		(unsigned long long)h->connections, h->n_fds, h->state_len);
+	KT_STAT_INC(takeovers_given);
+	d->given = h;
+	d->stored = true;
+	return 0;
+}
+
 void kt_run_let_go(struct daemon *d)
 {
 	struct kt_handover *h = d->given;
@@ -191,9 +227,15 @@ void kt_run_let_go(struct daemon *d)
 		kt_spool_close(d->spool);
 		d->spool = NULL;
 	}
-	kt_takeover_done(h, spooled);
-	kt_info("takeover: handed over to pid %u; %llu export requests left in the spool for it",
-		h->peer_pid, (unsigned long long)spooled);
+	if (h->sock >= 0) {
+		kt_takeover_done(h, spooled);
+		kt_info("takeover: handed over to pid %u; %llu export requests left in the spool "
+			"for it",
+			h->peer_pid, (unsigned long long)spooled);
+	} else {
+		kt_info("fd store: let go; %llu export requests left in the spool for the next start",
+			(unsigned long long)spooled);
+	}
 	for (size_t i = 0; i < h->n_fds; i++)
 		h->fds[i].fd = -1;
 	kt_handover_free(h, false);
@@ -207,6 +249,22 @@ void kt_run_let_go(struct daemon *d)
 int kt_run_take_request(struct daemon *d)
 {
 	char err[512];
+	if (d->cfg->fd_store) {
+		int rc = kt_handover_from_store(&d->taken, err, sizeof(err));
+		if (rc > 0) {
+			d->taking = true;
+			kt_info("fd store: the last run left %llu connections, %zu descriptors, %zu "
+				"bytes of state: taking them over",
+				(unsigned long long)d->taken.connections, d->taken.n_fds,
+				d->taken.state_len);
+			return 0;
+		}
+		/* nobody to go back to: start afresh */
+		if (rc < 0)
+			kt_err("fd store: %s; starting as usual", err);
+	}
+	if (!d->cfg->takeover)
+		return 0;
 	struct kt_takeover_ask ask = {
 		.control_path = d->cfg->control_socket,
 		.mode = mode_name(d->cfg),
@@ -338,6 +396,20 @@ struct kt_adopted_listener *kt_run_take_listeners(struct daemon *d, size_t *n)
 	return a;
 }
 
+/*
+ * Taken from systemd's store: systemd lets go of its copies, so that a
+ * connection or a listener this daemon closes later is closed for good.
+ */
+static void forget_stored(const struct kt_handover *h)
+{
+	char state[128];
+	for (size_t i = 0; i < h->n_fds; i++) {
+		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=" KT_STORE_FD_PREFIX "%zu", i);
+		kt_sd_notify(state, -1);
+	}
+	kt_sd_notify("FDSTOREREMOVE=1\nFDNAME=" KT_STORE_STATE, -1);
+}
+
 int kt_run_take_commit(struct daemon *d)
 {
 	char err[256];
@@ -347,8 +419,11 @@ int kt_run_take_commit(struct daemon *d)
 		kt_warn("takeover: the connections' state ends in a damaged record at byte %zu; "
 			"the rest is ignored",
 			bad);
-	uint64_t spooled;
-	int rc = kt_takeover_commit(&d->taken, &spooled, err, sizeof(err));
+	uint64_t spooled = 0;
+	if (d->taken.sock < 0)
+		forget_stored(&d->taken);
+	/* from the fd store: the old daemon is gone, its spool closed */
+	int rc = d->taken.sock < 0 ? 0 : kt_takeover_commit(&d->taken, &spooled, err, sizeof(err));
 	if (rc)
 		kt_err("takeover: %s", err);
 	else

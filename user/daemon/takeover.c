@@ -216,16 +216,13 @@ static int send_state(struct kt_handover *h, char *err, size_t errlen)
 	return 0;
 }
 
-int kt_takeover_offer(struct kt_handover *h, char *err, size_t errlen)
+uint8_t *kt_takeover_pack_offer(const struct kt_handover *h, size_t *len)
 {
 	pb_handed *items = calloc(h->n_fds ? h->n_fds : 1, sizeof(*items));
 	pb_handed **ptrs = calloc(h->n_fds ? h->n_fds : 1, sizeof(*ptrs));
-	if (!items || !ptrs) {
-		free(items);
-		free(ptrs);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	uint8_t *out = NULL;
+	if (!items || !ptrs)
+		goto done;
 	for (size_t i = 0; i < h->n_fds; i++) {
 		const struct kt_handed *e = &h->fds[i];
 		pb_handed *p = &items[i];
@@ -248,9 +245,26 @@ int kt_takeover_offer(struct kt_handover *h, char *err, size_t errlen)
 	o.connections = h->connections;
 	m.body_case = KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_OFFER;
 	m.takeover_offer = &o;
-	int rc = kt_ctl_send(h->sock, &m, err, errlen);
+	*len = katatrace__control__v1__message__get_packed_size(&m);
+	out = malloc(*len ? *len : 1);
+	if (out)
+		katatrace__control__v1__message__pack(&m, out);
+done:
 	free(items);
 	free(ptrs);
+	return out;
+}
+
+int kt_takeover_offer(struct kt_handover *h, char *err, size_t errlen)
+{
+	size_t n;
+	uint8_t *packed = kt_takeover_pack_offer(h, &n);
+	if (!packed) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = kt_ctl_send_packed(h->sock, packed, n, err, errlen);
+	free(packed);
 	if (rc == 0)
 		rc = send_fd_batches(h, err, errlen);
 	if (rc == 0)
@@ -361,6 +375,22 @@ static int take_offer(const Katatrace__Control__V1__TakeoverOffer *o, struct kt_
 		snprintf(e->bpf.strategy, sizeof(e->bpf.strategy), "%s", p->strategy);
 	}
 	return 0;
+}
+
+int kt_handover_take_offer(const uint8_t *packed, size_t n, struct kt_handover *out, char *err,
+			   size_t errlen)
+{
+	struct kt_pb_budget budget = { .limit = KT_CONTROL_UNPACK_MAX };
+	ProtobufCAllocator alloc = kt_pb_budget_allocator(&budget);
+	kt_ctl_msg *m = katatrace__control__v1__message__unpack(&alloc, n, packed);
+	int rc = -1;
+	if (!m || m->body_case != KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_OFFER)
+		snprintf(err, errlen, "not an offer (%zu bytes)", n);
+	else
+		rc = take_offer(m->takeover_offer, out, err, errlen);
+	if (m)
+		katatrace__control__v1__message__free_unpacked(m, &alloc);
+	return rc;
 }
 
 /* The next message, which must be of body case want. */

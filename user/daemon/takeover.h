@@ -98,6 +98,11 @@ void kt_handover_free(struct kt_handover *h, bool close_fds);
 
 /* Is the request acceptable for a daemon in mode/capture? NULL, or why not. */
 const char *kt_takeover_check(const void *takeover_msg, const char *mode, const char *capture);
+/* The offer of h as a packed Message (malloc'd; NULL without memory). */
+uint8_t *kt_takeover_pack_offer(const struct kt_handover *h, size_t *len);
+/* A packed offer's descriptions into out (their fds -1 until received). 0, or -1 with why. */
+int kt_handover_take_offer(const uint8_t *packed, size_t n, struct kt_handover *out, char *err,
+			   size_t errlen);
 /* Sends the offer, the descriptors and the state on h->sock. 0, or -1 with why in err. */
 int kt_takeover_offer(struct kt_handover *h, char *err, size_t errlen);
 /* 1: committed; -1 with why in err (the new daemon failed or went away). */
