@@ -440,6 +440,19 @@ static int receive(struct kt_ctl_reader *r, struct kt_handover *out, char *err, 
 	return 0;
 }
 
+int kt_takeover_receive(int sock, struct kt_handover *out, char *err, size_t errlen)
+{
+	kt_handover_init(out);
+	out->sock = sock;
+	struct kt_ctl_reader r;
+	kt_ctl_reader_init(&r);
+	int rc = receive(&r, out, err, errlen);
+	kt_ctl_reader_free(&r);
+	if (rc < 0)
+		kt_handover_free(out, true); /* the old daemon sees the end and serves on */
+	return rc;
+}
+
 int kt_takeover_request(const struct kt_takeover_ask *ask, struct kt_handover *out, char *err,
 			size_t errlen)
 {
@@ -449,14 +462,11 @@ int kt_takeover_request(const struct kt_takeover_ask *ask, struct kt_handover *o
 		return 0;
 	if (fd < 0)
 		return -1;
-	out->sock = fd;
-	struct kt_ctl_reader r;
-	kt_ctl_reader_init(&r);
-	int rc = send_ask(fd, ask, err, errlen) == 0 && receive(&r, out, err, errlen) == 0 ? 1 : -1;
-	kt_ctl_reader_free(&r);
-	if (rc < 0)
-		kt_handover_free(out, true); /* the old daemon sees the end and serves on */
-	return rc;
+	if (send_ask(fd, ask, err, errlen)) {
+		close(fd);
+		return -1;
+	}
+	return kt_takeover_receive(fd, out, err, errlen) == 0 ? 1 : -1;
 }
 
 int kt_takeover_commit(struct kt_handover *h, uint64_t *spooled, char *err, size_t errlen)
