@@ -175,6 +175,49 @@ static void recv_one(struct kt_ctl_reader *r, int sock, int body, kt_ctl_msg **m
 		     kt_ctl_body_name((*m)->body_case), kt_ctl_body_name(body));
 }
 
+/*
+ * The largest allocation this thread makes in a window, as ASan's allocator
+ * sees it (its malloc hooks; weak: none in a build without ASan).
+ */
+extern int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *,
+									 size_t),
+						     void (*free_hook)(const volatile void *))
+	__attribute__((weak));
+static _Thread_local bool watching;
+static _Thread_local size_t largest;
+static int watch_hooks;
+
+static void watch_malloc(const volatile void *p, size_t size)
+{
+	(void)p;
+	if (watching && size > largest)
+		largest = size;
+}
+
+static void watch_free(const volatile void *p)
+{
+	(void)p;
+}
+
+__attribute__((constructor)) static void watch_install(void)
+{
+	if (__sanitizer_install_malloc_and_free_hooks)
+		watch_hooks = __sanitizer_install_malloc_and_free_hooks(watch_malloc, watch_free);
+}
+
+static void watch_begin(void)
+{
+	cr_assert(watch_hooks > 0, "ASan's malloc hooks are not installed");
+	largest = 0;
+	watching = true;
+}
+
+static size_t watch_end(void)
+{
+	watching = false;
+	return largest;
+}
+
 /* ------------------------------------------------------------ fd passing */
 
 static void n_descriptors_arrive_in_order(size_t n)
@@ -1238,6 +1281,44 @@ Test(takeover_receive, an_offer_beyond_the_limits_is_an_error)
 	char err[256] = "";
 	cr_expect_eq(kt_takeover_receive(sv[0], &out, err, sizeof(err)), -1);
 	cr_expect(strstr(err, "beyond the limits") != NULL, "err: %s", err);
+	close(sv[1]);
+	expect_no_leak(before);
+}
+
+Test(takeover_receive, an_announced_state_that_never_comes_allocates_nothing_first)
+{
+	int before = count_fds();
+	int sv[2];
+	pair(sv);
+	/* the most state an offer may announce, and a few bytes of it before the end */
+	cr_assert_eq(send_offer(sv[1], 0, KT_TAKEOVER_STATE_MAX), 0);
+	cr_assert_eq(send_chunk(sv[1], "abc", 3), 0);
+	shutdown(sv[1], SHUT_WR);
+	struct kt_handover out;
+	char err[256] = "";
+	watch_begin();
+	cr_expect_eq(kt_takeover_receive(sv[0], &out, err, sizeof(err)), -1);
+	size_t most = watch_end();
+	/* what arrived and the messages' own buffers, not the 2 GiB announced */
+	cr_expect_lt(most, 64u << 20, "an allocation of %zu bytes for 3 bytes of state", most);
+	close(sv[1]);
+	expect_no_leak(before);
+}
+
+Test(takeover_receive, empty_state_chunks_are_taken_as_nothing)
+{
+	int before = count_fds();
+	int sv[2];
+	pair(sv);
+	cr_assert_eq(send_offer(sv[1], 0, 3), 0);
+	cr_assert_eq(send_chunk(sv[1], NULL, 0), 0);
+	cr_assert_eq(send_chunk(sv[1], "abc", 3), 0);
+	struct kt_handover out;
+	char err[256] = "";
+	cr_expect_eq(kt_takeover_receive(sv[0], &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(out.state_len, 3);
+	cr_expect(memcmp(out.state, "abc", 3) == 0);
+	kt_handover_free(&out, true);
 	close(sv[1]);
 	expect_no_leak(before);
 }

@@ -424,17 +424,27 @@ static int receive(struct kt_ctl_reader *r, struct kt_handover *out, char *err, 
 				 (unsigned long long)state_bytes);
 			return -1;
 		}
-		if (!out->state || out->state_cap < state_bytes) {
-			uint8_t *p = realloc(out->state, state_bytes);
+		if (b->len > out->state_cap - out->state_len) {
+			/*
+			 * Grows with what arrives, up to what was announced: an
+			 * offer's count alone (up to KT_TAKEOVER_STATE_MAX) allocates
+			 * nothing.
+			 */
+			size_t cap = out->state_cap ? out->state_cap : (64u << 10);
+			while (cap - out->state_len < b->len)
+				cap *= 2;
+			if (cap > state_bytes)
+				cap = (size_t)state_bytes;
+			uint8_t *p = realloc(out->state, cap);
 			if (!p) {
-				snprintf(err, errlen, "no memory for %llu bytes of state",
-					 (unsigned long long)state_bytes);
+				snprintf(err, errlen, "no memory for %zu bytes of state", cap);
 				return -1;
 			}
 			out->state = p;
-			out->state_cap = state_bytes;
+			out->state_cap = cap;
 		}
-		memcpy(out->state + out->state_len, b->data, b->len);
+		if (b->len)
+			memcpy(out->state + out->state_len, b->data, b->len);
 		out->state_len += b->len;
 	}
 	return 0;
