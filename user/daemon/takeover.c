@@ -454,20 +454,43 @@ static int receive(struct kt_ctl_reader *r, struct kt_handover *out, char *err, 
 				 (unsigned long long)state_bytes);
 			return -1;
 		}
-		if (!out->state || out->state_cap < state_bytes) {
-			uint8_t *p = realloc(out->state, state_bytes);
+		if (b->len > out->state_cap - out->state_len) {
+			/*
+			 * Grows with what arrives, up to what was announced: an
+			 * offer's count alone (up to KT_TAKEOVER_STATE_MAX) allocates
+			 * nothing.
+			 */
+			size_t cap = out->state_cap ? out->state_cap : (64u << 10);
+			while (cap - out->state_len < b->len)
+				cap *= 2;
+			if (cap > state_bytes)
+				cap = (size_t)state_bytes;
+			uint8_t *p = realloc(out->state, cap);
 			if (!p) {
-				snprintf(err, errlen, "no memory for %llu bytes of state",
-					 (unsigned long long)state_bytes);
+				snprintf(err, errlen, "no memory for %zu bytes of state", cap);
 				return -1;
 			}
 			out->state = p;
-			out->state_cap = state_bytes;
+			out->state_cap = cap;
 		}
-		memcpy(out->state + out->state_len, b->data, b->len);
+		if (b->len)
+			memcpy(out->state + out->state_len, b->data, b->len);
 		out->state_len += b->len;
 	}
 	return 0;
+}
+
+int kt_takeover_receive(int sock, struct kt_handover *out, char *err, size_t errlen)
+{
+	kt_handover_init(out);
+	out->sock = sock;
+	struct kt_ctl_reader r;
+	kt_ctl_reader_init(&r);
+	int rc = receive(&r, out, err, errlen);
+	kt_ctl_reader_free(&r);
+	if (rc < 0)
+		kt_handover_free(out, true); /* the old daemon sees the end and serves on */
+	return rc;
 }
 
 int kt_takeover_request(const struct kt_takeover_ask *ask, struct kt_handover *out, char *err,
@@ -479,14 +502,11 @@ int kt_takeover_request(const struct kt_takeover_ask *ask, struct kt_handover *o
 		return 0;
 	if (fd < 0)
 		return -1;
-	out->sock = fd;
-	struct kt_ctl_reader r;
-	kt_ctl_reader_init(&r);
-	int rc = send_ask(fd, ask, err, errlen) == 0 && receive(&r, out, err, errlen) == 0 ? 1 : -1;
-	kt_ctl_reader_free(&r);
-	if (rc < 0)
-		kt_handover_free(out, true); /* the old daemon sees the end and serves on */
-	return rc;
+	if (send_ask(fd, ask, err, errlen)) {
+		close(fd);
+		return -1;
+	}
+	return kt_takeover_receive(fd, out, err, errlen) == 0 ? 1 : -1;
 }
 
 int kt_takeover_commit(struct kt_handover *h, uint64_t *spooled, char *err, size_t errlen)

@@ -128,6 +128,13 @@ struct kt_takeover_ask {
 int kt_takeover_request(const struct kt_takeover_ask *ask, struct kt_handover *out, char *err,
 			size_t errlen);
 /*
+ * What kt_takeover_request() does once it has asked: reads the offer, its
+ * descriptors and its state from sock into *out (initialized here; sock
+ * becomes out->sock). 0 with everything received; -1 with why in err,
+ * *out then freed: the descriptors received closed, and sock with them.
+ */
+int kt_takeover_receive(int sock, struct kt_handover *out, char *err, size_t errlen);
+/*
  * Commits and waits for the old daemon to let go (its done, or its end):
  * 0 with what it left in the spool in *spooled, -1 with why in err.
  */
