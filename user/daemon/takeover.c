@@ -2,6 +2,7 @@
 #include "daemon/takeover.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,14 +522,28 @@ int kt_takeover_commit(struct kt_handover *h, uint64_t *spooled, char *err, size
 	struct kt_ctl_reader r;
 	kt_ctl_reader_init(&r);
 	int rc = kt_ctl_recv(&r, h->sock, KT_TAKEOVER_COMMIT_MS, &in, err, errlen);
-	if (rc > 0 && in->body_case == KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_DONE)
+	bool done = rc > 0 && in->body_case == KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_DONE;
+	if (done)
 		*spooled = in->takeover_done->spooled;
+	else if (rc > 0)
+		snprintf(err, errlen, "a %s message instead of its done", kt_ctl_body_name(in->body_case));
 	kt_ctl_reader_free(&r);
+	if (done)
+		return 0;
 	if (rc == 0) {
 		snprintf(err, errlen, "the old daemon did not let go within %d s",
 			 KT_TAKEOVER_COMMIT_MS / 1000);
 		return -1;
 	}
-	/* its end is as good as its done: whatever it held is on disk or sent */
-	return 0;
+	/*
+	 * No done: if the old daemon is gone (it died letting go), what it held
+	 * is on disk or sent, and this one serves. If it still runs, it did not
+	 * take the commit (it had given up waiting and serves on): this one must not.
+	 */
+	if (rc < 0 && h->peer_pid && kill((pid_t)h->peer_pid, 0) && errno == ESRCH)
+		return 0;
+	if (rc < 0)
+		snprintf(err, errlen, "the old daemon (pid %u) ended the exchange without letting go",
+			 h->peer_pid);
+	return -1;
 }
