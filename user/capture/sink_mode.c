@@ -303,12 +303,9 @@ size_t kt_sink_connections(const struct kt_sink *s)
 	return s ? s->n_conns : 0;
 }
 
-void kt_sink_stop(struct kt_sink *s)
+/* The listeners and the sink itself (its connections gone already). */
+static void sink_free(struct kt_sink *s)
 {
-	if (!s)
-		return;
-	while (s->conns)
-		conn_close(s->conns);
 	while (s->listeners) {
 		struct sink_listener *l = s->listeners;
 		s->listeners = l->next;
@@ -317,6 +314,15 @@ void kt_sink_stop(struct kt_sink *s)
 	kt_conn_limits_free(&s->limits);
 	free(s->buf);
 	free(s);
+}
+
+void kt_sink_stop(struct kt_sink *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_close(s->conns);
+	sink_free(s);
 }
 
 /* ------------------------------------------------------------ takeover */
@@ -391,12 +397,5 @@ void kt_sink_let_go(struct kt_sink *s)
 		free(c);
 	}
 	s->n_conns = 0;
-	while (s->listeners) {
-		struct sink_listener *l = s->listeners;
-		s->listeners = l->next;
-		listener_free(s, l);
-	}
-	kt_conn_limits_free(&s->limits);
-	free(s->buf);
-	free(s);
+	sink_free(s);
 }

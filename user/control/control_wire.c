@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/byte_order.h"
+#include "base/fd_io.h"
 #include "base/clock.h"
 
 #define LEN_BYTES 4
@@ -71,19 +72,12 @@ static int write_all(int fd, const uint8_t *p, size_t n, bool wait)
 static ssize_t send_with_fds(int fd, const uint8_t *buf, size_t n, const int *fds, size_t n_fds)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(int) * KT_CTL_FDS_MAX)];
+		char b[KT_FDS_CTL_SPACE(KT_CTL_FDS_MAX)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	memset(&ctl, 0, sizeof(ctl));
-	mh.msg_control = ctl.b;
-	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	kt_fds_attach(&mh, ctl.b, fds, n_fds);
 	for (;;) {
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (w >= 0 || (errno != EINTR && errno != EAGAIN))

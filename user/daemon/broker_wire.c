@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/fd_io.h"
 #include "sandbox/hypervisors.h"
 #include "sandbox/sandbox_path.h"
 
@@ -14,20 +15,11 @@ int kt_bmsg_send(int sock, const struct kt_bmsg *m, int fd)
 {
 	struct iovec iov = { (void *)m, sizeof(*m) };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[KT_FDS_CTL_SPACE(1)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	kt_fds_attach(&mh, u.buf, &fd, fd >= 0 ? 1 : 0);
 	ssize_t n;
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);

@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/fd_io.h"
+
 /* The first descriptor systemd passes (SD_LISTEN_FDS_START). */
 #define LISTEN_FDS_START 3
 /* More than any store this daemon asks for (FileDescriptorStoreMax=). */
@@ -38,23 +40,14 @@ int kt_sd_notify(const char *state, int fd)
 		return -1;
 	struct iovec iov = { .iov_base = (void *)state, .iov_len = strlen(state) };
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[KT_FDS_CTL_SPACE(1)];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr mh = { .msg_name = &a,
 			     .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen),
 			     .msg_iov = &iov,
 			     .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof(ctl.b);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	kt_fds_attach(&mh, ctl.b, &fd, fd >= 0 ? 1 : 0);
 	ssize_t w = sendmsg(s, &mh, MSG_NOSIGNAL);
 	int e = errno;
 	close(s);

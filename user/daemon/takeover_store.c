@@ -10,26 +10,12 @@
 #include <unistd.h>
 
 #include "base/byte_order.h"
+#include "base/fd_io.h"
 #include "control/control_wire.h"
 #include "daemon/sd_notify.h"
 
 /* The memfd: the offer's length, the offer (a packed TakeoverOffer), the state. */
 #define LEN_BYTES 4
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int kt_handover_to_store(const struct kt_handover *h, char *err, size_t errlen)
 {
@@ -42,9 +28,9 @@ int kt_handover_to_store(const struct kt_handover *h, char *err, size_t errlen)
 	int mfd = memfd_create(KT_STORE_STATE, MFD_CLOEXEC);
 	uint8_t len[LEN_BYTES];
 	kt_put_be32(len, (uint32_t)n_offer);
-	int rc = mfd >= 0 && write_all(mfd, len, sizeof(len)) == 0 &&
-			 write_all(mfd, offer, n_offer) == 0 &&
-			 write_all(mfd, h->state, h->state_len) == 0
+	int rc = mfd >= 0 && kt_write_all(mfd, len, sizeof(len)) == 0 &&
+			 kt_write_all(mfd, offer, n_offer) == 0 &&
+			 kt_write_all(mfd, h->state, h->state_len) == 0
 		 ? 0
 		 : -1;
 	free(offer);
