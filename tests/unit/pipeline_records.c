@@ -84,3 +84,30 @@ void rec_close(struct kt_pipeline *p, uint64_t conn, uint64_t off)
 	h->offset = off;
 	kt_pipeline_record(p, recbuf, sizeof(*h), 0);
 }
+
+struct kt_pipeline *collecting_pipeline(struct got *g)
+{
+	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
+	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = g });
+	cr_assert_not_null(p);
+	return p;
+}
+
+const char *stream_file(enum kt_era era)
+{
+	return era == KT_ERA_JSON ? "framed_stream_otel017_json.bin"
+				  : "framed_stream_otel014_bincode.bin";
+}
+
+size_t frame_offsets(const uint8_t *s, size_t n, size_t *offs)
+{
+	size_t k = 0;
+	for (size_t at = 0; at + 8 <= n; k++) {
+		offs[k] = at;
+		uint64_t len = 0;
+		for (int i = 0; i < 8; i++)
+			len = len << 8 | s[at + i];
+		at += 8 + len;
+	}
+	return k;
+}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "expect_span.h"
 #include "stream/pipeline.h"
 #include "bpf/stream_record.h"
 
@@ -38,5 +39,12 @@ void rec_data(struct kt_pipeline *p, uint64_t conn, uint64_t off, const uint8_t 
 /* A GAP record (over the per-write cap). */
 void rec_gap(struct kt_pipeline *p, uint64_t conn, uint64_t off, uint64_t n);
 void rec_close(struct kt_pipeline *p, uint64_t conn, uint64_t off);
+
+/* A pipeline with the default configuration whose spans go to g. */
+struct kt_pipeline *collecting_pipeline(struct got *g);
+/* The golden multi-frame stream of era (a file under the test vectors). */
+const char *stream_file(enum kt_era era);
+/* Offsets of each frame's header in a stream; their count. */
+size_t frame_offsets(const uint8_t *s, size_t n, size_t *offs);
 
 #endif

@@ -17,34 +17,6 @@
 #include "bpf/stream_record.h"
 #include "test_rnd.h"
 
-static struct kt_pipeline *pipeline(struct got *g)
-{
-	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = g });
-	cr_assert_not_null(p);
-	return p;
-}
-
-static const char *stream_file(enum kt_era era)
-{
-	return era == KT_ERA_JSON ? "framed_stream_otel017_json.bin"
-				  : "framed_stream_otel014_bincode.bin";
-}
-
-/* Offsets of each frame's header in a stream. */
-static size_t frame_offsets(const uint8_t *s, size_t n, size_t *offs)
-{
-	size_t k = 0;
-	for (size_t at = 0; at + 8 <= n; k++) {
-		offs[k] = at;
-		uint64_t len = 0;
-		for (int i = 0; i < 8; i++)
-			len = len << 8 | s[at + i];
-		at += 8 + len;
-	}
-	return k;
-}
-
 static void expect_all_labels(const struct kt_span **s, size_t n, enum kt_era era, long skip)
 {
 	size_t j = 0;
@@ -173,7 +145,7 @@ Test(pipeline, records_shuffled_duplicated_two_connections)
 	struct chunk *c = calloc(nj + nb, sizeof(*c));
 	size_t nc = 0;
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 
 	rec_conn(p, 11, "/run/vc/vm/sbj/clh.sock_10240");
 	rec_conn(p, 22, "/run/kata/sbb/root/kata.hvsock_10240");
@@ -266,7 +238,7 @@ static void gap_in_frame(enum kt_era era, bool prior_loss_flag)
 	uint8_t *s = kt_test_read_vector(stream_file(era), &n);
 	size_t nf = frame_offsets(s, n, offs);
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 	const size_t victim = 4;
 	size_t hole_at = offs[victim] + 8 + 40, hole_len = 30;
 
@@ -363,7 +335,7 @@ Test(pipeline, hostile_connection_is_isolated)
 		size_t n;
 	} parts[] = { { w, nw }, { bad, sizeof(bad) }, { r, nr }, { over, 8 }, { w, nw } };
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 
 	rec_conn(p, 1, "/good_10240");
 	rec_conn(p, 2, "/evil_10240");
@@ -406,7 +378,7 @@ Test(pipeline, capture_starting_mid_stream)
 	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
 	frame_offsets(s, n, offs);
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 	size_t start = offs[3] + 8; /* first byte seen: a payload, not a header */
 
 	rec_data(p, 5, 0, s + start, n - start, 0, 1);
@@ -428,7 +400,7 @@ Test(pipeline, end_of_stream_inside_a_frame)
 	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
 	frame_offsets(s, n, offs);
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 	size_t end = offs[10] + 50;
 
 	rec_data(p, 6, 0, s, end, 0, 1);
@@ -512,7 +484,7 @@ Test(pipeline, reader_task_is_not_the_sender)
 	size_t n;
 	uint8_t *w = kt_test_read_vector("framed_otel017_json_worked.bin", &n);
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 
 	rec_data(p, 3, 0, w, n, KT_F_TASK_IS_READER, 1);
 	rec_close(p, 3, n);
@@ -532,7 +504,7 @@ Test(pipeline, first_record_mid_stream_is_not_a_gap)
 	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
 	frame_offsets(s, n, offs);
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 
 	rec_data(p, 8, offs[5], s + offs[5], n - offs[5], 0, 1);
 	rec_close(p, 8, n);
@@ -751,7 +723,7 @@ Test(pipeline, idle_connections_of_live_sandboxes_are_kept)
 Test(pipeline, tick_and_shutdown_reach_every_connection)
 {
 	struct got g = { 0 };
-	struct kt_pipeline *p = pipeline(&g);
+	struct kt_pipeline *p = collecting_pipeline(&g);
 	static const uint8_t hdr[8] = { 0, 0, 0, 0, 0, 0, 0x10, 0 }; /* 4096 */
 	static uint8_t body[100];
 

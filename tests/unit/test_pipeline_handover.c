@@ -21,33 +21,6 @@
 #define PATH "/run/vc/vm/sbh/clh.sock_10240"
 #define CONN 31
 
-static struct kt_pipeline *pipeline(struct got *g)
-{
-	struct kt_pipeline_cfg cfg = KT_PIPELINE_DEFAULTS;
-	struct kt_pipeline *p = kt_pipeline_new(&cfg, &(struct kt_record_sink){ .span = collect, .ctx = g });
-	cr_assert_not_null(p);
-	return p;
-}
-
-static const char *stream_file(enum kt_era era)
-{
-	return era == KT_ERA_JSON ? "framed_stream_otel017_json.bin"
-				  : "framed_stream_otel014_bincode.bin";
-}
-
-static size_t frame_offsets(const uint8_t *s, size_t n, size_t *offs)
-{
-	size_t k = 0;
-	for (size_t at = 0; at + 8 <= n; k++) {
-		offs[k] = at;
-		uint64_t len = 0;
-		for (int i = 0; i < 8; i++)
-			len = len << 8 | s[at + i];
-		at += 8 + len;
-	}
-	return k;
-}
-
 /* ------------------------------------------------------------ captured records */
 
 struct recs {
@@ -105,6 +78,23 @@ static void recs_free(struct recs *r)
 
 /* ------------------------------------------------------------ agent streams */
 
+/* A golden stream (freed by the caller) and its frames' offsets. */
+static uint8_t *read_stream(enum kt_era era, size_t *n, size_t *offs)
+{
+	uint8_t *s = kt_test_read_vector(stream_file(era), n);
+	frame_offsets(s, *n, offs);
+	return s;
+}
+
+/* Pipelines A and B (B may be NULL), the spans they made and the records between them. */
+static void free_all(struct kt_pipeline *a, struct kt_pipeline *b, struct got *g, struct recs *r)
+{
+	kt_pipeline_free(a);
+	kt_pipeline_free(b);
+	got_free(g);
+	recs_free(r);
+}
+
 static void feed(struct kt_pipeline *p, const uint8_t *s, size_t from, size_t to, size_t step)
 {
 	for (size_t at = from; at < to;) {
@@ -139,7 +129,7 @@ static void cut_once(const uint8_t *s, size_t n, size_t cut, size_t step, enum k
 {
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g), *b = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g), *b = collecting_pipeline(&g);
 
 	rec_conn(a, CONN, PATH);
 	feed(a, s, 0, cut, step);
@@ -153,10 +143,7 @@ static void cut_once(const uint8_t *s, size_t n, size_t cut, size_t step, enum k
 	cr_assert_eq(KT_STAT_GET(frames_truncated), 0, "cut at %zu", cut);
 	cr_assert_eq(KT_STAT_GET(resume_ignored), 0, "cut at %zu", cut);
 	cr_assert_eq(KT_STAT_GET(gaps), 0, "cut at %zu", cut);
-	kt_pipeline_free(a);
-	kt_pipeline_free(b);
-	got_free(&g);
-	recs_free(&r);
+	free_all(a, b, &g, &r);
 }
 
 static bool near_boundary(const size_t *offs, size_t nf, size_t at)
@@ -206,7 +193,7 @@ Test(pipeline_handover, unfinished_bytes_over_several_records)
 	f[7] = (uint8_t)40000;
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g), *b = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g), *b = collecting_pipeline(&g);
 	rec_conn(a, CONN, PATH);
 	feed(a, f, 0, 8 + 35000, 4096);
 	kt_pipeline_handover(a, capture, &r);
@@ -227,10 +214,7 @@ Test(pipeline_handover, unfinished_bytes_over_several_records)
 	cr_expect_eq(off, 8 + 35000);
 	replay(&r, b);
 	cr_expect_eq(kt_pipeline_conn_count(b), 1);
-	kt_pipeline_free(a);
-	kt_pipeline_free(b);
-	got_free(&g);
-	recs_free(&r);
+	free_all(a, b, &g, &r);
 	free(f);
 }
 
@@ -238,11 +222,10 @@ Test(pipeline_handover, unfinished_bytes_over_several_records)
 Test(pipeline_handover, pending_segments_carried_over)
 {
 	size_t n, offs[32];
-	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_BINCODE), &n);
-	frame_offsets(s, n, offs);
+	uint8_t *s = read_stream(KT_ERA_BINCODE, &n, offs);
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g), *b = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g), *b = collecting_pipeline(&g);
 	size_t cut = offs[5] + 30, far = cut + 200, far_end = far + 300;
 
 	rec_conn(a, CONN, PATH);
@@ -264,10 +247,7 @@ Test(pipeline_handover, pending_segments_carried_over)
 	rec_close(b, CONN, n);
 	expect_stream_spans(&g, KT_ERA_BINCODE, -1, cut);
 	cr_expect_eq(KT_STAT_GET(gaps), 0);
-	kt_pipeline_free(a);
-	kt_pipeline_free(b);
-	got_free(&g);
-	recs_free(&r);
+	free_all(a, b, &g, &r);
 	free(s);
 }
 
@@ -275,11 +255,10 @@ Test(pipeline_handover, pending_segments_carried_over)
 Test(pipeline_handover, pending_gap_range_carried_over)
 {
 	size_t n, offs[32];
-	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
-	frame_offsets(s, n, offs);
+	uint8_t *s = read_stream(KT_ERA_JSON, &n, offs);
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g), *b = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g), *b = collecting_pipeline(&g);
 	const size_t victim = 6;
 	size_t cut = offs[victim] + 8 + 10, hole = cut + 50;
 
@@ -300,10 +279,7 @@ Test(pipeline_handover, pending_gap_range_carried_over)
 	rec_close(b, CONN, n);
 	expect_stream_spans(&g, KT_ERA_JSON, (long)victim, cut);
 	cr_expect_eq(KT_STAT_GET(resyncs), 1);
-	kt_pipeline_free(a);
-	kt_pipeline_free(b);
-	got_free(&g);
-	recs_free(&r);
+	free_all(a, b, &g, &r);
 	free(s);
 }
 
@@ -315,11 +291,10 @@ Test(pipeline_handover, pending_gap_range_carried_over)
 static void resync_at_cut(enum kt_era era)
 {
 	size_t n, offs[32];
-	uint8_t *s = kt_test_read_vector(stream_file(era), &n);
-	frame_offsets(s, n, offs);
+	uint8_t *s = read_stream(era, &n, offs);
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g), *b = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g), *b = collecting_pipeline(&g);
 	const size_t victim = 4;
 	size_t hole_at = offs[victim] + 8 + 40, hole_len = 30;
 
@@ -338,10 +313,7 @@ static void resync_at_cut(enum kt_era era)
 	expect_stream_spans(&g, era, (long)victim, hole_at);
 	cr_expect_eq(KT_STAT_GET(resyncs), 1);
 	cr_expect_eq(KT_STAT_GET(decode_errors), 0);
-	kt_pipeline_free(a);
-	kt_pipeline_free(b);
-	got_free(&g);
-	recs_free(&r);
+	free_all(a, b, &g, &r);
 	free(s);
 }
 
@@ -359,11 +331,10 @@ Test(pipeline_handover, resynchronising_bincode_protocol)
 Test(pipeline_handover, records_fed_back_undo_the_handover)
 {
 	size_t n, offs[32];
-	uint8_t *s = kt_test_read_vector(stream_file(KT_ERA_JSON), &n);
-	frame_offsets(s, n, offs);
+	uint8_t *s = read_stream(KT_ERA_JSON, &n, offs);
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g);
 	size_t cut = offs[7] + 3;
 
 	rec_conn(a, CONN, PATH);
@@ -374,9 +345,7 @@ Test(pipeline_handover, records_fed_back_undo_the_handover)
 	feed(a, s, cut, n, 500);
 	rec_close(a, CONN, n);
 	expect_stream_spans(&g, KT_ERA_JSON, -1, cut);
-	kt_pipeline_free(a);
-	got_free(&g);
-	recs_free(&r);
+	free_all(a, NULL, &g, &r);
 	free(s);
 }
 
@@ -386,7 +355,7 @@ Test(pipeline_handover, no_connections_emit_nothing)
 {
 	struct got g = { 0 };
 	struct recs r = { 0 };
-	struct kt_pipeline *a = pipeline(&g);
+	struct kt_pipeline *a = collecting_pipeline(&g);
 	cr_expect_eq(kt_pipeline_handover(a, capture, &r), 0);
 	cr_expect_eq(r.count, 0);
 
@@ -559,7 +528,7 @@ Test(pipeline_handover, ttrpc_both_ways_cut_everywhere)
 	for (size_t cut = 0; cut <= total; cut++) {
 		struct got g = { 0 };
 		struct recs r = { 0 };
-		struct kt_pipeline *a = pipeline(&g), *b = pipeline(&g);
+		struct kt_pipeline *a = collecting_pipeline(&g), *b = collecting_pipeline(&g);
 		uint64_t dropped0 = KT_STAT_GET(handover_calls_dropped);
 		size_t lost = 0, at = 0;
 		ttrpc_rec(a, KT_REC_CONN, KT_DIR_TO_SERVER, 0, NULL, 0);
@@ -598,10 +567,7 @@ Test(pipeline_handover, ttrpc_both_ways_cut_everywhere)
 		cr_assert_eq(g.n, N_CALLS - lost, "cut at %zu: calls reported without answer", cut);
 		cr_assert_eq(KT_STAT_GET(handover_calls_dropped) - dropped0, lost, "cut at %zu", cut);
 		cr_assert_eq(kt_pipeline_conn_count(b), 0);
-		kt_pipeline_free(a);
-		kt_pipeline_free(b);
-		got_free(&g);
-		recs_free(&r);
+		free_all(a, b, &g, &r);
 	}
 	free(rq);
 	free(ok);

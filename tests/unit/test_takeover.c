@@ -37,6 +37,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fd_count.h"
 #include "base/byte_order.h"
 #include "control/control_wire.h"
 #include "daemon/takeover.h"
@@ -47,14 +48,8 @@
 
 static int count_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	cr_assert_not_null(d, "/proc/self/fd: %s", strerror(errno));
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
+	int n = fd_count();
+	cr_assert_geq(n, 0, "/proc/self/fd: %s", strerror(errno));
 	return n;
 }
 
@@ -175,6 +170,32 @@ static void recv_one(struct kt_ctl_reader *r, int sock, int body, kt_ctl_msg **m
 		     kt_ctl_body_name((*m)->body_case), kt_ctl_body_name(body));
 }
 
+/* A socket pair and n files to send over it; how many descriptors were open before. */
+static int fds_setup(int sv[2], int *files, size_t n)
+{
+	int before = count_fds();
+	pair(sv);
+	make_files(files, n);
+	return before;
+}
+
+/* Closes the files and the pair: as many descriptors open as before. */
+static void fds_teardown(int before, int sv[2], int *files, size_t n)
+{
+	close_all(files, n);
+	close_all(sv, 2);
+	expect_no_leak(before);
+}
+
+/* r started on sock, and its first message, of kind body. */
+static kt_ctl_msg *reader_first(struct kt_ctl_reader *r, int sock, int body)
+{
+	kt_ctl_msg *m;
+	kt_ctl_reader_init(r);
+	recv_one(r, sock, body, &m);
+	return m;
+}
+
 /*
  * The largest allocation this thread makes in a window, as ASan's allocator
  * sees it (its malloc hooks; weak: none in a build without ASan).
@@ -222,16 +243,12 @@ static size_t watch_end(void)
 
 static void n_descriptors_arrive_in_order(size_t n)
 {
-	int before = count_fds();
 	int sv[2], sent[KT_CTL_FDS_MAX], got[KT_CTL_FDS_MAX];
-	pair(sv);
-	make_files(sent, n);
+	int before = fds_setup(sv, sent, n);
 	cr_assert_eq(send_batch(sv[0], (uint32_t)n, sent, n), 0);
 
 	struct kt_ctl_reader r;
-	kt_ctl_msg *m;
-	kt_ctl_reader_init(&r);
-	recv_one(&r, sv[1], BODY(FD_BATCH), &m);
+	kt_ctl_msg *m = reader_first(&r, sv[1], BODY(FD_BATCH));
 	cr_expect_eq(m->fd_batch->count, n);
 	size_t k = kt_ctl_reader_take_fds(&r, got, KT_CTL_FDS_MAX);
 	cr_assert_eq(k, n, "%zu descriptors taken, %zu sent", k, n);
@@ -246,9 +263,7 @@ static void n_descriptors_arrive_in_order(size_t n)
 	for (size_t i = 0; i < n; i++)
 		cr_expect(!is_closed(got[i]), "taken descriptor %zu closed by the reader", i);
 	close_all(got, n);
-	close_all(sent, n);
-	close_all(sv, 2);
-	expect_no_leak(before);
+	fds_teardown(before, sv, sent, n);
 }
 
 Test(takeover_fds, one_descriptor_arrives_as_the_same_file)
@@ -268,17 +283,13 @@ Test(takeover_fds, kt_ctl_fds_max_descriptors_arrive_in_order)
 
 Test(takeover_fds, descriptors_not_taken_are_closed_by_the_next_message)
 {
-	int before = count_fds();
 	int sv[2], sent[3], numbers[3], kept;
-	pair(sv);
-	make_files(sent, 3);
+	int before = fds_setup(sv, sent, 3);
 	cr_assert_eq(send_batch(sv[0], 3, sent, 3), 0);
 	cr_assert_eq(send_batch(sv[0], 0, NULL, 0), 0);
 
 	struct kt_ctl_reader r;
-	kt_ctl_msg *m;
-	kt_ctl_reader_init(&r);
-	recv_one(&r, sv[1], BODY(FD_BATCH), &m);
+	kt_ctl_msg *m = reader_first(&r, sv[1], BODY(FD_BATCH));
 	cr_assert_eq(r.fds_handed, 3);
 	memcpy(numbers, r.fds, sizeof(numbers));
 	/* one taken, two left to the reader */
@@ -298,23 +309,17 @@ Test(takeover_fds, descriptors_not_taken_are_closed_by_the_next_message)
 	cr_expect_eq(kt_ctl_reader_take_fds(&r, &none, 1), 0);
 	kt_ctl_reader_free(&r);
 	close(kept);
-	close_all(sent, 3);
-	close_all(sv, 2);
-	expect_no_leak(before);
+	fds_teardown(before, sv, sent, 3);
 }
 
 Test(takeover_fds, descriptors_not_taken_are_closed_by_the_readers_end)
 {
-	int before = count_fds();
 	int sv[2], sent[3], numbers[3];
-	pair(sv);
-	make_files(sent, 3);
+	int before = fds_setup(sv, sent, 3);
 	cr_assert_eq(send_batch(sv[0], 3, sent, 3), 0);
 
 	struct kt_ctl_reader r;
-	kt_ctl_msg *m;
-	kt_ctl_reader_init(&r);
-	recv_one(&r, sv[1], BODY(FD_BATCH), &m);
+	reader_first(&r, sv[1], BODY(FD_BATCH));
 	memcpy(numbers, r.fds, sizeof(numbers));
 	for (int i = 0; i < 3; i++)
 		cr_expect(same_file(numbers[i], sent[i]));
@@ -322,17 +327,13 @@ Test(takeover_fds, descriptors_not_taken_are_closed_by_the_readers_end)
 	for (int i = 0; i < 3; i++)
 		cr_expect(is_closed(numbers[i]), "fd %d still open after kt_ctl_reader_free",
 			  numbers[i]);
-	close_all(sent, 3);
-	close_all(sv, 2);
-	expect_no_leak(before);
+	fds_teardown(before, sv, sent, 3);
 }
 
 Test(takeover_fds, more_than_kt_ctl_fds_max_is_refused_at_send)
 {
-	int before = count_fds();
 	int sv[2], one[1], many[KT_CTL_FDS_MAX + 1];
-	pair(sv);
-	make_files(one, 1);
+	int before = fds_setup(sv, one, 1);
 	for (size_t i = 0; i < KT_CTL_FDS_MAX + 1; i++)
 		many[i] = one[0];
 	Katatrace__Control__V1__FdBatch b = KATATRACE__CONTROL__V1__FD_BATCH__INIT;
@@ -352,17 +353,13 @@ Test(takeover_fds, more_than_kt_ctl_fds_max_is_refused_at_send)
 	cr_expect_eq(kt_ctl_reader_pending(&r), 0);
 	cr_expect_eq(r.n_fds, 0);
 	kt_ctl_reader_free(&r);
-	close_all(one, 1);
-	close_all(sv, 2);
-	expect_no_leak(before);
+	fds_teardown(before, sv, one, 1);
 }
 
 Test(takeover_fds, descriptors_sent_with_a_hello_do_not_leak)
 {
-	int before = count_fds();
 	int sv[2], sent[5], numbers[5];
-	pair(sv);
-	make_files(sent, 5);
+	int before = fds_setup(sv, sent, 5);
 	/* a hostile peer: descriptors with messages that carry none */
 	cr_assert_eq(send_hello(sv[0], sent, 5), 0);
 	cr_assert_eq(send_hello(sv[0], sent, 2), 0);
@@ -392,10 +389,8 @@ Test(takeover_fds, descriptors_sent_with_a_hello_do_not_leak)
 
 Test(takeover_fds, a_hello_with_descriptors_then_the_end_leaks_nothing)
 {
-	int before = count_fds();
 	int sv[2], sent[3];
-	pair(sv);
-	make_files(sent, 3);
+	int before = fds_setup(sv, sent, 3);
 	cr_assert_eq(send_hello(sv[0], sent, 3), 0);
 	close_all(sent, 3);
 	close(sv[0]);
@@ -412,19 +407,15 @@ Test(takeover_fds, a_hello_with_descriptors_then_the_end_leaks_nothing)
 
 Test(takeover_fds, two_messages_keep_their_descriptors_apart)
 {
-	int before = count_fds();
 	int sv[2], a[2], b[3], got[KT_CTL_FDS_MAX];
-	pair(sv);
-	make_files(a, 2);
+	int before = fds_setup(sv, a, 2);
 	make_files(b, 3);
 	/* both written before the reader reads anything */
 	cr_assert_eq(send_batch(sv[0], 2, a, 2), 0);
 	cr_assert_eq(send_batch(sv[0], 3, b, 3), 0);
 
 	struct kt_ctl_reader r;
-	kt_ctl_msg *m;
-	kt_ctl_reader_init(&r);
-	recv_one(&r, sv[1], BODY(FD_BATCH), &m);
+	kt_ctl_msg *m = reader_first(&r, sv[1], BODY(FD_BATCH));
 	cr_expect_eq(m->fd_batch->count, 2);
 	cr_assert_eq(kt_ctl_reader_take_fds(&r, got, KT_CTL_FDS_MAX), 2);
 	for (int i = 0; i < 2; i++)
@@ -438,34 +429,26 @@ Test(takeover_fds, two_messages_keep_their_descriptors_apart)
 	close_all(got, 3);
 	kt_ctl_reader_free(&r);
 	close_all(a, 2);
-	close_all(b, 3);
-	close_all(sv, 2);
-	expect_no_leak(before);
+	fds_teardown(before, sv, b, 3);
 }
 
 Test(takeover_fds, descriptors_left_with_one_message_do_not_reach_the_next)
 {
-	int before = count_fds();
 	int sv[2], a[2], b[1], got[KT_CTL_FDS_MAX];
-	pair(sv);
-	make_files(a, 2);
+	int before = fds_setup(sv, a, 2);
 	make_files(b, 1);
 	cr_assert_eq(send_batch(sv[0], 2, a, 2), 0);
 	cr_assert_eq(send_batch(sv[0], 1, b, 1), 0);
 
 	struct kt_ctl_reader r;
-	kt_ctl_msg *m;
-	kt_ctl_reader_init(&r);
-	recv_one(&r, sv[1], BODY(FD_BATCH), &m); /* its two left untaken */
+	kt_ctl_msg *m = reader_first(&r, sv[1], BODY(FD_BATCH)); /* its two left untaken */
 	recv_one(&r, sv[1], BODY(FD_BATCH), &m);
 	cr_assert_eq(kt_ctl_reader_take_fds(&r, got, KT_CTL_FDS_MAX), 1);
 	cr_expect(same_file(got[0], b[0]));
 	close(got[0]);
 	kt_ctl_reader_free(&r);
 	close_all(a, 2);
-	close_all(b, 1);
-	close_all(sv, 2);
-	expect_no_leak(before);
+	fds_teardown(before, sv, b, 1);
 }
 
 /* ------------------------------------------------------------ kt_takeover_check */

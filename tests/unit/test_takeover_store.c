@@ -313,6 +313,17 @@ static int check_nothing(void *ctx)
 	return rc == 0 ? 0 : 1;
 }
 
+/* What store_three opened, closed. */
+static void close_three(int p[2], int q[2], struct got *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		close(g->fd[i]);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+
 Test(sd_notify, a_stored_handover_is_taken_back_whole)
 {
 	int p[2], q[2];
@@ -330,12 +341,7 @@ Test(sd_notify, a_stored_handover_is_taken_back_whole)
 	snprintf(names, sizeof(names), KT_STORE_STATE ":" KT_STORE_FD_PREFIX "2:" KT_STORE_FD_PREFIX
 		 "0:" KT_STORE_FD_PREFIX "1");
 	cr_expect_eq(as_started(shuffled, 4, names, NULL, check_taken, &w), 0);
-	for (size_t i = 0; i < g.n; i++)
-		close(g.fd[i]);
-	close(p[0]);
-	close(p[1]);
-	close(q[0]);
-	close(q[1]);
+	close_three(p, q, &g);
 }
 
 Test(sd_notify, a_store_missing_a_descriptor_or_its_state_is_not_used)
@@ -357,10 +363,5 @@ Test(sd_notify, a_store_missing_a_descriptor_or_its_state_is_not_used)
 	int bogus[2] = { g.fd[0], p[0] };
 	snprintf(names, sizeof(names), KT_STORE_FD_PREFIX "0:" KT_STORE_STATE);
 	cr_expect_eq(as_started(bogus, 2, names, NULL, check_refused, &two), 0);
-	for (size_t i = 0; i < g.n; i++)
-		close(g.fd[i]);
-	close(p[0]);
-	close(p[1]);
-	close(q[0]);
-	close(q[1]);
+	close_three(p, q, &g);
 }
