@@ -64,6 +64,9 @@ sandbox() { # index: appears, streams, goes
 	kill "$vmm" 2>/dev/null
 	wait "$vmm" 2>/dev/null
 	rm -rf "$dir" "$OUT/spans.$1.bin"
+	# said in a file: over a long run pids wrap around, and `wait PID` may no
+	# longer know a sandbox whose pid a later process took
+	echo "$rc" >"$OUT/rc.$1"
 	return $rc
 }
 
@@ -112,7 +115,10 @@ for i in $(seq 1 "$SANDBOXES"); do
 	done
 done
 failed=0
-for w in "${writers[@]}"; do wait "$w" || failed=$((failed + 1)); done
+for w in "${writers[@]}"; do wait "$w" 2>/dev/null; done
+for i in $(seq 1 "$SANDBOXES"); do
+	[ "$(cat "$OUT/rc.$i" 2>/dev/null)" = 0 ] || failed=$((failed + 1))
+done
 while [ -z "$switched" ] && [ $((SECONDS - ${took_over:-$SECONDS})) -lt 60 ]; do
 	follow_takeover
 	sleep 0.2
