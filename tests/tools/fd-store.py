@@ -18,9 +18,11 @@ import socket
 import sys
 
 out, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-notify = os.path.join(out, "notify.sock")
+# An abstract socket: reachable by the daemon once it is nobody, as
+# systemd's own notification socket is (it is mode 0777).
+notify = "@katatrace-fd-store-%d" % os.getpid()
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-sock.bind(notify)
+sock.bind("\0" + notify[1:])
 stored = []  # (name, fd), in the order stored
 
 

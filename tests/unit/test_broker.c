@@ -365,3 +365,74 @@ Test(broker_listen, the_control_socket_is_roots_alone_and_removed)
 	kt_listeners_free(&l);
 	cr_expect_not(exists(path), "removed with the rest");
 }
+
+/* ------------------------------------------------------------ takeover */
+
+Test(broker_listen, an_adopted_listener_is_kept_announced_and_never_bound_again)
+{
+	struct heard h = { 0 };
+	struct kt_listeners old, l;
+	char a[96], ctl[96], err[256];
+	snprintf(a, sizeof(a), "%s/a.sock_10240", dir);
+	snprintf(ctl, sizeof(ctl), "%s/control.sock", dir);
+	/* the old daemon's broker bound them */
+	kt_listeners_init(&old, 0xffffffffu, &ops, &h);
+	cr_assert_eq(kt_listeners_bind(&old, a, false, 10240, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(kt_listeners_bind_control(&old, ctl, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(h.n, 2);
+	struct stat before;
+	cr_assert_eq(lstat(a, &before), 0);
+
+	/* the new one's adopts copies of them */
+	struct heard h2 = { 0 };
+	kt_listeners_init(&l, 0xffffffffu, &ops, &h2);
+	cr_assert_eq(kt_listeners_adopt(&l, dup(h.fd[0]), a, false, 10240, false, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(kt_listeners_adopt(&l, dup(h.fd[1]), ctl, false, 0, true, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_expect_eq(h2.n, 2, "both announced");
+	char want[160];
+	snprintf(want, sizeof(want), "control %s", ctl);
+	cr_expect_str_eq(h2.label[1], want);
+	cr_expect(kt_listeners_have_control(&l));
+	cr_expect_eq(kt_listeners_adopt(&l, dup(h.fd[0]), a, false, 10240, false, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "handed over twice"), "%s", err);
+	/* binding the same path again does nothing: no rebind, no second announcement */
+	cr_assert_eq(kt_listeners_bind(&l, a, false, 10240, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(h2.n, 2);
+
+	/* the old broker lets go without removing the files */
+	kt_listeners_forget(&old);
+	struct stat after;
+	cr_assert_eq(lstat(a, &after), 0, "the socket file stays");
+	cr_expect_eq(after.st_ino, before.st_ino);
+	cr_expect(exists(ctl));
+	/* the listener still accepts: the new broker's copy holds it */
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", a);
+	cr_expect_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(c);
+	/* the new broker's files, as bound: removed at its end (each set closes its own fds) */
+	kt_listeners_free(&l);
+	cr_expect_not(exists(a));
+	cr_expect_not(exists(ctl));
+}
+
+Test(broker_listen, a_vsock_port_is_bound_once)
+{
+	struct heard h = { 0 };
+	struct kt_listeners l;
+	char err[256];
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	kt_listeners_init(&l, 0xffffffffu, &ops, &h);
+	/* a listener taken over on vsock port 10240: binding that port is not tried again */
+	cr_assert_eq(kt_listeners_adopt(&l, p[0], "vsock port 10240", true, 10240, false, err,
+					sizeof(err)),
+		     0, "%s", err);
+	cr_expect_eq(kt_listeners_bind(&l, "vsock port 10240", true, 10240, err, sizeof(err)), 0);
+	cr_expect_eq(h.n, 1, "announced once, when adopted");
+	close(p[1]);
+	kt_listeners_free(&l);
+}

@@ -456,13 +456,15 @@ int kt_broker_pause(struct kt_broker *b, bool pause)
 {
 	if (!b || b->sock < 0)
 		return -1;
+	/* what it announced before PAUSED is delivered first: no listener is left behind */
+	if (pause)
+		kt_broker_dispatch(b);
 	kt_bmsg_text(&b->m, pause ? KT_BMSG_PAUSE : KT_BMSG_RESUME, 0, NULL);
 	if (kt_bmsg_send(b->sock, &b->m, -1))
 		return -1;
 	if (!pause)
 		return 0;
-	/* what it announced before PAUSED is delivered first: no listener is left behind */
-	kt_broker_dispatch(b);
+	/* then until PAUSED (read here, not by a dispatch, which would not know it) */
 	uint64_t deadline = kt_mono_ns() + OWNER_TIMEOUT_MS * 1000000ull;
 	for (;;) {
 		int fd;

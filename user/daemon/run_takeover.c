@@ -103,7 +103,9 @@ static const char *gather(struct daemon *d, struct kt_handover *h)
 /* The takeover failed before its commit: everything as it was. */
 static void resume(struct daemon *d, struct kt_handover *h, const char *why)
 {
-	kt_warn("takeover by pid %u failed: %s; this daemon serves on", h->peer_pid, why);
+	/* h->sock < 0: systemd's store, and the stop goes on as usual */
+	if (h->sock >= 0)
+		kt_warn("takeover by pid %u failed: %s; this daemon serves on", h->peer_pid, why);
 	KT_STAT_INC(takeovers_failed);
 	size_t bad = 0;
 	if (kt_handover_each_record(h, refeed, d, &bad))
