@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon/broker.h"
 #include "daemon/broker_listen.h"
 #include "daemon/broker_wire.h"
 
@@ -435,4 +436,43 @@ Test(broker_listen, a_vsock_port_is_bound_once)
 	cr_expect_eq(h.n, 1, "announced once, when adopted");
 	close(p[1]);
 	kt_listeners_free(&l);
+}
+
+/* ------------------------------------------------------------ a broker process */
+
+static void no_listen(void *ctx, uint64_t key, int fd, const char *label, bool vsock, unsigned port)
+{
+	(void)ctx, (void)key, (void)label, (void)vsock, (void)port;
+	close(fd);
+}
+static void no_unlisten(void *ctx, uint64_t key) { (void)ctx, (void)key; }
+static void no_sandbox(void *ctx, const struct kt_sandbox_meta *m) { (void)ctx, (void)m; }
+static void no_gone(void *ctx, const char *id) { (void)ctx, (void)id; }
+static void no_control(void *ctx, int fd, const char *path)
+{
+	(void)ctx, (void)path;
+	close(fd);
+}
+
+/* counted: a pause must deliver what came before its PAUSED, and not lose the PAUSED */
+static void count_counters(void *ctx, const uint64_t c[KT_CNT__MAX])
+{
+	(void)c;
+	(*(int *)ctx)++;
+}
+
+Test(broker, pauses_and_resumes_answer_every_time)
+{
+	static const struct kt_broker_ops bops = { no_listen, no_unlisten, no_sandbox, no_gone,
+						   count_counters, no_control };
+	struct kt_broker_cfg cfg = { .run_root = "" };
+	int counted = 0;
+	struct kt_broker *b = kt_broker_start(&cfg, &bops, &counted);
+	cr_assert_not_null(b);
+	/* the broker answers at once: its PAUSED often waits before the daemon reads */
+	for (int i = 0; i < 300; i++) {
+		cr_assert_eq(kt_broker_pause(b, true), 0, "pause %d", i);
+		cr_assert_eq(kt_broker_pause(b, false), 0, "resume %d", i);
+	}
+	kt_broker_stop(b);
 }
