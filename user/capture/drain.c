@@ -124,6 +124,8 @@ static void *drain_main(void *arg)
 int kt_drain_start_thread(struct kt_drain *d)
 {
 	sigset_t old;
+	if (d->running)
+		return 0;
 	/* again after kt_drain_stop(): a takeover that failed resumes the drain */
 	__atomic_store_n(&d->stop, false, __ATOMIC_RELEASE);
 	kt_quiet_signals(&old);

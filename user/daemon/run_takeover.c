@@ -42,9 +42,7 @@ static const char *capture_name(const struct kt_config *cfg)
 
 static void add_record(void *ctx, const void *rec, size_t size)
 {
-	struct kt_handover *h = ctx;
-	if (kt_handover_add_record(h, rec, size))
-		h->connections = UINT64_MAX; /* said below: the state does not fit */
+	kt_handover_add_record(ctx, rec, size); /* a failure marks it incomplete */
 }
 
 static void add_listener(void *ctx, int fd, const char *label, bool vsock, unsigned port)
@@ -77,18 +75,21 @@ static void refeed(void *ctx, const void *rec, size_t size)
 	kt_pipeline_record(d->pipeline, rec, size, kt_mono_ns());
 }
 
-/* Everything this daemon serves, paused, into h; NULL or why it cannot. */
-static const char *gather(struct daemon *d, struct kt_handover *h)
+/*
+ * Pauses this daemon (broker, sink, ring buffer) and puts everything it
+ * serves into h; NULL, or why it cannot (resume() undoes either way).
+ */
+static const char *pause_and_gather(struct daemon *d, struct kt_handover *h)
 {
-	size_t conns = 0;
+	/* what the broker announced is served first: no listener is left behind */
+	if (d->broker && kt_broker_pause(d->broker, true))
+		return "the broker does not answer";
+	kt_sink_pause(d->sink, true);
 	/* the ring buffer: what this daemon read it decodes; the rest is the new one's */
 	kt_drain_stop(d->drain);
 	while (kt_run_decode_burst(d, SIZE_MAX))
 		;
-	conns = kt_pipeline_handover(d->pipeline, add_record, h);
-	if (h->connections == UINT64_MAX)
-		return "its connections' state does not fit the takeover's limits";
-	h->connections = conns;
+	h->connections = kt_pipeline_handover(d->pipeline, add_record, h);
 	kt_sink_each(d->sink, add_listener, add_conn, h);
 	const char *path;
 	int cfd = d->control ? kt_control_listener(d->control, &path) : -1;
@@ -97,7 +98,7 @@ static const char *gather(struct daemon *d, struct kt_handover *h)
 	if (d->metrics_keep_fd >= 0)
 		kt_handover_add(h, KT_HANDED_METRICS, d->metrics_keep_fd, d->cfg->metrics_address);
 	kt_capture_each_fd(d->capture, add_bpf, h);
-	return NULL;
+	return h->incomplete ? "what it serves does not fit the takeover's limits" : NULL;
 }
 
 /* The takeover failed before its commit: everything as it was. */
@@ -148,16 +149,10 @@ void kt_run_give_over(void *daemon, int sock, const void *request)
 	h->sock = sock;
 	h->peer_pid = t->pid;
 	kt_info("takeover: pid %u takes over; pausing", t->pid);
-	/* what the broker announced is served first: no listener is left behind */
-	if (d->broker && kt_broker_pause(d->broker, true)) {
-		kt_takeover_refuse(sock, "the broker does not answer");
-		resume(d, h, "the broker does not answer");
-		free(h);
-		return;
-	}
-	kt_sink_pause(d->sink, true);
-	why = gather(d, h);
-	if (!why && kt_takeover_offer(h, err, sizeof(err)))
+	why = pause_and_gather(d, h);
+	if (why)
+		kt_takeover_refuse(sock, why);
+	else if (kt_takeover_offer(h, err, sizeof(err)))
 		why = err;
 	if (!why && kt_takeover_await_commit(h, err, sizeof(err)) < 0)
 		why = err;
@@ -184,13 +179,7 @@ int kt_run_store_with_systemd(struct daemon *d)
 		return -1;
 	kt_handover_init(h);
 	kt_info("fd store: handing everything to systemd for the next start");
-	const char *why = NULL;
-	if (d->broker && kt_broker_pause(d->broker, true))
-		why = "the broker does not answer";
-	if (!why) {
-		kt_sink_pause(d->sink, true);
-		why = gather(d, h);
-	}
+	const char *why = pause_and_gather(d, h);
 	if (!why && kt_handover_to_store(h, err, sizeof(err)))
 		why = err;
 	if (why) {

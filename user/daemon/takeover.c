@@ -39,13 +39,17 @@ void kt_handover_init(struct kt_handover *h)
 struct kt_handed *kt_handover_add(struct kt_handover *h, enum kt_handed_kind kind, int fd,
 				  const char *label)
 {
-	if (h->n_fds >= KT_TAKEOVER_FDS_MAX)
+	if (h->n_fds >= KT_TAKEOVER_FDS_MAX) {
+		h->incomplete = true;
 		return NULL;
+	}
 	if (h->n_fds == h->cap_fds) {
 		size_t cap = h->cap_fds ? h->cap_fds * 2 : 64;
 		struct kt_handed *f = realloc(h->fds, cap * sizeof(*f));
-		if (!f)
+		if (!f) {
+			h->incomplete = true;
 			return NULL;
+		}
 		h->fds = f;
 		h->cap_fds = cap;
 	}
@@ -61,15 +65,19 @@ struct kt_handed *kt_handover_add(struct kt_handover *h, enum kt_handed_kind kin
 int kt_handover_add_record(struct kt_handover *h, const void *rec, size_t size)
 {
 	size_t need = h->state_len + REC_LEN_BYTES + size;
-	if (size > UINT32_MAX || need > KT_TAKEOVER_STATE_MAX)
+	if (size > UINT32_MAX || need > KT_TAKEOVER_STATE_MAX) {
+		h->incomplete = true;
 		return -1;
+	}
 	if (need > h->state_cap) {
 		size_t cap = h->state_cap ? h->state_cap : (64u << 10);
 		while (cap < need)
 			cap *= 2;
 		uint8_t *p = realloc(h->state, cap);
-		if (!p)
+		if (!p) {
+			h->incomplete = true;
 			return -1;
+		}
 		h->state = p;
 		h->state_cap = cap;
 	}

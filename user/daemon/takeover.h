@@ -76,13 +76,20 @@ struct kt_handover {
 	uint8_t *state;    /* ring-buffer-format records, each after its u32 length */
 	size_t state_len, state_cap;
 	uint64_t connections;
+	bool incomplete; /* a descriptor or record could not be added: not to be offered */
 };
 
 void kt_handover_init(struct kt_handover *h);
-/* Adds a descriptor (not duplicated: the caller's stays valid until sent). */
+/*
+ * Adds a descriptor (not duplicated: the caller's stays valid until sent);
+ * NULL, and incomplete set, beyond KT_TAKEOVER_FDS_MAX or without memory.
+ */
 struct kt_handed *kt_handover_add(struct kt_handover *h, enum kt_handed_kind kind, int fd,
 				  const char *label);
-/* Appends one record to the state; -1 without memory or beyond KT_TAKEOVER_STATE_MAX. */
+/*
+ * Appends one record to the state; -1, and incomplete set, without memory
+ * or beyond KT_TAKEOVER_STATE_MAX.
+ */
 int kt_handover_add_record(struct kt_handover *h, const void *rec, size_t size);
 /*
  * Calls fn for each record of the state, in order; -1 (with the offset in
