@@ -71,6 +71,8 @@ exit_status "$DAEMON_tap"
 check "a takeover asking for another --mode: the new daemon exits 1" [ $? = 1 ]
 check "... and says the running daemon refused" grep -q 'takeover: refused: --mode tap asked' "$OUT/kt-tap.log"
 check "... which serves on" kill -0 "$DAEMON_one"
+check "... and counts the refusal in its metrics" \
+	[ "$(metric 'katatrace_takeovers_total{result="refused"}')" = 1 ]
 
 # 2. The daemon taken over, the collector still down: the spool goes along.
 daemon two --takeover --after-handover wait --otlp-endpoint "$RECV_URL" "${opts[@]}"
@@ -93,6 +95,8 @@ check "a new daemon that goes away before its commit was offered the descriptors
 check "... the daemon serving says so and serves on" \
 	wait_for 10 "the rollback" grep -q 'takeover by pid 4242 failed: .*serves on' "$OUT/kt-two.log"
 check "... still running" kill -0 "$DAEMON_two"
+check "... and counts the failed takeover in its metrics" \
+	[ "$(metric 'katatrace_takeovers_total{result="failed"}')" = 1 ]
 
 # The collector comes back; then the third daemon takes over.
 start_receiver --port "$PORT" || abort_test "the collector back on port $PORT"

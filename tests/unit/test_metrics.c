@@ -97,6 +97,23 @@ Test(metrics, split_counters_by_their_label)
 	cr_expect(has_line(e, "katatrace_ringbuf_records_lost_total{program=\"vsock_capture\"} 12"));
 	cr_expect(has_line(e, "katatrace_ringbuf_records_lost_total{program=\"vm_events\"} 0"));
 	cr_expect(has_line(e, "katatrace_bpf_table_full_total{table=\"vsock_connections\"} 1"));
+	cr_expect(has_line(e, "katatrace_takeovers_total{result=\"given\"} 0"));
+	cr_expect(has_line(e, "katatrace_takeovers_total{result=\"failed\"} 0"));
+}
+
+Test(metrics, takeovers_by_result_and_what_the_handover_left)
+{
+	KT_STAT_INC(takeovers_refused);
+	KT_STAT_INC(takeovers_refused);
+	KT_STAT_INC(takeovers_failed);
+	KT_STAT_ADD(handover_calls_dropped, 3);
+	KT_STAT_INC(resume_ignored);
+	const char *e = exposition();
+	cr_expect(has_line(e, "katatrace_takeovers_total{result=\"given\"} 0"));
+	cr_expect(has_line(e, "katatrace_takeovers_total{result=\"refused\"} 2"));
+	cr_expect(has_line(e, "katatrace_takeovers_total{result=\"failed\"} 1"));
+	cr_expect(has_line(e, "katatrace_handover_calls_dropped_total 3"));
+	cr_expect(has_line(e, "katatrace_handover_resumes_ignored_total 1"));
 }
 
 Test(metrics, gauges_as_the_tick_published_them)

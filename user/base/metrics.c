@@ -69,6 +69,11 @@ static const uint64_t *const frames_rejected[] = { &kt_stats.frames_oversize,
 						    &kt_stats.frames_truncated };
 static const char *const frames_rejected_reasons[] = { "oversize", "truncated" };
 
+/* takeovers_given, _refused and _failed, as one family. */
+static const uint64_t *const takeovers[] = { &kt_stats.takeovers_given, &kt_stats.takeovers_refused,
+					     &kt_stats.takeovers_failed };
+static const char *const takeover_results[] = { "given", "refused", "failed" };
+
 const struct kt_metric kt_metrics[] = {
 	/* capture */
 	STAT("katatrace_captured_bytes_total", bytes_captured,
@@ -253,6 +258,23 @@ const struct kt_metric kt_metrics[] = {
 	     "Control socket connections closed for a malformed or misplaced message, or for "
 	     "not reading the answers.",
 	     "kt_stats.control_errors: daemon/control_server.c"),
+	/* takeovers (run --takeover) */
+	{ .name = "katatrace_takeovers_total", .type = KT_PROM_COUNTER,
+	  .help = "Takeovers another daemon asked this one for, by result: given (everything "
+		  "handed over; this daemon then exits or waits), refused (another build, mode or "
+		  "capture), failed (broken off before the commit; this daemon served on).",
+	  .labels = "result", .from = "kt_stats.takeovers_given, takeovers_refused, "
+				      "takeovers_failed: daemon/run_takeover.c",
+	  .source = KT_METRIC_BY, .values_of = takeovers, .label = "result",
+	  .label_values = takeover_results, .n = ARRAY_LEN(takeovers) },
+	STAT("katatrace_handover_resumes_ignored_total", resume_ignored,
+	     "Handed-over connection states this daemon could not use (an unknown connection, or "
+	     "one whose bytes it had already seen).",
+	     "kt_stats.resume_ignored: stream/pipeline.c"),
+	STAT("katatrace_handover_calls_dropped_total", handover_calls_dropped,
+	     "RPC calls open when their connection was handed over: the new daemon makes spans "
+	     "only of calls it sees whole.",
+	     "kt_stats.handover_calls_dropped: stream/pipeline.c"),
 	/* this server */
 	STAT_BY("katatrace_http_requests_total", http_requests, "handler", kt_http_handler_names,
 		"Requests the metrics server answered, by handler.",
