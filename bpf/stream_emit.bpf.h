@@ -79,15 +79,22 @@ struct kt_src {
 	__u32 kind;
 };
 
+/*
+ * The writer's identity and the time, in every record's header. The
+ * process's name is read through the BTF-typed current task (one load for
+ * the group leader, one helper for its name) rather than a BPF_CORE_READ
+ * chain of two helpers: this runs on every captured send.
+ */
 static __always_inline void fill_task(struct kt_rec_hdr *h)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 
 	h->tid = (__u32)id;
 	h->tgid = id >> 32;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	BPF_CORE_READ_STR_INTO(&h->pcomm, t, group_leader, comm);
+	if (bpf_probe_read_kernel_str(h->pcomm, sizeof(h->pcomm), t->group_leader->comm) < 0)
+		h->pcomm[0] = 0;
 	h->ts_ns = bpf_ktime_get_ns();
 }
 

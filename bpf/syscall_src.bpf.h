@@ -20,7 +20,7 @@
 #define NR_recvfrom 45
 #define NR_sendmsg 46
 #define NR_recvmsg 47
-#define syscall_nr(regs) BPF_CORE_READ(regs, orig_ax)
+#define syscall_nr(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read 63
 #define NR_write 64
@@ -30,41 +30,58 @@
 #define NR_recvfrom 207
 #define NR_sendmsg 211
 #define NR_recvmsg 212
-#define syscall_nr(regs) BPF_CORE_READ((struct user_pt_regs *)(regs), syscallno)
+#define syscall_nr(regs) ((regs)->syscallno)
 #else
 #error "syscall numbers: unsupported architecture"
 #endif
 
-/* Is fd, in the current task, the file of socket sock? */
-static __always_inline bool fd_is(struct socket *sock, long fd)
-{
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
+/*
+ * These run on every captured send, so they read the kernel's structures
+ * directly through BTF-typed pointers (the tracepoint's socket, the
+ * current task, its saved registers): a plain load each, where a
+ * BPF_CORE_READ is a helper call. Field offsets still relocate (CO-RE:
+ * vmlinux.h's types carry preserve_access_index). Only what BTF cannot
+ * type (an element of the fd array, read as a bare address) goes through
+ * bpf_probe_read_kernel.
+ */
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+/* Is fd, in task t, the file of socket sock? */
+static __always_inline bool fd_is(struct task_struct *t, struct socket *sock, long fd)
+{
+	struct files_struct *files = t->files;
+	struct file *f = NULL;
+	void *priv = NULL;
+
+	if (!files || !sock)
 		return false;
-	fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
+		return false;
+	struct file **fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return false;
-	return BPF_CORE_READ(f, private_data) == sock;
+	if (bpf_probe_read_kernel(&priv, sizeof(priv), &f->private_data))
+		return false;
+	return priv == sock;
 }
 
 /*
  * Locates the user buffer of the syscall sending on (recv: receiving from)
  * sk: write/sendto/read/recvfrom use one buffer, writev/readv an iovec
- * array, sendmsg/recvmsg a msghdr's iovec array.
+ * array, sendmsg/recvmsg a msghdr's iovec array. sk is the tracepoint's
+ * own (BTF-typed) socket.
  */
 static __always_inline bool syscall_src(struct sock *sk, struct kt_src *src, bool recv)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return false;
 	long nr = syscall_nr(regs);
-	long fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	__u64 arg2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	long fd = PT_REGS_PARM1_SYSCALL(regs);
+	__u64 arg2 = PT_REGS_PARM2_SYSCALL(regs);
 
-	if (!fd_is(BPF_CORE_READ(sk, sk_socket), fd))
+	if (!fd_is(t, sk->sk_socket, fd))
 		return false;
 	src->skip = 0;
 	if (recv ? nr == NR_read || nr == NR_recvfrom : nr == NR_write || nr == NR_sendto) {
@@ -75,7 +92,7 @@ static __always_inline bool syscall_src(struct sock *sk, struct kt_src *src, boo
 	if (recv ? nr == NR_readv : nr == NR_writev) {
 		src->kind = KT_SRC_IOV_USER;
 		src->base = arg2;
-		src->nseg = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		src->nseg = PT_REGS_PARM3_SYSCALL(regs);
 		return true;
 	}
 	if (recv ? nr == NR_recvmsg : nr == NR_sendmsg) {

@@ -520,7 +520,8 @@ static __always_inline int tp_send(struct sock *sk, int ret, bool direct)
 {
 	struct kt_src src = {};
 
-	if (ret <= 0 || !sk || sk->__sk_common.skc_family != AF_UNIX)
+	/* what is never captured is turned away by loads alone, before any lookup */
+	if (ret <= 0 || !sk || sk->__sk_common.skc_family != AF_UNIX || sk->sk_type != SOCK_STREAM)
 		return 0;
 	struct kt_unix_verdict *v = bpf_sk_storage_get(&sk_verdicts, sk, NULL, 0);
 	if (!v) {

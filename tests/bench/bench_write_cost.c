@@ -18,8 +18,11 @@
  * And for the captured writes, the copy floor (copy_floor.bpf.c): a
  * program that only copies each write's payload into a ring buffer like
  * the capture's, consumed the same way, which is what any in-kernel capture
- * of those bytes costs. A goal that its floor misses too is the limit here,
- * and the table says so.
+ * of those bytes costs. For the uncaptured unix socket, the verdict floor
+ * (verdict_floor.bpf.c): a program that only turns away what is not a unix
+ * socket and looks up the socket's verdict in socket-local storage, which is
+ * what deciding once per socket costs every later send. A goal that its
+ * floor misses too is the limit here, and the table says so.
  *
  * Needs root (BPF). Usage: bench_write_cost [ROUNDS [WRITES]]
  */
@@ -43,6 +46,7 @@
 #include "bench_util.h"
 #include "capture/capture.h"
 #include "bench/copy_floor.skel.h"
+#include "bench/verdict_floor.skel.h"
 
 static long writes_64 = 50000;
 static long writes_4k = 8192; /* 32 MiB */
@@ -318,8 +322,9 @@ int main(int argc, char **argv)
 	peers[DEVNULL].wfd = open("/dev/null", O_WRONLY);
 
 	double det[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, att[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 },
-	       flo[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, cfl[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 };
-	bool have_floor = true, have_copy_floor = true;
+	       flo[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, cfl[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 },
+	       vfl[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 };
+	bool have_floor = true, have_copy_floor = true, have_verdict_floor = true;
 	unsigned port = 10240;
 	/* the daemon's ring buffer and wakeups */
 	struct kt_capture_cfg cc = { .attach = KT_ATTACH_AUTO, .ports = &port, .n_ports = 1,
@@ -365,6 +370,13 @@ int main(int argc, char **argv)
 		} else {
 			have_copy_floor = false;
 		}
+		struct verdict_floor_bpf *vf = have_verdict_floor ? verdict_floor_bpf__open_and_load() : NULL;
+		if (vf && !verdict_floor_bpf__attach(vf)) {
+			measure_64(peers, vfl, PLAIN, PLAIN);
+		} else {
+			have_verdict_floor = false;
+		}
+		verdict_floor_bpf__destroy(vf);
 	}
 	for (int f = 0; f < 3; f++) {
 		shutdown(peers[f].wfd, SHUT_WR);
@@ -390,6 +402,10 @@ int main(int argc, char **argv)
 			printf("  %-44s %9.0f ns %9.0f ns %7.3f  (floor: an empty program on each of "
 			       "the %zu tracepoints)\n",
 			       fig_name[f], det[f], flo[f], flo[f] / det[f], N_FLOOR);
+	if (have_verdict_floor)
+		printf("  %-44s %9.0f ns %9.0f ns %7.3f  (verdict floor: the family checked, the "
+		       "socket's verdict looked up, nothing else)\n",
+		       fig_name[PLAIN], det[PLAIN], vfl[PLAIN], vfl[PLAIN] / det[PLAIN]);
 	if (have_floor)
 		printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f  (floor: empty programs)\n",
 		       fig_name[CAPT_4K], det[CAPT_4K], flo[CAPT_4K], flo[CAPT_4K] / det[CAPT_4K]);
@@ -408,12 +424,26 @@ int main(int argc, char **argv)
 		snprintf(m, sizeof(m), "%.0f ns attached", att[f]);
 		snprintf(b, sizeof(b), "%.0f ns detached", det[f]);
 		snprintf(g, sizeof(g), "<= %.2fx detached", goal[f]);
-		/* the limit: the copy floor for the captured socket, the floor for the others */
-		bool have_limit = f == CAPT ? have_copy_floor : have_floor;
-		if (have_limit)
+		/*
+		 * The limit: the copy floor for the captured socket; for the uncaptured
+		 * one the verdict floor (the one lookup a decision per socket costs);
+		 * the empty programs for TCP, which the family turns away.
+		 */
+		const char *limit = NULL;
+		double limit_ratio = 0;
+		if (f == CAPT && have_copy_floor) {
+			limit = "copy floor";
+			limit_ratio = cfl[f] / det[f];
+		} else if (f == PLAIN && have_verdict_floor) {
+			limit = "verdict floor";
+			limit_ratio = vfl[f] / det[f];
+		} else if (f != CAPT && have_floor) {
+			limit = "floor";
+			limit_ratio = flo[f] / det[f];
+		}
+		if (limit)
 			bench_row_limit(fig_name[f], m, b, att[f] / det[f], g, "le", att[f] / det[f],
-					goal[f], f == CAPT ? "copy floor" : "floor",
-					(f == CAPT ? cfl[f] : flo[f]) / det[f]);
+					goal[f], limit, limit_ratio);
 		else
 			bench_row(fig_name[f], m, b, att[f] / det[f], g, "le", att[f] / det[f], goal[f]);
 		if (f == CAPT && have_copy_floor) {
@@ -427,6 +457,12 @@ int main(int argc, char **argv)
 			snprintf(fl, sizeof(fl), "%s: floor, empty programs", fig_name[f]);
 			snprintf(m, sizeof(m), "%.0f ns, empty programs", flo[f]);
 			bench_row(fl, m, b, flo[f] / det[f], "-", "none", 0, 0);
+		}
+		if (f == PLAIN && have_verdict_floor) {
+			char fl[96];
+			snprintf(fl, sizeof(fl), "%s: verdict floor", fig_name[f]);
+			snprintf(m, sizeof(m), "%.0f ns, verdict lookup only", vfl[f]);
+			bench_row(fl, m, b, vfl[f] / det[f], "-", "none", 0, 0);
 		}
 	}
 	snprintf(m, sizeof(m), "%.0f ns attached", att[DEVNULL]);
