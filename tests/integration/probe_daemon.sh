@@ -9,7 +9,9 @@
 # it has sent everything. The daemon's OTLP/JSON file, read back by
 # tests/receiver/otlpjson.js and checked by tests/receiver/check-probe.js,
 # must hold every span and record in the sandbox's trace with the probe's
-# resource and the id the daemon gave it. Then: a probe naming its own
+# resource and the id the daemon gave it. A daemon taken over (run
+# --takeover) hands a probe's connection to the new one, which exports its
+# spans under the same id while the probe notices nothing. Then: a probe naming its own
 # exporter bypasses the daemon; a daemon killed under a probe ends it with
 # an error; someone not root is refused at the socket file and, when the
 # file lets them through, by the daemon itself; and the command line's
@@ -268,6 +270,57 @@ node "$RECV/otlpjson.js" "$OUT/own.otlp.jsonl" --out "$OUT/own-spans.jsonl" >/de
 check "the self-exporting probe's $CALLS spans carry no probe id (not through a daemon)" \
 	node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean).map(JSON.parse);process.exit(l.length==process.argv[2]&&l.every((s)=>!s.resource.some((a)=>a.key==="katatrace.probe.id"))?0:1)' "$OUT/own-spans.jsonl" "$CALLS"
 exec 7>&-
+
+# ------------------------------------------------------------ 5b: a takeover under a probe
+log "5b. run --takeover under a probe: it goes on through the new daemon and never notices"
+# A second C target, released only after the takeover: every span comes after it.
+rm -f "$OUT/hv2.in" "$OUT/hv2.out"
+mkfifo "$OUT/hv2.in"
+"$PT" "$CALLS" "$SLEEP_US" <"$OUT/hv2.in" >"$OUT/hv2.out" 7>&- 9>&- &
+HV2=$!
+PIDS+=("$HV2")
+exec 9>"$OUT/hv2.in"
+wait_for 10 "the second target's pid" bash -c "[ \"\$(head -n 1 '$OUT/hv2.out' 2>/dev/null)\" = $HV2 ]" ||
+	abort_test "setup: the second C target did not start"
+start_daemon old --exporter file --output "$OUT/old.otlp.jsonl" 9>&- || abort_test "the daemon to be taken over did not start"
+OLD=$D_PID
+OLD_LOG=$D_LOG
+start_probe moved "pid/$HV2" --run-root "$RR" --span 'uprobe:/proc/$pid/exe:work' --args 2 \
+	--batch-timeout 200 9>&- || abort_test "the probe to be handed over did not start"
+check "the probe exports through the first daemon as probe 1" \
+	grep -qF "exporting to the daemon (pid $OLD) as probe 1" "$OUT/probe-moved.log"
+start_daemon new --takeover --exporter file --output "$OUT/new.otlp.jsonl" 9>&- ||
+	abort_test "the daemon taking over did not start"
+NEW=$D_PID
+wait_exit "$OLD" 30
+check "the first daemon exits 0 after handing over" [ "$RC" = 0 ]
+check "... having handed the probe over, told nothing" \
+	grep -qF "probe 1 (pid $PRB_moved) handed over: 0 spans, 0 log records here" "$OLD_LOG"
+check "the new daemon serves the probe with its id" \
+	grep -qF "probe 1 (pid $PRB_moved): pid/$HV2, taken over with its connection" "$D_LOG"
+ctl list --run-root "$RR"
+check "probe list, from the new daemon: probe 1, its pid and target" \
+	list_row 1 "$PRB_moved" "pid/$HV2" "span uprobe:/proc/$HV2/exe:work" 0
+echo x >&9
+exec 9>&-
+check "the second target made its calls" wait_for 20 "the second target's calls" grep -qx done "$OUT/hv2.out"
+# the target ends after its calls, and the probe with it
+wait_exit "$PRB_moved" 15
+check_exit "the probe exits 0 when its process ends, its $CALLS spans exported" "$RC" 0 \
+	"$OUT/probe-moved.log" "stopped by process $HV2 ended; hits $CALLS, spans $CALLS, events 0, bpftrace records 0, lost 0, spans exported $CALLS,"
+check "it never heard from either daemon" bash -c "! grep -qiE 'control socket|closed|daemon is stopping' '$OUT/probe-moved.log'"
+check "the new daemon got its $CALLS spans" \
+	wait_for 10 "the probe's end" grep -qF "probe 1 (pid $PRB_moved) ended: $CALLS spans, 0 log records" "$D_LOG"
+stop_daemon TERM
+check "the new daemon exits 0" [ "$D_RC" = 0 ]
+node "$RECV/otlpjson.js" "$OUT/new.otlp.jsonl" --out "$OUT/moved-spans.jsonl" >/dev/null 2>&1
+moved_in_new() {
+	node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean).map(JSON.parse);
+		process.exit(l.length==process.argv[2]&&l.every((s)=>s.resource.some((a)=>a.key==="katatrace.probe.id"&&String(a.value.value)==="1"))?0:1)' \
+		"$OUT/moved-spans.jsonl" "$CALLS"
+}
+check "the new daemon exported the $CALLS spans as probe 1's" moved_in_new
+check "the first daemon exported none of them" bash -c "! [ -s '$OUT/old.otlp.jsonl' ] || ! grep -q work '$OUT/old.otlp.jsonl'"
 
 # ------------------------------------------------------------ 6: the daemon killed under a probe
 log "6. kill -9 of the daemon: the probe through it ends with an error"

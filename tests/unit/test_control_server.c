@@ -16,6 +16,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1088,4 +1089,333 @@ Test(control_server, a_hello_naming_a_resource_attribute_twice_or_with_a_nul_is_
 		expect_error_then_closed(p, which == 0 ? "named twice" : "without a key");
 	}
 	cr_expect_eq(kt_control_probes(fx.c), 0);
+}
+
+/* ------------------------------------------------------------ takeover */
+
+/* What kt_control_pause handed over: connections and their packed states. */
+struct handed {
+	int fd[8];
+	uint8_t *state[8];
+	size_t len[8];
+	size_t n;
+	bool refuse; /* say it could not be taken */
+};
+
+static bool take_probe(void *ctx, int fd, const void *state, size_t len)
+{
+	struct handed *h = ctx;
+	if (h->refuse)
+		return false;
+	cr_assert_lt(h->n, 8);
+	/* a copy, as the new daemon receives one (SCM_RIGHTS) */
+	h->fd[h->n] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	cr_assert_geq(h->fd[h->n], 0);
+	h->state[h->n] = malloc(len);
+	cr_assert_not_null(h->state[h->n]);
+	memcpy(h->state[h->n], state, len);
+	h->len[h->n++] = len;
+	return true;
+}
+
+/* The states, and the copies of the connections nobody adopted. */
+static void handed_free(struct handed *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->state[i]);
+		if (h->fd[i] >= 0)
+			close(h->fd[i]);
+	}
+}
+
+/* The new daemon: a second control server with its own loop and sink. */
+static struct {
+	int epfd;
+	struct kt_control *c;
+	struct kt_span_record *spans[16];
+	size_t n_spans;
+} nd;
+
+static void nd_span(void *ctx, struct kt_span_record *r)
+{
+	(void)ctx;
+	cr_assert_lt(nd.n_spans, 16);
+	nd.spans[nd.n_spans++] = r;
+}
+
+static void nd_start(void)
+{
+	nd.epfd = epoll_create1(EPOLL_CLOEXEC);
+	cr_assert_geq(nd.epfd, 0);
+	nd.n_spans = 0;
+	nd.c = kt_control_new(&(struct kt_control_cfg){ .epfd = nd.epfd, .sink = { .span = nd_span } });
+	cr_assert_not_null(nd.c);
+}
+
+static void nd_stop(void)
+{
+	kt_control_free(nd.c);
+	for (size_t i = 0; i < nd.n_spans; i++)
+		kt_span_record_free(nd.spans[i]);
+	close(nd.epfd);
+}
+
+/* The new daemon's loop until cond holds (false after PATIENCE_MS). */
+#define ND_PUMP_UNTIL(cond)                                                               \
+	({                                                                                \
+		uint64_t end_ = ms_now() + PATIENCE_MS;                                   \
+		while (!(cond) && ms_now() < end_) {                                      \
+			struct epoll_event ev_[8];                                        \
+			int n_ = epoll_wait(nd.epfd, ev_, 8, 5);                          \
+			for (int i_ = 0; i_ < n_; i_++) {                                 \
+				struct kt_poll_handler *h_ = ev_[i_].data.ptr;            \
+				h_->fn(h_, ev_[i_].events);                               \
+			}                                                                 \
+		}                                                                         \
+		(bool)(cond);                                                             \
+	})
+
+/* A message's bytes as they go on the wire (length, then the packed message). */
+static uint8_t *wire_bytes(const kt_ctl_msg *m, size_t *n)
+{
+	size_t len = katatrace__control__v1__message__get_packed_size(m);
+	uint8_t *b = malloc(4 + len);
+	cr_assert_not_null(b);
+	b[0] = (uint8_t)(len >> 24);
+	b[1] = (uint8_t)(len >> 16);
+	b[2] = (uint8_t)(len >> 8);
+	b[3] = (uint8_t)len;
+	katatrace__control__v1__message__pack(m, b + 4);
+	*n = 4 + len;
+	return b;
+}
+
+/* One span's Records message on the wire. */
+static uint8_t *span_wire(const char *name, size_t *n)
+{
+	struct kt_span_record *r = fx_record(name);
+	struct kt_arena a;
+	kt_arena_init(&a, 0);
+	Katatrace__Control__V1__Records rec = KATATRACE__CONTROL__V1__RECORDS__INIT;
+	rec.traces = kt_otlp_build(r, NULL, &a);
+	kt_ctl_msg m = KT_CTL_MSG_INIT;
+	m.body_case = BODY(RECORDS);
+	m.records = &rec;
+	uint8_t *b = wire_bytes(&m, n);
+	kt_arena_free(&a);
+	kt_span_record_free_list(r);
+	return b;
+}
+
+struct late_half {
+	int fd;
+	const uint8_t *rest;
+	size_t n;
+};
+
+/* The second half of a message, 100 ms late: the pausing daemon waits for it. */
+static void *send_late_half(void *arg)
+{
+	struct late_half *l = arg;
+	usleep(100 * 1000);
+	cr_assert_eq(send(l->fd, l->rest, l->n, MSG_NOSIGNAL), (ssize_t)l->n);
+	return NULL;
+}
+
+Test(control_server, a_takeover_hands_probes_over_between_messages_and_they_never_notice)
+{
+	struct peer *p = connect_peer(), *q = connect_peer();
+	struct hello_msg x;
+	hello_init(&x, "sandbox/sb-1234");
+	hello_probe(&x, "uprobe:/usr/bin/qemu:main");
+	x.h.sandbox_id = "sb-1234";
+	hello_attr_str(&x, "k8s.pod.name", "pod-a");
+	cr_assert_eq(introduce(p, &x), 1);
+	cr_assert_eq(plain_probe(q), 2);
+	say_one_span(p, "before");
+	cr_assert(PUMP_UNTIL(fx.n_spans == 1));
+
+	/* p is caught inside a message: the old daemon reads it to its end */
+	size_t n;
+	uint8_t *half = span_wire("across the pause", &n);
+	say_raw(p, half, n / 2);
+	pump(20);
+	struct late_half l = { .fd = p->fd, .rest = half + n / 2, .n = n - n / 2 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, send_late_half, &l), 0);
+	struct handed h = { 0 };
+	kt_control_pause(fx.c, PATIENCE_MS, take_probe, &h);
+	pthread_join(t, NULL);
+	free(half);
+	cr_assert_eq(h.n, 2, "both probes handed over");
+	cr_assert_eq(fx.n_spans, 2, "the message caught in the middle is the old daemon's");
+	cr_expect(kt_str_eq(fx.spans[1]->span.name, "across the pause"));
+
+	/* paused: what p says now waits for the new daemon */
+	say_one_span(p, "after");
+	pump(50);
+	cr_expect_eq(fx.n_spans, 2);
+	cr_expect_eq(kt_control_handed(fx.c), 2);
+	cr_expect_eq(kt_control_probes(fx.c), 0);
+
+	nd_start();
+	char err[256];
+	for (size_t i = 0; i < h.n; i++) {
+		cr_assert_eq(kt_control_adopt_probe(nd.c, h.fd[i], h.state[i], h.len[i], err,
+						    sizeof(err)),
+			     0, "%s", err);
+		h.fd[i] = -1;
+	}
+	cr_expect_eq(kt_control_probes(nd.c), 2);
+	cr_assert(ND_PUMP_UNTIL(nd.n_spans == 1), "the new daemon reads what p said after the pause");
+	const struct kt_origin *o = nd.spans[0]->origin;
+	cr_expect(kt_str_eq(nd.spans[0]->span.name, "after"));
+	cr_assert_not_null(o);
+	cr_expect_str_eq(o->sandbox_id, "sb-1234");
+	expect_str_attr(o, 0, "service.name", "katatrace-probe");
+	expect_str_attr(o, 1, "k8s.pod.name", "pod-a");
+	expect_int_attr(o, 2, "katatrace.probe.id", 1);
+	say_one_span(q, "from q");
+	cr_assert(ND_PUMP_UNTIL(nd.n_spans == 2));
+	expect_int_attr(nd.spans[1]->origin, 1, "katatrace.probe.id", 2);
+	/* neither probe was told anything, by either daemon */
+	cr_expect_not(readable(p));
+	cr_expect_not(readable(q));
+
+	/* ids given later follow the ones taken over; their counts came along */
+	char npath[128];
+	snprintf(npath, sizeof(npath), "%s/new.sock", fx.dir);
+	int lfd = kt_listen_unix_private(npath, err, sizeof(err));
+	cr_assert_geq(lfd, 0, "%s", err);
+	kt_control_listen(nd.c, lfd, npath);
+	struct peer *r = &fx.peers[fx.n_peers++];
+	r->fd = kt_control_connect(npath, err, sizeof(err));
+	cr_assert_geq(r->fd, 0, "%s", err);
+	kt_ctl_reader_init(&r->r);
+	struct hello_msg y;
+	hello_init(&y, "pid/7");
+	say(r, &y.m);
+	kt_ctl_msg *m = NULL;
+	cr_assert(ND_PUMP_UNTIL(readable(r)));
+	cr_assert_eq(kt_ctl_recv(&r->r, r->fd, PATIENCE_MS, &m, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(m->body_case, BODY(WELCOME));
+	cr_expect_eq(m->welcome->probe_id, 3);
+	say_body(r, BODY(LIST));
+	cr_assert(ND_PUMP_UNTIL(readable(r)));
+	cr_assert_eq(kt_ctl_recv(&r->r, r->fd, PATIENCE_MS, &m, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(m->body_case, BODY(PROBE_LIST));
+	cr_assert_eq(m->probe_list->n_probes, 3);
+	const Katatrace__Control__V1__ProbeInfo *pi = m->probe_list->probes[0];
+	cr_expect_eq(pi->id, 1);
+	cr_expect_eq(pi->pid, (uint32_t)getpid());
+	cr_expect_str_eq(pi->target, "sandbox/sb-1234");
+	cr_expect_eq(pi->spans, 3, "2 through the old daemon, 1 through the new");
+	cr_expect_eq(m->probe_list->probes[1]->id, 2);
+	cr_expect_eq(m->probe_list->probes[1]->spans, 1);
+	unlink(npath);
+	handed_free(&h);
+	nd_stop();
+}
+
+Test(control_server, a_failed_takeover_reads_the_probes_again)
+{
+	struct peer *p = connect_peer();
+	plain_probe(p);
+	struct handed h = { 0 };
+	kt_control_pause(fx.c, PATIENCE_MS, take_probe, &h);
+	cr_assert_eq(h.n, 1);
+	say_one_span(p, "during the pause");
+	pump(50);
+	cr_expect_eq(fx.n_spans, 0);
+	kt_control_resume(fx.c);
+	cr_assert(PUMP_UNTIL(fx.n_spans == 1), "read again after the resume");
+	cr_expect(kt_str_eq(fx.spans[0]->span.name, "during the pause"));
+	cr_expect_eq(kt_control_handed(fx.c), 0, "nothing was handed over in the end");
+	expect_silence(p);
+	handed_free(&h);
+}
+
+Test(control_server, a_probe_inside_a_message_at_the_deadline_stays_and_ends_with_the_daemon)
+{
+	struct peer *p = connect_peer(), *q = connect_peer();
+	plain_probe(p);
+	plain_probe(q);
+	size_t n;
+	uint8_t *half = span_wire("never finished", &n);
+	say_raw(p, half, n / 2);
+	pump(20);
+	struct handed h = { 0 };
+	uint64_t t0 = ms_now();
+	kt_control_pause(fx.c, 200, take_probe, &h);
+	cr_expect_geq(ms_now() - t0, 200);
+	cr_assert_eq(h.n, 1, "only the probe between messages");
+	cr_expect_eq(kt_control_handed(fx.c), 1);
+	cr_expect_eq(kt_control_probes(fx.c), 1, "the other one stays");
+	/* it finishes its message; this daemon reads it, then tells it to stop */
+	say_raw(p, half + n / 2, n - n / 2);
+	cr_assert(PUMP_UNTIL(fx.n_spans == 1));
+	kt_control_shutdown(fx.c, 300);
+	kt_ctl_msg *m = answer_of(p, BODY(STOP));
+	cr_expect_str_eq(m->stop->reason, "the daemon is stopping");
+	cr_expect_not(readable(q), "the probe handed over hears nothing");
+	free(half);
+	handed_free(&h);
+}
+
+Test(control_server, a_probe_the_takeover_cannot_take_stays_with_this_daemon)
+{
+	struct peer *p = connect_peer();
+	plain_probe(p);
+	struct handed h = { .refuse = true };
+	kt_control_pause(fx.c, PATIENCE_MS, take_probe, &h);
+	cr_expect_eq(kt_control_handed(fx.c), 0);
+	say_one_span(p, "still here");
+	cr_assert(PUMP_UNTIL(fx.n_spans == 1));
+	cr_expect_eq(kt_control_probes(fx.c), 1);
+}
+
+Test(control_server, adopting_refuses_a_state_that_is_not_one_or_an_id_in_use)
+{
+	struct peer *p = connect_peer(), *q = connect_peer();
+	plain_probe(p);
+	plain_probe(q);
+	struct handed h = { 0 };
+	kt_control_pause(fx.c, PATIENCE_MS, take_probe, &h);
+	cr_assert_eq(h.n, 2);
+	nd_start();
+	char err[256];
+	uint64_t errors0 = KT_STAT_GET(control_errors);
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+	cr_expect_eq(kt_control_adopt_probe(nd.c, h.fd[0], junk, sizeof(junk), err, sizeof(err)), -1);
+	cr_expect(strstr(err, "does not unpack") != NULL, "%s", err);
+	/* a hello a probe could not say: checked as one */
+	Katatrace__Control__V1__ProbeState st = KATATRACE__CONTROL__V1__PROBE_STATE__INIT;
+	Katatrace__Control__V1__Hello bad = KATATRACE__CONTROL__V1__HELLO__INIT;
+	bad.target = "pid/1";
+	bad.sandbox_id = "not a sandbox id";
+	st.hello = &bad;
+	st.id = 5;
+	uint8_t buf[256];
+	size_t len = katatrace__control__v1__probe_state__pack(&st, buf);
+	cr_expect_eq(kt_control_adopt_probe(nd.c, h.fd[0], buf, len, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "sandbox id") != NULL, "%s", err);
+	cr_assert_eq(kt_control_adopt_probe(nd.c, h.fd[0], h.state[0], h.len[0], err, sizeof(err)), 0,
+		     "%s", err);
+	h.fd[0] = -1; /* the new daemon's */
+	/* the same id again */
+	cr_expect_eq(kt_control_adopt_probe(nd.c, h.fd[1], h.state[0], h.len[0], err, sizeof(err)), -1);
+	cr_expect(strstr(err, "id is taken") != NULL, "%s", err);
+	cr_expect_eq(KT_STAT_GET(control_errors) - errors0, 3);
+	cr_expect_eq(kt_control_probes(nd.c), 1);
+	/* a refused descriptor is still the caller's */
+	cr_expect_eq(fcntl(h.fd[1], F_GETFD), FD_CLOEXEC);
+	kt_control_resume(fx.c);
+	handed_free(&h);
+	/* the new daemon gives up: it lets go without a word, the old one serves on */
+	kt_control_let_go(nd.c);
+	kt_control_shutdown(nd.c, 300);
+	cr_expect_not(readable(p));
+	say_one_span(p, "to the old daemon");
+	cr_assert(PUMP_UNTIL(fx.n_spans == 1));
+	nd_stop();
 }

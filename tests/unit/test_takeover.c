@@ -768,7 +768,7 @@ static void listener_close(struct tmp_listener *l)
 	rmdir(l->dir);
 }
 
-#define N_HANDED 7
+#define N_HANDED 8
 
 /* What the old daemon hands: one of each kind and a few more. */
 static const struct {
@@ -785,7 +785,28 @@ static const struct {
 	{ KT_HANDED_METRICS, "127.0.0.1:9464", false, 0, "", "", "" },
 	{ KT_HANDED_BPF, "", false, 0, "unix capture", "events", "kprobe" },
 	{ KT_HANDED_BPF, "", false, 0, "vsock capture", "link:vsock_sendmsg", "fentry" },
+	{ KT_HANDED_PROBE, "probe", false, 0, "", "", "" },
 };
+
+/* The state of the probe handed (KT_HANDED_PROBE), packed: probe 7 of pid/42. */
+static uint8_t *probe_state_bytes(size_t *len)
+{
+	static char *probes[] = { "uprobe:/bin/true:main" };
+	Katatrace__Control__V1__Hello hello = KATATRACE__CONTROL__V1__HELLO__INIT;
+	hello.target = "pid/42";
+	hello.probes = probes;
+	hello.n_probes = 1;
+	Katatrace__Control__V1__ProbeState st = KATATRACE__CONTROL__V1__PROBE_STATE__INIT;
+	st.hello = &hello;
+	st.id = 7;
+	st.pid = 42;
+	st.spans = 11;
+	*len = katatrace__control__v1__probe_state__get_packed_size(&st);
+	uint8_t *b = malloc(*len);
+	cr_assert_not_null(b);
+	katatrace__control__v1__probe_state__pack(&st, b);
+	return b;
+}
 
 enum old_kind {
 	OLD_HANDS_OVER,	  /* offer, commit, done */
@@ -893,6 +914,12 @@ static void *old_daemon_run(void *arg)
 		snprintf(e->bpf.object, sizeof(e->bpf.object), "%s", handed[i].object);
 		snprintf(e->bpf.name, sizeof(e->bpf.name), "%s", handed[i].name);
 		snprintf(e->bpf.strategy, sizeof(e->bpf.strategy), "%s", handed[i].strategy);
+		if (handed[i].kind == KT_HANDED_PROBE) {
+			size_t len;
+			uint8_t *st = probe_state_bytes(&len);
+			kt_handover_set_probe(&h, e, st, len);
+			free(st);
+		}
 	}
 	for (size_t i = 0; i < o->n_records; i++) {
 		uint8_t *p = record_bytes(i, o->record_size);
@@ -964,6 +991,16 @@ static void expect_all_handed(const struct exchange *x, const struct kt_handover
 		cr_expect_str_eq(e->bpf.object, handed[i].object);
 		cr_expect_str_eq(e->bpf.name, handed[i].name);
 		cr_expect_str_eq(e->bpf.strategy, handed[i].strategy);
+		if (e->kind != KT_HANDED_PROBE) {
+			cr_expect_null(e->probe, "descriptor %zu carries a probe's state", i);
+			continue;
+		}
+		/* the probe's state, byte for byte */
+		size_t len;
+		uint8_t *st = probe_state_bytes(&len);
+		cr_assert_eq(e->probe_len, len);
+		cr_expect(memcmp(e->probe, st, len) == 0, "the probe's state differs");
+		free(st);
 	}
 }
 
@@ -1232,25 +1269,80 @@ Test(takeover_receive, an_end_before_the_offer_is_an_error_and_closes_the_socket
 	expect_no_leak(before);
 }
 
-Test(takeover_receive, an_unknown_kind_is_an_error)
+struct offer_sender {
+	int fd;
+	const kt_ctl_msg *m;
+	int rc;
+	char err[128];
+};
+
+/* Sends while the test receives: an offer may be larger than the socket's buffer. */
+static void *send_offer_thread(void *arg)
 {
-	int before = count_fds();
+	struct offer_sender *o = arg;
+	o->rc = kt_ctl_send(o->fd, o->m, o->err, sizeof(o->err));
+	return NULL;
+}
+
+/* An offer of one descriptor, item, received: kt_takeover_receive's result, err. */
+static int receive_one(Katatrace__Control__V1__HandedFd *item, char *err, size_t errlen)
+{
 	int sv[2];
 	pair(sv);
-	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT, *p = &item;
-	item.kind = (Katatrace__Control__V1__HandedFd__Kind)9;
 	Katatrace__Control__V1__TakeoverOffer o = KATATRACE__CONTROL__V1__TAKEOVER_OFFER__INIT;
 	kt_ctl_msg m = KT_CTL_MSG_INIT;
-	o.fds = &p;
+	o.fds = &item;
 	o.n_fds = 1;
 	m.body_case = BODY(TAKEOVER_OFFER);
 	m.takeover_offer = &o;
-	char err[256] = "";
-	cr_assert_eq(kt_ctl_send(sv[1], &m, err, sizeof(err)), 0);
+	struct offer_sender snd = { .fd = sv[1], .m = &m };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, send_offer_thread, &snd), 0);
 	struct kt_handover out;
-	cr_expect_eq(kt_takeover_receive(sv[0], &out, err, sizeof(err)), -1);
-	cr_expect(strstr(err, "unknown kind 9") != NULL, "err: %s", err);
+	int rc = kt_takeover_receive(sv[0], &out, err, errlen);
+	pthread_join(t, NULL);
+	cr_assert_eq(snd.rc, 0, "%s", snd.err);
 	close(sv[1]);
+	return rc;
+}
+
+Test(takeover_receive, a_probe_without_its_state_is_an_error)
+{
+	int before = count_fds();
+	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT;
+	item.kind = KATATRACE__CONTROL__V1__HANDED_FD__KIND__PROBE;
+	char err[256] = "";
+	cr_expect_eq(receive_one(&item, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "probe descriptor 0: without its state") != NULL, "err: %s", err);
+	expect_no_leak(before);
+}
+
+Test(takeover_receive, a_probe_state_beyond_its_limit_is_an_error)
+{
+	int before = count_fds();
+	static char target[KT_TAKEOVER_PROBE_STATE_MAX + 1];
+	memset(target, 'x', sizeof(target) - 1);
+	Katatrace__Control__V1__Hello hello = KATATRACE__CONTROL__V1__HELLO__INIT;
+	hello.target = target;
+	Katatrace__Control__V1__ProbeState st = KATATRACE__CONTROL__V1__PROBE_STATE__INIT;
+	st.hello = &hello;
+	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT;
+	item.kind = KATATRACE__CONTROL__V1__HANDED_FD__KIND__PROBE;
+	item.probe = &st;
+	char err[256] = "";
+	cr_expect_eq(receive_one(&item, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "its state is too large") != NULL, "err: %s", err);
+	expect_no_leak(before);
+}
+
+Test(takeover_receive, an_unknown_kind_is_an_error)
+{
+	int before = count_fds();
+	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT;
+	item.kind = (Katatrace__Control__V1__HandedFd__Kind)9;
+	char err[256] = "";
+	cr_expect_eq(receive_one(&item, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "unknown kind 9") != NULL, "err: %s", err);
 	expect_no_leak(before);
 }
 

@@ -869,7 +869,12 @@ out:
 		while (kt_run_decode_burst(&d, DECODE_SLICE) || more)
 			more = more && looks++ < 256 && kt_drain_once(d.drain) > 0;
 	}
-	/* Probes are told to stop; what they still send is taken. */
+	/*
+	 * Probes are told to stop; what they still send is taken. A takeover
+	 * that failed here leaves them, unannounced, to the old daemon.
+	 */
+	if (d.taking)
+		kt_control_let_go(d.control);
 	kt_control_shutdown(d.control, CONTROL_DRAIN_MS);
 	kt_vm_spans_finish(d.vm);
 	if (d.given)

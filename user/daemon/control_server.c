@@ -2,6 +2,7 @@
 #include "daemon/control_server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "sandbox/sandbox_path.h"
 #include "base/clock.h"
 #include "base/diag.h"
+#include "base/pb_budget.h"
 #include "base/poller.h"
 #include "base/stats.h"
 #include "base/utf8.h"
@@ -40,6 +42,8 @@ struct conn {
 	pid_t pid;
 	enum role role;
 	bool broken; /* an answer could not be written: closed at its next event */
+	bool paused; /* a takeover: not read (out of the loop) */
+	bool handed; /* ... and handed over: this daemon only drops its copy */
 	struct kt_ctl_reader in;
 	/* a probe's */
 	uint64_t id;
@@ -48,6 +52,8 @@ struct conn {
 	char sandbox_id[KT_SANDBOX_ID_MAX + 1];
 	char **probes;
 	size_t n_probes;
+	uint8_t *hello; /* packed, for a takeover */
+	size_t hello_len;
 	uint64_t started_unix_ns;
 	uint64_t spans, logs, rejected;
 };
@@ -104,6 +110,7 @@ static void conn_close(struct conn *k)
 	for (size_t i = 0; i < k->n_probes; i++)
 		free(k->probes[i]);
 	free(k->probes);
+	free(k->hello);
 	free(k);
 }
 
@@ -229,25 +236,25 @@ out:
 	return o;
 }
 
-static bool on_hello(struct conn *k, const Katatrace__Control__V1__Hello *h)
+/* Is h a hello a probe may say? NULL, or why not. */
+static const char *hello_check(const Katatrace__Control__V1__Hello *h)
+{
+	if (!utf8_text(h->target, HELLO_TEXT_MAX) || !utf8_text(h->service_name, 256))
+		return "a target or service name that is not UTF-8 text of a sensible length";
+	if (h->sandbox_id[0] && !kt_sandbox_id_valid(h->sandbox_id, strlen(h->sandbox_id)))
+		return "a sandbox id that is not one";
+	if (h->n_probes > HELLO_PROBES_MAX || h->n_resource > HELLO_RESOURCE_MAX)
+		return "more probes or resource attributes than a probe has";
+	for (size_t i = 0; i < h->n_probes; i++)
+		if (!utf8_text(h->probes[i], HELLO_TEXT_MAX))
+			return "a probe that is not UTF-8 text of a sensible length";
+	return NULL;
+}
+
+/* k becomes probe k->id, as h (checked) says; NULL, or why it cannot. */
+static const char *probe_setup(struct conn *k, const Katatrace__Control__V1__Hello *h)
 {
 	const char *why = NULL;
-	if (k->role != ROLE_NEW)
-		why = "a second hello";
-	else if (!utf8_text(h->target, HELLO_TEXT_MAX) || !utf8_text(h->service_name, 256))
-		why = "a target or service name that is not UTF-8 text of a sensible length";
-	else if (h->sandbox_id[0] && !kt_sandbox_id_valid(h->sandbox_id, strlen(h->sandbox_id)))
-		why = "a sandbox id that is not one";
-	else if (h->n_probes > HELLO_PROBES_MAX || h->n_resource > HELLO_RESOURCE_MAX)
-		why = "more probes or resource attributes than a probe has";
-	for (size_t i = 0; !why && i < h->n_probes; i++)
-		if (!utf8_text(h->probes[i], HELLO_TEXT_MAX))
-			why = "a probe that is not UTF-8 text of a sensible length";
-	if (why) {
-		reply_error(k, why);
-		return false;
-	}
-	k->id = k->c->next_id + 1; /* taken once the hello is accepted */
 	snprintf(k->target, sizeof(k->target), "%s", h->target);
 	snprintf(k->sandbox_id, sizeof(k->sandbox_id), "%s", h->sandbox_id);
 	k->origin = probe_origin(k, h, &why);
@@ -255,11 +262,29 @@ static bool on_hello(struct conn *k, const Katatrace__Control__V1__Hello *h)
 	for (size_t i = 0; k->probes && i < h->n_probes; i++)
 		if ((k->probes[k->n_probes] = strdup(h->probes[i])))
 			k->n_probes++;
-	if (!k->origin || !k->probes) {
-		reply_error(k, why ? why : strerror(ENOMEM));
+	k->hello_len = katatrace__control__v1__hello__get_packed_size(h);
+	k->hello = malloc(k->hello_len ? k->hello_len : 1);
+	if (k->hello)
+		katatrace__control__v1__hello__pack(h, k->hello);
+	if (!k->origin || !k->probes || !k->hello)
+		return why ? why : strerror(ENOMEM);
+	k->role = ROLE_PROBE;
+	return NULL;
+}
+
+static bool on_hello(struct conn *k, const Katatrace__Control__V1__Hello *h)
+{
+	const char *why = k->role != ROLE_NEW ? "a second hello" : hello_check(h);
+	if (why) {
+		reply_error(k, why);
 		return false;
 	}
-	k->role = ROLE_PROBE;
+	k->id = k->c->next_id + 1; /* taken once the hello is accepted */
+	why = probe_setup(k, h);
+	if (why) {
+		reply_error(k, why);
+		return false;
+	}
 	k->c->next_id = k->id;
 	k->started_unix_ns = kt_mono_to_unix(kt_mono_ns(), kt_mono_to_unix_offset());
 	kt_info("probe %llu (pid %d): %s, %zu probe%s%s%s", (unsigned long long)k->id, (int)k->pid,
@@ -487,6 +512,28 @@ static void on_conn(struct kt_poll_handler *h, uint32_t events)
 	conn_read(k);
 }
 
+/* A connection served from now on; NULL (fd left to the caller) when it cannot be. */
+static struct conn *conn_new(struct kt_control *c, int fd, pid_t pid)
+{
+	struct conn *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->c = c;
+	k->fd = fd;
+	k->pid = pid;
+	k->h.fn = on_conn;
+	kt_ctl_reader_init(&k->in);
+	if (kt_poll_add(c->cfg.epfd, fd, &k->h)) {
+		kt_ctl_reader_free(&k->in);
+		free(k);
+		return NULL;
+	}
+	k->next = c->conns;
+	c->conns = k;
+	c->n_conns++;
+	return k;
+}
+
 static void on_accept(struct kt_poll_handler *h, uint32_t events)
 {
 	struct kt_control *c = (struct kt_control *)((char *)h - offsetof(struct kt_control, listen_h));
@@ -524,25 +571,8 @@ static void on_accept(struct kt_poll_handler *h, uint32_t events)
 			close(fd);
 			continue;
 		}
-		struct conn *k = calloc(1, sizeof(*k));
-		if (!k) {
+		if (!conn_new(c, fd, cr.pid))
 			close(fd);
-			continue;
-		}
-		k->c = c;
-		k->fd = fd;
-		k->pid = cr.pid;
-		k->h.fn = on_conn;
-		kt_ctl_reader_init(&k->in);
-		if (kt_poll_add(c->cfg.epfd, fd, &k->h)) {
-			kt_ctl_reader_free(&k->in);
-			free(k);
-			close(fd);
-			continue;
-		}
-		k->next = c->conns;
-		c->conns = k;
-		c->n_conns++;
 	}
 }
 
@@ -629,4 +659,178 @@ int kt_control_listener(const struct kt_control *c, const char **path)
 {
 	*path = c->path;
 	return c->listen_fd;
+}
+
+/* ------------------------------------------------------------ takeover */
+
+/*
+ * Reads k until no message is left half-read, or the deadline: what it
+ * sent whole before is this daemon's, what follows the new one's. false:
+ * k was closed (it ended, or broke the protocol); *whole false: still
+ * inside a message at the deadline.
+ */
+static bool conn_settle(struct conn *k, uint64_t deadline, bool *whole)
+{
+	while (kt_ctl_reader_pending(&k->in) > 0) {
+		uint64_t now = kt_mono_ns();
+		if (now >= deadline) {
+			*whole = false;
+			return true;
+		}
+		struct pollfd pf = { .fd = k->fd, .events = POLLIN };
+		if (poll(&pf, 1, (int)((deadline - now) / 1000000 + 1)) > 0 && !conn_read(k))
+			return false;
+	}
+	*whole = true;
+	return true;
+}
+
+/* k's state as a packed ProbeState (malloc'd), NULL without memory. */
+static uint8_t *probe_state(const struct conn *k, size_t *len)
+{
+	Katatrace__Control__V1__ProbeState st = KATATRACE__CONTROL__V1__PROBE_STATE__INIT;
+	st.hello = katatrace__control__v1__hello__unpack(NULL, k->hello_len, k->hello);
+	if (!st.hello)
+		return NULL;
+	st.id = k->id;
+	st.pid = (uint32_t)k->pid;
+	st.started_unix_nano = k->started_unix_ns;
+	st.spans = k->spans;
+	st.log_records = k->logs;
+	st.rejected = k->rejected;
+	*len = katatrace__control__v1__probe_state__get_packed_size(&st);
+	uint8_t *out = malloc(*len ? *len : 1);
+	if (out)
+		katatrace__control__v1__probe_state__pack(&st, out);
+	katatrace__control__v1__hello__free_unpacked(st.hello, NULL);
+	return out;
+}
+
+void kt_control_pause(struct kt_control *c, int timeout_ms, kt_control_hand_fn hand, void *ctx)
+{
+	uint64_t deadline = kt_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	for (struct conn *k = c ? c->conns : NULL, *next; k; k = next) {
+		next = k->next;
+		if (k->role != ROLE_PROBE || k->broken)
+			continue;
+		bool whole;
+		if (!conn_settle(k, deadline, &whole))
+			continue; /* it ended meanwhile */
+		kt_poll_del(c->cfg.epfd, k->fd);
+		k->paused = true;
+		if (!whole) {
+			kt_warn("takeover: probe %llu (pid %d) is inside a message: not handed over; it "
+				"is told to stop when this daemon stops",
+				(unsigned long long)k->id, (int)k->pid);
+			continue;
+		}
+		size_t len;
+		uint8_t *st = probe_state(k, &len);
+		k->handed = st && hand(ctx, k->fd, st, len);
+		free(st);
+	}
+}
+
+void kt_control_resume(struct kt_control *c)
+{
+	for (struct conn *k = c ? c->conns : NULL; k; k = k->next) {
+		if (!k->paused)
+			continue;
+		k->paused = k->handed = false;
+		if (kt_poll_add(c->cfg.epfd, k->fd, &k->h)) {
+			kt_warn("control socket: probe %llu (pid %d): cannot be served again: %s",
+				(unsigned long long)k->id, (int)k->pid, strerror(errno));
+			k->broken = true;
+			shutdown(k->fd, SHUT_RDWR);
+		}
+	}
+}
+
+size_t kt_control_handed(struct kt_control *c)
+{
+	size_t n = 0;
+	for (struct conn *k = c ? c->conns : NULL, *next; k; k = next) {
+		next = k->next;
+		if (k->handed) {
+			kt_info("probe %llu (pid %d) handed over: %llu spans, %llu log records here",
+				(unsigned long long)k->id, (int)k->pid, (unsigned long long)k->spans,
+				(unsigned long long)k->logs);
+			/* the connection is the new daemon's: only this copy closes, unannounced */
+			k->role = ROLE_NEW;
+			conn_close(k);
+			n++;
+		}
+	}
+	kt_control_resume(c); /* those not handed over end with this daemon */
+	return n;
+}
+
+int kt_control_adopt_probe(struct kt_control *c, int fd, const void *state, size_t len,
+			   char *err, size_t errlen)
+{
+	struct kt_pb_budget budget = { .limit = KT_CONTROL_UNPACK_MAX };
+	ProtobufCAllocator alloc = kt_pb_budget_allocator(&budget);
+	Katatrace__Control__V1__ProbeState *st =
+		katatrace__control__v1__probe_state__unpack(&alloc, len, state);
+	struct ucred cr = { .pid = 0, .uid = (uid_t)-1 };
+	socklen_t crlen = sizeof(cr);
+	const char *why = NULL;
+	struct conn *k = NULL;
+	if (!st || !st->hello || st->id == 0)
+		why = "its state does not unpack";
+	else if (!(why = hello_check(st->hello)) &&
+		 (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) || cr.uid != 0))
+		why = "its peer is not root";
+	for (struct conn *o = c->conns; !why && o; o = o->next)
+		if (o->role == ROLE_PROBE && o->id == st->id)
+			why = "its id is taken";
+	if (!why && c->n_conns >= KT_CONTROL_MAX_CONNS)
+		why = "as many connections as this daemon serves already";
+	if (!why && !(k = conn_new(c, fd, cr.pid)))
+		why = strerror(errno ? errno : ENOMEM);
+	if (!why) {
+		k->id = st->id;
+		why = probe_setup(k, st->hello);
+		if (why) {
+			/* the caller keeps the descriptor */
+			kt_poll_del(c->cfg.epfd, fd);
+			k->fd = -1;
+			k->role = ROLE_NEW;
+			conn_close(k);
+		}
+	}
+	if (why) {
+		snprintf(err, errlen, "probe %llu: %s", st ? (unsigned long long)st->id : 0ull, why);
+		KT_STAT_INC(control_errors);
+		if (st)
+			katatrace__control__v1__probe_state__free_unpacked(st, &alloc);
+		return -1;
+	}
+	k->started_unix_ns = st->started_unix_nano;
+	k->spans = st->spans;
+	k->logs = st->log_records;
+	k->rejected = st->rejected;
+	if (c->next_id < k->id)
+		c->next_id = k->id;
+	kt_info("probe %llu (pid %d): %s, taken over with its connection", (unsigned long long)k->id,
+		(int)k->pid, k->target);
+	katatrace__control__v1__probe_state__free_unpacked(st, &alloc);
+	return 0;
+}
+
+void kt_control_let_go(struct kt_control *c)
+{
+	if (!c)
+		return;
+	/* nothing is said or shut down: the old daemon still serves all of it */
+	while (c->conns) {
+		c->conns->role = ROLE_NEW;
+		conn_close(c->conns);
+	}
+	if (c->listen_fd >= 0) {
+		kt_poll_del(c->cfg.epfd, c->listen_fd);
+		close(c->listen_fd);
+		c->listen_fd = -1;
+	}
+	c->stopping = true;
 }

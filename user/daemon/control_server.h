@@ -16,11 +16,14 @@
  * (control_refused, control_errors); records that cannot be used are
  * counted (probe_rejected) and the rest go on. The daemon never waits for a
  * peer: answers are written without blocking, and a peer that does not read
- * them is dropped.
+ * them is dropped. A takeover hands each probe's connection and state to the
+ * new daemon between two of its messages (kt_control_pause and the rest
+ * below); the probe is not told.
  */
 #ifndef KT_CONTROL_SERVER_H
 #define KT_CONTROL_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "model/record_sink.h"
@@ -56,5 +59,38 @@ void kt_control_shutdown(struct kt_control *c, int timeout_ms);
 void kt_control_free(struct kt_control *c);
 /* The listening socket (-1: none) and its path, for a takeover. */
 int kt_control_listener(const struct kt_control *c, const char **path);
+
+/*
+ * Takeover (daemon/takeover.h): probes go to the new daemon with their
+ * connections, at a message boundary, and never notice.
+ *
+ * kt_control_pause: each probe is read until no message of it is left
+ * half-read (at most timeout_ms in all; one still inside a message then is
+ * not handed over), then no more: what it sends next waits in its socket
+ * for the new daemon. hand is given each one's connection and state (a
+ * packed ProbeState) and says whether it took them.
+ * kt_control_resume: the takeover failed; every probe is read again.
+ * kt_control_handed: it was committed; the probes handed over leave this
+ * daemon silently (its copy of each connection closed; the count is
+ * returned), the others are read again and end with it.
+ */
+typedef bool (*kt_control_hand_fn)(void *ctx, int fd, const void *state, size_t len);
+void kt_control_pause(struct kt_control *c, int timeout_ms, kt_control_hand_fn hand, void *ctx);
+void kt_control_resume(struct kt_control *c);
+size_t kt_control_handed(struct kt_control *c);
+/*
+ * The new daemon serves a probe handed over: its connection fd (taken on
+ * success, the caller's otherwise) and its packed ProbeState, checked as a
+ * hello is; it keeps its id, and ids given later are higher. 0, or -1 with
+ * why in err (counted in control_errors).
+ */
+int kt_control_adopt_probe(struct kt_control *c, int fd, const void *state, size_t len,
+			   char *err, size_t errlen);
+/*
+ * A new daemon whose takeover failed: it lets go of every connection and
+ * its listener without a word (the old daemon serves them on); later
+ * calls of kt_control_shutdown() do nothing.
+ */
+void kt_control_let_go(struct kt_control *c);
 
 #endif

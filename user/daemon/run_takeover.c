@@ -28,6 +28,12 @@
 #include "traces/trace_stitch.h"
 #include "katatrace/control/v1/control.pb-c.h"
 
+/*
+ * How long a pausing daemon reads probes caught inside a message (a probe
+ * writes each message whole, so this is only ever a short wait).
+ */
+#define CONTROL_SETTLE_MS 1000
+
 static const char *mode_name(const struct kt_config *cfg)
 {
 	return cfg->mode == KT_MODE_TAP ? "tap" : "sink";
@@ -69,6 +75,14 @@ static void add_bpf(void *ctx, const char *object, const char *name, const char 
 	snprintf(e->bpf.strategy, sizeof(e->bpf.strategy), "%s", strategy);
 }
 
+/* A probe's connection and state (control_server.h); false when it cannot go along. */
+static bool add_probe(void *ctx, int fd, const void *state, size_t len)
+{
+	struct kt_handover *h = ctx;
+	struct kt_handed *e = kt_handover_add(h, KT_HANDED_PROBE, fd, "probe");
+	return e && kt_handover_set_probe(h, e, state, len) == 0;
+}
+
 static void refeed(void *ctx, const void *rec, size_t size)
 {
 	struct daemon *d = ctx;
@@ -85,6 +99,8 @@ static const char *pause_and_gather(struct daemon *d, struct kt_handover *h)
 	if (d->broker && kt_broker_pause(d->broker, true))
 		return "the broker does not answer";
 	kt_sink_pause(d->sink, true);
+	/* probes: what they sent whole is this daemon's, the rest the new one's */
+	kt_control_pause(d->control, CONTROL_SETTLE_MS, add_probe, h);
 	/* the ring buffer: what this daemon read it decodes; the rest is the new one's */
 	kt_drain_stop(d->drain);
 	while (kt_run_decode_burst(d, SIZE_MAX))
@@ -112,6 +128,7 @@ static void resume(struct daemon *d, struct kt_handover *h, const char *why)
 	if (kt_handover_each_record(h, refeed, d, &bad))
 		kt_err("takeover: the connections' state is damaged at byte %zu", bad);
 	kt_sink_pause(d->sink, false);
+	kt_control_resume(d->control);
 	if (d->drain && kt_drain_start_thread(d->drain))
 		d->stop = true; /* logged: without its drain the daemon cannot go on */
 	if (d->broker)
@@ -165,6 +182,7 @@ void kt_run_give_over(void *daemon, int sock, const void *request)
 		"letting go",
 		h->peer_pid, (unsigned long long)h->connections, h->n_fds);
 	KT_STAT_INC(takeovers_given);
+	kt_control_handed(d->control);
 	d->given = h;
 	d->stop = true;
 }
@@ -192,6 +210,7 @@ int kt_run_store_with_systemd(struct daemon *d)
 	kt_info("fd store: %llu connections, %zu descriptors and %zu bytes of state stored",
 		(unsigned long long)h->connections, h->n_fds, h->state_len);
 	KT_STAT_INC(takeovers_given);
+	kt_control_handed(d->control);
 	d->given = h;
 	d->stored = true;
 	return 0;
@@ -320,6 +339,17 @@ void kt_run_take_connections(struct daemon *d)
 	int fd;
 	while (d->taking && (fd = take_one(d, KT_HANDED_CONNECTION, &label)) >= 0)
 		kt_sink_adopt_conn(d->sink, fd, label, false);
+	/* probes go on exporting through this daemon, with their ids */
+	for (size_t i = 0; d->taking && i < d->taken.n_fds; i++) {
+		struct kt_handed *e = &d->taken.fds[i];
+		char err[256];
+		if (e->kind != KT_HANDED_PROBE || e->fd < 0)
+			continue;
+		if (kt_control_adopt_probe(d->control, e->fd, e->probe, e->probe_len, err, sizeof(err)))
+			kt_warn("takeover: %s: not taken over (it ends when the old daemon lets go)", err);
+		else
+			e->fd = -1;
+	}
 }
 
 struct kt_capture *kt_run_take_capture(struct daemon *d, const void *capture_cfg)
@@ -359,7 +389,9 @@ int *kt_run_take_private_fds(struct daemon *d, size_t *n)
 		fds[(*n)++] = d->taken.sock;
 	for (size_t i = 0; i < d->taken.n_fds; i++) {
 		const struct kt_handed *e = &d->taken.fds[i];
-		if ((e->kind == KT_HANDED_CONNECTION || e->kind == KT_HANDED_METRICS) && e->fd >= 0)
+		if ((e->kind == KT_HANDED_CONNECTION || e->kind == KT_HANDED_METRICS ||
+		     e->kind == KT_HANDED_PROBE) &&
+		    e->fd >= 0)
 			fds[(*n)++] = e->fd;
 	}
 	return fds;

@@ -108,11 +108,28 @@ int kt_handover_each_record(const struct kt_handover *h,
 	return -1;
 }
 
+int kt_handover_set_probe(struct kt_handover *h, struct kt_handed *e, const void *state,
+			  size_t len)
+{
+	uint8_t *p = len <= KT_TAKEOVER_PROBE_STATE_MAX ? malloc(len ? len : 1) : NULL;
+	if (!p) {
+		h->incomplete = true;
+		return -1;
+	}
+	memcpy(p, state, len);
+	free(e->probe);
+	e->probe = p;
+	e->probe_len = len;
+	return 0;
+}
+
 void kt_handover_free(struct kt_handover *h, bool close_fds)
 {
 	for (size_t i = 0; close_fds && i < h->n_fds; i++)
 		if (h->fds[i].fd >= 0)
 			close(h->fds[i].fd);
+	for (size_t i = 0; i < h->n_fds; i++)
+		free(h->fds[i].probe);
 	free(h->fds);
 	free(h->state);
 	if (h->sock >= 0)
@@ -128,6 +145,7 @@ static const Katatrace__Control__V1__HandedFd__Kind pb_kinds[] = {
 	[KT_HANDED_CONTROL] = KATATRACE__CONTROL__V1__HANDED_FD__KIND__CONTROL,
 	[KT_HANDED_METRICS] = KATATRACE__CONTROL__V1__HANDED_FD__KIND__METRICS,
 	[KT_HANDED_BPF] = KATATRACE__CONTROL__V1__HANDED_FD__KIND__BPF,
+	[KT_HANDED_PROBE] = KATATRACE__CONTROL__V1__HANDED_FD__KIND__PROBE,
 };
 
 static bool kind_from_pb(int k, enum kt_handed_kind *out)
@@ -230,11 +248,12 @@ uint8_t *kt_takeover_pack_offer(const struct kt_handover *h, size_t *len)
 	pb_handed *items = calloc(h->n_fds ? h->n_fds : 1, sizeof(*items));
 	pb_handed **ptrs = calloc(h->n_fds ? h->n_fds : 1, sizeof(*ptrs));
 	uint8_t *out = NULL;
+	size_t n = 0;
 	if (!items || !ptrs)
 		goto done;
-	for (size_t i = 0; i < h->n_fds; i++) {
-		const struct kt_handed *e = &h->fds[i];
-		pb_handed *p = &items[i];
+	for (; n < h->n_fds; n++) {
+		const struct kt_handed *e = &h->fds[n];
+		pb_handed *p = &items[n];
 		katatrace__control__v1__handed_fd__init(p);
 		p->kind = pb_kinds[e->kind];
 		p->label = (char *)e->label;
@@ -243,7 +262,11 @@ uint8_t *kt_takeover_pack_offer(const struct kt_handover *h, size_t *len)
 		p->object = (char *)e->bpf.object;
 		p->name = (char *)e->bpf.name;
 		p->strategy = (char *)e->bpf.strategy;
-		ptrs[i] = p;
+		/* this daemon's own bytes: only memory can fail them */
+		if (e->kind == KT_HANDED_PROBE &&
+		    !(p->probe = katatrace__control__v1__probe_state__unpack(NULL, e->probe_len, e->probe)))
+			goto done;
+		ptrs[n] = p;
 	}
 	Katatrace__Control__V1__TakeoverOffer o = KATATRACE__CONTROL__V1__TAKEOVER_OFFER__INIT;
 	kt_ctl_msg m = KT_CTL_MSG_INIT;
@@ -259,6 +282,9 @@ uint8_t *kt_takeover_pack_offer(const struct kt_handover *h, size_t *len)
 	if (out)
 		katatrace__control__v1__message__pack(&m, out);
 done:
+	for (size_t i = 0; items && i < n; i++)
+		if (items[i].probe)
+			katatrace__control__v1__probe_state__free_unpacked(items[i].probe, NULL);
 	free(items);
 	free(ptrs);
 	return out;
@@ -382,6 +408,21 @@ static int take_offer(const Katatrace__Control__V1__TakeoverOffer *o, struct kt_
 		snprintf(e->bpf.object, sizeof(e->bpf.object), "%s", p->object);
 		snprintf(e->bpf.name, sizeof(e->bpf.name), "%s", p->name);
 		snprintf(e->bpf.strategy, sizeof(e->bpf.strategy), "%s", p->strategy);
+		if (kind != KT_HANDED_PROBE)
+			continue;
+		/* kept packed: the control server checks it as it would a probe's hello */
+		size_t len = p->probe ? katatrace__control__v1__probe_state__get_packed_size(p->probe) : 0;
+		uint8_t *buf = p->probe && len <= KT_TAKEOVER_PROBE_STATE_MAX ? malloc(len ? len : 1) : NULL;
+		if (!buf) {
+			snprintf(err, errlen, "probe descriptor %zu: %s", i,
+				 !p->probe ? "without its state"
+				 : len > KT_TAKEOVER_PROBE_STATE_MAX ? "its state is too large"
+								     : "out of memory");
+			return -1;
+		}
+		katatrace__control__v1__probe_state__pack(p->probe, buf);
+		e->probe = buf;
+		e->probe_len = len;
 	}
 	return 0;
 }

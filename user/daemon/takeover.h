@@ -43,6 +43,8 @@
 #define KT_TAKEOVER_REPLY_MS 30000
 /* Descriptors one takeover may carry: connections, listeners, BPF objects. */
 #define KT_TAKEOVER_FDS_MAX 16384
+/* Bytes of one probe's state (its hello and counters). */
+#define KT_TAKEOVER_PROBE_STATE_MAX (256u << 10)
 /* Bytes of connection state one takeover may carry. */
 #define KT_TAKEOVER_STATE_MAX (1ull << 31)
 
@@ -55,6 +57,7 @@ enum kt_handed_kind {
 	KT_HANDED_CONTROL,
 	KT_HANDED_METRICS,
 	KT_HANDED_BPF,
+	KT_HANDED_PROBE,
 };
 
 /* One descriptor and what it is. */
@@ -65,6 +68,9 @@ struct kt_handed {
 	unsigned port;
 	char label[KT_PATH_MAX + 32];
 	struct kt_capture_handed bpf; /* KT_HANDED_BPF (its fd is the same) */
+	/* KT_HANDED_PROBE: the probe's state, a packed ProbeState (the handover's) */
+	uint8_t *probe;
+	size_t probe_len;
 };
 
 /* What one side hands or was handed. */
@@ -98,6 +104,12 @@ int kt_handover_add_record(struct kt_handover *h, const void *rec, size_t size);
 int kt_handover_each_record(const struct kt_handover *h,
 			    void (*fn)(void *ctx, const void *rec, size_t size), void *ctx,
 			    size_t *bad);
+/*
+ * Attaches a probe's packed ProbeState (copied) to e; -1, and incomplete set,
+ * without memory or beyond KT_TAKEOVER_PROBE_STATE_MAX.
+ */
+int kt_handover_set_probe(struct kt_handover *h, struct kt_handed *e, const void *state,
+			  size_t len);
 /* Frees it; closes received descriptors not taken when close_fds. */
 void kt_handover_free(struct kt_handover *h, bool close_fds);
 
