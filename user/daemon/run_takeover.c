@@ -171,7 +171,7 @@ void kt_run_give_over(void *daemon, int sock, const void *request)
 		kt_takeover_refuse(sock, why);
 	else if (kt_takeover_offer(h, err, sizeof(err)))
 		why = err;
-	if (!why && kt_takeover_await_commit(h, err, sizeof(err)) < 0)
+	if (!why && kt_takeover_await_commit(h, KT_TAKEOVER_COMMIT_MS, err, sizeof(err)) < 0)
 		why = err;
 	if (why) {
 		resume(d, h, why);

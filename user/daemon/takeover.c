@@ -307,14 +307,14 @@ int kt_takeover_offer(struct kt_handover *h, char *err, size_t errlen)
 	return rc;
 }
 
-int kt_takeover_await_commit(struct kt_handover *h, char *err, size_t errlen)
+int kt_takeover_await_commit(struct kt_handover *h, int timeout_ms, char *err, size_t errlen)
 {
 	struct kt_ctl_reader r;
 	kt_ctl_msg *m;
 	kt_ctl_reader_init(&r);
-	int rc = kt_ctl_recv(&r, h->sock, KT_TAKEOVER_COMMIT_MS, &m, err, errlen);
+	int rc = kt_ctl_recv(&r, h->sock, timeout_ms, &m, err, errlen);
 	if (rc == 0)
-		snprintf(err, errlen, "no commit within %d s", KT_TAKEOVER_COMMIT_MS / 1000);
+		snprintf(err, errlen, "no commit within %.1f s", timeout_ms / 1000.0);
 	else if (rc > 0 && m->body_case == KATATRACE__CONTROL__V1__MESSAGE__BODY_ERROR)
 		snprintf(err, errlen, "%s", m->error->message);
 	else if (rc > 0 && m->body_case != KATATRACE__CONTROL__V1__MESSAGE__BODY_TAKEOVER_COMMIT)

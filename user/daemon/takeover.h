@@ -124,8 +124,12 @@ int kt_handover_take_offer(const uint8_t *packed, size_t n, struct kt_handover *
 			   size_t errlen);
 /* Sends the offer, the descriptors and the state on h->sock. 0, or -1 with why in err. */
 int kt_takeover_offer(struct kt_handover *h, char *err, size_t errlen);
-/* 1: committed; -1 with why in err (the new daemon failed or went away). */
-int kt_takeover_await_commit(struct kt_handover *h, char *err, size_t errlen);
+/*
+ * Waits up to timeout_ms (KT_TAKEOVER_COMMIT_MS) for the commit. 1:
+ * committed; -1 with why in err (the new daemon failed, went away or said
+ * nothing in time).
+ */
+int kt_takeover_await_commit(struct kt_handover *h, int timeout_ms, char *err, size_t errlen);
 /* Says it let go of everything (best effort: the new daemon may have gone). */
 void kt_takeover_done(struct kt_handover *h, uint64_t spooled);
 /* Refuses with a reason. */
