@@ -412,6 +412,23 @@ static void say_records(struct peer *p, size_t n_spans, const char *const *names
 	kt_log_record_free_list(logs);
 }
 
+/*
+ * The Records message m of the spans r (packed into a, initialized here,
+ * which the caller frees); false when they cannot be built. No criterion
+ * assertion: threads other than the test's use it too.
+ */
+static bool records_of(struct kt_span_record *r, struct kt_arena *a,
+		       Katatrace__Control__V1__Records *rec, kt_ctl_msg *m)
+{
+	kt_arena_init(a, 0);
+	katatrace__control__v1__records__init(rec);
+	rec->traces = kt_otlp_build(r, NULL, a);
+	katatrace__control__v1__message__init(m);
+	m->body_case = BODY(RECORDS);
+	m->records = rec;
+	return rec->traces != NULL;
+}
+
 static void say_one_span(struct peer *p, const char *name)
 {
 	say_records(p, 1, &name, 0, NULL);
@@ -1011,13 +1028,9 @@ static void *cooperate(void *arg)
 		r->span.name = (struct kt_str){ kt_arena_memdup0(&r->arena, name, sizeof(name) - 1),
 						sizeof(name) - 1 };
 		struct kt_arena a;
-		kt_arena_init(&a, 0);
-		Katatrace__Control__V1__Records rec = KATATRACE__CONTROL__V1__RECORDS__INIT;
-		rec.traces = kt_otlp_build(r, NULL, &a);
-		kt_ctl_msg out = KT_CTL_MSG_INIT;
-		out.body_case = BODY(RECORDS);
-		out.records = &rec;
-		if (!rec.traces || kt_ctl_send(co->p->fd, &out, err, sizeof(err)))
+		Katatrace__Control__V1__Records rec;
+		kt_ctl_msg out;
+		if (!records_of(r, &a, &rec, &out) || kt_ctl_send(co->p->fd, &out, err, sizeof(err)))
 			co->rc = -2;
 		kt_arena_free(&a);
 		kt_span_record_free(r);
@@ -1195,12 +1208,9 @@ static uint8_t *span_wire(const char *name, size_t *n)
 {
 	struct kt_span_record *r = fx_record(name);
 	struct kt_arena a;
-	kt_arena_init(&a, 0);
-	Katatrace__Control__V1__Records rec = KATATRACE__CONTROL__V1__RECORDS__INIT;
-	rec.traces = kt_otlp_build(r, NULL, &a);
-	kt_ctl_msg m = KT_CTL_MSG_INIT;
-	m.body_case = BODY(RECORDS);
-	m.records = &rec;
+	Katatrace__Control__V1__Records rec;
+	kt_ctl_msg m;
+	cr_assert(records_of(r, &a, &rec, &m));
 	uint8_t *b = wire_bytes(&m, n);
 	kt_arena_free(&a);
 	kt_span_record_free_list(r);

@@ -1328,20 +1328,25 @@ static int receive_one(Katatrace__Control__V1__HandedFd *item, char *err, size_t
 	return rc;
 }
 
-Test(takeover_receive, a_probe_without_its_state_is_an_error)
+/* item alone in an offer is refused, err naming what; nothing leaks. */
+static void expect_item_refused(Katatrace__Control__V1__HandedFd *item, const char *what)
 {
 	int before = count_fds();
+	char err[256] = "";
+	cr_expect_eq(receive_one(item, err, sizeof(err)), -1);
+	cr_expect(strstr(err, what) != NULL, "err: %s, expected %s in it", err, what);
+	expect_no_leak(before);
+}
+
+Test(takeover_receive, a_probe_without_its_state_is_an_error)
+{
 	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT;
 	item.kind = KATATRACE__CONTROL__V1__HANDED_FD__KIND__PROBE;
-	char err[256] = "";
-	cr_expect_eq(receive_one(&item, err, sizeof(err)), -1);
-	cr_expect(strstr(err, "probe descriptor 0: without its state") != NULL, "err: %s", err);
-	expect_no_leak(before);
+	expect_item_refused(&item, "probe descriptor 0: without its state");
 }
 
 Test(takeover_receive, a_probe_state_beyond_its_limit_is_an_error)
 {
-	int before = count_fds();
 	static char target[KT_TAKEOVER_PROBE_STATE_MAX + 1];
 	memset(target, 'x', sizeof(target) - 1);
 	Katatrace__Control__V1__Hello hello = KATATRACE__CONTROL__V1__HELLO__INIT;
@@ -1351,21 +1356,14 @@ Test(takeover_receive, a_probe_state_beyond_its_limit_is_an_error)
 	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT;
 	item.kind = KATATRACE__CONTROL__V1__HANDED_FD__KIND__PROBE;
 	item.probe = &st;
-	char err[256] = "";
-	cr_expect_eq(receive_one(&item, err, sizeof(err)), -1);
-	cr_expect(strstr(err, "its state is too large") != NULL, "err: %s", err);
-	expect_no_leak(before);
+	expect_item_refused(&item, "its state is too large");
 }
 
 Test(takeover_receive, an_unknown_kind_is_an_error)
 {
-	int before = count_fds();
 	Katatrace__Control__V1__HandedFd item = KATATRACE__CONTROL__V1__HANDED_FD__INIT;
 	item.kind = (Katatrace__Control__V1__HandedFd__Kind)9;
-	char err[256] = "";
-	cr_expect_eq(receive_one(&item, err, sizeof(err)), -1);
-	cr_expect(strstr(err, "unknown kind 9") != NULL, "err: %s", err);
-	expect_no_leak(before);
+	expect_item_refused(&item, "unknown kind 9");
 }
 
 Test(takeover_receive, an_offer_beyond_the_limits_is_an_error)

@@ -59,6 +59,11 @@ static void write_export_duration(struct kt_text *t, const struct kt_metric *m)
 	{ .name = (nm), .type = KT_PROM_COUNTER, .help = (hlp), .labels = (lbl), .from = (frm),    \
 	  .source = KT_METRIC_BY, .value = kt_stats.array, .label = (lbl),                         \
 	  .label_values = (names), .n = ARRAY_LEN(kt_stats.array) }
+/* Counters of kt_stats shown as one family, a label value each. */
+#define STATS_AS_ONE(nm, arr, lbl, names, hlp, frm)                                               \
+	{ .name = (nm), .type = KT_PROM_COUNTER, .help = (hlp), .labels = (lbl), .from = (frm),    \
+	  .source = KT_METRIC_BY, .values_of = (arr), .label = (lbl), .label_values = (names),     \
+	  .n = ARRAY_LEN(arr) }
 /* A gauge the main thread publishes. */
 #define GAUGE(nm, field, hlp, frm)                                                                \
 	{ .name = (nm), .type = KT_PROM_GAUGE, .help = (hlp), .labels = "", .from = (frm),         \
@@ -129,13 +134,11 @@ const struct kt_metric kt_metrics[] = {
 	/* frames and decoding */
 	STAT("katatrace_frames_total", frames, "Complete frames.",
 	     "kt_stats.frames: agent/, kata1/, daemon/cmd_decode.c"),
-	{ .name = "katatrace_frames_rejected_total", .type = KT_PROM_COUNTER,
-	  .help = "Frames not decoded: a header over --max-frame (the stream is dropped), or a "
-		  "frame cut short by the end of its stream.",
-	  .labels = "reason", .from = "kt_stats.frames_oversize (agent/), frames_truncated "
-				      "(stream/pipeline.c)",
-	  .source = KT_METRIC_BY, .values_of = frames_rejected, .label = "reason",
-	  .label_values = frames_rejected_reasons, .n = ARRAY_LEN(frames_rejected) },
+	STATS_AS_ONE("katatrace_frames_rejected_total", frames_rejected, "reason",
+		     frames_rejected_reasons,
+		     "Frames not decoded: a header over --max-frame (the stream is dropped), or a "
+		     "frame cut short by the end of its stream.",
+		     "kt_stats.frames_oversize (agent/), frames_truncated (stream/pipeline.c)"),
 	STAT_BY("katatrace_decode_errors_total", decode_errors_by, "format", kt_decode_format_names,
 		"Frames and messages that did not decode, by format.",
 		"kt_stats.decode_errors_by (kt_stat_decode_error): agent/, kata1/, rpc/"),
@@ -259,14 +262,12 @@ const struct kt_metric kt_metrics[] = {
 	     "not reading the answers.",
 	     "kt_stats.control_errors: daemon/control_server.c"),
 	/* takeovers (run --takeover) */
-	{ .name = "katatrace_takeovers_total", .type = KT_PROM_COUNTER,
-	  .help = "Takeovers another daemon asked this one for, by result: given (everything "
-		  "handed over; this daemon then exits or waits), refused (another build, mode or "
-		  "capture), failed (broken off before the commit; this daemon served on).",
-	  .labels = "result", .from = "kt_stats.takeovers_given, takeovers_refused, "
-				      "takeovers_failed: daemon/run_takeover.c",
-	  .source = KT_METRIC_BY, .values_of = takeovers, .label = "result",
-	  .label_values = takeover_results, .n = ARRAY_LEN(takeovers) },
+	STATS_AS_ONE("katatrace_takeovers_total", takeovers, "result", takeover_results,
+		     "Takeovers another daemon asked this one for, by result: given (everything "
+		     "handed over; this daemon then exits or waits), refused (another build, mode "
+		     "or capture), failed (broken off before the commit; this daemon served on).",
+		     "kt_stats.takeovers_given, takeovers_refused, takeovers_failed: "
+		     "daemon/run_takeover.c"),
 	STAT("katatrace_handover_resumes_ignored_total", resume_ignored,
 	     "Handed-over connection states this daemon could not use (an unknown connection, or "
 	     "one whose bytes it had already seen).",
