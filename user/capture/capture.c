@@ -65,6 +65,9 @@ struct kt_capture {
 	size_t n_held;
 	bool adopted, adopted_vsock;
 	char adopted_unix[24], adopted_vsock_strategy[24];
+	/* the vsock object is the broker's (kt_capture_give_vsock): its strategy then */
+	bool vsock_given;
+	char given_vsock_strategy[24];
 };
 
 /* ------------------------------------------------------------ the capture objects */
@@ -570,7 +573,8 @@ const char *kt_capture_describe(const struct kt_capture *c, char *buf, size_t n)
 	snprintf(buf, n, "unix: %s, vsock: %s, vm: %s%s", unix_s,
 		 !c->cfg.vsock ? "off"
 		 : c->vsock_obj.skel ? kt_attach_name(c->vsock_obj.strategy)
-		 : c->adopted_vsock ? c->adopted_vsock_strategy
+		 : c->vsock_given    ? c->given_vsock_strategy
+		 : c->adopted_vsock  ? c->adopted_vsock_strategy
 				    : "waiting",
 		 vm, c->adopted ? " (taken over)" : "");
 	return buf;
@@ -631,6 +635,12 @@ void kt_capture_each_fd(const struct kt_capture *c, kt_capture_fd_fn fn, void *c
 	object_fds(&c->vsock_obj, fn, ctx);
 }
 
+void kt_capture_each_vsock_fd(const struct kt_capture *c, kt_capture_fd_fn fn, void *ctx)
+{
+	if (c)
+		object_fds(&c->vsock_obj, fn, ctx);
+}
+
 static void disconnect(const struct loaded *l)
 {
 	if (!l->skel)
@@ -642,6 +652,33 @@ static void disconnect(const struct loaded *l)
 		if (ps->link && *ps->link)
 			bpf_link__disconnect(*ps->link);
 	}
+}
+
+void kt_capture_give_vsock(struct kt_capture *c)
+{
+	if (!c || !c->vsock_obj.skel)
+		return;
+	snprintf(c->given_vsock_strategy, sizeof(c->given_vsock_strategy), "%s",
+		 kt_attach_name(c->vsock_obj.strategy));
+	/*
+	 * Only this process's references close: a disconnected link is not
+	 * detached by its destruction (nor its descriptor closed: closed here).
+	 */
+	const struct loaded *l = &c->vsock_obj;
+	const struct bpf_object_skeleton *sk = l->ops->skeleton(l->skel);
+	for (int i = 0; i < sk->prog_cnt; i++) {
+		const struct bpf_prog_skeleton *ps =
+			(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+		struct bpf_link *link = ps->link ? *ps->link : NULL;
+		if (!link)
+			continue;
+		int fd = bpf_link__fd(link);
+		bpf_link__disconnect(link);
+		if (fd >= 0)
+			close(fd);
+	}
+	unload(&c->vsock_obj);
+	c->vsock_given = true;
 }
 
 void kt_capture_let_go(struct kt_capture *c)

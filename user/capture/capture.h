@@ -83,8 +83,12 @@ void kt_capture_stop(struct kt_capture *c);
  * and holds the old links, so the programs never detach and the kernel's
  * stream offsets go on. Its own --capture-path and socket suffixes are
  * written to the adopted match configuration; the VM events are loaded
- * anew. vsock capture attached late by the old broker is not among the
- * old daemon's descriptors: it is attached again after a retry interval.
+ * anew.
+ *
+ * vsock capture is the broker's: it (re)attaches it when a vsock transport
+ * appears (kt_capture_tick runs there), so the daemon drops its own copy
+ * once the broker runs (kt_capture_give_vsock) and, at a takeover, asks the
+ * broker for its descriptors (kt_capture_each_vsock_fd, in the broker).
  */
 #define KT_CAPTURE_EVENTS_MAP "kt_events"
 #define KT_CAPTURE_COUNTERS_MAP "kt_counters"
@@ -93,6 +97,18 @@ void kt_capture_stop(struct kt_capture *c);
 typedef void (*kt_capture_fd_fn)(void *ctx, const char *object, const char *name,
 				 const char *strategy, int fd);
 void kt_capture_each_fd(const struct kt_capture *c, kt_capture_fd_fn fn, void *ctx);
+/*
+ * In the broker: the descriptors of the vsock capture it holds now (its
+ * own object, not what was taken over: the daemon names those).
+ */
+void kt_capture_each_vsock_fd(const struct kt_capture *c, kt_capture_fd_fn fn, void *ctx);
+/*
+ * In the daemon, once its broker (a fork, holding the same objects) runs:
+ * it lets go of its copy of the vsock capture without detaching anything,
+ * so that what the broker detaches later (an upgrade to a better
+ * strategy) is detached for good. Its description stays.
+ */
+void kt_capture_give_vsock(struct kt_capture *c);
 /* The daemon hands its capture over: stopping it later leaves the links attached. */
 void kt_capture_let_go(struct kt_capture *c);
 

@@ -51,6 +51,9 @@ struct kt_broker {
 	struct stashed *stash, **stash_tail;
 	size_t n_stash;
 	uint64_t next_query;
+	/* paused: copies of the broker's vsock capture descriptors */
+	struct kt_capture_handed *capture_fds;
+	size_t n_capture_fds;
 };
 
 /* ------------------------------------------------------------ the broker process */
@@ -89,6 +92,19 @@ static void announce_control(void *ctx, int fd, const char *path)
 static const struct kt_listener_ops listener_ops = { announce, withdraw, announce_control };
 
 /* The daemon's requests. */
+/* A descriptor of its vsock capture, for the daemon to hand over (PAUSE). */
+static void send_capture_fd(void *ctx, const char *object, const char *name, const char *strategy,
+			    int fd)
+{
+	struct child *c = ctx;
+	char text[sizeof(((struct kt_capture_handed *)0)->object) +
+		  sizeof(((struct kt_capture_handed *)0)->name) +
+		  sizeof(((struct kt_capture_handed *)0)->strategy)];
+	snprintf(text, sizeof(text), "%s\n%s\n%s", object, name, strategy);
+	kt_bmsg_text(&c->ch.m, KT_BMSG_CAPTURE_FD, 0, text);
+	kt_bchan_send(&c->ch, fd);
+}
+
 static void answer(struct child *c)
 {
 	struct kt_bmsg in;
@@ -119,6 +135,8 @@ static void answer(struct child *c)
 			return;
 		} else if (in.type == KT_BMSG_PAUSE) {
 			c->paused = true;
+			/* the vsock capture is this process's: the daemon hands it on */
+			kt_capture_each_vsock_fd(c->cfg->capture, send_capture_fd, c);
 			kt_bmsg_text(&c->ch.m, KT_BMSG_PAUSED, 0, NULL);
 			kt_bchan_send(&c->ch, -1);
 		} else if (in.type == KT_BMSG_RESUME) {
@@ -452,10 +470,59 @@ bool kt_broker_owner(struct kt_broker *b, uint32_t cid, const char *writer_comm,
 	}
 }
 
+static void drop_capture_fds(struct kt_broker *b)
+{
+	for (size_t i = 0; i < b->n_capture_fds; i++)
+		close(b->capture_fds[i].fd);
+	free(b->capture_fds);
+	b->capture_fds = NULL;
+	b->n_capture_fds = 0;
+}
+
+/* src into dst[n]; false when it does not fit. */
+static bool copy_field(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+	if (len >= n)
+		return false;
+	memcpy(dst, src, len + 1);
+	return true;
+}
+
+/* CAPTURE_FD: "object\nname\nstrategy" with its descriptor, kept until the resume or the stop. */
+static void keep_capture_fd(struct kt_broker *b, int fd)
+{
+	struct kt_capture_handed h = { .fd = fd };
+	char *name = strchr(b->m.text, '\n');
+	char *strategy = name ? strchr(name + 1, '\n') : NULL;
+	bool ok = fd >= 0 && strategy;
+	if (ok) {
+		*name++ = '\0';
+		*strategy++ = '\0';
+		ok = copy_field(h.object, sizeof(h.object), b->m.text) &&
+		     copy_field(h.name, sizeof(h.name), name) &&
+		     copy_field(h.strategy, sizeof(h.strategy), strategy);
+	}
+	struct kt_capture_handed *more =
+		ok ? realloc(b->capture_fds, (b->n_capture_fds + 1) * sizeof(*more)) : NULL;
+	if (!more) {
+		/* not handed over: the new daemon attaches vsock capture anew */
+		kt_warn("broker: a vsock capture descriptor that cannot be kept (%s)",
+			fd < 0 ? "none came" : ok ? strerror(ENOMEM) : "malformed");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	b->capture_fds = more;
+	b->capture_fds[b->n_capture_fds++] = h;
+}
+
 int kt_broker_pause(struct kt_broker *b, bool pause)
 {
 	if (!b || b->sock < 0)
 		return -1;
+	/* copies from an earlier pause: only the last one's are handed over */
+	drop_capture_fds(b);
 	/* what it announced before PAUSED is delivered first: no listener is left behind */
 	if (pause)
 		kt_broker_dispatch(b);
@@ -482,7 +549,19 @@ int kt_broker_pause(struct kt_broker *b, bool pause)
 				close(fd);
 			return 0;
 		}
+		if (b->m.type == KT_BMSG_CAPTURE_FD) {
+			keep_capture_fd(b, fd);
+			continue;
+		}
 		deliver(b, fd);
+	}
+}
+
+void kt_broker_capture_fds(const struct kt_broker *b, kt_capture_fd_fn fn, void *ctx)
+{
+	for (size_t i = 0; b && i < b->n_capture_fds; i++) {
+		const struct kt_capture_handed *h = &b->capture_fds[i];
+		fn(ctx, h->object, h->name, h->strategy, h->fd);
 	}
 }
 
@@ -531,6 +610,7 @@ static void stop(struct kt_broker *b, enum kt_bmsg_type quit)
 		b->sock = -1;
 	}
 	reap(b);
+	drop_capture_fds(b);
 	while (b->stash) {
 		struct stashed *st = b->stash;
 		b->stash = st->next;

@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/capture.h"
 #include "sandbox/discovery.h"
 #include "sandbox/sandbox_meta.h"
 #include "bpf/stream_record.h"
@@ -133,9 +134,14 @@ int kt_broker_pid(const struct kt_broker *b);
 /*
  * Takeover: pause holds discovery and late attaches still, after
  * delivering everything the broker announced before (0, or -1 when it
- * does not answer in time); resume lets them go on.
+ * does not answer in time); resume lets them go on. Paused, the broker
+ * has sent copies of its vsock capture's descriptors (it attaches that
+ * capture, late when the transport appears): kt_broker_capture_fds names
+ * them, as kt_capture_each_fd does the daemon's, until the resume or the
+ * stop closes them.
  */
 int kt_broker_pause(struct kt_broker *b, bool pause);
+void kt_broker_capture_fds(const struct kt_broker *b, kt_capture_fd_fn fn, void *ctx);
 /* kt_broker_stop() for a daemon that handed its listeners over: no socket file is removed. */
 void kt_broker_stop_handed(struct kt_broker *b);
 /*

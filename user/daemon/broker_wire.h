@@ -49,6 +49,7 @@ enum kt_bmsg_type {
 	KT_BMSG_OWNER,
 	KT_BMSG_CONTROL,
 	KT_BMSG_PAUSED, /* after PAUSE: nothing more is announced until RESUME */
+	KT_BMSG_CAPTURE_FD, /* before PAUSED: a descriptor of its vsock capture; text "object\nname\nstrategy" */
 	/* daemon -> broker */
 	KT_BMSG_WANT_COUNTERS = 64,
 	KT_BMSG_QUIT,

@@ -580,6 +580,8 @@ static int start_broker(struct daemon *d)
 	free(private_fds);
 	if (!d->broker)
 		return -1;
+	/* vsock capture is the broker's from now on: it reattaches it when it can do better */
+	kt_capture_give_vsock(d->capture);
 	d->broker_h.fn = on_broker;
 	return kt_poll_add(d->epfd, kt_broker_fd(d->broker), &d->broker_h);
 }

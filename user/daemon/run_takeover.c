@@ -114,6 +114,7 @@ static const char *pause_and_gather(struct daemon *d, struct kt_handover *h)
 	if (d->metrics_keep_fd >= 0)
 		kt_handover_add(h, KT_HANDED_METRICS, d->metrics_keep_fd, d->cfg->metrics_address);
 	kt_capture_each_fd(d->capture, add_bpf, h);
+	kt_broker_capture_fds(d->broker, add_bpf, h); /* its vsock capture */
 	return h->incomplete ? "what it serves does not fit the takeover's limits" : NULL;
 }
 
