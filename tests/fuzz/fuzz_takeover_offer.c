@@ -17,10 +17,14 @@
  * descriptor of a known kind with bpf.fd the same, labels and names
  * NUL-terminated, the state a whole number of well-formed records or not
  * (both are the caller's to judge) within KT_TAKEOVER_STATE_MAX; refused,
- * the handover is empty and its socket closed.
+ * the handover is empty and its socket closed. A probe's state (PROBE) is
+ * within KT_TAKEOVER_PROBE_STATE_MAX, and a control server given it with a
+ * connection (kt_control_adopt_probe) serves it or refuses it, taking the
+ * connection only when it serves it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include "base/byte_order.h"
+#include "daemon/control_server.h"
 #include "daemon/takeover.h"
 #include "fuzz_check.h"
 #include "tests/unit/fd_count.h"
@@ -92,7 +97,9 @@ static void check_received(const struct kt_handover *h)
 	CHECK(h->state_len == 0 || h->state != NULL);
 	for (size_t i = 0; i < h->n_fds; i++) {
 		const struct kt_handed *e = &h->fds[i];
-		CHECK((unsigned)e->kind <= KT_HANDED_BPF);
+		CHECK((unsigned)e->kind <= KT_HANDED_PROBE);
+		CHECK(e->kind == KT_HANDED_PROBE ? e->probe && e->probe_len <= KT_TAKEOVER_PROBE_STATE_MAX
+						 : e->probe == NULL);
 		CHECK(e->fd >= 0);
 		CHECK(fcntl(e->fd, F_GETFD) >= 0);
 		CHECK(e->bpf.fd == e->fd);
@@ -103,6 +110,36 @@ static void check_received(const struct kt_handover *h)
 		for (size_t j = 0; j < i; j++)
 			CHECK(h->fds[j].fd != e->fd);
 	}
+}
+
+/* Each probe's state, given to a control server with a connection of its own. */
+static void adopt_probes(const struct kt_handover *h)
+{
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(epfd >= 0);
+	struct kt_control *c = kt_control_new(&(struct kt_control_cfg){ .epfd = epfd });
+	CHECK(c != NULL);
+	size_t served = 0;
+	for (size_t i = 0; i < h->n_fds; i++) {
+		const struct kt_handed *e = &h->fds[i];
+		if (e->kind != KT_HANDED_PROBE)
+			continue;
+		int sv[2];
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+		char err[256];
+		err[0] = '\0';
+		if (kt_control_adopt_probe(c, sv[0], e->probe, e->probe_len, err, sizeof(err)) == 0) {
+			served++;
+		} else {
+			CHECK(err[0] != '\0');
+			CHECK(fcntl(sv[0], F_GETFD) >= 0); /* still the caller's */
+			close(sv[0]);
+		}
+		close(sv[1]);
+	}
+	CHECK(kt_control_probes(c) == served);
+	kt_control_free(c);
+	close(epfd);
 }
 
 static void count_rec(void *ctx, const void *rec, size_t size)
@@ -152,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		CHECK(out.sock == sv[0]);
 		check_received(&out);
+		adopt_probes(&out);
 		size_t walked = 0, bad = 0;
 		if (kt_handover_each_record(&out, count_rec, &walked, &bad) == 0)
 			CHECK(walked == out.state_len);
