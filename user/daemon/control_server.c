@@ -685,12 +685,16 @@ static bool conn_settle(struct conn *k, uint64_t deadline, bool *whole)
 	return true;
 }
 
-/* k's state as a packed ProbeState (malloc'd), NULL without memory. */
+/*
+ * k's state as a packed ProbeState (malloc'd), NULL without memory; a
+ * connection that has not said hello yet (a probe starting, probe list)
+ * has the empty one.
+ */
 static uint8_t *probe_state(const struct conn *k, size_t *len)
 {
 	Katatrace__Control__V1__ProbeState st = KATATRACE__CONTROL__V1__PROBE_STATE__INIT;
-	st.hello = katatrace__control__v1__hello__unpack(NULL, k->hello_len, k->hello);
-	if (!st.hello)
+	if (k->role == ROLE_PROBE &&
+	    !(st.hello = katatrace__control__v1__hello__unpack(NULL, k->hello_len, k->hello)))
 		return NULL;
 	st.id = k->id;
 	st.pid = (uint32_t)k->pid;
@@ -702,7 +706,8 @@ static uint8_t *probe_state(const struct conn *k, size_t *len)
 	uint8_t *out = malloc(*len ? *len : 1);
 	if (out)
 		katatrace__control__v1__probe_state__pack(&st, out);
-	katatrace__control__v1__hello__free_unpacked(st.hello, NULL);
+	if (st.hello)
+		katatrace__control__v1__hello__free_unpacked(st.hello, NULL);
 	return out;
 }
 
@@ -711,7 +716,7 @@ void kt_control_pause(struct kt_control *c, int timeout_ms, kt_control_hand_fn h
 	uint64_t deadline = kt_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	for (struct conn *k = c ? c->conns : NULL, *next; k; k = next) {
 		next = k->next;
-		if (k->role != ROLE_PROBE || k->broken)
+		if (k->broken)
 			continue;
 		bool whole;
 		if (!conn_settle(k, deadline, &whole))
@@ -719,9 +724,10 @@ void kt_control_pause(struct kt_control *c, int timeout_ms, kt_control_hand_fn h
 		kt_poll_del(c->cfg.epfd, k->fd);
 		k->paused = true;
 		if (!whole) {
-			kt_warn("takeover: probe %llu (pid %d) is inside a message: not handed over; it "
-				"is told to stop when this daemon stops",
-				(unsigned long long)k->id, (int)k->pid);
+			char w[64];
+			kt_warn("takeover: %s is inside a message: not handed over; it ends when this "
+				"daemon stops",
+				who(k, w, sizeof(w)));
 			continue;
 		}
 		size_t len;
@@ -752,9 +758,11 @@ size_t kt_control_handed(struct kt_control *c)
 	for (struct conn *k = c ? c->conns : NULL, *next; k; k = next) {
 		next = k->next;
 		if (k->handed) {
-			kt_info("probe %llu (pid %d) handed over: %llu spans, %llu log records here",
-				(unsigned long long)k->id, (int)k->pid, (unsigned long long)k->spans,
-				(unsigned long long)k->logs);
+			if (k->role == ROLE_PROBE)
+				kt_info("probe %llu (pid %d) handed over: %llu spans, %llu log records "
+					"here",
+					(unsigned long long)k->id, (int)k->pid,
+					(unsigned long long)k->spans, (unsigned long long)k->logs);
 			/* the connection is the new daemon's: only this copy closes, unannounced */
 			k->role = ROLE_NEW;
 			conn_close(k);
@@ -776,18 +784,26 @@ int kt_control_adopt_probe(struct kt_control *c, int fd, const void *state, size
 	socklen_t crlen = sizeof(cr);
 	const char *why = NULL;
 	struct conn *k = NULL;
-	if (!st || !st->hello || st->id == 0)
+	/* no hello yet (and so no id): a connection to serve from its first message */
+	bool fresh = st && !st->hello && st->id == 0;
+	if (!st || (!fresh && (!st->hello || st->id == 0)))
 		why = "its state does not unpack";
-	else if (!(why = hello_check(st->hello)) &&
+	else if (!(why = fresh ? NULL : hello_check(st->hello)) &&
 		 (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) || cr.uid != 0))
 		why = "its peer is not root";
-	for (struct conn *o = c->conns; !why && o; o = o->next)
+	for (struct conn *o = c->conns; !why && !fresh && o; o = o->next)
 		if (o->role == ROLE_PROBE && o->id == st->id)
 			why = "its id is taken";
 	if (!why && c->n_conns >= KT_CONTROL_MAX_CONNS)
 		why = "as many connections as this daemon serves already";
 	if (!why && !(k = conn_new(c, fd, cr.pid)))
 		why = strerror(errno ? errno : ENOMEM);
+	if (!why && fresh) {
+		kt_debug("control connection of pid %d taken over before its first message",
+			 (int)k->pid);
+		katatrace__control__v1__probe_state__free_unpacked(st, &alloc);
+		return 0;
+	}
 	if (!why) {
 		k->id = st->id;
 		why = probe_setup(k, st->hello);

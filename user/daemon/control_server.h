@@ -64,11 +64,13 @@ int kt_control_listener(const struct kt_control *c, const char **path);
  * Takeover (daemon/takeover.h): probes go to the new daemon with their
  * connections, at a message boundary, and never notice.
  *
- * kt_control_pause: each probe is read until no message of it is left
+ * kt_control_pause: each connection is read until no message of it is left
  * half-read (at most timeout_ms in all; one still inside a message then is
  * not handed over), then no more: what it sends next waits in its socket
  * for the new daemon. hand is given each one's connection and state (a
- * packed ProbeState) and says whether it took them.
+ * packed ProbeState; the empty one for a connection that has not said
+ * hello yet, which the new daemon serves from its first message) and says
+ * whether it took them.
  * kt_control_resume: the takeover failed; every probe is read again.
  * kt_control_handed: it was committed; the probes handed over leave this
  * daemon silently (its copy of each connection closed; the count is
