@@ -10,7 +10,9 @@
 # tests/fuzz/corpus/TARGET/. Afterwards the inputs it found are minimised into
 # tests/fuzz/corpus/TARGET/ (`-merge=1`, with the golden vectors taken as
 # already covered and left out), and a row for the table in docs/testing.md is
-# printed. The run's log and corpus stay in build/fuzz-long/TARGET/.
+# printed, with the CPU time the run had beside its time (two runs side by
+# side on 2 cores, and anything else, share them). The run's log and corpus
+# stay in build/fuzz-long/TARGET/.
 #
 # Exit status: 0 when the run ended with no finding, 1 when it found one (the
 # input is kept as build/fuzz-long/TARGET/crash-<sha1>), 2 on usage errors.
@@ -39,6 +41,8 @@ start=$(date -u +%s)
 	-print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" >"$work/run.log" 2>&1
 rc=$?
 end=$(date -u +%s)
+# CPU seconds the run had (user and system): on a shared machine less than its time
+cpu=$(times | sed -n 2p | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
 
 stat() {
 	grep -a -E "^stat::$1:" "$work/run.log" | tail -n 1 | sed -n 's/^[^:]*::[^:]*: *\([0-9]*\).*/\1/p'
@@ -70,8 +74,8 @@ kb=$(( ($(find "$seeds" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}') 
 
 secs=$((end - start))
 rate=$(( secs > 0 ? ${units:-0} / secs : 0 ))
-printf '| `%s` | %s–%s UTC | %s s | %s (%s/s) | %s | %s / %s | %s files, %s KB |\n' \
+printf '| `%s` | %s–%s UTC | %s s (CPU %s s) | %s (%s/s) | %s | %s / %s | %s files, %s KB |\n' \
 	"$target" "$(date -u -d "@$start" '+%Y-%m-%d %H:%M')" "$(date -u -d "@$end" '+%H:%M')" \
-	"$secs" "${units:-0}" "$rate" "$finding" "${cov:-?}" "${ft:-?}" "$files" "$kb" |
+	"$secs" "$cpu" "${units:-0}" "$rate" "$finding" "${cov:-?}" "${ft:-?}" "$files" "$kb" |
 	tee "$work/row.md"
 [ "$finding" = none ]
