@@ -8,7 +8,11 @@
 # LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES: `systemctl restart` of a unit
 # with FileDescriptorStoreMax=. The store lasts until the last run ends. Writes each run's pid to
 # DIR/pid.N, its exit status to DIR/exit.N and what it stored to
-# DIR/stored.N; runs COMMAND RUNS times in all.
+# DIR/stored.N; runs COMMAND RUNS times in all. Like systemd, it drops a
+# stored descriptor that reports POLLHUP or POLLERR, unless it was stored
+# with FDPOLL=0; DIR/dropped.N counts those dropped before run N.
+# With FD_STORE_GATE=1 it starts run N (N > 1) only once DIR/go.N exists:
+# the time between a stop and the next start.
 #
 #   fd-store.py DIR RUNS COMMAND [ARGS...]
 import array
@@ -24,6 +28,8 @@ notify = "@katatrace-fd-store-%d" % os.getpid()
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sock.bind("\0" + notify[1:])
 stored = []  # (name, fd), in the order stored
+unpolled = set()  # stored with FDPOLL=0
+dropped = 0
 
 
 def receive():
@@ -36,6 +42,8 @@ def receive():
     if fields.get("FDSTORE") == "1":
         name = fields.get("FDNAME", "stored")
         stored.extend((name, fd) for fd in fds)
+        if fields.get("FDPOLL") == "0":
+            unpolled.update(fds)
     elif fields.get("FDSTOREREMOVE") == "1":
         for name, fd in [e for e in stored if e[0] == fields.get("FDNAME")]:
             os.close(fd)
@@ -45,6 +53,27 @@ def receive():
     else:
         for fd in fds:
             os.close(fd)
+
+
+def poll_store():
+    """Drops what hung up, as systemd's epoll on its store does (events 0:
+    only EPOLLHUP and EPOLLERR; a descriptor epoll refuses is kept)."""
+    global dropped
+    ep = select.epoll()
+    for _, fd in stored:
+        if fd in unpolled:
+            continue
+        try:
+            ep.register(fd, 0)
+        except (PermissionError, FileExistsError):
+            pass
+    for fd, ev in ep.poll(0):
+        if ev & (select.EPOLLHUP | select.EPOLLERR):
+            for e in [e for e in stored if e[1] == fd]:
+                stored.remove(e)
+            os.close(fd)
+            dropped += 1
+    ep.close()
 
 
 def start(n):
@@ -70,11 +99,19 @@ def start(n):
 
 
 for n in range(1, runs + 1):
+    gate = os.path.join(out, "go.%d" % n)
+    while n > 1 and os.environ.get("FD_STORE_GATE") == "1" and not os.path.exists(gate):
+        poll_store()
+        select.select([], [], [], 0.05)
+    poll_store()
+    with open(os.path.join(out, "dropped.%d" % n), "w") as f:
+        f.write("%d\n" % dropped)
     pid = start(n)
     while True:
         r, _, _ = select.select([sock], [], [], 0.1)
         if r:
             receive()
+        poll_store()
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             while select.select([sock], [], [], 0)[0]:

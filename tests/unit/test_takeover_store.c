@@ -112,7 +112,7 @@ Test(sd_notify, a_stored_descriptor_arrives_with_its_name)
 	cr_assert_eq(kt_sd_store_fd(p[0], "katatrace-fd-7"), 0);
 	receive(&g);
 	cr_assert_eq(g.n, 1);
-	cr_expect_str_eq(g.text[0], "FDSTORE=1\nFDNAME=katatrace-fd-7");
+	cr_expect_str_eq(g.text[0], "FDSTORE=1\nFDNAME=katatrace-fd-7\nFDPOLL=0");
 	cr_expect(same_file(g.fd[0], p[0]));
 	close(g.fd[0]);
 	close(p[0]);
@@ -253,9 +253,9 @@ static void store_three(int p[2], int q[2], struct got *g)
 	kt_handover_free(&h, false);
 	receive(g);
 	cr_assert_eq(g->n, 4, "three descriptors and the state");
-	cr_expect_str_eq(g->text[0], "FDSTORE=1\nFDNAME=" KT_STORE_FD_PREFIX "0");
-	cr_expect_str_eq(g->text[2], "FDSTORE=1\nFDNAME=" KT_STORE_FD_PREFIX "2");
-	cr_expect_str_eq(g->text[3], "FDSTORE=1\nFDNAME=" KT_STORE_STATE);
+	cr_expect_str_eq(g->text[0], "FDSTORE=1\nFDNAME=" KT_STORE_FD_PREFIX "0\nFDPOLL=0");
+	cr_expect_str_eq(g->text[2], "FDSTORE=1\nFDNAME=" KT_STORE_FD_PREFIX "2\nFDPOLL=0");
+	cr_expect_str_eq(g->text[3], "FDSTORE=1\nFDNAME=" KT_STORE_STATE "\nFDPOLL=0");
 }
 
 struct store_want {
@@ -284,6 +284,22 @@ static int check_taken(void *ctx)
 	size_t want = 4 + sizeof(STATE);
 	if (h.state_len != want || memcmp(h.state + 4, STATE, sizeof(STATE)) != 0)
 		return 5;
+	kt_handover_free(&h, true);
+	return 0;
+}
+
+/* Taken without the connection (descriptor 1), which ended while stored. */
+static int check_taken_without_the_connection(void *ctx)
+{
+	const struct store_want *w = ctx;
+	struct kt_handover h;
+	char err[256];
+	if (kt_handover_from_store(&h, err, sizeof(err)) != 1)
+		return 1;
+	if (h.n_fds != 3 || h.fds[1].kind != KT_HANDED_CONNECTION || h.fds[1].fd != -1)
+		return 2;
+	if (!same_file(h.fds[0].fd, w->orig[0]) || !same_file(h.fds[2].fd, w->orig[2]))
+		return 3;
 	kt_handover_free(&h, true);
 	return 0;
 }
@@ -344,15 +360,30 @@ Test(sd_notify, a_stored_handover_is_taken_back_whole)
 	close_three(p, q, &g);
 }
 
-Test(sd_notify, a_store_missing_a_descriptor_or_its_state_is_not_used)
+Test(sd_notify, a_store_missing_a_connection_is_used_without_it)
+{
+	int p[2], q[2];
+	struct got g;
+	store_three(p, q, &g);
+	/* the connection (descriptor 1) ended while stored, and systemd dropped it */
+	int without[3] = { g.fd[0], g.fd[2], g.fd[3] };
+	char names[256];
+	snprintf(names, sizeof(names), KT_STORE_FD_PREFIX "0:" KT_STORE_FD_PREFIX "2:" KT_STORE_STATE);
+	int orig[3] = { p[0], q[0], p[1] };
+	struct store_want w = { orig, 3 };
+	cr_expect_eq(as_started(without, 3, names, NULL, check_taken_without_the_connection, &w), 0);
+	close_three(p, q, &g);
+}
+
+Test(sd_notify, a_store_missing_another_descriptor_or_its_state_is_not_used)
 {
 	int p[2], q[2];
 	struct got g;
 	store_three(p, q, &g);
 	char names[256];
-	/* descriptor 1 missing */
-	int without[3] = { g.fd[0], g.fd[2], g.fd[3] };
-	snprintf(names, sizeof(names), KT_STORE_FD_PREFIX "0:" KT_STORE_FD_PREFIX "2:" KT_STORE_STATE);
+	/* descriptor 2 (a BPF link) missing */
+	int without[3] = { g.fd[0], g.fd[1], g.fd[3] };
+	snprintf(names, sizeof(names), KT_STORE_FD_PREFIX "0:" KT_STORE_FD_PREFIX "1:" KT_STORE_STATE);
 	int three = 3, two = 2;
 	cr_expect_eq(as_started(without, 3, names, NULL, check_refused, &three), 0);
 	/* no state: nothing of this daemon there, every descriptor closed */

@@ -57,8 +57,15 @@ int kt_sd_notify(const char *state, int fd)
 
 int kt_sd_store_fd(int fd, const char *name)
 {
-	char state[300];
-	snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s", name);
+	char state[320];
+	/*
+	 * FDPOLL=0: systemd otherwise drops a stored descriptor that reports
+	 * EPOLLHUP or EPOLLERR. Every BPF map but the ring buffer reports
+	 * EPOLLERR to epoll, and a connection whose peer hangs up while the
+	 * daemon is away reports EPOLLHUP (its last bytes would go with it);
+	 * kept, the next start adopts the maps and reads the bytes and the end.
+	 */
+	snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s\nFDPOLL=0", name);
 	return kt_sd_notify(state, fd);
 }
 

@@ -119,14 +119,25 @@ int kt_handover_from_store(struct kt_handover *out, char *err, size_t errlen)
 		}
 	}
 	free(fds);
-	if (rc == 1)
-		for (size_t i = 0; i < out->n_fds; i++)
-			if (out->fds[i].fd < 0) {
-				snprintf(err, errlen, "descriptor %zu of %zu is not in the store", i,
-					 out->n_fds);
-				kt_handover_free(out, true);
-				return -1;
-			}
+	/*
+	 * A connection or a probe's whose peer hung up while stored may be gone
+	 * (a systemd that drops such descriptors despite FDPOLL=0): it ended,
+	 * and the rest goes on. Anything else missing makes the store unusable.
+	 */
+	size_t ended = 0;
+	for (size_t i = 0; rc == 1 && i < out->n_fds; i++) {
+		if (out->fds[i].fd >= 0)
+			continue;
+		if (out->fds[i].kind == KT_HANDED_CONNECTION || out->fds[i].kind == KT_HANDED_PROBE) {
+			ended++;
+			continue;
+		}
+		snprintf(err, errlen, "descriptor %zu of %zu is not in the store", i, out->n_fds);
+		kt_handover_free(out, true);
+		return -1;
+	}
+	if (ended)
+		kt_warn("fd store: %zu connections ended while stored (not in the store)", ended);
 	if (rc < 0)
 		kt_handover_free(out, true);
 	return rc;
