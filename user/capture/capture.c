@@ -599,6 +599,12 @@ void kt_capture_stop(struct kt_capture *c)
 
 /* ------------------------------------------------------------ takeover */
 
+/* Program i of a skeleton (their size is the skeleton's, not the header's). */
+static const struct bpf_prog_skeleton *prog_at(const struct bpf_object_skeleton *sk, int i)
+{
+	return (const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+}
+
 static void object_fds(const struct loaded *l, kt_capture_fd_fn fn, void *ctx)
 {
 	if (!l->skel)
@@ -613,8 +619,7 @@ static void object_fds(const struct loaded *l, kt_capture_fd_fn fn, void *ctx)
 	}
 	const struct bpf_object_skeleton *sk = l->ops->skeleton(l->skel);
 	for (int i = 0; i < sk->prog_cnt; i++) {
-		const struct bpf_prog_skeleton *ps =
-			(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+		const struct bpf_prog_skeleton *ps = prog_at(sk, i);
 		struct bpf_link *link = ps->link ? *ps->link : NULL;
 		if (!link || bpf_link__fd(link) < 0)
 			continue;
@@ -641,16 +646,25 @@ void kt_capture_each_vsock_fd(const struct kt_capture *c, kt_capture_fd_fn fn, v
 		object_fds(&c->vsock_obj, fn, ctx);
 }
 
-static void disconnect(const struct loaded *l)
+/*
+ * Destroying l's links then detaches nothing. A disconnected link's
+ * descriptor is not closed by its destruction either: closed here with
+ * close_fds (the process goes on), left to the process's exit otherwise.
+ */
+static void disconnect(const struct loaded *l, bool close_fds)
 {
 	if (!l->skel)
 		return;
 	const struct bpf_object_skeleton *sk = l->ops->skeleton(l->skel);
 	for (int i = 0; i < sk->prog_cnt; i++) {
-		const struct bpf_prog_skeleton *ps =
-			(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
-		if (ps->link && *ps->link)
-			bpf_link__disconnect(*ps->link);
+		const struct bpf_prog_skeleton *ps = prog_at(sk, i);
+		struct bpf_link *link = ps->link ? *ps->link : NULL;
+		if (!link)
+			continue;
+		int fd = bpf_link__fd(link);
+		bpf_link__disconnect(link);
+		if (close_fds && fd >= 0)
+			close(fd);
 	}
 }
 
@@ -660,23 +674,8 @@ void kt_capture_give_vsock(struct kt_capture *c)
 		return;
 	snprintf(c->given_vsock_strategy, sizeof(c->given_vsock_strategy), "%s",
 		 kt_attach_name(c->vsock_obj.strategy));
-	/*
-	 * Only this process's references close: a disconnected link is not
-	 * detached by its destruction (nor its descriptor closed: closed here).
-	 */
-	const struct loaded *l = &c->vsock_obj;
-	const struct bpf_object_skeleton *sk = l->ops->skeleton(l->skel);
-	for (int i = 0; i < sk->prog_cnt; i++) {
-		const struct bpf_prog_skeleton *ps =
-			(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
-		struct bpf_link *link = ps->link ? *ps->link : NULL;
-		if (!link)
-			continue;
-		int fd = bpf_link__fd(link);
-		bpf_link__disconnect(link);
-		if (fd >= 0)
-			close(fd);
-	}
+	/* only this process's references close: the broker's keep the programs attached */
+	disconnect(&c->vsock_obj, true);
 	unload(&c->vsock_obj);
 	c->vsock_given = true;
 }
@@ -686,8 +685,8 @@ void kt_capture_let_go(struct kt_capture *c)
 	if (!c)
 		return;
 	/* destroying the skeletons then only closes this process's references */
-	disconnect(&c->unix_obj);
-	disconnect(&c->vsock_obj);
+	disconnect(&c->unix_obj, false);
+	disconnect(&c->vsock_obj, false);
 }
 
 struct kt_capture *kt_capture_adopt(const struct kt_capture_cfg *cfg,

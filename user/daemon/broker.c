@@ -91,7 +91,6 @@ static void announce_control(void *ctx, int fd, const char *path)
 
 static const struct kt_listener_ops listener_ops = { announce, withdraw, announce_control };
 
-/* The daemon's requests. */
 /* A descriptor of its vsock capture, for the daemon to hand over (PAUSE). */
 static void send_capture_fd(void *ctx, const char *object, const char *name, const char *strategy,
 			    int fd)
@@ -105,6 +104,7 @@ static void send_capture_fd(void *ctx, const char *object, const char *name, con
 	kt_bchan_send(&c->ch, fd);
 }
 
+/* The daemon's requests. */
 static void answer(struct child *c)
 {
 	struct kt_bmsg in;
