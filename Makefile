@@ -290,9 +290,13 @@ test-kernels: deps-kernels
 
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/%)
-FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) -O1 -g -fno-sanitize-recover=all -MMD -MP
-FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
-FUZZ_OBJ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined
+# FUZZ_SAN/FUZZ_OPT: a build without ASan (FUZZ=build/fuzz-ubsan FUZZ_SAN=undefined
+# FUZZ_OPT=-O2) runs several times faster, for long differential runs (docs/testing.md)
+FUZZ_SAN ?= address,undefined
+FUZZ_OPT ?= -O1
+FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) $(FUZZ_OPT) -g -fno-sanitize-recover=all -MMD -MP
+FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,$(FUZZ_SAN)
+FUZZ_OBJ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer-no-link,$(FUZZ_SAN)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ)/obj/gen/%.o) \
 	$(ORACLE_SRCS:%.c=$(FUZZ)/obj/%.o)
 
@@ -302,7 +306,7 @@ $(FUZZ)/obj/%.o: %.c | $(GENERATED)
 
 $(FUZZ)/obj/gen/%.o: $(GEN)/%.c | $(GENERATED)
 	@mkdir -p $(@D)
-	$(CLANG) $(CSTD) $(INCLUDES) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -w -c -o $@ $<
+	$(CLANG) $(CSTD) $(INCLUDES) $(FUZZ_OPT) -g -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -w -c -o $@ $<
 
 $(FUZZ)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJS) $(STATIC_LIBS) $(DYNAMIC_LIBS) -lpthread -lm

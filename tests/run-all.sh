@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 only=""
 [ "${1:-}" = "--only" ] && only=${2:-}
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 passed=0
 failed=0
 suites_failed=()

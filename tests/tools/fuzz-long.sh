@@ -14,30 +14,46 @@
 # side on 2 cores, and anything else, share them). The run's log and corpus
 # stay in build/fuzz-long/TARGET/.
 #
+# FUZZ_DIR picks another build of the targets (default build/fuzz, ASan and
+# UBSan), e.g. build/fuzz-ubsan from `make fuzz FUZZ=build/fuzz-ubsan
+# FUZZ_SAN=undefined FUZZ_OPT=-O2`, several times faster: what a differential
+# target needs to reach 10^8 executions. FUZZ_ARGS adds libFuzzer options
+# (e.g. -entropic=0). Both are named in the row.
+#
 # Exit status: 0 when the run ended with no finding, 1 when it found one (the
-# input is kept as build/fuzz-long/TARGET/crash-<sha1>), 2 on usage errors.
+# input is kept as build/fuzz-long/[BUILD/]TARGET/crash-<sha1>), 2 on usage errors.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 target=${1:-}
 seconds=${2:-3600}
 runs=${3:-100000000}
-if [ -z "$target" ] || [ ! -x "build/fuzz/$target" ]; then
-	echo "usage: $0 TARGET [SECONDS] [RUNS]  (TARGET one of build/fuzz/fuzz_*, built by 'make fuzz')" >&2
+fuzz_dir=${FUZZ_DIR:-build/fuzz}
+fuzz_dir=${fuzz_dir%/}
+fuzz_args=${FUZZ_ARGS:-}
+if [ -z "$target" ] || [ ! -x "$fuzz_dir/$target" ]; then
+	echo "usage: [FUZZ_DIR=DIR] [FUZZ_ARGS=OPTIONS] $0 TARGET [SECONDS] [RUNS]  (TARGET one of $fuzz_dir/fuzz_*, built by 'make fuzz')" >&2
 	exit 2
 fi
 seeds=tests/fuzz/corpus/$target
 work=build/fuzz-long/$target
+build_note=
+if [ "$fuzz_dir" != build/fuzz ]; then
+	work=build/fuzz-long/$(basename "$fuzz_dir")/$target
+	build_note=" ($(basename "$fuzz_dir") build)"
+fi
+[ -n "$fuzz_args" ] && build_note="$build_note ($fuzz_args)"
 rm -rf "$work"
 mkdir -p "$work/corpus" "$work/merged"
 # a copy, so that a rebuild during the run changes neither the run nor its merge
 bin=$work/$target
-cp "build/fuzz/$target" "$bin"
+cp "$fuzz_dir/$target" "$bin"
 cp tests/vectors/*.bin tests/vectors/otel017_json_*.json "$work/corpus"/
 [ -d "$seeds" ] && cp "$seeds"/* "$work/corpus"/
 
 start=$(date -u +%s)
-"$bin" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=2048 \
+# shellcheck disable=SC2086 # FUZZ_ARGS is a list of options
+"$bin" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=2048 $fuzz_args \
 	-print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" >"$work/run.log" 2>&1
 rc=$?
 end=$(date -u +%s)
@@ -74,8 +90,8 @@ kb=$(( ($(find "$seeds" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}') 
 
 secs=$((end - start))
 rate=$(( secs > 0 ? ${units:-0} / secs : 0 ))
-printf '| `%s` | %s–%s UTC | %s s (CPU %s s) | %s (%s/s) | %s | %s / %s | %s files, %s KB |\n' \
-	"$target" "$(date -u -d "@$start" '+%Y-%m-%d %H:%M')" "$(date -u -d "@$end" '+%H:%M')" \
+printf '| `%s`%s | %s–%s UTC | %s s (CPU %s s) | %s (%s/s) | %s | %s / %s | %s files, %s KB |\n' \
+	"$target" "$build_note" "$(date -u -d "@$start" '+%Y-%m-%d %H:%M')" "$(date -u -d "@$end" '+%H:%M')" \
 	"$secs" "$cpu" "${units:-0}" "$rate" "$finding" "${cov:-?}" "${ft:-?}" "$files" "$kb" |
 	tee "$work/row.md"
 [ "$finding" = none ]
