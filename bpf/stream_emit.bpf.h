@@ -80,11 +80,20 @@ struct kt_src {
 };
 
 /*
- * The writer's identity and the time, in every record's header. The
- * process's name is read through the BTF-typed current task (one load for
- * the group leader, one helper for its name) rather than a BPF_CORE_READ
- * chain of two helpers: this runs on every captured send.
+ * The writer's identity and the time, in every record's header. This runs
+ * on every captured send, so the thread's and its process's names are read
+ * as plain loads through the BTF-typed current task (two 8-byte loads
+ * each; the kernel keeps comm NUL-padded) rather than by helper calls.
  */
+static __always_inline void copy_comm(char *dst, const char *src)
+{
+	const __u64 *s = (const __u64 *)src;
+	__u64 *d = (__u64 *)dst;
+
+	d[0] = s[0];
+	d[1] = s[1];
+}
+
 static __always_inline void fill_task(struct kt_rec_hdr *h)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -92,9 +101,8 @@ static __always_inline void fill_task(struct kt_rec_hdr *h)
 
 	h->tid = (__u32)id;
 	h->tgid = id >> 32;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	if (bpf_probe_read_kernel_str(h->pcomm, sizeof(h->pcomm), t->group_leader->comm) < 0)
-		h->pcomm[0] = 0;
+	copy_comm(h->comm, t->comm);
+	copy_comm(h->pcomm, t->group_leader->comm);
 	h->ts_ns = bpf_ktime_get_ns();
 }
 

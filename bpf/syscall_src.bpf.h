@@ -50,7 +50,6 @@ static __always_inline bool fd_is(struct task_struct *t, struct socket *sock, lo
 {
 	struct files_struct *files = t->files;
 	struct file *f = NULL;
-	void *priv = NULL;
 
 	if (!files || !sock)
 		return false;
@@ -58,11 +57,10 @@ static __always_inline bool fd_is(struct task_struct *t, struct socket *sock, lo
 	if (!fdt || fd < 0 || fd >= fdt->max_fds)
 		return false;
 	struct file **fds = fdt->fd;
+	/* the element is read as a bare address; the socket's own file is a load */
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return false;
-	if (bpf_probe_read_kernel(&priv, sizeof(priv), &f->private_data))
-		return false;
-	return priv == sock;
+	return f == sock->file;
 }
 
 /*
