@@ -78,7 +78,7 @@ GENERATED := $(SKELS) $(PROTO_H)
 DEPS_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcurl4-openssl-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config \
 	libcapstone-dev bpftrace libmicrohttpd-dev
-DEPS_TEST := libcriterion-dev libclang-rt-14-dev socat util-linux procps curl openssl \
+DEPS_TEST := libcriterion-dev libclang-rt-14-dev libssl-dev socat util-linux procps curl openssl \
 	containerd runc busybox-static golang-go prometheus podman
 DEPS_KERNELS := qemu-system-x86 busybox-static xz-utils
 
@@ -240,7 +240,7 @@ $(ASAN)/gen/%.o: $(GEN)/%.c | $(GENERATED)
 # The programs the tests read are built first (order-only: a rebuilt target
 # does not relink the tests).
 $(ASAN)/unit-tests: $(UNIT_OBJS) $(ASAN_LIB_OBJS) | $(TEST_TARGETS)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion $(STATIC_LIBS) $(DYNAMIC_LIBS) -lpthread -lm
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ -lcriterion $(STATIC_LIBS) $(DYNAMIC_LIBS) -lcrypto -lpthread -lm
 
 # Test helper programs (no sanitizers: they stand in for foreign processes).
 TOOL_SRCS := $(wildcard tests/tools/*.c)

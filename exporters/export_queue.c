@@ -122,15 +122,27 @@ const char *kt_export_status_noted(void)
 
 /* And how long it asked to wait (kt_export_note_retry_after). */
 static _Thread_local uint64_t attempt_retry_after_ms;
+static _Thread_local const char *attempt_retry_source;
+
+void kt_export_note_retry_delay(uint64_t ms, const char *source)
+{
+	attempt_retry_after_ms = ms;
+	attempt_retry_source = ms ? source : NULL;
+}
 
 void kt_export_note_retry_after(uint64_t ms)
 {
-	attempt_retry_after_ms = ms;
+	kt_export_note_retry_delay(ms, "Retry-After");
 }
 
 uint64_t kt_export_retry_after_noted(void)
 {
 	return attempt_retry_after_ms;
+}
+
+const char *kt_export_retry_source_noted(void)
+{
+	return attempt_retry_source ? attempt_retry_source : "";
 }
 
 uint64_t kt_export_retry_wait_ms(uint64_t backoff_ms, uint64_t retry_after_ms)
@@ -232,9 +244,10 @@ enum kt_export_result kt_eq_attempt(struct kt_export_queue *q, struct list *l, c
 		return res;
 	}
 	rt->wait_ms = kt_export_retry_wait_ms(rt->delay_ms, kt_export_retry_after_noted());
-	kt_debug("export: %s: next attempt for %zu %s in %llu ms%s", q->exporter->name, n, k->what,
-		 (unsigned long long)rt->wait_ms,
-		 rt->wait_ms > rt->delay_ms ? " (the collector's Retry-After)" : "");
+	bool asked = rt->wait_ms > rt->delay_ms;
+	kt_debug("export: %s: next attempt for %zu %s in %llu ms%s%s%s", q->exporter->name, n,
+		 k->what, (unsigned long long)rt->wait_ms, asked ? " (the collector's " : "",
+		 asked ? kt_export_retry_source_noted() : "", asked ? ")" : "");
 	rt->tried = true;
 	rt->delay_ms = rt->delay_ms * 2 > q->cfg.retry_max_ms ? q->cfg.retry_max_ms : rt->delay_ms * 2;
 	return res;

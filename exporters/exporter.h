@@ -53,12 +53,17 @@ const char *kt_export_status_noted(void);
 
 /*
  * How long the collector asked to be left alone before the next attempt
- * (HTTP's Retry-After on a 429 or 503), noted by the transport code the same
- * way; 0: it did not ask. The queue clears it before each attempt and waits
- * at least that long, at most KT_EXPORT_RETRY_AFTER_MAX_MS, before retrying.
+ * (HTTP's Retry-After on a 429 or 503, gRPC's google.rpc.RetryInfo), noted
+ * by the transport code the same way, with the name of what said so; 0: it
+ * did not ask. The queue clears it before each attempt and waits at least
+ * that long, at most KT_EXPORT_RETRY_AFTER_MAX_MS, before retrying.
  */
+void kt_export_note_retry_delay(uint64_t ms, const char *source);
+/* kt_export_note_retry_delay(ms, "Retry-After") */
 void kt_export_note_retry_after(uint64_t ms);
 uint64_t kt_export_retry_after_noted(void);
+/* The source noted with it ("Retry-After", "RetryInfo"; "" when none). */
+const char *kt_export_retry_source_noted(void);
 
 /* The longest wait a collector's Retry-After gets (a hostile one cannot stall exports for longer). */
 #define KT_EXPORT_RETRY_AFTER_MAX_MS 60000u

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/base64.h"
 #include "base/byte_order.h"
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
 #include "exporters/otlp_common.h"
 #include "exporters/otlp_pack.h"
 
@@ -69,6 +72,9 @@ static void reset_head(struct kt_grpc_response *r)
 	r->message_len = 0;
 	r->message[0] = '\0';
 	r->content_type[0] = '\0';
+	r->have_retry_delay = false;
+	r->details_unusable = false;
+	r->retry_delay_ms = 0;
 }
 
 void kt_grpc_response_reset(struct kt_grpc_response *r)
@@ -151,11 +157,62 @@ void kt_grpc_response_header(struct kt_grpc_response *r, const char *line, size_
 		r->message_len = kt_otlp_percent_decode(v, vlen, r->message, KT_GRPC_MAX_MESSAGE,
 							&r->message_truncated);
 		r->message[r->message_len] = '\0';
+	} else if (name_is(line, nlen, "grpc-status-details-bin")) {
+		kt_grpc_response_details(r, v, vlen);
 	} else if (name_is(line, nlen, "content-type")) {
 		size_t n = vlen < sizeof(r->content_type) - 1 ? vlen : sizeof(r->content_type) - 1;
 		memcpy(r->content_type, v, n);
 		r->content_type[n] = '\0';
 	}
+}
+
+/* A google.protobuf.Duration in ms: negative is 0, and a huge one saturates. */
+static uint64_t duration_ms(const Google__Rpc__Duration *d)
+{
+	if (!d || d->seconds < 0 || (d->seconds == 0 && d->nanos <= 0))
+		return 0;
+	if ((uint64_t)d->seconds > UINT64_MAX / 1000 - 1)
+		return UINT64_MAX;
+	uint64_t ms = (uint64_t)d->seconds * 1000;
+	if (d->nanos > 0)
+		ms += ((uint64_t)d->nanos + 999999) / 1000000; /* never shorter than asked */
+	return ms;
+}
+
+void kt_grpc_response_details(struct kt_grpc_response *r, const char *b64, size_t n)
+{
+	uint8_t buf[KT_GRPC_MAX_DETAILS];
+	size_t len;
+
+	r->have_retry_delay = false;
+	r->retry_delay_ms = 0;
+	if (!kt_base64_decode(b64, n, buf, sizeof(buf), &len)) {
+		r->details_unusable = true;
+		return;
+	}
+	/* protobuf-c allocates from the heap: bounded by the input's KT_GRPC_MAX_DETAILS bytes */
+	Google__Rpc__Status *st = google__rpc__status__unpack(NULL, len, buf);
+	if (!st) {
+		r->details_unusable = true;
+		return;
+	}
+	r->details_unusable = false;
+	const size_t tlen = sizeof(KT_GRPC_RETRY_INFO_TYPE) - 1;
+	for (size_t i = 0; i < st->n_details && !r->have_retry_delay; i++) {
+		const Google__Rpc__Any *a = st->details[i];
+		if (a->type_url.len != tlen || memcmp(a->type_url.data, KT_GRPC_RETRY_INFO_TYPE, tlen))
+			continue;
+		Google__Rpc__RetryInfo *ri =
+			google__rpc__retry_info__unpack(NULL, a->value.len, a->value.data);
+		if (!ri) {
+			r->details_unusable = true;
+			break;
+		}
+		r->have_retry_delay = true;
+		r->retry_delay_ms = duration_ms(ri->retry_delay);
+		google__rpc__retry_info__free_unpacked(ri, NULL);
+	}
+	google__rpc__status__free_unpacked(st, NULL);
 }
 
 void kt_grpc_response_body(struct kt_grpc_response *r, const void *data, size_t len)

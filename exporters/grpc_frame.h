@@ -23,6 +23,9 @@
 #define KT_GRPC_PREFIX_LEN 5
 #define KT_GRPC_MAX_BODY (64 * 1024) /* response body bytes kept; the rest is counted */
 #define KT_GRPC_MAX_MESSAGE 1024     /* decoded grpc-message bytes kept */
+#define KT_GRPC_MAX_DETAILS 4096     /* decoded grpc-status-details-bin bytes read; larger: ignored */
+/* The detail of a google.rpc.Status that says when to try again. */
+#define KT_GRPC_RETRY_INFO_TYPE "type.googleapis.com/google.rpc.RetryInfo"
 
 /*
  * What a status means for the batch, as the OTLP specification says for
@@ -55,6 +58,15 @@ struct kt_grpc_response {
 	/* grpc-message, percent-decoded (kt_otlp_percent_decode), NUL-terminated */
 	char message[KT_GRPC_MAX_MESSAGE + 1];
 	char content_type[64];                 /* truncated; for logs */
+	/*
+	 * The collector's google.rpc.RetryInfo (in grpc-status-details-bin): how
+	 * long it asked to be left alone, in ms (negative delays taken as 0).
+	 * details_unusable: the header was there but not base64 of a
+	 * google.rpc.Status within KT_GRPC_MAX_DETAILS bytes.
+	 */
+	bool have_retry_delay;
+	bool details_unusable;
+	uint64_t retry_delay_ms;
 	size_t body_len;                       /* bytes kept in body */
 	uint64_t body_total;                   /* bytes received */
 	uint8_t body[KT_GRPC_MAX_BODY];
@@ -69,6 +81,13 @@ void kt_grpc_response_reset(struct kt_grpc_response *r);
  * (1xx informational headers are forgotten).
  */
 void kt_grpc_response_header(struct kt_grpc_response *r, const char *line, size_t len);
+
+/*
+ * A grpc-status-details-bin value (base64, padded or not, of a
+ * google.rpc.Status): sets have_retry_delay/retry_delay_ms from its first
+ * RetryInfo detail, or details_unusable. Called by kt_grpc_response_header.
+ */
+void kt_grpc_response_details(struct kt_grpc_response *r, const char *b64, size_t n);
 
 /* Response body bytes: the first KT_GRPC_MAX_BODY are kept. */
 void kt_grpc_response_body(struct kt_grpc_response *r, const void *data, size_t len);

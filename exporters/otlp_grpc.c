@@ -144,6 +144,13 @@ static enum kt_export_result call(struct grpc_exporter *g, const char *url, bool
 	}
 	/* The status the collector gave (or the one its HTTP status maps to), for the counters. */
 	kt_export_note_status(kt_grpc_code_name(code));
+	/* how long it asked to be left alone (the OTLP specification: honour RetryInfo) */
+	if (res == KT_EXPORT_RETRY && r->have_retry_delay)
+		kt_export_note_retry_delay(r->retry_delay_ms, "RetryInfo");
+	if (r->details_unusable)
+		kt_debug(WHO ": %s: a grpc-status-details-bin that is not a google.rpc.Status "
+			     "within %d bytes: ignored",
+			 g->endpoint, KT_GRPC_MAX_DETAILS);
 	/* The collector's words, made printable. */
 	char msg[KT_OTLP_EXCERPT_SIZE], ctype[KT_OTLP_EXCERPT_SIZE];
 	kt_otlp_excerpt(r->message, r->message_len, msg);

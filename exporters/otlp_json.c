@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "exporters/otlp_types.h"
+#include "base/base64.h"
 #include "base/text_buf.h"
 #include "base/utf8.h"
 
@@ -464,24 +465,14 @@ static void write_any(struct jw *w, const pb_any *v)
 			obj_end(w);
 			break;
 		case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE: {
-			/* Standard base64, as protobuf JSON maps bytes. */
-			static const char b64[] =
-				"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+			/* Standard base64, as protobuf JSON maps bytes; a chunk at a time. */
 			const uint8_t *p = v->bytes_value.data;
 			size_t n = v->bytes_value.len;
+			char o[KT_BASE64_ENCODED_LEN(48)];
 			field(w, "bytesValue");
 			putc_(w, '"');
-			for (size_t i = 0; i < n; i += 3) {
-				uint32_t q = (uint32_t)p[i] << 16;
-				if (i + 1 < n)
-					q |= (uint32_t)p[i + 1] << 8;
-				if (i + 2 < n)
-					q |= p[i + 2];
-				char o[4] = { b64[q >> 18], b64[(q >> 12) & 63],
-					      i + 1 < n ? b64[(q >> 6) & 63] : '=',
-					      i + 2 < n ? b64[q & 63] : '=' };
-				put(w, o, 4);
-			}
+			for (size_t i = 0; i < n; i += 48)
+				put(w, o, kt_base64_encode(p + i, n - i < 48 ? n - i : 48, o));
 			putc_(w, '"');
 			break;
 		}

@@ -2,7 +2,7 @@
 /*
  * gRPC response fuzzer (exporters/grpc_frame.c): what a collector sends,
  * as header lines (status lines, grpc-status, grpc-message, content-type,
- * anything), body chunks and trailers, in any order and any size. Then the
+ * grpc-status-details-bin of any bytes, anything), body chunks and trailers, in any order and any size. Then the
  * status, the response message and its partial_success are read as the
  * exporter does.
  *
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "exporters/grpc_frame.h"
 #include "exporters/otlp_common.h"
 
@@ -109,6 +110,35 @@ static void check_decode(const uint8_t *p, size_t n, size_t cap)
 		CHECK(got >= (n + 2) / 3);
 }
 
+/*
+ * A grpc-status-details-bin header of the n bytes at p, base64-encoded
+ * (raw: as they are). What it decodes to must be those bytes; whatever
+ * they hold, a RetryInfo is found only in a usable Status.
+ */
+static void details(const uint8_t *p, size_t n, bool raw)
+{
+	static char line[64 + 4 * (KT_GRPC_MAX_DETAILS + 8) / 3 + 8];
+	static const char name[] = "grpc-status-details-bin: ";
+	size_t nl = sizeof(name) - 1, tn;
+	memcpy(line, name, nl);
+	if (raw) {
+		memcpy(line + nl, p, n);
+		tn = n;
+	} else {
+		tn = kt_base64_encode(p, n, line + nl);
+		static uint8_t back[KT_GRPC_MAX_DETAILS + 8];
+		size_t bn;
+		CHECK(kt_base64_decode(line + nl, tn, back, sizeof(back), &bn));
+		CHECK(bn == n && memcmp(back, p, n) == 0);
+		if (n > KT_GRPC_MAX_DETAILS) /* too large to be read */
+			CHECK(!kt_base64_decode(line + nl, tn, back, KT_GRPC_MAX_DETAILS, &bn));
+	}
+	kt_grpc_response_header(&r, line, nl + tn);
+	CHECK(!(r.have_retry_delay && r.details_unusable));
+	if (!raw && n > KT_GRPC_MAX_DETAILS)
+		CHECK(r.details_unusable && !r.have_retry_delay);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cursor in = { data, data + size };
@@ -156,6 +186,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 3: { /* a known field with a fuzzed value */
+			if (op & 0x40) { /* grpc-status-details-bin: the bytes in base64, or as they are */
+				size_t n = take(&in, len < KT_GRPC_MAX_DETAILS + 8 ? len : KT_GRPC_MAX_DETAILS + 8, &p);
+				details(p, n, op & 0x20);
+				break;
+			}
 			static const char *names[] = { "grpc-status", "grpc-message", "content-type",
 						       "Grpc-Status" };
 			const char *name = names[(op >> 2) & 3];

@@ -9,14 +9,16 @@
 // does for OTLP/HTTP.
 //
 //   grpc-receiver.js --out spans.jsonl [--port N] [--port-file F]
-//                    [--unavailable-first N] [--unavailable-for MS]
+//                    [--unavailable-first N] [--unavailable-for MS] [--retry-delay MS]
 //                    [--status CODE [--message TEXT]] [--partial-success N:TEXT]
 //                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
 // --port N listens on 127.0.0.1:N (default 0: a free port); the port is
 // written to F once the server listens. --unavailable-first N answers
 // UNAVAILABLE to the first N requests, --unavailable-for MS to every request
-// during the first MS milliseconds after it started listening. --status CODE
+// during the first MS milliseconds after it started listening; with
+// --retry-delay MS those answers carry a google.rpc.RetryInfo of MS
+// milliseconds in grpc-status-details-bin. --status CODE
 // (a number or a name such as INVALID_ARGUMENT) answers CODE, with TEXT as
 // grpc-message, to every other request. --partial-success N:TEXT answers OK
 // with partial_success {rejected_spans: N, error_message: TEXT}. Only OK
@@ -31,15 +33,16 @@ const { parseArgs } = require('./lib/args');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
 const { ExportLogsServiceRequest, ExportLogsServiceResponse } = require('./lib/otlp-logs');
 const { normalizeRequest, normalizeLogsRequest } = require('./lib/normalize');
+const { statusWithRetryDelay } = require('./lib/rpc-status');
 const { writePortFile, openSpanFile, appendSpans, logger } = require('./lib/sink');
 const { TLS_SPEC, TLS_USAGE, tlsFiles, tlsDescription, clientText } = require('./lib/tls');
 
 const USAGE = 'usage: grpc-receiver.js --out spans.jsonl [--logs-out logs.jsonl] [--port N] [--port-file F] ' +
-	'[--unavailable-first N] [--unavailable-for MS] [--status CODE [--message TEXT]] ' +
+	'[--unavailable-first N] [--unavailable-for MS] [--retry-delay MS] [--status CODE [--message TEXT]] ' +
 	`[--partial-success N:TEXT] ${TLS_USAGE}`;
 const { opts } = parseArgs(process.argv.slice(2), {
 	out: true, 'logs-out': false, port: false, 'port-file': false, 'unavailable-first': false,
-	'unavailable-for': false, status: false, message: false, 'partial-success': false,
+	'unavailable-for': false, 'retry-delay': false, status: false, message: false, 'partial-success': false,
 	...TLS_SPEC,
 }, USAGE);
 const log = logger('grpc-receiver');
@@ -69,6 +72,8 @@ function statusCode(v) {
 const port = number('port', 0);
 let unavailableFirst = number('unavailable-first', 0);
 const unavailableForMs = number('unavailable-for', 0);
+const retryDelayMs = number('retry-delay', undefined);
+const retryText = retryDelayMs === undefined ? '' : `, RetryInfo ${retryDelayMs} ms`;
 const status = statusCode(opts.status);
 const statusName = Object.keys(grpc.status).find((k) => grpc.status[k] === status) || String(status);
 let partial = null;
@@ -101,6 +106,15 @@ function fail(callback, code, details) {
 	callback({ code, details });
 }
 
+// UNAVAILABLE while starting, with the RetryInfo of --retry-delay if given.
+function unavailable(callback, details) {
+	if (retryDelayMs === undefined) return fail(callback, grpc.status.UNAVAILABLE, details);
+	const metadata = new grpc.Metadata();
+	metadata.set('grpc-status-details-bin',
+		statusWithRetryDelay(grpc.status.UNAVAILABLE, details, retryDelayMs));
+	callback({ code: grpc.status.UNAVAILABLE, details, metadata });
+}
+
 function exportHandler(call, callback) {
 	const n = ++nRequests;
 	const body = call.request;
@@ -112,12 +126,12 @@ function exportHandler(call, callback) {
 		`${md ? `, metadata ${md}` : ''}${client ? `, ${client}` : ''})`;
 	if (unavailableFirst > 0) {
 		unavailableFirst--;
-		log(`${what}: answering UNAVAILABLE (--unavailable-first)`);
-		return fail(callback, grpc.status.UNAVAILABLE, 'collector starting (--unavailable-first)');
+		log(`${what}: answering UNAVAILABLE (--unavailable-first)${retryText}`);
+		return unavailable(callback, 'collector starting (--unavailable-first)');
 	}
 	if (unavailableForMs && Date.now() - listeningSince < unavailableForMs) {
-		log(`${what}: answering UNAVAILABLE (--unavailable-for)`);
-		return fail(callback, grpc.status.UNAVAILABLE, 'collector starting (--unavailable-for)');
+		log(`${what}: answering UNAVAILABLE (--unavailable-for)${retryText}`);
+		return unavailable(callback, 'collector starting (--unavailable-for)');
 	}
 	let spans;
 	try {

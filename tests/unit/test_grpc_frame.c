@@ -3,7 +3,8 @@
  * gRPC framing and response parsing (exporters/grpc_frame.c): the request
  * frame, grpc-status / grpc-message in headers and trailers, percent
  * decoding, status to export result, the response message and its
- * partial_success, and hostile responses.
+ * partial_success, the collector's RetryInfo (grpc-status-details-bin),
+ * and hostile responses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,12 @@
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <openssl/evp.h>
 
 #include "exporters/grpc_frame.h"
 #include "exporters/otlp_common.h"
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "span_fixture.h"
 
@@ -629,4 +633,139 @@ Test(grpc_frame, random_input_stays_in_bounds)
 		(void)kt_grpc_status_result(code);
 		(void)kt_grpc_code_name(code);
 	}
+}
+
+/* ------------------------------------------- grpc-status-details-bin: RetryInfo */
+
+/* "grpc-status-details-bin: " and base64 (padding cut when !padded) of a Status with these details. */
+static void details_header(Google__Rpc__Any **details, size_t n, bool padded)
+{
+	Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+	st.code = 14;
+	st.n_details = n;
+	st.details = details;
+	size_t len = google__rpc__status__get_packed_size(&st);
+	uint8_t *bin = malloc(len + 1);
+	char *line = malloc(64 + 4 * len / 3 + 8);
+	cr_assert(bin && line);
+	google__rpc__status__pack(&st, bin);
+	int off = sprintf(line, "grpc-status-details-bin: ");
+	int tn = EVP_EncodeBlock((unsigned char *)line + off, bin, (int)len);
+	while (!padded && tn > 0 && line[off + tn - 1] == '=')
+		tn--;
+	line[off + tn] = '\0';
+	hdr(line);
+	free(bin);
+	free(line);
+}
+
+/* An Any holding a RetryInfo of seconds and nanos (value and type_url owned by the caller's buffers). */
+static void retry_any(Google__Rpc__Any *a, uint8_t *buf, int64_t seconds, int32_t nanos)
+{
+	Google__Rpc__Duration d = GOOGLE__RPC__DURATION__INIT;
+	Google__Rpc__RetryInfo ri = GOOGLE__RPC__RETRY_INFO__INIT;
+	d.seconds = seconds;
+	d.nanos = nanos;
+	ri.retry_delay = &d;
+	google__rpc__any__init(a);
+	a->type_url.data = (uint8_t *)KT_GRPC_RETRY_INFO_TYPE;
+	a->type_url.len = strlen(KT_GRPC_RETRY_INFO_TYPE);
+	a->value.len = google__rpc__retry_info__pack(&ri, buf);
+	a->value.data = buf;
+}
+
+static uint64_t delay_of(int64_t seconds, int32_t nanos)
+{
+	Google__Rpc__Any a, *d[1] = { &a };
+	uint8_t buf[64];
+	kt_grpc_response_reset(resp);
+	retry_any(&a, buf, seconds, nanos);
+	details_header(d, 1, true);
+	cr_assert(resp->have_retry_delay, "%lld s %d ns", (long long)seconds, nanos);
+	cr_assert_not(resp->details_unusable);
+	return resp->retry_delay_ms;
+}
+
+Test(grpc_frame, retry_info_gives_the_delay)
+{
+	cr_expect_eq(delay_of(2, 500000000), 2500);
+	cr_expect_eq(delay_of(3, 0), 3000);
+	cr_expect_eq(delay_of(0, 1), 1); /* never shorter than asked */
+	cr_expect_eq(delay_of(0, 0), 0);
+	cr_expect_eq(delay_of(-5, 0), 0);
+	cr_expect_eq(delay_of(0, -1), 0);
+	cr_expect_eq(delay_of(INT64_MAX, 999999999), UINT64_MAX);
+}
+
+Test(grpc_frame, retry_info_unpadded_among_other_details)
+{
+	static const char other[] = "type.googleapis.com/google.rpc.DebugInfo";
+	Google__Rpc__Any dbg, wrong, ri1, ri2;
+	uint8_t b1[64], b2[64];
+	google__rpc__any__init(&dbg);
+	dbg.type_url.data = (uint8_t *)other;
+	dbg.type_url.len = strlen(other);
+	dbg.value.data = (uint8_t *)"\x0a\x03x y";
+	dbg.value.len = 5;
+	/* a RetryInfo under a type_url one byte short is not one */
+	retry_any(&wrong, b1, 9, 0);
+	wrong.type_url.len--;
+	retry_any(&ri1, b1, 4, 0);
+	retry_any(&ri2, b2, 7, 0);
+	Google__Rpc__Any *d[4] = { &dbg, &wrong, &ri1, &ri2 };
+	details_header(d, 4, false);
+	cr_assert(resp->have_retry_delay);
+	cr_expect_eq(resp->retry_delay_ms, 4000); /* the first RetryInfo */
+	/* a new response head forgets it */
+	hdr("HTTP/2 200");
+	cr_expect_not(resp->have_retry_delay);
+	cr_expect_eq(resp->retry_delay_ms, 0);
+}
+
+Test(grpc_frame, status_without_retry_info)
+{
+	details_header(NULL, 0, true);
+	cr_expect_not(resp->have_retry_delay);
+	cr_expect_not(resp->details_unusable);
+}
+
+Test(grpc_frame, unusable_details_are_ignored)
+{
+	static const char *const bad[] = {
+		"grpc-status-details-bin: not base64!",
+		"grpc-status-details-bin: CA", /* a Status cut after its code's tag */
+		"grpc-status-details-bin: Gg", /* a details entry without its length... */
+		"grpc-status-details-bin: GgMKAQ", /* ...and one whose length runs past the end */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kt_grpc_response_reset(resp);
+		hdr(bad[i]);
+		cr_expect_not(resp->have_retry_delay, "%s", bad[i]);
+		cr_expect(resp->details_unusable, "%s", bad[i]);
+	}
+	/* a RetryInfo whose value is not one */
+	Google__Rpc__Any a, *d[1] = { &a };
+	uint8_t buf[64];
+	retry_any(&a, buf, 1, 0);
+	a.value.data = (uint8_t *)"\x0a\x09";
+	a.value.len = 2;
+	kt_grpc_response_reset(resp);
+	details_header(d, 1, true);
+	cr_expect_not(resp->have_retry_delay);
+	cr_expect(resp->details_unusable);
+}
+
+Test(grpc_frame, oversized_details_are_ignored)
+{
+	/* a Status larger than KT_GRPC_MAX_DETAILS once decoded, its RetryInfo unread */
+	static uint8_t big[KT_GRPC_MAX_DETAILS];
+	Google__Rpc__Any pad, ri, *d[2] = { &pad, &ri };
+	uint8_t buf[64];
+	google__rpc__any__init(&pad);
+	pad.value.data = big;
+	pad.value.len = sizeof(big);
+	retry_any(&ri, buf, 5, 0);
+	details_header(d, 2, true);
+	cr_expect_not(resp->have_retry_delay);
+	cr_expect(resp->details_unusable);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/base64.h"
 #include "model/decode_ctx.h"
 #include "base/utf8.h"
 
@@ -220,21 +221,11 @@ static int micros(struct jd *j, int64_t us, uint64_t *ns)
 
 static int base64(struct jd *j, const uint8_t *p, size_t n, struct kt_str *out)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = (n + 2) / 3 * 4;
-	char *s = kt_dctx_alloc(&j->d, len + 1, 1);
+	char *s = kt_dctx_alloc(&j->d, KT_BASE64_ENCODED_LEN(n) + 1, 1);
 	if (!s)
 		return -1;
-	for (size_t i = 0, k = 0; i < n; i += 3, k += 4) {
-		size_t rest = n - i;
-		uint32_t w = (uint32_t)p[i] << 16 | (rest > 1 ? (uint32_t)p[i + 1] << 8 : 0) |
-			     (rest > 2 ? p[i + 2] : 0);
-		for (int q = 0; q < 4; q++)
-			s[k + (size_t)q] = (size_t)q <= rest ? alphabet[w >> (18 - 6 * q) & 63] : '=';
-	}
 	out->ptr = s;
-	out->len = len;
+	out->len = kt_base64_encode(p, n, s);
 	return 0;
 }
 
