@@ -20,8 +20,8 @@
 log "probe: span probes, tracepoints and bpftrace on pid/, sandbox/ and pod/ targets"
 PT=$ROOT_DIR/build/targets/c/probe_target
 SG=$ROOT_DIR/build/targets/go/stackgrow
-[ -x "$PT" ] && [ -x "$SG" ] ||
-	abort_test "setup: make build/targets/c/probe_target build/targets/go/stackgrow"
+[ -x "$PT" ] && [ -x "$SG" ] && [ -x "$SG.stripped" ] ||
+	abort_test "setup: make build/targets/c/probe_target build/targets/go/stackgrow build/targets/go/stackgrow.stripped"
 CALLS=40
 SLEEP_US=3000
 CHECK=$RECV/check-probe.js
@@ -135,31 +135,40 @@ run_check file work --file "$OUT/file-spans.jsonl" --calls $CALLS --pid "$C" --t
 	--sleep-us $SLEEP_US --exe "$PT" --target "pid/$C"
 
 # ------------------------------------------------------------ 3: Go
-log "3. stackgrow's main.grow, whose stack moves during the probed calls"
 # Held stopped right after its exec (PTRACE_TRACEME), so that /proc/PID/exe
 # is stackgrow and no main.grow has run before the probe is attached.
 GO_CALLS=5
 GO_WORKERS=1
-rm -f "$OUT/go.in" && mkfifo "$OUT/go.in"
-python3 "$ROOT_DIR/tests/tools/held.py" "$SG" $GO_CALLS $GO_WORKERS <"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
-PIDS+=($!)
-exec 7>"$OUT/go.in"
-wait_for 10 "stackgrow held" grep -qE '^[0-9]+$' "$OUT/go.out" || abort_test "setup: stackgrow"
-G=$(head -n 1 "$OUT/go.out")
-launch_probe "pid/$G" --span 'uprobe:/proc/$pid/exe:main.grow' --args 1 --otlp-endpoint "$RECV_URL" \
-	--batch-timeout 200 || abort_test "probe pid/$G did not start"
-rm -f "$OUT/spans.jsonl"
-echo go >&7
-exec 7>&-
-check "stackgrow exited 0" wait_for 20 "stackgrow's end" grep -qx 'exit=0' "$OUT/go.out"
-check "stackgrow's stack moved during probed calls (moved > 0)" \
-	grep -qE "^calls=$((GO_CALLS * (GO_WORKERS + 1))) grow=[0-9]+ moved=[1-9][0-9]*$" "$OUT/go.out"
-wait_probe 10
-check_exit "probe exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" "stopped by process $G ended"
-# main.grow(0) runs CALLS x (WORKERS + 1) times, each 33 levels deep; the
-# probe keeps the outermost KT_PROBE_DEPTH (4, bpf/probe_span.h) of a thread.
-run_check go go --file "$OUT/spans.jsonl" --runs $((GO_CALLS * (GO_WORKERS + 1))) --levels 33 --depth 4 \
-	--pid "$G" --target "pid/$G"
+go_round() { # executable label
+	local bin=$1 label=$2
+	rm -f "$OUT/go.in" && mkfifo "$OUT/go.in"
+	python3 "$ROOT_DIR/tests/tools/held.py" "$bin" $GO_CALLS $GO_WORKERS <"$OUT/go.in" >"$OUT/go.out" 2>&1 7>&- 8>&- &
+	PIDS+=($!)
+	exec 7>"$OUT/go.in"
+	wait_for 10 "stackgrow held" grep -qE '^[0-9]+$' "$OUT/go.out" || abort_test "setup: $label"
+	G=$(head -n 1 "$OUT/go.out")
+	launch_probe "pid/$G" --span 'uprobe:/proc/$pid/exe:main.grow' --args 1 --otlp-endpoint "$RECV_URL" \
+		--batch-timeout 200 || abort_test "probe pid/$G ($label) did not start"
+	rm -f "$OUT/spans.jsonl"
+	echo go >&7
+	exec 7>&-
+	check "$label exited 0" wait_for 20 "$label's end" grep -qx 'exit=0' "$OUT/go.out"
+	check "$label's stack moved during probed calls (moved > 0)" \
+		grep -qE "^calls=$((GO_CALLS * (GO_WORKERS + 1))) grow=[0-9]+ moved=[1-9][0-9]*$" "$OUT/go.out"
+	wait_probe 10
+	check_exit "probe of $label exits 0, stopped by the target's end" "$KT_RC" 0 "$OUT/kt.log" \
+		"stopped by process $G ended"
+	# main.grow(0) runs CALLS x (WORKERS + 1) times, each 33 levels deep; the
+	# probe keeps the outermost KT_PROBE_DEPTH (4, bpf/probe_span.h) of a thread.
+	run_check "go-$label" go --file "$OUT/spans.jsonl" --runs $((GO_CALLS * (GO_WORKERS + 1))) --levels 33 \
+		--depth 4 --pid "$G" --target "pid/$G"
+}
+log "3. stackgrow's main.grow, whose stack moves during the probed calls"
+go_round "$SG" stackgrow
+# stripped: no symbol table, main.grow found in the Go function table (.gopclntab)
+log "3b. the same in a stripped copy of stackgrow"
+go_round "$SG.stripped" stackgrow.stripped
+check "the stripped copy has no symbol table" bash -c "! readelf -SW '$SG.stripped' | grep -q ' .symtab '"
 
 # ------------------------------------------------------------ 4: tracepoints
 log "4. tracepoint pair sys_enter/sys_exit_clock_nanosleep (glibc's usleep)"

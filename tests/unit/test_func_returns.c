@@ -252,8 +252,49 @@ Test(func_returns, stripped_copy_through_dynsym)
 
 	/* a static function was only in .symtab */
 	check_error(stripped, "one_ret", "no function symbol 'one_ret' (the binary is stripped: no .symtab)");
-	check_error(TARGET("go/stackgrow.stripped"), "main.grow",
-		    "no function symbol 'main.grow' (the binary is stripped: no .symtab)");
+}
+
+/*
+ * A stripped Go executable has no symbol table, but keeps its function
+ * table (.gopclntab) for the runtime: a function is found there, at the
+ * offset Go's own debug/gosym gives (build/targets/go/gosym), with the size
+ * up to the next function, and the same entry and RETs as through the
+ * unstripped executable's symbol table.
+ */
+Test(func_returns, stripped_go_through_its_function_table)
+{
+	const char *const syms[] = { "main.grow", "main.touch", "main.main", "main.(*tally).add",
+				     "strconv.Atoi", "runtime.memmove" };
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		char cmd[512], line[256];
+		snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s'", TARGET("go/gosym"),
+			 TARGET("go/stackgrow.stripped"), syms[i]);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		unsigned long long entry = 0, end = 0, offset = 0;
+		bool got = fgets(line, sizeof(line), p) &&
+			   sscanf(line, "entry=0x%llx end=0x%llx offset=0x%llx", &entry, &end, &offset) == 3;
+		cr_assert_eq(pclose(p), 0, "%s", cmd);
+		cr_assert(got, "%s: %s", cmd, line);
+
+		struct kt_func_returns r, full;
+		char err[512];
+		cr_assert_eq(kt_func_returns(TARGET("go/stackgrow.stripped"), syms[i], &r, err, sizeof(err)),
+			     0, "%s", err);
+		cr_expect_eq(r.entry_off, offset, "%s", syms[i]);
+		cr_expect_eq(r.size, end - entry, "%s", syms[i]);
+		cr_expect(r.is_go);
+		cr_assert_eq(kt_func_returns(TARGET("go/stackgrow"), syms[i], &full, err, sizeof(err)), 0,
+			     "%s", err);
+		cr_expect_eq(r.entry_off, full.entry_off, "%s", syms[i]);
+		cr_expect_geq(r.size, full.size, "%s", syms[i]); /* the padding before the next one too */
+		cr_assert_eq(r.n_rets, full.n_rets, "%s", syms[i]);
+		cr_expect_arr_eq(r.ret_off, full.ret_off, full.n_rets * sizeof(full.ret_off[0]), "%s",
+				 syms[i]);
+	}
+	check_error(TARGET("go/stackgrow.stripped"), "main.nope",
+		    "no function 'main.nope' (the binary is stripped: no .symtab, and its Go function "
+		    "table has no such function)");
 }
 
 Test(func_returns, symbols_that_are_not_functions_with_returns)

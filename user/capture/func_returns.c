@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture/go_functab.h"
+
 /* Sections only a Go toolchain writes (the build info and the PC/line table). */
 static const char *const go_sections[] = { ".go.buildinfo", ".gopclntab" };
 
@@ -229,6 +231,62 @@ static bool has_go_section(Elf *elf, size_t shstrndx)
 	return false;
 }
 
+/* The section named name, or NULL. */
+static Elf_Scn *section_named(Elf *elf, size_t shstrndx, const char *name, GElf_Shdr *sh)
+{
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		if (!gelf_getshdr(scn, sh))
+			continue;
+		const char *n = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (n && strcmp(n, name) == 0)
+			return scn;
+	}
+	return NULL;
+}
+
+/*
+ * A function of a stripped Go executable, from its function table
+ * (.gopclntab; capture/go_functab.h), as if from a symbol: its address, its
+ * size up to the next function, and the executable section holding it. 0
+ * with m->found set or not (no table, or no such function in it), or -1
+ * with a message when the table cannot be read.
+ */
+static int find_go_func(struct elf_file *f, size_t shstrndx, const char *symbol,
+			struct sym_match *m)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = section_named(f->elf, shstrndx, ".gopclntab", &sh);
+	if (!scn)
+		return 0; /* a PIE keeps the table in .data.rel.ro, where nothing names it */
+	Elf_Data *d = elf_getdata(scn, NULL);
+	if (sh.sh_type == SHT_NOBITS || !d || !d->d_buf)
+		return FAIL(f, "%s: its Go function table (.gopclntab) is unreadable", f->path);
+	uint64_t entry, end;
+	const char *why;
+	enum kt_go_functab_result r = kt_go_functab_find(d->d_buf, d->d_size, symbol, &entry, &end, &why);
+	if (r == KT_GO_FUNC_BAD_TABLE)
+		return FAIL(f, "%s: its Go function table (.gopclntab) cannot be read: %s", f->path, why);
+	if (r == KT_GO_FUNC_NOT_FOUND)
+		return 0;
+	/* the executable section that holds it, as a symbol would name it */
+	for (Elf_Scn *x = NULL; (x = elf_nextscn(f->elf, x));) {
+		GElf_Shdr xs;
+		if (gelf_getshdr(x, &xs) && (xs.sh_flags & SHF_EXECINSTR) && entry >= xs.sh_addr &&
+		    entry - xs.sh_addr < xs.sh_size) {
+			m->shndx = (Elf32_Word)elf_ndxscn(x);
+			break;
+		}
+	}
+	if (!m->shndx)
+		return FAIL(f, "%s: Go function '%s' (0x%llx) is in no executable section", f->path, symbol,
+			    (unsigned long long)entry);
+	m->found = true;
+	m->sym.st_value = entry;
+	m->sym.st_size = end - entry;
+	m->sym.st_shndx = (Elf64_Section)m->shndx;
+	return 0;
+}
+
 /* The ELF header says x86-64, little-endian, 64-bit, executable or shared object. */
 static int check_header(struct elf_file *f)
 {
@@ -280,6 +338,12 @@ static int lookup(struct elf_file *f, const char *symbol, struct kt_func_returns
 		find_sym(f->elf, symtab, symbol, &m);
 	if (!m.found && dynsym)
 		find_sym(f->elf, dynsym, symbol, &m);
+	/* a stripped Go executable still has its function table */
+	if (!m.found && !symtab && m.other_type < 0 && !m.undefined) {
+		rc = find_go_func(f, shstrndx, symbol, &m);
+		if (rc < 0)
+			return rc;
+	}
 
 	if (!m.found) {
 		if (m.other_type >= 0)
@@ -289,6 +353,11 @@ static int lookup(struct elf_file *f, const char *symbol, struct kt_func_returns
 			return FAIL(f,
 				    "%s: function '%s' is not defined in this file (it is imported from a "
 				    "shared library)",
+				    f->path, symbol);
+		if (!symtab && has_go_section(f->elf, shstrndx))
+			return FAIL(f,
+				    "%s: no function '%s' (the binary is stripped: no .symtab, and its Go "
+				    "function table has no such function)",
 				    f->path, symbol);
 		if (!symtab)
 			return FAIL(f, "%s: no function symbol '%s' (the binary is stripped: no .symtab)", f->path,
