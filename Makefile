@@ -201,7 +201,7 @@ GO_ENV := GOENV=off GOFLAGS= GO111MODULE=off GOPROXY=off CGO_ENABLED=0 \
 TEST_TARGETS := $(TARGETS)/c/multi_ret $(TARGETS)/c/multi_ret.nopie $(TARGETS)/c/multi_ret.stripped \
 	$(TARGETS)/c/ret_forms $(TARGETS)/c/limits $(TARGETS)/c/probe_target \
 	$(TARGETS)/go/stackgrow $(TARGETS)/go/stackgrow.pie $(TARGETS)/go/stackgrow.stripped \
-	$(TARGETS)/go/gosym
+	$(TARGETS)/go/stackgrow.pie.stripped $(TARGETS)/go/gosym
 
 $(TARGETS)/c/%: tests/targets/c/%.c user/capture/func_returns.h
 	@mkdir -p $(@D)

@@ -213,7 +213,7 @@ Test(func_returns, go_functions_match_objdump)
 	}
 }
 
-/* The PIE has no .gopclntab section (the table is in .data.rel.ro): .go.buildinfo says Go. */
+/* The PIE has no .gopclntab section (its table is .data.rel.ro.gopclntab): .go.buildinfo says Go. */
 Test(func_returns, go_is_told_by_either_section)
 {
 	FILE *p = popen("readelf -SW '" TARGET("go/stackgrow.pie") "'", "r");
@@ -261,14 +261,13 @@ Test(func_returns, stripped_copy_through_dynsym)
  * up to the next function, and the same entry and RETs as through the
  * unstripped executable's symbol table.
  */
-Test(func_returns, stripped_go_through_its_function_table)
+static void stripped_go(const char *stripped, const char *full_path)
 {
 	const char *const syms[] = { "main.grow", "main.touch", "main.main", "main.(*tally).add",
 				     "strconv.Atoi", "runtime.memmove" };
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 		char cmd[512], line[256];
-		snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s'", TARGET("go/gosym"),
-			 TARGET("go/stackgrow.stripped"), syms[i]);
+		snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s'", TARGET("go/gosym"), stripped, syms[i]);
 		FILE *p = popen(cmd, "r");
 		cr_assert_not_null(p);
 		unsigned long long entry = 0, end = 0, offset = 0;
@@ -279,22 +278,36 @@ Test(func_returns, stripped_go_through_its_function_table)
 
 		struct kt_func_returns r, full;
 		char err[512];
-		cr_assert_eq(kt_func_returns(TARGET("go/stackgrow.stripped"), syms[i], &r, err, sizeof(err)),
-			     0, "%s", err);
+		cr_assert_eq(kt_func_returns(stripped, syms[i], &r, err, sizeof(err)), 0, "%s: %s",
+			     stripped, err);
 		cr_expect_eq(r.entry_off, offset, "%s", syms[i]);
 		cr_expect_eq(r.size, end - entry, "%s", syms[i]);
 		cr_expect(r.is_go);
-		cr_assert_eq(kt_func_returns(TARGET("go/stackgrow"), syms[i], &full, err, sizeof(err)), 0,
-			     "%s", err);
+		cr_assert_eq(kt_func_returns(full_path, syms[i], &full, err, sizeof(err)), 0, "%s", err);
 		cr_expect_eq(r.entry_off, full.entry_off, "%s", syms[i]);
 		cr_expect_geq(r.size, full.size, "%s", syms[i]); /* the padding before the next one too */
 		cr_assert_eq(r.n_rets, full.n_rets, "%s", syms[i]);
 		cr_expect_arr_eq(r.ret_off, full.ret_off, full.n_rets * sizeof(full.ret_off[0]), "%s",
 				 syms[i]);
 	}
-	check_error(TARGET("go/stackgrow.stripped"), "main.nope",
+	/* no .symtab left */
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | grep -q ' .symtab '", stripped);
+	cr_assert_neq(system(cmd), 0, "%s has a .symtab", stripped);
+	check_error(stripped, "main.nope",
 		    "no function 'main.nope' (the binary is stripped: no .symtab, and its Go function "
 		    "table has no such function)");
+}
+
+Test(func_returns, stripped_go_through_its_function_table)
+{
+	stripped_go(TARGET("go/stackgrow.stripped"), TARGET("go/stackgrow"));
+}
+
+/* A PIE's table is .data.rel.ro.gopclntab. */
+Test(func_returns, stripped_go_pie_through_its_function_table)
+{
+	stripped_go(TARGET("go/stackgrow.pie.stripped"), TARGET("go/stackgrow.pie"));
 }
 
 Test(func_returns, symbols_that_are_not_functions_with_returns)

@@ -255,9 +255,12 @@ static int find_go_func(struct elf_file *f, size_t shstrndx, const char *symbol,
 			struct sym_match *m)
 {
 	GElf_Shdr sh;
+	/* Go's linker names it .gopclntab, in a PIE .data.rel.ro.gopclntab */
 	Elf_Scn *scn = section_named(f->elf, shstrndx, ".gopclntab", &sh);
 	if (!scn)
-		return 0; /* a PIE keeps the table in .data.rel.ro, where nothing names it */
+		scn = section_named(f->elf, shstrndx, ".data.rel.ro.gopclntab", &sh);
+	if (!scn)
+		return 0; /* an external linker merges it into .data.rel.ro, where nothing names it */
 	Elf_Data *d = elf_getdata(scn, NULL);
 	if (sh.sh_type == SHT_NOBITS || !d || !d->d_buf)
 		return FAIL(f, "%s: its Go function table (.gopclntab) is unreadable", f->path);

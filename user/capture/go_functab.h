@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The function table of a Go executable (its pclntab, the .gopclntab
- * section), read for what a stripped binary no longer has in a symbol
+ * The function table of a Go executable (its pclntab: the .gopclntab
+ * section, .data.rel.ro.gopclntab in a PIE), read for what a stripped binary no longer has in a symbol
  * table: where a function starts and where the next one does. The Go
  * runtime needs this table to unwind and print stacks, so stripping
  * (`strip`, `-ldflags=-s`) leaves it in place.

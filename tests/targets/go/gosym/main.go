@@ -2,7 +2,7 @@
 
 // gosym is the test oracle for reading a Go executable's function table
 // (user/capture/go_functab.c): Go's own debug/gosym reads the .gopclntab
-// section of an executable and prints where a function starts and ends, as
+// section of an executable (.data.rel.ro.gopclntab in a PIE) and prints where a function starts and ends, as
 // addresses and as file offsets (through the section holding its entry).
 //
 //	gosym EXECUTABLE FUNCTION
@@ -32,9 +32,12 @@ func main() {
 		fail(2, "%v", err)
 	}
 	pcln := f.Section(".gopclntab")
+	if pcln == nil {
+		pcln = f.Section(".data.rel.ro.gopclntab") // a PIE's
+	}
 	text := f.Section(".text")
 	if pcln == nil || text == nil {
-		fail(2, "%s: no .gopclntab or .text section", os.Args[1])
+		fail(2, "%s: no .gopclntab (or .data.rel.ro.gopclntab) or .text section", os.Args[1])
 	}
 	data, err := pcln.Data()
 	if err != nil {
