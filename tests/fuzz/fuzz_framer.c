@@ -18,12 +18,7 @@
 
 #include "agent/decode.h"
 #include "agent/framer.h"
-
-#define CHECK(c)                  \
-	do {                      \
-		if (!(c))         \
-			abort();  \
-	} while (0)
+#include "fuzz_check.h"
 
 struct state {
 	struct kt_framer f;

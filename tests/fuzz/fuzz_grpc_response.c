@@ -21,12 +21,7 @@
 #include "base/base64.h"
 #include "exporters/grpc_frame.h"
 #include "exporters/otlp_common.h"
-
-#define CHECK(c)                  \
-	do {                      \
-		if (!(c))         \
-			abort();  \
-	} while (0)
+#include "fuzz_check.h"
 
 /* The fuzz input, consumed front to back. */
 struct cursor {

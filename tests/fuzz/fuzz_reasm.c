@@ -14,15 +14,10 @@
 #include <string.h>
 
 #include "stream/reasm.h"
+#include "fuzz_check.h"
 
 #define WINDOW (1u << 17) /* offsets base .. base + WINDOW carry the model */
 #define MAX_LEN 4096
-
-#define CHECK(c)                  \
-	do {                      \
-		if (!(c))         \
-			abort();  \
-	} while (0)
 
 enum claim { UNSEEN = 0, CLAIM_DATA, CLAIM_GAP };
 

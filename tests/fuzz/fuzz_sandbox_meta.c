@@ -13,12 +13,7 @@
 
 #include "sandbox/oci_bundle.h"
 #include "sandbox/sandbox_meta.h"
-
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,12 +21,7 @@
 #include "ttrpc/ttrpc.pb-c.h"
 #include "rpc/ttrpc_rpc.h"
 #include "base/utf8.h"
-
-#define CHECK(c)                  \
-	do {                      \
-		if (!(c))         \
-			abort();  \
-	} while (0)
+#include "fuzz_check.h"
 
 static const char *const services[] = { "containerd.task.v2.Task", "containerd.task.v3.Task",
 					"grpc.AgentService" };

@@ -25,12 +25,7 @@
 #include "rpc/ttrpc_rpc.h"
 #include "rpc/ttrpc_span.h"
 #include "base/utf8.h"
-
-#define CHECK(c)                  \
-	do {                      \
-		if (!(c))         \
-			abort();  \
-	} while (0)
+#include "fuzz_check.h"
 
 #define MAX_LOG (1u << 20) /* bytes kept per direction for the replay */
 
