@@ -291,8 +291,9 @@ test-kernels: deps-kernels
 
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/%)
-# FUZZ_SAN/FUZZ_OPT: a build without ASan (FUZZ=build/fuzz-ubsan FUZZ_SAN=undefined
-# FUZZ_OPT=-O2) runs several times faster, for long differential runs (docs/testing.md)
+# FUZZ_SAN/FUZZ_OPT: a build without ASan and comparison tracing (FUZZ=build/fuzz-fast
+# FUZZ_SAN=undefined "FUZZ_OPT=-O2 -fno-sanitize-coverage=trace-cmp") runs several times
+# faster, for long differential runs (docs/testing.md)
 FUZZ_SAN ?= address,undefined
 FUZZ_OPT ?= -O1
 FUZZ_BASE := $(CSTD) $(WARN) $(INCLUDES) $(FUZZ_OPT) -g -fno-sanitize-recover=all -MMD -MP

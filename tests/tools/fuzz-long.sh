@@ -15,9 +15,9 @@
 # stay in build/fuzz-long/TARGET/.
 #
 # FUZZ_DIR picks another build of the targets (default build/fuzz, ASan and
-# UBSan), e.g. build/fuzz-ubsan from `make fuzz FUZZ=build/fuzz-ubsan
-# FUZZ_SAN=undefined FUZZ_OPT=-O2`, several times faster: what a differential
-# target needs to reach 10^8 executions. FUZZ_ARGS adds libFuzzer options
+# UBSan), e.g. build/fuzz-fast from `make fuzz FUZZ=build/fuzz-fast
+# FUZZ_SAN=undefined "FUZZ_OPT=-O2 -fno-sanitize-coverage=trace-cmp"`, several
+# times faster: what a differential target needs to reach 10^8 executions. FUZZ_ARGS adds libFuzzer options
 # (e.g. -entropic=0). Both are named in the row.
 #
 # Exit status: 0 when the run ended with no finding, 1 when it found one (the
