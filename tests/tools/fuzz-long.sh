@@ -57,8 +57,11 @@ start=$(date -u +%s)
 	-print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" >"$work/run.log" 2>&1
 rc=$?
 end=$(date -u +%s)
-# CPU seconds the run had (user and system): on a shared machine less than its time
-cpu=$(times | sed -n 2p | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+# CPU seconds the run had (user and system): on a shared machine less than its
+# time. `times` in this shell, not in a command substitution, whose subshell has
+# no children: its second line is what this script's children used.
+times >"$work/times"
+cpu=$(sed -n 2p "$work/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
 
 stat() {
 	grep -a -E "^stat::$1:" "$work/run.log" | tail -n 1 | sed -n 's/^[^:]*::[^:]*: *\([0-9]*\).*/\1/p'
