@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 only=""
 [ "${1:-}" = "--only" ] && only=${2:-}
-FUZZ_SECONDS=${FUZZ_SECONDS:-12}
+FUZZ_SECONDS=${FUZZ_SECONDS:-8}
 passed=0
 failed=0
 suites_failed=()
