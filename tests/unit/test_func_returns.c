@@ -304,6 +304,23 @@ Test(func_returns, stripped_go_through_its_function_table)
 	stripped_go(TARGET("go/stackgrow.stripped"), TARGET("go/stackgrow"));
 }
 
+/*
+ * A Go executable whose table no section names (what an external linker
+ * makes: merged into .data.rel.ro) is refused as stripped, not as a table
+ * without the function.
+ */
+Test(func_returns, stripped_go_without_a_named_table)
+{
+	fx_root_make("funcret");
+	const char *copy = fx_at("unnamed");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "objcopy --rename-section .gopclntab=.gopclntab_elsewhere '%s' '%s'",
+		 TARGET("go/stackgrow.stripped"), copy);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	check_error(copy, "main.grow", "no function symbol 'main.grow' (the binary is stripped: no .symtab)");
+	fx_root_remove();
+}
+
 /* A PIE's table is .data.rel.ro.gopclntab. */
 Test(func_returns, stripped_go_pie_through_its_function_table)
 {

@@ -15,8 +15,6 @@
 
 /* Characters that n bytes encode to, padding included. */
 #define KT_BASE64_ENCODED_LEN(n) (((n) + 2) / 3 * 4)
-/* Bytes that n characters of base64 decode to, at most. */
-#define KT_BASE64_DECODED_MAX(n) (((n) + 3) / 4 * 3)
 
 /* Encodes p[0..n) into out: KT_BASE64_ENCODED_LEN(n) characters, no NUL. Returns that length. */
 size_t kt_base64_encode(const uint8_t *p, size_t n, char *out);

@@ -217,20 +217,6 @@ static int find_rets(struct elf_file *f, const char *symbol, const uint8_t *code
 	return rc;
 }
 
-static bool has_go_section(Elf *elf, size_t shstrndx)
-{
-	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		const char *n = elf_strptr(elf, shstrndx, sh.sh_name);
-		for (size_t i = 0; n && i < sizeof(go_sections) / sizeof(go_sections[0]); i++)
-			if (strcmp(n, go_sections[i]) == 0)
-				return true;
-	}
-	return false;
-}
-
 /* The section named name, or NULL. */
 static Elf_Scn *section_named(Elf *elf, size_t shstrndx, const char *name, GElf_Shdr *sh)
 {
@@ -244,31 +230,43 @@ static Elf_Scn *section_named(Elf *elf, size_t shstrndx, const char *name, GElf_
 	return NULL;
 }
 
+static bool has_go_section(Elf *elf, size_t shstrndx)
+{
+	GElf_Shdr sh;
+	for (size_t i = 0; i < sizeof(go_sections) / sizeof(go_sections[0]); i++)
+		if (section_named(elf, shstrndx, go_sections[i], &sh))
+			return true;
+	return false;
+}
+
 /*
  * A function of a stripped Go executable, from its function table
  * (.gopclntab; capture/go_functab.h), as if from a symbol: its address, its
  * size up to the next function, and the executable section holding it. 0
- * with m->found set or not (no table, or no such function in it), or -1
- * with a message when the table cannot be read.
+ * with m->found set or not, and *have_table saying whether there was a
+ * table to look in; -1 with a message when the table cannot be read.
  */
 static int find_go_func(struct elf_file *f, size_t shstrndx, const char *symbol,
-			struct sym_match *m)
+			struct sym_match *m, bool *have_table)
 {
-	GElf_Shdr sh;
 	/* Go's linker names it .gopclntab, in a PIE .data.rel.ro.gopclntab */
-	Elf_Scn *scn = section_named(f->elf, shstrndx, ".gopclntab", &sh);
-	if (!scn)
-		scn = section_named(f->elf, shstrndx, ".data.rel.ro.gopclntab", &sh);
+	static const char *const names[] = { ".gopclntab", ".data.rel.ro.gopclntab" };
+	GElf_Shdr sh;
+	Elf_Scn *scn = NULL;
+	const char *name = NULL;
+	for (size_t i = 0; !scn && i < sizeof(names) / sizeof(names[0]); i++)
+		scn = section_named(f->elf, shstrndx, name = names[i], &sh);
+	*have_table = scn != NULL;
 	if (!scn)
 		return 0; /* an external linker merges it into .data.rel.ro, where nothing names it */
 	Elf_Data *d = elf_getdata(scn, NULL);
 	if (sh.sh_type == SHT_NOBITS || !d || !d->d_buf)
-		return FAIL(f, "%s: its Go function table (.gopclntab) is unreadable", f->path);
+		return FAIL(f, "%s: its Go function table (%s) is unreadable", f->path, name);
 	uint64_t entry, end;
 	const char *why;
 	enum kt_go_functab_result r = kt_go_functab_find(d->d_buf, d->d_size, symbol, &entry, &end, &why);
 	if (r == KT_GO_FUNC_BAD_TABLE)
-		return FAIL(f, "%s: its Go function table (.gopclntab) cannot be read: %s", f->path, why);
+		return FAIL(f, "%s: its Go function table (%s) cannot be read: %s", f->path, name, why);
 	if (r == KT_GO_FUNC_NOT_FOUND)
 		return 0;
 	/* the executable section that holds it, as a symbol would name it */
@@ -342,8 +340,9 @@ static int lookup(struct elf_file *f, const char *symbol, struct kt_func_returns
 	if (!m.found && dynsym)
 		find_sym(f->elf, dynsym, symbol, &m);
 	/* a stripped Go executable still has its function table */
+	bool go_table = false;
 	if (!m.found && !symtab && m.other_type < 0 && !m.undefined) {
-		rc = find_go_func(f, shstrndx, symbol, &m);
+		rc = find_go_func(f, shstrndx, symbol, &m, &go_table);
 		if (rc < 0)
 			return rc;
 	}
@@ -357,7 +356,7 @@ static int lookup(struct elf_file *f, const char *symbol, struct kt_func_returns
 				    "%s: function '%s' is not defined in this file (it is imported from a "
 				    "shared library)",
 				    f->path, symbol);
-		if (!symtab && has_go_section(f->elf, shstrndx))
+		if (go_table)
 			return FAIL(f,
 				    "%s: no function '%s' (the binary is stripped: no .symtab, and its Go "
 				    "function table has no such function)",
