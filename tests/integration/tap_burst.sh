@@ -99,6 +99,10 @@ last_arrived() { [ "$(grep -c '"name":"\(CreateContainer\|root-span\)"' "$OUT/sp
 check "the spans written after the loss arrived" wait_for 60 "the last spans" last_arrived
 DROPPED=$(counter burst_dropped)
 check "records dropped by the burst buffer are counted ($DROPPED)" [ "${DROPPED:-0}" -gt 0 ]
+# counted, not read from the log: the connection's warnings are rate-limited
+# and a burst's gaps can use them all up before the first resync
+RESYNCS=$(counter resyncs)
+check "the stream resynchronised after the loss ($RESYNCS)" [ "${RESYNCS:-0}" -gt 0 ]
 check "the daemon keeps running" kill -0 "$KT_PID"
 check "the log says the burst buffer was full" grep -q 'burst buffer full' "$OUT/kt.log"
 stop_kt
@@ -107,7 +111,6 @@ check "no record lost in the kernel: the loss is the burst buffer's" [ "$(summar
 check "the loss is a gap in the stream" [ "$(summary_value gaps)" -ge 1 ]
 check "the connection counts its own loss" \
 	grep -qE "\($LISTEN\): ended with [0-9]+ gaps, [0-9]+ bytes not captured" "$OUT/kt.log"
-check "the stream resynchronised" grep -q 'resynchronised at a frame boundary' "$OUT/kt.log"
 manifest "$(item error json 4000)" "$(item worked json 1)" "$(item root json 1)"
 # every span that arrived is exact; the two after the loss among them
 node "$RECV/check.js" --manifest "$OUT/manifest.json" --got "$OUT/spans.jsonl" --allow-missing 2 \

@@ -310,31 +310,47 @@ function main() {
 
 	// Multiset match per key; exact twins pair first so that different
 	// items sharing a key (e.g. both eras of one vector) find each other.
-	const pool = new Map();
+	// Each key's lines are indexed by their canonical text, and every list
+	// is consumed from a cursor (lowest line first): linear in the spans, as
+	// a burst test sends 100,000 identical ones.
+	const pool = new Map(); // key -> {all: [line], next, byCanon: Map(canon -> {lines, next})}
 	got.forEach((s, i) => {
 		if (!s) return;
 		const k = keyOf(s);
-		if (!pool.has(k)) pool.set(k, []);
-		pool.get(k).push(i);
+		let p = pool.get(k);
+		if (!p) {
+			p = { all: [], next: 0, byCanon: new Map() };
+			pool.set(k, p);
+		}
+		p.all.push(i);
+		const c = canon(s);
+		if (!p.byCanon.has(c)) p.byCanon.set(c, { lines: [], next: 0 });
+		p.byCanon.get(c).lines.push(i);
 	});
 	const used = new Set();
+	const canonOf = new Map(); // expected span object -> its canonical text
 	const pending = [];
 	for (const x of expected) {
-		const cands = pool.get(keyOf(x.span)) || [];
-		const j = cands.find((i) => !used.has(i) && canon(got[i]) === canon(x.span));
-		if (j === undefined) {
+		if (!canonOf.has(x.span)) canonOf.set(x.span, canon(x.span));
+		const twins = pool.get(keyOf(x.span))?.byCanon.get(canonOf.get(x.span));
+		if (!twins || twins.next === twins.lines.length) {
 			pending.push(x);
 			continue;
 		}
-		used.add(j);
+		used.add(twins.lines[twins.next++]);
 		passed++;
 	}
 	const allowMissing = opts['allow-missing'] !== undefined;
 	const matched = passed;
 	let missing = 0;
+	// the lowest line of this key not yet paired
+	const firstUnused = (p) => {
+		while (p.next < p.all.length && used.has(p.all[p.next])) p.next++;
+		return p.next < p.all.length ? p.all[p.next] : undefined;
+	};
 	for (const x of pending) {
-		const cands = pool.get(keyOf(x.span)) || [];
-		const j = cands.find((i) => !used.has(i));
+		const p = pool.get(keyOf(x.span));
+		const j = p ? firstUnused(p) : undefined;
 		if (j === undefined && allowMissing) {
 			missing++;
 			continue;
