@@ -344,6 +344,55 @@ static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id 
 }
 
 /*
+ * The common captured send, one user buffer of at most one record's bytes,
+ * read straight into the ring buffer with its header written in place: no
+ * walk state, no bpf_loop, no per-CPU record to fill and copy. The same
+ * records as the walk would write (emit_reserved).
+ */
+static __always_inline void emit_one_direct(const struct kt_conn_id *conn, __u8 dir, __u64 ptr,
+					    __u64 n, __u64 off, __u32 *lost, __u32 flags)
+{
+	struct bpf_dynptr dp;
+	__u64 size = sizeof(struct kt_rec_hdr) + n;
+	__u64 wake = rb_flags(size);
+	struct kt_rec_hdr *h;
+
+	if (bpf_ringbuf_reserve_dynptr(&events, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count(KT_EMIT_RB_FAIL, 1);
+		*lost = 1;
+		return;
+	}
+	if (bpf_probe_read_user_dynptr(&dp, sizeof(*h), n, (const void *)ptr)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		struct kt_rec_data *rec = start_record(conn, dir);
+		if (rec)
+			send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE | flags, off, n, lost);
+		count(KT_CNT_GAP_BYTES, n);
+		return;
+	}
+	h = bpf_dynptr_data(&dp, 0, sizeof(*h));
+	if (!h) { /* cannot happen: the reservation holds a header */
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count(KT_EMIT_RB_FAIL, 1);
+		*lost = 1;
+		return;
+	}
+	/* every byte of the header: the reservation is not zeroed */
+	h->type = KT_REC_DATA;
+	h->flags = flags | (*lost ? KT_F_PRIOR_LOSS : 0);
+	h->conn = *conn;
+	h->offset = off;
+	h->len = n;
+	h->dir = dir;
+	h->_pad[0] = h->_pad[1] = h->_pad[2] = 0;
+	fill_task(h);
+	bpf_ringbuf_submit_dynptr(&dp, wake);
+	*lost = 0;
+	count(KT_CNT_BYTES, n);
+}
+
+/*
  * Emits the `total` bytes described by src as stream bytes
  * [base_off, base_off + total) of direction dir of conn. *lost carries the
  * stream's loss flag in and out. direct: user bytes are read straight into
@@ -354,6 +403,11 @@ static __always_inline void emit_range_via(const struct kt_conn_id *conn, __u8 d
 					   const struct kt_src *src, __u64 total, __u64 base_off,
 					   __u32 *lost, __u32 flags, bool direct)
 {
+	/* direct is a constant where this is inlined */
+	if (direct && src->kind == KT_SRC_UBUF && total <= KT_CHUNK_SIZE) {
+		emit_one_direct(conn, dir, src->base + src->skip, total, base_off, lost, flags);
+		return;
+	}
 	struct kt_rec_data *rec = start_record(conn, dir);
 	struct emit_walk *w = walk_buf();
 	if (!rec || !w)
