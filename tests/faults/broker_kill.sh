@@ -56,4 +56,33 @@ kill -TERM "$BROKER_PID" "$KT_PID"
 stop_kt TERM
 check "exit status 0" [ "$KT_RC" = 0 ]
 check "no fault logged" bash -c "! grep -q 'so that it is restarted' '$OUT/kt.log'"
+
+# The same stop with the daemon's signal behind the broker's exit (a busy
+# node, systemd signalling the group's processes in turn): still a stop.
+log "SIGTERM to the broker, then 300 ms later to the daemon"
+start_kt --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
+BROKER_PID=$(pgrep -P "$KT_PID" | head -n 1)
+[ -n "$BROKER_PID" ] || abort_test "no broker process beside the daemon"
+kill -TERM "$BROKER_PID"
+wait_for 5 "the broker to exit" bash -c "! kill -0 $BROKER_PID 2>/dev/null"
+sleep 0.3
+stop_kt TERM
+check "exit status 0" [ "$KT_RC" = 0 ]
+check "the log says the broker stopped with the daemon" \
+	grep -q "broker (pid $BROKER_PID) exited with status 0 as the daemon stops" "$OUT/kt.log"
+check "no fault logged" bash -c "! grep -q 'so that it is restarted' '$OUT/kt.log'"
+
+# A stop signal to the broker alone, the daemon left running: a fault, once
+# the daemon's own signal has had its moment and did not come.
+log "SIGTERM to the broker alone"
+start_kt --run-root "$RUN_ROOT" --otlp-endpoint "$RECV_URL" --batch-timeout 200 || abort_test "setup"
+BROKER_PID=$(pgrep -P "$KT_PID" | head -n 1)
+[ -n "$BROKER_PID" ] || abort_test "no broker process beside the daemon"
+kill -TERM "$BROKER_PID"
+for _ in $(seq 1 300); do kill -0 "$KT_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$KT_PID" 2>/dev/null && { echo "  still running after 30 s"; kill -KILL "$KT_PID"; }
+wait "$KT_PID"
+KT_RC=$?
+check_exit "exit status 3 (a fault), with the reason in the log" "$KT_RC" 3 "$OUT/kt.log" \
+	"broker (pid $BROKER_PID) exited with status 0: no sandbox can be discovered"
 finish

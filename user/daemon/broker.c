@@ -373,7 +373,7 @@ int kt_broker_pid(const struct kt_broker *b)
 	return b ? b->pid : 0;
 }
 
-void kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n)
+bool kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n)
 {
 	int st = 0;
 	pid_t r = 0;
@@ -386,14 +386,16 @@ void kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n)
 	}
 	if (r > 0 && r == b->pid) {
 		b->pid = 0; /* reaped */
-		if (WIFSIGNALED(st))
+		if (WIFSIGNALED(st)) {
 			snprintf(buf, n, "was killed by signal %d (%s)", WTERMSIG(st),
 				 strsignal(WTERMSIG(st)));
-		else
-			snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
-		return;
+			return false;
+		}
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
+		return WEXITSTATUS(st) == 0;
 	}
 	snprintf(buf, n, "closed its socket");
+	return false;
 }
 
 int kt_broker_dispatch(struct kt_broker *b)

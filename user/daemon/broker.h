@@ -147,8 +147,10 @@ void kt_broker_stop_handed(struct kt_broker *b);
 /*
  * After kt_broker_dispatch() said it is gone: how the broker ended ("was
  * killed by signal 9 (Killed)", "exited with status 1"), into buf. Reaps
- * it, waiting a little for its exit to follow the end of its socket.
+ * it, waiting a little for its exit to follow the end of its socket. True
+ * when it stopped as told (exit status 0: what it does on SIGTERM, the
+ * daemon being alive), false for any other end.
  */
-void kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n);
+bool kt_broker_exit_text(struct kt_broker *b, char *buf, size_t n);
 
 #endif

@@ -55,6 +55,8 @@
 #include "traces/vm_spans.h"
 
 #define TICK_MS 100
+/* How long the daemon waits for its own stop signal after its broker stopped as told. */
+#define BROKER_STOP_GRACE_MS 1000
 /* Record bytes decoded between two looks at the ring buffer. */
 #define DECODE_SLICE (256u << 10)
 /* At shutdown, how long probes exporting through the daemon may take to send their last records. */
@@ -311,12 +313,22 @@ static void broker_drain(struct daemon *d)
 		/* Nothing new could be bound or discovered any more. */
 		char how[96];
 		int pid = kt_broker_pid(d->broker);
-		kt_broker_exit_text(d->broker, how, sizeof(how));
+		bool told = kt_broker_exit_text(d->broker, how, sizeof(how));
 		kt_poll_del(d->epfd, kt_broker_fd(d->broker));
 		kt_broker_stop(d->broker);
 		d->broker = NULL;
 		/* Stopped with it (a signal to both, say): a stop, not a fault. */
 		read_signals(d);
+		/*
+		 * A stop of both (systemd's, a kill of the group) signals them one
+		 * after the other: a broker that stopped as told may be ahead of
+		 * the daemon's own signal, which gets a moment to arrive.
+		 */
+		if (!d->stop && told && d->sig_fd >= 0) {
+			struct pollfd p = { .fd = d->sig_fd, .events = POLLIN };
+			if (poll(&p, 1, BROKER_STOP_GRACE_MS) > 0)
+				read_signals(d);
+		}
 		if (d->stop) {
 			kt_info("broker (pid %d) %s as the daemon stops", pid, how);
 			return;
