@@ -14,7 +14,10 @@
 // PORT to be the pod's container port "metrics" (metricsPort, default 2112;
 // another port: 404), and relays a GET of PATH on the pod's "metrics"
 // address (status and body), or answers 503 as the API server does when it
-// cannot reach the pod.
+// cannot reach the pod. A pod's "proxyDelayMs" holds each of its proxy
+// answers that long; every proxy request is logged with how many were then
+// in flight ("proxy NS/NAME: N in flight"), so that a test can see reads
+// made side by side.
 // It answers on 127.0.0.1:PORT (0: any; the port is printed on stdout as
 // "listening PORT"), and logs each request line to stderr.
 //
@@ -40,7 +43,8 @@ const pods = fixPods.map((p) => ({
 }));
 // where the pod proxy reaches each pod: "ns/name" -> {port, address}
 const proxied = new Map(fixPods.map((p) => [`${p.namespace}/${p.name}`,
-	{ port: String(p.metricsPort || 2112), address: p.metrics }]));
+	{ port: String(p.metricsPort || 2112), address: p.metrics, delay: p.proxyDelayMs || 0 }]));
+let inFlight = 0;
 const nodes = fixNodes.map((n) => ({
 	apiVersion: 'v1',
 	kind: 'Node',
@@ -111,9 +115,15 @@ http.createServer((req, res) => {
 		const to = proxied.get(key);
 		if (port !== undefined && port !== to.port)
 			return notFound(res, `port ${port} of pod "${name}"`);
-		if (!to.address)
-			return failure(res, 503, 'ServiceUnavailable', `error trying to reach service: pod "${name}" serves nothing`);
-		return proxy(res, to.address, (m[3] || '/') + url.search);
+		inFlight++;
+		process.stderr.write(`proxy ${key}: ${inFlight} in flight\n`);
+		res.on('close', () => inFlight--);
+		const go = () => {
+			if (!to.address)
+				return failure(res, 503, 'ServiceUnavailable', `error trying to reach service: pod "${name}" serves nothing`);
+			return proxy(res, to.address, (m[3] || '/') + url.search);
+		};
+		return to.delay ? setTimeout(go, to.delay) : go();
 	}
 	m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/);
 	if (m) {

@@ -87,12 +87,12 @@ cat >"$OUT/cluster.json" <<EOF
  {"namespace": "default", "name": "plain", "node": "node-a", "runtimeClassName": "runc"},
  {"namespace": "default", "name": "waiting", "runtimeClassName": "kata-qemu"},
  {"namespace": "katatrace-system", "name": "$AGENT", "node": "node-a", "container": "katatrace-bpf",
-  "labels": $DS, "ready": true, "metrics": "$METRICS"},
+  "labels": $DS, "ready": true, "metrics": "$METRICS", "proxyDelayMs": 1500},
  {"namespace": "katatrace-system", "name": "not-the-agent", "node": "node-b"},
  {"namespace": "katatrace-system", "name": "$AGENT_C", "node": "node-c", "container": "katatrace-bpf",
   "labels": $DS, "ready": true, "metrics": "127.0.0.1:$CLOSED"},
  {"namespace": "katatrace-system", "name": "$AGENT_D", "node": "node-d", "container": "katatrace-bpf",
-  "labels": $DS, "ready": false, "metrics": "$CRAFTED"}],
+  "labels": $DS, "ready": false, "metrics": "$CRAFTED", "proxyDelayMs": 1500}],
  "nodes": [
  {"name": "node-a", "labels": $KATA}, {"name": "node-b", "labels": $KATA},
  {"name": "node-c", "labels": $KATA}, {"name": "node-d", "labels": $KATA},
@@ -210,6 +210,11 @@ check "... and node-d not ready" err_names "kubectl katatrace: status: node node
 check "... and not node-a" err_lacks "node node-a"
 check "the metrics were read through the pod proxy, on port 2112" \
 	grep -q "^GET /api/v1/namespaces/katatrace-system/pods/$AGENT:2112/proxy/metrics" "$OUT/api.log"
+# node-a's and node-d's answers are held 1.5 s each by the API server: read
+# one after the other, no proxy request would find another in flight
+most_in_flight() { sed -n 's/^proxy .*: \([0-9]*\) in flight$/\1/p' "$OUT/api.log" | sort -n | tail -n 1; }
+check "status read the daemons' metrics side by side ($(most_in_flight) in flight at most)" \
+	[ "$(most_in_flight)" -ge 2 ]
 check "the Kata nodes were listed by their label" \
 	grep -q "^GET /api/v1/nodes?labelSelector=katacontainers.io%2Fkata-runtime%3Dtrue" "$OUT/api.log"
 
