@@ -69,7 +69,7 @@ check "exit status 0" [ "$KT_RC" = 0 ]
 check "no fault logged" no_fault_logged
 
 # The same stop with the daemon's signal behind the broker's exit (a busy
-# node, systemd signalling the group's processes in turn): still a stop.
+# node, the group's processes signalled in turn): still a stop.
 log "SIGTERM to the broker, then 300 ms later to the daemon"
 start_plain
 kill -TERM "$BROKER_PID"

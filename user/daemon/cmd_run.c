@@ -320,7 +320,7 @@ static void broker_drain(struct daemon *d)
 		/* Stopped with it (a signal to both, say): a stop, not a fault. */
 		read_signals(d);
 		/*
-		 * A stop of both (systemd's, a kill of the group) signals them one
+		 * A stop of both (pkill, a runtime signalling the group) signals them one
 		 * after the other: a broker that stopped as told may be ahead of
 		 * the daemon's own signal, which gets a moment to arrive.
 		 */
