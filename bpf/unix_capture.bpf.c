@@ -12,7 +12,10 @@
  *    The tracepoint has the socket but not the buffer, so the buffer comes
  *    from the syscall's own arguments (pt_regs of the current task), checked
  *    against the socket through the fd table. Only socket sends pay; a
- *    syscall-wide hook would make every write() on the node pay.
+ *    syscall-wide hook would make every write() on the node pay. Where the
+ *    vsock capture uses the same tracepoints, these programs hand AF_VSOCK
+ *    sockets on to it by tail call (vsock_tail.h): one program a
+ *    tracepoint.
  * End of stream is seen by the reader: a 0-byte read after the peer shut
  * down its sending side.
  */
@@ -21,10 +24,12 @@
 #include "stream_emit.bpf.h"
 #include "syscall_src.bpf.h"
 #include "unix_capture.h"
+#include "vsock_tail.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AF_UNIX 1
+#define AF_VSOCK 40
 #define SOCK_STREAM 1
 #define RCV_SHUTDOWN 1
 
@@ -62,6 +67,21 @@ struct {
 	__type(key, struct kt_conn_id);
 	__type(value, struct kt_stream_state);
 } streams SEC(".maps");
+
+/* The vsock capture's tracepoint programs, when they are reached from here (vsock_tail.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vsock_tail_send SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vsock_tail_recv SEC(".maps");
 
 /* fentry/kprobe: the send's iterator as it was on entry, by thread. */
 struct send_entry {
@@ -514,14 +534,22 @@ int BPF_KRETPROBE(kt_kretprobe_recv, int ret)
  * Every send on the node passes here: a plain load tells the family, and a
  * unix socket's verdict, decided at its first send, is in the socket
  * itself. Only the first send of a socket (and every send of a captured
- * one) does more.
+ * one) does more. An AF_VSOCK socket goes on to the vsock capture's
+ * program, when it is reached from here (vsock_tail.h).
  */
-static __always_inline int tp_send(struct sock *sk, int ret, bool direct)
+static __always_inline int tp_send(void *ctx, struct sock *sk, int ret, bool direct)
 {
 	struct kt_src src = {};
 
 	/* what is never captured is turned away by loads alone, before any lookup */
-	if (ret <= 0 || !sk || sk->__sk_common.skc_family != AF_UNIX || sk->sk_type != SOCK_STREAM)
+	if (ret <= 0 || !sk)
+		return 0;
+	__u16 family = sk->__sk_common.skc_family;
+	if (family == AF_VSOCK) {
+		bpf_tail_call(ctx, &vsock_tail_send, KT_VSOCK_TAIL_SLOT);
+		return 0;
+	}
+	if (family != AF_UNIX || sk->sk_type != SOCK_STREAM)
 		return 0;
 	struct kt_unix_verdict *v = bpf_sk_storage_get(&sk_verdicts, sk, NULL, 0);
 	if (!v) {
@@ -546,7 +574,7 @@ static __always_inline int tp_send(struct sock *sk, int ret, bool direct)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
 {
-	return tp_send(sk, ret, false);
+	return tp_send(ctx, sk, ret, false);
 }
 
 /*
@@ -557,12 +585,18 @@ int BPF_PROG(kt_tp_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kt_tp_send_direct, struct sock *sk, int ret, int flags)
 {
-	return tp_send(sk, ret, true);
+	return tp_send(ctx, sk, ret, true);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(kt_tp_recv, struct sock *sk, int ret, int flags)
 {
+	if (ret < 0 || !sk)
+		return 0;
+	if (sk->__sk_common.skc_family == AF_VSOCK) {
+		bpf_tail_call(ctx, &vsock_tail_recv, KT_VSOCK_TAIL_SLOT);
+		return 0;
+	}
 	if (ret == 0)
 		capture_recv_end(sk);
 	return 0;

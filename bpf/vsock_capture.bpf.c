@@ -17,7 +17,9 @@
  *    reads the stream (bytes from the read syscall's buffer), and
  *    sock_send_length for what the host sends to a guest. Works without the
  *    virtio modules' symbols, wherever something on the host reads (for a
- *    guest port: the host's client socket, both ways).
+ *    guest port: the host's client socket, both ways). Where the unix
+ *    capture uses the tracepoints too, these programs are not attached:
+ *    its programs reach them by tail call (vsock_tail.h).
  */
 /* records lost here are counted apart from the other capture program's */
 #define KT_EMIT_RB_FAIL KT_CNT_VSOCK_RB_FAIL

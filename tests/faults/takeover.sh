@@ -42,24 +42,40 @@ daemon() { # name args...
 ready() { grep -q ' ready: ' "$OUT/kt-$1.log"; }
 metrics_of() { sed -n 's|.* metrics: http://\([0-9.]*:[0-9]*\)/metrics.*|\1|p' "$OUT/kt-$1.log" | head -n 1; }
 metric() { curl -s --max-time 5 "http://$METRICS/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
-# The distinct vsock capture programs (kt_vs_*) that a process's descriptors
-# link (pid), or that are linked at all on the node (no pid).
-vsock_links() {
-	local ids
-	if [ -n "${1:-}" ]; then
-		ids=$(for f in /proc/"$1"/fdinfo/*; do
-			grep -q '^link_id:' "$f" 2>/dev/null && awk '$1 == "prog_id:" { print $2 }' "$f"
-		done | sort -u)
-	else
-		ids=$(bpftool -j link show 2>/dev/null | node -e \
-			'for (const l of JSON.parse(require("fs").readFileSync(0, "utf8"))) console.log(l.prog_id)' | sort -u)
-	fi
-	local n=0 id
-	for id in $ids; do
-		bpftool -j prog show id "$id" 2>/dev/null | grep -q '"name":"kt_vs_' && n=$((n + 1))
+# The distinct vsock capture programs (kt_vs_*) among the program ids on
+# stdin: their ids, one a line.
+vsock_progs() {
+	local id
+	for id in $(sort -un); do
+		bpftool -j prog show id "$id" 2>/dev/null | grep -q '"name":"kt_vs_' && echo "$id"
 	done
-	echo "$n"
 }
+# Those a process's descriptors hold (pid), by link or by the program itself.
+vsock_held() {
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '$1 == "prog_id:" { print $2 }' "$f" 2>/dev/null
+	done | vsock_progs
+}
+# Those linked anywhere on the node.
+vsock_linked() {
+	bpftool -j link show 2>/dev/null | node -e \
+		'for (const l of JSON.parse(require("fs").readFileSync(0, "utf8"))) console.log(l.prog_id)' |
+		vsock_progs
+}
+# Those in a unix capture's tail slots (bpf/vsock_tail.h) anywhere on the node.
+vsock_tailed() {
+	local id
+	for id in $(bpftool -j map show 2>/dev/null | node -e \
+		'for (const m of JSON.parse(require("fs").readFileSync(0, "utf8")))
+			if (m.type === "prog_array" && /^vsock_tail_/.test(m.name)) console.log(m.id)'); do
+		bpftool -j map dump id "$id" 2>/dev/null | node -e \
+			'for (const e of JSON.parse(require("fs").readFileSync(0, "utf8"))) console.log(e.formatted.value)'
+	done | vsock_progs
+}
+# Those the capture runs: linked, or reached by tail call.
+vsock_running() { { vsock_linked; vsock_tailed; } | sort -n; }
+count() { "$@" | wc -l; }
 exit_status() { # pid: waits for it
 	local i
 	for i in $(seq 1 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
@@ -85,10 +101,20 @@ sleep 4
 
 # vsock capture (tracepoint programs here, with no vsock transport loaded) is the
 # broker's: it attaches it anew when a transport appears, so the daemon keeps no copy.
-VS_LINKED=$(vsock_links)
+VS_RUNNING=$(vsock_running)
+VS_LINKED=$(count vsock_running)
 check "vsock capture is attached ($VS_LINKED programs)" [ "$VS_LINKED" -ge 1 ]
-check "... held by the broker" [ "$(vsock_links "$(pgrep -P "$DAEMON_one" | head -n 1)")" = "$VS_LINKED" ]
-check "... not by the daemon" [ "$(vsock_links "$DAEMON_one")" = 0 ]
+check "... held by the broker" [ "$(vsock_held "$(pgrep -P "$DAEMON_one" | head -n 1)")" = "$VS_RUNNING" ]
+check "... not by the daemon" [ "$(count vsock_held "$DAEMON_one")" = 0 ]
+# Where both captures use the tracepoints, the vsock capture's programs are
+# reached by tail call from the unix capture's: one program a tracepoint.
+if grep -q 'unix capture: attached with tracepoint' "$OUT/kt-one.log" &&
+	grep -q 'vsock capture: attached with tracepoint' "$OUT/kt-one.log"; then
+	check "... reached by tail call from the unix capture's programs" \
+		grep -q 'vsock capture: attached .*by tail call' "$OUT/kt-one.log"
+	check "... in its tail slots" [ "$(vsock_tailed)" = "$VS_RUNNING" ]
+	check "... and linked nowhere" [ "$(count vsock_linked)" = 0 ]
+fi
 
 # 1. Refused: another mode. The new daemon exits 1, the running one serves on.
 daemon tap --mode tap --takeover --otlp-endpoint "$RECV_URL" "${opts[@]}"
@@ -108,9 +134,10 @@ check "... having handed over every connection" \
 	grep -qE "takeover: pid $DAEMON_two committed: $SANDBOXES connections" "$OUT/kt-one.log"
 check "the second daemon adopted the BPF programs (nothing detached, nothing attached twice)" \
 	grep -q 'BPF maps and links adopted' "$OUT/kt-two.log"
-check "... the broker's vsock capture among them: the second daemon holds its links" \
-	[ "$(vsock_links "$DAEMON_two")" = "$VS_LINKED" ]
-check "... and they are linked once, the first broker gone" [ "$(vsock_links)" = "$VS_LINKED" ]
+check "... the broker's vsock capture among them: the second daemon holds its programs" \
+	[ "$(vsock_held "$DAEMON_two")" = "$VS_RUNNING" ]
+check "... and only they run, the first broker gone (nothing attached twice)" \
+	[ "$(vsock_running)" = "$VS_RUNNING" ]
 check "... the metrics listener" grep -q 'metrics: http://127.0.0.1:[0-9]*/metrics.*(taken over)' "$OUT/kt-two.log"
 METRICS=$(metrics_of one)
 check "the metrics answer from the second daemon on the same address" \

@@ -130,6 +130,12 @@ check_tracer() { # scenario strategy expected-spans expected-bytes expected-deco
 		check "$s: katatrace-bpf attached with the $2 strategy" \
 			grep -sqE "attached with $2 strategy$" "$out/$s.log"
 	fi
+	# both captures on the tracepoints: one program a tracepoint, the vsock
+	# capture's reached by tail call (docs/capture.md)
+	if [ "$2" = tracepoint ]; then
+		check "$s: the vsock capture's programs reached by tail call from the unix capture's" \
+			grep -sq "vsock capture: attached with tracepoint strategy, reached from the unix capture's programs by tail call" "$out/$s.log"
+	fi
 	check "$s: exit status 0 after SIGTERM" [ "$(value "$s.rc")" = 0 ]
 	echo "    $(value "$s.summary")"
 	check "$s: summary: spans exported $3" [ "$(summary_value "$s" 'spans exported')" = "$3" ]

@@ -18,6 +18,7 @@
 #include "capture/vm_capture.h"
 #include "bpf/vsock_capture.h"
 #include "vsock_capture.skel.h"
+#include "bpf/vsock_tail.h"
 
 /* How often to retry vsock capture while it is missing or only a fallback. */
 #define VSOCK_RETRY_NS (5ull * 1000000000ull)
@@ -39,13 +40,25 @@ struct object_ops {
 	struct bpf_object_skeleton *(*skeleton)(void *skel);
 	/* fentry/kprobe targets that may be absent (their programs are skipped). */
 	const char *const *optional;
+	/* its tracepoint programs may be reached by tail call (bpf/vsock_tail.h) */
+	bool tails;
 };
 
 struct loaded {
 	const struct object_ops *ops;
 	void *skel;
 	enum kt_attach strategy;
+	bool tailed; /* in the unix capture's tail slots, not attached */
 };
+
+/* The tracepoint each of the unix capture's tail slots stands for (bpf/vsock_tail.h). */
+static const struct {
+	const char *tracepoint, *map;
+} tail_slots[] = {
+	{ "sock_send_length", KT_VSOCK_TAIL_SEND_MAP },
+	{ "sock_recv_length", KT_VSOCK_TAIL_RECV_MAP },
+};
+#define N_TAILS (sizeof(tail_slots) / sizeof(tail_slots[0]))
 
 struct kt_capture {
 	struct kt_capture_cfg cfg;
@@ -54,6 +67,13 @@ struct kt_capture {
 	__u32 host_ports[KT_VSOCK_MAX_PORTS], guest_ports[KT_VSOCK_MAX_PORTS];
 	int events_fd, counters_fd;
 	struct loaded unix_obj, vsock_obj;
+	/*
+	 * The program arrays the unix capture's tracepoint programs call
+	 * through (tail_slots; its own maps, or the adopted ones): -1 when its
+	 * programs are not the tracepoints', and the vsock capture attaches
+	 * on its own.
+	 */
+	int tail_fd[N_TAILS];
 	struct kt_vm_capture *vm;
 	uint64_t last_try_ns;
 	bool transport_present; /* as of the last check */
@@ -102,8 +122,11 @@ static int vsock_configure(void *s, const struct kt_capture *c)
 
 static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL };
 
-/* An object's ops: adapters of its skeleton, its configure step, its optional targets. */
-#define SKEL_OBJECT(pfx, label, configure_fn, optional_targets)                               \
+/*
+ * An object's ops: adapters of its skeleton, its configure step, its optional
+ * targets, whether its tracepoint programs may be reached by tail call.
+ */
+#define SKEL_OBJECT(pfx, label, configure_fn, optional_targets, tail_calls)                   \
 	static void *pfx##_open(void) { return pfx##_bpf__open(); }                           \
 	static struct bpf_object *pfx##_obj(void *s) { return ((struct pfx##_bpf *)s)->obj; } \
 	static struct bpf_map *pfx##_events(void *s)                                          \
@@ -138,10 +161,11 @@ static const char *const vsock_optional[] = { "vhost_transport_send_pkt", NULL }
 		.destroy = pfx##_destroy,                                                     \
 		.skeleton = pfx##_skeleton,                                                   \
 		.optional = optional_targets,                                                 \
+		.tails = tail_calls,                                                          \
 	}
 
-SKEL_OBJECT(unix_capture, "unix capture", unix_configure, NULL);
-SKEL_OBJECT(vsock_capture, "vsock capture", vsock_configure, vsock_optional);
+SKEL_OBJECT(unix_capture, "unix capture", unix_configure, NULL, false);
+SKEL_OBJECT(vsock_capture, "vsock capture", vsock_configure, vsock_optional, true);
 
 /* ------------------------------------------------------------ strategy selection */
 
@@ -275,13 +299,74 @@ static int select_programs(const struct object_ops *ops, struct bpf_object *obj,
 	return n;
 }
 
+/* ------------------------------------------------------------ tail slots */
+
+static size_t tail_slot_of(const char *tracepoint)
+{
+	for (size_t k = 0; k < N_TAILS; k++)
+		if (!strcmp(tail_slots[k].tracepoint, tracepoint))
+			return k;
+	return N_TAILS;
+}
+
+static void tails_clear(struct kt_capture *c)
+{
+	__u32 slot = KT_VSOCK_TAIL_SLOT;
+	for (size_t k = 0; k < N_TAILS; k++)
+		if (c->tail_fd[k] >= 0 && bpf_map_delete_elem(c->tail_fd[k], &slot) && errno != ENOENT)
+			kt_warn("vsock capture: cannot empty the tail slot %s: %s", tail_slots[k].map,
+				strerror(errno));
+}
+
+/*
+ * Puts the loaded tracepoint programs of s into the unix capture's tail
+ * slots instead of attaching them. False, with no slot filled, when there
+ * are no slots (the unix capture uses another strategy) or the kernel
+ * refuses a program there: the caller then attaches them on their own.
+ */
+static bool tails_fill(struct kt_capture *c, const struct object_ops *ops, void *s)
+{
+	__u32 slot = KT_VSOCK_TAIL_SLOT;
+	bool filled[N_TAILS] = { false };
+	struct bpf_program *p;
+
+	if (!ops->tails)
+		return false;
+	bpf_object__for_each_program(p, ops->obj(s))
+	{
+		const char *t;
+		if (!bpf_program__autoload(p) || prog_strategy(p, &t) != KT_ATTACH_TRACEPOINT)
+			continue;
+		size_t k = tail_slot_of(t);
+		int fd = bpf_program__fd(p);
+		if (k == N_TAILS || c->tail_fd[k] < 0)
+			goto undo;
+		if (bpf_map_update_elem(c->tail_fd[k], &slot, &fd, BPF_ANY)) {
+			kt_debug("%s: %s refused in the tail slot %s: %s", ops->name,
+				 bpf_program__name(p), tail_slots[k].map, strerror(errno));
+			goto undo;
+		}
+		filled[k] = true;
+	}
+	return true;
+undo:
+	for (size_t k = 0; k < N_TAILS; k++)
+		if (filled[k])
+			bpf_map_delete_elem(c->tail_fd[k], &slot);
+	return false;
+}
+
+/* ------------------------------------------------------------ loading */
+
 /*
  * Opens, loads and attaches ops with strategy a (variants: program variants
- * allowed; *variant: the one enabled). *load_failed: the kernel refused to
- * load the programs (not: missing functions, configuration, attach).
+ * allowed; *variant: the one enabled; *tailed: put in the tail slots, not
+ * attached). *load_failed: the kernel refused to load the programs (not:
+ * missing functions, configuration, attach).
  */
 static void *try_load(struct kt_capture *c, const struct object_ops *ops, enum kt_attach a,
-		      bool quiet, bool variants, const struct prog_variant **variant, bool *load_failed)
+		      bool quiet, bool variants, const struct prog_variant **variant, bool *tailed,
+		      bool *load_failed)
 {
 	enum kt_log_level lvl = quiet ? KT_LOG_DEBUG : KT_LOG_INFO;
 	const char *missing = NULL;
@@ -289,6 +374,7 @@ static void *try_load(struct kt_capture *c, const struct object_ops *ops, enum k
 	int err;
 
 	*variant = NULL;
+	*tailed = false;
 	*load_failed = false;
 	if (!s) {
 		kt_warn("%s: cannot open the BPF object: %s", ops->name, strerror(errno));
@@ -318,7 +404,9 @@ static void *try_load(struct kt_capture *c, const struct object_ops *ops, enum k
 		kt_warn("%s: cannot configure: %s", ops->name, strerror(-err));
 		goto fail;
 	}
-	if ((err = ops->attach(s))) {
+	/* one program a tracepoint: the unix capture's, which hands vsock sockets on */
+	*tailed = a == KT_ATTACH_TRACEPOINT && tails_fill(c, ops, s);
+	if (!*tailed && (err = ops->attach(s))) {
 		kt_diag(lvl, "%s: %s programs do not attach here: %s", ops->name, kt_attach_name(a),
 		       strerror(-err));
 		goto fail;
@@ -334,13 +422,14 @@ fail:
 
 /* try_load with the program variants the kernel has, or without them if they do not load. */
 static void *try_strategy(struct kt_capture *c, const struct object_ops *ops, enum kt_attach a,
-			  bool quiet, const struct prog_variant **variant)
+			  bool quiet, const struct prog_variant **variant, bool *tailed)
 {
 	const char *env = getenv(VARIANTS_ENV);
 	bool load_failed;
-	void *s = try_load(c, ops, a, quiet, !env || strcmp(env, "off"), variant, &load_failed);
+	void *s = try_load(c, ops, a, quiet, !env || strcmp(env, "off"), variant, tailed,
+			   &load_failed);
 	if (!s && load_failed && *variant)
-		s = try_load(c, ops, a, quiet, false, variant, &load_failed);
+		s = try_load(c, ops, a, quiet, false, variant, tailed, &load_failed);
 	return s;
 }
 
@@ -355,14 +444,17 @@ static bool load_object(struct kt_capture *c, struct loaded *l, const struct obj
 		if (c->cfg.attach != KT_ATTACH_AUTO && c->cfg.attach != a)
 			continue;
 		const struct prog_variant *variant;
-		void *s = try_strategy(c, ops, a, quiet, &variant);
+		bool tailed;
+		void *s = try_strategy(c, ops, a, quiet, &variant, &tailed);
 		if (s) {
 			l->ops = ops;
 			l->skel = s;
 			l->strategy = a;
-			kt_info("%s: attached with %s strategy%s%s%s", ops->name, kt_attach_name(a),
+			l->tailed = tailed;
+			kt_info("%s: attached with %s strategy%s%s%s%s", ops->name, kt_attach_name(a),
 				c->cfg.attach == KT_ATTACH_AUTO ? " (auto)" : "",
-				variant ? ", " : "", variant ? variant->what : "");
+				variant ? ", " : "", variant ? variant->what : "",
+				tailed ? ", reached from the unix capture's programs by tail call" : "");
 			return true;
 		}
 	}
@@ -374,6 +466,7 @@ static void unload(struct loaded *l)
 	if (l->skel)
 		l->ops->destroy(l->skel);
 	l->skel = NULL;
+	l->tailed = false;
 }
 
 /* ------------------------------------------------------------ match configuration */
@@ -465,6 +558,9 @@ static void vsock_try(struct kt_capture *c, bool first)
 		}
 		c->cfg = saved;
 		if (ok) {
+			/* the tracepoint programs stop being reached too */
+			if (l->tailed)
+				tails_clear(c);
 			unload(l);
 			*l = better;
 		}
@@ -478,6 +574,30 @@ static void vsock_try(struct kt_capture *c, bool first)
 
 /* ------------------------------------------------------------ public */
 
+static void tails_none(struct kt_capture *c)
+{
+	for (size_t k = 0; k < N_TAILS; k++)
+		c->tail_fd[k] = -1;
+}
+
+/* KATATRACE_VSOCK_TAIL=off: the vsock capture's programs attached on their own. */
+#define TAILS_ENV "KATATRACE_VSOCK_TAIL"
+
+/* The unix capture's tail slots, when its programs are the tracepoints'. */
+static void tails_of_unix(struct kt_capture *c)
+{
+	struct bpf_object *obj = c->unix_obj.ops->obj(c->unix_obj.skel);
+	const char *env = getenv(TAILS_ENV);
+	if (c->unix_obj.strategy != KT_ATTACH_TRACEPOINT)
+		return;
+	if (env && !strcmp(env, "off")) {
+		kt_info("vsock capture: no tail calls (%s=off): attached on its own", TAILS_ENV);
+		return;
+	}
+	for (size_t k = 0; k < N_TAILS; k++)
+		c->tail_fd[k] = bpf_object__find_map_fd_by_name(obj, tail_slots[k].map);
+}
+
 struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 {
 	struct kt_capture *c = calloc(1, sizeof(*c));
@@ -485,6 +605,7 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 		return NULL;
 	c->cfg = *cfg;
 	c->events_fd = c->counters_fd = -1;
+	tails_none(c);
 	if (build_unix_match(cfg, &c->unix_match) || cfg->n_ports > KT_VSOCK_MAX_PORTS ||
 	    cfg->n_guest_ports > KT_VSOCK_MAX_PORTS) {
 		kt_err("capture: at most %d ports and %d path prefixes of up to %d bytes",
@@ -515,6 +636,7 @@ struct kt_capture *kt_capture_start(const struct kt_capture_cfg *cfg)
 		       kt_attach_name(cfg->attach));
 		goto fail;
 	}
+	tails_of_unix(c);
 	if (cfg->vsock)
 		vsock_try(c, true);
 	/* Without them only the VM spans are missing: not fatal. */
@@ -621,9 +743,18 @@ static void object_fds(const struct loaded *l, kt_capture_fd_fn fn, void *ctx)
 	for (int i = 0; i < sk->prog_cnt; i++) {
 		const struct bpf_prog_skeleton *ps = prog_at(sk, i);
 		struct bpf_link *link = ps->link ? *ps->link : NULL;
+		char name[96];
+		if (l->tailed) {
+			/* reached by tail call: the programs themselves, the slots being the unix object's maps */
+			int fd = *ps->prog ? bpf_program__fd(*ps->prog) : -1;
+			if (fd < 0)
+				continue;
+			snprintf(name, sizeof(name), "%s%s", KT_CAPTURE_TAIL_PREFIX, ps->name);
+			fn(ctx, l->ops->name, name, strategy, fd);
+			continue;
+		}
 		if (!link || bpf_link__fd(link) < 0)
 			continue;
-		char name[96];
 		snprintf(name, sizeof(name), "%s%s", KT_CAPTURE_LINK_PREFIX, ps->name);
 		fn(ctx, l->ops->name, name, strategy, bpf_link__fd(link));
 	}
@@ -704,6 +835,7 @@ struct kt_capture *kt_capture_adopt(const struct kt_capture_cfg *cfg,
 	c->cfg = *cfg;
 	c->cfg.ports = c->cfg.guest_ports = NULL;
 	c->events_fd = c->counters_fd = -1;
+	tails_none(c);
 	c->held = held;
 	c->adopted = true;
 	bool have_unix_link = false;
@@ -718,17 +850,25 @@ struct kt_capture *kt_capture_adopt(const struct kt_capture_cfg *cfg,
 			c->held[c->n_held++] = *e;
 		bool link = strncmp(e->name, KT_CAPTURE_LINK_PREFIX,
 				    strlen(KT_CAPTURE_LINK_PREFIX)) == 0;
+		bool tail = strncmp(e->name, KT_CAPTURE_TAIL_PREFIX,
+				    strlen(KT_CAPTURE_TAIL_PREFIX)) == 0;
 		if (strcmp(e->object, unix_capture_ops.name) == 0) {
 			snprintf(c->adopted_unix, sizeof(c->adopted_unix), "%s", e->strategy);
 			have_unix_link |= link;
 			if (strcmp(e->name, "match_cfg") == 0)
 				match_fd = e->fd;
-		} else if (strcmp(e->object, vsock_capture_ops.name) == 0 && link) {
+			for (size_t k = 0; k < N_TAILS; k++)
+				if (strcmp(e->name, tail_slots[k].map) == 0)
+					c->tail_fd[k] = e->fd;
+		} else if (strcmp(e->object, vsock_capture_ops.name) == 0 && (link || tail)) {
 			c->adopted_vsock = true;
 			snprintf(c->adopted_vsock_strategy, sizeof(c->adopted_vsock_strategy), "%s",
 				 e->strategy);
 		}
 	}
+	/* the slots are used only while the adopted unix programs are the tracepoints' */
+	if (strcmp(c->adopted_unix, kt_attach_name(KT_ATTACH_TRACEPOINT)) != 0)
+		tails_none(c);
 	if (c->events_fd < 0 || c->counters_fd < 0 || !have_unix_link) {
 		snprintf(err, errlen, "the old daemon's capture is incomplete (%s%s%s)",
 			 c->events_fd < 0 ? "no ring buffer " : "",

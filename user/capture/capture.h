@@ -78,7 +78,8 @@ void kt_capture_stop(struct kt_capture *c);
  * Takeover (docs/takeover.md). The old daemon names every BPF descriptor
  * its capture holds: the shared ring buffer and counters (object "",
  * names below), each object's maps by name and its links as
- * "link:<program>", with the object's attach strategy. The new one adopts
+ * "link:<program>" (programs reached by tail call instead: "tail:<program>"),
+ * with the object's attach strategy. The new one adopts
  * them: it consumes the same ring buffer from where the old one stopped,
  * and holds the old links, so the programs never detach and the kernel's
  * stream offsets go on. Its own --capture-path and socket suffixes are
@@ -93,6 +94,8 @@ void kt_capture_stop(struct kt_capture *c);
 #define KT_CAPTURE_EVENTS_MAP "kt_events"
 #define KT_CAPTURE_COUNTERS_MAP "kt_counters"
 #define KT_CAPTURE_LINK_PREFIX "link:"
+/* a program reached by tail call from the unix capture's (bpf/vsock_tail.h) */
+#define KT_CAPTURE_TAIL_PREFIX "tail:"
 
 typedef void (*kt_capture_fd_fn)(void *ctx, const char *object, const char *name,
 				 const char *strategy, int fd);
