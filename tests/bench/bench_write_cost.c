@@ -3,10 +3,11 @@
  * What the kernel capture costs the processes that write: write(2) on a
  * captured unix socket (its listener named *_10240), on an uncaptured unix
  * socket and on a TCP loopback socket, with the capture programs attached
- * and detached. Rounds interleave: each round loads and attaches the
- * programs once and measures every socket detached and attached (the order
- * alternating from round to round) SAMPLES times; each figure is the best
- * of them all. The reading ends are drained by threads; while attached, a
+ * and detached. Each round loads and attaches the programs once and
+ * measures every socket attached, and detached right before or after (the
+ * order alternating from round to round), each measurement the best of
+ * SAMPLES; each figure's ratio is the median of the rounds' (main(),
+ * "Paired measurements"). The reading ends are drained by threads; while attached, a
  * thread consumes the ring buffer and discards the records, woken as the
  * daemon's drain is (batched wakeups, a look every few milliseconds).
  *
@@ -292,11 +293,6 @@ static void measure_64(struct peer *peers, double best[N_FIG], int first, int la
 		}
 }
 
-static void measure(struct peer *peers, double best[N_FIG])
-{
-	measure_64(peers, best, CAPT, DEVNULL);
-	measure_4k(peers, best);
-}
 
 /*
  * The programs' own time: with the kernel's run-time statistics on (which
@@ -346,6 +342,66 @@ static int capture_send_prog(void)
 	return -1;
 }
 
+/*
+ * Paired measurements. The machine's speed drifts during a run (a shared,
+ * paravirtualised machine: by a third, for seconds at a time), so a figure
+ * taken with programs attached is compared with a detached one taken right
+ * beside it, not with the best detached figure of the whole run: each
+ * configuration's measurement in a round has its own detached twin, taken
+ * just before (even rounds) or just after (odd rounds). A figure's ratio is
+ * the median of its rounds' ratios, and the table shows that round's two
+ * measurements.
+ */
+enum { C_CAPTURE, C_TWO, C_FLOOR, C_COPY, C_VERDICT, N_CFG };
+#define MAX_ROUNDS 64
+
+struct pair {
+	double on[N_FIG], off[N_FIG];
+};
+
+static struct pair pairs[N_CFG][MAX_ROUNDS];
+static int n_pairs[N_CFG];
+
+/* Figures first..last (and the 4 KiB writes: k4) into v, each the best of SAMPLES. */
+static void take(struct peer *peers, double v[N_FIG], int first, int last, bool k4)
+{
+	for (int f = 0; f < N_FIG; f++)
+		v[f] = f == CAPT_4K ? 0 : 1e30;
+	measure_64(peers, v, first, last);
+	if (k4)
+		measure_4k(peers, v);
+}
+
+/* The detached twin of configuration cfg's measurement in this round, on the side its round takes. */
+static void twin(struct peer *peers, int cfg, bool before, int first, int last, bool k4)
+{
+	if ((n_pairs[cfg] % 2 == 0) == before)
+		take(peers, pairs[cfg][n_pairs[cfg]].off, first, last, k4);
+}
+
+/* Figure f of cfg: the pair whose ratio is the median of the rounds' (NULL: none); its ratio. */
+static const struct pair *median_pair(int cfg, int f, double *ratio)
+{
+	int n = n_pairs[cfg], idx[MAX_ROUNDS];
+	if (n == 0)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		idx[i] = i;
+	/* insertion sort of a handful of rounds by ratio */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0; j--) {
+			const struct pair *a = &pairs[cfg][idx[j - 1]], *b = &pairs[cfg][idx[j]];
+			if (a->on[f] / a->off[f] <= b->on[f] / b->off[f])
+				break;
+			int t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+	const struct pair *m = &pairs[cfg][idx[n / 2]];
+	*ratio = m->on[f] / m->off[f];
+	return m;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 5;
@@ -353,8 +409,8 @@ int main(int argc, char **argv)
 		writes_64 = atol(argv[2]);
 		writes_4k = writes_64 / 6 + 1;
 	}
-	if (rounds < 1 || writes_64 < 1) {
-		fprintf(stderr, "usage: bench_write_cost [ROUNDS [WRITES]]\n");
+	if (rounds < 1 || rounds > MAX_ROUNDS || writes_64 < 1) {
+		fprintf(stderr, "usage: bench_write_cost [ROUNDS (1-%d) [WRITES]]\n", MAX_ROUNDS);
 		return 2;
 	}
 	kt_log_level = KT_LOG_WARN;
@@ -371,17 +427,14 @@ int main(int argc, char **argv)
 	tcp_peer(&peers[TCP]);
 	peers[DEVNULL].wfd = open("/dev/null", O_WRONLY);
 
-	double det[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, att[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 },
-	       flo[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, cfl[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 },
-	       vfl[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 }, two[N_FIG] = { 1e30, 1e30, 1e30, 1e30, 0 };
-	bool have_floor = true, have_copy_floor = true, have_verdict_floor = true, have_two = false;
+	bool try_floor = true, try_copy_floor = true, try_verdict_floor = true;
 	double prog_capt = 1e30, prog_copy = 1e30; /* ns per run of each send program */
 	unsigned port = 10240;
 	/*
 	 * What the daemon attaches: the hybrid-vsock capture and the vsock
-	 * capture (whose tracepoint programs, where it uses them, also see every
-	 * send and read on the node), with the daemon's ring buffer and wakeups.
-	 * The VM events' programs see no socket and are left out.
+	 * capture (whose tracepoint programs, where it uses them, are reached
+	 * by tail call from the unix capture's), with the daemon's ring buffer
+	 * and wakeups. The VM events' programs see no socket and are left out.
 	 */
 	struct kt_capture_cfg cc = { .attach = KT_ATTACH_AUTO, .ports = &port, .n_ports = 1,
 				     .ringbuf_bytes = 16u << 20,
@@ -391,8 +444,11 @@ int main(int argc, char **argv)
 	char strategy[96] = "?";
 	double attach_s = 0;
 	for (int r = 0; r < rounds; r++) {
-		if (r % 2 == 0)
-			measure(peers, det);
+		struct consumer cons;
+		struct pair *p;
+
+		/* the capture as the daemon attaches it */
+		twin(peers, C_CAPTURE, true, CAPT, DEVNULL, true);
 		double t0 = bench_now();
 		struct kt_capture *c = kt_capture_start(&cc);
 		if (!c) {
@@ -400,9 +456,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		attach_s += bench_now() - t0;
-		struct consumer cons;
 		consumer_start(&cons, kt_capture_ringbuf_fd(c));
-		measure(peers, att);
+		p = &pairs[C_CAPTURE][n_pairs[C_CAPTURE]];
+		take(peers, p->on, CAPT, DEVNULL, true);
 		int send_prog = capture_send_prog();
 		measure_prog(send_prog, peers[CAPT].wfd, &prog_capt);
 		if (send_prog >= 0)
@@ -414,45 +470,65 @@ int main(int argc, char **argv)
 		captured += cnt[KT_CNT_BYTES];
 		kt_capture_describe(c, strategy, sizeof(strategy));
 		kt_capture_stop(c);
+		twin(peers, C_CAPTURE, false, CAPT, DEVNULL, true);
+		n_pairs[C_CAPTURE]++;
+
 		/*
 		 * The same capture with the vsock programs attached on their own,
-		 * not reached by tail call: two programs a tracepoint, as before
-		 * (docs/capture.md, "One program a tracepoint"). Only the
-		 * uncaptured sends, which make no records.
+		 * not reached by tail call: two programs a tracepoint (docs/capture.md,
+		 * "One program a tracepoint"). Only the uncaptured sends, which make
+		 * no records.
 		 */
 		setenv("KATATRACE_VSOCK_TAIL", "off", 1);
+		twin(peers, C_TWO, true, PLAIN, TCP, false);
 		if ((c = kt_capture_start(&cc))) {
-			measure_64(peers, two, PLAIN, TCP);
-			have_two = true;
+			take(peers, pairs[C_TWO][n_pairs[C_TWO]].on, PLAIN, TCP, false);
 			kt_capture_stop(c);
+			twin(peers, C_TWO, false, PLAIN, TCP, false);
+			n_pairs[C_TWO]++;
 		}
 		unsetenv("KATATRACE_VSOCK_TAIL");
-		if (r % 2 == 1)
-			measure(peers, det);
-		if (have_floor && floor_attach(true))
-			measure(peers, flo);
-		else
-			have_floor = false;
-		floor_attach(false); /* what did attach */
-		struct copy_floor_bpf *cf = have_copy_floor ? copy_floor_attach(cc.ringbuf_bytes) : NULL;
+
+		/* the floor: an empty program on each tracepoint */
+		twin(peers, C_FLOOR, true, PLAIN, TCP, true);
+		if (try_floor && floor_attach(true)) {
+			take(peers, pairs[C_FLOOR][n_pairs[C_FLOOR]].on, PLAIN, TCP, true);
+			floor_attach(false);
+			twin(peers, C_FLOOR, false, PLAIN, TCP, true);
+			n_pairs[C_FLOOR]++;
+		} else {
+			floor_attach(false); /* what did attach */
+			try_floor = false;
+		}
+
+		/* the copy floor of the captured writes */
+		twin(peers, C_COPY, true, CAPT, CAPT, true);
+		struct copy_floor_bpf *cf = try_copy_floor ? copy_floor_attach(cc.ringbuf_bytes) : NULL;
 		if (cf) {
 			consumer_start(&cons, bpf_map__fd(cf->maps.floor_events));
-			measure_64(peers, cfl, CAPT, CAPT);
-			measure_4k(peers, cfl);
+			take(peers, pairs[C_COPY][n_pairs[C_COPY]].on, CAPT, CAPT, true);
 			measure_prog(bpf_program__fd(cf->progs.kt_copy_floor), peers[CAPT].wfd,
 				     &prog_copy);
 			consumer_stop(&cons);
 			copy_floor_bpf__destroy(cf);
+			twin(peers, C_COPY, false, CAPT, CAPT, true);
+			n_pairs[C_COPY]++;
 		} else {
-			have_copy_floor = false;
+			try_copy_floor = false;
 		}
-		struct verdict_floor_bpf *vf = have_verdict_floor ? verdict_floor_bpf__open_and_load() : NULL;
+
+		/* the verdict floor of the uncaptured unix sends */
+		twin(peers, C_VERDICT, true, PLAIN, PLAIN, false);
+		struct verdict_floor_bpf *vf = try_verdict_floor ? verdict_floor_bpf__open_and_load() : NULL;
 		if (vf && !verdict_floor_bpf__attach(vf)) {
-			measure_64(peers, vfl, PLAIN, PLAIN);
+			take(peers, pairs[C_VERDICT][n_pairs[C_VERDICT]].on, PLAIN, PLAIN, false);
+			verdict_floor_bpf__destroy(vf);
+			twin(peers, C_VERDICT, false, PLAIN, PLAIN, false);
+			n_pairs[C_VERDICT]++;
 		} else {
-			have_verdict_floor = false;
+			verdict_floor_bpf__destroy(vf);
+			try_verdict_floor = false;
 		}
-		verdict_floor_bpf__destroy(vf);
 	}
 	for (int f = 0; f < 3; f++) {
 		shutdown(peers[f].wfd, SHUT_WR);
@@ -460,40 +536,44 @@ int main(int argc, char **argv)
 		close(peers[f].wfd);
 	}
 
-	printf("write cost (%s), best of %d interleaved rounds of %d measurements a side, %ld "
-	       "64-byte writes and %ld 4 KiB writes a measurement, writer and readers on CPUs 0 "
-	       "and 1; loading and attaching took %.2f s a round:\n",
+	printf("write cost (%s), %d rounds, each configuration's measurement (the best of %d) "
+	       "beside a detached one taken right before or after it, the ratio the median of the "
+	       "rounds'; %ld 64-byte writes and %ld 4 KiB writes a measurement, writer and "
+	       "readers on CPUs 0 and 1; loading and attaching took %.2f s a round:\n",
 	       strategy, rounds, SAMPLES, writes_64, writes_4k, attach_s / rounds);
 	printf("  %-44s %12s %12s %7s\n", "", "detached", "attached", "ratio");
-	for (int f = CAPT; f <= DEVNULL; f++)
-		printf("  %-44s %9.0f ns %9.0f ns %7.3f\n", fig_name[f], det[f], att[f], att[f] / det[f]);
-	if (have_copy_floor)
-		printf("  %-44s %9.0f ns %9.0f ns %7.3f  (copy floor: the payload copied into a "
-		       "ring buffer, nothing else)\n",
-		       fig_name[CAPT], det[CAPT], cfl[CAPT], cfl[CAPT] / det[CAPT]);
-	printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f\n", fig_name[CAPT_4K], det[CAPT_4K], att[CAPT_4K],
-	       att[CAPT_4K] / det[CAPT_4K]);
-	if (have_floor)
-		for (int f = PLAIN; f <= TCP; f++)
-			printf("  %-44s %9.0f ns %9.0f ns %7.3f  (floor: an empty program on each of "
-			       "the %zu tracepoints)\n",
-			       fig_name[f], det[f], flo[f], flo[f] / det[f], N_FLOOR);
-	if (have_verdict_floor)
-		printf("  %-44s %9.0f ns %9.0f ns %7.3f  (verdict floor: the family checked, the "
-		       "socket's verdict looked up, nothing else)\n",
-		       fig_name[PLAIN], det[PLAIN], vfl[PLAIN], vfl[PLAIN] / det[PLAIN]);
-	if (have_two)
-		for (int f = PLAIN; f <= TCP; f++)
-			printf("  %-44s %9.0f ns %9.0f ns %7.3f  (two programs a tracepoint: the "
-			       "vsock capture's attached on their own)\n",
-			       fig_name[f], det[f], two[f], two[f] / det[f]);
-	if (have_floor)
-		printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f  (floor: empty programs)\n",
-		       fig_name[CAPT_4K], det[CAPT_4K], flo[CAPT_4K], flo[CAPT_4K] / det[CAPT_4K]);
-	if (have_copy_floor)
-		printf("  %-44s %7.0f MB/s %7.0f MB/s %7.3f  (copy floor: the payload copied into a "
-		       "ring buffer, nothing else)\n",
-		       fig_name[CAPT_4K], det[CAPT_4K], cfl[CAPT_4K], cfl[CAPT_4K] / det[CAPT_4K]);
+
+	/* one line and one table row for figure f of cfg; "" name suffix for the goal rows */
+	static const char *const cfg_what[N_CFG] = {
+		"",
+		"two programs a tracepoint",
+		"floor, empty programs",
+		"copy floor",
+		"verdict floor",
+	};
+	static const char *const cfg_measured[N_CFG] = {
+		"attached",
+		"vsock programs on their own",
+		"empty programs",
+		"payload copy only",
+		"verdict lookup only",
+	};
+	static const char *const cfg_limit[N_CFG] = { "", "", "floor", "copy floor", "verdict floor" };
+	double ratio[N_CFG][N_FIG];
+	const struct pair *at[N_CFG][N_FIG];
+	for (int k = 0; k < N_CFG; k++)
+		for (int f = 0; f < N_FIG; f++) {
+			at[k][f] = median_pair(k, f, &ratio[k][f]);
+			bool taken = at[k][f] && (f == CAPT_4K ? at[k][f]->on[f] > 0 : at[k][f]->on[f] < 1e30);
+			if (!taken) {
+				at[k][f] = NULL;
+				continue;
+			}
+			const char *unit = f == CAPT_4K ? "MB/s" : "ns";
+			printf("  %-44s %9.0f %-4s %7.0f %-4s %7.3f%s%s%s\n", fig_name[f], at[k][f]->off[f],
+			       unit, at[k][f]->on[f], unit, ratio[k][f], k ? "  (" : "", cfg_what[k],
+			       k ? ")" : "");
+		}
 	if (prog_capt < 1e30 && prog_copy < 1e30)
 		printf("  %-44s %9.0f ns %9.0f ns %7.3f  (the send programs' own time a run, "
 		       "copy floor's and capture's)\n",
@@ -502,81 +582,45 @@ int main(int argc, char **argv)
 	       (unsigned long long)captured, (unsigned long)atomic_load(&consumed_bytes),
 	       (unsigned long long)lost);
 
-	char m[64], b[64];
-	static const double goal[3] = { 1.5, 1.02, 1.02 };
-	for (int f = CAPT; f <= TCP; f++) {
-		char g[32];
-		snprintf(m, sizeof(m), "%.0f ns attached", att[f]);
-		snprintf(b, sizeof(b), "%.0f ns detached", det[f]);
-		snprintf(g, sizeof(g), "<= %.2fx detached", goal[f]);
-		/*
-		 * The limit: the copy floor for the captured socket; for the uncaptured
-		 * one the verdict floor (the one lookup a decision per socket costs);
-		 * the empty programs for TCP, which the family turns away.
-		 */
-		const char *limit = NULL;
-		double limit_ratio = 0;
-		if (f == CAPT && have_copy_floor) {
-			limit = "copy floor";
-			limit_ratio = cfl[f] / det[f];
-		} else if (f == PLAIN && have_verdict_floor) {
-			limit = "verdict floor";
-			limit_ratio = vfl[f] / det[f];
-		} else if (f != CAPT && have_floor) {
-			limit = "floor";
-			limit_ratio = flo[f] / det[f];
-		}
-		if (limit)
-			bench_row_limit(fig_name[f], m, b, att[f] / det[f], g, "le", att[f] / det[f],
-					goal[f], limit, limit_ratio);
+	/*
+	 * The goals, each with its limit: the copy floor for the captured
+	 * writes; for the uncaptured unix sends the verdict floor (the one
+	 * lookup a decision per socket costs); the empty programs for TCP,
+	 * which the family turns away.
+	 */
+	static const int limit_of[N_FIG] = { C_COPY, C_VERDICT, C_FLOOR, -1, C_COPY };
+	static const int order[] = { CAPT, PLAIN, TCP, DEVNULL, CAPT_4K };
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+		int f = order[o];
+		const struct pair *m = at[C_CAPTURE][f];
+		if (!m)
+			continue;
+		const char *unit = f == CAPT_4K ? "MB/s" : "ns";
+		char ms[64], bs[64], g[32];
+		snprintf(ms, sizeof(ms), "%.0f %s attached", m->on[f], unit);
+		snprintf(bs, sizeof(bs), "%.0f %s detached", m->off[f], unit);
+		double goal = f == CAPT ? 1.5 : f == CAPT_4K ? 0.7 : 1.02;
+		bool ge = f == CAPT_4K;
+		snprintf(g, sizeof(g), ge ? ">= %.2fx detached" : "<= %.2fx detached", goal);
+		int lim = limit_of[f];
+		if (f == DEVNULL)
+			bench_row(fig_name[f], ms, bs, ratio[C_CAPTURE][f], "-", "none", 0, 0);
+		else if (lim >= 0 && at[lim][f])
+			bench_row_limit(fig_name[f], ms, bs, ratio[C_CAPTURE][f], g, ge ? "ge" : "le",
+					ratio[C_CAPTURE][f], goal, cfg_limit[lim], ratio[lim][f]);
 		else
-			bench_row(fig_name[f], m, b, att[f] / det[f], g, "le", att[f] / det[f], goal[f]);
-		if (f == CAPT && have_copy_floor) {
-			char fl[96];
-			snprintf(fl, sizeof(fl), "%s: copy floor", fig_name[f]);
-			snprintf(m, sizeof(m), "%.0f ns, payload copy only", cfl[f]);
-			bench_row(fl, m, b, cfl[f] / det[f], "-", "none", 0, 0);
+			bench_row(fig_name[f], ms, bs, ratio[C_CAPTURE][f], g, ge ? "ge" : "le",
+				  ratio[C_CAPTURE][f], goal);
+		for (int k = 1; k < N_CFG; k++) {
+			const struct pair *q = at[k][f];
+			if (!q)
+				continue;
+			char fl[128], qm[64], qb[64];
+			snprintf(fl, sizeof(fl), "%s: %s", fig_name[f], cfg_what[k]);
+			snprintf(qm, sizeof(qm), "%.0f %s, %s", q->on[f], unit, cfg_measured[k]);
+			snprintf(qb, sizeof(qb), "%.0f %s detached", q->off[f], unit);
+			bench_row(fl, qm, qb, ratio[k][f], "-", "none", 0, 0);
 		}
-		if (f != CAPT && have_floor) {
-			char fl[96];
-			snprintf(fl, sizeof(fl), "%s: floor, empty programs", fig_name[f]);
-			snprintf(m, sizeof(m), "%.0f ns, empty programs", flo[f]);
-			bench_row(fl, m, b, flo[f] / det[f], "-", "none", 0, 0);
-		}
-		if (f == PLAIN && have_verdict_floor) {
-			char fl[96];
-			snprintf(fl, sizeof(fl), "%s: verdict floor", fig_name[f]);
-			snprintf(m, sizeof(m), "%.0f ns, verdict lookup only", vfl[f]);
-			bench_row(fl, m, b, vfl[f] / det[f], "-", "none", 0, 0);
-		}
-		if (f != CAPT && have_two) {
-			char fl[96];
-			snprintf(fl, sizeof(fl), "%s: two programs a tracepoint", fig_name[f]);
-			snprintf(m, sizeof(m), "%.0f ns, vsock programs on their own", two[f]);
-			bench_row(fl, m, b, two[f] / det[f], "-", "none", 0, 0);
-		}
-	}
-	snprintf(m, sizeof(m), "%.0f ns attached", att[DEVNULL]);
-	snprintf(b, sizeof(b), "%.0f ns detached", det[DEVNULL]);
-	bench_row(fig_name[DEVNULL], m, b, att[DEVNULL] / det[DEVNULL], "-", "none", 0, 0);
-	snprintf(m, sizeof(m), "%.0f MB/s attached", att[CAPT_4K]);
-	snprintf(b, sizeof(b), "%.0f MB/s detached", det[CAPT_4K]);
-	if (have_copy_floor)
-		bench_row_limit(fig_name[CAPT_4K], m, b, att[CAPT_4K] / det[CAPT_4K],
-				">= 0.70x detached", "ge", att[CAPT_4K] / det[CAPT_4K], 0.7, "copy floor",
-				cfl[CAPT_4K] / det[CAPT_4K]);
-	else
-		bench_row(fig_name[CAPT_4K], m, b, att[CAPT_4K] / det[CAPT_4K], ">= 0.70x detached",
-			  "ge", att[CAPT_4K] / det[CAPT_4K], 0.7);
-	if (have_floor) {
-		snprintf(m, sizeof(m), "%.0f MB/s, empty programs", flo[CAPT_4K]);
-		bench_row("4 KiB writes, captured unix socket: floor, empty programs", m, b,
-			  flo[CAPT_4K] / det[CAPT_4K], "-", "none", 0, 0);
-	}
-	if (have_copy_floor) {
-		snprintf(m, sizeof(m), "%.0f MB/s, payload copy only", cfl[CAPT_4K]);
-		bench_row("4 KiB writes, captured unix socket: copy floor", m, b,
-			  cfl[CAPT_4K] / det[CAPT_4K], "-", "none", 0, 0);
 	}
 	if (prog_capt < 1e30 && prog_copy < 1e30) {
 		/*
@@ -584,9 +628,9 @@ int main(int argc, char **argv)
 		 * the send it is paid on: the part of the captured figure above its
 		 * copy floor that the capture's program itself accounts for.
 		 */
+		char m[64], pb[64];
 		snprintf(m, sizeof(m), "%.0f ns a run, %+.0f ns against the copy floor's", prog_capt,
 			 prog_capt - prog_copy);
-		char pb[64];
 		snprintf(pb, sizeof(pb), "copy floor's program %.0f ns a run", prog_copy);
 		bench_row("64 B write, captured unix socket *_10240: send program's own time", m, pb,
 			  prog_capt / prog_copy, "-", "none", 0, 0);
