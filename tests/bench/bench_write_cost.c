@@ -490,7 +490,9 @@ int main(int argc, char **argv)
 		unsetenv("KATATRACE_VSOCK_TAIL");
 
 		/* the floor: an empty program on each tracepoint */
-		twin(peers, C_FLOOR, true, PLAIN, TCP, true);
+		/* the twin only for a configuration still measured: no wasted measurement */
+		if (try_floor)
+			twin(peers, C_FLOOR, true, PLAIN, TCP, true);
 		if (try_floor && floor_attach(true)) {
 			take(peers, pairs[C_FLOOR][n_pairs[C_FLOOR]].on, PLAIN, TCP, true);
 			floor_attach(false);
@@ -502,7 +504,8 @@ int main(int argc, char **argv)
 		}
 
 		/* the copy floor of the captured writes */
-		twin(peers, C_COPY, true, CAPT, CAPT, true);
+		if (try_copy_floor)
+			twin(peers, C_COPY, true, CAPT, CAPT, true);
 		struct copy_floor_bpf *cf = try_copy_floor ? copy_floor_attach(cc.ringbuf_bytes) : NULL;
 		if (cf) {
 			consumer_start(&cons, bpf_map__fd(cf->maps.floor_events));
@@ -518,7 +521,8 @@ int main(int argc, char **argv)
 		}
 
 		/* the verdict floor of the uncaptured unix sends */
-		twin(peers, C_VERDICT, true, PLAIN, PLAIN, false);
+		if (try_verdict_floor)
+			twin(peers, C_VERDICT, true, PLAIN, PLAIN, false);
 		struct verdict_floor_bpf *vf = try_verdict_floor ? verdict_floor_bpf__open_and_load() : NULL;
 		if (vf && !verdict_floor_bpf__attach(vf)) {
 			take(peers, pairs[C_VERDICT][n_pairs[C_VERDICT]].on, PLAIN, PLAIN, false);
