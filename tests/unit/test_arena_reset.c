@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kt_arena_reset (user/base/arena_reset.c): the arena is empty afterwards,
+ * kt_arena_reset (user/base/arena.c): the arena is empty afterwards,
  * hands out zeroed memory within its limit again, and the same fill again
  * takes no allocation, whether the last fill needed one chunk or several.
  */

@@ -1,12 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/arena.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KT_ARENA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(KT_ARENA_ASAN)
+#define KT_ARENA_ASAN 1
+#endif
+#ifdef KT_ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define KT_ARENA_ALIGN 16
-#define KT_ARENA_MIN_CHUNK 4096
 
 struct kt_arena_chunk {
 	struct kt_arena_chunk *next;
@@ -27,6 +44,107 @@ void kt_arena_init(struct kt_arena *a, size_t limit)
 static size_t chunk_size(const struct kt_arena_chunk *c)
 {
 	return sizeof(*c) + c->cap;
+}
+
+/*
+ * Freed chunks of the smallest size wait here for the next grow(), at most
+ * KT_ARENA_CACHE_CHUNKS of them. A span is decoded into its arena on one
+ * thread and freed on the export thread: through malloc that is a lock both
+ * threads contend for on every span (these chunks are too large for its
+ * per-thread cache), and, each time a batch is freed, a heap top given back
+ * to the kernel and faulted in again for the next batch. Cached chunks are
+ * free memory, outside every budget; under ASan their bytes are poisoned, so
+ * that a use after free still fails as it would after free().
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct kt_arena_chunk *head;
+	size_t n;
+} cache = { PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+
+static struct kt_arena_chunk *cache_take(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	struct kt_arena_chunk *c = cache.head;
+	if (c) {
+		cache.head = c->next;
+		cache.n--;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	if (c)
+		UNPOISON(c->mem, c->cap);
+	return c;
+}
+
+/* false: the cache is full or c is not of the smallest size (free it) */
+static bool cache_give(struct kt_arena_chunk *c)
+{
+	if (c->cap != KT_ARENA_MIN_CHUNK)
+		return false;
+	POISON(c->mem, c->cap);
+	pthread_mutex_lock(&cache.lock);
+	bool kept = cache.n < KT_ARENA_CACHE_CHUNKS;
+	if (kept) {
+		c->next = cache.head;
+		cache.head = c;
+		cache.n++;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	if (!kept)
+		UNPOISON(c->mem, c->cap);
+	return kept;
+}
+
+/*
+ * A fork (the broker) while another thread holds the lock would leave the
+ * child a lock nobody unlocks: the fork waits for it, as malloc's does.
+ */
+static void cache_lock(void)
+{
+	pthread_mutex_lock(&cache.lock);
+}
+
+static void cache_unlock(void)
+{
+	pthread_mutex_unlock(&cache.lock);
+}
+
+__attribute__((constructor)) static void cache_atfork(void)
+{
+	pthread_atfork(cache_lock, cache_unlock, cache_unlock);
+}
+
+size_t kt_arena_cached_chunks(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	size_t n = cache.n;
+	pthread_mutex_unlock(&cache.lock);
+	return n;
+}
+
+void kt_arena_cache_drop(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	struct kt_arena_chunk *c = cache.head;
+	cache.head = NULL;
+	cache.n = 0;
+	pthread_mutex_unlock(&cache.lock);
+	while (c) {
+		struct kt_arena_chunk *next = c->next;
+		UNPOISON(c->mem, c->cap);
+		free(c);
+		c = next;
+	}
+}
+
+/* c (chunk_size(c) bytes charged to acct) back to the cache or to malloc */
+static void chunk_free(struct kt_mem_acct *acct, struct kt_arena_chunk *c)
+{
+	size_t n = chunk_size(c);
+	if (cache_give(c))
+		kt_mem_credit(acct, n);
+	else
+		kt_mem_free(acct, c, n);
 }
 
 bool kt_arena_charge(struct kt_arena *a, struct kt_mem_acct *acct)
@@ -63,7 +181,9 @@ static __attribute__((noinline)) struct kt_arena_chunk *grow(struct kt_arena *a,
 		a->budget_hit = true;
 		return NULL;
 	}
-	struct kt_arena_chunk *n = malloc(sizeof(*n) + cap);
+	struct kt_arena_chunk *n = cap == KT_ARENA_MIN_CHUNK ? cache_take() : NULL;
+	if (!n)
+		n = malloc(sizeof(*n) + cap);
 	if (!n) {
 		kt_mem_credit(a->acct, sizeof(*n) + cap);
 		return NULL;
@@ -128,7 +248,7 @@ void kt_arena_free(struct kt_arena *a)
 	struct kt_arena_chunk *c = a->head;
 	while (c) {
 		struct kt_arena_chunk *next = c->next;
-		kt_mem_free(a->acct, c, chunk_size(c));
+		chunk_free(a->acct, c);
 		c = next;
 	}
 	a->head = NULL;

@@ -12,6 +12,15 @@
 
 #include "base/mem_budget.h"
 
+/* The smallest chunk an arena allocates; what a small span's arena holds. */
+#define KT_ARENA_MIN_CHUNK 4096
+/*
+ * Freed chunks of the smallest size are kept for reuse, process-wide, up to
+ * this many (about 4 MiB: two export batches of one-chunk spans), so that
+ * decoding a span on one thread and freeing it on another costs no malloc.
+ */
+#define KT_ARENA_CACHE_CHUNKS 1024
+
 struct kt_arena_chunk;
 
 struct kt_arena {
@@ -52,5 +61,10 @@ void kt_arena_free(struct kt_arena *a);
  * when memory or the budget refuses that chunk.
  */
 void kt_arena_reset(struct kt_arena *a);
+
+/* How many freed chunks wait for reuse (at most KT_ARENA_CACHE_CHUNKS). */
+size_t kt_arena_cached_chunks(void);
+/* Frees the chunks that wait for reuse. */
+void kt_arena_cache_drop(void);
 
 #endif
