@@ -117,26 +117,18 @@ stop_kt() { # waits for the flush; SUMMARY is its last summary line
 }
 summary_value() { echo "$SUMMARY" | grep -oE "$1 [0-9]+" | awk '{print $NF}'; }
 
-exported() { curl -s --max-time 2 "$METRICS" | awk '$1 == "katatrace_spans_exported_total" {print $2; exit}'; }
-
-# Polls the metrics until every span is exported or nothing moved for 5 s;
-# EXPORTED_AT: the wall-clock time the last count was seen.
+# Waits until every span is exported or nothing moved for 5 s (one poller,
+# tests/bench/wait_exported.c: a curl a poll would take CPU from the daemon);
+# EXPORTED: the last count, EXPORTED_AT: the wall-clock time it was read.
 wait_exported() {
-	local last=-1 n still=$SECONDS
-	while :; do
-		n=$(exported)
-		n=${n:-0}
-		EXPORTED_AT=$EPOCHREALTIME
-		EXPORTED=$n
-		[ "$n" -ge "$SPANS" ] && return 0
-		if [ "$n" != "$last" ]; then
-			last=$n
-			still=$SECONDS
-		elif [ $((SECONDS - still)) -ge 5 ]; then
-			return 1
-		fi
-		sleep 0.02
-	done
+	local out rc
+	out=$("$BB/wait_exported" "$METRICS" "$SPANS" 5)
+	rc=$?
+	EXPORTED=$(echo "$out" | awk '{print $2}')
+	EXPORTED_AT=$(echo "$out" | awk '{print $4}')
+	EXPORTED=${EXPORTED:-0}
+	[ -n "$EXPORTED_AT" ] || EXPORTED_AT=$EPOCHREALTIME
+	return $rc
 }
 
 start_drain() {
