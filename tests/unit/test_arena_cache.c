@@ -14,6 +14,7 @@
 #include "alloc_count.h"
 #include "base/arena.h"
 #include "base/mem_budget.h"
+#include "charged_arena.h"
 
 /* A span-sized arena: one chunk of the smallest size. */
 static void *one_chunk(struct kt_arena *a)
@@ -83,11 +84,8 @@ Test(arena_cache, the_budget_is_credited_for_a_cached_chunk)
 	kt_arena_cache_drop();
 	struct kt_mem_pool pool;
 	struct kt_mem_acct acct;
-	kt_mem_pool_init(&pool, 1 << 20);
-	kt_mem_acct_init(&acct, &pool);
 	struct kt_arena a;
-	kt_arena_init(&a, 0);
-	cr_assert(kt_arena_charge(&a, &acct));
+	charged_arena(&a, &acct, &pool);
 	cr_assert_not_null(kt_arena_alloc(&a, 10));
 	cr_assert_gt(kt_mem_held(&acct), KT_ARENA_MIN_CHUNK);
 	kt_arena_free(&a);

@@ -10,6 +10,7 @@
 #include "alloc_count.h"
 #include "base/arena.h"
 #include "base/mem_budget.h"
+#include "charged_arena.h"
 
 /* 100 blocks of size bytes, each filled with 0xff; false when one is refused. */
 static bool fill(struct kt_arena *a, size_t size)
@@ -62,11 +63,8 @@ Test(arena_reset, accounted_memory_stays_charged_until_freed)
 {
 	struct kt_mem_pool pool;
 	struct kt_mem_acct acct;
-	kt_mem_pool_init(&pool, 1 << 20);
-	kt_mem_acct_init(&acct, &pool);
 	struct kt_arena a;
-	kt_arena_init(&a, 0);
-	cr_assert(kt_arena_charge(&a, &acct));
+	charged_arena(&a, &acct, &pool);
 	cr_assert(fill(&a, 1000));
 	kt_arena_reset(&a);
 	cr_assert_geq(kt_mem_held(&acct), 100 * 1008, "the kept chunk is still charged");
