@@ -124,8 +124,7 @@ wait_exported() {
 	local out rc
 	out=$("$BB/wait_exported" "$METRICS" "$SPANS" 5)
 	rc=$?
-	EXPORTED=$(echo "$out" | awk '{print $2}')
-	EXPORTED_AT=$(echo "$out" | awk '{print $4}')
+	read -r _ EXPORTED _ EXPORTED_AT <<<"$out" # exported N at SECONDS
 	EXPORTED=${EXPORTED:-0}
 	[ -n "$EXPORTED_AT" ] || EXPORTED_AT=$EPOCHREALTIME
 	return $rc

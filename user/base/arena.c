@@ -6,22 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KT_ARENA_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(KT_ARENA_ASAN)
-#define KT_ARENA_ASAN 1
-#endif
-#ifdef KT_ARENA_ASAN
+/* Its macros do nothing in a build without ASan. */
 #include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 #define KT_ARENA_ALIGN 16
 
@@ -72,7 +58,7 @@ static struct kt_arena_chunk *cache_take(void)
 	}
 	pthread_mutex_unlock(&cache.lock);
 	if (c)
-		UNPOISON(c->mem, c->cap);
+		ASAN_UNPOISON_MEMORY_REGION(c->mem, c->cap);
 	return c;
 }
 
@@ -81,7 +67,7 @@ static bool cache_give(struct kt_arena_chunk *c)
 {
 	if (c->cap != KT_ARENA_MIN_CHUNK)
 		return false;
-	POISON(c->mem, c->cap);
+	ASAN_POISON_MEMORY_REGION(c->mem, c->cap);
 	pthread_mutex_lock(&cache.lock);
 	bool kept = cache.n < KT_ARENA_CACHE_CHUNKS;
 	if (kept) {
@@ -91,7 +77,7 @@ static bool cache_give(struct kt_arena_chunk *c)
 	}
 	pthread_mutex_unlock(&cache.lock);
 	if (!kept)
-		UNPOISON(c->mem, c->cap);
+		ASAN_UNPOISON_MEMORY_REGION(c->mem, c->cap);
 	return kept;
 }
 
@@ -131,7 +117,7 @@ void kt_arena_cache_drop(void)
 	pthread_mutex_unlock(&cache.lock);
 	while (c) {
 		struct kt_arena_chunk *next = c->next;
-		UNPOISON(c->mem, c->cap);
+		ASAN_UNPOISON_MEMORY_REGION(c->mem, c->cap);
 		free(c);
 		c = next;
 	}
