@@ -80,10 +80,11 @@ struct kt_src {
 };
 
 /*
- * The writer's identity and the time, in every record's header. This runs
- * on every captured send, so the thread's and its process's names are read
- * as plain loads through the BTF-typed current task (two 8-byte loads
- * each; the kernel keeps comm NUL-padded) rather than by helper calls.
+ * The writer's identity and, unless the stream is untimed (KT_F_UNTIMED),
+ * the time, in every record's header. This runs on every captured send, so
+ * the thread's and its process's names are read as plain loads through the
+ * BTF-typed current task (two 8-byte loads each; the kernel keeps comm
+ * NUL-padded) rather than by helper calls.
  */
 static __always_inline void copy_comm(char *dst, const char *src)
 {
@@ -94,7 +95,7 @@ static __always_inline void copy_comm(char *dst, const char *src)
 	d[1] = s[1];
 }
 
-static __always_inline void fill_task(struct kt_rec_hdr *h)
+static __always_inline void fill_task(struct kt_rec_hdr *h, bool timed)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
@@ -103,7 +104,7 @@ static __always_inline void fill_task(struct kt_rec_hdr *h)
 	h->tgid = id >> 32;
 	copy_comm(h->comm, t->comm);
 	copy_comm(h->pcomm, t->group_leader->comm);
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = timed ? bpf_ktime_get_ns() : 0;
 }
 
 /*
@@ -330,8 +331,12 @@ static long emit_chunk_direct(__u64 i, void *data)
 	return emit_chunk_via(true);
 }
 
-/* The per-CPU record with its header filled for a record of conn, dir. */
-static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id *conn, __u8 dir)
+/*
+ * The per-CPU record with its header filled for a record of conn, dir
+ * whose flags will be `flags` (KT_F_UNTIMED: no time).
+ */
+static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id *conn, __u8 dir,
+							__u32 flags)
 {
 	struct kt_rec_data *rec = data_buf();
 
@@ -339,7 +344,7 @@ static __always_inline struct kt_rec_data *start_record(const struct kt_conn_id 
 		return NULL;
 	rec->hdr.conn = *conn;
 	rec->hdr.dir = dir;
-	fill_task(&rec->hdr);
+	fill_task(&rec->hdr, !(flags & KT_F_UNTIMED));
 	return rec;
 }
 
@@ -365,7 +370,7 @@ static __always_inline void emit_one_direct(const struct kt_conn_id *conn, __u8 
 	}
 	if (bpf_probe_read_user_dynptr(&dp, sizeof(*h), n, (const void *)ptr)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
-		struct kt_rec_data *rec = start_record(conn, dir);
+		struct kt_rec_data *rec = start_record(conn, dir, flags);
 		if (rec)
 			send_marker(&rec->hdr, KT_REC_GAP, KT_F_UNREADABLE | flags, off, n, lost);
 		count(KT_CNT_GAP_BYTES, n);
@@ -386,7 +391,7 @@ static __always_inline void emit_one_direct(const struct kt_conn_id *conn, __u8 
 	h->len = n;
 	h->dir = dir;
 	h->_pad[0] = h->_pad[1] = h->_pad[2] = 0;
-	fill_task(h);
+	fill_task(h, !(flags & KT_F_UNTIMED));
 	bpf_ringbuf_submit_dynptr(&dp, wake);
 	*lost = 0;
 	count(KT_CNT_BYTES, n);
@@ -408,7 +413,7 @@ static __always_inline void emit_range_via(const struct kt_conn_id *conn, __u8 d
 		emit_one_direct(conn, dir, src->base + src->skip, total, base_off, lost, flags);
 		return;
 	}
-	struct kt_rec_data *rec = start_record(conn, dir);
+	struct kt_rec_data *rec = start_record(conn, dir, flags);
 	struct emit_walk *w = walk_buf();
 	if (!rec || !w)
 		return;
@@ -472,7 +477,7 @@ static __always_inline void emit_unsupported(const struct kt_conn_id *conn, __u8
 	if (total == 0)
 		return;
 	__u64 base_off = __sync_fetch_and_add(st_off, total);
-	struct kt_rec_data *rec = start_record(conn, dir);
+	struct kt_rec_data *rec = start_record(conn, dir, 0);
 	if (!rec)
 		return;
 	__u32 lost = *st_lost;
@@ -484,7 +489,7 @@ static __always_inline void emit_unsupported(const struct kt_conn_id *conn, __u8
 static __always_inline void emit_close(const struct kt_conn_id *conn, __u8 dir, __u64 off)
 {
 	__u32 lost = 0;
-	struct kt_rec_data *rec = start_record(conn, dir);
+	struct kt_rec_data *rec = start_record(conn, dir, 0);
 
 	if (rec)
 		send_marker(&rec->hdr, KT_REC_CLOSE, 0, off, 0, &lost);

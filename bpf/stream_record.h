@@ -64,6 +64,15 @@ enum kt_dir {
 #define KT_F_UNREADABLE 0x4 /* GAP: payload not readable (fault, kernel iter) */
 #define KT_F_UNSUPPORTED 0x8 /* GAP: sent by a syscall the probe cannot decode */
 #define KT_F_TASK_IS_READER 0x10 /* tid/tgid/comm are the local reader, not the sender */
+/*
+ * No capture time (ts_ns 0): the stream's protocol carries its own times
+ * (the agent's spans, Kata 1.x's Jaeger and journal), so the clock is not
+ * read. On a virtual machine whose TSC the kernel does not trust, each clock
+ * read is an atomic operation on a line every CPU's clock reads share, the
+ * largest part of a captured small write's cost (docs/capture.md, "Capture
+ * time").
+ */
+#define KT_F_UNTIMED 0x20
 
 /*
  * Connection identity, constant over the connection's life and equal for
@@ -86,7 +95,7 @@ struct kt_rec_hdr {
 	__u32 type;  /* enum kt_rec_type */
 	__u32 flags; /* KT_F_* */
 	struct kt_conn_id conn;
-	__u64 ts_ns;  /* CLOCK_MONOTONIC */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC; 0 with KT_F_UNTIMED */
 	__u64 offset; /* DATA/GAP: stream offset of the first byte */
 	__u32 len;    /* DATA: payload bytes following; GAP: bytes missing */
 	__u32 tid;    /* writer thread */

@@ -132,6 +132,7 @@ static __always_inline __u64 sock_ino(struct sock *sk)
 
 struct match_ctx {
 	bool ok;
+	bool untimed; /* the matching entry's connections carry no time */
 };
 
 static __always_inline struct kt_rec_conn *conn_buf(void)
@@ -169,6 +170,7 @@ static long match_suffix(__u64 i, void *data)
 			return 0;
 	}
 	mc->ok = true;
+	mc->untimed = (m->untimed_suffixes >> i) & 1;
 	return 1;
 }
 
@@ -190,17 +192,22 @@ static long match_prefix(__u64 i, void *data)
 			return 0;
 	}
 	mc->ok = true;
+	mc->untimed = (m->untimed_prefixes >> i) & 1;
 	return 1;
 }
 
-/* Does the path in the conn scratch record match the configuration? */
-static __always_inline bool path_matches(void)
+/*
+ * Does the path in the conn scratch record match the configuration? If so,
+ * *untimed says whether the matching entry's connections carry no time.
+ */
+static __always_inline bool path_matches(__u8 *untimed)
 {
 	struct match_ctx mc = {};
 
 	bpf_loop(KT_MAX_SUFFIXES, match_suffix, &mc, 0);
 	if (!mc.ok)
 		bpf_loop(KT_MAX_PREFIXES, match_prefix, &mc, 0);
+	*untimed = mc.untimed;
 	return mc.ok;
 }
 
@@ -288,10 +295,12 @@ static __always_inline struct kt_unix_verdict *unix_verdict_final(struct sock *s
 		return NULL; /* not connected: decide later */
 
 	struct kt_unix_verdict nv = { .ino = ino, .peer = (__u64)peer };
-	if (read_path(peer, c) && path_matches()) {
+	__u8 untimed = 0;
+	if (read_path(peer, c) && path_matches(&untimed)) {
 		/* sk connected to a matching listener: sk is the client end. */
 		nv.match = 1;
 		nv.dir = KT_DIR_TO_SERVER;
+		nv.untimed = untimed;
 		nv.client_ino = ino;
 		/*
 		 * Teach the server end now: by the time it reads end-of-stream
@@ -303,14 +312,16 @@ static __always_inline struct kt_unix_verdict *unix_verdict_final(struct sock *s
 			.client_ino = ino,
 			.match = 1,
 			.dir = KT_DIR_TO_CLIENT,
+			.untimed = untimed,
 		};
 		__u64 pkey = (__u64)peer;
 		if (ino)
 			bpf_map_update_elem(&verdicts, &pkey, &sv, BPF_ANY);
-	} else if (read_path(sk, c) && path_matches()) {
+	} else if (read_path(sk, c) && path_matches(&untimed)) {
 		/* sk was accepted by a matching listener. */
 		nv.match = 1;
 		nv.dir = KT_DIR_TO_CLIENT;
+		nv.untimed = untimed;
 		nv.client_ino = sock_ino(peer);
 	}
 	if (nv.match && (!nv.client_ino || !ino))
@@ -343,7 +354,7 @@ static __always_inline struct kt_stream_state *stream_state(struct sock *sk,
 			c->hdr.type = KT_REC_CONN;
 			c->hdr.conn = *conn;
 			c->hdr.dir = v->dir;
-			fill_task(&c->hdr);
+			fill_task(&c->hdr, true);
 			c->server_ino = server ? sock_ino(server) : 0;
 			if (!server || !read_path(server, c))
 				c->path_len = 0;
@@ -379,7 +390,8 @@ static __always_inline void capture_send_via(struct sock *sk, const struct kt_un
 	if (unsupported)
 		emit_unsupported(&conn, dir, ret, &st->offset[dir], &st->lost[dir]);
 	else
-		emit_stream_via(&conn, dir, src, ret, &st->offset[dir], &st->lost[dir], 0, direct);
+		emit_stream_via(&conn, dir, src, ret, &st->offset[dir], &st->lost[dir],
+				v->untimed ? KT_F_UNTIMED : 0, direct);
 }
 
 #define capture_send_as(sk, v, src, ret, unsupported) \

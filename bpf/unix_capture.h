@@ -25,7 +25,9 @@
  * Which connections to capture: those whose server end is bound to a path
  * that ends with one of the suffixes (e.g. "_10240") or starts with one of
  * the prefixes. Single entry of the "match_cfg" array map, so the loader can
- * change it while running.
+ * change it while running. Bit i of untimed_suffixes (untimed_prefixes):
+ * the records of connections that suffix i (prefix i) matches carry no
+ * time (KT_F_UNTIMED).
  */
 struct kt_unix_match {
 	__u32 n_suffix;
@@ -38,6 +40,9 @@ struct kt_unix_match {
 		__u32 len;
 		char s[KT_PATH_MAX];
 	} prefix[KT_MAX_PREFIXES];
+	/* last: a daemon taking over keeps the old programs' layout of what precedes */
+	__u32 untimed_suffixes;
+	__u32 untimed_prefixes;
 };
 
 /*
@@ -50,8 +55,9 @@ struct kt_unix_verdict {
 	__u64 peer;
 	__u64 client_ino; /* connection id */
 	__u8 match;
-	__u8 dir; /* direction of the bytes this socket writes */
-	__u8 _pad[6];
+	__u8 dir;     /* direction of the bytes this socket writes */
+	__u8 untimed; /* its records carry no time (KT_F_UNTIMED) */
+	__u8 _pad[5];
 };
 
 #endif /* KT_UNIX_CAPTURE_H */

@@ -141,7 +141,7 @@ static __always_inline struct kt_stream_state *vstream(const struct kt_conn_id *
 			c->hdr.flags = flags;
 			c->hdr.conn = *conn;
 			c->hdr.dir = dir;
-			fill_task(&c->hdr);
+			fill_task(&c->hdr, true);
 			if (bpf_ringbuf_output(&events, c, sizeof(*c), rb_flags(sizeof(*c))))
 				count(KT_EMIT_RB_FAIL, 1);
 		}

@@ -481,6 +481,7 @@ static int build_unix_match(const struct kt_capture_cfg *cfg, struct kt_unix_mat
 		if (n <= 0 || (size_t)n >= sizeof(m->suffix[i].s))
 			return -1;
 		m->suffix[i].len = (unsigned)n;
+		m->untimed_suffixes |= 1u << i; /* a trace port: its messages carry their own times */
 	}
 	m->n_suffix = cfg->n_ports;
 	for (size_t i = 0; i < cfg->n_suffixes; i++) {

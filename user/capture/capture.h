@@ -21,7 +21,11 @@
 
 struct kt_capture_cfg {
 	enum kt_attach attach;
-	const unsigned *ports; /* unix: listeners "*_<port>"; vsock: host ports */
+	/*
+	 * The trace ports. unix: listeners "*_<port>", whose records carry no
+	 * time (KT_F_UNTIMED: docs/capture.md, "Capture time"); vsock: host ports.
+	 */
+	const unsigned *ports;
 	size_t n_ports;
 	const char *const *prefixes; /* unix: also listeners starting with these */
 	size_t n_prefixes;
