@@ -192,7 +192,6 @@ static long match_prefix(__u64 i, void *data)
 			return 0;
 	}
 	mc->ok = true;
-	mc->untimed = (m->untimed_prefixes >> i) & 1;
 	return 1;
 }
 

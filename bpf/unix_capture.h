@@ -25,9 +25,9 @@
  * Which connections to capture: those whose server end is bound to a path
  * that ends with one of the suffixes (e.g. "_10240") or starts with one of
  * the prefixes. Single entry of the "match_cfg" array map, so the loader can
- * change it while running. Bit i of untimed_suffixes (untimed_prefixes):
- * the records of connections that suffix i (prefix i) matches carry no
- * time (KT_F_UNTIMED).
+ * change it while running. Bit i of untimed_suffixes: the records of
+ * connections that suffix i matches carry no time (KT_F_UNTIMED); those of
+ * connections a prefix matches are always timed.
  */
 struct kt_unix_match {
 	__u32 n_suffix;
@@ -42,7 +42,6 @@ struct kt_unix_match {
 	} prefix[KT_MAX_PREFIXES];
 	/* last: a daemon taking over keeps the old programs' layout of what precedes */
 	__u32 untimed_suffixes;
-	__u32 untimed_prefixes;
 };
 
 /*

@@ -5,8 +5,9 @@
 # (*_10240: the agent's spans carry their own times) gets records marked
 # untimed, with no time, so that a captured send does not read the clock; a
 # connection the path prefixes or a hypervisor's socket name match (runtime
-# RPCs, timed by their capture) gets every record timed within the run. Both the variant that reads
-# payloads straight into the ring buffer and the one that copies them.
+# RPCs, timed by their capture) gets every record timed within the run. Both
+# the variant that reads payloads straight into the ring buffer and the one
+# that copies them.
 . "$(dirname "$0")/lib.sh"
 log "capture time: untimed trace-port streams, timed RPC streams"
 COUNT=8

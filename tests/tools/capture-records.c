@@ -24,13 +24,14 @@
 #include <bpf/libbpf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "capture/capture.h"
 #include "sandbox/hypervisors.h"
@@ -45,14 +46,7 @@ struct conn_seen {
 #define N_CONNS 3
 static struct conn_seen seen[N_CONNS] = { { .name = "trace-port" }, { .name = "prefix" },
 					  { .name = "hypervisor" } };
-static unsigned long long t_first;
-
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-}
+static uint64_t t_first;
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -69,7 +63,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		if ((h->flags & KT_F_UNTIMED) && h->ts_ns == 0)
 			s->untimed++;
 		/* read after the writes: every record's time is before now */
-		else if (!(h->flags & KT_F_UNTIMED) && h->ts_ns >= t_first && h->ts_ns <= mono_ns())
+		else if (!(h->flags & KT_F_UNTIMED) && h->ts_ns >= t_first && h->ts_ns <= kt_mono_ns())
 			s->timed++;
 	}
 	return 0;
@@ -144,7 +138,7 @@ int main(int argc, char **argv)
 			return 1;
 	static char msg[KT_CHUNK_SIZE * 5 / 2];
 	memset(msg, 'x', sizeof(msg));
-	t_first = mono_ns();
+	t_first = kt_mono_ns();
 	for (int k = 0; k <= count; k++)
 		for (int i = 0; i < N_CONNS; i++) {
 			size_t n = k < count ? 64 : sizeof(msg); /* the last: several records */
